@@ -1,0 +1,259 @@
+/*
+ * fieldsync — changes: ordering, checksums, validation, memory.
+ *
+ * The checksum covers a canonical encoding of everything that makes the
+ * change what it is (identity, content, bases), not its protobuf bytes:
+ * the same change must hash the same whether it came from the wire, a
+ * bundle or the replica, and whatever the encoder did with field order.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "fieldsync/change.h"
+#include "fieldsync/error.h"
+#include "fieldsync/ident.h"
+
+int
+fsy_version_cmp(const fsy_version_t *a, const fsy_version_t *b)
+{
+    if (a->hlc != b->hlc)
+        return a->hlc < b->hlc ? -1 : 1;
+    int c = strcmp(a->origin.site, b->origin.site);
+    if (c != 0)
+        return c < 0 ? -1 : 1;
+    if (a->origin.incarnation != b->origin.incarnation)
+        return a->origin.incarnation < b->origin.incarnation ? -1 : 1;
+    if (a->seq != b->seq)
+        return a->seq < b->seq ? -1 : 1;
+    return 0;
+}
+
+bool
+fsy_origin_eq(const fsy_origin_t *a, const fsy_origin_t *b)
+{
+    return a->incarnation == b->incarnation &&
+           strcmp(a->site, b->site) == 0;
+}
+
+char *
+fsy_version_label(const fsy_version_t *v, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:%" PRIu64, v->origin.site, v->seq);
+    return buf;
+}
+
+/* ---- checksum --------------------------------------------------------- */
+
+static void
+s_hash_u64(crypto_generichash_state *st, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    crypto_generichash_update(st, b, sizeof b);
+}
+
+static void
+s_hash_bytes(crypto_generichash_state *st, const void *p, size_t len)
+{
+    s_hash_u64(st, len);
+    if (len > 0)
+        crypto_generichash_update(st, p, len);
+}
+
+static void
+s_hash_str(crypto_generichash_state *st, const char *s)
+{
+    s_hash_bytes(st, s, strlen(s));
+}
+
+static void
+s_hash_version(crypto_generichash_state *st, const fsy_version_t *v)
+{
+    s_hash_u64(st, v->hlc);
+    s_hash_str(st, v->origin.site);
+    s_hash_u64(st, v->origin.incarnation);
+    s_hash_u64(st, v->seq);
+}
+
+void
+fsy_change_checksum(const fsy_change_t *c, uint8_t out[FSY_CHECKSUM_LEN])
+{
+    static const char domain[] = "fieldsync change v1";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, FSY_CHECKSUM_LEN);
+    s_hash_bytes(&st, domain, sizeof domain - 1);
+    s_hash_version(&st, &c->version);
+    s_hash_str(&st, c->scope);
+    s_hash_str(&st, c->doc);
+    s_hash_str(&st, c->field);
+    s_hash_u64(&st, c->absent ? 1 : 0);
+    if (!c->absent)
+        s_hash_bytes(&st, c->value, c->value_len);
+    s_hash_u64(&st, c->n_bases);
+    for (size_t i = 0; i < c->n_bases; i++)
+        s_hash_version(&st, &c->bases[i]);
+    s_hash_u64(&st, c->txn_end ? 1 : 0);
+    crypto_generichash_final(&st, out, FSY_CHECKSUM_LEN);
+}
+
+void
+fsy_change_seal(fsy_change_t *c)
+{
+    fsy_change_checksum(c, c->checksum);
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+static int
+s_validate_version(const fsy_version_t *v, const char *what)
+{
+    int rc = fsy_check_site(v->origin.site);
+    if (rc != FSY_OK)
+        return fsy_err_set(rc, "%s: %s", what, fsy_errdetail());
+    if (v->seq == 0)
+        return fsy_err_set(FSY_EINVAL, "%s: seq 0 (seqs start at 1)", what);
+    if (v->hlc == 0)
+        return fsy_err_set(FSY_EINVAL, "%s: clock value 0", what);
+    return FSY_OK;
+}
+
+/* Reserved fields carry constrained values. */
+static int
+s_validate_reserved(const fsy_change_t *c)
+{
+    if (c->absent)
+        return FSY_OK;
+    if (strcmp(c->field, FSY_FIELD_DELETED) == 0) {
+        if (c->value_len != 1 || c->value[0] != '1')
+            return fsy_err_set(FSY_EINVAL, "_deleted must be 1 or absent");
+        return FSY_OK;
+    }
+    if (strcmp(c->field, FSY_FIELD_KIND) == 0) {
+        char kind[FSY_KIND_MAX + 1];
+        if (c->value_len == 0 || c->value_len > FSY_KIND_MAX ||
+            memchr(c->value, '\0', c->value_len) != NULL)
+            return fsy_err_set(FSY_EINVAL, "_kind value is not a kind");
+        memcpy(kind, c->value, c->value_len);
+        kind[c->value_len] = '\0';
+        return fsy_check_kind(kind);
+    }
+    return FSY_OK;
+}
+
+static int
+s_validate_content(const fsy_change_t *c)
+{
+    int rc;
+    if ((rc = s_validate_version(&c->version, "change")) != FSY_OK ||
+        (rc = fsy_check_scope(c->scope)) != FSY_OK ||
+        (rc = fsy_check_doc_id(c->doc)) != FSY_OK ||
+        (rc = fsy_check_field(c->field, true)) != FSY_OK)
+        return rc;
+    if (c->absent && (c->value != NULL || c->value_len != 0))
+        return fsy_err_set(FSY_EINVAL, "absent value carries bytes");
+    if (!c->absent && c->value_len > 0 && c->value == NULL)
+        return fsy_err_set(FSY_EINVAL, "value missing");
+    if (c->value_len > FSY_VALUE_MAX)
+        return fsy_err_set(FSY_ETOOBIG, "value of %zu bytes is over the %u "
+                           "byte limit", c->value_len, FSY_VALUE_MAX);
+    if ((rc = s_validate_reserved(c)) != FSY_OK)
+        return rc;
+    if (c->n_bases > FSY_BASES_MAX)
+        return fsy_err_set(FSY_ETOOBIG, "%zu bases (at most %d)", c->n_bases,
+                           FSY_BASES_MAX);
+    for (size_t i = 0; i < c->n_bases; i++) {
+        if ((rc = s_validate_version(&c->bases[i], "base")) != FSY_OK)
+            return rc;
+        if (fsy_version_cmp(&c->bases[i], &c->version) == 0)
+            return fsy_err_set(FSY_EINVAL, "change names itself as a base");
+    }
+    return FSY_OK;
+}
+
+int
+fsy_change_validate(const fsy_change_t *c)
+{
+    int rc = s_validate_content(c);
+    if (rc != FSY_OK)
+        return rc;
+    uint8_t sum[FSY_CHECKSUM_LEN];
+    fsy_change_checksum(c, sum);
+    if (sodium_memcmp(sum, c->checksum, FSY_CHECKSUM_LEN) != 0) {
+        char label[64];
+        return fsy_err_set(FSY_ECORRUPT,
+                           "checksum mismatch in change %s of %s/%s",
+                           fsy_version_label(&c->version, label, sizeof label),
+                           c->scope, c->doc);
+    }
+    return FSY_OK;
+}
+
+/* ---- memory ----------------------------------------------------------- */
+
+int
+fsy_change_copy(fsy_change_t *dst, const fsy_change_t *src)
+{
+    fsy_change_t tmp = *src;
+    tmp.value = NULL;
+    tmp.bases = NULL;
+    if (src->value_len > 0) {
+        tmp.value = malloc(src->value_len);
+        if (tmp.value == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory copying a change");
+        memcpy(tmp.value, src->value, src->value_len);
+    }
+    if (src->n_bases > 0) {
+        tmp.bases = calloc(src->n_bases, sizeof *tmp.bases);
+        if (tmp.bases == NULL) {
+            free(tmp.value);
+            return fsy_err_set(FSY_ENOMEM, "out of memory copying a change");
+        }
+        memcpy(tmp.bases, src->bases, src->n_bases * sizeof *tmp.bases);
+    }
+    *dst = tmp;
+    return FSY_OK;
+}
+
+void
+fsy_change_clear(fsy_change_t *c)
+{
+    if (c == NULL)
+        return;
+    free(c->value);
+    free(c->bases);
+    memset(c, 0, sizeof *c);
+}
+
+int
+fsy_change_list_push(fsy_change_list_t *l, fsy_change_t **out)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        fsy_change_t *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory (%zu changes)",
+                               l->n);
+        l->v = v;
+        l->cap = cap;
+    }
+    *out = &l->v[l->n++];
+    memset(*out, 0, sizeof **out);
+    return FSY_OK;
+}
+
+void
+fsy_change_list_clear(fsy_change_list_t *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        fsy_change_clear(&l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}

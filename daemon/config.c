@@ -1,0 +1,122 @@
+/*
+ * fieldsync — the site configuration file. See include/fieldsync/config.h.
+ *
+ * inih is built here without line numbers in the handler, but ini_parse()
+ * returns the line of the first handler failure, so the handler records
+ * what was wrong and the loader adds file and line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "fieldsync/config.h"
+#include "fieldsync/error.h"
+#include "fieldsync/ident.h"
+
+typedef struct s_parse {
+    fsy_config_t *cfg;
+    char why[256];
+} s_parse_t;
+
+void
+fsy_config_defaults(fsy_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_clock_skew_ms = 3600u * 1000u;
+    cfg->max_value_bytes = FSY_VALUE_MAX;
+}
+
+static int
+s_parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (v[0] == '-' || v[0] == '\0')
+        return 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || x < lo || x > hi)
+        return 0;
+    *out = x;
+    return 1;
+}
+
+static int
+s_site_key(s_parse_t *p, const char *key, const char *value)
+{
+    fsy_config_t *cfg = p->cfg;
+    uint64_t n;
+    if (strcmp(key, "id") == 0) {
+        if (fsy_check_site(value) != FSY_OK) {
+            snprintf(p->why, sizeof p->why, "[site] id: %s", fsy_errdetail());
+            return 0;
+        }
+        snprintf(cfg->site_id, sizeof cfg->site_id, "%s", value);
+    } else if (strcmp(key, "db") == 0) {
+        if (value[0] == '\0' || strlen(value) >= sizeof cfg->db) {
+            snprintf(p->why, sizeof p->why, "[site] db: empty or too long");
+            return 0;
+        }
+        snprintf(cfg->db, sizeof cfg->db, "%s", value);
+    } else if (strcmp(key, "max_clock_skew") == 0) {
+        if (!s_parse_u64(value, 1, 30u * 86400u, &n)) {
+            snprintf(p->why, sizeof p->why, "[site] max_clock_skew: want "
+                     "seconds between 1 and 2592000");
+            return 0;
+        }
+        cfg->max_clock_skew_ms = n * 1000u;
+    } else {
+        snprintf(p->why, sizeof p->why, "unknown key '%s' in [site]", key);
+        return 0;
+    }
+    return 1;
+}
+
+static int
+s_limits_key(s_parse_t *p, const char *key, const char *value)
+{
+    uint64_t n;
+    if (strcmp(key, "max_value_bytes") != 0) {
+        snprintf(p->why, sizeof p->why, "unknown key '%s' in [limits]", key);
+        return 0;
+    }
+    if (!s_parse_u64(value, 1, FSY_VALUE_MAX, &n)) {
+        snprintf(p->why, sizeof p->why, "[limits] max_value_bytes: want "
+                 "bytes between 1 and %u", FSY_VALUE_MAX);
+        return 0;
+    }
+    p->cfg->max_value_bytes = (size_t)n;
+    return 1;
+}
+
+static int
+s_handler(void *user, const char *section, const char *key, const char *value)
+{
+    s_parse_t *p = user;
+    if (strcmp(section, "site") == 0)
+        return s_site_key(p, key, value);
+    if (strcmp(section, "limits") == 0)
+        return s_limits_key(p, key, value);
+    snprintf(p->why, sizeof p->why, "unknown section [%s]", section);
+    return 0;
+}
+
+int
+fsy_config_load(fsy_config_t *cfg, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return fsy_err_set(FSY_ENOTFOUND, "cannot open config %s: %s", path,
+                           strerror(errno));
+    fsy_config_t tmp = *cfg;
+    s_parse_t p = {.cfg = &tmp};
+    int line = ini_parse_file(f, s_handler, &p);
+    fclose(f);
+    if (line != 0)
+        return fsy_err_set(FSY_EINVAL, "%s:%d: %s", path, line,
+                           p.why[0] ? p.why : "syntax error");
+    *cfg = tmp; /* only a fully valid file replaces the configuration */
+    return FSY_OK;
+}

@@ -1,0 +1,153 @@
+/*
+ * fieldsync — validation of identifiers and text.
+ *
+ * Every identifier that reaches the replica passes through here, whether it
+ * came from a person, a bundle or a peer, so the rules are one set.
+ */
+#include <string.h>
+
+#include "fieldsync/change.h"
+#include "fieldsync/error.h"
+#include "fieldsync/ident.h"
+
+bool
+fsy_utf8_valid(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        /* Overlong forms, surrogates and values past U+10FFFF. */
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+            (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+static int
+s_check_len(const char *what, const char *s, size_t max)
+{
+    if (s == NULL || s[0] == '\0')
+        return fsy_err_set(FSY_EINVAL, "%s is empty", what);
+    size_t len = strnlen(s, max + 1);
+    if (len > max)
+        return fsy_err_set(FSY_ETOOBIG, "%s is longer than %zu bytes", what,
+                           max);
+    return FSY_OK;
+}
+
+/* Plain ASCII token: letters, digits, '_' and '-'. */
+static int
+s_check_token(const char *what, const char *s, size_t max, bool upper_ok,
+              bool letter_first)
+{
+    int rc = s_check_len(what, s, max);
+    if (rc != FSY_OK)
+        return rc;
+    if (letter_first && !(s[0] >= 'a' && s[0] <= 'z'))
+        return fsy_err_set(FSY_EINVAL,
+                           "%s '%s' must start with a lower-case letter",
+                           what, s);
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || (upper_ok && c >= 'A' && c <= 'Z');
+        if (!ok)
+            return fsy_err_set(FSY_EINVAL,
+                               "%s may only hold %s, digits, '_' and '-'",
+                               what,
+                               upper_ok ? "letters" : "lower-case letters");
+    }
+    return FSY_OK;
+}
+
+int
+fsy_check_site(const char *site)
+{
+    return s_check_token("site id", site, FSY_SITE_MAX, false, true);
+}
+
+int
+fsy_check_scope(const char *scope)
+{
+    return s_check_token("scope", scope, FSY_SCOPE_MAX, true, false);
+}
+
+int
+fsy_check_kind(const char *kind)
+{
+    return s_check_token("kind", kind, FSY_KIND_MAX, false, true);
+}
+
+/* UTF-8 text without control characters (C0 and DEL). */
+static int
+s_check_text(const char *what, const char *s, size_t max)
+{
+    int rc = s_check_len(what, s, max);
+    if (rc != FSY_OK)
+        return rc;
+    size_t len = strlen(s);
+    if (!fsy_utf8_valid((const uint8_t *)s, len))
+        return fsy_err_set(FSY_EINVAL, "%s is not valid UTF-8", what);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7F)
+            return fsy_err_set(FSY_EINVAL,
+                               "%s contains a control character", what);
+    }
+    return FSY_OK;
+}
+
+int
+fsy_check_doc_id(const char *doc)
+{
+    return s_check_text("document id", doc, FSY_DOC_MAX);
+}
+
+int
+fsy_check_field(const char *field, bool allow_reserved)
+{
+    int rc = s_check_text("field name", field, FSY_FIELD_MAX);
+    if (rc != FSY_OK)
+        return rc;
+    if (strchr(field, '=') != NULL)
+        return fsy_err_set(FSY_EINVAL, "field name '%s' contains '='",
+                           field);
+    if (field[0] != '_')
+        return FSY_OK;
+    if (!allow_reserved)
+        return fsy_err_set(FSY_EINVAL,
+                           "field name '%s' is reserved: names starting "
+                           "with '_' belong to fieldsync",
+                           field);
+    if (strcmp(field, FSY_FIELD_KIND) != 0 &&
+        strcmp(field, FSY_FIELD_DELETED) != 0)
+        return fsy_err_set(FSY_EINVAL, "unknown reserved field '%s'", field);
+    return FSY_OK;
+}

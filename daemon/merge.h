@@ -1,0 +1,41 @@
+/*
+ * fieldsync — the merge rules (pure functions, no I/O).
+ *
+ * Given the heads of each field of a document, these decide the winner of
+ * every field, which fields are in conflict, whether the document is
+ * visible and whether it carries a delete-versus-edit conflict. They are
+ * functions of the set of heads only, never of arrival order, which is
+ * what makes every replica holding the same changes show the same state.
+ *
+ *   heads    versions no received version names as a base (store.c)
+ *   winner   the greatest head by fsy_version_cmp()
+ *   conflict more than one head, with values that are not byte-equal
+ *   visible  some user field (name not starting with '_') has a non-absent
+ *            head
+ *   deleted_conflict  visible while _deleted's winner is 1
+ *
+ * Conflicts are only open on visible documents; `_deleted` is reported
+ * through deleted_conflict, never as a field conflict of its own.
+ */
+#ifndef FSY_MERGE_H
+#define FSY_MERGE_H
+
+#include <stdbool.h>
+
+#include "fieldsync/change.h"
+#include "fieldsync/store.h"
+
+/* Byte-equal values (absent equals only absent). */
+bool fsy_merge_head_values_equal(const fsy_head_t *a, const fsy_head_t *b);
+
+/* Sorts f->heads by version (greatest last), sets winner and conflict. */
+void fsy_merge_field(fsy_field_t *f);
+
+/* Merges every field of d, then sets kind, visible, deleted_conflict,
+ * n_conflicts and updated_hlc. Fields must be sorted by name. */
+void fsy_merge_doc(fsy_doc_t *d);
+
+/* True if a user field name (not reserved). */
+bool fsy_merge_is_user_field(const char *name);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * fieldsync — what store.c (writes) and store_read.c (reads) share.
+ * Nothing outside the store includes this.
+ */
+#ifndef FSY_STORE_INTERNAL_H
+#define FSY_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "fieldsync/store.h"
+
+/* Prepared statements, prepared on first use and kept until close. */
+enum fsy_stmt_id {
+    ST_META_GET,
+    ST_META_SET,
+    ST_ORIGIN_GET,
+    ST_ORIGIN_INS,
+    ST_VV_GET,
+    ST_VV_SET,
+    ST_CHANGE_INS,
+    ST_CHANGE_BY_ID,
+    ST_SUPERSEDED_INS,
+    ST_SUPERSEDED_TAKE,
+    ST_HEAD_DEL,
+    ST_HEAD_INS,
+    ST_DOC_HEADS,
+    ST_DOC_UPSERT,
+    ST_TOUCH,
+    ST_DOC_SCOPES,
+    ST__COUNT
+};
+
+/* A small cache of origin ids: origins never change their row id. */
+typedef struct fsy_origin_slot {
+    fsy_origin_t origin;
+    int64_t id;
+} fsy_origin_slot_t;
+
+struct fsy_store {
+    sqlite3 *db;
+    char *path;
+    fsy_origin_t origin; /* this site */
+    int64_t origin_id;
+    size_t max_value;
+    uint64_t max_skew_ms;
+    fsy_wallclock_fn wall;
+    void *wall_ctx;
+    bool in_group; /* fsy_store_begin() transaction open */
+    sqlite3_stmt *stmt[ST__COUNT];
+    fsy_origin_slot_t *origins;
+    size_t n_origins, cap_origins;
+};
+
+/* Translates a SQLite result code into fsy_err_t with a detail. */
+int fsy_sq_err(fsy_store_t *s, int rc, const char *what);
+
+/* The reset, unbound statement `id`, or NULL (error detail set). */
+sqlite3_stmt *fsy_sq_stmt(fsy_store_t *s, enum fsy_stmt_id id);
+
+/* Runs SQL without results. */
+int fsy_sq_exec(fsy_store_t *s, const char *sql);
+
+/* Milliseconds of wall time by the store's clock source. */
+uint64_t fsy_sq_now(fsy_store_t *s);
+
+/* Bases are stored as one blob: see fsy_sq_bases_encode(). */
+int fsy_sq_bases_encode(const fsy_version_t *b, size_t n, uint8_t **out,
+                        size_t *len);
+int fsy_sq_bases_decode(const uint8_t *buf, size_t len, fsy_version_t **out,
+                        size_t *n);
+
+/*
+ * Loads every head of (scope, doc) and merges (merge.h). FSY_ENOTFOUND if
+ * the document has no heads at all.
+ */
+int fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
+                    fsy_doc_t **out);
+
+/*
+ * Reads a change from a row of
+ *   SELECT scope, seq, hlc, doc, field, value, bases, txn_end, checksum,
+ *          site, incarnation, lseq ...
+ * (the column list of FSY_SQ_CHANGE_COLS).
+ */
+#define FSY_SQ_CHANGE_COLS                                                   \
+    "c.scope, c.seq, c.hlc, c.doc, c.field, c.value, c.bases, c.txn_end, "  \
+    "c.checksum, o.site, o.incarnation, c.lseq"
+#define FSY_SQ_CHANGE_FROM "changes c JOIN origins o ON o.id = c.origin"
+int fsy_sq_row_change(sqlite3_stmt *st, fsy_change_t *out);
+
+/* Copies at most max bytes of a text column into a NUL-terminated buffer. */
+void fsy_sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t size);
+
+#endif

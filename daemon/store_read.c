@@ -1,0 +1,643 @@
+/*
+ * fieldsync — reading the replica: documents, history, digest, vectors,
+ * export and verification. Writes live in store.c.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "fieldsync/ident.h"
+#include "merge.h"
+#include "store_internal.h"
+
+void
+fsy_sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+    if (n >= size)
+        n = size - 1; /* damaged rows are caught by their checksum */
+    if (n > 0)
+        memcpy(buf, t, n);
+    buf[n] = '\0';
+}
+
+/* Copies a blob column into a fresh buffer (NULL for an empty blob). */
+static int
+s_col_blob(sqlite3_stmt *st, int col, uint8_t **out, size_t *len)
+{
+    const void *b = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    *out = NULL;
+    *len = n;
+    if (n == 0)
+        return FSY_OK;
+    if ((*out = malloc(n)) == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    memcpy(*out, b, n);
+    return FSY_OK;
+}
+
+int
+fsy_sq_row_change(sqlite3_stmt *st, fsy_change_t *c)
+{
+    memset(c, 0, sizeof *c);
+    fsy_sq_col_text(st, 0, c->scope, sizeof c->scope);
+    c->version.seq = (uint64_t)sqlite3_column_int64(st, 1);
+    c->version.hlc = (uint64_t)sqlite3_column_int64(st, 2);
+    fsy_sq_col_text(st, 3, c->doc, sizeof c->doc);
+    fsy_sq_col_text(st, 4, c->field, sizeof c->field);
+    c->absent = sqlite3_column_type(st, 5) == SQLITE_NULL;
+    c->txn_end = sqlite3_column_int(st, 7) != 0;
+    fsy_sq_col_text(st, 9, c->version.origin.site,
+                    sizeof c->version.origin.site);
+    c->version.origin.incarnation = (uint64_t)sqlite3_column_int64(st, 10);
+    if (sqlite3_column_bytes(st, 8) != FSY_CHECKSUM_LEN)
+        return fsy_err_set(FSY_ECORRUPT, "change %" PRId64 " has a damaged "
+                           "checksum", (int64_t)sqlite3_column_int64(st, 11));
+    memcpy(c->checksum, sqlite3_column_blob(st, 8), FSY_CHECKSUM_LEN);
+    int rc = FSY_OK;
+    if (!c->absent)
+        rc = s_col_blob(st, 5, &c->value, &c->value_len);
+    if (rc == FSY_OK)
+        rc = fsy_sq_bases_decode(sqlite3_column_blob(st, 6),
+                                 (size_t)sqlite3_column_bytes(st, 6),
+                                 &c->bases, &c->n_bases);
+    if (rc != FSY_OK)
+        fsy_change_clear(c);
+    return rc;
+}
+
+/* ---- documents -------------------------------------------------------- */
+
+void
+fsy_doc_free(fsy_doc_t **dp)
+{
+    if (dp == NULL || *dp == NULL)
+        return;
+    fsy_doc_t *d = *dp;
+    for (size_t i = 0; i < d->n_fields; i++) {
+        for (size_t k = 0; k < d->fields[i].n_heads; k++)
+            free(d->fields[i].heads[k].value);
+        free(d->fields[i].heads);
+    }
+    free(d->fields);
+    free(d);
+    *dp = NULL;
+}
+
+const fsy_field_t *
+fsy_doc_field(const fsy_doc_t *d, const char *name)
+{
+    for (size_t i = 0; i < d->n_fields; i++)
+        if (strcmp(d->fields[i].name, name) == 0)
+            return &d->fields[i];
+    return NULL;
+}
+
+/* The field row `name` of d, appended if it is not the last one. */
+static int
+s_doc_field_for(fsy_doc_t *d, const char *name, size_t *cap, fsy_field_t **f)
+{
+    if (d->n_fields > 0 && strcmp(d->fields[d->n_fields - 1].name, name) == 0) {
+        *f = &d->fields[d->n_fields - 1];
+        return FSY_OK;
+    }
+    if (d->n_fields == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        fsy_field_t *v = realloc(d->fields, ncap * sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        d->fields = v;
+        *cap = ncap;
+    }
+    *f = &d->fields[d->n_fields++];
+    memset(*f, 0, sizeof **f);
+    snprintf((*f)->name, sizeof (*f)->name, "%s", name);
+    return FSY_OK;
+}
+
+static int
+s_field_add_head(fsy_field_t *f, sqlite3_stmt *st)
+{
+    fsy_head_t *v = realloc(f->heads, (f->n_heads + 1) * sizeof *v);
+    if (v == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    f->heads = v;
+    fsy_head_t *h = &f->heads[f->n_heads++];
+    memset(h, 0, sizeof *h);
+    h->version.hlc = (uint64_t)sqlite3_column_int64(st, 1);
+    fsy_sq_col_text(st, 2, h->version.origin.site,
+                    sizeof h->version.origin.site);
+    h->version.origin.incarnation = (uint64_t)sqlite3_column_int64(st, 3);
+    h->version.seq = (uint64_t)sqlite3_column_int64(st, 4);
+    h->absent = sqlite3_column_int(st, 6) != 0;
+    if (h->absent)
+        return FSY_OK;
+    return s_col_blob(st, 5, &h->value, &h->value_len);
+}
+
+int
+fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
+                fsy_doc_t **out)
+{
+    fsy_doc_t *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    snprintf(d->scope, sizeof d->scope, "%s", scope);
+    snprintf(d->id, sizeof d->id, "%s", doc);
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_DOC_HEADS);
+    if (st == NULL) {
+        fsy_doc_free(&d);
+        return FSY_EINTERNAL;
+    }
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int rc, err = FSY_OK;
+    while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fsy_field_t *f;
+        err = s_doc_field_for(d, (const char *)sqlite3_column_text(st, 0),
+                              &cap, &f);
+        if (err == FSY_OK)
+            err = s_field_add_head(f, st);
+    }
+    sqlite3_reset(st);
+    if (err == FSY_OK && rc != SQLITE_DONE)
+        err = fsy_sq_err(s, rc, "reading a document");
+    if (err == FSY_OK && d->n_fields == 0)
+        err = fsy_err_set(FSY_ENOTFOUND, "no document %s in scope %s", doc,
+                          scope);
+    if (err != FSY_OK) {
+        fsy_doc_free(&d);
+        return err;
+    }
+    fsy_merge_doc(d);
+    *out = d;
+    return FSY_OK;
+}
+
+int
+fsy_store_get(fsy_store_t *s, const char *scope, const char *doc,
+              fsy_doc_t **out)
+{
+    int rc = fsy_check_scope(scope);
+    if (rc == FSY_OK)
+        rc = fsy_check_doc_id(doc);
+    if (rc != FSY_OK)
+        return rc;
+    return fsy_sq_load_doc(s, scope, doc, out);
+}
+
+static int
+s_scopes_of(fsy_store_t *s, const char *doc, char *list, size_t size,
+            size_t *count, char first[FSY_SCOPE_MAX + 1])
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_DOC_SCOPES);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, doc, -1, SQLITE_STATIC);
+    int rc;
+    size_t used = 0;
+    *count = 0;
+    list[0] = '\0';
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *sc = (const char *)sqlite3_column_text(st, 0);
+        if ((*count)++ == 0)
+            snprintf(first, FSY_SCOPE_MAX + 1, "%s", sc);
+        if (used < size)
+            used += (size_t)snprintf(list + used, size - used, "%s%s",
+                                     used ? ", " : "", sc);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? FSY_OK : fsy_sq_err(s, rc, "finding a document");
+}
+
+int
+fsy_store_find_doc(fsy_store_t *s, const char *doc, const char *scope,
+                   char scope_out[FSY_SCOPE_MAX + 1])
+{
+    int rc = fsy_check_doc_id(doc);
+    if (rc == FSY_OK && scope != NULL)
+        rc = fsy_check_scope(scope);
+    if (rc != FSY_OK)
+        return rc;
+    if (scope != NULL) {
+        fsy_doc_t *d;
+        if ((rc = fsy_sq_load_doc(s, scope, doc, &d)) != FSY_OK)
+            return rc;
+        fsy_doc_free(&d);
+        snprintf(scope_out, FSY_SCOPE_MAX + 1, "%s", scope);
+        return FSY_OK;
+    }
+    char list[256];
+    size_t count;
+    if ((rc = s_scopes_of(s, doc, list, sizeof list, &count, scope_out)))
+        return rc;
+    if (count == 0)
+        return fsy_err_set(FSY_ENOTFOUND, "no document %s", doc);
+    if (count > 1)
+        return fsy_err_set(FSY_EAMBIGUOUS, "document %s exists in scopes %s: "
+                           "give --scope", doc, list);
+    return FSY_OK;
+}
+
+int
+fsy_store_each_doc(fsy_store_t *s, const char *kind, const char *scope,
+                   bool conflicted_only, fsy_doc_cb cb, void *ctx)
+{
+    const char *sql =
+        conflicted_only
+            ? "SELECT scope, doc FROM docs WHERE n_conflicts > 0 AND "
+              "(?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR scope = ?2) "
+              "ORDER BY scope, doc"
+            : "SELECT scope, doc FROM docs WHERE visible = 1 AND "
+              "(?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR scope = ?2) "
+              "ORDER BY scope, doc";
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "listing documents");
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+    int err = FSY_OK;
+    while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fsy_doc_t *d;
+        err = fsy_sq_load_doc(s, (const char *)sqlite3_column_text(st, 0),
+                              (const char *)sqlite3_column_text(st, 1), &d);
+        if (err == FSY_OK) {
+            err = cb(d, ctx);
+            fsy_doc_free(&d);
+        }
+    }
+    sqlite3_finalize(st);
+    if (err == FSY_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        err = fsy_sq_err(s, rc, "listing documents");
+    return err;
+}
+
+/* Runs a change query, calling cb for each row. */
+static int
+s_each_change(fsy_store_t *s, sqlite3_stmt *st, fsy_change_cb cb, void *ctx)
+{
+    int rc, err = FSY_OK;
+    while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fsy_change_t c;
+        err = fsy_sq_row_change(st, &c);
+        if (err == FSY_OK) {
+            err = cb(&c, ctx);
+            fsy_change_clear(&c);
+        }
+    }
+    if (err == FSY_OK && rc != SQLITE_DONE)
+        err = fsy_sq_err(s, rc, "reading changes");
+    return err;
+}
+
+int
+fsy_store_history(fsy_store_t *s, const char *scope, const char *doc,
+                  fsy_change_cb cb, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT " FSY_SQ_CHANGE_COLS " FROM " FSY_SQ_CHANGE_FROM
+        " WHERE c.scope = ?1 AND c.doc = ?2"
+        " ORDER BY c.hlc, o.site, o.incarnation, c.seq",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "reading history");
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    rc = s_each_change(s, st, cb, ctx);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- digest ----------------------------------------------------------- */
+
+static void
+s_hash_u64(crypto_generichash_state *h, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    crypto_generichash_update(h, b, sizeof b);
+}
+
+static void
+s_hash_bytes(crypto_generichash_state *h, const void *p, size_t n)
+{
+    s_hash_u64(h, n);
+    if (n > 0)
+        crypto_generichash_update(h, p, n);
+}
+
+static void
+s_hash_head(crypto_generichash_state *h, const fsy_head_t *x, bool version)
+{
+    if (version) {
+        s_hash_u64(h, x->version.hlc);
+        s_hash_bytes(h, x->version.origin.site,
+                     strlen(x->version.origin.site));
+        s_hash_u64(h, x->version.origin.incarnation);
+        s_hash_u64(h, x->version.seq);
+    }
+    s_hash_u64(h, x->absent);
+    if (!x->absent)
+        s_hash_bytes(h, x->value, x->value_len);
+}
+
+/* The visible state only: winners, plus every head of an open conflict. */
+static int
+s_digest_doc(const fsy_doc_t *d, void *ctx)
+{
+    crypto_generichash_state *h = ctx;
+    s_hash_bytes(h, d->scope, strlen(d->scope));
+    s_hash_bytes(h, d->id, strlen(d->id));
+    s_hash_u64(h, d->deleted_conflict);
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const fsy_field_t *f = &d->fields[i];
+        if (strcmp(f->name, FSY_FIELD_DELETED) == 0)
+            continue;
+        s_hash_bytes(h, f->name, strlen(f->name));
+        s_hash_u64(h, f->conflict);
+        if (!f->conflict) {
+            s_hash_head(h, &f->heads[f->winner], false);
+            continue;
+        }
+        s_hash_u64(h, f->n_heads);
+        for (size_t k = 0; k < f->n_heads; k++)
+            s_hash_head(h, &f->heads[k], true);
+    }
+    return 0;
+}
+
+int
+fsy_store_digest(fsy_store_t *s, const char *scope,
+                 uint8_t out[FSY_DIGEST_LEN])
+{
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, FSY_DIGEST_LEN);
+    s_hash_bytes(&h, "fieldsync digest v1", 19);
+    int rc = fsy_sq_exec(s, "BEGIN");
+    if (rc != FSY_OK)
+        return rc;
+    rc = fsy_store_each_doc(s, NULL, scope, false, s_digest_doc, &h);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == FSY_OK)
+        crypto_generichash_final(&h, out, FSY_DIGEST_LEN);
+    return rc;
+}
+
+/* ---- version vectors and export --------------------------------------- */
+
+void
+fsy_vv_free(fsy_vv_t **vp)
+{
+    if (vp == NULL || *vp == NULL)
+        return;
+    free((*vp)->v);
+    free(*vp);
+    *vp = NULL;
+}
+
+uint64_t
+fsy_vv_get(const fsy_vv_t *vv, const char *scope, const fsy_origin_t *origin)
+{
+    for (size_t i = 0; vv != NULL && i < vv->n; i++)
+        if (strcmp(vv->v[i].scope, scope) == 0 &&
+            fsy_origin_eq(&vv->v[i].origin, origin))
+            return vv->v[i].seq;
+    return 0;
+}
+
+static int
+s_vv_push(fsy_vv_t *vv, size_t *cap, sqlite3_stmt *st)
+{
+    if (vv->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        fsy_vv_entry_t *v = realloc(vv->v, ncap * sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        vv->v = v;
+        *cap = ncap;
+    }
+    fsy_vv_entry_t *e = &vv->v[vv->n++];
+    fsy_sq_col_text(st, 0, e->scope, sizeof e->scope);
+    fsy_sq_col_text(st, 1, e->origin.site, sizeof e->origin.site);
+    e->origin.incarnation = (uint64_t)sqlite3_column_int64(st, 2);
+    e->seq = (uint64_t)sqlite3_column_int64(st, 3);
+    return FSY_OK;
+}
+
+int
+fsy_store_vv(fsy_store_t *s, fsy_vv_t **out)
+{
+    fsy_vv_t *vv = calloc(1, sizeof *vv);
+    if (vv == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT v.scope, o.site, o.incarnation, v.seq FROM vv v "
+        "JOIN origins o ON o.id = v.origin ORDER BY v.scope, o.site, "
+        "o.incarnation",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        free(vv);
+        return fsy_sq_err(s, rc, "reading the version vector");
+    }
+    size_t cap = 0;
+    int err = FSY_OK;
+    while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        err = s_vv_push(vv, &cap, st);
+    sqlite3_finalize(st);
+    if (err == FSY_OK && rc != SQLITE_DONE)
+        err = fsy_sq_err(s, rc, "reading the version vector");
+    if (err != FSY_OK) {
+        fsy_vv_free(&vv);
+        return err;
+    }
+    *out = vv;
+    return FSY_OK;
+}
+
+static int
+s_load_other_vv(fsy_store_t *s, const fsy_vv_t *other)
+{
+    int rc = fsy_sq_exec(s, "CREATE TEMP TABLE IF NOT EXISTS other_vv("
+                            "scope TEXT, site TEXT, incarnation INTEGER, "
+                            "seq INTEGER, PRIMARY KEY(scope, site, "
+                            "incarnation)) WITHOUT ROWID;"
+                            "DELETE FROM temp.other_vv;");
+    if (rc != FSY_OK || other == NULL)
+        return rc;
+    sqlite3_stmt *st;
+    rc = sqlite3_prepare_v2(s->db,
+                            "INSERT OR REPLACE INTO temp.other_vv VALUES("
+                            "?1, ?2, ?3, ?4)",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "loading a version vector");
+    for (size_t i = 0; rc == SQLITE_OK && i < other->n; i++) {
+        sqlite3_bind_text(st, 1, other->v[i].scope, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, other->v[i].origin.site, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (int64_t)other->v[i].origin.incarnation);
+        sqlite3_bind_int64(st, 4, (int64_t)other->v[i].seq);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(s->db);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? FSY_OK : fsy_sq_err(s, rc, "loading a vector");
+}
+
+int
+fsy_store_export(fsy_store_t *s, const fsy_vv_t *other, fsy_change_cb cb,
+                 void *ctx)
+{
+    int rc = s_load_other_vv(s, other);
+    if (rc != FSY_OK)
+        return rc;
+    /* One read transaction: a consistent snapshot of the log. */
+    if ((rc = fsy_sq_exec(s, "BEGIN")) != FSY_OK)
+        return rc;
+    sqlite3_stmt *st;
+    int src = sqlite3_prepare_v2(
+        s->db,
+        "SELECT " FSY_SQ_CHANGE_COLS " FROM " FSY_SQ_CHANGE_FROM
+        " LEFT JOIN temp.other_vv t ON t.scope = c.scope AND "
+        "t.site = o.site AND t.incarnation = o.incarnation "
+        "WHERE c.seq > coalesce(t.seq, 0) ORDER BY c.lseq",
+        -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        rc = fsy_sq_err(s, src, "exporting changes");
+    } else {
+        rc = s_each_change(s, st, cb, ctx);
+        sqlite3_finalize(st);
+    }
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
+/* ---- integrity -------------------------------------------------------- */
+
+static int
+s_verify_changes(fsy_store_t *s, fsy_verify_report_t *r)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT " FSY_SQ_CHANGE_COLS
+                                " FROM " FSY_SQ_CHANGE_FROM " ORDER BY c.lseq",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "verifying");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fsy_change_t c;
+        r->changes_checked++;
+        int err = fsy_sq_row_change(st, &c);
+        if (err == FSY_OK)
+            err = fsy_change_validate(&c);
+        fsy_change_clear(&c);
+        if (err == FSY_ENOMEM) {
+            sqlite3_finalize(st);
+            return err;
+        }
+        if (err != FSY_OK && r->bad_checksums++ == 0)
+            r->first_bad_lseq = (uint64_t)sqlite3_column_int64(st, 11);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? FSY_OK : fsy_sq_err(s, rc, "verifying");
+}
+
+static int
+s_verify_vv(fsy_store_t *s, fsy_verify_report_t *r)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT count(*) FROM vv v WHERE v.seq != (SELECT count(*) FROM "
+        "changes c WHERE c.scope = v.scope AND c.origin = v.origin AND "
+        "c.seq BETWEEN 1 AND v.seq) OR EXISTS (SELECT 1 FROM changes c "
+        "WHERE c.scope = v.scope AND c.origin = v.origin AND c.seq > v.seq)",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "verifying");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        r->vv_holes = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? FSY_OK : fsy_sq_err(s, rc, "verifying");
+}
+
+static int
+s_verify_sqlite(fsy_store_t *s, fsy_verify_report_t *r)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(1)", -1, &st,
+                                NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "verifying");
+    rc = sqlite3_step(st);
+    r->sqlite_ok = rc == SQLITE_ROW &&
+                   strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW || (rc & 0xff) == SQLITE_CORRUPT)
+        return FSY_OK;
+    return fsy_sq_err(s, rc, "verifying");
+}
+
+int
+fsy_store_verify(fsy_store_t *s, fsy_verify_report_t *r)
+{
+    memset(r, 0, sizeof *r);
+    int rc = fsy_sq_exec(s, "BEGIN");
+    if (rc != FSY_OK)
+        return rc;
+    rc = s_verify_sqlite(s, r);
+    if (rc == FSY_OK)
+        rc = s_verify_changes(s, r);
+    if (rc == FSY_OK)
+        rc = s_verify_vv(s, r);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != FSY_OK)
+        return rc;
+    if (r->bad_checksums > 0)
+        return fsy_err_set(FSY_ECORRUPT, "%" PRIu64 " of %" PRIu64
+                           " changes fail their checksum (first at log "
+                           "position %" PRIu64 ")",
+                           r->bad_checksums, r->changes_checked,
+                           r->first_bad_lseq);
+    if (r->vv_holes > 0)
+        return fsy_err_set(FSY_ECORRUPT, "%" PRIu64 " version vector entries "
+                           "disagree with the log", r->vv_holes);
+    if (!r->sqlite_ok)
+        return fsy_err_set(FSY_ECORRUPT, "SQLite integrity check failed");
+    return FSY_OK;
+}
+
+int
+fsy_store_counts(fsy_store_t *s, fsy_store_counts_t *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT (SELECT count(*) FROM changes),"
+        " (SELECT count(*) FROM docs WHERE visible = 1),"
+        " (SELECT coalesce(sum(n_conflicts), 0) FROM docs),"
+        " (SELECT value FROM meta WHERE key = 'clock')",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "counting");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->changes = (uint64_t)sqlite3_column_int64(st, 0);
+        out->documents = (uint64_t)sqlite3_column_int64(st, 1);
+        out->conflicts = (uint64_t)sqlite3_column_int64(st, 2);
+        out->clock = (uint64_t)sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? FSY_OK : fsy_sq_err(s, rc, "counting");
+}

@@ -1,0 +1,433 @@
+/*
+ * fieldsync — protobuf codec. See wire.h.
+ *
+ * Origins are written once per message in a table and referenced by index;
+ * a batch of 1,000 changes from three sites carries three site names, not
+ * a thousand.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync.pb-c.h"
+#include "fieldsync/ident.h"
+#include "wire.h"
+
+/* ---- origin table ----------------------------------------------------- */
+
+typedef struct s_otab {
+    Fieldsync__Origin *v;
+    Fieldsync__Origin **ptrs;
+    size_t n, cap;
+    size_t last;
+} s_otab_t;
+
+static void
+s_otab_free(s_otab_t *t)
+{
+    free(t->v);
+    free(t->ptrs);
+}
+
+/* Index of origin o in the table, added if new. */
+static int
+s_otab_index(s_otab_t *t, const fsy_origin_t *o, uint32_t *idx)
+{
+    if (t->last < t->n && t->v[t->last].incarnation == o->incarnation &&
+        strcmp(t->v[t->last].site, o->site) == 0) {
+        *idx = (uint32_t)t->last;
+        return FSY_OK;
+    }
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].incarnation == o->incarnation &&
+            strcmp(t->v[i].site, o->site) == 0) {
+            *idx = (uint32_t)(t->last = i);
+            return FSY_OK;
+        }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 8;
+        Fieldsync__Origin *v = realloc(t->v, cap * sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        t->v = v;
+        t->cap = cap;
+    }
+    Fieldsync__Origin *e = &t->v[t->n];
+    fieldsync__origin__init(e);
+    e->site = (char *)o->site; /* borrowed: encoding never writes it */
+    e->incarnation = o->incarnation;
+    *idx = (uint32_t)(t->last = t->n++);
+    return FSY_OK;
+}
+
+/* Pointer array for the message; only valid until the table grows. */
+static int
+s_otab_ptrs(s_otab_t *t)
+{
+    if (t->n == 0)
+        return FSY_OK;
+    t->ptrs = malloc(t->n * sizeof *t->ptrs);
+    if (t->ptrs == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    for (size_t i = 0; i < t->n; i++)
+        t->ptrs[i] = &t->v[i];
+    return FSY_OK;
+}
+
+/* ---- encoding a batch ------------------------------------------------- */
+
+typedef struct s_batch_enc {
+    Fieldsync__ChangeBatch msg;
+    s_otab_t origins;
+    Fieldsync__Change *changes;
+    Fieldsync__Change **cptrs;
+    Fieldsync__Version *versions;  /* all bases, flat */
+    Fieldsync__Version **vptrs;
+} s_batch_enc_t;
+
+static void
+s_batch_enc_free(s_batch_enc_t *e)
+{
+    s_otab_free(&e->origins);
+    free(e->changes);
+    free(e->cptrs);
+    free(e->versions);
+    free(e->vptrs);
+}
+
+static int
+s_enc_change(s_batch_enc_t *e, const fsy_change_t *c, Fieldsync__Change *m,
+             size_t *vi)
+{
+    fieldsync__change__init(m);
+    int rc = s_otab_index(&e->origins, &c->version.origin, &m->origin);
+    if (rc != FSY_OK)
+        return rc;
+    m->scope = (char *)c->scope;
+    m->seq = c->version.seq;
+    m->hlc = c->version.hlc;
+    m->doc = (char *)c->doc;
+    m->field = (char *)c->field;
+    m->has_value = !c->absent;
+    m->value.data = c->value;
+    m->value.len = c->value_len;
+    m->txn_end = c->txn_end;
+    m->checksum.data = (uint8_t *)c->checksum;
+    m->checksum.len = FSY_CHECKSUM_LEN;
+    m->n_bases = c->n_bases;
+    m->bases = &e->vptrs[*vi];
+    for (size_t k = 0; k < c->n_bases; k++, (*vi)++) {
+        Fieldsync__Version *v = &e->versions[*vi];
+        fieldsync__version__init(v);
+        v->hlc = c->bases[k].hlc;
+        v->seq = c->bases[k].seq;
+        rc = s_otab_index(&e->origins, &c->bases[k].origin, &v->origin);
+        if (rc != FSY_OK)
+            return rc;
+        e->vptrs[*vi] = v;
+    }
+    return FSY_OK;
+}
+
+static int
+s_batch_build(s_batch_enc_t *e, const fsy_change_t *c, size_t n)
+{
+    size_t nv = 0;
+    for (size_t i = 0; i < n; i++)
+        nv += c[i].n_bases;
+    fieldsync__change_batch__init(&e->msg);
+    e->changes = calloc(n ? n : 1, sizeof *e->changes);
+    e->cptrs = calloc(n ? n : 1, sizeof *e->cptrs);
+    e->versions = calloc(nv ? nv : 1, sizeof *e->versions);
+    e->vptrs = calloc(nv ? nv : 1, sizeof *e->vptrs);
+    if (!e->changes || !e->cptrs || !e->versions || !e->vptrs)
+        return fsy_err_set(FSY_ENOMEM, "out of memory encoding changes");
+    size_t vi = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = s_enc_change(e, &c[i], &e->changes[i], &vi);
+        if (rc != FSY_OK)
+            return rc;
+        e->cptrs[i] = &e->changes[i];
+    }
+    int rc = s_otab_ptrs(&e->origins);
+    if (rc != FSY_OK)
+        return rc;
+    e->msg.n_origins = e->origins.n;
+    e->msg.origins = e->origins.ptrs;
+    e->msg.n_changes = n;
+    e->msg.changes = e->cptrs;
+    return FSY_OK;
+}
+
+static int
+s_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len)
+{
+    size_t size = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(size ? size : 1);
+    if (buf == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory (%zu bytes)", size);
+    *len = protobuf_c_message_pack(m, buf);
+    *out = buf;
+    return FSY_OK;
+}
+
+int
+fsy_wire_encode_batch(const fsy_change_t *c, size_t n, uint8_t **out,
+                      size_t *len)
+{
+    s_batch_enc_t e = {0};
+    int rc = s_batch_build(&e, c, n);
+    if (rc == FSY_OK)
+        rc = s_pack(&e.msg.base, out, len);
+    s_batch_enc_free(&e);
+    return rc;
+}
+
+/* ---- encoding a vector ------------------------------------------------ */
+
+typedef struct s_vv_enc {
+    Fieldsync__VersionVector msg;
+    s_otab_t origins;
+    Fieldsync__VvEntry *entries;
+    Fieldsync__VvEntry **eptrs;
+} s_vv_enc_t;
+
+static int
+s_vv_build(s_vv_enc_t *e, const fsy_vv_t *vv)
+{
+    size_t n = vv ? vv->n : 0;
+    fieldsync__version_vector__init(&e->msg);
+    e->entries = calloc(n ? n : 1, sizeof *e->entries);
+    e->eptrs = calloc(n ? n : 1, sizeof *e->eptrs);
+    if (!e->entries || !e->eptrs)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        Fieldsync__VvEntry *m = &e->entries[i];
+        fieldsync__vv_entry__init(m);
+        m->scope = (char *)vv->v[i].scope;
+        m->seq = vv->v[i].seq;
+        int rc = s_otab_index(&e->origins, &vv->v[i].origin, &m->origin);
+        if (rc != FSY_OK)
+            return rc;
+        e->eptrs[i] = m;
+    }
+    int rc = s_otab_ptrs(&e->origins);
+    e->msg.n_origins = e->origins.n;
+    e->msg.origins = e->origins.ptrs;
+    e->msg.n_entries = n;
+    e->msg.entries = e->eptrs;
+    return rc;
+}
+
+static void
+s_vv_enc_free(s_vv_enc_t *e)
+{
+    s_otab_free(&e->origins);
+    free(e->entries);
+    free(e->eptrs);
+}
+
+int
+fsy_wire_encode_bundle(const fsy_origin_t *sender, uint64_t created_ms,
+                       const fsy_vv_t *vv, const fsy_change_t *c, size_t n,
+                       uint8_t **out, size_t *len)
+{
+    Fieldsync__Bundle b = FIELDSYNC__BUNDLE__INIT;
+    Fieldsync__Origin so = FIELDSYNC__ORIGIN__INIT;
+    s_batch_enc_t be = {0};
+    s_vv_enc_t ve = {0};
+    so.site = (char *)sender->site;
+    so.incarnation = sender->incarnation;
+    b.format = FSY_BUNDLE_FORMAT;
+    b.sender = &so;
+    b.created_ms = created_ms;
+    int rc = s_batch_build(&be, c, n);
+    if (rc == FSY_OK)
+        rc = s_vv_build(&ve, vv);
+    if (rc == FSY_OK) {
+        b.batch = &be.msg;
+        b.sender_vv = &ve.msg;
+        rc = s_pack(&b.base, out, len);
+    }
+    s_batch_enc_free(&be);
+    s_vv_enc_free(&ve);
+    return rc;
+}
+
+/* ---- decoding --------------------------------------------------------- */
+
+static int
+s_copy_str(char *dst, size_t size, const char *src, const char *what)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        return fsy_err_set(FSY_ETOOBIG, "%s is longer than %zu bytes", what,
+                           size - 1);
+    memcpy(dst, src, n + 1);
+    return FSY_OK;
+}
+
+static int
+s_dec_origin(const Fieldsync__Origin *m, fsy_origin_t *o)
+{
+    int rc = s_copy_str(o->site, sizeof o->site, m->site, "site id");
+    if (rc == FSY_OK)
+        rc = fsy_check_site(o->site);
+    o->incarnation = m->incarnation;
+    return rc;
+}
+
+static int
+s_dec_origins(Fieldsync__Origin **v, size_t n, fsy_origin_t **out)
+{
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (*out == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int rc = s_dec_origin(v[i], &(*out)[i]);
+        if (rc != FSY_OK) {
+            free(*out);
+            *out = NULL;
+            return rc;
+        }
+    }
+    return FSY_OK;
+}
+
+static int
+s_origin_at(const fsy_origin_t *tab, size_t n, uint32_t idx, fsy_origin_t *o)
+{
+    if (idx >= n)
+        return fsy_err_set(FSY_EINVAL, "origin index %u out of range (%zu)",
+                           idx, n);
+    *o = tab[idx];
+    return FSY_OK;
+}
+
+static int
+s_dec_change(const Fieldsync__Change *m, const fsy_origin_t *tab, size_t no,
+             fsy_change_t *c)
+{
+    int rc;
+    if ((rc = s_origin_at(tab, no, m->origin, &c->version.origin)) ||
+        (rc = s_copy_str(c->scope, sizeof c->scope, m->scope, "scope")) ||
+        (rc = s_copy_str(c->doc, sizeof c->doc, m->doc, "document id")) ||
+        (rc = s_copy_str(c->field, sizeof c->field, m->field, "field name")))
+        return rc;
+    c->version.seq = m->seq;
+    c->version.hlc = m->hlc;
+    c->txn_end = m->txn_end;
+    c->absent = !m->has_value;
+    if (m->checksum.len != FSY_CHECKSUM_LEN)
+        return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
+                           m->checksum.len);
+    memcpy(c->checksum, m->checksum.data, FSY_CHECKSUM_LEN);
+    if (m->n_bases > FSY_BASES_MAX)
+        return fsy_err_set(FSY_ETOOBIG, "%zu bases", m->n_bases);
+    if (m->has_value && m->value.len > FSY_VALUE_MAX)
+        return fsy_err_set(FSY_ETOOBIG, "value of %zu bytes", m->value.len);
+    if (m->has_value && m->value.len > 0) {
+        if ((c->value = malloc(m->value.len)) == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        memcpy(c->value, m->value.data, m->value.len);
+        c->value_len = m->value.len;
+    }
+    if (m->n_bases > 0 &&
+        (c->bases = calloc(m->n_bases, sizeof *c->bases)) == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    c->n_bases = m->n_bases;
+    for (size_t k = 0; k < m->n_bases; k++) {
+        c->bases[k].hlc = m->bases[k]->hlc;
+        c->bases[k].seq = m->bases[k]->seq;
+        rc = s_origin_at(tab, no, m->bases[k]->origin, &c->bases[k].origin);
+        if (rc != FSY_OK)
+            return rc;
+    }
+    return fsy_change_validate(c);
+}
+
+static int
+s_dec_batch(const Fieldsync__ChangeBatch *m, fsy_change_list_t *out)
+{
+    fsy_origin_t *tab;
+    int rc = s_dec_origins(m->origins, m->n_origins, &tab);
+    for (size_t i = 0; rc == FSY_OK && i < m->n_changes; i++) {
+        fsy_change_t *c;
+        rc = fsy_change_list_push(out, &c);
+        if (rc == FSY_OK)
+            rc = s_dec_change(m->changes[i], tab, m->n_origins, c);
+        if (rc != FSY_OK)
+            rc = fsy_err_set(rc, "change %zu: %s", i + 1, fsy_errdetail());
+    }
+    free(tab);
+    if (rc != FSY_OK)
+        fsy_change_list_clear(out);
+    return rc;
+}
+
+int
+fsy_wire_decode_batch(const uint8_t *buf, size_t len, fsy_change_list_t *out)
+{
+    Fieldsync__ChangeBatch *m =
+        fieldsync__change_batch__unpack(NULL, len, buf);
+    if (m == NULL)
+        return fsy_err_set(FSY_EFORMAT, "undecodable change batch");
+    int rc = s_dec_batch(m, out);
+    fieldsync__change_batch__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int
+s_dec_vv(const Fieldsync__VersionVector *m, fsy_vv_t *vv)
+{
+    fsy_origin_t *tab;
+    int rc = s_dec_origins(m->origins, m->n_origins, &tab);
+    if (rc != FSY_OK)
+        return rc;
+    vv->v = calloc(m->n_entries ? m->n_entries : 1, sizeof *vv->v);
+    if (vv->v == NULL)
+        rc = fsy_err_set(FSY_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == FSY_OK && i < m->n_entries; i++) {
+        fsy_vv_entry_t *e = &vv->v[i];
+        const Fieldsync__VvEntry *x = m->entries[i];
+        if ((rc = s_copy_str(e->scope, sizeof e->scope, x->scope, "scope")) ||
+            (rc = fsy_check_scope(e->scope)) ||
+            (rc = s_origin_at(tab, m->n_origins, x->origin, &e->origin)))
+            break;
+        e->seq = x->seq;
+        vv->n = i + 1;
+    }
+    free(tab);
+    if (rc != FSY_OK) {
+        free(vv->v);
+        vv->v = NULL;
+        vv->n = 0;
+    }
+    return rc;
+}
+
+int
+fsy_wire_decode_bundle(const uint8_t *buf, size_t len, fsy_bundle_t *out)
+{
+    Fieldsync__Bundle *m = fieldsync__bundle__unpack(NULL, len, buf);
+    if (m == NULL)
+        return fsy_err_set(FSY_ECORRUPT, "bundle content is undecodable");
+    int rc = FSY_OK;
+    if (m->format != FSY_BUNDLE_FORMAT)
+        rc = fsy_err_set(FSY_EVERSION, "bundle format %u is not supported "
+                         "(this fieldsync reads %d): upgrade fieldsync",
+                         m->format, FSY_BUNDLE_FORMAT);
+    if (rc == FSY_OK)
+        rc = s_dec_origin(m->sender, &out->sender);
+    out->created_ms = m->created_ms;
+    if (rc == FSY_OK)
+        rc = s_dec_vv(m->sender_vv, &out->sender_vv);
+    if (rc == FSY_OK)
+        rc = s_dec_batch(m->batch, &out->changes);
+    fieldsync__bundle__free_unpacked(m, NULL);
+    if (rc != FSY_OK) {
+        free(out->sender_vv.v);
+        out->sender_vv.v = NULL;
+        out->sender_vv.n = 0;
+    }
+    return rc;
+}

@@ -1,0 +1,44 @@
+/*
+ * fieldsync — validation of identifiers and text from users and peers.
+ *
+ * Each check returns FSY_OK, or FSY_EINVAL / FSY_ETOOBIG with a detail
+ * naming the offending input (fsy_errdetail()). `what` names the input in
+ * that message ("document id", "field name"...).
+ */
+#ifndef FIELDSYNC_IDENT_H
+#define FIELDSYNC_IDENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* True if buf[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+bool fsy_utf8_valid(const uint8_t *buf, size_t len);
+
+/* Site id: 1..FSY_SITE_MAX bytes of [a-z0-9_-], starting with a letter. */
+int fsy_check_site(const char *site);
+
+/* Scope: 1..FSY_SCOPE_MAX bytes of [A-Za-z0-9_-]. */
+int fsy_check_scope(const char *scope);
+
+/* Kind: 1..FSY_KIND_MAX bytes of [a-z0-9_-], starting with a letter. */
+int fsy_check_kind(const char *kind);
+
+/* Document id: 1..FSY_DOC_MAX bytes of UTF-8 without control characters. */
+int fsy_check_doc_id(const char *doc);
+
+/*
+ * Field name: 1..FSY_FIELD_MAX bytes of UTF-8, no control characters, no
+ * '='. Names starting with '_' are reserved: refused unless allow_reserved,
+ * and then only the known reserved fields are accepted.
+ */
+int fsy_check_field(const char *field, bool allow_reserved);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,271 @@
+/*
+ * fieldsync — the site replica (one SQLite file per site).
+ *
+ * The store is the single source of truth for documents, the local change
+ * log, the version vector, the hybrid logical clock and open conflicts. The
+ * CLI and the daemon both use this API; several processes may open the same
+ * replica (SQLite WAL, busy timeout), and every write runs in one
+ * BEGIN IMMEDIATE transaction so the persisted clock is never minted twice.
+ *
+ * Ownership: fsy_store_t is opaque; fsy_store_close() frees it. Structures
+ * returned through `**out` belong to the caller and have a matching _free().
+ * Pointers handed to callbacks are borrowed and valid only during the call.
+ *
+ * Errors: every function returns FSY_OK or an fsy_err_t and records a
+ * one-line detail (fsy_errdetail()). A failed write leaves the replica
+ * exactly as it was (the transaction is rolled back).
+ */
+#ifndef FIELDSYNC_STORE_H
+#define FIELDSYNC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/change.h"
+#include "fieldsync/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FSY_SCHEMA_VERSION 1
+
+typedef struct fsy_store fsy_store_t;
+
+/* ---- opening ---------------------------------------------------------- */
+
+/*
+ * Creates a new replica at `path` for site `site` with a fresh random
+ * incarnation. FSY_EEXIST if the file exists; FSY_EINVAL for a bad site id.
+ */
+int fsy_store_create(fsy_store_t **out, const char *path, const char *site);
+
+/*
+ * Opens an existing replica. FSY_ENOTFOUND if there is no file,
+ * FSY_EFORMAT if it is not a fieldsync replica, FSY_EVERSION if it was
+ * written by a newer schema.
+ */
+int fsy_store_open(fsy_store_t **out, const char *path);
+
+/* Closes and frees; accepts NULL and sets *s to NULL. */
+void fsy_store_close(fsy_store_t **s);
+
+/* This replica's own origin (site id and incarnation). Borrowed. */
+const fsy_origin_t *fsy_store_origin(const fsy_store_t *s);
+
+/* Largest value a local write may store (default FSY_VALUE_MAX). */
+void fsy_store_set_max_value(fsy_store_t *s, size_t bytes);
+
+/* How far a received clock may pull ours ahead of wall time (default 1 h). */
+void fsy_store_set_max_clock_skew(fsy_store_t *s, uint64_t ms);
+
+/* Wall clock in ms since the epoch; tests replace it. NULL restores. */
+typedef uint64_t (*fsy_wallclock_fn)(void *ctx);
+void fsy_store_set_wallclock(fsy_store_t *s, fsy_wallclock_fn fn, void *ctx);
+
+/* ---- local writes ----------------------------------------------------- */
+
+/*
+ * Groups several local writes (put, delete, resolve) in one transaction,
+ * e.g. an NDJSON import batch. Without it each write commits on its own.
+ * After any failed write inside the group the caller must roll back.
+ * Nesting is not supported: FSY_EINVAL if a group is already open.
+ */
+int fsy_store_begin(fsy_store_t *s);
+int fsy_store_commit(fsy_store_t *s);
+void fsy_store_rollback(fsy_store_t *s);
+
+typedef struct fsy_field_set {
+    const char *field;    /* user field name (no leading '_') */
+    const uint8_t *value; /* bytes; may be NULL when len is 0 */
+    size_t len;
+} fsy_field_set_t;
+
+/*
+ * Creates or updates document (scope, doc): one transaction writing every
+ * field in `sets` (n >= 1, distinct names). `kind` is required when the
+ * document does not exist (or is deleted, which re-creates it) and must
+ * otherwise be NULL or equal to the current kind. Each write names the
+ * field's current winner as its base; a re-creation names every head.
+ * Returns FSY_OK, FSY_EINVAL, FSY_ETOOBIG, FSY_EIO, FSY_EFULL, FSY_EBUSY.
+ */
+int fsy_store_put(fsy_store_t *s, const char *scope, const char *doc,
+                  const char *kind, const fsy_field_set_t *sets, size_t n);
+
+/*
+ * Deletes a visible document: writes absent to every user field with a
+ * non-absent head and _deleted = 1, in one transaction.
+ * FSY_ENOTFOUND if the document is not visible.
+ */
+int fsy_store_delete(fsy_store_t *s, const char *scope, const char *doc);
+
+/*
+ * Resolves a field by writing a new version naming every current head:
+ * with `keep` (a label "site:seq" of one head) its value is kept; otherwise
+ * `value`/`len` is written. If the document is marked deleted while still
+ * visible, keeping a value also clears _deleted (the document is kept).
+ * FSY_ENOTFOUND for an unknown document, field or version.
+ */
+int fsy_store_resolve(fsy_store_t *s, const char *scope, const char *doc,
+                      const char *field, const char *keep,
+                      const uint8_t *value, size_t len);
+
+/* ---- reading ---------------------------------------------------------- */
+
+/*
+ * Finds the scope of document `doc`. With `scope` non-NULL, checks the
+ * document exists there. FSY_ENOTFOUND if no such document (visible or
+ * not), FSY_EAMBIGUOUS if it exists in several scopes (detail lists them).
+ */
+int fsy_store_find_doc(fsy_store_t *s, const char *doc, const char *scope,
+                       char scope_out[FSY_SCOPE_MAX + 1]);
+
+typedef struct fsy_head {
+    fsy_version_t version;
+    bool absent;
+    uint8_t *value;
+    size_t value_len;
+} fsy_head_t;
+
+/* A field: its heads (sorted by version, greatest last) and the winner. */
+typedef struct fsy_field {
+    char name[FSY_FIELD_MAX + 1];
+    fsy_head_t *heads;
+    size_t n_heads;
+    size_t winner;  /* index into heads: the greatest version */
+    bool conflict;  /* more than one head with differing values */
+} fsy_field_t;
+
+/*
+ * A document as this replica sees it. `fields` holds every field that has
+ * heads, reserved ones included, sorted by name. `deleted_conflict` is the
+ * delete-versus-edit conflict of the design.
+ */
+typedef struct fsy_doc {
+    char scope[FSY_SCOPE_MAX + 1];
+    char id[FSY_DOC_MAX + 1];
+    char kind[FSY_KIND_MAX + 1]; /* winner of _kind, "" if none */
+    bool visible;
+    bool deleted_conflict;
+    size_t n_conflicts; /* fields in conflict, plus 1 if deleted_conflict */
+    uint64_t updated_hlc; /* greatest hlc among heads */
+    fsy_field_t *fields;
+    size_t n_fields;
+} fsy_doc_t;
+
+/* Loads (scope, doc), visible or not. FSY_ENOTFOUND if unknown. */
+int fsy_store_get(fsy_store_t *s, const char *scope, const char *doc,
+                  fsy_doc_t **out);
+void fsy_doc_free(fsy_doc_t **d);
+
+/* The winning field named `name`, or NULL. Borrowed from d. */
+const fsy_field_t *fsy_doc_field(const fsy_doc_t *d, const char *name);
+
+/* Callbacks return 0 to go on, non-zero to stop (that value is returned). */
+typedef int (*fsy_doc_cb)(const fsy_doc_t *d, void *ctx);
+typedef int (*fsy_change_cb)(const fsy_change_t *c, void *ctx);
+
+/*
+ * Calls cb for every visible document, ordered by (scope, id), optionally
+ * filtered by kind and scope (NULL = any). With `conflicted_only`, only
+ * documents with an open conflict (visible or not).
+ */
+int fsy_store_each_doc(fsy_store_t *s, const char *kind, const char *scope,
+                       bool conflicted_only, fsy_doc_cb cb, void *ctx);
+
+/* Every change of (scope, doc) in version order: the document's history. */
+int fsy_store_history(fsy_store_t *s, const char *scope, const char *doc,
+                      fsy_change_cb cb, void *ctx);
+
+/*
+ * BLAKE2b-256 over the visible state (documents, winning values, open
+ * conflicts with their heads), optionally limited to one scope. Replicas
+ * holding the same set of changes have equal digests.
+ */
+#define FSY_DIGEST_LEN 32
+int fsy_store_digest(fsy_store_t *s, const char *scope,
+                     uint8_t out[FSY_DIGEST_LEN]);
+
+/* ---- version vectors and replication ---------------------------------- */
+
+typedef struct fsy_vv_entry {
+    char scope[FSY_SCOPE_MAX + 1];
+    fsy_origin_t origin;
+    uint64_t seq; /* highest contiguous seq applied */
+} fsy_vv_entry_t;
+
+typedef struct fsy_vv {
+    fsy_vv_entry_t *v;
+    size_t n;
+} fsy_vv_t;
+
+/* This replica's version vector, sorted by (scope, site, incarnation). */
+int fsy_store_vv(fsy_store_t *s, fsy_vv_t **out);
+void fsy_vv_free(fsy_vv_t **vv);
+
+/* The seq for (scope, origin) in vv, 0 if absent. */
+uint64_t fsy_vv_get(const fsy_vv_t *vv, const char *scope,
+                    const fsy_origin_t *origin);
+
+/*
+ * Streams, in local-log order, every change the holder of `other` lacks
+ * (seq > other[(scope, origin)]); other == NULL means everything.
+ */
+int fsy_store_export(fsy_store_t *s, const fsy_vv_t *other, fsy_change_cb cb,
+                     void *ctx);
+
+/* What one fsy_store_apply() did. */
+typedef struct fsy_apply_stats {
+    size_t applied;    /* new changes stored */
+    size_t duplicates; /* already held, identical: skipped */
+    size_t gapped;     /* dropped: beyond a gap in their (scope, origin) */
+    /* First gap seen, for the message "have N, got M". */
+    char gap_scope[FSY_SCOPE_MAX + 1];
+    fsy_origin_t gap_origin;
+    uint64_t gap_have;
+    uint64_t gap_got;
+} fsy_apply_stats_t;
+
+/*
+ * Applies remote changes in one transaction; correct in any delivery order
+ * that is contiguous per (scope, origin), idempotent. Each change is
+ * validated (fsy_change_validate). A change at or below the vector is a
+ * duplicate: skipped if identical, FSY_ECONFLICT (nothing applied) if its
+ * checksum differs. A change beyond a gap is dropped with the rest of its
+ * (scope, origin) in this call, and counted in stats->gapped.
+ * Any error rolls the whole call back. stats may be NULL.
+ */
+int fsy_store_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n,
+                    fsy_apply_stats_t *stats);
+
+/* ---- integrity -------------------------------------------------------- */
+
+typedef struct fsy_verify_report {
+    uint64_t changes_checked;
+    uint64_t bad_checksums; /* rows whose content no longer matches */
+    uint64_t first_bad_lseq;
+    uint64_t vv_holes;      /* vector entries with missing changes */
+    bool sqlite_ok;         /* PRAGMA integrity_check said "ok" */
+} fsy_verify_report_t;
+
+/*
+ * Checks every stored change against its checksum, the version vector
+ * against the log, and SQLite's integrity_check. FSY_OK if all is well,
+ * FSY_ECORRUPT (report filled in) on damage.
+ */
+int fsy_store_verify(fsy_store_t *s, fsy_verify_report_t *report);
+
+/* Counts for status displays. */
+typedef struct fsy_store_counts {
+    uint64_t changes;
+    uint64_t documents; /* visible */
+    uint64_t conflicts; /* open, as in fsy_doc_t.n_conflicts, summed */
+    uint64_t clock;     /* persisted hlc */
+} fsy_store_counts_t;
+int fsy_store_counts(fsy_store_t *s, fsy_store_counts_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

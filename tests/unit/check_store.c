@@ -1,0 +1,679 @@
+/*
+ * fieldsync — store suite: the replica's schema, local writes, remote
+ * apply, the conflict and delete rules of the design, verification.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "clock.h"
+#include "testutil.h"
+
+static void
+s_teardown(void)
+{
+    tu_cleanup();
+}
+
+static bool
+s_has_conflict(fsy_store_t *s, const char *scope, const char *doc,
+               const char *field)
+{
+    fsy_doc_t *d;
+    ck_ok(fsy_store_get(s, scope, doc, &d));
+    const fsy_field_t *f = fsy_doc_field(d, field);
+    bool c = f != NULL && f->conflict;
+    fsy_doc_free(&d);
+    return c;
+}
+
+static bool
+s_visible(fsy_store_t *s, const char *scope, const char *doc)
+{
+    fsy_doc_t *d;
+    if (fsy_store_get(s, scope, doc, &d) != FSY_OK)
+        return false;
+    bool v = d->visible;
+    fsy_doc_free(&d);
+    return v;
+}
+
+static size_t
+s_conflicts(fsy_store_t *s, const char *scope, const char *doc)
+{
+    fsy_doc_t *d;
+    ck_ok(fsy_store_get(s, scope, doc, &d));
+    size_t n = d->n_conflicts;
+    fsy_doc_free(&d);
+    return n;
+}
+
+static void
+s_assert_same(fsy_store_t *a, fsy_store_t *b)
+{
+    char da[65], db[65];
+    tu_digest(a, da);
+    tu_digest(b, db);
+    ck_assert_str_eq(da, db);
+}
+
+/* Both ways, so a and b end with the same set of changes. */
+static void
+s_exchange(fsy_store_t *a, fsy_store_t *b)
+{
+    tu_sync(a, b);
+    tu_sync(b, a);
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+START_TEST(test_store_reopen_keeps_identity_and_data)
+{
+    fsy_store_t *s = tu_replica("gao");
+    fsy_origin_t o = *fsy_store_origin(s);
+    tu_put(s, "MLI", "isf-mli-2027", "plan", "title", "ISF Mali 2027");
+    fsy_store_close(&s);
+    ck_ok(fsy_store_open(&s, tu_path("gao.db")));
+    ck_assert_str_eq(fsy_store_origin(s)->site, "gao");
+    ck_assert(fsy_origin_eq(fsy_store_origin(s), &o));
+    ck_assert_str_eq(tu_get(s, "MLI", "isf-mli-2027", "title"),
+                     "ISF Mali 2027");
+    fsy_store_close(&s);
+    ck_assert_ptr_null(s);
+}
+END_TEST
+
+START_TEST(test_store_create_refuses_existing_file)
+{
+    fsy_store_t *s = tu_replica("gao"), *t = NULL;
+    ck_assert_int_eq(fsy_store_create(&t, tu_path("gao.db"), "gao"),
+                     FSY_EEXIST);
+    ck_assert_int_eq(fsy_store_create(&t, tu_path("x.db"), "Bad Site"),
+                     FSY_EINVAL);
+    fsy_store_close(&s);
+}
+END_TEST
+
+START_TEST(test_store_open_refuses_missing_foreign_and_newer)
+{
+    fsy_store_t *s = NULL;
+    ck_assert_int_eq(fsy_store_open(&s, tu_path("none.db")), FSY_ENOTFOUND);
+    FILE *f = fopen(tu_path("notes.txt"), "w");
+    fputs("minutes of the coordination meeting\n", f);
+    fclose(f);
+    ck_assert_int_eq(fsy_store_open(&s, tu_path("notes.txt")), FSY_EFORMAT);
+    s = tu_replica("juba");
+    fsy_store_close(&s);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(tu_path("juba.db"), &db), SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
+    sqlite3_close(db);
+    ck_assert_int_eq(fsy_store_open(&s, tu_path("juba.db")), FSY_EVERSION);
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "upgrade"));
+}
+END_TEST
+
+START_TEST(test_store_replica_is_wal_with_full_sync)
+{
+    fsy_store_t *s = tu_replica("goma");
+    fsy_store_close(&s);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_open(tu_path("goma.db"), &db), SQLITE_OK);
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* ---- local writes ----------------------------------------------------- */
+
+START_TEST(test_store_put_multi_field_is_one_transaction)
+{
+    fsy_store_t *s = tu_replica("hq");
+    fsy_field_set_t sets[] = {
+        {"title", (const uint8_t *)"Mission concept", 15},
+        {"status", (const uint8_t *)"draft", 5},
+        {"owner", (const uint8_t *)"Strategic Planning Unit", 23},
+    };
+    ck_ok(fsy_store_put(s, "global", "mc-2027", "plan", sets, 3));
+    ck_assert_str_eq(tu_get(s, "global", "mc-2027", "_kind"), "plan");
+    ck_assert_str_eq(tu_get(s, "global", "mc-2027", "owner"),
+                     "Strategic Planning Unit");
+    /* _kind + 3 fields, seqs 1..4, only the last ends the transaction. */
+    fsy_vv_t *vv;
+    ck_ok(fsy_store_vv(s, &vv));
+    ck_assert_uint_eq(vv->n, 1);
+    ck_assert_uint_eq(vv->v[0].seq, 4);
+    fsy_vv_free(&vv);
+    ck_assert_uint_eq(tu_changes(s), 4);
+    fsy_store_close(&s);
+}
+END_TEST
+
+START_TEST(test_store_put_rejects_bad_input_and_changes_nothing)
+{
+    fsy_store_t *s = tu_replica("hq");
+    tu_put(s, "MLI", "risk-2027", "analysis", "title", "Risk assessment");
+    char before[65], after[65];
+    tu_digest(s, before);
+    uint8_t big[64];
+    memset(big, 'x', sizeof big);
+    fsy_field_set_t bad_name = {"_secret", (const uint8_t *)"v", 1};
+    fsy_field_set_t eq_name = {"a=b", (const uint8_t *)"v", 1};
+    fsy_field_set_t ok = {"status", (const uint8_t *)"final", 5};
+    fsy_field_set_t huge = {"body", big, sizeof big};
+    ck_assert_int_eq(fsy_store_put(s, "MLI", "risk-2027", NULL, &bad_name, 1),
+                     FSY_EINVAL);
+    ck_assert_int_eq(fsy_store_put(s, "MLI", "risk-2027", NULL, &eq_name, 1),
+                     FSY_EINVAL);
+    ck_assert_int_eq(fsy_store_put(s, "MLI", "new-doc", NULL, &ok, 1),
+                     FSY_EINVAL); /* no kind at creation */
+    ck_assert_int_eq(fsy_store_put(s, "MLI", "risk-2027", "plan", &ok, 1),
+                     FSY_EINVAL); /* kind is fixed */
+    ck_assert_int_eq(fsy_store_put(s, "MLI", "bad\xff", "plan", &ok, 1),
+                     FSY_EINVAL);
+    ck_assert_int_eq(fsy_store_put(s, "M L I", "x", "plan", &ok, 1),
+                     FSY_EINVAL);
+    fsy_store_set_max_value(s, 32);
+    ck_assert_int_eq(fsy_store_put(s, "MLI", "risk-2027", NULL, &huge, 1),
+                     FSY_ETOOBIG);
+    fsy_field_set_t twice[] = {ok, ok};
+    ck_assert_int_eq(fsy_store_put(s, "MLI", "risk-2027", NULL, twice, 2),
+                     FSY_EINVAL);
+    tu_digest(s, after);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(tu_changes(s), 2);
+    fsy_store_close(&s);
+}
+END_TEST
+
+START_TEST(test_store_find_doc_reports_ambiguous_scopes)
+{
+    fsy_store_t *s = tu_replica("hq");
+    tu_put(s, "MLI", "jmac-weekly", "analysis", "title", "Mali");
+    tu_put(s, "SSD", "jmac-weekly", "analysis", "title", "South Sudan");
+    char scope[FSY_SCOPE_MAX + 1];
+    ck_assert_int_eq(fsy_store_find_doc(s, "jmac-weekly", NULL, scope),
+                     FSY_EAMBIGUOUS);
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "MLI, SSD"));
+    ck_ok(fsy_store_find_doc(s, "jmac-weekly", "SSD", scope));
+    ck_assert_str_eq(scope, "SSD");
+    ck_assert_int_eq(fsy_store_find_doc(s, "nothing", NULL, scope),
+                     FSY_ENOTFOUND);
+    fsy_store_close(&s);
+}
+END_TEST
+
+/* ---- merging ---------------------------------------------------------- */
+
+START_TEST(test_store_concurrent_edits_same_field_conflict_then_resolve)
+{
+    fsy_store_t *a = tu_replica("bamako"), *b = tu_replica("gao");
+    tu_put(a, "MLI", "isf", "plan", "status", "draft");
+    s_exchange(a, b);
+    tu_put(a, "MLI", "isf", NULL, "status", "under review");
+    tu_put(b, "MLI", "isf", NULL, "status", "endorsed");
+    s_exchange(a, b);
+    s_assert_same(a, b);
+    ck_assert(s_has_conflict(a, "MLI", "isf", "status"));
+    ck_assert(s_has_conflict(b, "MLI", "isf", "status"));
+    /* An ordinary put names only the winner: the conflict stays open. */
+    tu_put(a, "MLI", "isf", NULL, "status", "draft 2");
+    ck_assert(s_has_conflict(a, "MLI", "isf", "status"));
+    ck_ok(fsy_store_resolve(b, "MLI", "isf", "status", NULL,
+                            (const uint8_t *)"endorsed", 8));
+    s_exchange(a, b);
+    s_assert_same(a, b);
+    /* b's resolve named the heads it saw; a's later put raced it. */
+    ck_assert(s_has_conflict(a, "MLI", "isf", "status"));
+    fsy_doc_t *d;
+    ck_ok(fsy_store_get(a, "MLI", "isf", &d));
+    const fsy_field_t *f = fsy_doc_field(d, "status");
+    char keep[64];
+    fsy_version_label(&f->heads[0].version, keep, sizeof keep);
+    char *want = strndup((const char *)f->heads[0].value,
+                         f->heads[0].value_len);
+    fsy_doc_free(&d);
+    ck_ok(fsy_store_resolve(a, "MLI", "isf", "status", keep, NULL, 0));
+    s_exchange(a, b);
+    ck_assert(!s_has_conflict(a, "MLI", "isf", "status"));
+    ck_assert(!s_has_conflict(b, "MLI", "isf", "status"));
+    ck_assert_str_eq(tu_get(b, "MLI", "isf", "status"), want);
+    s_assert_same(a, b);
+    free(want);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+START_TEST(test_store_concurrent_edits_different_fields_merge)
+{
+    fsy_store_t *a = tu_replica("bamako"), *b = tu_replica("gao");
+    tu_put(a, "MLI", "wp", "plan", "title", "Work plan");
+    s_exchange(a, b);
+    tu_put(a, "MLI", "wp", NULL, "budget", "1.2M");
+    tu_put(b, "MLI", "wp", NULL, "timeline", "Q1-Q3");
+    s_exchange(a, b);
+    s_assert_same(a, b);
+    ck_assert_uint_eq(s_conflicts(a, "MLI", "wp"), 0);
+    ck_assert_str_eq(tu_get(b, "MLI", "wp", "budget"), "1.2M");
+    ck_assert_str_eq(tu_get(a, "MLI", "wp", "timeline"), "Q1-Q3");
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+START_TEST(test_store_equal_values_are_not_a_conflict)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("juba");
+    tu_put(a, "SSD", "r", "analysis", "status", "draft");
+    s_exchange(a, b);
+    tu_put(a, "SSD", "r", NULL, "status", "final");
+    tu_put(b, "SSD", "r", NULL, "status", "final");
+    s_exchange(a, b);
+    ck_assert(!s_has_conflict(a, "SSD", "r", "status"));
+    s_assert_same(a, b);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+START_TEST(test_store_same_id_created_with_different_kinds_conflicts)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("goma");
+    tu_put(a, "COD", "north-kivu", "plan", "title", "Plan");
+    tu_put(b, "COD", "north-kivu", "analysis", "title", "Analysis");
+    s_exchange(a, b);
+    s_assert_same(a, b);
+    ck_assert(s_has_conflict(a, "COD", "north-kivu", "_kind"));
+    ck_assert(s_has_conflict(a, "COD", "north-kivu", "title"));
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+/* ---- the delete cases of the design ----------------------------------- */
+
+START_TEST(test_store_delete_concurrent_with_edit_keeps_doc_with_conflict)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("gao");
+    tu_put(a, "MLI", "brief", "analysis", "body", "v1");
+    s_exchange(a, b);
+    ck_ok(fsy_store_delete(a, "MLI", "brief"));
+    ck_assert(!s_visible(a, "MLI", "brief"));
+    tu_put(b, "MLI", "brief", NULL, "body", "v2");
+    s_exchange(a, b);
+    s_assert_same(a, b);
+    ck_assert(s_visible(a, "MLI", "brief"));
+    ck_assert(s_visible(b, "MLI", "brief"));
+    ck_assert_uint_gt(s_conflicts(a, "MLI", "brief"), 0);
+    /* Keeping the edit keeps the document and clears both conflicts. */
+    fsy_doc_t *d;
+    ck_ok(fsy_store_get(b, "MLI", "brief", &d));
+    ck_assert(d->deleted_conflict);
+    const fsy_field_t *f = fsy_doc_field(d, "body");
+    char keep[64] = "";
+    for (size_t i = 0; i < f->n_heads; i++)
+        if (!f->heads[i].absent)
+            fsy_version_label(&f->heads[i].version, keep, sizeof keep);
+    fsy_doc_free(&d);
+    ck_ok(fsy_store_resolve(b, "MLI", "brief", "body", keep, NULL, 0));
+    s_exchange(a, b);
+    ck_assert_uint_eq(s_conflicts(a, "MLI", "brief"), 0);
+    ck_assert_str_eq(tu_get(a, "MLI", "brief", "body"), "v2");
+    s_assert_same(a, b);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+START_TEST(test_store_delete_then_recreate_is_visible_without_conflict)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("gao");
+    tu_put(a, "MLI", "brief", "analysis", "body", "v1");
+    s_exchange(a, b);
+    ck_ok(fsy_store_delete(b, "MLI", "brief"));
+    tu_put(b, "MLI", "brief", NULL, "body", "again");
+    s_exchange(a, b);
+    s_assert_same(a, b);
+    ck_assert(s_visible(a, "MLI", "brief"));
+    ck_assert_uint_eq(s_conflicts(a, "MLI", "brief"), 0);
+    ck_assert_str_eq(tu_get(a, "MLI", "brief", "body"), "again");
+    ck_assert_str_eq(tu_get(a, "MLI", "brief", "_kind"), "analysis");
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+START_TEST(test_store_delete_concurrent_with_delete_stays_deleted)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("gao");
+    tu_put(a, "MLI", "brief", "analysis", "body", "v1");
+    s_exchange(a, b);
+    ck_ok(fsy_store_delete(a, "MLI", "brief"));
+    ck_ok(fsy_store_delete(b, "MLI", "brief"));
+    s_exchange(a, b);
+    s_assert_same(a, b);
+    ck_assert(!s_visible(a, "MLI", "brief"));
+    ck_assert_uint_eq(s_conflicts(a, "MLI", "brief"), 0);
+    ck_assert_int_eq(fsy_store_delete(a, "MLI", "brief"), FSY_ENOTFOUND);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+START_TEST(test_store_delete_concurrent_with_new_field_conflicts)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("gao");
+    tu_put(a, "MLI", "brief", "analysis", "body", "v1");
+    s_exchange(a, b);
+    ck_ok(fsy_store_delete(a, "MLI", "brief"));
+    tu_put(b, "MLI", "brief", NULL, "annex", "casualty figures");
+    s_exchange(a, b);
+    s_assert_same(a, b);
+    ck_assert(s_visible(a, "MLI", "brief"));
+    fsy_doc_t *d;
+    ck_ok(fsy_store_get(a, "MLI", "brief", &d));
+    ck_assert(d->deleted_conflict);
+    fsy_doc_free(&d);
+    /* Deleting again confirms the delete everywhere. */
+    ck_ok(fsy_store_delete(a, "MLI", "brief"));
+    s_exchange(a, b);
+    ck_assert(!s_visible(b, "MLI", "brief"));
+    ck_assert_uint_eq(s_conflicts(b, "MLI", "brief"), 0);
+    s_assert_same(a, b);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+/* ---- remote apply ----------------------------------------------------- */
+
+static int
+s_collect(const fsy_change_t *c, void *ctx)
+{
+    fsy_change_t *slot;
+    int rc = fsy_change_list_push(ctx, &slot);
+    return rc ? rc : fsy_change_copy(slot, c);
+}
+
+static void
+s_all(fsy_store_t *s, fsy_change_list_t *l)
+{
+    ck_ok(fsy_store_export(s, NULL, s_collect, l));
+}
+
+START_TEST(test_store_apply_is_idempotent)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("juba");
+    tu_put(a, "SSD", "r1", "analysis", "title", "Upper Nile");
+    tu_put(a, "SSD", "r1", NULL, "title", "Upper Nile, revised");
+    fsy_change_list_t l = {0};
+    s_all(a, &l);
+    fsy_apply_stats_t st;
+    ck_ok(fsy_store_apply(b, l.v, l.n, &st));
+    ck_assert_uint_eq(st.applied, 3);
+    char d1[65], d2[65];
+    tu_digest(b, d1);
+    ck_ok(fsy_store_apply(b, l.v, l.n, &st));
+    ck_assert_uint_eq(st.applied, 0);
+    ck_assert_uint_eq(st.duplicates, 3);
+    tu_digest(b, d2);
+    ck_assert_str_eq(d1, d2);
+    ck_assert_uint_eq(tu_changes(b), 3);
+    /* Own changes coming back change nothing either. */
+    ck_ok(fsy_store_apply(a, l.v, l.n, &st));
+    ck_assert_uint_eq(st.duplicates, 3);
+    fsy_change_list_clear(&l);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+START_TEST(test_store_apply_refuses_altered_duplicate)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("juba");
+    tu_put(a, "SSD", "r1", "analysis", "title", "Upper Nile");
+    fsy_change_list_t l = {0};
+    s_all(a, &l);
+    ck_ok(fsy_store_apply(b, l.v, l.n, NULL));
+    char d1[65], d2[65];
+    tu_digest(b, d1);
+    /* Same identity, other content, resealed: a forged or buggy sender. */
+    fsy_change_t *c = &l.v[l.n - 1];
+    c->value[0] = 'X';
+    fsy_change_seal(c);
+    ck_assert_int_eq(fsy_store_apply(b, l.v, l.n, NULL), FSY_ECONFLICT);
+    tu_digest(b, d2);
+    ck_assert_str_eq(d1, d2);
+    /* And an unsealed alteration fails its checksum. */
+    c->value[0] = 'Y';
+    ck_assert_int_eq(fsy_store_apply(b, l.v, l.n, NULL), FSY_ECORRUPT);
+    fsy_change_list_clear(&l);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+START_TEST(test_store_apply_drops_changes_beyond_a_gap)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("juba");
+    tu_put(a, "SSD", "r1", "analysis", "title", "one");
+    tu_put(a, "SSD", "r1", NULL, "title", "two");
+    tu_put(a, "SSD", "r1", NULL, "title", "three");
+    fsy_change_list_t l = {0};
+    s_all(a, &l); /* seqs 1 (_kind), 2, 3, 4 */
+    fsy_apply_stats_t st;
+    ck_ok(fsy_store_apply(b, &l.v[2], 2, &st));
+    ck_assert_uint_eq(st.applied, 0);
+    ck_assert_uint_eq(st.gapped, 2);
+    ck_assert_uint_eq(st.gap_have, 0);
+    ck_assert_uint_eq(st.gap_got, 3);
+    ck_assert_uint_eq(tu_changes(b), 0);
+    /* A contiguous run applies; a gap inside a batch drops the rest. */
+    fsy_change_t mixed[3] = {l.v[0], l.v[2], l.v[1]};
+    ck_ok(fsy_store_apply(b, mixed, 3, &st));
+    ck_assert_uint_eq(st.applied, 1);
+    ck_assert_uint_eq(st.gapped, 2);
+    ck_ok(fsy_store_apply(b, l.v, l.n, &st));
+    ck_assert_uint_eq(st.applied, 3);
+    ck_assert_str_eq(tu_get(b, "SSD", "r1", "title"), "three");
+    s_assert_same(a, b);
+    fsy_change_list_clear(&l);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+START_TEST(test_store_base_arriving_before_its_target_is_harmless)
+{
+    /* gao edits on top of hq's version; juba hears from gao first. */
+    fsy_store_t *hq = tu_replica("hq"), *gao = tu_replica("gao"),
+                *juba = tu_replica("juba");
+    tu_put(hq, "MLI", "p", "plan", "title", "from hq");
+    tu_sync(hq, gao);
+    tu_put(gao, "MLI", "p", NULL, "title", "from gao");
+    fsy_change_list_t l = {0};
+    ck_ok(fsy_store_export(gao, NULL, s_collect, &l));
+    /* Only gao's own stream, without hq's changes it was based on. */
+    fsy_change_list_t own = {0};
+    for (size_t i = 0; i < l.n; i++)
+        if (strcmp(l.v[i].version.origin.site, "gao") == 0) {
+            fsy_change_t *c;
+            ck_ok(fsy_change_list_push(&own, &c));
+            ck_ok(fsy_change_copy(c, &l.v[i]));
+        }
+    ck_ok(fsy_store_apply(juba, own.v, own.n, NULL));
+    ck_assert_str_eq(tu_get(juba, "MLI", "p", "title"), "from gao");
+    tu_sync(hq, juba); /* now the superseded version arrives */
+    ck_assert(!s_has_conflict(juba, "MLI", "p", "title"));
+    ck_assert_str_eq(tu_get(juba, "MLI", "p", "title"), "from gao");
+    s_assert_same(juba, gao);
+    fsy_change_list_clear(&l);
+    fsy_change_list_clear(&own);
+    fsy_store_close(&hq);
+    fsy_store_close(&gao);
+    fsy_store_close(&juba);
+}
+END_TEST
+
+START_TEST(test_store_history_lists_every_version)
+{
+    fsy_store_t *a = tu_replica("hq");
+    tu_put(a, "MLI", "p", "plan", "title", "a");
+    tu_put(a, "MLI", "p", NULL, "title", "b");
+    ck_ok(fsy_store_delete(a, "MLI", "p"));
+    fsy_change_list_t l = {0};
+    ck_ok(fsy_store_history(a, "MLI", "p", s_collect, &l));
+    ck_assert_uint_eq(l.n, 5); /* _kind, a, b, title absent, _deleted */
+    for (size_t i = 1; i < l.n; i++)
+        ck_assert_int_lt(fsy_version_cmp(&l.v[i - 1].version,
+                                         &l.v[i].version), 0);
+    ck_assert(l.v[3].absent);
+    fsy_change_list_clear(&l);
+    fsy_store_close(&a);
+}
+END_TEST
+
+/* ---- clock ------------------------------------------------------------ */
+
+static uint64_t
+s_fixed_now(void *ctx)
+{
+    return *(uint64_t *)ctx;
+}
+
+START_TEST(test_store_fast_remote_clock_is_accepted_but_bounded)
+{
+    uint64_t now = 1790000000000ull; /* ms */
+    uint64_t fast = now + 3ull * 3600 * 1000;
+    fsy_store_t *a = tu_replica("kidal"), *b = tu_replica("hq");
+    fsy_store_set_wallclock(a, s_fixed_now, &fast);
+    fsy_store_set_wallclock(b, s_fixed_now, &now);
+    fsy_store_set_max_clock_skew(b, 60 * 1000);
+    tu_put(a, "MLI", "sitrep", "analysis", "body", "3 hours ahead");
+    tu_sync(a, b);
+    ck_assert_str_eq(tu_get(b, "MLI", "sitrep", "body"), "3 hours ahead");
+    fsy_store_counts_t c;
+    ck_ok(fsy_store_counts(b, &c));
+    ck_assert_uint_le(fsy_hlc_ms(c.clock), now + 60 * 1000);
+    tu_put(b, "MLI", "sitrep", NULL, "body", "hq edit");
+    ck_assert_str_eq(tu_get(b, "MLI", "sitrep", "body"), "hq edit");
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+/* ---- verify ----------------------------------------------------------- */
+
+START_TEST(test_store_verify_detects_a_flipped_byte)
+{
+    fsy_store_t *s = tu_replica("gao");
+    tu_put(s, "MLI", "p", "plan", "body", "Protection of civilians");
+    fsy_verify_report_t r;
+    ck_ok(fsy_store_verify(s, &r));
+    ck_assert_uint_eq(r.changes_checked, 2);
+    fsy_store_close(&s);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "UPDATE changes SET value = "
+                                      "CAST('Protection of civiliaNs' AS BLOB)"
+                                      " WHERE field = 'body'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ck_ok(fsy_store_open(&s, tu_path("gao.db")));
+    ck_assert_int_eq(fsy_store_verify(s, &r), FSY_ECORRUPT);
+    ck_assert_uint_eq(r.bad_checksums, 1);
+    ck_assert_uint_eq(r.first_bad_lseq, 2);
+    fsy_store_close(&s);
+}
+END_TEST
+
+START_TEST(test_store_verify_detects_vector_past_the_log)
+{
+    fsy_store_t *s = tu_replica("gao");
+    tu_put(s, "MLI", "p", "plan", "body", "x");
+    fsy_store_close(&s);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
+    sqlite3_exec(db, "UPDATE vv SET seq = 5", NULL, NULL, NULL);
+    sqlite3_close(db);
+    ck_ok(fsy_store_open(&s, tu_path("gao.db")));
+    fsy_verify_report_t r;
+    ck_assert_int_eq(fsy_store_verify(s, &r), FSY_ECORRUPT);
+    ck_assert_uint_eq(r.vv_holes, 1);
+    fsy_store_close(&s);
+}
+END_TEST
+
+START_TEST(test_store_write_group_rolls_back_whole)
+{
+    fsy_store_t *s = tu_replica("hq");
+    ck_ok(fsy_store_begin(s));
+    tu_put(s, "MLI", "a", "plan", "title", "A");
+    tu_put(s, "MLI", "b", "plan", "title", "B");
+    fsy_store_rollback(s);
+    ck_assert_uint_eq(tu_changes(s), 0);
+    ck_ok(fsy_store_begin(s));
+    tu_put(s, "MLI", "a", "plan", "title", "A");
+    tu_put(s, "MLI", "a", NULL, "status", "draft");
+    ck_ok(fsy_store_commit(s));
+    ck_assert_str_eq(tu_get(s, "MLI", "a", "status"), "draft");
+    ck_assert_uint_eq(tu_changes(s), 3);
+    fsy_store_close(&s);
+}
+END_TEST
+
+static Suite *
+s_suite(void)
+{
+    Suite *su = suite_create("store");
+    TCase *tc = tcase_create("store");
+    tcase_add_checked_fixture(tc, NULL, s_teardown);
+    tcase_add_test(tc, test_store_reopen_keeps_identity_and_data);
+    tcase_add_test(tc, test_store_create_refuses_existing_file);
+    tcase_add_test(tc, test_store_open_refuses_missing_foreign_and_newer);
+    tcase_add_test(tc, test_store_replica_is_wal_with_full_sync);
+    tcase_add_test(tc, test_store_put_multi_field_is_one_transaction);
+    tcase_add_test(tc, test_store_put_rejects_bad_input_and_changes_nothing);
+    tcase_add_test(tc, test_store_find_doc_reports_ambiguous_scopes);
+    tcase_add_test(tc,
+                   test_store_concurrent_edits_same_field_conflict_then_resolve);
+    tcase_add_test(tc, test_store_concurrent_edits_different_fields_merge);
+    tcase_add_test(tc, test_store_equal_values_are_not_a_conflict);
+    tcase_add_test(tc,
+                   test_store_same_id_created_with_different_kinds_conflicts);
+    tcase_add_test(tc,
+                   test_store_delete_concurrent_with_edit_keeps_doc_with_conflict);
+    tcase_add_test(tc,
+                   test_store_delete_then_recreate_is_visible_without_conflict);
+    tcase_add_test(tc, test_store_delete_concurrent_with_delete_stays_deleted);
+    tcase_add_test(tc, test_store_delete_concurrent_with_new_field_conflicts);
+    tcase_add_test(tc, test_store_apply_is_idempotent);
+    tcase_add_test(tc, test_store_apply_refuses_altered_duplicate);
+    tcase_add_test(tc, test_store_apply_drops_changes_beyond_a_gap);
+    tcase_add_test(tc, test_store_base_arriving_before_its_target_is_harmless);
+    tcase_add_test(tc, test_store_history_lists_every_version);
+    tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);
+    tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
+    tcase_add_test(tc, test_store_verify_detects_vector_past_the_log);
+    tcase_add_test(tc, test_store_write_group_rolls_back_whole);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(s_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
