@@ -145,11 +145,13 @@ fsy_bundle_export(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
     if (rc == FSY_OK)
         rc = fsy_store_export(s, to_vv, s_collect, &list);
     if (rc == FSY_OK)
-        rc = fsy_wire_encode_bundle(fsy_store_origin(s), s_now_ms(), vv,
-                                    list.v, list.n, &raw, &raw_len);
+        rc = fsy_wire_encode_bundle(fsy_store_origin(s), s_now_ms(), vv, list.v,
+                                    list.n, &raw, &raw_len);
     if (rc == FSY_OK && raw_len > FSY_BUNDLE_MAX)
-        rc = fsy_err_set(FSY_ETOOBIG, "bundle of %zu bytes is over the limit; "
-                         "export against a newer vector", raw_len);
+        rc = fsy_err_set(FSY_ETOOBIG,
+                         "bundle of %zu bytes is over the limit; "
+                         "export against a newer vector",
+                         raw_len);
     if (rc == FSY_OK)
         rc = s_envelope(raw, raw_len, &file, &file_len);
     if (rc == FSY_OK)
@@ -172,8 +174,10 @@ s_check_envelope(const uint8_t *buf, size_t len, uint64_t *raw_len,
     if (len < 8 || memcmp(buf, FSY_BUNDLE_MAGIC, 7) != 0)
         return fsy_err_set(FSY_EFORMAT, "not a fieldsync bundle");
     if (buf[7] != FSY_BUNDLE_MAGIC[7])
-        return fsy_err_set(FSY_EVERSION, "bundle envelope version '%c' is "
-                           "newer than this fieldsync: upgrade", buf[7]);
+        return fsy_err_set(FSY_EVERSION,
+                           "bundle envelope version '%c' is "
+                           "newer than this fieldsync: upgrade",
+                           buf[7]);
     if (len < FSY_BUNDLE_HDR + FSY_BUNDLE_HASH)
         return fsy_err_set(FSY_ECORRUPT, "bundle is truncated (%zu bytes)",
                            len);
@@ -181,7 +185,8 @@ s_check_envelope(const uint8_t *buf, size_t len, uint64_t *raw_len,
     *raw_len = s_get_le(buf + 12, 8);
     *stored = s_get_le(buf + 20, 8);
     if (*stored != len - FSY_BUNDLE_HDR - FSY_BUNDLE_HASH)
-        return fsy_err_set(FSY_ECORRUPT, "bundle is truncated or padded "
+        return fsy_err_set(FSY_ECORRUPT,
+                           "bundle is truncated or padded "
                            "(header says %llu payload bytes, file has %zu)",
                            (unsigned long long)*stored,
                            len - FSY_BUNDLE_HDR - FSY_BUNDLE_HASH);
@@ -189,13 +194,15 @@ s_check_envelope(const uint8_t *buf, size_t len, uint64_t *raw_len,
     crypto_generichash(h, sizeof h, buf, len - FSY_BUNDLE_HASH, NULL, 0);
     if (sodium_memcmp(h, buf + len - FSY_BUNDLE_HASH, FSY_BUNDLE_HASH) != 0)
         return fsy_err_set(FSY_ECORRUPT, "bundle is damaged (checksum "
-                           "mismatch)");
+                                         "mismatch)");
     if (flags != FSY_BUNDLE_ZSTD)
         return fsy_err_set(FSY_EVERSION, "bundle uses unknown flags %#llx",
                            (unsigned long long)flags);
     if (*raw_len > FSY_BUNDLE_MAX)
-        return fsy_err_set(FSY_ETOOBIG, "bundle payload of %llu bytes is "
-                           "over the limit", (unsigned long long)*raw_len);
+        return fsy_err_set(FSY_ETOOBIG,
+                           "bundle payload of %llu bytes is "
+                           "over the limit",
+                           (unsigned long long)*raw_len);
     return FSY_OK;
 }
 
@@ -257,8 +264,7 @@ s_read_file(const char *path, uint8_t **out, size_t *len)
     close(fd);
     if (buf == NULL || got != size) {
         free(buf);
-        return fsy_err_set(buf ? FSY_EIO : FSY_ENOMEM, "cannot read %s",
-                           path);
+        return fsy_err_set(buf ? FSY_EIO : FSY_ENOMEM, "cannot read %s", path);
     }
     *out = buf;
     *len = size;

@@ -35,8 +35,7 @@ fsy_version_cmp(const fsy_version_t *a, const fsy_version_t *b)
 bool
 fsy_origin_eq(const fsy_origin_t *a, const fsy_origin_t *b)
 {
-    return a->incarnation == b->incarnation &&
-           strcmp(a->site, b->site) == 0;
+    return a->incarnation == b->incarnation && strcmp(a->site, b->site) == 0;
 }
 
 char *
@@ -159,8 +158,10 @@ s_validate_content(const fsy_change_t *c)
     if (!c->absent && c->value_len > 0 && c->value == NULL)
         return fsy_err_set(FSY_EINVAL, "value missing");
     if (c->value_len > FSY_VALUE_MAX)
-        return fsy_err_set(FSY_ETOOBIG, "value of %zu bytes is over the %u "
-                           "byte limit", c->value_len, FSY_VALUE_MAX);
+        return fsy_err_set(FSY_ETOOBIG,
+                           "value of %zu bytes is over the %u "
+                           "byte limit",
+                           c->value_len, FSY_VALUE_MAX);
     if ((rc = s_validate_reserved(c)) != FSY_OK)
         return rc;
     if (c->n_bases > FSY_BASES_MAX)
@@ -236,8 +237,7 @@ fsy_change_list_push(fsy_change_list_t *l, fsy_change_t **out)
         size_t cap = l->cap ? l->cap * 2 : 64;
         fsy_change_t *v = realloc(l->v, cap * sizeof *v);
         if (v == NULL)
-            return fsy_err_set(FSY_ENOMEM, "out of memory (%zu changes)",
-                               l->n);
+            return fsy_err_set(FSY_ENOMEM, "out of memory (%zu changes)", l->n);
         l->v = v;
         l->cap = cap;
     }

@@ -32,8 +32,8 @@ fsy_clock_receive(uint64_t last, uint64_t remote, uint64_t now_ms,
     if (limit_ms < now_ms || limit_ms > FSY_HLC_MS_MAX)
         limit_ms = FSY_HLC_MS_MAX;
     /* The highest value allowed: the end of the limit's millisecond. */
-    uint64_t limit = fsy_hlc_from_ms(limit_ms) |
-                     ((UINT64_C(1) << FSY_HLC_COUNTER_BITS) - 1);
+    uint64_t limit =
+        fsy_hlc_from_ms(limit_ms) | ((UINT64_C(1) << FSY_HLC_COUNTER_BITS) - 1);
     uint64_t target = remote < limit ? remote : limit;
     return target > last ? target : last;
 }

@@ -19,7 +19,8 @@
 #define FSY_HLC_COUNTER_BITS 16
 #define FSY_HLC_MS_MAX ((UINT64_C(1) << 48) - 1)
 
-/* The hlc value for wall time `ms` with counter 0 (ms is clamped to 48 bits). */
+/* The hlc value for wall time `ms` with counter 0 (ms is clamped to 48 bits).
+ */
 uint64_t fsy_hlc_from_ms(uint64_t ms);
 
 /* Milliseconds part of an hlc. */

@@ -62,7 +62,8 @@ s_site_key(s_parse_t *p, const char *key, const char *value)
         snprintf(cfg->db, sizeof cfg->db, "%s", value);
     } else if (strcmp(key, "max_clock_skew") == 0) {
         if (!s_parse_u64(value, 1, 30u * 86400u, &n)) {
-            snprintf(p->why, sizeof p->why, "[site] max_clock_skew: want "
+            snprintf(p->why, sizeof p->why,
+                     "[site] max_clock_skew: want "
                      "seconds between 1 and 2592000");
             return 0;
         }
@@ -83,8 +84,10 @@ s_limits_key(s_parse_t *p, const char *key, const char *value)
         return 0;
     }
     if (!s_parse_u64(value, 1, FSY_VALUE_MAX, &n)) {
-        snprintf(p->why, sizeof p->why, "[limits] max_value_bytes: want "
-                 "bytes between 1 and %u", FSY_VALUE_MAX);
+        snprintf(p->why, sizeof p->why,
+                 "[limits] max_value_bytes: want "
+                 "bytes between 1 and %u",
+                 FSY_VALUE_MAX);
         return 0;
     }
     p->cfg->max_value_bytes = (size_t)n;

@@ -10,23 +10,40 @@ const char *
 fsy_strerror(int err)
 {
     switch (err) {
-    case FSY_OK: return "success";
-    case FSY_EINVAL: return "invalid input";
-    case FSY_ENOMEM: return "out of memory";
-    case FSY_ENOTFOUND: return "not found";
-    case FSY_EEXIST: return "already exists";
-    case FSY_EAMBIGUOUS: return "ambiguous";
-    case FSY_ETOOBIG: return "too big";
-    case FSY_EIO: return "I/O error";
-    case FSY_EFULL: return "disk full";
-    case FSY_EBUSY: return "replica busy";
-    case FSY_ECORRUPT: return "corrupt data";
-    case FSY_EVERSION: return "unsupported version";
-    case FSY_EFORMAT: return "unrecognised format";
-    case FSY_ECONFLICT: return "conflicting duplicate";
-    case FSY_EREADONLY: return "read-only";
-    case FSY_EINTERNAL: return "internal error";
-    default: return "unknown error";
+    case FSY_OK:
+        return "success";
+    case FSY_EINVAL:
+        return "invalid input";
+    case FSY_ENOMEM:
+        return "out of memory";
+    case FSY_ENOTFOUND:
+        return "not found";
+    case FSY_EEXIST:
+        return "already exists";
+    case FSY_EAMBIGUOUS:
+        return "ambiguous";
+    case FSY_ETOOBIG:
+        return "too big";
+    case FSY_EIO:
+        return "I/O error";
+    case FSY_EFULL:
+        return "disk full";
+    case FSY_EBUSY:
+        return "replica busy";
+    case FSY_ECORRUPT:
+        return "corrupt data";
+    case FSY_EVERSION:
+        return "unsupported version";
+    case FSY_EFORMAT:
+        return "unrecognised format";
+    case FSY_ECONFLICT:
+        return "conflicting duplicate";
+    case FSY_EREADONLY:
+        return "read-only";
+    case FSY_EINTERNAL:
+        return "internal error";
+    default:
+        return "unknown error";
     }
 }
 

@@ -71,17 +71,15 @@ s_check_token(const char *what, const char *s, size_t max, bool upper_ok,
     if (rc != FSY_OK)
         return rc;
     if (letter_first && !(s[0] >= 'a' && s[0] <= 'z'))
-        return fsy_err_set(FSY_EINVAL,
-                           "%s '%s' must start with a lower-case letter",
-                           what, s);
+        return fsy_err_set(
+            FSY_EINVAL, "%s '%s' must start with a lower-case letter", what, s);
     for (const char *p = s; *p; p++) {
         char c = *p;
         bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                   c == '_' || c == '-' || (upper_ok && c >= 'A' && c <= 'Z');
         if (!ok)
             return fsy_err_set(FSY_EINVAL,
-                               "%s may only hold %s, digits, '_' and '-'",
-                               what,
+                               "%s may only hold %s, digits, '_' and '-'", what,
                                upper_ok ? "letters" : "lower-case letters");
     }
     return FSY_OK;
@@ -118,8 +116,8 @@ s_check_text(const char *what, const char *s, size_t max)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7F)
-            return fsy_err_set(FSY_EINVAL,
-                               "%s contains a control character", what);
+            return fsy_err_set(FSY_EINVAL, "%s contains a control character",
+                               what);
     }
     return FSY_OK;
 }
@@ -137,8 +135,7 @@ fsy_check_field(const char *field, bool allow_reserved)
     if (rc != FSY_OK)
         return rc;
     if (strchr(field, '=') != NULL)
-        return fsy_err_set(FSY_EINVAL, "field name '%s' contains '='",
-                           field);
+        return fsy_err_set(FSY_EINVAL, "field name '%s' contains '='", field);
     if (field[0] != '_')
         return FSY_OK;
     if (!allow_reserved)

@@ -119,21 +119,19 @@ fsy_sq_err(fsy_store_t *s, int rc, const char *what)
                            what);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return fsy_err_set(FSY_EBUSY,
-                           "%s: replica locked by another process; retry",
-                           what);
+        return fsy_err_set(
+            FSY_EBUSY, "%s: replica locked by another process; retry", what);
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
         return fsy_err_set(FSY_EIO, "%s: %s", what, msg);
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-        return fsy_err_set(FSY_ECORRUPT, "%s: replica damaged: %s", what,
-                           msg);
+        return fsy_err_set(FSY_ECORRUPT, "%s: replica damaged: %s", what, msg);
     case SQLITE_NOMEM:
         return fsy_err_set(FSY_ENOMEM, "%s: out of memory", what);
     case SQLITE_READONLY:
-        return fsy_err_set(FSY_EREADONLY, "%s: replica is read-only: %s",
-                           what, msg);
+        return fsy_err_set(FSY_EREADONLY, "%s: replica is read-only: %s", what,
+                           msg);
     default:
         return fsy_err_set(FSY_EINTERNAL, "%s: %s", what, msg);
     }
@@ -332,8 +330,7 @@ s_open_db(fsy_store_t *s, int flags)
 }
 
 /* Looks up (or creates) the local row id of an origin. */
-static int
-s_origin_id(fsy_store_t *s, const fsy_origin_t *o, int64_t *id);
+static int s_origin_id(fsy_store_t *s, const fsy_origin_t *o, int64_t *id);
 
 static int
 s_load_identity(fsy_store_t *s)
@@ -345,8 +342,7 @@ s_load_identity(fsy_store_t *s)
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
-        return fsy_err_set(FSY_EFORMAT, "%s: replica has no site id",
-                           s->path);
+        return fsy_err_set(FSY_EFORMAT, "%s: replica has no site id", s->path);
     }
     fsy_sq_col_text(st, 0, s->origin.site, sizeof s->origin.site);
     sqlite3_reset(st);
@@ -366,8 +362,8 @@ s_check_schema(fsy_store_t *s)
     int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
     if (rc != SQLITE_OK) {
         if ((rc & 0xff) == SQLITE_NOTADB)
-            return fsy_err_set(FSY_EFORMAT,
-                               "%s is not a fieldsync replica", s->path);
+            return fsy_err_set(FSY_EFORMAT, "%s is not a fieldsync replica",
+                               s->path);
         return fsy_sq_err(s, rc, s->path);
     }
     rc = sqlite3_step(st);
@@ -375,8 +371,8 @@ s_check_schema(fsy_store_t *s)
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW) {
         if ((rc & 0xff) == SQLITE_NOTADB)
-            return fsy_err_set(FSY_EFORMAT,
-                               "%s is not a fieldsync replica", s->path);
+            return fsy_err_set(FSY_EFORMAT, "%s is not a fieldsync replica",
+                               s->path);
         return fsy_sq_err(s, rc, s->path);
     }
     if (version == 0)
@@ -401,8 +397,7 @@ fsy_store_open(fsy_store_t **out, const char *path)
     if (rc != FSY_OK)
         return rc;
     if ((rc = s_open_db(s, SQLITE_OPEN_READWRITE)) != FSY_OK ||
-        (rc = s_check_schema(s)) != FSY_OK ||
-        (rc = s_configure(s)) != FSY_OK ||
+        (rc = s_check_schema(s)) != FSY_OK || (rc = s_configure(s)) != FSY_OK ||
         (rc = s_load_identity(s)) != FSY_OK) {
         fsy_store_close(&s);
         return rc;
@@ -734,10 +729,9 @@ s_check_duplicate(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id)
     sqlite3_bind_int64(st, 2, origin_id);
     sqlite3_bind_int64(st, 3, (int64_t)c->version.seq);
     int rc = sqlite3_step(st);
-    bool same = rc == SQLITE_ROW &&
-                sqlite3_column_bytes(st, 4) == FSY_CHECKSUM_LEN &&
-                memcmp(sqlite3_column_blob(st, 4), c->checksum,
-                       FSY_CHECKSUM_LEN) == 0;
+    bool same =
+        rc == SQLITE_ROW && sqlite3_column_bytes(st, 4) == FSY_CHECKSUM_LEN &&
+        memcmp(sqlite3_column_blob(st, 4), c->checksum, FSY_CHECKSUM_LEN) == 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return fsy_sq_err(s, rc, "checking a duplicate");
@@ -1101,8 +1095,7 @@ s_local_add(s_local_txn_t *t, const char *field, const uint8_t *value,
     }
     size_t nb = f == NULL ? 0 : all_heads ? f->n_heads : 1;
     if (nb > FSY_BASES_MAX)
-        return fsy_err_set(FSY_ETOOBIG, "field '%s' has %zu heads", field,
-                           nb);
+        return fsy_err_set(FSY_ETOOBIG, "field '%s' has %zu heads", field, nb);
     if (nb > 0) {
         if ((c->bases = calloc(nb, sizeof *c->bases)) == NULL)
             return fsy_err_set(FSY_ENOMEM, "out of memory");
@@ -1181,8 +1174,10 @@ s_put_kind(s_local_txn_t *t, const fsy_doc_t *d, const char *kind)
     if (kind == NULL) {
         if (live || (d != NULL && d->kind[0] != '\0'))
             return FSY_OK; /* a re-creation keeps the old kind */
-        return fsy_err_set(FSY_EINVAL, "%s/%s does not exist: give --kind "
-                           "to create it", t->scope, t->doc);
+        return fsy_err_set(FSY_EINVAL,
+                           "%s/%s does not exist: give --kind "
+                           "to create it",
+                           t->scope, t->doc);
     }
     int rc = fsy_check_kind(kind);
     if (rc != FSY_OK)
@@ -1190,11 +1185,13 @@ s_put_kind(s_local_txn_t *t, const fsy_doc_t *d, const char *kind)
     if (d != NULL && strcmp(d->kind, kind) == 0)
         return FSY_OK;
     if (live)
-        return fsy_err_set(FSY_EINVAL, "%s/%s is a %s; the kind is set at "
-                           "creation", t->scope, t->doc, d->kind);
+        return fsy_err_set(FSY_EINVAL,
+                           "%s/%s is a %s; the kind is set at "
+                           "creation",
+                           t->scope, t->doc, d->kind);
     const fsy_field_t *f = d ? fsy_doc_field(d, FSY_FIELD_KIND) : NULL;
-    return s_local_add(t, FSY_FIELD_KIND, (const uint8_t *)kind,
-                       strlen(kind), false, f, true);
+    return s_local_add(t, FSY_FIELD_KIND, (const uint8_t *)kind, strlen(kind),
+                       false, f, true);
 }
 
 static int
@@ -1213,8 +1210,8 @@ s_put_build(s_local_txn_t *t, const fsy_doc_t *d, const char *kind,
         /* An ordinary put names only the winner, never all heads: that
          * would resolve a conflict silently. A re-creation names the
          * absent heads the delete left. */
-        rc = s_local_add(t, sets[i].field, sets[i].value, sets[i].len, false,
-                         f, recreate);
+        rc = s_local_add(t, sets[i].field, sets[i].value, sets[i].len, false, f,
+                         recreate);
     }
     return rc;
 }
@@ -1298,14 +1295,17 @@ s_find_head(const fsy_field_t *f, const char *keep, const fsy_head_t **out)
         if (strcmp(label, keep) != 0)
             continue;
         if (found != NULL)
-            return fsy_err_set(FSY_EAMBIGUOUS, "version %s names two heads "
-                               "(two incarnations of one site)", keep);
+            return fsy_err_set(FSY_EAMBIGUOUS,
+                               "version %s names two heads "
+                               "(two incarnations of one site)",
+                               keep);
         found = &f->heads[i];
     }
     if (found == NULL)
-        return fsy_err_set(FSY_ENOTFOUND, "version %s is not a head of field "
-                           "'%s': see 'fieldsync get' for the heads", keep,
-                           f->name);
+        return fsy_err_set(FSY_ENOTFOUND,
+                           "version %s is not a head of field "
+                           "'%s': see 'fieldsync get' for the heads",
+                           keep, f->name);
     *out = found;
     return FSY_OK;
 }
@@ -1346,12 +1346,15 @@ s_check_resolve_args(fsy_store_t *s, const char *field, const char *keep,
     if (rc != FSY_OK)
         return rc;
     if (strcmp(field, FSY_FIELD_DELETED) == 0)
-        return fsy_err_set(FSY_EINVAL, "_deleted is not resolved directly: "
+        return fsy_err_set(FSY_EINVAL,
+                           "_deleted is not resolved directly: "
                            "resolve a field to keep the document, or remove "
                            "it again");
     if (keep == NULL && len > s->max_value)
-        return fsy_err_set(FSY_ETOOBIG, "value is %zu bytes; the limit is "
-                           "%zu", len, s->max_value);
+        return fsy_err_set(FSY_ETOOBIG,
+                           "value is %zu bytes; the limit is "
+                           "%zu",
+                           len, s->max_value);
     if (keep == NULL && strcmp(field, FSY_FIELD_KIND) == 0) {
         char kind[FSY_KIND_MAX + 1];
         if (len == 0 || len > FSY_KIND_MAX)

@@ -82,8 +82,8 @@ int fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
  *          site, incarnation, lseq ...
  * (the column list of FSY_SQ_CHANGE_COLS).
  */
-#define FSY_SQ_CHANGE_COLS                                                   \
-    "c.scope, c.seq, c.hlc, c.doc, c.field, c.value, c.bases, c.txn_end, "  \
+#define FSY_SQ_CHANGE_COLS                                                     \
+    "c.scope, c.seq, c.hlc, c.doc, c.field, c.value, c.bases, c.txn_end, "     \
     "c.checksum, o.site, o.incarnation, c.lseq"
 #define FSY_SQ_CHANGE_FROM "changes c JOIN origins o ON o.id = c.origin"
 int fsy_sq_row_change(sqlite3_stmt *st, fsy_change_t *out);

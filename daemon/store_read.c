@@ -55,16 +55,18 @@ fsy_sq_row_change(sqlite3_stmt *st, fsy_change_t *c)
                     sizeof c->version.origin.site);
     c->version.origin.incarnation = (uint64_t)sqlite3_column_int64(st, 10);
     if (sqlite3_column_bytes(st, 8) != FSY_CHECKSUM_LEN)
-        return fsy_err_set(FSY_ECORRUPT, "change %" PRId64 " has a damaged "
-                           "checksum", (int64_t)sqlite3_column_int64(st, 11));
+        return fsy_err_set(FSY_ECORRUPT,
+                           "change %" PRId64 " has a damaged "
+                           "checksum",
+                           (int64_t)sqlite3_column_int64(st, 11));
     memcpy(c->checksum, sqlite3_column_blob(st, 8), FSY_CHECKSUM_LEN);
     int rc = FSY_OK;
     if (!c->absent)
         rc = s_col_blob(st, 5, &c->value, &c->value_len);
     if (rc == FSY_OK)
         rc = fsy_sq_bases_decode(sqlite3_column_blob(st, 6),
-                                 (size_t)sqlite3_column_bytes(st, 6),
-                                 &c->bases, &c->n_bases);
+                                 (size_t)sqlite3_column_bytes(st, 6), &c->bases,
+                                 &c->n_bases);
     if (rc != FSY_OK)
         fsy_change_clear(c);
     return rc;
@@ -115,7 +117,7 @@ s_doc_field_for(fsy_doc_t *d, const char *name, size_t *cap, fsy_field_t **f)
     }
     *f = &d->fields[d->n_fields++];
     memset(*f, 0, sizeof **f);
-    snprintf((*f)->name, sizeof (*f)->name, "%s", name);
+    snprintf((*f)->name, sizeof(*f)->name, "%s", name);
     return FSY_OK;
 }
 
@@ -159,8 +161,8 @@ fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
     int rc, err = FSY_OK;
     while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         fsy_field_t *f;
-        err = s_doc_field_for(d, (const char *)sqlite3_column_text(st, 0),
-                              &cap, &f);
+        err = s_doc_field_for(d, (const char *)sqlite3_column_text(st, 0), &cap,
+                              &f);
         if (err == FSY_OK)
             err = s_field_add_head(f, st);
     }
@@ -239,8 +241,10 @@ fsy_store_find_doc(fsy_store_t *s, const char *doc, const char *scope,
     if (count == 0)
         return fsy_err_set(FSY_ENOTFOUND, "no document %s", doc);
     if (count > 1)
-        return fsy_err_set(FSY_EAMBIGUOUS, "document %s exists in scopes %s: "
-                           "give --scope", doc, list);
+        return fsy_err_set(FSY_EAMBIGUOUS,
+                           "document %s exists in scopes %s: "
+                           "give --scope",
+                           doc, list);
     return FSY_OK;
 }
 
@@ -301,12 +305,12 @@ fsy_store_history(fsy_store_t *s, const char *scope, const char *doc,
                   fsy_change_cb cb, void *ctx)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(
-        s->db,
-        "SELECT " FSY_SQ_CHANGE_COLS " FROM " FSY_SQ_CHANGE_FROM
-        " WHERE c.scope = ?1 AND c.doc = ?2"
-        " ORDER BY c.hlc, o.site, o.incarnation, c.seq",
-        -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT " FSY_SQ_CHANGE_COLS
+                                " FROM " FSY_SQ_CHANGE_FROM
+                                " WHERE c.scope = ?1 AND c.doc = ?2"
+                                " ORDER BY c.hlc, o.site, o.incarnation, c.seq",
+                                -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "reading history");
     sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
@@ -340,8 +344,7 @@ s_hash_head(crypto_generichash_state *h, const fsy_head_t *x, bool version)
 {
     if (version) {
         s_hash_u64(h, x->version.hlc);
-        s_hash_bytes(h, x->version.origin.site,
-                     strlen(x->version.origin.site));
+        s_hash_bytes(h, x->version.origin.site, strlen(x->version.origin.site));
         s_hash_u64(h, x->version.origin.incarnation);
         s_hash_u64(h, x->version.seq);
     }
@@ -376,8 +379,7 @@ s_digest_doc(const fsy_doc_t *d, void *ctx)
 }
 
 int
-fsy_store_digest(fsy_store_t *s, const char *scope,
-                 uint8_t out[FSY_DIGEST_LEN])
+fsy_store_digest(fsy_store_t *s, const char *scope, uint8_t out[FSY_DIGEST_LEN])
 {
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, FSY_DIGEST_LEN);
@@ -487,7 +489,8 @@ s_load_other_vv(fsy_store_t *s, const fsy_vv_t *other)
         sqlite3_bind_text(st, 2, other->v[i].origin.site, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, (int64_t)other->v[i].origin.incarnation);
         sqlite3_bind_int64(st, 4, (int64_t)other->v[i].seq);
-        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(s->db);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK
+                                             : sqlite3_errcode(s->db);
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
@@ -576,8 +579,8 @@ static int
 s_verify_sqlite(fsy_store_t *s, fsy_verify_report_t *r)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(1)", -1, &st,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(1)", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "verifying");
     rc = sqlite3_step(st);
@@ -605,14 +608,17 @@ fsy_store_verify(fsy_store_t *s, fsy_verify_report_t *r)
     if (rc != FSY_OK)
         return rc;
     if (r->bad_checksums > 0)
-        return fsy_err_set(FSY_ECORRUPT, "%" PRIu64 " of %" PRIu64
+        return fsy_err_set(FSY_ECORRUPT,
+                           "%" PRIu64 " of %" PRIu64
                            " changes fail their checksum (first at log "
                            "position %" PRIu64 ")",
                            r->bad_checksums, r->changes_checked,
                            r->first_bad_lseq);
     if (r->vv_holes > 0)
-        return fsy_err_set(FSY_ECORRUPT, "%" PRIu64 " version vector entries "
-                           "disagree with the log", r->vv_holes);
+        return fsy_err_set(FSY_ECORRUPT,
+                           "%" PRIu64 " version vector entries "
+                           "disagree with the log",
+                           r->vv_holes);
     if (!r->sqlite_ok)
         return fsy_err_set(FSY_ECORRUPT, "SQLite integrity check failed");
     return FSY_OK;
@@ -622,13 +628,13 @@ int
 fsy_store_counts(fsy_store_t *s, fsy_store_counts_t *out)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(
-        s->db,
-        "SELECT (SELECT count(*) FROM changes),"
-        " (SELECT count(*) FROM docs WHERE visible = 1),"
-        " (SELECT coalesce(sum(n_conflicts), 0) FROM docs),"
-        " (SELECT value FROM meta WHERE key = 'clock')",
-        -1, &st, NULL);
+    int rc =
+        sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT count(*) FROM changes),"
+                           " (SELECT count(*) FROM docs WHERE visible = 1),"
+                           " (SELECT coalesce(sum(n_conflicts), 0) FROM docs),"
+                           " (SELECT value FROM meta WHERE key = 'clock')",
+                           -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "counting");
     rc = sqlite3_step(st);

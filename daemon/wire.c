@@ -80,7 +80,7 @@ typedef struct s_batch_enc {
     s_otab_t origins;
     Fieldsync__Change *changes;
     Fieldsync__Change **cptrs;
-    Fieldsync__Version *versions;  /* all bases, flat */
+    Fieldsync__Version *versions; /* all bases, flat */
     Fieldsync__Version **vptrs;
 } s_batch_enc_t;
 
@@ -367,8 +367,7 @@ s_dec_batch(const Fieldsync__ChangeBatch *m, fsy_change_list_t *out)
 int
 fsy_wire_decode_batch(const uint8_t *buf, size_t len, fsy_change_list_t *out)
 {
-    Fieldsync__ChangeBatch *m =
-        fieldsync__change_batch__unpack(NULL, len, buf);
+    Fieldsync__ChangeBatch *m = fieldsync__change_batch__unpack(NULL, len, buf);
     if (m == NULL)
         return fsy_err_set(FSY_EFORMAT, "undecodable change batch");
     int rc = s_dec_batch(m, out);
@@ -413,7 +412,8 @@ fsy_wire_decode_bundle(const uint8_t *buf, size_t len, fsy_bundle_t *out)
         return fsy_err_set(FSY_ECORRUPT, "bundle content is undecodable");
     int rc = FSY_OK;
     if (m->format != FSY_BUNDLE_FORMAT)
-        rc = fsy_err_set(FSY_EVERSION, "bundle format %u is not supported "
+        rc = fsy_err_set(FSY_EVERSION,
+                         "bundle format %u is not supported "
                          "(this fieldsync reads %d): upgrade fieldsync",
                          m->format, FSY_BUNDLE_FORMAT);
     if (rc == FSY_OK)

@@ -34,8 +34,8 @@ int fsy_wire_decode_batch(const uint8_t *buf, size_t len,
 
 /* A bundle payload (before compression and the file envelope). */
 int fsy_wire_encode_bundle(const fsy_origin_t *sender, uint64_t created_ms,
-                           const fsy_vv_t *vv, const fsy_change_t *c,
-                           size_t n, uint8_t **out, size_t *len);
+                           const fsy_vv_t *vv, const fsy_change_t *c, size_t n,
+                           uint8_t **out, size_t *len);
 int fsy_wire_decode_bundle(const uint8_t *buf, size_t len, fsy_bundle_t *out);
 
 #endif

@@ -35,7 +35,7 @@ extern "C" {
 typedef struct fsy_bundle {
     fsy_origin_t sender;
     uint64_t created_ms;
-    fsy_vv_t sender_vv;       /* the sender's vector when it wrote this */
+    fsy_vv_t sender_vv;        /* the sender's vector when it wrote this */
     fsy_change_list_t changes; /* in the sender's local-log order */
 } fsy_bundle_t;
 

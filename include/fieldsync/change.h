@@ -21,15 +21,15 @@
 extern "C" {
 #endif
 
-#define FSY_SITE_MAX 32      /* bytes; [a-z0-9_-], starts with a letter */
-#define FSY_SCOPE_MAX 32     /* bytes; [A-Za-z0-9_-] */
-#define FSY_DOC_MAX 128      /* bytes of UTF-8, no control characters */
-#define FSY_FIELD_MAX 64     /* bytes of UTF-8, no '=', no controls */
-#define FSY_KIND_MAX 32      /* bytes; [a-z0-9_-] */
-#define FSY_VALUE_MAX (1u << 20)  /* largest value any site accepts */
-#define FSY_BASES_MAX 64     /* most heads a single write may replace */
-#define FSY_TXN_MAX 1024     /* most changes in one local transaction */
-#define FSY_CHECKSUM_LEN 16  /* BLAKE2b-128 of the canonical content */
+#define FSY_SITE_MAX 32          /* bytes; [a-z0-9_-], starts with a letter */
+#define FSY_SCOPE_MAX 32         /* bytes; [A-Za-z0-9_-] */
+#define FSY_DOC_MAX 128          /* bytes of UTF-8, no control characters */
+#define FSY_FIELD_MAX 64         /* bytes of UTF-8, no '=', no controls */
+#define FSY_KIND_MAX 32          /* bytes; [a-z0-9_-] */
+#define FSY_VALUE_MAX (1u << 20) /* largest value any site accepts */
+#define FSY_BASES_MAX 64         /* most heads a single write may replace */
+#define FSY_TXN_MAX 1024         /* most changes in one local transaction */
+#define FSY_CHECKSUM_LEN 16      /* BLAKE2b-128 of the canonical content */
 
 /* Reserved fields (user field names may not start with '_'). */
 #define FSY_FIELD_KIND "_kind"

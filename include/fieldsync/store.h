@@ -108,8 +108,8 @@ int fsy_store_delete(fsy_store_t *s, const char *scope, const char *doc);
  * FSY_ENOTFOUND for an unknown document, field or version.
  */
 int fsy_store_resolve(fsy_store_t *s, const char *scope, const char *doc,
-                      const char *field, const char *keep,
-                      const uint8_t *value, size_t len);
+                      const char *field, const char *keep, const uint8_t *value,
+                      size_t len);
 
 /* ---- reading ---------------------------------------------------------- */
 
@@ -133,8 +133,8 @@ typedef struct fsy_field {
     char name[FSY_FIELD_MAX + 1];
     fsy_head_t *heads;
     size_t n_heads;
-    size_t winner;  /* index into heads: the greatest version */
-    bool conflict;  /* more than one head with differing values */
+    size_t winner; /* index into heads: the greatest version */
+    bool conflict; /* more than one head with differing values */
 } fsy_field_t;
 
 /*
@@ -148,7 +148,7 @@ typedef struct fsy_doc {
     char kind[FSY_KIND_MAX + 1]; /* winner of _kind, "" if none */
     bool visible;
     bool deleted_conflict;
-    size_t n_conflicts; /* fields in conflict, plus 1 if deleted_conflict */
+    size_t n_conflicts;   /* fields in conflict, plus 1 if deleted_conflict */
     uint64_t updated_hlc; /* greatest hlc among heads */
     fsy_field_t *fields;
     size_t n_fields;
@@ -245,8 +245,8 @@ typedef struct fsy_verify_report {
     uint64_t changes_checked;
     uint64_t bad_checksums; /* rows whose content no longer matches */
     uint64_t first_bad_lseq;
-    uint64_t vv_holes;      /* vector entries with missing changes */
-    bool sqlite_ok;         /* PRAGMA integrity_check said "ok" */
+    uint64_t vv_holes; /* vector entries with missing changes */
+    bool sqlite_ok;    /* PRAGMA integrity_check said "ok" */
 } fsy_verify_report_t;
 
 /*

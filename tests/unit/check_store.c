@@ -236,8 +236,8 @@ START_TEST(test_store_concurrent_edits_same_field_conflict_then_resolve)
     const fsy_field_t *f = fsy_doc_field(d, "status");
     char keep[64];
     fsy_version_label(&f->heads[0].version, keep, sizeof keep);
-    char *want = strndup((const char *)f->heads[0].value,
-                         f->heads[0].value_len);
+    char *want =
+        strndup((const char *)f->heads[0].value, f->heads[0].value_len);
     fsy_doc_free(&d);
     ck_ok(fsy_store_resolve(a, "MLI", "isf", "status", keep, NULL, 0));
     s_exchange(a, b);
@@ -532,8 +532,8 @@ START_TEST(test_store_history_lists_every_version)
     ck_ok(fsy_store_history(a, "MLI", "p", s_collect, &l));
     ck_assert_uint_eq(l.n, 5); /* _kind, a, b, title absent, _deleted */
     for (size_t i = 1; i < l.n; i++)
-        ck_assert_int_lt(fsy_version_cmp(&l.v[i - 1].version,
-                                         &l.v[i].version), 0);
+        ck_assert_int_lt(fsy_version_cmp(&l.v[i - 1].version, &l.v[i].version),
+                         0);
     ck_assert(l.v[3].absent);
     fsy_change_list_clear(&l);
     fsy_store_close(&a);
@@ -581,9 +581,10 @@ START_TEST(test_store_verify_detects_a_flipped_byte)
     fsy_store_close(&s);
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, "UPDATE changes SET value = "
-                                      "CAST('Protection of civiliaNs' AS BLOB)"
-                                      " WHERE field = 'body'",
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "UPDATE changes SET value = "
+                                  "CAST('Protection of civiliaNs' AS BLOB)"
+                                  " WHERE field = 'body'",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -643,14 +644,14 @@ s_suite(void)
     tcase_add_test(tc, test_store_put_multi_field_is_one_transaction);
     tcase_add_test(tc, test_store_put_rejects_bad_input_and_changes_nothing);
     tcase_add_test(tc, test_store_find_doc_reports_ambiguous_scopes);
-    tcase_add_test(tc,
-                   test_store_concurrent_edits_same_field_conflict_then_resolve);
+    tcase_add_test(
+        tc, test_store_concurrent_edits_same_field_conflict_then_resolve);
     tcase_add_test(tc, test_store_concurrent_edits_different_fields_merge);
     tcase_add_test(tc, test_store_equal_values_are_not_a_conflict);
     tcase_add_test(tc,
                    test_store_same_id_created_with_different_kinds_conflicts);
-    tcase_add_test(tc,
-                   test_store_delete_concurrent_with_edit_keeps_doc_with_conflict);
+    tcase_add_test(
+        tc, test_store_delete_concurrent_with_edit_keeps_doc_with_conflict);
     tcase_add_test(tc,
                    test_store_delete_then_recreate_is_visible_without_conflict);
     tcase_add_test(tc, test_store_delete_concurrent_with_delete_stays_deleted);

@@ -38,11 +38,11 @@ void tu_sync(fsy_store_t *from, fsy_store_t *to);
 /* Number of rows in the log. */
 uint64_t tu_changes(fsy_store_t *s);
 
-#define ck_ok(expr)                                                          \
-    do {                                                                     \
-        int ck_rc_ = (expr);                                                 \
-        ck_assert_msg(ck_rc_ == FSY_OK, "%s failed: %s (%s)", #expr,         \
-                      fsy_strerror(ck_rc_), fsy_errdetail());                \
+#define ck_ok(expr)                                                            \
+    do {                                                                       \
+        int ck_rc_ = (expr);                                                   \
+        ck_assert_msg(ck_rc_ == FSY_OK, "%s failed: %s (%s)", #expr,           \
+                      fsy_strerror(ck_rc_), fsy_errdetail());                  \
     } while (0)
 
 #endif

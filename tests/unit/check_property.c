@@ -1,0 +1,399 @@
+/*
+ * fieldsync — property suite: random writes, deletes, re-creates and
+ * resolves at several replicas, delivered in random orders that are only
+ * contiguous per (scope, origin) — never assumed causal — with cuts,
+ * duplicates, replays and gaps. After a final exchange every replica must
+ * show the same digest, the same visible documents and conflicts, and hold
+ * every change ever written, exactly once.
+ *
+ * Seeds are fixed so a failure reproduces; FSY_PROPERTY_SEEDS and
+ * FSY_PROPERTY_OPS make the run longer (e.g. for a soak in bench/).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define N_SITES 4
+
+static const char *const s_sites[N_SITES] = {"hq", "bamako", "gao", "kidal"};
+static const char *const s_scopes[] = {"MLI", "SSD"};
+static const char *const s_docs[] = {"isf-2027", "jmac-weekly", "risk-north",
+                                     "poc-plan"};
+static const char *const s_fields[] = {"title", "status", "body"};
+static const char *const s_values[] = {"draft", "under review", "endorsed",
+                                       "final", ""};
+static const char *const s_kinds[] = {"plan", "analysis"};
+
+#define PICK(a) (a)[s_rand() % (sizeof(a) / sizeof((a)[0]))]
+
+static uint64_t s_state;
+
+static uint32_t
+s_rand(void)
+{
+    /* xorshift64*: small, deterministic, good enough to shuffle. */
+    s_state ^= s_state >> 12;
+    s_state ^= s_state << 25;
+    s_state ^= s_state >> 27;
+    return (uint32_t)((s_state * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+typedef struct world {
+    fsy_store_t *site[N_SITES];
+    uint64_t written; /* changes minted by local writes, all sites */
+    uint64_t seed;
+} world_t;
+
+static void
+s_teardown(void)
+{
+    tu_cleanup();
+}
+
+static uint64_t
+s_own_seq_total(fsy_store_t *s)
+{
+    fsy_vv_t *vv;
+    ck_ok(fsy_store_vv(s, &vv));
+    uint64_t n = 0;
+    for (size_t i = 0; i < vv->n; i++)
+        if (fsy_origin_eq(&vv->v[i].origin, fsy_store_origin(s)))
+            n += vv->v[i].seq;
+    fsy_vv_free(&vv);
+    return n;
+}
+
+/* ---- random local operations ------------------------------------------ */
+
+static int
+s_op_put(fsy_store_t *s, const char *scope, const char *doc, fsy_doc_t *d)
+{
+    fsy_field_set_t sets[2];
+    size_t n = 1 + s_rand() % 2;
+    sets[0].field = PICK(s_fields);
+    sets[1].field = sets[0].field == s_fields[0] ? s_fields[1] : s_fields[0];
+    for (size_t i = 0; i < n; i++) {
+        const char *v = PICK(s_values);
+        sets[i].value = (const uint8_t *)v;
+        sets[i].len = strlen(v);
+    }
+    const char *kind = NULL;
+    if (d == NULL || !d->visible)
+        kind = d != NULL && d->kind[0] && s_rand() % 4 ? NULL : PICK(s_kinds);
+    return fsy_store_put(s, scope, doc, kind, sets, n);
+}
+
+static int
+s_op_resolve(fsy_store_t *s, const fsy_doc_t *d)
+{
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const fsy_field_t *f = &d->fields[i];
+        if (!f->conflict && !(d->deleted_conflict && f->name[0] != '_'))
+            continue;
+        if (s_rand() % 2) {
+            char keep[64];
+            fsy_version_label(&f->heads[s_rand() % f->n_heads].version, keep,
+                              sizeof keep);
+            return fsy_store_resolve(s, d->scope, d->id, f->name, keep, NULL,
+                                     0);
+        }
+        const char *v = f->name[0] == '_' ? PICK(s_kinds) : PICK(s_values);
+        return fsy_store_resolve(s, d->scope, d->id, f->name, NULL,
+                                 (const uint8_t *)v, strlen(v));
+    }
+    return FSY_OK;
+}
+
+static void
+s_random_op(world_t *w, int site)
+{
+    fsy_store_t *s = w->site[site];
+    const char *scope = PICK(s_scopes), *doc = PICK(s_docs);
+    fsy_doc_t *d = NULL;
+    int rc = fsy_store_get(s, scope, doc, &d);
+    ck_assert_msg(rc == FSY_OK || rc == FSY_ENOTFOUND, "get: %s",
+                  fsy_errdetail());
+    uint64_t before = s_own_seq_total(s);
+    uint32_t pick = s_rand() % 10;
+    if (pick < 6 || d == NULL)
+        rc = s_op_put(s, scope, doc, d);
+    else if (pick < 8 && d->visible)
+        rc = fsy_store_delete(s, scope, doc);
+    else
+        rc = s_op_resolve(s, d);
+    ck_assert_msg(rc == FSY_OK, "seed %" PRIu64 ": op at %s on %s/%s: %s",
+                  w->seed, s_sites[site], scope, doc, fsy_errdetail());
+    w->written += s_own_seq_total(s) - before;
+    fsy_doc_free(&d);
+}
+
+/* ---- random delivery -------------------------------------------------- */
+
+static int
+s_collect(const fsy_change_t *c, void *ctx)
+{
+    fsy_change_t *slot;
+    int rc = fsy_change_list_push(ctx, &slot);
+    return rc ? rc : fsy_change_copy(slot, c);
+}
+
+static bool
+s_same_stream(const fsy_change_t *a, const fsy_change_t *b)
+{
+    return strcmp(a->scope, b->scope) == 0 &&
+           fsy_origin_eq(&a->version.origin, &b->version.origin);
+}
+
+/*
+ * Picks what a lossy, reordering courier delivers of `all`: per stream,
+ * either nothing, a prefix, or (rarely) a suffix that leaves a gap; then
+ * shuffles across streams keeping each stream's order.
+ */
+static void
+s_select(const fsy_change_list_t *all, const fsy_change_t **out, size_t *n)
+{
+    size_t k = 0;
+    bool *seen = calloc(all->n ? all->n : 1, sizeof *seen);
+    for (size_t i = 0; i < all->n; i++) {
+        if (seen[i])
+            continue;
+        size_t count = 0;
+        for (size_t j = i; j < all->n; j++)
+            if (s_same_stream(&all->v[i], &all->v[j]))
+                count++;
+        uint32_t mode = s_rand() % 8;
+        size_t from = 0, to = count;
+        if (mode == 0)
+            to = 0;
+        else if (mode <= 2)
+            to = 1 + s_rand() % count;
+        else if (mode == 3 && count > 1)
+            from = 1 + s_rand() % (count - 1); /* a gap */
+        size_t idx = 0;
+        for (size_t j = i; j < all->n; j++) {
+            if (!s_same_stream(&all->v[i], &all->v[j]))
+                continue;
+            seen[j] = true;
+            if (idx >= from && idx < to)
+                out[k++] = &all->v[j];
+            idx++;
+        }
+    }
+    free(seen);
+    /* Interleave streams at random while keeping each stream in order:
+     * repeated random adjacent swaps of changes of different streams. */
+    for (size_t r = 0; k > 1 && r < k * 2; r++) {
+        size_t i = s_rand() % (k - 1);
+        if (!s_same_stream(out[i], out[i + 1])) {
+            const fsy_change_t *t = out[i];
+            out[i] = out[i + 1];
+            out[i + 1] = t;
+        }
+    }
+    *n = k;
+}
+
+static void
+s_apply_ptrs(fsy_store_t *s, const fsy_change_t **v, size_t n)
+{
+    fsy_change_t *flat = malloc((n ? n : 1) * sizeof *flat);
+    for (size_t i = 0; i < n; i++)
+        flat[i] = *v[i]; /* shallow: the list keeps ownership */
+    fsy_apply_stats_t st;
+    ck_ok(fsy_store_apply(s, flat, n, &st));
+    free(flat);
+}
+
+/* One courier run from a to b, in random batches, with replays. */
+static void
+s_random_delivery(world_t *w, int a, int b)
+{
+    fsy_change_list_t all = {0};
+    fsy_vv_t *vv = NULL;
+    /* Sometimes export against an empty vector: old news and replays. */
+    if (s_rand() % 3)
+        ck_ok(fsy_store_vv(w->site[b], &vv));
+    ck_ok(fsy_store_export(w->site[a], vv, s_collect, &all));
+    fsy_vv_free(&vv);
+    const fsy_change_t **sel = malloc((all.n ? all.n : 1) * sizeof *sel);
+    size_t n;
+    s_select(&all, sel, &n);
+    for (size_t off = 0; off < n;) {
+        size_t len = 1 + s_rand() % (n - off);
+        s_apply_ptrs(w->site[b], sel + off, len);
+        if (s_rand() % 5 == 0) /* a duplicate delivery */
+            s_apply_ptrs(w->site[b], sel + off, len);
+        off += len;
+    }
+    free(sel);
+    fsy_change_list_clear(&all);
+}
+
+/* Exchanges until a full round changes nothing anywhere. */
+static void
+s_settle(world_t *w)
+{
+    for (int round = 0; round < 10; round++) {
+        uint64_t before = 0, after = 0;
+        for (int i = 0; i < N_SITES; i++)
+            before += tu_changes(w->site[i]);
+        for (int i = 0; i < N_SITES; i++)
+            for (int j = 0; j < N_SITES; j++)
+                if (i != j)
+                    tu_sync(w->site[i], w->site[j]);
+        for (int i = 0; i < N_SITES; i++)
+            after += tu_changes(w->site[i]);
+        if (after == before)
+            return;
+    }
+    ck_abort_msg("seed %" PRIu64 ": replicas did not settle", w->seed);
+}
+
+/* ---- what must hold at the end ---------------------------------------- */
+
+typedef struct summary {
+    char text[1 << 16];
+    size_t len;
+} summary_t;
+
+static int
+s_summarise(const fsy_doc_t *d, void *ctx)
+{
+    summary_t *sm = ctx;
+    sm->len += (size_t)snprintf(sm->text + sm->len, sizeof sm->text - sm->len,
+                                "%s/%s:%zu:%d", d->scope, d->id, d->n_conflicts,
+                                d->deleted_conflict);
+    for (size_t i = 0; i < d->n_fields && sm->len < sizeof sm->text; i++)
+        if (d->fields[i].conflict)
+            sm->len +=
+                (size_t)snprintf(sm->text + sm->len, sizeof sm->text - sm->len,
+                                 ",%s", d->fields[i].name);
+    if (sm->len < sizeof sm->text - 1)
+        sm->text[sm->len++] = ';';
+    return 0;
+}
+
+static void
+s_summary(fsy_store_t *s, bool conflicted, summary_t *sm)
+{
+    sm->len = 0;
+    ck_ok(fsy_store_each_doc(s, NULL, NULL, conflicted, s_summarise, sm));
+    sm->text[sm->len < sizeof sm->text ? sm->len : sizeof sm->text - 1] = 0;
+}
+
+static int
+s_log_cmp(const void *x, const void *y)
+{
+    const fsy_change_t *a = x, *b = y;
+    int c = strcmp(a->scope, b->scope);
+    return c ? c : fsy_version_cmp(&a->version, &b->version);
+}
+
+/* Every log holds the same set of changes, each exactly once. */
+static void
+s_assert_logs_equal(world_t *w)
+{
+    fsy_change_list_t ref = {0};
+    ck_ok(fsy_store_export(w->site[0], NULL, s_collect, &ref));
+    ck_assert_uint_eq(ref.n, w->written);
+    qsort(ref.v, ref.n, sizeof *ref.v, s_log_cmp);
+    for (size_t i = 1; i < ref.n; i++)
+        ck_assert_int_ne(s_log_cmp(&ref.v[i - 1], &ref.v[i]), 0);
+    for (int k = 1; k < N_SITES; k++) {
+        fsy_change_list_t l = {0};
+        ck_ok(fsy_store_export(w->site[k], NULL, s_collect, &l));
+        ck_assert_uint_eq(l.n, ref.n);
+        qsort(l.v, l.n, sizeof *l.v, s_log_cmp);
+        for (size_t i = 0; i < l.n; i++)
+            ck_assert(memcmp(l.v[i].checksum, ref.v[i].checksum,
+                             FSY_CHECKSUM_LEN) == 0);
+        fsy_change_list_clear(&l);
+    }
+    fsy_change_list_clear(&ref);
+}
+
+static void
+s_assert_converged(world_t *w)
+{
+    char d0[65], dk[65];
+    static summary_t v0, vk, c0, ck;
+    tu_digest(w->site[0], d0);
+    s_summary(w->site[0], false, &v0);
+    s_summary(w->site[0], true, &c0);
+    for (int k = 1; k < N_SITES; k++) {
+        tu_digest(w->site[k], dk);
+        ck_assert_msg(strcmp(d0, dk) == 0, "seed %" PRIu64 ": %s and %s differ",
+                      w->seed, s_sites[0], s_sites[k]);
+        s_summary(w->site[k], false, &vk);
+        ck_assert_str_eq(v0.text, vk.text);
+        s_summary(w->site[k], true, &ck);
+        ck_assert_str_eq(c0.text, ck.text);
+        fsy_verify_report_t r;
+        ck_ok(fsy_store_verify(w->site[k], &r));
+    }
+    s_assert_logs_equal(w);
+}
+
+static void
+s_run(uint64_t seed, int ops)
+{
+    world_t w = {.seed = seed};
+    s_state = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (int i = 0; i < N_SITES; i++)
+        w.site[i] = tu_replica(s_sites[i]);
+    for (int i = 0; i < ops; i++) {
+        if (s_rand() % 3 == 0) {
+            int a = (int)(s_rand() % N_SITES), b = (int)(s_rand() % N_SITES);
+            if (a != b)
+                s_random_delivery(&w, a, b);
+        } else {
+            s_random_op(&w, (int)(s_rand() % N_SITES));
+        }
+    }
+    s_settle(&w);
+    s_assert_converged(&w);
+    for (int i = 0; i < N_SITES; i++)
+        fsy_store_close(&w.site[i]);
+    tu_cleanup();
+}
+
+static int
+s_env_int(const char *name, int dflt)
+{
+    const char *v = getenv(name);
+    return v && atoi(v) > 0 ? atoi(v) : dflt;
+}
+
+START_TEST(test_property_random_delivery_converges)
+{
+    int ops = s_env_int("FSY_PROPERTY_OPS", 300);
+    int seeds = s_env_int("FSY_PROPERTY_SEEDS", 2);
+    for (int k = 0; k < seeds; k++)
+        s_run((uint64_t)(_i * 1000 + k + 1), ops);
+}
+END_TEST
+
+static Suite *
+s_suite(void)
+{
+    Suite *su = suite_create("property");
+    TCase *tc = tcase_create("convergence");
+    tcase_add_checked_fixture(tc, NULL, s_teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_property_random_delivery_converges, 0, 6);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(s_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
