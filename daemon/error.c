@@ -1,6 +1,7 @@
 /* fieldsync — error codes and the per-thread error detail. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "fieldsync/error.h"
 
@@ -50,10 +51,14 @@ fsy_strerror(int err)
 int
 fsy_err_set(int err, const char *fmt, ...)
 {
+    /* Formatted aside first: callers may pass fsy_errdetail() as an
+     * argument to add context to the detail already recorded. */
+    char buf[sizeof s_detail];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s_detail, sizeof s_detail, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(s_detail, buf, sizeof s_detail);
     return err;
 }
 

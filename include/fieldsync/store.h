@@ -73,7 +73,9 @@ void fsy_store_set_wallclock(fsy_store_t *s, fsy_wallclock_fn fn, void *ctx);
  * Nesting is not supported: FSY_EINVAL if a group is already open.
  */
 int fsy_store_begin(fsy_store_t *s);
+/* Commits the group; on failure the group is rolled back and closed. */
 int fsy_store_commit(fsy_store_t *s);
+/* Rolls back an open group; does nothing if none is open. */
 void fsy_store_rollback(fsy_store_t *s);
 
 typedef struct fsy_field_set {
@@ -85,8 +87,9 @@ typedef struct fsy_field_set {
 /*
  * Creates or updates document (scope, doc): one transaction writing every
  * field in `sets` (n >= 1, distinct names). `kind` is required when the
- * document does not exist (or is deleted, which re-creates it) and must
- * otherwise be NULL or equal to the current kind. Each write names the
+ * document has never existed; a deleted document keeps its kind when
+ * re-created unless another `kind` is given; a visible document's kind is
+ * fixed (`kind` must be NULL or equal to it). At most FSY_TXN_MAX changes. Each write names the
  * field's current winner as its base; a re-creation names every head.
  * Returns FSY_OK, FSY_EINVAL, FSY_ETOOBIG, FSY_EIO, FSY_EFULL, FSY_EBUSY.
  */
@@ -157,6 +160,7 @@ typedef struct fsy_doc {
 /* Loads (scope, doc), visible or not. FSY_ENOTFOUND if unknown. */
 int fsy_store_get(fsy_store_t *s, const char *scope, const char *doc,
                   fsy_doc_t **out);
+/* Frees a document; accepts NULL and sets *d to NULL. */
 void fsy_doc_free(fsy_doc_t **d);
 
 /* The winning field named `name`, or NULL. Borrowed from d. */
@@ -202,9 +206,10 @@ typedef struct fsy_vv {
 
 /* This replica's version vector, sorted by (scope, site, incarnation). */
 int fsy_store_vv(fsy_store_t *s, fsy_vv_t **out);
+/* Frees a vector; accepts NULL and sets *vv to NULL. */
 void fsy_vv_free(fsy_vv_t **vv);
 
-/* The seq for (scope, origin) in vv, 0 if absent. */
+/* The seq for (scope, origin) in vv, 0 if absent. Any entry order. */
 uint64_t fsy_vv_get(const fsy_vv_t *vv, const char *scope,
                     const fsy_origin_t *origin);
 

@@ -1,0 +1,930 @@
+/*
+ * fieldsync CLI — documents: init, put, get, list, rm, log.
+ */
+#include "common.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync/error.h"
+#include "fieldsync/ident.h"
+
+/* Option values above the printable range: long options without a short
+ * form. */
+enum {
+    OPT_SITE = 256,
+    OPT_KIND,
+    OPT_SCOPE,
+    OPT_SET,
+    OPT_FILE,
+    OPT_DELETED,
+    OPT_JSON
+};
+
+/* ---- init --------------------------------------------------------------- */
+
+static const char s_init_usage[] = "fieldsync init --site SITE_ID [--json]";
+static const char s_init_help[] =
+    "Creates an empty replica for this site at the --db path (default\n"
+    "./fieldsync.db), with a fresh random incarnation. SITE_ID is 1-32\n"
+    "characters of a-z 0-9 _ -, starting with a letter. Without --site,\n"
+    "[site] id from the -c CONFIG file is used.\n"
+    "\n"
+    "  --site SITE_ID   this site's id, e.g. hq, bamako, gao\n"
+    "  --json           print path, site and incarnation as JSON\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync --db gao.db init --site gao\n";
+
+static int
+s_init_print(const fsy_cli_t *cli, const fsy_origin_t *o, bool json)
+{
+    char inc[FSY_CLI_HEX64_LEN];
+    cJSON *root;
+    bool ok;
+
+    fsy_cli_hex64(o->incarnation, inc);
+    if (json) {
+        root = cJSON_CreateObject();
+        ok = fsy_cli_jstr(root, "path", cli->db) &&
+             fsy_cli_jstr(root, "site", o->site) &&
+             fsy_cli_jstr(root, "incarnation", inc);
+        return fsy_cli_json_print(cli, root, ok);
+    }
+    printf("created replica %s\n", cli->db);
+    printf("  site         %s\n", o->site);
+    printf("  incarnation  %s\n", inc);
+    return FSY_EXIT_OK;
+}
+
+static int
+s_init_create(const fsy_cli_t *cli, const char *site, bool json)
+{
+    fsy_store_t *s = NULL;
+    int err, rc;
+
+    fsy_err_clear();
+    err = fsy_store_create(&s, cli->db, site);
+    if (err == FSY_EEXIST)
+        return fsy_cli_failf(cli,
+                             "%s already exists: a site's replica is "
+                             "created only once",
+                             cli->db);
+    if (err != FSY_OK)
+        return fsy_cli_failpath(cli, err, "cannot create replica", cli->db);
+    rc = s_init_print(cli, fsy_store_origin(s), json);
+    fsy_store_close(&s);
+    return rc;
+}
+
+int
+fsy_cmd_init(fsy_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"site", required_argument, NULL, OPT_SITE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *site = cli->cfg.site_id[0] != '\0' ? cli->cfg.site_id : NULL;
+    bool json = false;
+    int c, rc;
+
+    cli->usage = s_init_usage;
+    fsy_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == OPT_SITE)
+            site = optarg;
+        else if (c == OPT_JSON)
+            json = true;
+        else if (c == 'h')
+            return fsy_cli_help(cli, s_init_help);
+        else
+            return fsy_cli_bad_option(cli, c, argv);
+    }
+    if ((rc = fsy_cli_operands(cli, argc, argv, 0, "no operands")) != 0)
+        return rc;
+    if (site == NULL)
+        return fsy_cli_usagef(cli, "missing --site SITE_ID");
+    if ((rc = fsy_cli_check(cli, fsy_check_site(site))) != 0)
+        return rc;
+    return s_init_create(cli, site, json);
+}
+
+/* ---- put ---------------------------------------------------------------- */
+
+static const char s_put_usage[] =
+    "fieldsync put DOC [--kind K] [--scope S] --set FIELD=VALUE ... "
+    "[--file FIELD=PATH ...]";
+static const char s_put_help[] =
+    "Creates document DOC, or updates some of its fields, in one\n"
+    "transaction. Creating needs --scope and --kind. For an existing\n"
+    "document --scope may be left out when DOC exists in one scope only,\n"
+    "and --kind must be left out or match.\n"
+    "\n"
+    "  --set FIELD=VALUE  set FIELD to the UTF-8 text VALUE (repeatable)\n"
+    "  --file FIELD=PATH  set FIELD to the bytes of file PATH (repeatable;\n"
+    "                     at most [limits] max_value_bytes, 1 MiB by "
+    "default)\n"
+    "  --kind K           kind of a new document: plan, analysis, ...\n"
+    "  --scope S          scope of the document, e.g. a mission code\n"
+    "\n"
+    "Field names starting with '_' are reserved.\n"
+    "\n"
+    "Examples:\n"
+    "  fieldsync put isf-mli-2027 --kind plan --scope MLI \\\n"
+    "      --set title=\"Integrated Strategic Framework 2027\" "
+    "--set status=draft\n"
+    "  fieldsync put isf-mli-2027 --set status=review "
+    "--file body=isf-mli-2027.md\n";
+
+typedef struct s_put {
+    const char *doc;
+    const char *kind;
+    const char *scope;
+    const char **set_args; /* --set operands, in order */
+    size_t n_set_args;
+    const char **file_args; /* --file operands, in order */
+    size_t n_file_args;
+    fsy_field_set_t *sets; /* what is written; names and bufs own memory */
+    char **names;
+    uint8_t **bufs; /* file contents (NULL for --set values) */
+    size_t n;
+} s_put_t;
+
+/* Every array is sized by argc, an upper bound on the options given. */
+static bool
+s_put_alloc(s_put_t *p, int argc)
+{
+    size_t n = (size_t)argc;
+
+    memset(p, 0, sizeof *p);
+    p->set_args = calloc(n, sizeof *p->set_args);
+    p->file_args = calloc(n, sizeof *p->file_args);
+    p->sets = calloc(n, sizeof *p->sets);
+    p->names = calloc(n, sizeof *p->names);
+    p->bufs = calloc(n, sizeof *p->bufs);
+    return p->set_args && p->file_args && p->sets && p->names && p->bufs;
+}
+
+static void
+s_put_free(s_put_t *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->n; i++) {
+        free(p->names[i]);
+        free(p->bufs[i]);
+    }
+    free(p->set_args);
+    free(p->file_args);
+    free(p->sets);
+    free(p->names);
+    free(p->bufs);
+}
+
+static int
+s_put_options(fsy_cli_t *cli, s_put_t *p, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"kind", required_argument, NULL, OPT_KIND},
+        {"scope", required_argument, NULL, OPT_SCOPE},
+        {"set", required_argument, NULL, OPT_SET},
+        {"file", required_argument, NULL, OPT_FILE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+
+    fsy_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == OPT_KIND)
+            p->kind = optarg;
+        else if (c == OPT_SCOPE)
+            p->scope = optarg;
+        else if (c == OPT_SET)
+            p->set_args[p->n_set_args++] = optarg;
+        else if (c == OPT_FILE)
+            p->file_args[p->n_file_args++] = optarg;
+        else if (c == 'h')
+            return fsy_cli_help(cli, s_put_help);
+        else
+            return fsy_cli_bad_option(cli, c, argv);
+    }
+    return fsy_cli_operands(cli, argc, argv, 1, "DOC");
+}
+
+static int
+s_put_check(const fsy_cli_t *cli, const s_put_t *p)
+{
+    int rc = fsy_cli_check(cli, fsy_check_doc_id(p->doc));
+
+    if (rc == 0 && p->scope != NULL)
+        rc = fsy_cli_check(cli, fsy_check_scope(p->scope));
+    if (rc == 0 && p->kind != NULL)
+        rc = fsy_cli_check(cli, fsy_check_kind(p->kind));
+    if (rc == 0 && p->n_set_args + p->n_file_args == 0)
+        rc = fsy_cli_usagef(cli, "nothing to write: give --set FIELD=VALUE "
+                                 "or --file FIELD=PATH");
+    return rc;
+}
+
+/* Records one field (taking name and buf); a repeated name is refused. */
+static int
+s_put_add(const fsy_cli_t *cli, s_put_t *p, char *name, const uint8_t *v,
+          size_t len, uint8_t *buf)
+{
+    size_t i, k = p->n++;
+
+    p->names[k] = name;
+    p->bufs[k] = buf;
+    p->sets[k].field = name;
+    p->sets[k].value = v;
+    p->sets[k].len = len;
+    for (i = 0; i < k; i++)
+        if (strcmp(p->names[i], name) == 0)
+            return fsy_cli_badargf(cli, "field '%s' is given twice", name);
+    return FSY_EXIT_OK;
+}
+
+static int
+s_put_add_set(const fsy_cli_t *cli, s_put_t *p, const char *arg)
+{
+    size_t limit = fsy_cli_value_limit(cli), len;
+    const char *value;
+    char *name;
+    int rc = fsy_cli_parse_assign(cli, "--set", arg, &name, &value);
+
+    if (rc != 0) {
+        free(name);
+        return rc;
+    }
+    len = strlen(value);
+    if (!fsy_utf8_valid((const uint8_t *)value, len))
+        rc = fsy_cli_failf(cli,
+                           "value of field '%s' is not valid UTF-8 "
+                           "text: use --file %s=PATH for other bytes",
+                           name, name);
+    else if (len > limit)
+        rc = fsy_cli_failf(cli,
+                           "value of field '%s' is %zu bytes, over the "
+                           "%zu-byte limit ([limits] max_value_bytes)",
+                           name, len, limit);
+    if (rc != 0) {
+        free(name);
+        return rc;
+    }
+    return s_put_add(cli, p, name, (const uint8_t *)value, len, NULL);
+}
+
+static int
+s_put_add_file(const fsy_cli_t *cli, s_put_t *p, const char *arg)
+{
+    const char *path;
+    char *name;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = fsy_cli_parse_assign(cli, "--file", arg, &name, &path);
+
+    if (rc == 0 && path[0] == '\0')
+        rc = fsy_cli_badargf(cli, "--file '%.60s': empty path", arg);
+    if (rc == 0)
+        rc =
+            fsy_cli_read_file(cli, path, fsy_cli_value_limit(cli),
+                              "a value ([limits] max_value_bytes)", &buf, &len);
+    if (rc != 0) {
+        free(name);
+        return rc;
+    }
+    return s_put_add(cli, p, name, buf, len, buf);
+}
+
+static int
+s_put_collect(const fsy_cli_t *cli, s_put_t *p)
+{
+    size_t i;
+    int rc = FSY_EXIT_OK;
+
+    for (i = 0; rc == 0 && i < p->n_set_args; i++)
+        rc = s_put_add_set(cli, p, p->set_args[i]);
+    for (i = 0; rc == 0 && i < p->n_file_args; i++)
+        rc = s_put_add_file(cli, p, p->file_args[i]);
+    return rc;
+}
+
+static int
+s_put_write(const fsy_cli_t *cli, const s_put_t *p)
+{
+    char scope[FSY_SCOPE_MAX + 1];
+    fsy_store_t *s = NULL;
+    int rc = fsy_cli_open(cli, &s);
+
+    if (rc == 0 && p->scope != NULL)
+        snprintf(scope, sizeof scope, "%s", p->scope);
+    else if (rc == 0)
+        rc = fsy_cli_find_doc(cli, s, p->doc, NULL,
+                              "to create it, give --scope S and --kind K",
+                              scope);
+    if (rc == 0) {
+        fsy_err_clear();
+        rc = fsy_cli_check(
+            cli, fsy_store_put(s, scope, p->doc, p->kind, p->sets, p->n));
+    }
+    if (rc == 0)
+        printf("saved %s in %s (%zu field%s)\n", p->doc, scope, p->n,
+               p->n == 1 ? "" : "s");
+    fsy_store_close(&s);
+    return rc;
+}
+
+int
+fsy_cmd_put(fsy_cli_t *cli, int argc, char **argv)
+{
+    s_put_t p;
+    int rc;
+
+    cli->usage = s_put_usage;
+    if (!s_put_alloc(&p, argc)) {
+        s_put_free(&p);
+        return fsy_cli_oom(cli);
+    }
+    rc = s_put_options(cli, &p, argc, argv);
+    if (rc == 0) {
+        p.doc = argv[optind];
+        rc = s_put_check(cli, &p);
+    }
+    if (rc == 0)
+        rc = s_put_collect(cli, &p);
+    if (rc == 0)
+        rc = s_put_write(cli, &p);
+    s_put_free(&p);
+    return rc;
+}
+
+/* ---- options shared by get, rm and log ---------------------------------- */
+
+typedef struct s_docopts {
+    const char *doc;
+    const char *scope;
+    bool deleted;
+    bool json;
+} s_docopts_t;
+
+/* Parses DOC [--scope S], plus --deleted and --json where opts offers them. */
+static int
+s_docopts(fsy_cli_t *cli, int argc, char **argv, const char *help,
+          const struct option *opts, s_docopts_t *o)
+{
+    int c, rc;
+
+    memset(o, 0, sizeof *o);
+    fsy_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == OPT_SCOPE)
+            o->scope = optarg;
+        else if (c == OPT_DELETED)
+            o->deleted = true;
+        else if (c == OPT_JSON)
+            o->json = true;
+        else if (c == 'h')
+            return fsy_cli_help(cli, help);
+        else
+            return fsy_cli_bad_option(cli, c, argv);
+    }
+    if ((rc = fsy_cli_operands(cli, argc, argv, 1, "DOC")) != 0)
+        return rc;
+    o->doc = argv[optind];
+    return FSY_EXIT_OK;
+}
+
+/* ---- get ---------------------------------------------------------------- */
+
+static const char s_get_usage[] =
+    "fieldsync get DOC [--scope S] [--deleted] [--json]";
+static const char s_get_help[] =
+    "Shows document DOC: its fields with their current (winning) values,\n"
+    "then every open conflict with each competing version. '*' marks the\n"
+    "version everyone sees until the conflict is resolved.\n"
+    "\n"
+    "  --scope S   needed only when DOC exists in several scopes\n"
+    "  --deleted   show a deleted document instead of refusing\n"
+    "  --json      print the document as JSON\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync get isf-mli-2027\n";
+
+static void
+s_get_header(const fsy_doc_t *d)
+{
+    char t[FSY_CLI_TIME_LEN];
+
+    printf("%s: %s in %s, updated %s%s\n", d->id,
+           d->kind[0] != '\0' ? d->kind : "document", d->scope,
+           fsy_cli_time(d->updated_hlc, false, t),
+           d->visible ? "" : " (DELETED)");
+}
+
+static void
+s_get_text(const fsy_doc_t *d)
+{
+    size_t i, w = 0, shown = 0;
+
+    s_get_header(d);
+    for (i = 0; i < d->n_fields; i++)
+        if (d->fields[i].name[0] != '_')
+            fsy_cli_widen(&w, d->fields[i].name);
+    for (i = 0; i < d->n_fields; i++) {
+        if (d->fields[i].name[0] == '_')
+            continue;
+        fputs("  ", stdout);
+        fsy_cli_pad(stdout, d->fields[i].name, w);
+        fsy_cli_print_winner(stdout, &d->fields[i], w + 4);
+        fputc('\n', stdout);
+        shown++;
+    }
+    if (shown == 0)
+        puts("  (no fields)");
+    if (d->n_conflicts > 0) {
+        printf("\n%zu open conflict%s:\n", d->n_conflicts,
+               d->n_conflicts == 1 ? "" : "s");
+        fsy_cli_print_conflicts(stdout, d, "  ");
+    }
+}
+
+static cJSON *
+s_fields_json(const fsy_doc_t *d)
+{
+    cJSON *obj = cJSON_CreateObject();
+    const fsy_head_t *h;
+    bool ok = obj != NULL;
+    size_t i;
+
+    for (i = 0; ok && i < d->n_fields; i++) {
+        if (d->fields[i].name[0] == '_')
+            continue;
+        h = &d->fields[i].heads[d->fields[i].winner];
+        ok =
+            fsy_cli_jadd(obj, d->fields[i].name,
+                         fsy_cli_json_value(h->value, h->value_len, h->absent));
+    }
+    if (!ok)
+        cJSON_Delete(obj);
+    return ok ? obj : NULL;
+}
+
+static int
+s_get_json(const fsy_cli_t *cli, const fsy_doc_t *d)
+{
+    cJSON *root = cJSON_CreateObject();
+    bool ok = fsy_cli_jstr(root, "scope", d->scope) &&
+              fsy_cli_jstr(root, "id", d->id) &&
+              fsy_cli_jstr(root, "kind", d->kind) &&
+              fsy_cli_jbool(root, "visible", d->visible) &&
+              fsy_cli_jtime(root, "updated", d->updated_hlc) &&
+              fsy_cli_jadd(root, "fields", s_fields_json(d)) &&
+              fsy_cli_jadd(root, "conflicts", fsy_cli_json_conflicts(d));
+
+    return fsy_cli_json_print(cli, root, ok);
+}
+
+static int
+s_get_show(const fsy_cli_t *cli, fsy_store_t *s, const char *scope,
+           const s_docopts_t *o)
+{
+    fsy_doc_t *d = NULL;
+    int rc;
+
+    fsy_err_clear();
+    if ((rc = fsy_cli_check(cli, fsy_store_get(s, scope, o->doc, &d))) != 0)
+        return rc;
+    if (!d->visible && !o->deleted)
+        rc = fsy_cli_failf(cli,
+                           "document %s was deleted (in scope %s; "
+                           "--deleted shows it anyway)",
+                           o->doc, scope);
+    else if (o->json)
+        rc = s_get_json(cli, d);
+    else
+        s_get_text(d);
+    fsy_doc_free(&d);
+    return rc;
+}
+
+int
+fsy_cmd_get(fsy_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"scope", required_argument, NULL, OPT_SCOPE},
+        {"deleted", no_argument, NULL, OPT_DELETED},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    char scope[FSY_SCOPE_MAX + 1];
+    fsy_store_t *s = NULL;
+    s_docopts_t o;
+    int rc;
+
+    cli->usage = s_get_usage;
+    rc = s_docopts(cli, argc, argv, s_get_help, opts, &o);
+    if (rc == 0)
+        rc = fsy_cli_open_doc(cli, o.doc, o.scope, &s, scope);
+    if (rc == 0)
+        rc = s_get_show(cli, s, scope, &o);
+    fsy_store_close(&s);
+    return rc;
+}
+
+/* ---- list --------------------------------------------------------------- */
+
+static const char s_list_usage[] =
+    "fieldsync list [--kind K] [--scope S] [--json]";
+static const char s_list_help[] =
+    "Lists the documents this replica holds (deleted ones left out), one\n"
+    "a line: scope, id, kind, last update (UTC), CONFLICT when a field has\n"
+    "competing values, and the title field if there is one.\n"
+    "\n"
+    "  --kind K    only documents of kind K (plan, analysis, ...)\n"
+    "  --scope S   only documents in scope S\n"
+    "  --json      print an array of objects\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync list --scope MLI --kind plan\n";
+
+/* What a table row needs, copied out of the borrowed document. */
+typedef struct s_row {
+    char scope[FSY_SCOPE_MAX + 1];
+    char id[FSY_DOC_MAX + 1];
+    char kind[FSY_KIND_MAX + 1];
+    uint64_t updated;
+    size_t n_conflicts;
+    uint8_t *title; /* NULL when there is no title to show */
+    size_t title_len;
+} s_row_t;
+
+typedef struct s_list {
+    bool json;
+    bool oom;
+    cJSON *arr;
+    s_row_t *rows;
+    size_t n, cap;
+} s_list_t;
+
+static const fsy_head_t *
+s_title(const fsy_doc_t *d)
+{
+    const fsy_field_t *f = fsy_doc_field(d, "title");
+    const fsy_head_t *h = f != NULL ? &f->heads[f->winner] : NULL;
+    return h != NULL && !h->absent ? h : NULL;
+}
+
+static cJSON *
+s_list_obj(const fsy_doc_t *d)
+{
+    const fsy_head_t *t = s_title(d);
+    cJSON *obj = cJSON_CreateObject();
+    bool ok = fsy_cli_jstr(obj, "scope", d->scope) &&
+              fsy_cli_jstr(obj, "id", d->id) &&
+              fsy_cli_jstr(obj, "kind", d->kind) &&
+              fsy_cli_jtime(obj, "updated", d->updated_hlc) &&
+              fsy_cli_jnum(obj, "conflicts", (double)d->n_conflicts);
+
+    if (ok && t != NULL)
+        ok = fsy_cli_jadd(obj, "title",
+                          fsy_cli_json_value(t->value, t->value_len, false));
+    if (!ok)
+        cJSON_Delete(obj);
+    return ok ? obj : NULL;
+}
+
+static bool
+s_list_row(s_list_t *l, const fsy_doc_t *d)
+{
+    const fsy_head_t *t = s_title(d);
+    s_row_t *r;
+
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        if ((r = realloc(l->rows, cap * sizeof *r)) == NULL)
+            return false;
+        l->rows = r;
+        l->cap = cap;
+    }
+    r = &l->rows[l->n];
+    memset(r, 0, sizeof *r);
+    snprintf(r->scope, sizeof r->scope, "%s", d->scope);
+    snprintf(r->id, sizeof r->id, "%s", d->id);
+    snprintf(r->kind, sizeof r->kind, "%s", d->kind);
+    r->updated = d->updated_hlc;
+    r->n_conflicts = d->n_conflicts;
+    if (t != NULL && (r->title = malloc(t->value_len + 1)) == NULL)
+        return false;
+    if (t != NULL && t->value_len > 0)
+        memcpy(r->title, t->value, t->value_len);
+    r->title_len = t != NULL ? t->value_len : 0;
+    l->n++;
+    return true;
+}
+
+static int
+s_list_cb(const fsy_doc_t *d, void *ctx)
+{
+    s_list_t *l = ctx;
+    bool ok = l->json ? fsy_cli_jpush(l->arr, s_list_obj(d)) : s_list_row(l, d);
+
+    l->oom = !ok;
+    return ok ? 0 : 1;
+}
+
+static void
+s_list_print_row(const s_row_t *r, const size_t w[3], bool conflicts)
+{
+    char t[FSY_CLI_TIME_LEN];
+
+    fsy_cli_pad(stdout, r->scope, w[0]);
+    fsy_cli_pad(stdout, r->id, w[1]);
+    fsy_cli_pad(stdout, r->kind, w[2]);
+    fputs(fsy_cli_time(r->updated, false, t), stdout);
+    if (conflicts)
+        fputs(r->n_conflicts > 0 ? "  CONFLICT" : "          ", stdout);
+    if (r->title != NULL) {
+        fputs("  ", stdout);
+        fsy_cli_print_oneline(stdout, r->title, r->title_len, false,
+                              FSY_CLI_ONELINE_MAX);
+    }
+    fputc('\n', stdout);
+}
+
+static void
+s_list_text(const s_list_t *l)
+{
+    size_t w[3] = {5, 2, 4}, i; /* at least the headers' widths */
+    bool conflicts = false;
+
+    if (l->n == 0) {
+        puts("no documents");
+        return;
+    }
+    for (i = 0; i < l->n; i++) {
+        fsy_cli_widen(&w[0], l->rows[i].scope);
+        fsy_cli_widen(&w[1], l->rows[i].id);
+        fsy_cli_widen(&w[2], l->rows[i].kind);
+        conflicts = conflicts || l->rows[i].n_conflicts > 0;
+    }
+    printf("%-*s  %-*s  %-*s  %-20s%s  TITLE\n", (int)w[0], "SCOPE", (int)w[1],
+           "ID", (int)w[2], "KIND", "UPDATED", conflicts ? "  STATE   " : "");
+    for (i = 0; i < l->n; i++)
+        s_list_print_row(&l->rows[i], w, conflicts);
+}
+
+static void
+s_list_free(s_list_t *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++)
+        free(l->rows[i].title);
+    free(l->rows);
+    cJSON_Delete(l->arr);
+}
+
+static int
+s_list_run(const fsy_cli_t *cli, const char *kind, const char *scope,
+           s_list_t *l)
+{
+    fsy_store_t *s = NULL;
+    int rc = fsy_cli_open(cli, &s), err;
+
+    if (rc != 0)
+        return rc;
+    fsy_err_clear();
+    err = fsy_store_each_doc(s, kind, scope, false, s_list_cb, l);
+    fsy_store_close(&s);
+    if (l->oom)
+        return fsy_cli_oom(cli);
+    if (err != FSY_OK)
+        return fsy_cli_fail(cli, err);
+    if (l->json) {
+        rc = fsy_cli_json_print(cli, l->arr, true);
+        l->arr = NULL;
+        return rc;
+    }
+    s_list_text(l);
+    return FSY_EXIT_OK;
+}
+
+int
+fsy_cmd_list(fsy_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"kind", required_argument, NULL, OPT_KIND},
+        {"scope", required_argument, NULL, OPT_SCOPE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *kind = NULL, *scope = NULL;
+    s_list_t l = {0};
+    int c, rc;
+
+    cli->usage = s_list_usage;
+    fsy_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == OPT_KIND)
+            kind = optarg;
+        else if (c == OPT_SCOPE)
+            scope = optarg;
+        else if (c == OPT_JSON)
+            l.json = true;
+        else if (c == 'h')
+            return fsy_cli_help(cli, s_list_help);
+        else
+            return fsy_cli_bad_option(cli, c, argv);
+    }
+    rc = fsy_cli_operands(cli, argc, argv, 0, "no operands");
+    if (rc == 0 && kind != NULL)
+        rc = fsy_cli_check(cli, fsy_check_kind(kind));
+    if (rc == 0 && scope != NULL)
+        rc = fsy_cli_check(cli, fsy_check_scope(scope));
+    if (rc == 0 && l.json && (l.arr = cJSON_CreateArray()) == NULL)
+        rc = fsy_cli_oom(cli);
+    if (rc == 0)
+        rc = s_list_run(cli, kind, scope, &l);
+    s_list_free(&l);
+    return rc;
+}
+
+/* ---- rm ----------------------------------------------------------------- */
+
+static const char s_rm_usage[] = "fieldsync rm DOC [--scope S]";
+static const char s_rm_help[] =
+    "Deletes document DOC. The delete is a replicated write like any\n"
+    "other: it reaches every site, and the document's history stays in\n"
+    "the log. Writing to the document again re-creates it.\n"
+    "\n"
+    "  --scope S   needed only when DOC exists in several scopes\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync rm risk-gao-2026-q3 --scope MLI\n";
+
+int
+fsy_cmd_rm(fsy_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"scope", required_argument, NULL, OPT_SCOPE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    char scope[FSY_SCOPE_MAX + 1];
+    fsy_store_t *s = NULL;
+    s_docopts_t o;
+    int rc, err = FSY_OK;
+
+    cli->usage = s_rm_usage;
+    rc = s_docopts(cli, argc, argv, s_rm_help, opts, &o);
+    if (rc == 0)
+        rc = fsy_cli_open_doc(cli, o.doc, o.scope, &s, scope);
+    if (rc == 0) {
+        fsy_err_clear();
+        err = fsy_store_delete(s, scope, o.doc);
+    }
+    if (rc == 0 && err == FSY_ENOTFOUND)
+        rc = fsy_cli_failf(cli, "document %s in scope %s is already deleted",
+                           o.doc, scope);
+    else if (rc == 0 && err != FSY_OK)
+        rc = fsy_cli_fail(cli, err);
+    else if (rc == 0)
+        printf("deleted %s in %s\n", o.doc, scope);
+    fsy_store_close(&s);
+    return rc;
+}
+
+/* ---- log ---------------------------------------------------------------- */
+
+static const char s_log_usage[] = "fieldsync log DOC [--scope S] [--json]";
+static const char s_log_help[] =
+    "Shows the history of document DOC: every version of every field,\n"
+    "oldest first, with its time (UTC), version label (SITE:SEQ, what\n"
+    "'resolve --keep' takes), the site that wrote it, the field, how many\n"
+    "earlier versions it replaced (BASES) and its value. Reserved fields\n"
+    "(_kind, _deleted) are shown too; a removed field shows as (removed).\n"
+    "\n"
+    "  --scope S   needed only when DOC exists in several scopes\n"
+    "  --json      print an array of versions\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync log isf-mli-2027\n";
+
+typedef struct s_log {
+    size_t w_label, w_site, w_field;
+    cJSON *arr;
+    bool oom;
+} s_log_t;
+
+static int
+s_log_measure(const fsy_change_t *c, void *ctx)
+{
+    s_log_t *l = ctx;
+    char label[FSY_CLI_LABEL_LEN];
+
+    fsy_cli_widen(&l->w_label, fsy_cli_label(&c->version, label));
+    fsy_cli_widen(&l->w_site, c->version.origin.site);
+    fsy_cli_widen(&l->w_field, c->field);
+    return 0;
+}
+
+static int
+s_log_print(const fsy_change_t *c, void *ctx)
+{
+    const s_log_t *l = ctx;
+    char label[FSY_CLI_LABEL_LEN], t[FSY_CLI_TIME_LEN];
+
+    fsy_cli_pad(stdout, fsy_cli_time(c->version.hlc, false, t), 20);
+    fsy_cli_pad(stdout, fsy_cli_label(&c->version, label), l->w_label);
+    fsy_cli_pad(stdout, c->version.origin.site, l->w_site);
+    fsy_cli_pad(stdout, c->field, l->w_field);
+    printf("%5zu  ", c->n_bases);
+    fsy_cli_print_oneline(stdout, c->value, c->value_len, c->absent,
+                          FSY_CLI_ONELINE_MAX);
+    fputc('\n', stdout);
+    return 0;
+}
+
+static int
+s_log_json(const fsy_change_t *c, void *ctx)
+{
+    s_log_t *l = ctx;
+    char label[FSY_CLI_LABEL_LEN];
+    cJSON *obj = cJSON_CreateObject();
+    bool ok =
+        fsy_cli_jtime(obj, "time", c->version.hlc) &&
+        fsy_cli_jstr(obj, "version", fsy_cli_label(&c->version, label)) &&
+        fsy_cli_jstr(obj, "site", c->version.origin.site) &&
+        fsy_cli_jstr(obj, "field", c->field) &&
+        fsy_cli_jadd(obj, "value",
+                     fsy_cli_json_value(c->value, c->value_len, c->absent)) &&
+        fsy_cli_jnum(obj, "bases", (double)c->n_bases);
+
+    if (!ok)
+        cJSON_Delete(obj);
+    l->oom = !(ok && fsy_cli_jpush(l->arr, obj));
+    return l->oom ? 1 : 0;
+}
+
+static int
+s_log_text(const fsy_cli_t *cli, fsy_store_t *s, const char *scope,
+           const char *doc)
+{
+    /* Two passes: the first sizes the columns, so no value is held. */
+    s_log_t l = {.w_label = 7, .w_site = 4, .w_field = 5};
+    int err;
+
+    fsy_err_clear();
+    err = fsy_store_history(s, scope, doc, s_log_measure, &l);
+    if (err != FSY_OK)
+        return fsy_cli_fail(cli, err);
+    printf("%-20s  %-*s  %-*s  %-*s  BASES  VALUE\n", "TIME", (int)l.w_label,
+           "VERSION", (int)l.w_site, "SITE", (int)l.w_field, "FIELD");
+    fsy_err_clear();
+    return fsy_cli_check(cli,
+                         fsy_store_history(s, scope, doc, s_log_print, &l));
+}
+
+static int
+s_log_all_json(const fsy_cli_t *cli, fsy_store_t *s, const char *scope,
+               const char *doc)
+{
+    s_log_t l = {.arr = cJSON_CreateArray()};
+    int err;
+
+    if (l.arr == NULL)
+        return fsy_cli_oom(cli);
+    fsy_err_clear();
+    err = fsy_store_history(s, scope, doc, s_log_json, &l);
+    if (l.oom || err != FSY_OK) {
+        cJSON_Delete(l.arr);
+        return l.oom ? fsy_cli_oom(cli) : fsy_cli_fail(cli, err);
+    }
+    return fsy_cli_json_print(cli, l.arr, true);
+}
+
+int
+fsy_cmd_log(fsy_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"scope", required_argument, NULL, OPT_SCOPE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    char scope[FSY_SCOPE_MAX + 1];
+    fsy_store_t *s = NULL;
+    s_docopts_t o;
+    int rc;
+
+    cli->usage = s_log_usage;
+    rc = s_docopts(cli, argc, argv, s_log_help, opts, &o);
+    if (rc == 0)
+        rc = fsy_cli_open_doc(cli, o.doc, o.scope, &s, scope);
+    if (rc == 0 && o.json)
+        rc = s_log_all_json(cli, s, scope, o.doc);
+    else if (rc == 0)
+        rc = s_log_text(cli, s, scope, o.doc);
+    fsy_store_close(&s);
+    return rc;
+}

@@ -1,0 +1,886 @@
+/*
+ * fieldsync CLI — exchange and integrity: vv, bundle (export|import),
+ * digest, verify.
+ *
+ * The offline exchange: the receiving site writes its version vector to a
+ * file (`vv -o`), the file travels to the sending site, which exports the
+ * changes that vector lacks (`bundle export --to-vv`), and the bundle
+ * travels back to be imported. The vv file is JSON:
+ *
+ *   {"format":"fieldsync-vv","version":1,"site":"gao",
+ *    "incarnation":"0123456789abcdef",
+ *    "entries":[{"scope":"MLI","site":"hq",
+ *                "incarnation":"0123456789abcdef","seq":12}]}
+ *
+ * It comes from another machine, so it is validated as untrusted input:
+ * bounded size, exact keys and types, checked identifiers, seq an integer
+ * no larger than 2^53 (the largest a JSON number carries exactly).
+ */
+#include "common.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "fieldsync/bundle.h"
+#include "fieldsync/error.h"
+#include "fieldsync/ident.h"
+
+enum { OPT_SCOPE = 256, OPT_TO_VV, OPT_ALL, OPT_JSON };
+
+#define S_VV_FORMAT "fieldsync-vv"
+#define S_VV_VERSION 1
+#define S_VV_FILE_MAX ((size_t)16 << 20)
+#define S_SEQ_MAX ((uint64_t)1 << 53)
+
+/* ---- the vv file: writing ----------------------------------------------- */
+
+static cJSON *
+s_vv_entry_json(const fsy_vv_entry_t *e)
+{
+    char inc[FSY_CLI_HEX64_LEN];
+    cJSON *obj = cJSON_CreateObject();
+    bool ok = fsy_cli_jstr(obj, "scope", e->scope) &&
+              fsy_cli_jstr(obj, "site", e->origin.site) &&
+              fsy_cli_jstr(obj, "incarnation",
+                           fsy_cli_hex64(e->origin.incarnation, inc)) &&
+              fsy_cli_jnum(obj, "seq", (double)e->seq);
+
+    if (!ok)
+        cJSON_Delete(obj);
+    return ok ? obj : NULL;
+}
+
+/* The whole file as one line of JSON, malloc'd; NULL if out of memory. */
+static char *
+s_vv_text(const fsy_origin_t *self, const fsy_vv_t *vv)
+{
+    char inc[FSY_CLI_HEX64_LEN], *text = NULL;
+    cJSON *root = cJSON_CreateObject(), *arr;
+    bool ok = fsy_cli_jstr(root, "format", S_VV_FORMAT) &&
+              fsy_cli_jnum(root, "version", S_VV_VERSION) &&
+              fsy_cli_jstr(root, "site", self->site) &&
+              fsy_cli_jstr(root, "incarnation",
+                           fsy_cli_hex64(self->incarnation, inc)) &&
+              fsy_cli_jadd(root, "entries", cJSON_CreateArray());
+    size_t i;
+
+    arr = ok ? cJSON_GetObjectItemCaseSensitive(root, "entries") : NULL;
+    for (i = 0; ok && i < vv->n; i++)
+        ok = fsy_cli_jpush(arr, s_vv_entry_json(&vv->v[i]));
+    if (ok)
+        text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+/* A seq beyond 2^53 would be rounded in JSON and silently mean another
+ * change; refuse rather than write a wrong vector. */
+static int
+s_vv_check_seqs(const fsy_cli_t *cli, const fsy_vv_t *vv)
+{
+    size_t i;
+
+    for (i = 0; i < vv->n; i++)
+        if (vv->v[i].seq > S_SEQ_MAX)
+            return fsy_cli_failf(cli,
+                                 "seq %llu of scope %s from %s is "
+                                 "beyond what a vv file carries (2^53)",
+                                 (unsigned long long)vv->v[i].seq,
+                                 vv->v[i].scope, vv->v[i].origin.site);
+    return FSY_EXIT_OK;
+}
+
+/* ---- the vv file: reading ----------------------------------------------- */
+
+/* A vector read from a file; entries are ours (free()), not the store's. */
+typedef struct s_vvfile {
+    fsy_origin_t owner;
+    fsy_vv_t vv;
+} s_vvfile_t;
+
+static int s_bad(const fsy_cli_t *cli, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+s_bad(const fsy_cli_t *cli, const char *path, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return fsy_cli_failf(cli, "%s: %s", path, msg);
+}
+
+static const char *
+s_jstr(const cJSON *obj, const char *key)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+static bool
+s_hex64(const char *s, uint64_t *out)
+{
+    size_t i;
+
+    if (s == NULL || strlen(s) != 16)
+        return false;
+    for (i = 0; i < 16; i++)
+        if (strchr("0123456789abcdefABCDEF", s[i]) == NULL)
+            return false;
+    *out = strtoull(s, NULL, 16);
+    return true;
+}
+
+static bool
+s_seq(const cJSON *j, uint64_t *out)
+{
+    double d;
+
+    if (!cJSON_IsNumber(j))
+        return false;
+    d = j->valuedouble;
+    if (!(d >= 0 && d <= (double)S_SEQ_MAX) || (double)(uint64_t)d != d)
+        return false;
+    *out = (uint64_t)d;
+    return true;
+}
+
+/*
+ * cJSON keeps numbers as doubles, which cannot tell 2^53 + 1 from 2^53, so
+ * every "seq" literal is also checked as text: digits only, at most 2^53.
+ * (A string value "seq" is followed by ',' or '}', never ':'.)
+ */
+static bool
+s_seq_literals_ok(const char *text)
+{
+    const char *p = text;
+    size_t n;
+
+    while ((p = strstr(p, "\"seq\"")) != NULL) {
+        p += 5;
+        p += strspn(p, " \t\r\n");
+        if (*p != ':')
+            continue;
+        p++;
+        p += strspn(p, " \t\r\n");
+        n = strspn(p, "0123456789");
+        if (n == 0)
+            continue; /* not a plain number: the typed check reports it */
+        if (n > 16 || p[n] == '.' || p[n] == 'e' || p[n] == 'E' ||
+            strtoull(p, NULL, 10) > S_SEQ_MAX)
+            return false;
+        p += n;
+    }
+    return true;
+}
+
+static int
+s_vv_origin(const fsy_cli_t *cli, const char *path, const char *where,
+            const cJSON *obj, fsy_origin_t *o)
+{
+    const char *site = s_jstr(obj, "site");
+
+    if (site == NULL)
+        return s_bad(cli, path, "%s\"site\" must be a string", where);
+    if (fsy_check_site(site) != FSY_OK)
+        return s_bad(cli, path, "%s%s", where, fsy_errdetail());
+    if (!s_hex64(s_jstr(obj, "incarnation"), &o->incarnation))
+        return s_bad(cli, path, "%s\"incarnation\" must be 16 hex digits",
+                     where);
+    snprintf(o->site, sizeof o->site, "%s", site);
+    return FSY_EXIT_OK;
+}
+
+static int
+s_vv_entry(const fsy_cli_t *cli, const char *path, size_t i, const cJSON *j,
+           fsy_vv_entry_t *e)
+{
+    static const char *const keys[] = {"scope", "site", "incarnation", "seq",
+                                       NULL};
+    const char *scope = s_jstr(j, "scope"), *bad;
+    char where[48];
+    bool rep;
+
+    snprintf(where, sizeof where, "entries[%zu]: ", i);
+    if (!cJSON_IsObject(j))
+        return s_bad(cli, path, "%snot an object", where);
+    if (!fsy_cli_json_keys(j, keys, &bad, &rep))
+        return s_bad(cli, path, "%s%s key \"%s\"", where,
+                     rep ? "repeated" : "unknown", bad);
+    if (scope == NULL)
+        return s_bad(cli, path, "%s\"scope\" must be a string", where);
+    if (fsy_check_scope(scope) != FSY_OK)
+        return s_bad(cli, path, "%s%s", where, fsy_errdetail());
+    if (!s_seq(cJSON_GetObjectItemCaseSensitive(j, "seq"), &e->seq))
+        return s_bad(cli, path, "%s\"seq\" must be an integer from 0 to 2^53",
+                     where);
+    snprintf(e->scope, sizeof e->scope, "%s", scope);
+    return s_vv_origin(cli, path, where, j, &e->origin);
+}
+
+static int
+s_entry_cmp(const void *pa, const void *pb)
+{
+    const fsy_vv_entry_t *a = pa, *b = pb;
+    int c = strcmp(a->scope, b->scope);
+
+    if (c == 0)
+        c = strcmp(a->origin.site, b->origin.site);
+    if (c == 0 && a->origin.incarnation != b->origin.incarnation)
+        c = a->origin.incarnation < b->origin.incarnation ? -1 : 1;
+    return c;
+}
+
+/* Sorted like fsy_store_vv() output; a repeated (scope, origin) would make
+ * the vector mean two things at once. */
+static int
+s_vv_sort(const fsy_cli_t *cli, const char *path, fsy_vv_t *vv)
+{
+    size_t i;
+
+    if (vv->n > 1)
+        qsort(vv->v, vv->n, sizeof *vv->v, s_entry_cmp);
+    for (i = 1; i < vv->n; i++)
+        if (s_entry_cmp(&vv->v[i - 1], &vv->v[i]) == 0)
+            return s_bad(cli, path, "two entries for scope %s, site %s",
+                         vv->v[i].scope, vv->v[i].origin.site);
+    return FSY_EXIT_OK;
+}
+
+static int
+s_vv_entries(const fsy_cli_t *cli, const char *path, const cJSON *arr,
+             fsy_vv_t *vv)
+{
+    const cJSON *j;
+    size_t n = 0;
+    int rc = FSY_EXIT_OK;
+
+    if (!cJSON_IsArray(arr))
+        return s_bad(cli, path, "\"entries\" must be an array");
+    for (j = arr->child; j != NULL; j = j->next)
+        n++;
+    if (n > 0 && (vv->v = calloc(n, sizeof *vv->v)) == NULL)
+        return fsy_cli_oom(cli);
+    for (j = arr->child; j != NULL && rc == FSY_EXIT_OK; j = j->next, vv->n++)
+        rc = s_vv_entry(cli, path, vv->n, j, &vv->v[vv->n]);
+    return rc == FSY_EXIT_OK ? s_vv_sort(cli, path, vv) : rc;
+}
+
+static int
+s_vv_version(const fsy_cli_t *cli, const char *path, const cJSON *root)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "version");
+
+    if (!cJSON_IsNumber(v))
+        return s_bad(cli, path, "\"version\" must be a number");
+    if (v->valuedouble > S_VV_VERSION)
+        return s_bad(cli, path,
+                     "written by a newer fieldsync (vv format "
+                     "version %g): upgrade fieldsync here",
+                     v->valuedouble);
+    if (v->valuedouble != S_VV_VERSION)
+        return s_bad(cli, path, "unknown vv format version %g", v->valuedouble);
+    return FSY_EXIT_OK;
+}
+
+static int
+s_vv_from_json(const fsy_cli_t *cli, const char *path, const cJSON *root,
+               s_vvfile_t *out)
+{
+    static const char *const keys[] = {"format",      "version", "site",
+                                       "incarnation", "entries", NULL};
+    const char *format = s_jstr(root, "format"), *bad;
+    bool rep;
+    int rc;
+
+    if (!cJSON_IsObject(root) || format == NULL ||
+        strcmp(format, S_VV_FORMAT) != 0)
+        return s_bad(cli, path, "not a fieldsync version vector file");
+    if ((rc = s_vv_version(cli, path, root)) != 0)
+        return rc;
+    if (!fsy_cli_json_keys(root, keys, &bad, &rep))
+        return s_bad(cli, path, "%s key \"%s\"", rep ? "repeated" : "unknown",
+                     bad);
+    if ((rc = s_vv_origin(cli, path, "", root, &out->owner)) != 0)
+        return rc;
+    return s_vv_entries(
+        cli, path, cJSON_GetObjectItemCaseSensitive(root, "entries"), &out->vv);
+}
+
+static int
+s_vv_parse(const fsy_cli_t *cli, const char *path, const uint8_t *buf,
+           size_t len, s_vvfile_t *out)
+{
+    const char *text = (const char *)buf;
+    cJSON *root;
+    int rc;
+
+    if (memchr(buf, 0, len) != NULL || !fsy_utf8_valid(buf, len) ||
+        fsy_cli_json_nul_escape(text))
+        return s_bad(cli, path,
+                     "not a fieldsync version vector file "
+                     "(not JSON text)");
+    root = cJSON_ParseWithOpts(text, NULL, true);
+    if (root == NULL)
+        return s_bad(cli, path,
+                     "not a fieldsync version vector file "
+                     "(not valid JSON)");
+    rc = s_vv_from_json(cli, path, root, out);
+    if (rc == FSY_EXIT_OK && !s_seq_literals_ok(text))
+        rc = s_bad(cli, path, "\"seq\" must be an integer from 0 to 2^53");
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int
+s_vv_read(const fsy_cli_t *cli, const char *path, s_vvfile_t *out)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = fsy_cli_read_file(cli, path, S_VV_FILE_MAX,
+                               "a version vector file", &buf, &len);
+
+    memset(out, 0, sizeof *out);
+    if (rc == FSY_EXIT_OK)
+        rc = s_vv_parse(cli, path, buf, len, out);
+    free(buf);
+    return rc;
+}
+
+/* ---- vv ----------------------------------------------------------------- */
+
+static const char s_vv_usage[] = "fieldsync vv [-o FILE] [--json]";
+static const char s_vv_help[] =
+    "Shows this replica's version vector: for each scope and each origin\n"
+    "site, the highest sequence number of that site's changes held here\n"
+    "without a gap. Another site reads it to know what this one lacks.\n"
+    "\n"
+    "  -o, --output FILE  write the vector as a vv file (written\n"
+    "                     atomically) for 'bundle export --to-vv'\n"
+    "  --json             print the vector in the vv file format\n"
+    "\n"
+    "Example, at a field office before a courier leaves for the hub:\n"
+    "  fieldsync vv -o gao.vv\n";
+
+static void
+s_vv_table(const fsy_origin_t *self, const fsy_vv_t *vv)
+{
+    char inc[FSY_CLI_HEX64_LEN];
+    size_t ws = 5, wo = 4, i;
+
+    printf("site %s, incarnation %s\n", self->site,
+           fsy_cli_hex64(self->incarnation, inc));
+    if (vv->n == 0) {
+        puts("(empty: this replica holds no changes yet)");
+        return;
+    }
+    for (i = 0; i < vv->n; i++) {
+        fsy_cli_widen(&ws, vv->v[i].scope);
+        fsy_cli_widen(&wo, vv->v[i].origin.site);
+    }
+    printf("%-*s  %-*s  %-16s  %s\n", (int)ws, "SCOPE", (int)wo, "SITE",
+           "INCARNATION", "SEQ");
+    for (i = 0; i < vv->n; i++) {
+        fsy_cli_pad(stdout, vv->v[i].scope, ws);
+        fsy_cli_pad(stdout, vv->v[i].origin.site, wo);
+        printf("%s  %llu\n", fsy_cli_hex64(vv->v[i].origin.incarnation, inc),
+               (unsigned long long)vv->v[i].seq);
+    }
+}
+
+static int
+s_vv_write(const fsy_cli_t *cli, const char *path, const fsy_origin_t *self,
+           const fsy_vv_t *vv, bool json)
+{
+    char *text = s_vv_text(self, vv);
+    cJSON *root;
+    size_t len;
+    bool ok;
+    int rc;
+
+    if (text == NULL)
+        return fsy_cli_oom(cli);
+    len = strlen(text);
+    text[len] = '\n'; /* overwrites the NUL: the file ends with a newline */
+    rc = fsy_cli_write_file(cli, path, text, len + 1);
+    cJSON_free(text);
+    if (rc != FSY_EXIT_OK)
+        return rc;
+    if (!json) {
+        printf("wrote the version vector of %s (%zu entr%s) to %s\n",
+               self->site, vv->n, vv->n == 1 ? "y" : "ies", path);
+        return FSY_EXIT_OK;
+    }
+    root = cJSON_CreateObject();
+    ok = fsy_cli_jstr(root, "path", path) &&
+         fsy_cli_jnum(root, "entries", (double)vv->n);
+    return fsy_cli_json_print(cli, root, ok);
+}
+
+static int
+s_vv_show(const fsy_cli_t *cli, const fsy_origin_t *self, const fsy_vv_t *vv,
+          const char *out, bool json)
+{
+    char *text;
+    int rc = s_vv_check_seqs(cli, vv);
+
+    if (rc != FSY_EXIT_OK)
+        return rc;
+    if (out != NULL)
+        return s_vv_write(cli, out, self, vv, json);
+    if (!json) {
+        s_vv_table(self, vv);
+        return FSY_EXIT_OK;
+    }
+    if ((text = s_vv_text(self, vv)) == NULL)
+        return fsy_cli_oom(cli);
+    puts(text);
+    cJSON_free(text);
+    return FSY_EXIT_OK;
+}
+
+int
+fsy_cmd_vv(fsy_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *out = NULL;
+    fsy_store_t *s = NULL;
+    fsy_vv_t *vv = NULL;
+    bool json = false;
+    int c, rc;
+
+    cli->usage = s_vv_usage;
+    fsy_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+        if (c == 'o')
+            out = optarg;
+        else if (c == OPT_JSON)
+            json = true;
+        else if (c == 'h')
+            return fsy_cli_help(cli, s_vv_help);
+        else
+            return fsy_cli_bad_option(cli, c, argv);
+    }
+    rc = fsy_cli_operands(cli, argc, argv, 0, "no operands");
+    if (rc == 0)
+        rc = fsy_cli_open(cli, &s);
+    if (rc == 0) {
+        fsy_err_clear();
+        rc = fsy_cli_check(cli, fsy_store_vv(s, &vv));
+    }
+    if (rc == 0)
+        rc = s_vv_show(cli, fsy_store_origin(s), vv, out, json);
+    if (vv != NULL)
+        fsy_vv_free(&vv);
+    fsy_store_close(&s);
+    return rc;
+}
+
+/* ---- bundle ------------------------------------------------------------- */
+
+static const char s_bundle_usage[] =
+    "fieldsync bundle export (--to-vv FILE | --all) -o OUT [--json]\n"
+    "       fieldsync bundle import FILE [--json]";
+static const char s_bundle_help[] =
+    "Carries changes between sites by file (USB stick, mail) when there is\n"
+    "no working link. A bundle is checksummed and names its sending site;\n"
+    "importing one twice, or into the site that wrote it, changes nothing.\n"
+    "\n"
+    "  export --to-vv FILE  the changes the site whose vector is in FILE\n"
+    "                       (from its 'fieldsync vv -o FILE') lacks\n"
+    "  export --all         every change this replica holds\n"
+    "  export -o OUT        the bundle file to write (atomically)\n"
+    "  import FILE          apply a bundle, all of it or nothing\n"
+    "  --json               print the counts as JSON\n"
+    "\n"
+    "Example, from HQ to the Gao field office:\n"
+    "  at gao:  fieldsync vv -o gao.vv\n"
+    "  at hq:   fieldsync bundle export --to-vv gao.vv -o hq-to-gao.fsb\n"
+    "  at gao:  fieldsync bundle import hq-to-gao.fsb\n";
+
+typedef struct s_export_opts {
+    const char *to_vv;
+    const char *out;
+    bool all;
+    bool json;
+} s_export_opts_t;
+
+static int
+s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
+                        s_export_opts_t *o)
+{
+    static const struct option opts[] = {
+        {"to-vv", required_argument, NULL, OPT_TO_VV},
+        {"all", no_argument, NULL, OPT_ALL},
+        {"output", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c, rc;
+
+    fsy_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+        if (c == OPT_TO_VV)
+            o->to_vv = optarg;
+        else if (c == OPT_ALL)
+            o->all = true;
+        else if (c == 'o')
+            o->out = optarg;
+        else if (c == OPT_JSON)
+            o->json = true;
+        else if (c == 'h')
+            return fsy_cli_help(cli, s_bundle_help);
+        else
+            return fsy_cli_bad_option(cli, c, argv);
+    }
+    if ((rc = fsy_cli_operands(cli, argc, argv, 0, "no operands")) != 0)
+        return rc;
+    if ((o->to_vv == NULL) == !o->all)
+        return fsy_cli_usagef(cli, "give either --to-vv FILE or --all");
+    if (o->out == NULL)
+        return fsy_cli_usagef(cli, "missing -o OUT");
+    return FSY_EXIT_OK;
+}
+
+static int
+s_bundle_export_print(const fsy_cli_t *cli, const s_export_opts_t *o,
+                      const s_vvfile_t *vf, size_t n)
+{
+    cJSON *root;
+    bool ok;
+
+    if (!o->json && o->all)
+        printf("wrote %zu change%s to %s (every change held here)\n", n,
+               n == 1 ? "" : "s", o->out);
+    else if (!o->json)
+        printf("wrote %zu change%s to %s (what %s lacks)\n", n,
+               n == 1 ? "" : "s", o->out, vf->owner.site);
+    if (!o->json)
+        return FSY_EXIT_OK;
+    root = cJSON_CreateObject();
+    ok = fsy_cli_jstr(root, "path", o->out) &&
+         fsy_cli_jnum(root, "changes", (double)n) &&
+         fsy_cli_jadd(root, "for",
+                      o->all ? cJSON_CreateNull()
+                             : cJSON_CreateString(vf->owner.site));
+    return fsy_cli_json_print(cli, root, ok);
+}
+
+static int
+s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
+{
+    s_export_opts_t o = {0};
+    s_vvfile_t vf = {0};
+    fsy_store_t *s = NULL;
+    size_t n = 0;
+    int err, rc = s_bundle_export_options(cli, argc, argv, &o);
+
+    if (rc == 0 && o.to_vv != NULL)
+        rc = s_vv_read(cli, o.to_vv, &vf);
+    if (rc == 0)
+        rc = fsy_cli_open(cli, &s);
+    if (rc == 0 && o.to_vv != NULL &&
+        fsy_origin_eq(&vf.owner, fsy_store_origin(s)))
+        fsy_cli_warnf(cli,
+                      "%s is this replica's own vector: the bundle "
+                      "holds nothing it lacks",
+                      o.to_vv);
+    if (rc == 0) {
+        fsy_err_clear();
+        err = fsy_bundle_export(s, o.all ? NULL : &vf.vv, o.out, &n);
+        if (err != FSY_OK)
+            rc = fsy_cli_failpath(cli, err, "cannot write", o.out);
+    }
+    if (rc == 0)
+        rc = s_bundle_export_print(cli, &o, &vf, n);
+    fsy_store_close(&s);
+    free(vf.vv.v);
+    return rc;
+}
+
+static void
+s_gap_warning(const fsy_cli_t *cli, const fsy_apply_stats_t *st)
+{
+    fsy_cli_warnf(cli,
+                  "%zu change%s not applied: scope %s from %s has a gap "
+                  "(have seq %llu, got %llu): import the earlier bundle "
+                  "first, or ask %s for a bundle made against your current "
+                  "vector: fieldsync vv -o FILE",
+                  st->gapped, st->gapped == 1 ? "" : "s", st->gap_scope,
+                  st->gap_origin.site, (unsigned long long)st->gap_have,
+                  (unsigned long long)st->gap_got, st->gap_origin.site);
+}
+
+static int
+s_bundle_import_print(const fsy_cli_t *cli, const char *path,
+                      const fsy_apply_stats_t *st, bool json)
+{
+    cJSON *root;
+    bool ok;
+
+    if (!json) {
+        printf("imported %s: %zu applied, %zu duplicate%s, %zu gapped\n", path,
+               st->applied, st->duplicates, st->duplicates == 1 ? "" : "s",
+               st->gapped);
+        return FSY_EXIT_OK;
+    }
+    root = cJSON_CreateObject();
+    ok = fsy_cli_jstr(root, "path", path) &&
+         fsy_cli_jnum(root, "applied", (double)st->applied) &&
+         fsy_cli_jnum(root, "duplicates", (double)st->duplicates) &&
+         fsy_cli_jnum(root, "gapped", (double)st->gapped);
+    return fsy_cli_json_print(cli, root, ok);
+}
+
+static int
+s_bundle_import(fsy_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    fsy_apply_stats_t st;
+    fsy_store_t *s = NULL;
+    bool json = false;
+    int c, rc, err;
+
+    fsy_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == OPT_JSON)
+            json = true;
+        else if (c == 'h')
+            return fsy_cli_help(cli, s_bundle_help);
+        else
+            return fsy_cli_bad_option(cli, c, argv);
+    }
+    if ((rc = fsy_cli_operands(cli, argc, argv, 1, "FILE")) != 0)
+        return rc;
+    if ((rc = fsy_cli_open(cli, &s)) != 0)
+        return rc;
+    memset(&st, 0, sizeof st);
+    fsy_err_clear();
+    err = fsy_bundle_import(s, argv[optind], &st);
+    fsy_store_close(&s);
+    if (err != FSY_OK)
+        return fsy_cli_failpath(cli, err, "cannot import", argv[optind]);
+    if (st.gapped > 0)
+        s_gap_warning(cli, &st);
+    return s_bundle_import_print(cli, argv[optind], &st, json);
+}
+
+int
+fsy_cmd_bundle(fsy_cli_t *cli, int argc, char **argv)
+{
+    const char *sub = argc > 1 ? argv[1] : NULL;
+
+    cli->usage = s_bundle_usage;
+    if (sub == NULL)
+        return fsy_cli_usagef(cli, "expected 'export' or 'import'");
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
+        return fsy_cli_help(cli, s_bundle_help);
+    if (strcmp(sub, "export") == 0) {
+        cli->cmd = "bundle export";
+        return s_bundle_export(cli, argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "import") == 0) {
+        cli->cmd = "bundle import";
+        return s_bundle_import(cli, argc - 1, argv + 1);
+    }
+    return fsy_cli_usagef(cli,
+                          "unknown bundle command '%s': expected "
+                          "'export' or 'import'",
+                          sub);
+}
+
+/* ---- digest ------------------------------------------------------------- */
+
+static const char s_digest_usage[] = "fieldsync digest [--scope S] [--json]";
+static const char s_digest_help[] =
+    "Prints a hash (BLAKE2b-256, hex) of what this replica shows: every\n"
+    "visible document, its winning values and its open conflicts. Two\n"
+    "replicas holding the same changes print the same digest, so comparing\n"
+    "digests tells whether sites have converged.\n"
+    "\n"
+    "  --scope S   only the documents of scope S\n"
+    "  --json      print {\"scope\": ..., \"digest\": ...}\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync digest --scope MLI\n";
+
+static int
+s_digest_print(const fsy_cli_t *cli, const char *scope,
+               const uint8_t d[FSY_DIGEST_LEN], bool json)
+{
+    char hex[2 * FSY_DIGEST_LEN + 1];
+    cJSON *root;
+    bool ok;
+
+    sodium_bin2hex(hex, sizeof hex, d, FSY_DIGEST_LEN);
+    if (!json) {
+        puts(hex);
+        return FSY_EXIT_OK;
+    }
+    root = cJSON_CreateObject();
+    ok = fsy_cli_jadd(root, "scope",
+                      scope ? cJSON_CreateString(scope) : cJSON_CreateNull()) &&
+         fsy_cli_jstr(root, "digest", hex);
+    return fsy_cli_json_print(cli, root, ok);
+}
+
+int
+fsy_cmd_digest(fsy_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"scope", required_argument, NULL, OPT_SCOPE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    uint8_t d[FSY_DIGEST_LEN];
+    const char *scope = NULL;
+    fsy_store_t *s = NULL;
+    bool json = false;
+    int c, rc;
+
+    cli->usage = s_digest_usage;
+    fsy_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == OPT_SCOPE)
+            scope = optarg;
+        else if (c == OPT_JSON)
+            json = true;
+        else if (c == 'h')
+            return fsy_cli_help(cli, s_digest_help);
+        else
+            return fsy_cli_bad_option(cli, c, argv);
+    }
+    rc = fsy_cli_operands(cli, argc, argv, 0, "no operands");
+    if (rc == 0 && scope != NULL)
+        rc = fsy_cli_check(cli, fsy_check_scope(scope));
+    if (rc == 0)
+        rc = fsy_cli_open(cli, &s);
+    if (rc == 0) {
+        fsy_err_clear();
+        rc = fsy_cli_check(cli, fsy_store_digest(s, scope, d));
+    }
+    if (rc == 0)
+        rc = s_digest_print(cli, scope, d, json);
+    fsy_store_close(&s);
+    return rc;
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+static const char s_verify_usage[] = "fieldsync verify [--json]";
+static const char s_verify_help[] =
+    "Checks every stored change against its checksum, the version vector\n"
+    "against the log, and SQLite's own integrity check. Exits 1 when the\n"
+    "replica is damaged, naming the first bad row: do not exchange bundles\n"
+    "from a damaged replica before it is repaired or restored.\n"
+    "\n"
+    "  --json      print the report as JSON\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync --db /var/lib/fieldsync/gao.db verify\n";
+
+static void
+s_verify_table(const fsy_cli_t *cli, const fsy_verify_report_t *r, bool bad)
+{
+    printf("changes checked   %llu\n", (unsigned long long)r->changes_checked);
+    printf("bad checksums     %llu", (unsigned long long)r->bad_checksums);
+    if (r->bad_checksums > 0)
+        printf(" (first at local seq %llu)",
+               (unsigned long long)r->first_bad_lseq);
+    printf("\nvector holes      %llu\n", (unsigned long long)r->vv_holes);
+    printf("sqlite integrity  %s\n", r->sqlite_ok ? "ok" : "FAILED");
+    if (!bad)
+        printf("replica %s is sound\n", cli->db);
+}
+
+static int
+s_verify_json(const fsy_cli_t *cli, const fsy_verify_report_t *r, bool bad)
+{
+    cJSON *root = cJSON_CreateObject();
+    bool ok =
+        fsy_cli_jbool(root, "ok", !bad) &&
+        fsy_cli_jnum(root, "changes_checked", (double)r->changes_checked) &&
+        fsy_cli_jnum(root, "bad_checksums", (double)r->bad_checksums) &&
+        fsy_cli_jnum(root, "first_bad_lseq", (double)r->first_bad_lseq) &&
+        fsy_cli_jnum(root, "vv_holes", (double)r->vv_holes) &&
+        fsy_cli_jbool(root, "sqlite_ok", r->sqlite_ok);
+
+    return fsy_cli_json_print(cli, root, ok);
+}
+
+/* The one-line verdict on stderr, naming the first problem found. */
+static int
+s_verify_damage(const fsy_cli_t *cli, const fsy_verify_report_t *r)
+{
+    if (r->bad_checksums > 0)
+        return fsy_cli_failf(cli,
+                             "replica %s is damaged: the change at "
+                             "local seq %llu fails its checksum (%llu "
+                             "bad in all)",
+                             cli->db, (unsigned long long)r->first_bad_lseq,
+                             (unsigned long long)r->bad_checksums);
+    if (r->vv_holes > 0)
+        return fsy_cli_failf(cli,
+                             "replica %s is damaged: its version vector "
+                             "counts changes missing from the log "
+                             "(%llu entries)",
+                             cli->db, (unsigned long long)r->vv_holes);
+    if (!r->sqlite_ok)
+        return fsy_cli_failf(cli,
+                             "replica %s is damaged: SQLite's "
+                             "integrity check failed",
+                             cli->db);
+    return fsy_cli_failerr(cli, FSY_ECORRUPT, "replica %s is damaged", cli->db);
+}
+
+int
+fsy_cmd_verify(fsy_cli_t *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    fsy_verify_report_t r;
+    fsy_store_t *s = NULL;
+    bool json = false;
+    int c, rc, err;
+
+    cli->usage = s_verify_usage;
+    fsy_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == OPT_JSON)
+            json = true;
+        else if (c == 'h')
+            return fsy_cli_help(cli, s_verify_help);
+        else
+            return fsy_cli_bad_option(cli, c, argv);
+    }
+    rc = fsy_cli_operands(cli, argc, argv, 0, "no operands");
+    if (rc == 0)
+        rc = fsy_cli_open(cli, &s);
+    if (rc != 0)
+        return rc;
+    memset(&r, 0, sizeof r);
+    fsy_err_clear();
+    err = fsy_store_verify(s, &r);
+    fsy_store_close(&s);
+    if (err != FSY_OK && err != FSY_ECORRUPT)
+        return fsy_cli_fail(cli, err);
+    if (json)
+        rc = s_verify_json(cli, &r, err != FSY_OK);
+    else
+        s_verify_table(cli, &r, err != FSY_OK);
+    return err == FSY_OK ? rc : s_verify_damage(cli, &r);
+}
