@@ -209,7 +209,7 @@ s_check_envelope(const uint8_t *buf, size_t len, uint64_t *raw_len,
 int
 fsy_bundle_parse(const uint8_t *buf, size_t len, fsy_bundle_t **out)
 {
-    uint64_t raw_len, stored;
+    uint64_t raw_len = 0, stored = 0;
     int rc = s_check_envelope(buf, len, &raw_len, &stored);
     if (rc != FSY_OK)
         return rc;
@@ -274,8 +274,8 @@ s_read_file(const char *path, uint8_t **out, size_t *len)
 int
 fsy_bundle_read(const char *path, fsy_bundle_t **out)
 {
-    uint8_t *buf;
-    size_t len;
+    uint8_t *buf = NULL;
+    size_t len = 0;
     int rc = s_read_file(path, &buf, &len);
     if (rc != FSY_OK)
         return rc;

@@ -392,7 +392,7 @@ fsy_store_open(fsy_store_t **out, const char *path)
     struct stat sb;
     if (stat(path, &sb) != 0)
         return fsy_err_set(FSY_ENOTFOUND, "no replica at %s", path);
-    fsy_store_t *s;
+    fsy_store_t *s = NULL;
     int rc = s_store_alloc(&s, path);
     if (rc != FSY_OK)
         return rc;
@@ -449,7 +449,7 @@ fsy_store_create(fsy_store_t **out, const char *path, const char *site)
                            strerror(errno));
     }
     close(fd);
-    fsy_store_t *s;
+    fsy_store_t *s = NULL;
     if ((rc = s_store_alloc(&s, path)) != FSY_OK) {
         unlink(path);
         return rc;
@@ -901,7 +901,7 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     if (rc != FSY_OK)
         return rc;
     int64_t oid;
-    s_stream_t *t;
+    s_stream_t *t = NULL;
     if ((rc = s_origin_id(s, &c->version.origin, &oid)) != FSY_OK ||
         (rc = s_stream_get(s, ax, c->scope, oid, &t)) != FSY_OK)
         return rc;
@@ -1320,7 +1320,7 @@ s_resolve_build(s_local_txn_t *t, const fsy_doc_t *d, const char *field,
                            d->id, field);
     bool absent = false;
     if (keep != NULL) {
-        const fsy_head_t *h;
+        const fsy_head_t *h = NULL;
         int rc = s_find_head(f, keep, &h);
         if (rc != FSY_OK)
             return rc;

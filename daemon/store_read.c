@@ -160,7 +160,7 @@ fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
     size_t cap = 0;
     int rc, err = FSY_OK;
     while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fsy_field_t *f;
+        fsy_field_t *f = NULL;
         err = s_doc_field_for(d, (const char *)sqlite3_column_text(st, 0), &cap,
                               &f);
         if (err == FSY_OK)

@@ -1,0 +1,17 @@
+# The documented example configuration works as shipped (but for its paths),
+# and its values take effect.
+. "$(dirname "$0")/lib.sh"
+: "${FSY_SOURCE_DIR:?}"
+sed "s|^db = .*|db = $T/site.db|; s|^max_value_bytes = .*|max_value_bytes = 64|" \
+  "$FSY_SOURCE_DIR/config/site.conf" >"$T/site.conf"
+"$FIELDSYNC" -c "$T/site.conf" init >/dev/null
+assert_eq "$("$FIELDSYNC" -c "$T/site.conf" vv --json | jq -r .site)" gao "site id from config"
+"$FIELDSYNC" -c "$T/site.conf" put ops-plan --kind plan --scope MLI --set title=short >/dev/null
+expect_fail 1 "64-byte limit" "$FIELDSYNC" -c "$T/site.conf" put ops-plan \
+  --set body="$(printf 'y%.0s' {1..65})"
+printf '[site]\nmax_clock_skew = -5\n' >"$T/neg.conf"
+expect_fail 1 "neg.conf:2: .*max_clock_skew" "$FIELDSYNC" -c "$T/neg.conf" list
+printf '[sites]\nid = gao\n' >"$T/section.conf"
+expect_fail 1 "section.conf:2: unknown section \[sites\]" "$FIELDSYNC" -c "$T/section.conf" list
+expect_fail 1 "cannot open config" "$FIELDSYNC" -c "$T/missing.conf" list
+echo "PASS config file"
