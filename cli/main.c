@@ -168,8 +168,6 @@ s_config(fsy_cli_t *cli, const char *path)
         return FSY_EXIT_OK;
     fsy_err_clear();
     err = fsy_config_load(&cli->cfg, path);
-    if (err == FSY_ENOTFOUND)
-        return fsy_cli_failf(cli, "cannot read config file %s", path);
     return fsy_cli_check(cli, err);
 }
 
