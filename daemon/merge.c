@@ -79,7 +79,7 @@ fsy_merge_doc(fsy_doc_t *d)
             f->conflict = false;
         } else if (strcmp(f->name, FSY_FIELD_KIND) == 0) {
             s_copy_kind(d, f);
-        } else if (s_has_live_head(f)) {
+        } else if (fsy_merge_is_user_field(f->name) && s_has_live_head(f)) {
             d->visible = true;
         }
     }

@@ -641,6 +641,7 @@ typedef struct s_stream {
     uint64_t seq; /* highest contiguous applied */
     bool dirty;   /* seq must be written back */
     bool blocked; /* a gap was seen: drop the rest */
+    bool open;    /* last change applied did not end its transaction */
 } s_stream_t;
 
 typedef struct s_apply_ctx {
@@ -694,6 +695,24 @@ s_stream_get(fsy_store_t *s, s_apply_ctx_t *ax, const char *scope,
         return fsy_sq_err(s, rc, "reading the version vector");
     ax->last = ax->n++;
     *out = t;
+    return FSY_OK;
+}
+
+/*
+ * A transaction's changes travel together; a call that would leave one
+ * half applied (a cut batch, a sender bug) is refused as a whole, so no
+ * replica ever shows half of a multi-field write.
+ */
+static int
+s_streams_check_closed(const s_apply_ctx_t *ax)
+{
+    for (size_t i = 0; i < ax->n; i++)
+        if (ax->streams[i].open)
+            return fsy_err_set(FSY_EINVAL,
+                               "changes of scope %s end inside a "
+                               "transaction (at seq %" PRIu64 "): refusing "
+                               "a partial write",
+                               ax->streams[i].scope, ax->streams[i].seq);
     return FSY_OK;
 }
 
@@ -919,6 +938,7 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
         return rc;
     t->seq = c->version.seq;
     t->dirty = true;
+    t->open = !c->txn_end;
     if (c->version.hlc > ax->max_hlc)
         ax->max_hlc = c->version.hlc;
     stats->applied++;
@@ -996,6 +1016,8 @@ s_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
     int rc = FSY_OK;
     for (size_t i = 0; rc == FSY_OK && i < n; i++)
         rc = s_apply_change(s, &ax, &changes[i], stats);
+    if (rc == FSY_OK)
+        rc = s_streams_check_closed(&ax);
     if (rc == FSY_OK)
         rc = s_streams_flush(s, &ax);
     if (rc == FSY_OK)

@@ -359,6 +359,11 @@ s_dec_batch(const Fieldsync__ChangeBatch *m, fsy_change_list_t *out)
             rc = fsy_err_set(rc, "change %zu: %s", i + 1, fsy_errdetail());
     }
     free(tab);
+    /* protobuf has no end marker: a batch cut between two changes decodes.
+     * Batches end on a transaction boundary, so such a cut shows here. */
+    if (rc == FSY_OK && out->n > 0 && !out->v[out->n - 1].txn_end)
+        rc = fsy_err_set(FSY_ECORRUPT, "batch ends inside a transaction "
+                                       "(truncated?)");
     if (rc != FSY_OK)
         fsy_change_list_clear(out);
     return rc;

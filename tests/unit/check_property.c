@@ -147,63 +147,91 @@ s_same_stream(const fsy_change_t *a, const fsy_change_t *b)
            fsy_origin_eq(&a->version.origin, &b->version.origin);
 }
 
+/* One whole transaction: changes [first, first + len) of the export. */
+typedef struct unit {
+    size_t first, len;
+} unit_t;
+
+/* Transactions are contiguous in a log, ending with txn_end. */
+static size_t
+s_units(const fsy_change_list_t *all, unit_t *u)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < all->n; i++) {
+        if (i == 0 || all->v[i - 1].txn_end)
+            u[n++] = (unit_t){i, 0};
+        u[n - 1].len++;
+    }
+    return n;
+}
+
+static bool
+s_same_unit_stream(const fsy_change_list_t *all, unit_t a, unit_t b)
+{
+    return s_same_stream(&all->v[a.first], &all->v[b.first]);
+}
+
 /*
- * Picks what a lossy, reordering courier delivers of `all`: per stream,
- * either nothing, a prefix, or (rarely) a suffix that leaves a gap; then
- * shuffles across streams keeping each stream's order.
+ * Picks what a lossy, reordering courier delivers of `all`, in whole
+ * transactions: per stream, nothing, a prefix, everything, or (rarely) a
+ * suffix that leaves a gap; then interleaves streams at random keeping
+ * each stream's order. Never causal: a change may come without the
+ * changes it was based on.
  */
-static void
-s_select(const fsy_change_list_t *all, const fsy_change_t **out, size_t *n)
+static size_t
+s_select(const fsy_change_list_t *all, const unit_t *u, size_t nu, unit_t *out)
 {
     size_t k = 0;
-    bool *seen = calloc(all->n ? all->n : 1, sizeof *seen);
-    for (size_t i = 0; i < all->n; i++) {
+    bool *seen = calloc(nu ? nu : 1, sizeof *seen);
+    for (size_t i = 0; i < nu; i++) {
         if (seen[i])
             continue;
-        size_t count = 0;
-        for (size_t j = i; j < all->n; j++)
-            if (s_same_stream(&all->v[i], &all->v[j]))
-                count++;
+        size_t count = 0, idx = 0, from = 0, to;
+        for (size_t j = i; j < nu; j++)
+            count += s_same_unit_stream(all, u[i], u[j]);
+        to = count;
         uint32_t mode = s_rand() % 8;
-        size_t from = 0, to = count;
         if (mode == 0)
             to = 0;
         else if (mode <= 2)
             to = 1 + s_rand() % count;
         else if (mode == 3 && count > 1)
             from = 1 + s_rand() % (count - 1); /* a gap */
-        size_t idx = 0;
-        for (size_t j = i; j < all->n; j++) {
-            if (!s_same_stream(&all->v[i], &all->v[j]))
+        for (size_t j = i; j < nu; j++) {
+            if (!s_same_unit_stream(all, u[i], u[j]))
                 continue;
             seen[j] = true;
             if (idx >= from && idx < to)
-                out[k++] = &all->v[j];
+                out[k++] = u[j];
             idx++;
         }
     }
     free(seen);
-    /* Interleave streams at random while keeping each stream in order:
-     * repeated random adjacent swaps of changes of different streams. */
     for (size_t r = 0; k > 1 && r < k * 2; r++) {
         size_t i = s_rand() % (k - 1);
-        if (!s_same_stream(out[i], out[i + 1])) {
-            const fsy_change_t *t = out[i];
+        if (!s_same_unit_stream(all, out[i], out[i + 1])) {
+            unit_t t = out[i];
             out[i] = out[i + 1];
             out[i + 1] = t;
         }
     }
-    *n = k;
+    return k;
 }
 
 static void
-s_apply_ptrs(fsy_store_t *s, const fsy_change_t **v, size_t n)
+s_apply_units(fsy_store_t *s, const fsy_change_list_t *all, const unit_t *u,
+              size_t n)
 {
-    fsy_change_t *flat = malloc((n ? n : 1) * sizeof *flat);
+    size_t total = 0;
     for (size_t i = 0; i < n; i++)
-        flat[i] = *v[i]; /* shallow: the list keeps ownership */
+        total += u[i].len;
+    fsy_change_t *flat = malloc((total ? total : 1) * sizeof *flat);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < u[i].len; j++)
+            flat[k++] = all->v[u[i].first + j]; /* shallow: all owns */
     fsy_apply_stats_t st;
-    ck_ok(fsy_store_apply(s, flat, n, &st));
+    ck_ok(fsy_store_apply(s, flat, k, &st));
     free(flat);
 }
 
@@ -218,16 +246,17 @@ s_random_delivery(world_t *w, int a, int b)
         ck_ok(fsy_store_vv(w->site[b], &vv));
     ck_ok(fsy_store_export(w->site[a], vv, s_collect, &all));
     fsy_vv_free(&vv);
-    const fsy_change_t **sel = malloc((all.n ? all.n : 1) * sizeof *sel);
-    size_t n;
-    s_select(&all, sel, &n);
+    unit_t *units = malloc((all.n ? all.n : 1) * sizeof *units);
+    unit_t *sel = malloc((all.n ? all.n : 1) * sizeof *sel);
+    size_t n = s_select(&all, units, s_units(&all, units), sel);
     for (size_t off = 0; off < n;) {
         size_t len = 1 + s_rand() % (n - off);
-        s_apply_ptrs(w->site[b], sel + off, len);
+        s_apply_units(w->site[b], &all, sel + off, len);
         if (s_rand() % 5 == 0) /* a duplicate delivery */
-            s_apply_ptrs(w->site[b], sel + off, len);
+            s_apply_units(w->site[b], &all, sel + off, len);
         off += len;
     }
+    free(units);
     free(sel);
     fsy_change_list_clear(&all);
 }

@@ -476,14 +476,37 @@ START_TEST(test_store_apply_drops_changes_beyond_a_gap)
     ck_assert_uint_eq(st.gap_got, 3);
     ck_assert_uint_eq(tu_changes(b), 0);
     /* A contiguous run applies; a gap inside a batch drops the rest. */
-    fsy_change_t mixed[3] = {l.v[0], l.v[2], l.v[1]};
+    fsy_change_t mixed[3] = {l.v[0], l.v[1], l.v[3]};
     ck_ok(fsy_store_apply(b, mixed, 3, &st));
-    ck_assert_uint_eq(st.applied, 1);
-    ck_assert_uint_eq(st.gapped, 2);
+    ck_assert_uint_eq(st.applied, 2);
+    ck_assert_uint_eq(st.gapped, 1);
     ck_ok(fsy_store_apply(b, l.v, l.n, &st));
-    ck_assert_uint_eq(st.applied, 3);
+    ck_assert_uint_eq(st.applied, 2);
     ck_assert_str_eq(tu_get(b, "SSD", "r1", "title"), "three");
     s_assert_same(a, b);
+    fsy_change_list_clear(&l);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+START_TEST(test_store_apply_refuses_half_a_transaction)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("juba");
+    fsy_field_set_t sets[] = {{"title", (const uint8_t *)"Sitrep", 6},
+                              {"status", (const uint8_t *)"final", 5}};
+    ck_ok(fsy_store_put(a, "SSD", "sitrep", "analysis", sets, 2));
+    fsy_change_list_t l = {0};
+    s_all(a, &l);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert(!l.v[1].txn_end && l.v[2].txn_end);
+    fsy_apply_stats_t st;
+    ck_assert_int_eq(fsy_store_apply(b, l.v, 2, &st), FSY_EINVAL);
+    ck_assert_uint_eq(tu_changes(b), 0);
+    ck_assert_int_eq(fsy_store_get(b, "SSD", "sitrep", &(fsy_doc_t *){0}),
+                     FSY_ENOTFOUND);
+    ck_ok(fsy_store_apply(b, l.v, 3, &st));
+    ck_assert_uint_eq(st.applied, 3);
     fsy_change_list_clear(&l);
     fsy_store_close(&a);
     fsy_store_close(&b);
@@ -659,6 +682,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_apply_is_idempotent);
     tcase_add_test(tc, test_store_apply_refuses_altered_duplicate);
     tcase_add_test(tc, test_store_apply_drops_changes_beyond_a_gap);
+    tcase_add_test(tc, test_store_apply_refuses_half_a_transaction);
     tcase_add_test(tc, test_store_base_arriving_before_its_target_is_harmless);
     tcase_add_test(tc, test_store_history_lists_every_version);
     tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);

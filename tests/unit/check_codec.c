@@ -1,0 +1,1474 @@
+/*
+ * fieldsync — codec suite: change batches (daemon/wire.h), bundle files
+ * (fieldsync/bundle.h) and fsy_change_validate().
+ *
+ * The rules under test: what is encoded decodes to the same changes, field
+ * for field; anything damaged, oversized or invalid is refused with an
+ * error code and leaves no output behind (an empty list, no bundle); a
+ * damaged bundle never changes the replica it is imported into.
+ *
+ * Malformed batches that the encoder cannot produce (out-of-range origin
+ * indexes, over-long strings, short checksums) are built with the
+ * generated protobuf-c structures directly.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+#include <zstd.h>
+
+#include "clock.h"
+#include "fieldsync.pb-c.h"
+#include "testutil.h"
+#include "wire.h"
+
+static void
+s_teardown(void)
+{
+    tu_cleanup();
+}
+
+/* ---- building changes ------------------------------------------------- */
+
+static fsy_version_t
+s_version(uint64_t hlc, const char *site, uint64_t inc, uint64_t seq)
+{
+    fsy_version_t v;
+    memset(&v, 0, sizeof v);
+    v.hlc = hlc;
+    snprintf(v.origin.site, sizeof v.origin.site, "%s", site);
+    v.origin.incarnation = inc;
+    v.seq = seq;
+    return v;
+}
+
+static void
+s_set_value(fsy_change_t *c, const void *val, size_t len)
+{
+    free(c->value);
+    c->value = NULL;
+    c->value_len = 0;
+    c->absent = val == NULL;
+    if (val != NULL && len > 0) {
+        c->value = malloc(len);
+        ck_assert_ptr_nonnull(c->value);
+        memcpy(c->value, val, len);
+        c->value_len = len;
+    }
+}
+
+/* A change, unsealed; val NULL means absent. */
+static void
+s_change(fsy_change_t *c, fsy_version_t v, const char *scope, const char *doc,
+         const char *field, const void *val, size_t len, bool txn_end)
+{
+    memset(c, 0, sizeof *c);
+    c->version = v;
+    snprintf(c->scope, sizeof c->scope, "%s", scope);
+    snprintf(c->doc, sizeof c->doc, "%s", doc);
+    snprintf(c->field, sizeof c->field, "%s", field);
+    s_set_value(c, val, len);
+    c->txn_end = txn_end;
+}
+
+static void
+s_add_base(fsy_change_t *c, fsy_version_t v)
+{
+    fsy_version_t *b = realloc(c->bases, (c->n_bases + 1) * sizeof *b);
+    ck_assert_ptr_nonnull(b);
+    b[c->n_bases++] = v;
+    c->bases = b;
+}
+
+#define T0 (UINT64_C(1790000000000) << FSY_HLC_COUNTER_BITS)
+#define INC_GAO UINT64_C(0x1111111111111111)
+#define INC_HQ UINT64_C(0xfedcba9876543210) /* high bit set: fixed64 */
+#define INC_HQ_OLD UINT64_C(3)
+#define INC_BAMAKO UINT64_C(0x8000000000000000)
+#define INC_JUBA UINT64_C(0)
+
+/* Distinct origins in s_sample() (changes and bases). */
+#define SAMPLE_ORIGINS 5
+
+/*
+ * A small batch with everything a batch can carry: two transactions (one
+ * multi-change each), a binary value with NULs, an empty value, an absent
+ * value, bases naming five origins, extreme hlc/seq values.
+ */
+static void
+s_sample(fsy_change_list_t *l)
+{
+    static const uint8_t bin[] = {0x00, 0xff, 'r', 0x00, 0x80, '\n'};
+    const char *title = "Cadre strat\xc3\xa9gique int\xc3\xa9gr\xc3\xa9";
+    fsy_change_t *c;
+
+    ck_ok(fsy_change_list_push(l, &c));
+    s_change(c, s_version(T0 + 1, "gao", INC_GAO, 1), "MLI", "isf-mli-2027",
+             "_kind", "plan", 4, false);
+    ck_ok(fsy_change_list_push(l, &c));
+    s_change(c, s_version(T0 + 2, "gao", INC_GAO, 2), "MLI", "isf-mli-2027",
+             "title", title, strlen(title), false);
+    ck_ok(fsy_change_list_push(l, &c));
+    s_change(c, s_version(T0 + 3, "gao", INC_GAO, 3), "MLI", "isf-mli-2027",
+             "annex", bin, sizeof bin, true);
+
+    ck_ok(fsy_change_list_push(l, &c));
+    s_change(c, s_version(T0 + 9, "hq", INC_HQ, 7), "MLI", "isf-mli-2027",
+             "status", "", 0, false); /* present but empty */
+    s_add_base(c, s_version(T0 + 4, "bamako", INC_BAMAKO, 12));
+    s_add_base(c, s_version(T0 + 5, "gao", INC_GAO, 40));
+    s_add_base(c, s_version(T0 + 6, "hq", INC_HQ_OLD, UINT64_MAX));
+    ck_ok(fsy_change_list_push(l, &c));
+    s_change(c, s_version(UINT64_MAX, "hq", INC_HQ, 8), "MLI", "isf-mli-2027",
+             "body", NULL, 0, true); /* absent */
+    s_add_base(c, s_version(T0 + 7, "juba", INC_JUBA, 1));
+    s_add_base(c, s_version(T0 + 8, "gao", INC_GAO, 2));
+
+    for (size_t i = 0; i < l->n; i++)
+        fsy_change_seal(&l->v[i]);
+}
+
+static void
+s_assert_version_eq(const fsy_version_t *a, const fsy_version_t *b,
+                    const char *what, size_t i)
+{
+    ck_assert_msg(a->hlc == b->hlc, "%s %zu: hlc", what, i);
+    ck_assert_msg(strcmp(a->origin.site, b->origin.site) == 0,
+                  "%s %zu: site %s != %s", what, i, a->origin.site,
+                  b->origin.site);
+    ck_assert_msg(a->origin.incarnation == b->origin.incarnation,
+                  "%s %zu: incarnation", what, i);
+    ck_assert_msg(a->seq == b->seq, "%s %zu: seq", what, i);
+}
+
+/* Every field of the change, not just the checksum. */
+static void
+s_assert_change_eq(const fsy_change_t *a, const fsy_change_t *b, size_t i)
+{
+    s_assert_version_eq(&a->version, &b->version, "change", i);
+    ck_assert_str_eq(a->scope, b->scope);
+    ck_assert_str_eq(a->doc, b->doc);
+    ck_assert_str_eq(a->field, b->field);
+    ck_assert_msg(a->absent == b->absent, "change %zu: absent %d != %d", i,
+                  a->absent, b->absent);
+    ck_assert_msg(a->value_len == b->value_len, "change %zu: %zu bytes != %zu",
+                  i, a->value_len, b->value_len);
+    if (a->value_len > 0)
+        ck_assert_mem_eq(a->value, b->value, a->value_len);
+    ck_assert_uint_eq(a->n_bases, b->n_bases);
+    for (size_t k = 0; k < a->n_bases; k++)
+        s_assert_version_eq(&a->bases[k], &b->bases[k], "base", k);
+    ck_assert_msg(a->txn_end == b->txn_end, "change %zu: txn_end", i);
+    ck_assert_mem_eq(a->checksum, b->checksum, FSY_CHECKSUM_LEN);
+}
+
+static void
+s_assert_empty(const fsy_change_list_t *l)
+{
+    ck_assert_uint_eq(l->n, 0);
+    ck_assert_ptr_null(l->v);
+}
+
+/* ---- batches: round trip ---------------------------------------------- */
+
+START_TEST(test_codec_batch_round_trip_preserves_every_field)
+{
+    fsy_change_list_t in = {0}, out = {0};
+    s_sample(&in);
+    uint8_t *buf;
+    size_t len;
+    ck_ok(fsy_wire_encode_batch(in.v, in.n, &buf, &len));
+    ck_assert_uint_gt(len, 0);
+    ck_ok(fsy_wire_decode_batch(buf, len, &out));
+    ck_assert_uint_eq(out.n, in.n);
+    for (size_t i = 0; i < in.n; i++) {
+        s_assert_change_eq(&out.v[i], &in.v[i], i);
+        ck_ok(fsy_change_validate(&out.v[i]));
+    }
+    /* The three value states stay distinct. */
+    ck_assert(!out.v[3].absent && out.v[3].value_len == 0);
+    ck_assert(out.v[4].absent && out.v[4].value == NULL);
+    ck_assert(!out.v[2].absent && out.v[2].value_len == 6);
+    /* Re-encoding what was decoded gives the same bytes. */
+    uint8_t *again;
+    size_t again_len;
+    ck_ok(fsy_wire_encode_batch(out.v, out.n, &again, &again_len));
+    ck_assert_uint_eq(again_len, len);
+    ck_assert_mem_eq(again, buf, len);
+    free(again);
+    free(buf);
+    fsy_change_list_clear(&in);
+    fsy_change_list_clear(&out);
+}
+END_TEST
+
+START_TEST(test_codec_empty_batch_round_trips)
+{
+    uint8_t *buf;
+    size_t len;
+    fsy_change_list_t out = {0};
+    ck_ok(fsy_wire_encode_batch(NULL, 0, &buf, &len));
+    ck_ok(fsy_wire_decode_batch(buf, len, &out));
+    s_assert_empty(&out);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_codec_value_of_exactly_value_max_round_trips)
+{
+    fsy_change_list_t in = {0}, out = {0};
+    fsy_change_t *c;
+    ck_ok(fsy_change_list_push(&in, &c));
+    uint8_t *big = malloc(FSY_VALUE_MAX);
+    ck_assert_ptr_nonnull(big);
+    for (size_t i = 0; i < FSY_VALUE_MAX; i++)
+        big[i] = (uint8_t)(i * 131u);
+    s_change(c, s_version(T0, "gao", INC_GAO, 1), "MLI", "annex-a", "body", big,
+             FSY_VALUE_MAX, true);
+    fsy_change_seal(c);
+    uint8_t *buf;
+    size_t len;
+    ck_ok(fsy_wire_encode_batch(in.v, in.n, &buf, &len));
+    ck_ok(fsy_wire_decode_batch(buf, len, &out));
+    ck_assert_uint_eq(out.n, 1);
+    s_assert_change_eq(&out.v[0], &in.v[0], 0);
+    free(buf);
+    free(big);
+    fsy_change_list_clear(&in);
+    fsy_change_list_clear(&out);
+}
+END_TEST
+
+/* ---- batches: refused input ------------------------------------------- */
+
+static const struct {
+    const char *what;
+    const uint8_t *bytes;
+    size_t len;
+} s_garbage[] = {
+    {"text", (const uint8_t *)"minutes of the coordination meeting", 35},
+    {"0xff bytes",
+     (const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 12},
+    {"a bundle's magic", (const uint8_t *)"FSYBNDL1\x01\x00\x00\x00", 12},
+    {"length past the end", (const uint8_t *)"\x12\x05\x0a", 3},
+    {"change without required fields", (const uint8_t *)"\x12\x00", 2},
+    {"origin without required fields", (const uint8_t *)"\x0a\x00", 2},
+    {"unterminated varint", (const uint8_t *)"\x12\x02\x08\x80", 4},
+    {"wrong wire type for origins", (const uint8_t *)"\x08\x01", 2},
+};
+
+START_TEST(test_codec_garbage_is_not_a_batch)
+{
+    fsy_change_list_t out = {0};
+    int rc =
+        fsy_wire_decode_batch(s_garbage[_i].bytes, s_garbage[_i].len, &out);
+    ck_assert_msg(rc == FSY_EFORMAT, "%s: %s", s_garbage[_i].what,
+                  fsy_strerror(rc));
+    s_assert_empty(&out);
+}
+END_TEST
+
+/*
+ * A two-change batch built by hand: change 1 is valid, change 2 is what
+ * the table row damages, so a decoder that stops at change 2 must also
+ * free change 1.
+ */
+typedef struct s_pb {
+    Fieldsync__ChangeBatch batch;
+    Fieldsync__Origin origin[2];
+    Fieldsync__Origin *origins[2];
+    Fieldsync__Change change[2];
+    Fieldsync__Change *changes[2];
+    Fieldsync__Version base[FSY_BASES_MAX + 1];
+    Fieldsync__Version *bases[FSY_BASES_MAX + 1];
+    fsy_change_t src[2];
+    uint8_t *extra; /* freed with the rest */
+} s_pb_t;
+
+static void
+s_pb_change(s_pb_t *p, size_t i, uint32_t origin)
+{
+    fsy_change_t *c = &p->src[i];
+    Fieldsync__Change *m = &p->change[i];
+    fieldsync__change__init(m);
+    m->origin = origin;
+    m->scope = c->scope;
+    m->seq = c->version.seq;
+    m->hlc = c->version.hlc;
+    m->doc = c->doc;
+    m->field = c->field;
+    m->has_value = !c->absent;
+    m->value.data = c->value;
+    m->value.len = c->value_len;
+    m->txn_end = c->txn_end;
+    m->checksum.data = c->checksum;
+    m->checksum.len = FSY_CHECKSUM_LEN;
+    p->changes[i] = m;
+}
+
+static void
+s_pb_init(s_pb_t *p)
+{
+    memset(p, 0, sizeof *p);
+    fieldsync__change_batch__init(&p->batch);
+    for (size_t i = 0; i < 2; i++) {
+        fieldsync__origin__init(&p->origin[i]);
+        p->origins[i] = &p->origin[i];
+    }
+    p->origin[0].site = "gao";
+    p->origin[0].incarnation = INC_GAO;
+    p->origin[1].site = "hq";
+    p->origin[1].incarnation = INC_HQ;
+    s_change(&p->src[0], s_version(T0 + 1, "gao", INC_GAO, 1), "MLI",
+             "isf-mli-2027", "title", "ISF", 3, true);
+    fsy_change_seal(&p->src[0]);
+    s_change(&p->src[1], s_version(T0 + 2, "hq", INC_HQ, 5), "MLI",
+             "isf-mli-2027", "status", "draft", 5, true);
+    s_add_base(&p->src[1], p->src[0].version);
+    fsy_change_seal(&p->src[1]);
+    s_pb_change(p, 0, 0);
+    s_pb_change(p, 1, 1);
+    /* Base 0 is the real one; the rest only serve "too many bases". */
+    for (size_t k = 0; k < FSY_BASES_MAX + 1; k++) {
+        fieldsync__version__init(&p->base[k]);
+        p->base[k].hlc = T0 - 100 + k;
+        p->base[k].origin = 0;
+        p->base[k].seq = k + 1;
+        p->bases[k] = &p->base[k];
+    }
+    p->base[0].hlc = T0 + 1;
+    p->change[1].n_bases = 1;
+    p->change[1].bases = p->bases;
+    p->batch.n_origins = 2;
+    p->batch.origins = p->origins;
+    p->batch.n_changes = 2;
+    p->batch.changes = p->changes;
+}
+
+static void
+s_pb_pack(const s_pb_t *p, uint8_t **buf, size_t *len)
+{
+    size_t size = fieldsync__change_batch__get_packed_size(&p->batch);
+    *buf = malloc(size ? size : 1);
+    ck_assert_ptr_nonnull(*buf);
+    *len = fieldsync__change_batch__pack(&p->batch, *buf);
+    ck_assert_uint_eq(*len, size);
+}
+
+static void
+s_pb_clear(s_pb_t *p)
+{
+    fsy_change_clear(&p->src[0]);
+    fsy_change_clear(&p->src[1]);
+    free(p->extra);
+}
+
+static char s_long[FSY_DOC_MAX + 2];
+
+static char *
+s_repeat(char ch, size_t n)
+{
+    ck_assert_uint_lt(n, sizeof s_long);
+    memset(s_long, ch, n);
+    s_long[n] = '\0';
+    return s_long;
+}
+
+static uint8_t s_bad_sum[FSY_CHECKSUM_LEN + 1];
+
+/* Mutations of change 2 (index 1) or the origin table. */
+static void
+m_none(s_pb_t *p)
+{
+    (void)p;
+}
+static void
+m_origin_index(s_pb_t *p)
+{
+    p->change[1].origin = 2;
+}
+static void
+m_origin_index_max(s_pb_t *p)
+{
+    p->change[1].origin = UINT32_MAX;
+}
+static void
+m_base_origin_index(s_pb_t *p)
+{
+    p->base[0].origin = 7;
+}
+static void
+m_long_scope(s_pb_t *p)
+{
+    p->change[1].scope = s_repeat('S', FSY_SCOPE_MAX + 1);
+}
+static void
+m_long_doc(s_pb_t *p)
+{
+    p->change[1].doc = s_repeat('d', FSY_DOC_MAX + 1);
+}
+static void
+m_long_field(s_pb_t *p)
+{
+    p->change[1].field = s_repeat('f', FSY_FIELD_MAX + 1);
+}
+static void
+m_long_site(s_pb_t *p)
+{
+    p->origin[1].site = s_repeat('s', FSY_SITE_MAX + 1);
+}
+static void
+m_bad_site(s_pb_t *p)
+{
+    p->origin[1].site = "Not A Site";
+}
+static void
+m_doc_bad_utf8(s_pb_t *p)
+{
+    p->change[1].doc = "isf-mli-\xff\xfe";
+}
+static void
+m_doc_overlong_utf8(s_pb_t *p)
+{
+    p->change[1].doc = "isf-\xc0\xaf";
+}
+static void
+m_doc_surrogate(s_pb_t *p)
+{
+    p->change[1].doc = "isf-\xed\xa0\x80";
+}
+static void
+m_doc_control(s_pb_t *p)
+{
+    p->change[1].doc = "isf\nmli";
+}
+static void
+m_doc_empty(s_pb_t *p)
+{
+    p->change[1].doc = "";
+}
+static void
+m_scope_space(s_pb_t *p)
+{
+    p->change[1].scope = "M LI";
+}
+static void
+m_field_equals(s_pb_t *p)
+{
+    p->change[1].field = "a=b";
+}
+static void
+m_field_unknown_reserved(s_pb_t *p)
+{
+    p->change[1].field = "_secret";
+}
+static void
+m_checksum_short(s_pb_t *p)
+{
+    p->change[1].checksum.len = FSY_CHECKSUM_LEN - 1;
+}
+static void
+m_checksum_long(s_pb_t *p)
+{
+    memcpy(s_bad_sum, p->src[1].checksum, FSY_CHECKSUM_LEN);
+    p->change[1].checksum.data = s_bad_sum;
+    p->change[1].checksum.len = FSY_CHECKSUM_LEN + 1;
+}
+static void
+m_checksum_empty(s_pb_t *p)
+{
+    p->change[1].checksum.len = 0;
+}
+static void
+m_value_too_big(s_pb_t *p)
+{
+    p->extra = calloc(FSY_VALUE_MAX + 1, 1);
+    ck_assert_ptr_nonnull(p->extra);
+    p->change[1].value.data = p->extra;
+    p->change[1].value.len = FSY_VALUE_MAX + 1;
+}
+static void
+m_too_many_bases(s_pb_t *p)
+{
+    p->change[1].n_bases = FSY_BASES_MAX + 1;
+}
+static void
+m_seq_zero(s_pb_t *p)
+{
+    p->change[1].seq = 0;
+}
+static void
+m_hlc_zero(s_pb_t *p)
+{
+    p->change[1].hlc = 0;
+}
+static void
+m_base_is_self(s_pb_t *p)
+{
+    p->base[0].hlc = p->change[1].hlc;
+    p->base[0].origin = 1;
+    p->base[0].seq = p->change[1].seq;
+}
+static void
+m_deleted_zero(s_pb_t *p)
+{
+    p->change[1].field = "_deleted";
+    p->change[1].value.data = (uint8_t *)"0";
+    p->change[1].value.len = 1;
+}
+static void
+m_value_altered(s_pb_t *p)
+{
+    p->change[1].value.data = (uint8_t *)"drafT";
+}
+static void
+m_value_emptied(s_pb_t *p)
+{
+    p->change[1].value.len = 0;
+}
+static void
+m_value_dropped(s_pb_t *p)
+{
+    p->change[1].has_value = 0;
+    p->change[1].value.data = NULL;
+    p->change[1].value.len = 0;
+}
+static void
+m_hlc_altered(s_pb_t *p)
+{
+    p->change[1].hlc++;
+}
+static void
+m_seq_altered(s_pb_t *p)
+{
+    p->change[1].seq++;
+}
+static void
+m_doc_altered(s_pb_t *p)
+{
+    p->change[1].doc = "isf-mli-2028";
+}
+static void
+m_txn_end_altered(s_pb_t *p)
+{
+    p->change[1].txn_end = !p->change[1].txn_end;
+}
+static void
+m_base_dropped(s_pb_t *p)
+{
+    p->change[1].n_bases = 0;
+}
+static void
+m_base_seq_altered(s_pb_t *p)
+{
+    p->base[0].seq++;
+}
+static void
+m_origin_altered(s_pb_t *p)
+{
+    p->origin[1].incarnation ^= 1;
+}
+static void
+m_checksum_altered(s_pb_t *p)
+{
+    memcpy(s_bad_sum, p->src[1].checksum, FSY_CHECKSUM_LEN);
+    s_bad_sum[FSY_CHECKSUM_LEN - 1] ^= 0x01;
+    p->change[1].checksum.data = s_bad_sum;
+}
+
+static const struct {
+    const char *what;
+    void (*mutate)(s_pb_t *p);
+    int want;
+} s_bad_batches[] = {
+    {"untouched (control)", m_none, FSY_OK},
+    {"change origin index out of range", m_origin_index, FSY_EINVAL},
+    {"change origin index UINT32_MAX", m_origin_index_max, FSY_EINVAL},
+    {"base origin index out of range", m_base_origin_index, FSY_EINVAL},
+    {"scope over FSY_SCOPE_MAX", m_long_scope, FSY_ETOOBIG},
+    {"doc id over FSY_DOC_MAX", m_long_doc, FSY_ETOOBIG},
+    {"field name over FSY_FIELD_MAX", m_long_field, FSY_ETOOBIG},
+    {"site id over FSY_SITE_MAX", m_long_site, FSY_ETOOBIG},
+    {"invalid site id", m_bad_site, FSY_EINVAL},
+    {"doc id not UTF-8", m_doc_bad_utf8, FSY_EINVAL},
+    {"doc id overlong UTF-8", m_doc_overlong_utf8, FSY_EINVAL},
+    {"doc id UTF-8 surrogate", m_doc_surrogate, FSY_EINVAL},
+    {"doc id with a control character", m_doc_control, FSY_EINVAL},
+    {"empty doc id", m_doc_empty, FSY_EINVAL},
+    {"scope with a space", m_scope_space, FSY_EINVAL},
+    {"field name with '='", m_field_equals, FSY_EINVAL},
+    {"unknown reserved field", m_field_unknown_reserved, FSY_EINVAL},
+    {"checksum one byte short", m_checksum_short, FSY_EINVAL},
+    {"checksum one byte long", m_checksum_long, FSY_EINVAL},
+    {"checksum empty", m_checksum_empty, FSY_EINVAL},
+    {"value over FSY_VALUE_MAX", m_value_too_big, FSY_ETOOBIG},
+    {"more than FSY_BASES_MAX bases", m_too_many_bases, FSY_ETOOBIG},
+    {"seq 0", m_seq_zero, FSY_EINVAL},
+    {"hlc 0", m_hlc_zero, FSY_EINVAL},
+    {"base names the change itself", m_base_is_self, FSY_EINVAL},
+    {"_deleted value 0", m_deleted_zero, FSY_EINVAL},
+    {"value altered after sealing", m_value_altered, FSY_ECORRUPT},
+    {"value emptied after sealing", m_value_emptied, FSY_ECORRUPT},
+    {"value made absent after sealing", m_value_dropped, FSY_ECORRUPT},
+    {"hlc altered after sealing", m_hlc_altered, FSY_ECORRUPT},
+    {"seq altered after sealing", m_seq_altered, FSY_ECORRUPT},
+    {"doc id altered after sealing", m_doc_altered, FSY_ECORRUPT},
+    {"txn_end altered after sealing", m_txn_end_altered, FSY_ECORRUPT},
+    {"base dropped after sealing", m_base_dropped, FSY_ECORRUPT},
+    {"base seq altered after sealing", m_base_seq_altered, FSY_ECORRUPT},
+    {"origin incarnation altered", m_origin_altered, FSY_ECORRUPT},
+    {"checksum altered", m_checksum_altered, FSY_ECORRUPT},
+};
+
+START_TEST(test_codec_invalid_batch_is_refused_and_leaves_output_empty)
+{
+    s_pb_t p;
+    s_pb_init(&p);
+    s_bad_batches[_i].mutate(&p);
+    uint8_t *buf;
+    size_t len;
+    s_pb_pack(&p, &buf, &len);
+    fsy_change_list_t out = {0};
+    fsy_err_clear();
+    int rc = fsy_wire_decode_batch(buf, len, &out);
+    ck_assert_msg(rc == s_bad_batches[_i].want, "%s: got %s (%s), want %s",
+                  s_bad_batches[_i].what, fsy_strerror(rc), fsy_errdetail(),
+                  fsy_strerror(s_bad_batches[_i].want));
+    if (rc == FSY_OK) {
+        ck_assert_uint_eq(out.n, 2);
+        s_assert_change_eq(&out.v[0], &p.src[0], 0);
+        s_assert_change_eq(&out.v[1], &p.src[1], 1);
+        fsy_change_list_clear(&out);
+    } else {
+        s_assert_empty(&out);
+        ck_assert_msg(fsy_errdetail()[0] != '\0', "%s: no detail",
+                      s_bad_batches[_i].what);
+    }
+    free(buf);
+    s_pb_clear(&p);
+}
+END_TEST
+
+/* ---- batches: truncation ---------------------------------------------- */
+
+/*
+ * protobuf has no end marker: a prefix that stops exactly between two
+ * elements of the batch is itself a well-formed, shorter batch (the empty
+ * prefix is the encoding of the empty batch). Every other prefix must be
+ * refused with nothing left behind, and a prefix that does decode must
+ * hold exact copies of the leading changes, never a damaged one.
+ */
+START_TEST(test_codec_truncated_batch_fails_or_yields_whole_leading_changes)
+{
+    fsy_change_list_t in = {0};
+    s_sample(&in);
+    uint8_t *buf;
+    size_t len;
+    ck_ok(fsy_wire_encode_batch(in.v, in.n, &buf, &len));
+    size_t decoded = 0;
+    for (size_t cut = 0; cut < len; cut++) {
+        /* A copy of exactly `cut` bytes, so ASan sees any over-read. */
+        uint8_t *part = malloc(cut ? cut : 1);
+        ck_assert_ptr_nonnull(part);
+        memcpy(part, buf, cut);
+        fsy_change_list_t out = {0};
+        int rc = fsy_wire_decode_batch(part, cut, &out);
+        if (rc != FSY_OK) {
+            ck_assert_msg(out.n == 0 && out.v == NULL,
+                          "prefix %zu: error %s left %zu changes", cut,
+                          fsy_strerror(rc), out.n);
+        } else {
+            decoded++;
+            ck_assert_msg(out.n < in.n, "prefix %zu of %zu decoded whole", cut,
+                          len);
+            for (size_t i = 0; i < out.n; i++)
+                s_assert_change_eq(&out.v[i], &in.v[i], i);
+            fsy_change_list_clear(&out);
+        }
+        free(part);
+    }
+    /* At most one clean cut per element (origins, changes) plus the empty
+     * prefix: a decoder accepting more accepts a cut inside an element. */
+    ck_assert_uint_le(decoded, 1 + SAMPLE_ORIGINS + in.n - 1);
+    free(buf);
+    fsy_change_list_clear(&in);
+}
+END_TEST
+
+/*
+ * The design: the changes of one transaction "always travel together
+ * (never split across batches or bundles)", and the receiver applies a
+ * batch as one transaction. A batch cut between two changes of the same
+ * transaction must therefore be refused, or the receiver would commit half
+ * of a multi-field write. s_sample() holds two multi-change transactions
+ * (seqs gao 1-3 and hq 7-8); the cuts after gao:1, gao:2 and hq:7 end
+ * inside one.
+ */
+START_TEST(test_codec_truncated_batch_never_decodes_half_a_transaction)
+{
+    fsy_change_list_t in = {0};
+    s_sample(&in);
+    uint8_t *buf;
+    size_t len;
+    ck_ok(fsy_wire_encode_batch(in.v, in.n, &buf, &len));
+    size_t bad_cut = 0, bad_n = 0;
+    char label[64] = "";
+    for (size_t cut = 0; cut < len; cut++) {
+        fsy_change_list_t out = {0};
+        int rc = fsy_wire_decode_batch(buf, cut, &out);
+        if (rc == FSY_OK && out.n > 0 && !out.v[out.n - 1].txn_end &&
+            bad_n++ == 0) {
+            bad_cut = cut;
+            fsy_version_label(&out.v[out.n - 1].version, label, sizeof label);
+        }
+        fsy_change_list_clear(&out);
+    }
+    free(buf);
+    fsy_change_list_clear(&in);
+    ck_assert_msg(bad_n == 0,
+                  "%zu cuts decode as FSY_OK ending inside a transaction; "
+                  "the first at byte %zu of %zu (last change %s has no "
+                  "txn_end)",
+                  bad_n, bad_cut, len, label);
+}
+END_TEST
+
+/* ---- fsy_change_validate ---------------------------------------------- */
+
+static void
+v_none(fsy_change_t *c)
+{
+    (void)c;
+}
+static void
+v_deleted_one(fsy_change_t *c)
+{
+    snprintf(c->field, sizeof c->field, "_deleted");
+    s_set_value(c, "1", 1);
+}
+static void
+v_deleted_absent(fsy_change_t *c)
+{
+    snprintf(c->field, sizeof c->field, "_deleted");
+    s_set_value(c, NULL, 0);
+}
+static void
+v_deleted_zero(fsy_change_t *c)
+{
+    v_deleted_one(c);
+    s_set_value(c, "0", 1);
+}
+static void
+v_deleted_eleven(fsy_change_t *c)
+{
+    v_deleted_one(c);
+    s_set_value(c, "11", 2);
+}
+static void
+v_deleted_yes(fsy_change_t *c)
+{
+    v_deleted_one(c);
+    s_set_value(c, "yes", 3);
+}
+static void
+v_deleted_empty(fsy_change_t *c)
+{
+    v_deleted_one(c);
+    s_set_value(c, "", 0);
+}
+static void
+v_kind(fsy_change_t *c, const char *val, size_t len)
+{
+    snprintf(c->field, sizeof c->field, "_kind");
+    s_set_value(c, val, len);
+}
+static void
+v_kind_plan(fsy_change_t *c)
+{
+    v_kind(c, "plan", 4);
+}
+static void
+v_kind_absent(fsy_change_t *c)
+{
+    v_kind(c, NULL, 0);
+}
+static void
+v_kind_upper(fsy_change_t *c)
+{
+    v_kind(c, "Plan", 4);
+}
+static void
+v_kind_empty(fsy_change_t *c)
+{
+    v_kind(c, "", 0);
+}
+static void
+v_kind_nul(fsy_change_t *c)
+{
+    v_kind(c, "plan\0x", 6);
+}
+static void
+v_kind_digit_first(fsy_change_t *c)
+{
+    v_kind(c, "9plan", 5);
+}
+static void
+v_kind_space(fsy_change_t *c)
+{
+    v_kind(c, "work plan", 9);
+}
+static void
+v_kind_max(fsy_change_t *c)
+{
+    v_kind(c, s_repeat('k', FSY_KIND_MAX), FSY_KIND_MAX);
+}
+static void
+v_kind_too_long(fsy_change_t *c)
+{
+    v_kind(c, s_repeat('k', FSY_KIND_MAX + 1), FSY_KIND_MAX + 1);
+}
+static void
+v_seq_zero(fsy_change_t *c)
+{
+    c->version.seq = 0;
+}
+static void
+v_hlc_zero(fsy_change_t *c)
+{
+    c->version.hlc = 0;
+}
+static void
+v_base_is_self(fsy_change_t *c)
+{
+    c->bases[0] = c->version;
+}
+static void
+v_base_is_self_among_others(fsy_change_t *c)
+{
+    s_add_base(c, s_version(T0 - 5, "juba", 4, 1));
+    s_add_base(c, c->version);
+}
+static void
+v_base_seq_zero(fsy_change_t *c)
+{
+    c->bases[0].seq = 0;
+}
+static void
+v_base_hlc_zero(fsy_change_t *c)
+{
+    c->bases[0].hlc = 0;
+}
+static void
+v_base_bad_site(fsy_change_t *c)
+{
+    snprintf(c->bases[0].origin.site, sizeof c->bases[0].origin.site, "HQ");
+}
+static void
+v_bases(fsy_change_t *c, size_t n)
+{
+    free(c->bases);
+    c->bases = NULL;
+    c->n_bases = 0;
+    for (size_t i = 0; i < n; i++)
+        s_add_base(c, s_version(T0 - 1000 + i, "hq", 1, i + 1));
+}
+static void
+v_bases_max(fsy_change_t *c)
+{
+    v_bases(c, FSY_BASES_MAX);
+}
+static void
+v_bases_too_many(fsy_change_t *c)
+{
+    v_bases(c, FSY_BASES_MAX + 1);
+}
+static void
+v_value_max(fsy_change_t *c)
+{
+    free(c->value);
+    c->value = calloc(FSY_VALUE_MAX, 1);
+    ck_assert_ptr_nonnull(c->value);
+    c->value_len = FSY_VALUE_MAX;
+}
+static void
+v_value_too_big(fsy_change_t *c)
+{
+    free(c->value);
+    c->value = calloc(FSY_VALUE_MAX + 1, 1);
+    ck_assert_ptr_nonnull(c->value);
+    c->value_len = FSY_VALUE_MAX + 1;
+}
+static void
+v_absent_with_bytes(fsy_change_t *c)
+{
+    c->absent = true; /* value "t" stays */
+}
+static void
+v_value_missing(fsy_change_t *c)
+{
+    free(c->value);
+    c->value = NULL; /* value_len stays 1 */
+}
+static void
+v_unknown_reserved(fsy_change_t *c)
+{
+    snprintf(c->field, sizeof c->field, "_note");
+}
+static void
+v_bad_scope(fsy_change_t *c)
+{
+    snprintf(c->scope, sizeof c->scope, "MLI/north");
+}
+static void
+v_checksum_flipped(fsy_change_t *c)
+{
+    c->checksum[0] ^= 0x80;
+}
+static void
+v_value_flipped(fsy_change_t *c)
+{
+    c->value[0] ^= 0x20;
+}
+static void
+v_txn_end_flipped(fsy_change_t *c)
+{
+    c->txn_end = !c->txn_end;
+}
+static void
+v_base_hlc_bumped(fsy_change_t *c)
+{
+    c->bases[0].hlc++;
+}
+
+static const struct {
+    const char *what;
+    void (*mutate)(fsy_change_t *c);
+    bool reseal; /* false: the content changes after sealing */
+    int want;
+} s_validate_rows[] = {
+    {"valid change", v_none, true, FSY_OK},
+    {"_deleted = 1", v_deleted_one, true, FSY_OK},
+    {"_deleted absent", v_deleted_absent, true, FSY_OK},
+    {"_deleted = 0", v_deleted_zero, true, FSY_EINVAL},
+    {"_deleted = 11", v_deleted_eleven, true, FSY_EINVAL},
+    {"_deleted = yes", v_deleted_yes, true, FSY_EINVAL},
+    {"_deleted empty", v_deleted_empty, true, FSY_EINVAL},
+    {"_kind = plan", v_kind_plan, true, FSY_OK},
+    {"_kind absent", v_kind_absent, true, FSY_OK},
+    {"_kind of FSY_KIND_MAX bytes", v_kind_max, true, FSY_OK},
+    {"_kind upper case", v_kind_upper, true, FSY_EINVAL},
+    {"_kind empty", v_kind_empty, true, FSY_EINVAL},
+    {"_kind with a NUL", v_kind_nul, true, FSY_EINVAL},
+    {"_kind starting with a digit", v_kind_digit_first, true, FSY_EINVAL},
+    {"_kind with a space", v_kind_space, true, FSY_EINVAL},
+    {"_kind over FSY_KIND_MAX", v_kind_too_long, true, FSY_EINVAL},
+    {"seq 0", v_seq_zero, true, FSY_EINVAL},
+    {"hlc 0", v_hlc_zero, true, FSY_EINVAL},
+    {"base equal to the change", v_base_is_self, true, FSY_EINVAL},
+    {"base equal to the change among others", v_base_is_self_among_others, true,
+     FSY_EINVAL},
+    {"base with seq 0", v_base_seq_zero, true, FSY_EINVAL},
+    {"base with hlc 0", v_base_hlc_zero, true, FSY_EINVAL},
+    {"base with an invalid site", v_base_bad_site, true, FSY_EINVAL},
+    {"FSY_BASES_MAX bases", v_bases_max, true, FSY_OK},
+    {"too many bases", v_bases_too_many, true, FSY_ETOOBIG},
+    {"value of FSY_VALUE_MAX", v_value_max, true, FSY_OK},
+    {"value over FSY_VALUE_MAX", v_value_too_big, true, FSY_ETOOBIG},
+    {"absent value with bytes", v_absent_with_bytes, true, FSY_EINVAL},
+    /* Not resealed: the checksum would read the missing bytes. */
+    {"value length without bytes", v_value_missing, false, FSY_EINVAL},
+    {"unknown reserved field", v_unknown_reserved, true, FSY_EINVAL},
+    {"invalid scope", v_bad_scope, true, FSY_EINVAL},
+    {"checksum altered", v_checksum_flipped, false, FSY_ECORRUPT},
+    {"value altered after sealing", v_value_flipped, false, FSY_ECORRUPT},
+    {"txn_end altered after sealing", v_txn_end_flipped, false, FSY_ECORRUPT},
+    {"base altered after sealing", v_base_hlc_bumped, false, FSY_ECORRUPT},
+};
+
+START_TEST(test_codec_change_validate_follows_table)
+{
+    fsy_change_t c;
+    s_change(&c, s_version(T0, "gao", INC_GAO, 3), "MLI", "isf-mli-2027",
+             "title", "t", 1, true);
+    s_add_base(&c, s_version(T0 - 1, "hq", INC_HQ, 2));
+    fsy_change_seal(&c);
+    s_validate_rows[_i].mutate(&c);
+    if (s_validate_rows[_i].reseal)
+        fsy_change_seal(&c);
+    fsy_err_clear();
+    int rc = fsy_change_validate(&c);
+    ck_assert_msg(rc == s_validate_rows[_i].want, "%s: got %s (%s), want %s",
+                  s_validate_rows[_i].what, fsy_strerror(rc), fsy_errdetail(),
+                  fsy_strerror(s_validate_rows[_i].want));
+    if (rc != FSY_OK)
+        ck_assert_msg(fsy_errdetail()[0] != '\0', "%s: no detail",
+                      s_validate_rows[_i].what);
+    /* An invalid value must not be usable just by sealing it. */
+    if (s_validate_rows[_i].want == FSY_ECORRUPT) {
+        fsy_change_seal(&c);
+        ck_ok(fsy_change_validate(&c));
+    }
+    fsy_change_clear(&c);
+}
+END_TEST
+
+/* ---- bundles ---------------------------------------------------------- */
+
+static int
+s_collect(const fsy_change_t *c, void *ctx)
+{
+    fsy_change_t *slot;
+    int rc = fsy_change_list_push(ctx, &slot);
+    return rc ? rc : fsy_change_copy(slot, c);
+}
+
+static uint64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint8_t *
+s_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    ck_assert_int_ge(size, 0);
+    rewind(f);
+    uint8_t *buf = malloc(size ? (size_t)size : 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    *len = (size_t)size;
+    return buf;
+}
+
+static void
+s_spit(const char *path, const uint8_t *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* gao holds its own changes and hq's: two origins, two scopes. */
+static fsy_store_t *
+s_gao_with_history(void)
+{
+    fsy_store_t *hq = tu_replica("hq");
+    fsy_store_t *gao = tu_replica("gao");
+    tu_put(hq, "SSD", "jmac-weekly", "analysis", "body", "Upper Nile");
+    tu_put(gao, "MLI", "isf-mli-2027", "plan", "title",
+           "Cadre strat\xc3\xa9gique int\xc3\xa9gr\xc3\xa9");
+    tu_sync(hq, gao);
+    tu_put(gao, "MLI", "isf-mli-2027", NULL, "status", "draft");
+    fsy_store_close(&hq);
+    return gao;
+}
+
+START_TEST(test_codec_bundle_export_read_back_matches_replica)
+{
+    fsy_store_t *gao = s_gao_with_history();
+    const char *path = tu_path("gao.bundle");
+    uint64_t t0 = s_now_ms();
+    size_t n = 0;
+    ck_ok(fsy_bundle_export(gao, NULL, path, &n));
+    uint64_t t1 = s_now_ms();
+    fsy_bundle_t *b = NULL;
+    ck_ok(fsy_bundle_read(path, &b));
+    ck_assert_ptr_nonnull(b);
+
+    ck_assert(fsy_origin_eq(&b->sender, fsy_store_origin(gao)));
+    ck_assert_str_eq(b->sender.site, "gao");
+    ck_assert_uint_ge(b->created_ms, t0);
+    ck_assert_uint_le(b->created_ms, t1);
+
+    fsy_vv_t *vv;
+    ck_ok(fsy_store_vv(gao, &vv));
+    ck_assert_uint_eq(vv->n, 2);
+    ck_assert_uint_eq(b->sender_vv.n, vv->n);
+    for (size_t i = 0; i < vv->n; i++) {
+        ck_assert_str_eq(b->sender_vv.v[i].scope, vv->v[i].scope);
+        ck_assert(fsy_origin_eq(&b->sender_vv.v[i].origin, &vv->v[i].origin));
+        ck_assert_uint_eq(b->sender_vv.v[i].seq, vv->v[i].seq);
+    }
+    fsy_vv_free(&vv);
+
+    fsy_change_list_t all = {0};
+    ck_ok(fsy_store_export(gao, NULL, s_collect, &all));
+    ck_assert_uint_eq(all.n, 5);
+    ck_assert_uint_eq(n, all.n);
+    ck_assert_uint_eq(b->changes.n, all.n);
+    for (size_t i = 0; i < all.n; i++)
+        s_assert_change_eq(&b->changes.v[i], &all.v[i], i);
+    fsy_change_list_clear(&all);
+    fsy_bundle_free(&b);
+    ck_assert_ptr_null(b);
+    fsy_store_close(&gao);
+}
+END_TEST
+
+START_TEST(test_codec_bundle_against_a_vector_holds_only_what_is_lacking)
+{
+    fsy_store_t *gao = tu_replica("gao"), *juba = tu_replica("juba");
+    tu_put(gao, "MLI", "isf-mli-2027", "plan", "title", "ISF");
+    tu_sync(gao, juba);
+    tu_put(gao, "MLI", "isf-mli-2027", NULL, "status", "endorsed");
+    fsy_vv_t *vv;
+    ck_ok(fsy_store_vv(juba, &vv));
+    size_t n = 99;
+    ck_ok(fsy_bundle_export(gao, vv, tu_path("delta.bundle"), &n));
+    fsy_vv_free(&vv);
+    ck_assert_uint_eq(n, 1);
+    fsy_bundle_t *b = NULL;
+    ck_ok(fsy_bundle_read(tu_path("delta.bundle"), &b));
+    ck_assert_uint_eq(b->changes.n, 1);
+    ck_assert_str_eq(b->changes.v[0].field, "status");
+    ck_assert_uint_eq(b->changes.v[0].version.seq, 3);
+    fsy_bundle_free(&b);
+    fsy_apply_stats_t st;
+    ck_ok(fsy_bundle_import(juba, tu_path("delta.bundle"), &st));
+    ck_assert_uint_eq(st.applied, 1);
+    ck_assert_str_eq(tu_get(juba, "MLI", "isf-mli-2027", "status"), "endorsed");
+    fsy_store_close(&gao);
+    fsy_store_close(&juba);
+}
+END_TEST
+
+/* A small bundle's bytes, for the corruption tests. */
+static uint8_t *
+s_small_bundle(size_t *len)
+{
+    fsy_store_t *gao = tu_replica("gao");
+    tu_put(gao, "MLI", "brief", "analysis", "body", "Protection of civilians");
+    ck_ok(fsy_bundle_export(gao, NULL, tu_path("small.bundle"), NULL));
+    fsy_store_close(&gao);
+    return s_slurp(tu_path("small.bundle"), len);
+}
+
+#define MAGIC_LEN 8
+#define HEADER_LEN 28
+#define HASH_LEN 32
+
+START_TEST(test_codec_bundle_parses_untouched_bytes)
+{
+    size_t len;
+    uint8_t *buf = s_small_bundle(&len);
+    ck_assert_mem_eq(buf, "FSYBNDL1", MAGIC_LEN);
+    ck_assert_uint_gt(len, HEADER_LEN + HASH_LEN);
+    fsy_bundle_t *b = NULL;
+    ck_ok(fsy_bundle_parse(buf, len, &b));
+    ck_assert_uint_eq(b->changes.n, 2);
+    fsy_bundle_free(&b);
+    free(buf);
+}
+END_TEST
+
+/* Every single-byte flip is caught, with the code for where it lands: the
+ * magic (not a bundle), its version byte (newer format), anything else
+ * (damaged: the envelope hash or the length check). */
+START_TEST(test_codec_bundle_any_flipped_byte_fails_parse)
+{
+    static const uint8_t masks[] = {0x01, 0x80, 0xff};
+    size_t len;
+    uint8_t *buf = s_small_bundle(&len);
+    uint8_t *copy = malloc(len);
+    ck_assert_ptr_nonnull(copy);
+    for (size_t m = 0; m < sizeof masks; m++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            memcpy(copy, buf, len);
+            copy[pos] ^= masks[m];
+            fsy_bundle_t *b = NULL;
+            int rc = fsy_bundle_parse(copy, len, &b);
+            int want = pos < MAGIC_LEN - 1    ? FSY_EFORMAT
+                       : pos == MAGIC_LEN - 1 ? FSY_EVERSION
+                                              : FSY_ECORRUPT;
+            ck_assert_msg(rc == want, "byte %zu of %zu ^ %#x: got %s, want %s",
+                          pos, len, masks[m], fsy_strerror(rc),
+                          fsy_strerror(want));
+            ck_assert_ptr_null(b);
+        }
+    }
+    free(copy);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_codec_bundle_any_truncation_or_padding_fails_parse)
+{
+    size_t len;
+    uint8_t *buf = s_small_bundle(&len);
+    for (size_t cut = 0; cut < len; cut++) {
+        uint8_t *part = malloc(cut ? cut : 1);
+        ck_assert_ptr_nonnull(part);
+        memcpy(part, buf, cut);
+        fsy_bundle_t *b = NULL;
+        int rc = fsy_bundle_parse(part, cut, &b);
+        int want = cut < MAGIC_LEN ? FSY_EFORMAT : FSY_ECORRUPT;
+        ck_assert_msg(rc == want, "%zu of %zu bytes: got %s, want %s", cut, len,
+                      fsy_strerror(rc), fsy_strerror(want));
+        ck_assert_ptr_null(b);
+        free(part);
+    }
+    uint8_t *padded = malloc(len + 1);
+    ck_assert_ptr_nonnull(padded);
+    memcpy(padded, buf, len);
+    padded[len] = '\n'; /* e.g. a mail client's trailing newline */
+    fsy_bundle_t *b = NULL;
+    ck_assert_int_eq(fsy_bundle_parse(padded, len + 1, &b), FSY_ECORRUPT);
+    ck_assert_ptr_null(b);
+    free(padded);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_codec_file_that_is_not_a_bundle_is_eformat)
+{
+    fsy_store_t *s = tu_replica("goma");
+    fsy_store_close(&s);
+    static const char text[] = "minutes of the coordination meeting\n";
+    s_spit(tu_path("notes.txt"), (const uint8_t *)text, sizeof text - 1);
+    s_spit(tu_path("empty.bundle"), (const uint8_t *)"", 0);
+    const char *paths[] = {tu_path("notes.txt"), tu_path("empty.bundle"),
+                           tu_path("goma.db")};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        fsy_bundle_t *b = NULL;
+        int rc = fsy_bundle_read(paths[i], &b);
+        ck_assert_msg(rc == FSY_EFORMAT, "%s: %s", paths[i], fsy_strerror(rc));
+        ck_assert_ptr_null(b);
+    }
+    fsy_bundle_t *b = NULL;
+    ck_assert_int_eq(fsy_bundle_read(tu_path("missing.bundle"), &b),
+                     FSY_ENOTFOUND);
+    ck_assert_ptr_null(b);
+}
+END_TEST
+
+/* The magic's last byte is the envelope version, checked before the hash:
+ * a newer bundle says "upgrade", not "damaged". */
+START_TEST(test_codec_bundle_with_newer_magic_version_is_eversion)
+{
+    size_t len;
+    uint8_t *buf = s_small_bundle(&len);
+    buf[MAGIC_LEN - 1] = '2';
+    s_spit(tu_path("newer.bundle"), buf, len);
+    fsy_bundle_t *b = NULL;
+    ck_assert_int_eq(fsy_bundle_parse(buf, len, &b), FSY_EVERSION);
+    ck_assert_ptr_null(b);
+    ck_assert_int_eq(fsy_bundle_read(tu_path("newer.bundle"), &b),
+                     FSY_EVERSION);
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "upgrade"));
+    ck_assert_ptr_null(b);
+    free(buf);
+}
+END_TEST
+
+/* Wraps a payload in a valid envelope, as bundle.c does. */
+static uint8_t *
+s_envelope(const uint8_t *raw, size_t raw_len, size_t *len)
+{
+    size_t bound = ZSTD_compressBound(raw_len);
+    uint8_t *buf = malloc(HEADER_LEN + bound + HASH_LEN);
+    ck_assert_ptr_nonnull(buf);
+    size_t z = ZSTD_compress(buf + HEADER_LEN, bound, raw, raw_len, 3);
+    ck_assert(!ZSTD_isError(z));
+    memcpy(buf, "FSYBNDL1", MAGIC_LEN);
+    uint64_t fields[3] = {1, raw_len, z}; /* flags: zstd */
+    size_t off = MAGIC_LEN;
+    for (int f = 0; f < 3; f++) {
+        int width = f == 0 ? 4 : 8;
+        for (int i = 0; i < width; i++)
+            buf[off++] = (uint8_t)(fields[f] >> (8 * i));
+    }
+    ck_assert_uint_eq(off, HEADER_LEN);
+    crypto_generichash(buf + HEADER_LEN + z, HASH_LEN, buf, HEADER_LEN + z,
+                       NULL, 0);
+    *len = HEADER_LEN + z + HASH_LEN;
+    return buf;
+}
+
+/* Re-encodes a parsed bundle's content into a fresh, valid envelope. */
+static void
+s_repack(const fsy_bundle_t *b, const char *path)
+{
+    uint8_t *raw, *file;
+    size_t raw_len, file_len;
+    ck_ok(fsy_wire_encode_bundle(&b->sender, b->created_ms, &b->sender_vv,
+                                 b->changes.v, b->changes.n, &raw, &raw_len));
+    file = s_envelope(raw, raw_len, &file_len);
+    s_spit(path, file, file_len);
+    free(raw);
+    free(file);
+}
+
+START_TEST(test_codec_bundle_with_newer_payload_format_is_eversion)
+{
+    size_t len;
+    uint8_t *buf = s_small_bundle(&len);
+    fsy_bundle_t *b = NULL;
+    ck_ok(fsy_bundle_parse(buf, len, &b));
+    uint8_t *raw;
+    size_t raw_len;
+    ck_ok(fsy_wire_encode_bundle(&b->sender, b->created_ms, &b->sender_vv,
+                                 b->changes.v, b->changes.n, &raw, &raw_len));
+    fsy_bundle_free(&b);
+    Fieldsync__Bundle *m = fieldsync__bundle__unpack(NULL, raw_len, raw);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(m->format, FSY_BUNDLE_FORMAT);
+    m->format = FSY_BUNDLE_FORMAT + 1;
+    uint8_t *raw2 = malloc(fieldsync__bundle__get_packed_size(m));
+    ck_assert_ptr_nonnull(raw2);
+    size_t raw2_len = fieldsync__bundle__pack(m, raw2);
+    fieldsync__bundle__free_unpacked(m, NULL);
+
+    size_t flen;
+    uint8_t *file = s_envelope(raw2, raw2_len, &flen);
+    ck_assert_int_eq(fsy_bundle_parse(file, flen, &b), FSY_EVERSION);
+    ck_assert_ptr_null(b);
+    /* The same envelope around the original payload parses. */
+    free(file);
+    file = s_envelope(raw, raw_len, &flen);
+    ck_ok(fsy_bundle_parse(file, flen, &b));
+    fsy_bundle_free(&b);
+    free(file);
+    free(raw2);
+    free(raw);
+    free(buf);
+}
+END_TEST
+
+/* A bundle whose bytes were flipped anywhere changes nothing on import. */
+START_TEST(test_codec_importing_a_damaged_bundle_changes_nothing)
+{
+    fsy_store_t *gao = s_gao_with_history();
+    fsy_store_t *juba = tu_replica("juba");
+    tu_put(juba, "SSD", "protection-brief", "analysis", "body", "Bentiu");
+    const char *good = tu_path("gao.bundle");
+    ck_ok(fsy_bundle_export(gao, NULL, good, NULL));
+    size_t len;
+    uint8_t *buf = s_slurp(good, &len);
+    char before[65], after[65];
+    tu_digest(juba, before);
+    uint64_t changes = tu_changes(juba);
+    const char *bad = tu_path("bad.bundle");
+    for (size_t pos = 0; pos < len; pos++) {
+        buf[pos] ^= 0x10;
+        s_spit(bad, buf, len);
+        buf[pos] ^= 0x10;
+        ck_assert_msg(fsy_bundle_import(juba, bad, NULL) != FSY_OK,
+                      "byte %zu flipped: imported", pos);
+    }
+    tu_digest(juba, after);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(tu_changes(juba), changes);
+    /* The untouched bundle does change the replica: the test can fail. */
+    ck_ok(fsy_bundle_import(juba, good, NULL));
+    tu_digest(juba, after);
+    ck_assert_str_ne(before, after);
+    free(buf);
+    fsy_store_close(&gao);
+    fsy_store_close(&juba);
+}
+END_TEST
+
+/* A re-packed bundle with a valid envelope but one altered change: the
+ * per-change checksum refuses it, and the import is all or nothing. */
+START_TEST(
+    test_codec_importing_a_repacked_bundle_with_an_altered_change_changes_nothing)
+{
+    fsy_store_t *gao = s_gao_with_history();
+    fsy_store_t *juba = tu_replica("juba");
+    tu_put(juba, "SSD", "protection-brief", "analysis", "body", "Bentiu");
+    ck_ok(fsy_bundle_export(gao, NULL, tu_path("gao.bundle"), NULL));
+    fsy_bundle_t *b = NULL;
+    ck_ok(fsy_bundle_read(tu_path("gao.bundle"), &b));
+    ck_assert_uint_eq(b->changes.n, 5);
+    /* Control: the re-packing itself yields an importable bundle. */
+    s_repack(b, tu_path("same.bundle"));
+    fsy_bundle_t *check = NULL;
+    ck_ok(fsy_bundle_read(tu_path("same.bundle"), &check));
+    fsy_bundle_free(&check);
+
+    fsy_change_t *last = &b->changes.v[b->changes.n - 1];
+    ck_assert_str_eq(last->field, "status");
+    ck_assert_uint_eq(last->value_len, 5);
+    last->value[0] = 'D'; /* "draft" -> "Draft", checksum unchanged */
+    s_repack(b, tu_path("altered.bundle"));
+    fsy_bundle_free(&b);
+
+    char before[65], after[65];
+    tu_digest(juba, before);
+    uint64_t changes = tu_changes(juba);
+    ck_assert_int_eq(fsy_bundle_read(tu_path("altered.bundle"), &b),
+                     FSY_ECORRUPT);
+    ck_assert_ptr_null(b);
+    ck_assert_int_eq(fsy_bundle_import(juba, tu_path("altered.bundle"), NULL),
+                     FSY_ECORRUPT);
+    tu_digest(juba, after);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(tu_changes(juba), changes);
+    ck_assert_ptr_null(tu_get(juba, "MLI", "isf-mli-2027", "title"));
+
+    ck_ok(fsy_bundle_import(juba, tu_path("same.bundle"), NULL));
+    ck_assert_uint_eq(tu_changes(juba), changes + 5);
+    ck_assert_str_eq(tu_get(juba, "MLI", "isf-mli-2027", "status"), "draft");
+    fsy_store_close(&gao);
+    fsy_store_close(&juba);
+}
+END_TEST
+
+static Suite *
+s_suite(void)
+{
+    Suite *su = suite_create("codec");
+    TCase *tc = tcase_create("codec");
+    tcase_add_checked_fixture(tc, NULL, s_teardown);
+    tcase_add_test(tc, test_codec_batch_round_trip_preserves_every_field);
+    tcase_add_test(tc, test_codec_empty_batch_round_trips);
+    tcase_add_test(tc, test_codec_value_of_exactly_value_max_round_trips);
+    tcase_add_loop_test(tc, test_codec_garbage_is_not_a_batch, 0,
+                        (int)(sizeof s_garbage / sizeof s_garbage[0]));
+    tcase_add_loop_test(
+        tc, test_codec_invalid_batch_is_refused_and_leaves_output_empty, 0,
+        (int)(sizeof s_bad_batches / sizeof s_bad_batches[0]));
+    tcase_add_test(
+        tc, test_codec_truncated_batch_fails_or_yields_whole_leading_changes);
+    tcase_add_test(tc,
+                   test_codec_truncated_batch_never_decodes_half_a_transaction);
+    tcase_add_loop_test(
+        tc, test_codec_change_validate_follows_table, 0,
+        (int)(sizeof s_validate_rows / sizeof s_validate_rows[0]));
+    tcase_add_test(tc, test_codec_bundle_export_read_back_matches_replica);
+    tcase_add_test(
+        tc, test_codec_bundle_against_a_vector_holds_only_what_is_lacking);
+    tcase_add_test(tc, test_codec_bundle_parses_untouched_bytes);
+    tcase_add_test(tc, test_codec_bundle_any_flipped_byte_fails_parse);
+    tcase_add_test(tc, test_codec_bundle_any_truncation_or_padding_fails_parse);
+    tcase_add_test(tc, test_codec_file_that_is_not_a_bundle_is_eformat);
+    tcase_add_test(tc, test_codec_bundle_with_newer_magic_version_is_eversion);
+    tcase_add_test(tc, test_codec_bundle_with_newer_payload_format_is_eversion);
+    tcase_add_test(tc, test_codec_importing_a_damaged_bundle_changes_nothing);
+    tcase_add_test(
+        tc,
+        test_codec_importing_a_repacked_bundle_with_an_altered_change_changes_nothing);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(s_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
