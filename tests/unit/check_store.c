@@ -236,8 +236,8 @@ START_TEST(test_store_concurrent_edits_same_field_conflict_then_resolve)
     const fsy_field_t *f = fsy_doc_field(d, "status");
     char keep[64];
     fsy_version_label(&f->heads[0].version, keep, sizeof keep);
-    char *want =
-        strndup((const char *)f->heads[0].value, f->heads[0].value_len);
+    char *want = calloc(1, f->heads[0].value_len + 1);
+    memcpy(want, f->heads[0].value, f->heads[0].value_len);
     fsy_doc_free(&d);
     ck_ok(fsy_store_resolve(a, "MLI", "isf", "status", keep, NULL, 0));
     s_exchange(a, b);
