@@ -270,6 +270,7 @@ typedef struct s_import {
     size_t committed;         /* document lines committed */
     size_t committed_through; /* physical line of the last commit */
     size_t skipped;           /* lines without fields: nothing to write */
+    size_t unchanged;         /* lines whose values were all there already */
     size_t batches;
     bool open; /* a transaction is open */
     char *buf; /* the current line, NUL-terminated */
@@ -531,8 +532,47 @@ s_commit(s_import_t *x)
     return FSY_EXIT_OK;
 }
 
+/* True if field f already shows exactly this value, with no conflict. */
+static bool
+s_same_value(const fsy_field_t *f, const fsy_field_set_t *set)
+{
+    const fsy_head_t *w;
+
+    if (f == NULL || f->conflict)
+        return false;
+    w = &f->heads[f->winner];
+    return !w->absent && w->value_len == set->len &&
+           (set->len == 0 || memcmp(w->value, set->value, set->len) == 0);
+}
+
+/*
+ * Leaves out fields that already hold the imported value, so importing the
+ * same file twice (or an export back into its replica) writes nothing new
+ * rather than a new version of every field.
+ */
 static int
-s_line_put(s_import_t *x, const s_line_t *l)
+s_drop_unchanged(s_import_t *x, s_line_t *l)
+{
+    fsy_doc_t *d = NULL;
+    size_t i, k = 0;
+    int err = fsy_store_get(x->s, l->scope, l->id, &d);
+
+    if (err == FSY_ENOTFOUND)
+        return FSY_EXIT_OK;
+    if (err != FSY_OK)
+        return s_why_err(x, err);
+    if (d->visible) {
+        for (i = 0; i < l->n; i++)
+            if (!s_same_value(fsy_doc_field(d, l->sets[i].field), &l->sets[i]))
+                l->sets[k++] = l->sets[i];
+        l->n = k; /* owned[] still frees every decoded value */
+    }
+    fsy_doc_free(&d);
+    return FSY_EXIT_OK;
+}
+
+static int
+s_line_put(s_import_t *x, s_line_t *l)
 {
     int rc;
 
@@ -543,8 +583,13 @@ s_line_put(s_import_t *x, const s_line_t *l)
         x->open = true;
     }
     fsy_err_clear();
-    rc = s_check(x,
-                 fsy_store_put(x->s, l->scope, l->id, l->kind, l->sets, l->n));
+    if ((rc = s_drop_unchanged(x, l)) != FSY_EXIT_OK)
+        return rc;
+    if (l->n == 0)
+        x->unchanged++;
+    else
+        rc = s_check(
+            x, fsy_store_put(x->s, l->scope, l->id, l->kind, l->sets, l->n));
     if (rc == FSY_EXIT_OK && ++x->in_batch == x->batch)
         rc = s_commit(x);
     return rc;
@@ -639,6 +684,8 @@ s_import_print(const s_import_t *x, bool json)
         if (x->skipped > 0)
             printf(" (%zu line%s without fields skipped)", x->skipped,
                    x->skipped == 1 ? "" : "s");
+        if (x->unchanged > 0)
+            printf(" (%zu already up to date)", x->unchanged);
         fputc('\n', stdout);
         return FSY_EXIT_OK;
     }
@@ -646,6 +693,7 @@ s_import_print(const s_import_t *x, bool json)
     ok = fsy_cli_jstr(root, "path", x->path) &&
          fsy_cli_jnum(root, "documents", (double)x->committed) &&
          fsy_cli_jnum(root, "skipped", (double)x->skipped) &&
+         fsy_cli_jnum(root, "unchanged", (double)x->unchanged) &&
          fsy_cli_jnum(root, "batches", (double)x->batches);
     return fsy_cli_json_print(x->cli, root, ok);
 }
