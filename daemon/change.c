@@ -118,6 +118,11 @@ s_validate_version(const fsy_version_t *v, const char *what)
         return fsy_err_set(FSY_EINVAL, "%s: seq 0 (seqs start at 1)", what);
     if (v->hlc == 0)
         return fsy_err_set(FSY_EINVAL, "%s: clock value 0", what);
+    /* Stored as SQLite's signed 64-bit integers, which must keep their
+     * order: seqs are contiguous from 1 anyway, and 2^63 as an hlc is
+     * the year 6429. */
+    if (v->hlc > INT64_MAX || v->seq > INT64_MAX)
+        return fsy_err_set(FSY_EINVAL, "%s: clock or seq out of range", what);
     return FSY_OK;
 }
 

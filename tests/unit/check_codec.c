@@ -120,10 +120,10 @@ s_sample(fsy_change_list_t *l)
              "status", "", 0, false); /* present but empty */
     s_add_base(c, s_version(T0 + 4, "bamako", INC_BAMAKO, 12));
     s_add_base(c, s_version(T0 + 5, "gao", INC_GAO, 40));
-    s_add_base(c, s_version(T0 + 6, "hq", INC_HQ_OLD, UINT64_MAX));
+    s_add_base(c, s_version(T0 + 6, "hq", INC_HQ_OLD, (uint64_t)INT64_MAX));
     ck_ok(fsy_change_list_push(l, &c));
-    s_change(c, s_version(UINT64_MAX, "hq", INC_HQ, 8), "MLI", "isf-mli-2027",
-             "body", NULL, 0, true); /* absent */
+    s_change(c, s_version((uint64_t)INT64_MAX, "hq", INC_HQ, 8), "MLI",
+             "isf-mli-2027", "body", NULL, 0, true); /* absent */
     s_add_base(c, s_version(T0 + 7, "juba", INC_JUBA, 1));
     s_add_base(c, s_version(T0 + 8, "gao", INC_GAO, 2));
 
@@ -841,6 +841,16 @@ v_hlc_zero(fsy_change_t *c)
     c->version.hlc = 0;
 }
 static void
+v_hlc_past_int64(fsy_change_t *c)
+{
+    c->version.hlc = (uint64_t)INT64_MAX + 1;
+}
+static void
+v_base_seq_past_int64(fsy_change_t *c)
+{
+    c->bases[0].seq = UINT64_MAX;
+}
+static void
 v_base_is_self(fsy_change_t *c)
 {
     c->bases[0] = c->version;
@@ -967,6 +977,8 @@ static const struct {
     {"_kind over FSY_KIND_MAX", v_kind_too_long, true, FSY_EINVAL},
     {"seq 0", v_seq_zero, true, FSY_EINVAL},
     {"hlc 0", v_hlc_zero, true, FSY_EINVAL},
+    {"hlc past 2^63", v_hlc_past_int64, true, FSY_EINVAL},
+    {"base seq past 2^63", v_base_seq_past_int64, true, FSY_EINVAL},
     {"base equal to the change", v_base_is_self, true, FSY_EINVAL},
     {"base equal to the change among others", v_base_is_self_among_others, true,
      FSY_EINVAL},
