@@ -304,7 +304,8 @@ fsy_bundle_import(fsy_store_t *s, const char *path, fsy_apply_stats_t *stats)
     int rc = fsy_bundle_read(path, &b);
     if (rc != FSY_OK)
         return rc;
-    rc = fsy_store_apply(s, b->changes.v, b->changes.n, stats);
+    /* fsy_bundle_read() validated every change. */
+    rc = fsy_store_apply_validated(s, b->changes.v, b->changes.n, stats);
     fsy_bundle_free(&b);
     return rc;
 }

@@ -60,17 +60,19 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_SUPERSEDED_INS] =
         "INSERT OR IGNORE INTO superseded(scope, doc, field, origin, seq, "
         "hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_SUPERSEDED_ANY] = "SELECT EXISTS (SELECT 1 FROM superseded)",
     [ST_SUPERSEDED_TAKE] =
         "DELETE FROM superseded WHERE scope = ?1 AND doc = ?2 AND field = ?3 "
         "AND origin = ?4 AND seq = ?5 AND hlc = ?6",
-    [ST_HEAD_DEL] = "DELETE FROM heads WHERE lseq = ?1",
+    [ST_HEAD_DEL] = "DELETE FROM heads WHERE scope = ?2 AND doc = ?3 AND "
+                    "field = ?4 AND lseq = ?1",
     [ST_HEAD_INS] =
         "INSERT INTO heads(lseq, scope, doc, field) VALUES(?1, ?2, ?3, ?4)",
     [ST_DOC_HEADS] =
         "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
         "c.value IS NULL FROM heads h JOIN changes c ON c.lseq = h.lseq "
         "JOIN origins o ON o.id = c.origin "
-        "WHERE h.scope = ?1 AND h.doc = ?2 ORDER BY c.field",
+        "WHERE h.scope = ?1 AND h.doc = ?2 ORDER BY h.field",
     [ST_DOC_UPSERT] =
         "INSERT INTO docs(scope, doc, kind, visible, n_conflicts, "
         "updated_hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6) "
@@ -94,9 +96,9 @@ static const char s_schema[] =
     "CREATE INDEX changes_by_doc ON changes(scope, doc);"
     "CREATE TABLE vv(scope TEXT NOT NULL, origin INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL, PRIMARY KEY(scope, origin)) WITHOUT ROWID;"
-    "CREATE TABLE heads(lseq INTEGER PRIMARY KEY, scope TEXT NOT NULL,"
-    "  doc TEXT NOT NULL, field TEXT NOT NULL);"
-    "CREATE INDEX heads_by_doc ON heads(scope, doc, field);"
+    "CREATE TABLE heads(scope TEXT NOT NULL, doc TEXT NOT NULL,"
+    "  field TEXT NOT NULL, lseq INTEGER NOT NULL,"
+    "  PRIMARY KEY(scope, doc, field, lseq)) WITHOUT ROWID;"
     "CREATE TABLE superseded(scope TEXT NOT NULL, doc TEXT NOT NULL,"
     "  field TEXT NOT NULL, origin INTEGER NOT NULL, seq INTEGER NOT NULL,"
     "  hlc INTEGER NOT NULL,"
@@ -649,6 +651,9 @@ typedef struct s_apply_ctx {
     size_t n, cap;
     size_t last; /* last hit: batches come in runs of one stream */
     uint64_t max_hlc;
+    bool validated;              /* the caller validated every change already */
+    bool superseded;             /* the superseded table may hold rows */
+    const fsy_change_t *touched; /* last document marked touched */
 } s_apply_ctx_t;
 
 static int
@@ -805,7 +810,8 @@ s_insert_change(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id,
  * or clock is bogus and ignored: every replica ignores it the same way.
  */
 static int
-s_apply_base(fsy_store_t *s, const fsy_change_t *c, const fsy_version_t *b)
+s_apply_base(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
+             const fsy_version_t *b)
 {
     int64_t oid;
     int rc = s_origin_id(s, &b->origin, &oid);
@@ -831,6 +837,9 @@ s_apply_base(fsy_store_t *s, const fsy_change_t *c, const fsy_version_t *b)
         if (st == NULL)
             return FSY_EINTERNAL;
         sqlite3_bind_int64(st, 1, lseq);
+        sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, c->doc, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, c->field, -1, SQLITE_STATIC);
         return s_step_done(s, st, "updating heads");
     }
     sqlite3_reset(st);
@@ -845,14 +854,30 @@ s_apply_base(fsy_store_t *s, const fsy_change_t *c, const fsy_version_t *b)
     sqlite3_bind_int64(st, 4, oid);
     sqlite3_bind_int64(st, 5, (int64_t)b->seq);
     sqlite3_bind_int64(st, 6, (int64_t)b->hlc);
+    ax->superseded = true;
     return s_step_done(s, st, "recording a base");
+}
+
+static int
+s_insert_head(fsy_store_t *s, const fsy_change_t *c, int64_t lseq)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_HEAD_INS);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_int64(st, 1, lseq);
+    sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, c->field, -1, SQLITE_STATIC);
+    return s_step_done(s, st, "updating heads");
 }
 
 /* Becomes a head unless an earlier arrival already named it as a base. */
 static int
-s_apply_head(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id,
-             int64_t lseq)
+s_apply_head(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
+             int64_t origin_id, int64_t lseq)
 {
+    if (!ax->superseded) /* the common case: bases arrived in order */
+        return s_insert_head(s, c, lseq);
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_SUPERSEDED_TAKE);
     if (st == NULL)
         return FSY_EINTERNAL;
@@ -865,38 +890,40 @@ s_apply_head(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id,
     int rc = s_step_done(s, st, "updating heads");
     if (rc != FSY_OK || sqlite3_changes(s->db) > 0)
         return rc;
-    st = fsy_sq_stmt(s, ST_HEAD_INS);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_int64(st, 1, lseq);
-    sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->field, -1, SQLITE_STATIC);
-    return s_step_done(s, st, "updating heads");
+    return s_insert_head(s, c, lseq);
 }
 
+/* Marks c's document for the derived-state refresh at the end of the call.
+ * A transaction's changes are consecutive and share a document, so only a
+ * change of another document needs a row. */
 static int
-s_touch(fsy_store_t *s, const char *scope, const char *doc)
+s_touch(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c)
 {
+    const fsy_change_t *p = ax->touched;
+    if (p != NULL && strcmp(p->doc, c->doc) == 0 &&
+        strcmp(p->scope, c->scope) == 0)
+        return FSY_OK;
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_TOUCH);
     if (st == NULL)
         return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
+    ax->touched = c;
     return s_step_done(s, st, "recording a touched document");
 }
 
 static int
-s_store_one(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id)
+s_store_one(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
+            int64_t origin_id)
 {
     int64_t lseq;
     int rc = s_insert_change(s, c, origin_id, &lseq);
     for (size_t i = 0; rc == FSY_OK && i < c->n_bases; i++)
-        rc = s_apply_base(s, c, &c->bases[i]);
+        rc = s_apply_base(s, ax, c, &c->bases[i]);
     if (rc == FSY_OK)
-        rc = s_apply_head(s, c, origin_id, lseq);
+        rc = s_apply_head(s, ax, c, origin_id, lseq);
     if (rc == FSY_OK)
-        rc = s_touch(s, c->scope, c->doc);
+        rc = s_touch(s, ax, c);
     return rc;
 }
 
@@ -916,7 +943,7 @@ static int
 s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
                fsy_apply_stats_t *stats)
 {
-    int rc = fsy_change_validate(c);
+    int rc = ax->validated ? FSY_OK : fsy_change_validate(c);
     if (rc != FSY_OK)
         return rc;
     int64_t oid;
@@ -934,7 +961,7 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
         s_note_gap(stats, c, t->seq);
         return FSY_OK;
     }
-    if ((rc = s_store_one(s, c, oid)) != FSY_OK)
+    if ((rc = s_store_one(s, ax, c, oid)) != FSY_OK)
         return rc;
     t->seq = c->version.seq;
     t->dirty = true;
@@ -1004,16 +1031,29 @@ s_clock_receive(fsy_store_t *s, uint64_t max_hlc)
     return next == clock ? FSY_OK : s_meta_set(s, "clock", NULL, next);
 }
 
+/* Whether any base is still waiting for its target (usually none). */
+static int
+s_superseded_any(fsy_store_t *s, bool *any)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_SUPERSEDED_ANY);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    int rc = sqlite3_step(st);
+    *any = rc != SQLITE_ROW || sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? FSY_OK : fsy_sq_err(s, rc, "reading bases");
+}
+
 /*
  * The one path every change takes into the replica, local or remote.
  * Runs inside the caller's transaction.
  */
 static int
 s_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
-                fsy_apply_stats_t *stats)
+                bool validated, fsy_apply_stats_t *stats)
 {
-    s_apply_ctx_t ax = {0};
-    int rc = FSY_OK;
+    s_apply_ctx_t ax = {.validated = validated};
+    int rc = s_superseded_any(s, &ax.superseded);
     for (size_t i = 0; rc == FSY_OK && i < n; i++)
         rc = s_apply_change(s, &ax, &changes[i], stats);
     if (rc == FSY_OK)
@@ -1028,9 +1068,9 @@ s_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
     return rc;
 }
 
-int
-fsy_store_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n,
-                fsy_apply_stats_t *stats)
+static int
+s_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n, bool validated,
+        fsy_apply_stats_t *stats)
 {
     fsy_apply_stats_t local;
     if (stats == NULL)
@@ -1042,11 +1082,25 @@ fsy_store_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n,
     int rc = s_txn_begin(s);
     if (rc != FSY_OK)
         return rc;
-    rc = s_apply_changes(s, changes, n, stats);
+    rc = s_apply_changes(s, changes, n, validated, stats);
     rc = s_txn_end(s, rc);
     if (rc != FSY_OK)
         memset(stats, 0, sizeof *stats);
     return rc;
+}
+
+int
+fsy_store_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n,
+                fsy_apply_stats_t *stats)
+{
+    return s_apply(s, changes, n, false, stats);
+}
+
+int
+fsy_store_apply_validated(fsy_store_t *s, const fsy_change_t *changes, size_t n,
+                          fsy_apply_stats_t *stats)
+{
+    return s_apply(s, changes, n, true, stats);
 }
 
 /* ---- local writes ----------------------------------------------------- */
@@ -1139,7 +1193,7 @@ s_local_finish(s_local_txn_t *t)
     for (size_t i = 0; i < t->list.n; i++)
         fsy_change_seal(&t->list.v[i]);
     fsy_apply_stats_t stats = {0};
-    int rc = s_apply_changes(s, t->list.v, t->list.n, &stats);
+    int rc = s_apply_changes(s, t->list.v, t->list.n, false, &stats);
     if (rc == FSY_OK && stats.applied != t->list.n)
         rc = fsy_err_set(FSY_EINTERNAL, "local write not applied in full");
     if (rc == FSY_OK)

@@ -20,6 +20,7 @@ enum fsy_stmt_id {
     ST_CHANGE_INS,
     ST_CHANGE_BY_ID,
     ST_SUPERSEDED_INS,
+    ST_SUPERSEDED_ANY,
     ST_SUPERSEDED_TAKE,
     ST_HEAD_DEL,
     ST_HEAD_INS,

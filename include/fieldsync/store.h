@@ -89,9 +89,9 @@ typedef struct fsy_field_set {
  * field in `sets` (n >= 1, distinct names). `kind` is required when the
  * document has never existed; a deleted document keeps its kind when
  * re-created unless another `kind` is given; a visible document's kind is
- * fixed (`kind` must be NULL or equal to it). At most FSY_TXN_MAX changes. Each write names the
- * field's current winner as its base; a re-creation names every head.
- * Returns FSY_OK, FSY_EINVAL, FSY_ETOOBIG, FSY_EIO, FSY_EFULL, FSY_EBUSY.
+ * fixed (`kind` must be NULL or equal to it). At most FSY_TXN_MAX changes. Each
+ * write names the field's current winner as its base; a re-creation names every
+ * head. Returns FSY_OK, FSY_EINVAL, FSY_ETOOBIG, FSY_EIO, FSY_EFULL, FSY_EBUSY.
  */
 int fsy_store_put(fsy_store_t *s, const char *scope, const char *doc,
                   const char *kind, const fsy_field_set_t *sets, size_t n);
@@ -243,6 +243,14 @@ typedef struct fsy_apply_stats {
  */
 int fsy_store_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n,
                     fsy_apply_stats_t *stats);
+
+/*
+ * fsy_store_apply() for changes that already passed fsy_change_validate(),
+ * as every change from fsy_bundle_read() and the wire decoder has: skips
+ * checking (and hashing) each one a second time.
+ */
+int fsy_store_apply_validated(fsy_store_t *s, const fsy_change_t *changes,
+                              size_t n, fsy_apply_stats_t *stats);
 
 /* ---- integrity -------------------------------------------------------- */
 
