@@ -1437,12 +1437,41 @@ START_TEST(
 }
 END_TEST
 
+/* The checksum is part of every change's identity, stored and relayed
+ * forever: its canonical encoding must never change by accident. */
+START_TEST(test_codec_checksum_of_a_known_change_is_stable)
+{
+    fsy_version_t base = {
+        .hlc = UINT64_C(0x0001900000000005), .origin = {"hq", 7}, .seq = 2};
+    fsy_change_t c = {0};
+    c.version.hlc = UINT64_C(0x0001900000000009);
+    snprintf(c.version.origin.site, sizeof c.version.origin.site, "gao");
+    c.version.origin.incarnation = UINT64_C(0x1122334455667788);
+    c.version.seq = 3;
+    snprintf(c.scope, sizeof c.scope, "MLI");
+    snprintf(c.doc, sizeof c.doc, "isf-mli-2027");
+    snprintf(c.field, sizeof c.field, "status");
+    c.value = (uint8_t *)"endorsed";
+    c.value_len = 8;
+    c.bases = &base;
+    c.n_bases = 1;
+    c.txn_end = true;
+    uint8_t sum[FSY_CHECKSUM_LEN];
+    char hex[2 * FSY_CHECKSUM_LEN + 1];
+    fsy_change_checksum(&c, sum);
+    for (int i = 0; i < FSY_CHECKSUM_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+    ck_assert_str_eq(hex, "633af29bb3bd8bf87dddc1e5835d7e6a");
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
     Suite *su = suite_create("codec");
     TCase *tc = tcase_create("codec");
     tcase_add_checked_fixture(tc, NULL, s_teardown);
+    tcase_add_test(tc, test_codec_checksum_of_a_known_change_is_stable);
     tcase_add_test(tc, test_codec_batch_round_trip_preserves_every_field);
     tcase_add_test(tc, test_codec_empty_batch_round_trips);
     tcase_add_test(tc, test_codec_value_of_exactly_value_max_round_trips);
