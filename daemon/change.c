@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "canon.h"
 #include "fieldsync/change.h"
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
@@ -47,87 +48,32 @@ fsy_version_label(const fsy_version_t *v, char *buf, size_t len)
 
 /* ---- checksum --------------------------------------------------------- */
 
-/*
- * The canonical encoding is built in a small buffer and hashed in few
- * updates: libsodium's per-update cost dominated when each integer was fed
- * on its own. Values go to the hash directly (they may be 1 MiB).
- */
-typedef struct s_canon {
-    crypto_generichash_state st;
-    uint8_t buf[512];
-    size_t n;
-} s_canon_t;
-
 static void
-s_canon_flush(s_canon_t *h)
+s_canon_version(fsy_canon_t *h, const fsy_version_t *v)
 {
-    if (h->n > 0)
-        crypto_generichash_update(&h->st, h->buf, h->n);
-    h->n = 0;
-}
-
-static void
-s_canon_u64(s_canon_t *h, uint64_t v)
-{
-    if (sizeof h->buf - h->n < 8)
-        s_canon_flush(h);
-    for (int i = 0; i < 8; i++)
-        h->buf[h->n++] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-s_canon_bytes(s_canon_t *h, const void *p, size_t len)
-{
-    s_canon_u64(h, len);
-    if (len == 0)
-        return;
-    if (len > sizeof h->buf - h->n) {
-        s_canon_flush(h);
-        if (len > sizeof h->buf) {
-            crypto_generichash_update(&h->st, p, len);
-            return;
-        }
-    }
-    memcpy(h->buf + h->n, p, len);
-    h->n += len;
-}
-
-static void
-s_canon_str(s_canon_t *h, const char *s)
-{
-    s_canon_bytes(h, s, strlen(s));
-}
-
-static void
-s_canon_version(s_canon_t *h, const fsy_version_t *v)
-{
-    s_canon_u64(h, v->hlc);
-    s_canon_str(h, v->origin.site);
-    s_canon_u64(h, v->origin.incarnation);
-    s_canon_u64(h, v->seq);
+    fsy_canon_u64(h, v->hlc);
+    fsy_canon_str(h, v->origin.site);
+    fsy_canon_u64(h, v->origin.incarnation);
+    fsy_canon_u64(h, v->seq);
 }
 
 void
 fsy_change_checksum(const fsy_change_t *c, uint8_t out[FSY_CHECKSUM_LEN])
 {
-    static const char domain[] = "fieldsync change v1";
-    s_canon_t h;
-    h.n = 0;
-    crypto_generichash_init(&h.st, NULL, 0, FSY_CHECKSUM_LEN);
-    s_canon_bytes(&h, domain, sizeof domain - 1);
+    fsy_canon_t h;
+    fsy_canon_init(&h, FSY_CHECKSUM_LEN, "fieldsync change v1");
     s_canon_version(&h, &c->version);
-    s_canon_str(&h, c->scope);
-    s_canon_str(&h, c->doc);
-    s_canon_str(&h, c->field);
-    s_canon_u64(&h, c->absent ? 1 : 0);
+    fsy_canon_str(&h, c->scope);
+    fsy_canon_str(&h, c->doc);
+    fsy_canon_str(&h, c->field);
+    fsy_canon_u64(&h, c->absent ? 1 : 0);
     if (!c->absent)
-        s_canon_bytes(&h, c->value, c->value_len);
-    s_canon_u64(&h, c->n_bases);
+        fsy_canon_bytes(&h, c->value, c->value_len);
+    fsy_canon_u64(&h, c->n_bases);
     for (size_t i = 0; i < c->n_bases; i++)
         s_canon_version(&h, &c->bases[i]);
-    s_canon_u64(&h, c->txn_end ? 1 : 0);
-    s_canon_flush(&h);
-    crypto_generichash_final(&h.st, out, FSY_CHECKSUM_LEN);
+    fsy_canon_u64(&h, c->txn_end ? 1 : 0);
+    fsy_canon_final(&h, out);
 }
 
 void

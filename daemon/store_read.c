@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
+#include "canon.h"
 #include "fieldsync/ident.h"
 #include "merge.h"
 #include "store_internal.h"
@@ -323,55 +322,38 @@ fsy_store_history(fsy_store_t *s, const char *scope, const char *doc,
 /* ---- digest ----------------------------------------------------------- */
 
 static void
-s_hash_u64(crypto_generichash_state *h, uint64_t v)
-{
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    crypto_generichash_update(h, b, sizeof b);
-}
-
-static void
-s_hash_bytes(crypto_generichash_state *h, const void *p, size_t n)
-{
-    s_hash_u64(h, n);
-    if (n > 0)
-        crypto_generichash_update(h, p, n);
-}
-
-static void
-s_hash_head(crypto_generichash_state *h, const fsy_head_t *x, bool version)
+s_hash_head(fsy_canon_t *h, const fsy_head_t *x, bool version)
 {
     if (version) {
-        s_hash_u64(h, x->version.hlc);
-        s_hash_bytes(h, x->version.origin.site, strlen(x->version.origin.site));
-        s_hash_u64(h, x->version.origin.incarnation);
-        s_hash_u64(h, x->version.seq);
+        fsy_canon_u64(h, x->version.hlc);
+        fsy_canon_str(h, x->version.origin.site);
+        fsy_canon_u64(h, x->version.origin.incarnation);
+        fsy_canon_u64(h, x->version.seq);
     }
-    s_hash_u64(h, x->absent);
+    fsy_canon_u64(h, x->absent);
     if (!x->absent)
-        s_hash_bytes(h, x->value, x->value_len);
+        fsy_canon_bytes(h, x->value, x->value_len);
 }
 
 /* The visible state only: winners, plus every head of an open conflict. */
 static int
 s_digest_doc(const fsy_doc_t *d, void *ctx)
 {
-    crypto_generichash_state *h = ctx;
-    s_hash_bytes(h, d->scope, strlen(d->scope));
-    s_hash_bytes(h, d->id, strlen(d->id));
-    s_hash_u64(h, d->deleted_conflict);
+    fsy_canon_t *h = ctx;
+    fsy_canon_str(h, d->scope);
+    fsy_canon_str(h, d->id);
+    fsy_canon_u64(h, d->deleted_conflict);
     for (size_t i = 0; i < d->n_fields; i++) {
         const fsy_field_t *f = &d->fields[i];
         if (strcmp(f->name, FSY_FIELD_DELETED) == 0)
             continue;
-        s_hash_bytes(h, f->name, strlen(f->name));
-        s_hash_u64(h, f->conflict);
+        fsy_canon_str(h, f->name);
+        fsy_canon_u64(h, f->conflict);
         if (!f->conflict) {
             s_hash_head(h, &f->heads[f->winner], false);
             continue;
         }
-        s_hash_u64(h, f->n_heads);
+        fsy_canon_u64(h, f->n_heads);
         for (size_t k = 0; k < f->n_heads; k++)
             s_hash_head(h, &f->heads[k], true);
     }
@@ -381,16 +363,15 @@ s_digest_doc(const fsy_doc_t *d, void *ctx)
 int
 fsy_store_digest(fsy_store_t *s, const char *scope, uint8_t out[FSY_DIGEST_LEN])
 {
-    crypto_generichash_state h;
-    crypto_generichash_init(&h, NULL, 0, FSY_DIGEST_LEN);
-    s_hash_bytes(&h, "fieldsync digest v1", 19);
+    fsy_canon_t h;
+    fsy_canon_init(&h, FSY_DIGEST_LEN, "fieldsync digest v1");
     int rc = fsy_sq_exec(s, "BEGIN");
     if (rc != FSY_OK)
         return rc;
     rc = fsy_store_each_doc(s, NULL, scope, false, s_digest_doc, &h);
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (rc == FSY_OK)
-        crypto_generichash_final(&h, out, FSY_DIGEST_LEN);
+        fsy_canon_final(&h, out);
     return rc;
 }
 

@@ -1029,14 +1029,6 @@ END_TEST
 
 /* ---- bundles ---------------------------------------------------------- */
 
-static int
-s_collect(const fsy_change_t *c, void *ctx)
-{
-    fsy_change_t *slot;
-    int rc = fsy_change_list_push(ctx, &slot);
-    return rc ? rc : fsy_change_copy(slot, c);
-}
-
 static uint64_t
 s_now_ms(void)
 {
@@ -1115,7 +1107,7 @@ START_TEST(test_codec_bundle_export_read_back_matches_replica)
     fsy_vv_free(&vv);
 
     fsy_change_list_t all = {0};
-    ck_ok(fsy_store_export(gao, NULL, s_collect, &all));
+    ck_ok(fsy_store_export(gao, NULL, tu_collect, &all));
     ck_assert_uint_eq(all.n, 5);
     ck_assert_uint_eq(n, all.n);
     ck_assert_uint_eq(b->changes.n, all.n);
@@ -1507,9 +1499,5 @@ s_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run(s_suite());
 }

@@ -132,14 +132,6 @@ s_random_op(world_t *w, int site)
 
 /* ---- random delivery -------------------------------------------------- */
 
-static int
-s_collect(const fsy_change_t *c, void *ctx)
-{
-    fsy_change_t *slot;
-    int rc = fsy_change_list_push(ctx, &slot);
-    return rc ? rc : fsy_change_copy(slot, c);
-}
-
 static bool
 s_same_stream(const fsy_change_t *a, const fsy_change_t *b)
 {
@@ -244,7 +236,7 @@ s_random_delivery(world_t *w, int a, int b)
     /* Sometimes export against an empty vector: old news and replays. */
     if (s_rand() % 3)
         ck_ok(fsy_store_vv(w->site[b], &vv));
-    ck_ok(fsy_store_export(w->site[a], vv, s_collect, &all));
+    ck_ok(fsy_store_export(w->site[a], vv, tu_collect, &all));
     fsy_vv_free(&vv);
     unit_t *units = malloc((all.n ? all.n : 1) * sizeof *units);
     unit_t *sel = malloc((all.n ? all.n : 1) * sizeof *sel);
@@ -326,14 +318,14 @@ static void
 s_assert_logs_equal(world_t *w)
 {
     fsy_change_list_t ref = {0};
-    ck_ok(fsy_store_export(w->site[0], NULL, s_collect, &ref));
+    ck_ok(fsy_store_export(w->site[0], NULL, tu_collect, &ref));
     ck_assert_uint_eq(ref.n, w->written);
     qsort(ref.v, ref.n, sizeof *ref.v, s_log_cmp);
     for (size_t i = 1; i < ref.n; i++)
         ck_assert_int_ne(s_log_cmp(&ref.v[i - 1], &ref.v[i]), 0);
     for (int k = 1; k < N_SITES; k++) {
         fsy_change_list_t l = {0};
-        ck_ok(fsy_store_export(w->site[k], NULL, s_collect, &l));
+        ck_ok(fsy_store_export(w->site[k], NULL, tu_collect, &l));
         ck_assert_uint_eq(l.n, ref.n);
         qsort(l.v, l.n, sizeof *l.v, s_log_cmp);
         for (size_t i = 0; i < l.n; i++)
@@ -420,9 +412,5 @@ s_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run(s_suite());
 }

@@ -394,18 +394,10 @@ END_TEST
 
 /* ---- remote apply ----------------------------------------------------- */
 
-static int
-s_collect(const fsy_change_t *c, void *ctx)
-{
-    fsy_change_t *slot;
-    int rc = fsy_change_list_push(ctx, &slot);
-    return rc ? rc : fsy_change_copy(slot, c);
-}
-
 static void
 s_all(fsy_store_t *s, fsy_change_list_t *l)
 {
-    ck_ok(fsy_store_export(s, NULL, s_collect, l));
+    ck_ok(fsy_store_export(s, NULL, tu_collect, l));
 }
 
 START_TEST(test_store_apply_is_idempotent)
@@ -522,7 +514,7 @@ START_TEST(test_store_base_arriving_before_its_target_is_harmless)
     tu_sync(hq, gao);
     tu_put(gao, "MLI", "p", NULL, "title", "from gao");
     fsy_change_list_t l = {0};
-    ck_ok(fsy_store_export(gao, NULL, s_collect, &l));
+    ck_ok(fsy_store_export(gao, NULL, tu_collect, &l));
     /* Only gao's own stream, without hq's changes it was based on. */
     fsy_change_list_t own = {0};
     for (size_t i = 0; i < l.n; i++)
@@ -552,7 +544,7 @@ START_TEST(test_store_history_lists_every_version)
     tu_put(a, "MLI", "p", NULL, "title", "b");
     ck_ok(fsy_store_delete(a, "MLI", "p"));
     fsy_change_list_t l = {0};
-    ck_ok(fsy_store_history(a, "MLI", "p", s_collect, &l));
+    ck_ok(fsy_store_history(a, "MLI", "p", tu_collect, &l));
     ck_assert_uint_eq(l.n, 5); /* _kind, a, b, title absent, _deleted */
     for (size_t i = 1; i < l.n; i++)
         ck_assert_int_lt(fsy_version_cmp(&l.v[i - 1].version, &l.v[i].version),
@@ -696,9 +688,5 @@ s_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run(s_suite());
 }

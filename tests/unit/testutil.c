@@ -110,8 +110,8 @@ tu_sync_bundle(fsy_store_t *from, fsy_store_t *to)
     unlink(path);
 }
 
-static int
-s_collect(const fsy_change_t *c, void *ctx)
+int
+tu_collect(const fsy_change_t *c, void *ctx)
 {
     fsy_change_t *slot;
     int rc = fsy_change_list_push(ctx, &slot);
@@ -124,7 +124,7 @@ tu_sync(fsy_store_t *from, fsy_store_t *to)
     fsy_vv_t *vv;
     fsy_change_list_t l = {0};
     ck_ok(fsy_store_vv(to, &vv));
-    ck_ok(fsy_store_export(from, vv, s_collect, &l));
+    ck_ok(fsy_store_export(from, vv, tu_collect, &l));
     fsy_vv_free(&vv);
     fsy_apply_stats_t st;
     ck_ok(fsy_store_apply(to, l.v, l.n, &st));
@@ -138,4 +138,14 @@ tu_changes(fsy_store_t *s)
     fsy_store_counts_t c;
     ck_ok(fsy_store_counts(s, &c));
     return c.changes;
+}
+
+int
+tu_run(Suite *su)
+{
+    SRunner *sr = srunner_create(su);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

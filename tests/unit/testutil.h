@@ -35,6 +35,12 @@ void tu_sync_bundle(fsy_store_t *from, fsy_store_t *to);
 /* Applies everything `to` lacks from `from`, in memory. */
 void tu_sync(fsy_store_t *from, fsy_store_t *to);
 
+/* fsy_change_cb appending a deep copy to the fsy_change_list_t ctx. */
+int tu_collect(const fsy_change_t *c, void *ctx);
+
+/* Runs a suite; EXIT_SUCCESS if every test passed. */
+int tu_run(Suite *su);
+
 /* Number of rows in the log. */
 uint64_t tu_changes(fsy_store_t *s);
 
