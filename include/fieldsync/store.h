@@ -7,6 +7,9 @@
  * replica (SQLite WAL, busy timeout), and every write runs in one
  * BEGIN IMMEDIATE transaction so the persisted clock is never minted twice.
  *
+ * Threads: a store handle may be used by one thread at a time; open one
+ * handle per thread that needs the replica.
+ *
  * Ownership: fsy_store_t is opaque; fsy_store_close() frees it. Structures
  * returned through `**out` belong to the caller and have a matching _free().
  * Pointers handed to callbacks are borrowed and valid only during the call.
