@@ -626,21 +626,28 @@ static int
 s_bundle_import_print(const fsy_cli_t *cli, const char *path,
                       const fsy_apply_stats_t *st, bool json)
 {
+    /* Refused changes are an alarm: the rest was applied, but the exit
+     * status must make a script look. */
+    int status = st->refused > 0 ? FSY_EXIT_FAIL : FSY_EXIT_OK;
     cJSON *root;
     bool ok;
+    int rc;
 
     if (!json) {
-        printf("imported %s: %zu applied, %zu duplicate%s, %zu gapped\n", path,
-               st->applied, st->duplicates, st->duplicates == 1 ? "" : "s",
-               st->gapped);
-        return FSY_EXIT_OK;
+        printf("imported %s: %zu applied, %zu duplicate%s, %zu gapped, "
+               "%zu refused\n",
+               path, st->applied, st->duplicates,
+               st->duplicates == 1 ? "" : "s", st->gapped, st->refused);
+        return status;
     }
     root = cJSON_CreateObject();
     ok = fsy_cli_jstr(root, "path", path) &&
          fsy_cli_jnum(root, "applied", (double)st->applied) &&
          fsy_cli_jnum(root, "duplicates", (double)st->duplicates) &&
-         fsy_cli_jnum(root, "gapped", (double)st->gapped);
-    return fsy_cli_json_print(cli, root, ok);
+         fsy_cli_jnum(root, "gapped", (double)st->gapped) &&
+         fsy_cli_jnum(root, "refused", (double)st->refused);
+    rc = fsy_cli_json_print(cli, root, ok);
+    return rc != FSY_EXIT_OK ? rc : status;
 }
 
 static int
@@ -675,6 +682,13 @@ s_bundle_import(fsy_cli_t *cli, int argc, char **argv)
         return fsy_cli_failpath(cli, err, "cannot import", argv[optind]);
     if (st.gapped > 0)
         s_gap_warning(cli, &st);
+    if (st.refused > 0)
+        fsy_cli_warnf(cli,
+                      "%zu change%s from %s refused: %s. The rest was "
+                      "applied; tell the operators of %s and keep the bundle",
+                      st.refused, st.refused == 1 ? "" : "s",
+                      st.refused_origin.site, st.refused_why,
+                      st.refused_origin.site);
     return s_bundle_import_print(cli, argv[optind], &st, json);
 }
 

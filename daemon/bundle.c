@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,21 @@ s_write_all(int fd, const uint8_t *p, size_t len)
     return FSY_OK;
 }
 
+/* Best effort: some file systems refuse fsync on a directory. */
+static void
+s_sync_dir(const char *path)
+{
+    char *dup = strdup(path);
+    if (dup == NULL)
+        return;
+    int fd = open(dirname(dup), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dup);
+}
+
 /* Temporary file, fsync, rename: a reader never sees half a bundle. */
 static int
 s_write_file(const char *path, const uint8_t *buf, size_t len)
@@ -106,15 +122,21 @@ s_write_file(const char *path, const uint8_t *buf, size_t len)
     snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640);
     int rc = fd < 0 ? FSY_EIO : s_write_all(fd, buf, len);
-    if (rc == FSY_OK && fsync(fd) != 0)
-        rc = FSY_EIO;
     int saved = errno;
-    if (fd >= 0 && close(fd) != 0 && rc == FSY_OK)
+    if (rc == FSY_OK && fsync(fd) != 0) {
+        saved = errno;
         rc = FSY_EIO;
+    }
+    if (fd >= 0 && close(fd) != 0 && rc == FSY_OK) {
+        saved = errno;
+        rc = FSY_EIO;
+    }
     if (rc == FSY_OK && rename(tmp, path) != 0) {
         saved = errno;
         rc = FSY_EIO;
     }
+    if (rc == FSY_OK)
+        s_sync_dir(path); /* the rename itself survives a power cut */
     if (rc != FSY_OK) {
         unlink(tmp);
         rc = fsy_err_set(rc, "cannot write %s: %s", path, strerror(saved));

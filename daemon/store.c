@@ -40,6 +40,8 @@
 #include "store_internal.h"
 
 #define FSY_BUSY_TIMEOUT_MS 10000
+/* Past this many origins the cache stops growing; SQLite's index serves. */
+#define FSY_ORIGIN_CACHE_MAX 1024
 #define FSY_DEFAULT_SKEW_MS (3600u * 1000u)
 
 static const char *const s_sql[ST__COUNT] = {
@@ -58,12 +60,12 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_CHANGE_BY_ID] = "SELECT lseq, hlc, doc, field, checksum FROM changes "
                         "WHERE scope = ?1 AND origin = ?2 AND seq = ?3",
     [ST_SUPERSEDED_INS] =
-        "INSERT OR IGNORE INTO superseded(scope, doc, field, origin, seq, "
-        "hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT OR IGNORE INTO superseded(scope, doc, field, site, "
+        "incarnation, seq, hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_SUPERSEDED_ANY] = "SELECT EXISTS (SELECT 1 FROM superseded)",
     [ST_SUPERSEDED_TAKE] =
         "DELETE FROM superseded WHERE scope = ?1 AND doc = ?2 AND field = ?3 "
-        "AND origin = ?4 AND seq = ?5 AND hlc = ?6",
+        "AND site = ?4 AND incarnation = ?5 AND seq = ?6 AND hlc = ?7",
     [ST_HEAD_DEL] = "DELETE FROM heads WHERE scope = ?2 AND doc = ?3 AND "
                     "field = ?4 AND lseq = ?1",
     [ST_HEAD_INS] =
@@ -100,9 +102,10 @@ static const char s_schema[] =
     "  field TEXT NOT NULL, lseq INTEGER NOT NULL,"
     "  PRIMARY KEY(scope, doc, field, lseq)) WITHOUT ROWID;"
     "CREATE TABLE superseded(scope TEXT NOT NULL, doc TEXT NOT NULL,"
-    "  field TEXT NOT NULL, origin INTEGER NOT NULL, seq INTEGER NOT NULL,"
-    "  hlc INTEGER NOT NULL,"
-    "  PRIMARY KEY(scope, doc, field, origin, seq, hlc)) WITHOUT ROWID;"
+    "  field TEXT NOT NULL, site TEXT NOT NULL, incarnation INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+    "  PRIMARY KEY(scope, doc, field, site, incarnation, seq, hlc))"
+    "  WITHOUT ROWID;"
     "CREATE TABLE docs(scope TEXT NOT NULL, doc TEXT NOT NULL,"
     "  kind TEXT NOT NULL, visible INTEGER NOT NULL,"
     "  n_conflicts INTEGER NOT NULL, updated_hlc INTEGER NOT NULL,"
@@ -327,8 +330,8 @@ s_open_db(fsy_store_t *s, int flags)
 {
     /* NOMUTEX: a store handle belongs to one thread at a time (store.h),
      * so SQLite's per-call mutexes would be pure cost (~6% of an import). */
-    int rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc =
+        sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, s->path);
     return FSY_OK;
@@ -518,6 +521,8 @@ fsy_store_set_wallclock(fsy_store_t *s, fsy_wallclock_fn fn, void *ctx)
 static int
 s_origin_cache(fsy_store_t *s, const fsy_origin_t *o, int64_t id)
 {
+    if (s->n_origins == FSY_ORIGIN_CACHE_MAX)
+        return FSY_OK;
     if (s->n_origins == s->cap_origins) {
         size_t cap = s->cap_origins ? s->cap_origins * 2 : 16;
         fsy_origin_slot_t *v = realloc(s->origins, cap * sizeof *v);
@@ -537,12 +542,14 @@ s_origin_cache(fsy_store_t *s, const fsy_origin_t *o, int64_t id)
  * ids are cached only after lookup, which sees committed or own rows; the
  * rollback path clears the cache (s_txn_rollback).
  */
+/* The row id of a known origin; *known false if there is none. */
 static int
-s_origin_id(fsy_store_t *s, const fsy_origin_t *o, int64_t *id)
+s_origin_find(fsy_store_t *s, const fsy_origin_t *o, int64_t *id, bool *known)
 {
     for (size_t i = 0; i < s->n_origins; i++)
         if (fsy_origin_eq(&s->origins[i].origin, o)) {
             *id = s->origins[i].id;
+            *known = true;
             return FSY_OK;
         }
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_ORIGIN_GET);
@@ -551,15 +558,23 @@ s_origin_id(fsy_store_t *s, const fsy_origin_t *o, int64_t *id)
     sqlite3_bind_text(st, 1, o->site, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)o->incarnation);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    *known = rc == SQLITE_ROW;
+    if (*known)
         *id = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        return s_origin_cache(s, o, *id);
-    }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return fsy_sq_err(s, rc, "looking up an origin");
-    st = fsy_sq_stmt(s, ST_ORIGIN_INS);
+    return *known ? s_origin_cache(s, o, *id) : FSY_OK;
+}
+
+static int
+s_origin_id(fsy_store_t *s, const fsy_origin_t *o, int64_t *id)
+{
+    bool known;
+    int rc = s_origin_find(s, o, id, &known);
+    if (rc != FSY_OK || known)
+        return rc;
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_ORIGIN_INS);
     if (st == NULL)
         return FSY_EINTERNAL;
     sqlite3_bind_text(st, 1, o->site, -1, SQLITE_STATIC);
@@ -575,9 +590,16 @@ s_origin_id(fsy_store_t *s, const fsy_origin_t *o, int64_t *id)
 static int
 s_txn_begin(fsy_store_t *s)
 {
-    if (s->in_group)
-        return FSY_OK;
-    return fsy_sq_exec(s, "BEGIN IMMEDIATE");
+    if (!s->in_group)
+        return fsy_sq_exec(s, "BEGIN IMMEDIATE");
+    /* SQLite may have rolled the whole group back by itself (disk full,
+     * I/O error): never let later writes run outside it, in autocommit. */
+    if (!s->group_failed && sqlite3_get_autocommit(s->db))
+        s->group_failed = true;
+    if (s->group_failed)
+        return fsy_err_set(FSY_EINVAL, "an earlier write in this group "
+                                       "failed: roll the group back");
+    return FSY_OK;
 }
 
 static void
@@ -594,8 +616,10 @@ s_txn_rollback(fsy_store_t *s)
 static int
 s_txn_end(fsy_store_t *s, int rc)
 {
-    if (s->in_group)
+    if (s->in_group) {
+        s->group_failed |= rc != FSY_OK;
         return rc;
+    }
     if (rc == FSY_OK) {
         rc = fsy_sq_exec(s, "COMMIT");
         if (rc == FSY_OK)
@@ -605,14 +629,24 @@ s_txn_end(fsy_store_t *s, int rc)
     return rc;
 }
 
+/* A write refused before it began still fails an open group. */
+static int
+s_refuse(fsy_store_t *s, int rc)
+{
+    s->group_failed |= s->in_group;
+    return rc;
+}
+
 int
 fsy_store_begin(fsy_store_t *s)
 {
     if (s->in_group)
         return fsy_err_set(FSY_EINVAL, "a write group is already open");
     int rc = fsy_sq_exec(s, "BEGIN IMMEDIATE");
-    if (rc == FSY_OK)
+    if (rc == FSY_OK) {
         s->in_group = true;
+        s->group_failed = false;
+    }
     return rc;
 }
 
@@ -622,6 +656,11 @@ fsy_store_commit(fsy_store_t *s)
     if (!s->in_group)
         return fsy_err_set(FSY_EINVAL, "no write group is open");
     s->in_group = false;
+    if (s->group_failed) {
+        s_txn_rollback(s);
+        return fsy_err_set(FSY_EINVAL, "a write in this group failed: the "
+                                       "group was rolled back");
+    }
     int rc = fsy_sq_exec(s, "COMMIT");
     if (rc != FSY_OK)
         s_txn_rollback(s);
@@ -647,6 +686,7 @@ typedef struct s_stream {
     bool dirty;   /* seq must be written back */
     bool blocked; /* a gap was seen: drop the rest */
     bool open;    /* last change applied did not end its transaction */
+    bool refused; /* a conflicting duplicate: accept nothing more */
 } s_stream_t;
 
 typedef struct s_apply_ctx {
@@ -765,6 +805,12 @@ s_check_duplicate(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id)
     if (same)
         return FSY_OK;
     char label[64];
+    if (rc == SQLITE_DONE)
+        return fsy_err_set(FSY_ECORRUPT,
+                           "change %s in scope %s is below the version "
+                           "vector but not in the log: run 'fieldsync verify'",
+                           fsy_version_label(&c->version, label, sizeof label),
+                           c->scope);
     return fsy_err_set(FSY_ECONFLICT,
                        "change %s in scope %s differs from the one this "
                        "replica holds under the same identity: refusing "
@@ -806,6 +852,25 @@ s_insert_change(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id,
     return rc;
 }
 
+/* Remembers base b of c, whose target has not arrived (yet). */
+static int
+s_supersede(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
+            const fsy_version_t *b)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_SUPERSEDED_INS);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->field, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, b->origin.site, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)b->origin.incarnation);
+    sqlite3_bind_int64(st, 6, (int64_t)b->seq);
+    sqlite3_bind_int64(st, 7, (int64_t)b->hlc);
+    ax->superseded = true;
+    return s_step_done(s, st, "recording a base");
+}
+
 /*
  * A base names a version of the same field. If that version is here, it
  * stops being a head; if not yet, remember it so it never becomes one. A
@@ -816,10 +881,15 @@ static int
 s_apply_base(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
              const fsy_version_t *b)
 {
+    /* An origin never seen cannot have stored the target: no lookup, and
+     * no origins row for a name that may be made up. */
     int64_t oid;
-    int rc = s_origin_id(s, &b->origin, &oid);
+    bool known;
+    int rc = s_origin_find(s, &b->origin, &oid, &known);
     if (rc != FSY_OK)
         return rc;
+    if (!known)
+        return s_supersede(s, ax, c, b);
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHANGE_BY_ID);
     if (st == NULL)
         return FSY_EINTERNAL;
@@ -848,17 +918,7 @@ s_apply_base(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return fsy_sq_err(s, rc, "looking up a base");
-    st = fsy_sq_stmt(s, ST_SUPERSEDED_INS);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->field, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, oid);
-    sqlite3_bind_int64(st, 5, (int64_t)b->seq);
-    sqlite3_bind_int64(st, 6, (int64_t)b->hlc);
-    ax->superseded = true;
-    return s_step_done(s, st, "recording a base");
+    return s_supersede(s, ax, c, b);
 }
 
 static int
@@ -877,7 +937,7 @@ s_insert_head(fsy_store_t *s, const fsy_change_t *c, int64_t lseq)
 /* Becomes a head unless an earlier arrival already named it as a base. */
 static int
 s_apply_head(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
-             int64_t origin_id, int64_t lseq)
+             int64_t lseq)
 {
     if (!ax->superseded) /* the common case: bases arrived in order */
         return s_insert_head(s, c, lseq);
@@ -887,9 +947,10 @@ s_apply_head(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, c->field, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, origin_id);
-    sqlite3_bind_int64(st, 5, (int64_t)c->version.seq);
-    sqlite3_bind_int64(st, 6, (int64_t)c->version.hlc);
+    sqlite3_bind_text(st, 4, c->version.origin.site, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)c->version.origin.incarnation);
+    sqlite3_bind_int64(st, 6, (int64_t)c->version.seq);
+    sqlite3_bind_int64(st, 7, (int64_t)c->version.hlc);
     int rc = s_step_done(s, st, "updating heads");
     if (rc != FSY_OK || sqlite3_changes(s->db) > 0)
         return rc;
@@ -924,7 +985,7 @@ s_store_one(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     for (size_t i = 0; rc == FSY_OK && i < c->n_bases; i++)
         rc = s_apply_base(s, ax, c, &c->bases[i]);
     if (rc == FSY_OK)
-        rc = s_apply_head(s, ax, c, origin_id, lseq);
+        rc = s_apply_head(s, ax, c, lseq);
     if (rc == FSY_OK)
         rc = s_touch(s, ax, c);
     return rc;
@@ -941,6 +1002,18 @@ s_note_gap(fsy_apply_stats_t *st, const fsy_change_t *c, uint64_t have)
     st->gap_got = c->version.seq;
 }
 
+/* Counts a refused change; why (the first reason) may be NULL. */
+static int
+s_note_refused(fsy_apply_stats_t *st, const fsy_change_t *c, const char *why)
+{
+    if (st->refused++ == 0) {
+        snprintf(st->refused_why, sizeof st->refused_why, "%s",
+                 why ? why : "refused");
+        st->refused_origin = c->version.origin;
+    }
+    return FSY_OK;
+}
+
 /* One change: validate, then skip, drop or store it by the vector. */
 static int
 s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
@@ -954,8 +1027,14 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     if ((rc = s_origin_id(s, &c->version.origin, &oid)) != FSY_OK ||
         (rc = s_stream_get(s, ax, c->scope, oid, &t)) != FSY_OK)
         return rc;
+    if (t->refused)
+        return s_note_refused(stats, c, NULL);
     if (c->version.seq <= t->seq) {
         rc = s_check_duplicate(s, c, oid);
+        if (rc == FSY_ECONFLICT) { /* stop accepting this stream */
+            t->refused = true;
+            return s_note_refused(stats, c, fsy_errdetail());
+        }
         stats->duplicates += rc == FSY_OK;
         return rc;
     }
@@ -979,10 +1058,15 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
 static int
 s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc)
 {
-    fsy_doc_t *d;
+    fsy_doc_t *d = NULL, none = {0};
     int rc = fsy_sq_load_doc(s, scope, doc, &d);
+    /* Every head can be named as a base (two changes naming each other):
+     * a document with no heads is legal, and simply not visible. */
+    if (rc == FSY_ENOTFOUND)
+        rc = FSY_OK;
     if (rc != FSY_OK)
         return rc;
+    const fsy_doc_t *v = d != NULL ? d : &none;
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_DOC_UPSERT);
     if (st == NULL) {
         fsy_doc_free(&d);
@@ -990,10 +1074,10 @@ s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc)
     }
     sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, d->kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, d->visible ? 1 : 0);
-    sqlite3_bind_int64(st, 5, (int64_t)d->n_conflicts);
-    sqlite3_bind_int64(st, 6, (int64_t)d->updated_hlc);
+    sqlite3_bind_text(st, 3, v->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, v->visible ? 1 : 0);
+    sqlite3_bind_int64(st, 5, (int64_t)v->n_conflicts);
+    sqlite3_bind_int64(st, 6, (int64_t)v->updated_hlc);
     rc = s_step_done(s, st, "updating a document");
     fsy_doc_free(&d);
     return rc;
@@ -1079,9 +1163,6 @@ s_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n, bool validated,
     if (stats == NULL)
         stats = &local;
     memset(stats, 0, sizeof *stats);
-    if (s->in_group)
-        return fsy_err_set(FSY_EINVAL, "cannot apply remote changes inside "
-                                       "a local write group");
     int rc = s_txn_begin(s);
     if (rc != FSY_OK)
         return rc;
@@ -1300,7 +1381,9 @@ fsy_store_put(fsy_store_t *s, const char *scope, const char *doc,
               const char *kind, const fsy_field_set_t *sets, size_t n)
 {
     int rc = s_check_sets(s, sets, n);
-    if (rc != FSY_OK || (rc = s_txn_begin(s)) != FSY_OK)
+    if (rc != FSY_OK)
+        return s_refuse(s, rc);
+    if ((rc = s_txn_begin(s)) != FSY_OK)
         return rc;
     fsy_doc_t *d = NULL;
     s_local_txn_t t = {0};
@@ -1408,10 +1491,11 @@ s_resolve_build(s_local_txn_t *t, const fsy_doc_t *d, const char *field,
         len = h->value_len;
     }
     int rc = FSY_OK;
-    /* Keeping a value of a document deleted elsewhere keeps the document. */
-    if (!absent && d->deleted_conflict)
-        rc = s_local_add(t, FSY_FIELD_DELETED, NULL, 0, true,
-                         fsy_doc_field(d, FSY_FIELD_DELETED), true);
+    /* Keeping a value of a deleted document (here or elsewhere) keeps the
+     * document: like any write that re-creates, it clears _deleted. */
+    const fsy_field_t *del = fsy_doc_field(d, FSY_FIELD_DELETED);
+    if (!absent && del != NULL && !del->heads[del->winner].absent)
+        rc = s_local_add(t, FSY_FIELD_DELETED, NULL, 0, true, del, true);
     if (rc == FSY_OK)
         rc = s_local_add(t, field, value, len, absent, f, true);
     return rc;
@@ -1451,7 +1535,9 @@ fsy_store_resolve(fsy_store_t *s, const char *scope, const char *doc,
                   size_t len)
 {
     int rc = s_check_resolve_args(s, field, keep, value, len);
-    if (rc != FSY_OK || (rc = s_txn_begin(s)) != FSY_OK)
+    if (rc != FSY_OK)
+        return s_refuse(s, rc);
+    if ((rc = s_txn_begin(s)) != FSY_OK)
         return rc;
     fsy_doc_t *d = NULL;
     s_local_txn_t t = {0};

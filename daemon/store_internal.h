@@ -46,7 +46,8 @@ struct fsy_store {
     uint64_t max_skew_ms;
     fsy_wallclock_fn wall;
     void *wall_ctx;
-    bool in_group; /* fsy_store_begin() transaction open */
+    bool in_group;     /* fsy_store_begin() transaction open */
+    bool group_failed; /* a write in the open group failed */
     sqlite3_stmt *stmt[ST__COUNT];
     fsy_origin_slot_t *origins;
     size_t n_origins, cap_origins;

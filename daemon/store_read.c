@@ -304,12 +304,13 @@ fsy_store_history(fsy_store_t *s, const char *scope, const char *doc,
                   fsy_change_cb cb, void *ctx)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT " FSY_SQ_CHANGE_COLS
-                                " FROM " FSY_SQ_CHANGE_FROM
-                                " WHERE c.scope = ?1 AND c.doc = ?2"
-                                " ORDER BY c.hlc, o.site, o.incarnation, c.seq",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT " FSY_SQ_CHANGE_COLS " FROM " FSY_SQ_CHANGE_FROM
+        " WHERE c.scope = ?1 AND c.doc = ?2"
+        /* unsigned order, as fsy_version_cmp(): SQLite's are signed */
+        " ORDER BY c.hlc, o.site, o.incarnation < 0, o.incarnation, c.seq",
+        -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "reading history");
     sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
@@ -427,7 +428,7 @@ fsy_store_vv(fsy_store_t *s, fsy_vv_t **out)
         s->db,
         "SELECT v.scope, o.site, o.incarnation, v.seq FROM vv v "
         "JOIN origins o ON o.id = v.origin ORDER BY v.scope, o.site, "
-        "o.incarnation",
+        "o.incarnation < 0, o.incarnation", /* unsigned order */
         -1, &st, NULL);
     if (rc != SQLITE_OK) {
         free(vv);
@@ -542,10 +543,14 @@ s_verify_vv(fsy_store_t *s, fsy_verify_report_t *r)
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(
         s->db,
-        "SELECT count(*) FROM vv v WHERE v.seq != (SELECT count(*) FROM "
-        "changes c WHERE c.scope = v.scope AND c.origin = v.origin AND "
+        /* entries disagreeing with the log, plus streams with no entry */
+        "SELECT (SELECT count(*) FROM vv v WHERE v.seq != (SELECT count(*) "
+        "FROM changes c WHERE c.scope = v.scope AND c.origin = v.origin AND "
         "c.seq BETWEEN 1 AND v.seq) OR EXISTS (SELECT 1 FROM changes c "
-        "WHERE c.scope = v.scope AND c.origin = v.origin AND c.seq > v.seq)",
+        "WHERE c.scope = v.scope AND c.origin = v.origin AND c.seq > v.seq))"
+        " + (SELECT count(*) FROM (SELECT DISTINCT scope, origin FROM changes"
+        " c WHERE NOT EXISTS (SELECT 1 FROM vv v WHERE v.scope = c.scope AND"
+        " v.origin = c.origin)))",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "verifying");

@@ -397,6 +397,10 @@ s_dec_vv(const Fieldsync__VersionVector *m, fsy_vv_t *vv)
             (rc = fsy_check_scope(e->scope)) ||
             (rc = s_origin_at(tab, m->n_origins, x->origin, &e->origin)))
             break;
+        if (x->seq > INT64_MAX) {
+            rc = fsy_err_set(FSY_EINVAL, "vector seq out of range");
+            break;
+        }
         e->seq = x->seq;
         vv->n = i + 1;
     }

@@ -27,7 +27,7 @@ extern "C" {
 #define FSY_FIELD_MAX 64         /* bytes of UTF-8, no '=', no controls */
 #define FSY_KIND_MAX 32          /* bytes; [a-z0-9_-] */
 #define FSY_VALUE_MAX (1u << 20) /* largest value any site accepts */
-#define FSY_BASES_MAX 64         /* most heads a single write may replace */
+#define FSY_BASES_MAX 256        /* most heads a single write may replace */
 #define FSY_TXN_MAX 1024         /* most changes in one local transaction */
 #define FSY_CHECKSUM_LEN 16      /* BLAKE2b-128 of the canonical content */
 

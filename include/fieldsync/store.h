@@ -70,9 +70,10 @@ void fsy_store_set_wallclock(fsy_store_t *s, fsy_wallclock_fn fn, void *ctx);
 /* ---- local writes ----------------------------------------------------- */
 
 /*
- * Groups several local writes (put, delete, resolve) in one transaction,
+ * Groups several writes (put, delete, resolve, apply) in one transaction,
  * e.g. an NDJSON import batch. Without it each write commits on its own.
- * After any failed write inside the group the caller must roll back.
+ * After any failed write inside the group, later writes are refused and
+ * commit rolls back: the caller should roll back.
  * Nesting is not supported: FSY_EINVAL if a group is already open.
  */
 int fsy_store_begin(fsy_store_t *s);
@@ -233,16 +234,24 @@ typedef struct fsy_apply_stats {
     fsy_origin_t gap_origin;
     uint64_t gap_have;
     uint64_t gap_got;
+    /* Refused: a change differing from the one held under its identity.
+     * Nothing more of that (scope, origin) is accepted in the call. */
+    size_t refused;
+    fsy_origin_t refused_origin; /* of the first refusal */
+    char refused_why[256];
 } fsy_apply_stats_t;
 
 /*
  * Applies remote changes in one transaction; correct in any delivery order
  * that is contiguous per (scope, origin), idempotent. Each change is
  * validated (fsy_change_validate). A change at or below the vector is a
- * duplicate: skipped if identical, FSY_ECONFLICT (nothing applied) if its
- * checksum differs. A change beyond a gap is dropped with the rest of its
- * (scope, origin) in this call, and counted in stats->gapped.
- * Any error rolls the whole call back. stats may be NULL.
+ * duplicate: skipped if identical; if its checksum differs it is refused
+ * with the rest of its (scope, origin) in this call (stats->refused, with
+ * the reason), and the other streams still apply. A change beyond a gap
+ * is dropped with the rest of its (scope, origin) in this call
+ * (stats->gapped). A call that would leave a transaction half applied is
+ * refused whole (FSY_EINVAL). Any error rolls the whole call back; inside
+ * a write group the group must then be rolled back. stats may be NULL.
  */
 int fsy_store_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n,
                     fsy_apply_stats_t *stats);

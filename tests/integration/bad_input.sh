@@ -70,6 +70,20 @@ fs hq bundle import "$T/good.bundle" >/dev/null
 assert_eq "$(digest hq)" "$hq_digest" "hq digest after replay"
 assert_eq "$hq_digest" "$before" "hq equals gao"
 
+step "a site restored from an old backup reuses seqs: its bundle is refused, loudly"
+fs kidal init --site kidal >/dev/null
+cp "$T/kidal.db" "$T/kidal-backup.db"
+fs kidal put sitrep-kidal --kind analysis --scope MLI --set title="Sitrep Kidal" >/dev/null
+exchange kidal hq
+hq_before=$(digest hq)
+cp "$T/kidal-backup.db" "$T/kidal.db"
+rm -f "$T/kidal.db-wal" "$T/kidal.db-shm"
+fs kidal put sitrep-kidal --kind analysis --scope MLI --set title="Other text" >/dev/null
+fs kidal bundle export --all -o "$T/restored.bundle" >/dev/null
+expect_fail 1 "from kidal refused: .*differs" fs hq bundle import "$T/restored.bundle"
+grep -q "2 refused" "$T/out" || fail "import summary lacks the refused count: $(cat "$T/out")"
+assert_eq "$(digest hq)" "$hq_before" "hq digest after refused bundle"
+
 step "NDJSON import: a bad line is reported by number, its batch not applied"
 cat >"$T/reports.ndjson" <<'NDJSON'
 {"scope":"MLI","id":"sitrep-1","kind":"analysis","fields":{"title":"Sitrep 1"}}

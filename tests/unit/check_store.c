@@ -427,25 +427,82 @@ START_TEST(test_store_apply_is_idempotent)
 }
 END_TEST
 
-START_TEST(test_store_apply_refuses_altered_duplicate)
+START_TEST(test_store_apply_refuses_altered_duplicate_stream_only)
 {
-    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("juba");
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("juba"),
+                *c = tu_replica("wau");
     tu_put(a, "SSD", "r1", "analysis", "title", "Upper Nile");
     fsy_change_list_t l = {0};
     s_all(a, &l);
     ck_ok(fsy_store_apply(b, l.v, l.n, NULL));
     char d1[65], d2[65];
+    /* Same identity, other content, resealed: a forged or buggy sender;
+     * sent together with an innocent stream from another site. */
+    fsy_change_t *x = &l.v[l.n - 1];
+    x->value[0] = 'X';
+    fsy_change_seal(x);
+    tu_put(c, "SSD", "r2", "analysis", "title", "Wau sitrep");
+    ck_ok(fsy_store_export(c, NULL, tu_collect, &l));
+    fsy_apply_stats_t st;
+    ck_ok(fsy_store_apply(b, l.v, l.n, &st));
+    ck_assert_uint_eq(st.refused, 1);
+    ck_assert_str_eq(st.refused_origin.site, "hq");
+    ck_assert_ptr_nonnull(strstr(st.refused_why, "differs"));
+    ck_assert_uint_eq(st.applied, 2);
+    ck_assert_str_eq(tu_get(b, "SSD", "r1", "title"), "Upper Nile");
+    ck_assert_str_eq(tu_get(b, "SSD", "r2", "title"), "Wau sitrep");
+    /* And an unsealed alteration fails its checksum: nothing applies. */
     tu_digest(b, d1);
-    /* Same identity, other content, resealed: a forged or buggy sender. */
-    fsy_change_t *c = &l.v[l.n - 1];
-    c->value[0] = 'X';
-    fsy_change_seal(c);
-    ck_assert_int_eq(fsy_store_apply(b, l.v, l.n, NULL), FSY_ECONFLICT);
+    x->value[0] = 'Y';
+    ck_assert_int_eq(fsy_store_apply(b, l.v, l.n, NULL), FSY_ECORRUPT);
     tu_digest(b, d2);
     ck_assert_str_eq(d1, d2);
-    /* And an unsealed alteration fails its checksum. */
-    c->value[0] = 'Y';
-    ck_assert_int_eq(fsy_store_apply(b, l.v, l.n, NULL), FSY_ECORRUPT);
+    fsy_change_list_clear(&l);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+    fsy_store_close(&c);
+}
+END_TEST
+
+/* Two changes naming each other leave a field with no head at all: a
+ * legal state (not visible), never an error that blocks other streams. */
+START_TEST(test_store_bases_naming_each_other_block_nothing)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("juba");
+    fsy_change_t x[2] = {0};
+    for (int i = 0; i < 2; i++) {
+        fsy_change_t *c = &x[i];
+        c->version.hlc = fsy_hlc_from_ms(1790000000000ull) + (uint64_t)i;
+        snprintf(c->version.origin.site, sizeof c->version.origin.site, "%s",
+                 i ? "rumbek" : "bor");
+        c->version.origin.incarnation = 42;
+        c->version.seq = 1;
+        snprintf(c->scope, sizeof c->scope, "SSD");
+        snprintf(c->doc, sizeof c->doc, "loop");
+        snprintf(c->field, sizeof c->field, "title");
+        c->value = (uint8_t *)(i ? "B" : "A");
+        c->value_len = 1;
+        c->txn_end = true;
+    }
+    x[0].bases = &x[1].version;
+    x[1].bases = &x[0].version;
+    x[0].n_bases = x[1].n_bases = 1;
+    fsy_change_seal(&x[0]);
+    fsy_change_seal(&x[1]);
+    ck_ok(fsy_store_apply(b, &x[0], 1, NULL));
+    tu_put(a, "SSD", "innocent", "analysis", "title", "Bor sitrep");
+    fsy_change_list_t l = {0};
+    s_all(a, &l);
+    fsy_change_t *c;
+    ck_ok(fsy_change_list_push(&l, &c));
+    ck_ok(fsy_change_copy(c, &x[1]));
+    fsy_apply_stats_t st;
+    ck_ok(fsy_store_apply(b, l.v, l.n, &st));
+    ck_assert_uint_eq(st.applied, 3);
+    ck_assert(!s_visible(b, "SSD", "loop"));
+    ck_assert_str_eq(tu_get(b, "SSD", "innocent", "title"), "Bor sitrep");
+    fsy_verify_report_t r;
+    ck_ok(fsy_store_verify(b, &r));
     fsy_change_list_clear(&l);
     fsy_store_close(&a);
     fsy_store_close(&b);
@@ -646,6 +703,57 @@ START_TEST(test_store_write_group_rolls_back_whole)
 }
 END_TEST
 
+START_TEST(test_store_write_group_refuses_writes_after_a_failure)
+{
+    fsy_store_t *s = tu_replica("hq");
+    fsy_field_set_t bad = {"_x", (const uint8_t *)"v", 1};
+    ck_ok(fsy_store_begin(s));
+    tu_put(s, "MLI", "a", "plan", "title", "A");
+    ck_assert_int_eq(fsy_store_put(s, "MLI", "a", NULL, &bad, 1), FSY_EINVAL);
+    fsy_field_set_t ok = {"title", (const uint8_t *)"B", 1};
+    ck_assert_int_eq(fsy_store_put(s, "MLI", "b", "plan", &ok, 1), FSY_EINVAL);
+    ck_assert_int_eq(fsy_store_commit(s), FSY_EINVAL);
+    ck_assert_uint_eq(tu_changes(s), 0);
+    tu_put(s, "MLI", "c", "plan", "title", "C"); /* usable again */
+    ck_assert_uint_eq(tu_changes(s), 2);
+    fsy_store_close(&s);
+}
+END_TEST
+
+START_TEST(test_store_resolve_on_deleted_document_recreates_it)
+{
+    fsy_store_t *s = tu_replica("hq");
+    tu_put(s, "MLI", "p", "plan", "title", "v1");
+    ck_ok(fsy_store_delete(s, "MLI", "p"));
+    ck_ok(fsy_store_resolve(s, "MLI", "p", "title", NULL, (const uint8_t *)"v2",
+                            2));
+    fsy_doc_t *d;
+    ck_ok(fsy_store_get(s, "MLI", "p", &d));
+    ck_assert(d->visible);
+    ck_assert(!d->deleted_conflict);
+    ck_assert_uint_eq(d->n_conflicts, 0);
+    fsy_doc_free(&d);
+    fsy_store_close(&s);
+}
+END_TEST
+
+START_TEST(test_store_verify_detects_stream_missing_from_vector)
+{
+    fsy_store_t *s = tu_replica("gao");
+    tu_put(s, "MLI", "p", "plan", "body", "x");
+    fsy_store_close(&s);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
+    sqlite3_exec(db, "DELETE FROM vv", NULL, NULL, NULL);
+    sqlite3_close(db);
+    ck_ok(fsy_store_open(&s, tu_path("gao.db")));
+    fsy_verify_report_t r;
+    ck_assert_int_eq(fsy_store_verify(s, &r), FSY_ECORRUPT);
+    ck_assert_uint_eq(r.vv_holes, 1);
+    fsy_store_close(&s);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -672,7 +780,8 @@ s_suite(void)
     tcase_add_test(tc, test_store_delete_concurrent_with_delete_stays_deleted);
     tcase_add_test(tc, test_store_delete_concurrent_with_new_field_conflicts);
     tcase_add_test(tc, test_store_apply_is_idempotent);
-    tcase_add_test(tc, test_store_apply_refuses_altered_duplicate);
+    tcase_add_test(tc, test_store_apply_refuses_altered_duplicate_stream_only);
+    tcase_add_test(tc, test_store_bases_naming_each_other_block_nothing);
     tcase_add_test(tc, test_store_apply_drops_changes_beyond_a_gap);
     tcase_add_test(tc, test_store_apply_refuses_half_a_transaction);
     tcase_add_test(tc, test_store_base_arriving_before_its_target_is_harmless);
@@ -681,6 +790,9 @@ s_suite(void)
     tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
     tcase_add_test(tc, test_store_verify_detects_vector_past_the_log);
     tcase_add_test(tc, test_store_write_group_rolls_back_whole);
+    tcase_add_test(tc, test_store_write_group_refuses_writes_after_a_failure);
+    tcase_add_test(tc, test_store_resolve_on_deleted_document_recreates_it);
+    tcase_add_test(tc, test_store_verify_detects_stream_missing_from_vector);
     suite_add_tcase(su, tc);
     return su;
 }
