@@ -1,9 +1,12 @@
 /*
  * fieldsync — bundle files. See include/fieldsync/bundle.h for the layout.
  *
- * The envelope hash catches a damaged or truncated file before anything is
- * decoded; the per-change checksums inside are verified again by the
- * decoder, so a bundle is checked end to end even if it was re-packed.
+ * Both directions stream: export encodes one batch of whole transactions
+ * at a time into a zstd stream; import checks the trailing hash in a
+ * first pass over the file, then decompresses, decodes and applies one
+ * record at a time inside one write group, hashing again as it goes, and
+ * commits only if the second pass matches too. Memory is bounded by one
+ * record, whatever the bundle's size.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,10 +25,14 @@
 #include "wire.h"
 
 #define FSY_BUNDLE_MAGIC "FSYBNDL1"
-#define FSY_BUNDLE_HDR 28 /* magic 8 + flags 4 + raw 8 + stored 8 */
+#define FSY_BUNDLE_HEAD 12  /* magic 8 + flags 4 */
+#define FSY_BUNDLE_TRAIL 48 /* raw 8 + stored 8 + hash 32 */
 #define FSY_BUNDLE_HASH 32
 #define FSY_BUNDLE_ZSTD 1u
 #define FSY_BUNDLE_LEVEL 6
+#define FSY_BUNDLE_WINDOW_LOG_MAX 24 /* 16 MiB decoder window at most */
+#define FSY_BATCH_CHANGES 1000       /* a batch closes after this many ... */
+#define FSY_BATCH_BYTES ((size_t)4 << 20) /* ... or this many value bytes */
 
 static void
 s_put_le(uint8_t *p, uint64_t v, int n)
@@ -43,57 +50,165 @@ s_get_le(const uint8_t *p, int n)
     return v;
 }
 
+static uint64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* ---- export ----------------------------------------------------------- */
 
-static int
-s_collect(const fsy_change_t *c, void *ctx)
-{
-    fsy_change_t *slot;
-    int rc = fsy_change_list_push(ctx, &slot);
-    if (rc == FSY_OK && (rc = fsy_change_copy(slot, c)) != FSY_OK)
-        ((fsy_change_list_t *)ctx)->n--;
-    return rc;
-}
+typedef struct s_writer {
+    int fd;
+    int err;   /* first error, fsy_err_t; detail recorded at once */
+    int saved; /* errno of the first I/O error */
+    ZSTD_CCtx *z;
+    crypto_generichash_state hash;
+    uint64_t raw_len, stored_len;
+    uint8_t *zbuf;
+    size_t zcap;
+    fsy_change_list_t chunk;
+    size_t chunk_bytes;
+    size_t n_changes;
+    uint8_t prefix[4];
+    uint8_t *rec; /* the encoded batch being written */
+    size_t rec_len;
+} s_writer_t;
 
-/* Envelope: header, compressed payload, hash of both. */
-static int
-s_envelope(const uint8_t *raw, size_t raw_len, uint8_t **out, size_t *len)
+/* Writes bytes to the file, hashing them. */
+static void
+s_out(s_writer_t *w, const uint8_t *p, size_t len, bool hashed)
 {
-    size_t bound = ZSTD_compressBound(raw_len);
-    uint8_t *buf = malloc(FSY_BUNDLE_HDR + bound + FSY_BUNDLE_HASH);
-    if (buf == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory writing a bundle");
-    size_t z = ZSTD_compress(buf + FSY_BUNDLE_HDR, bound, raw, raw_len,
-                             FSY_BUNDLE_LEVEL);
-    if (ZSTD_isError(z)) {
-        free(buf);
-        return fsy_err_set(FSY_EINTERNAL, "compression failed: %s",
-                           ZSTD_getErrorName(z));
-    }
-    memcpy(buf, FSY_BUNDLE_MAGIC, 8);
-    s_put_le(buf + 8, FSY_BUNDLE_ZSTD, 4);
-    s_put_le(buf + 12, raw_len, 8);
-    s_put_le(buf + 20, z, 8);
-    crypto_generichash(buf + FSY_BUNDLE_HDR + z, FSY_BUNDLE_HASH, buf,
-                       FSY_BUNDLE_HDR + z, NULL, 0);
-    *out = buf;
-    *len = FSY_BUNDLE_HDR + z + FSY_BUNDLE_HASH;
-    return FSY_OK;
-}
-
-static int
-s_write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
+    if (hashed)
+        crypto_generichash_update(&w->hash, p, len);
+    while (w->err == FSY_OK && len > 0) {
+        ssize_t n = write(w->fd, p, len);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (w < 0)
-            return errno == ENOSPC ? FSY_EFULL : FSY_EIO;
-        p += w;
-        len -= (size_t)w;
+        if (n < 0) {
+            w->saved = errno;
+            w->err = errno == ENOSPC ? FSY_EFULL : FSY_EIO;
+            return;
+        }
+        p += n;
+        len -= (size_t)n;
     }
-    return FSY_OK;
+}
+
+/* Feeds payload bytes through the compressor (ZSTD_e_end closes it). */
+static void
+s_zwrite(s_writer_t *w, const void *p, size_t len, ZSTD_EndDirective mode)
+{
+    ZSTD_inBuffer in = {p, len, 0};
+    size_t left;
+    w->raw_len += len;
+    do {
+        ZSTD_outBuffer out = {w->zbuf, w->zcap, 0};
+        left = ZSTD_compressStream2(w->z, &out, &in, mode);
+        if (ZSTD_isError(left)) {
+            w->err = fsy_err_set(FSY_EINTERNAL, "compression failed: %s",
+                                 ZSTD_getErrorName(left));
+            return;
+        }
+        s_out(w, w->zbuf, out.pos, true);
+        w->stored_len += out.pos;
+    } while (w->err == FSY_OK &&
+             (mode == ZSTD_e_end ? left != 0 : in.pos < in.size));
+}
+
+static void
+s_record(s_writer_t *w, const uint8_t *buf, size_t len)
+{
+    uint8_t *prefix = w->prefix; /* not on the stack: zstd keeps pointers */
+    if (len > FSY_BUNDLE_RECORD_MAX) {
+        w->err = fsy_err_set(FSY_ETOOBIG,
+                             "a transaction of %zu bytes is "
+                             "too large for a bundle",
+                             len);
+        return;
+    }
+    s_put_le(prefix, len, 4);
+    s_zwrite(w, prefix, 4, ZSTD_e_continue);
+    s_zwrite(w, buf, len, ZSTD_e_continue);
+}
+
+static void
+s_flush_chunk(s_writer_t *w)
+{
+    if (w->err != FSY_OK || w->chunk.n == 0)
+        return;
+    w->err =
+        fsy_wire_encode_batch(w->chunk.v, w->chunk.n, &w->rec, &w->rec_len);
+    if (w->err == FSY_OK)
+        s_record(w, w->rec, w->rec_len);
+    free(w->rec);
+    w->rec = NULL;
+    w->n_changes += w->chunk.n;
+    fsy_change_list_clear(&w->chunk);
+    w->chunk_bytes = 0;
+}
+
+/* Export callback: batches close only after a change ending its
+ * transaction, so every record holds whole transactions. */
+static int
+s_take(const fsy_change_t *c, void *ctx)
+{
+    s_writer_t *w = ctx;
+    fsy_change_t *slot;
+    int rc = fsy_change_list_push(&w->chunk, &slot);
+    if (rc == FSY_OK && (rc = fsy_change_copy(slot, c)) != FSY_OK)
+        w->chunk.n--;
+    if (rc != FSY_OK)
+        return rc;
+    w->chunk_bytes += c->value_len;
+    if (c->txn_end &&
+        (w->chunk.n >= FSY_BATCH_CHANGES || w->chunk_bytes >= FSY_BATCH_BYTES))
+        s_flush_chunk(w);
+    return w->err;
+}
+
+static void
+s_write_header(s_writer_t *w, fsy_store_t *s)
+{
+    uint8_t head[FSY_BUNDLE_HEAD];
+    memcpy(head, FSY_BUNDLE_MAGIC, 8);
+    s_put_le(head + 8, FSY_BUNDLE_ZSTD, 4);
+    s_out(w, head, sizeof head, true);
+    /* The vector is read before the changes: the bundle may then hold more
+     * than it says, never less, and more is harmless. */
+    fsy_vv_t *vv = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = fsy_store_vv(s, &vv);
+    if (rc == FSY_OK)
+        rc = fsy_wire_encode_bundle_header(fsy_store_origin(s), s_now_ms(), vv,
+                                           &buf, &len);
+    if (rc == FSY_OK)
+        s_record(w, buf, len);
+    else
+        w->err = rc;
+    free(buf);
+    fsy_vv_free(&vv);
+}
+
+static void
+s_write_trailer(s_writer_t *w)
+{
+    uint8_t trail[16], sum[FSY_BUNDLE_HASH];
+    s_flush_chunk(w);
+    if (w->err == FSY_OK)
+        s_zwrite(w, NULL, 0, ZSTD_e_end);
+    s_put_le(trail, w->raw_len, 8);
+    s_put_le(trail + 8, w->stored_len, 8);
+    s_out(w, trail, sizeof trail, true);
+    crypto_generichash_final(&w->hash, sum, sizeof sum);
+    s_out(w, sum, sizeof sum, false);
+    if (w->err == FSY_OK && fsync(w->fd) != 0) {
+        w->saved = errno;
+        w->err = FSY_EIO;
+    }
 }
 
 /* Best effort: some file systems refuse fsync on a directory. */
@@ -111,153 +226,370 @@ s_sync_dir(const char *path)
     free(dup);
 }
 
-/* Temporary file, fsync, rename: a reader never sees half a bundle. */
 static int
-s_write_file(const char *path, const uint8_t *buf, size_t len)
+s_writer_open(s_writer_t *w, const char *tmp)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (tmp == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
-    snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640);
-    int rc = fd < 0 ? FSY_EIO : s_write_all(fd, buf, len);
-    int saved = errno;
-    if (rc == FSY_OK && fsync(fd) != 0) {
-        saved = errno;
-        rc = FSY_EIO;
-    }
-    if (fd >= 0 && close(fd) != 0 && rc == FSY_OK) {
-        saved = errno;
-        rc = FSY_EIO;
-    }
-    if (rc == FSY_OK && rename(tmp, path) != 0) {
-        saved = errno;
-        rc = FSY_EIO;
-    }
-    if (rc == FSY_OK)
-        s_sync_dir(path); /* the rename itself survives a power cut */
-    if (rc != FSY_OK) {
-        unlink(tmp);
-        rc = fsy_err_set(rc, "cannot write %s: %s", path, strerror(saved));
-    }
-    free(tmp);
-    return rc;
+    memset(w, 0, sizeof *w);
+    w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+    if (w->fd < 0)
+        return fsy_err_set(FSY_EIO, "cannot create %s: %s", tmp,
+                           strerror(errno));
+    w->z = ZSTD_createCCtx();
+    w->zcap = ZSTD_CStreamOutSize();
+    w->zbuf = malloc(w->zcap);
+    if (w->z == NULL || w->zbuf == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory writing a bundle");
+    ZSTD_CCtx_setParameter(w->z, ZSTD_c_compressionLevel, FSY_BUNDLE_LEVEL);
+    ZSTD_CCtx_setParameter(w->z, ZSTD_c_windowLog, 22);
+    crypto_generichash_init(&w->hash, NULL, 0, FSY_BUNDLE_HASH);
+    return FSY_OK;
 }
 
-static uint64_t
-s_now_ms(void)
+static int
+s_writer_close(s_writer_t *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    if (w->fd >= 0 && close(w->fd) != 0 && w->err == FSY_OK) {
+        w->saved = errno;
+        w->err = FSY_EIO;
+    }
+    ZSTD_freeCCtx(w->z);
+    free(w->zbuf);
+    fsy_change_list_clear(&w->chunk);
+    return w->err;
 }
 
 int
 fsy_bundle_export(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
                   size_t *n_out)
 {
-    fsy_change_list_t list = {0};
-    fsy_vv_t *vv = NULL;
-    uint8_t *raw = NULL, *file = NULL;
-    size_t raw_len = 0, file_len = 0;
-    /* The vector is read first: the bundle may then hold more than it says,
-     * never less, and more is harmless (duplicates are skipped). */
-    int rc = fsy_store_vv(s, &vv);
-    if (rc == FSY_OK)
-        rc = fsy_store_export(s, to_vv, s_collect, &list);
-    if (rc == FSY_OK)
-        rc = fsy_wire_encode_bundle(fsy_store_origin(s), s_now_ms(), vv, list.v,
-                                    list.n, &raw, &raw_len);
-    if (rc == FSY_OK && raw_len > FSY_BUNDLE_MAX)
-        rc = fsy_err_set(FSY_ETOOBIG,
-                         "bundle of %zu bytes is over the limit; "
-                         "export against a newer vector",
-                         raw_len);
-    if (rc == FSY_OK)
-        rc = s_envelope(raw, raw_len, &file, &file_len);
-    if (rc == FSY_OK)
-        rc = s_write_file(path, file, file_len);
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 24);
+    if (tmp == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    snprintf(tmp, plen + 24, "%s.tmp%ld", path, (long)getpid());
+    s_writer_t w;
+    int rc = s_writer_open(&w, tmp);
+    if (rc == FSY_OK) {
+        s_write_header(&w, s);
+        if (w.err == FSY_OK && (rc = fsy_store_export(s, to_vv, s_take, &w)))
+            w.err = w.err ? w.err : rc;
+        s_write_trailer(&w);
+    } else {
+        w.err = rc;
+    }
+    rc = s_writer_close(&w);
+    if (rc == FSY_OK && rename(tmp, path) != 0) {
+        w.saved = errno;
+        rc = FSY_EIO;
+    }
+    if ((rc == FSY_EIO || rc == FSY_EFULL) && w.saved != 0)
+        fsy_err_set(rc, "cannot write %s: %s", path, strerror(w.saved));
+    if (rc != FSY_OK)
+        unlink(tmp);
+    else
+        s_sync_dir(path); /* the rename itself survives a power cut */
     if (rc == FSY_OK && n_out != NULL)
-        *n_out = list.n;
-    fsy_change_list_clear(&list);
-    fsy_vv_free(&vv);
-    free(raw);
-    free(file);
+        *n_out = w.n_changes;
+    free(tmp);
     return rc;
 }
 
-/* ---- import ----------------------------------------------------------- */
+/* ---- reading ---------------------------------------------------------- */
+
+/* Where bundle bytes come from: a file, or memory (fsy_bundle_parse). */
+typedef struct s_src {
+    int fd;
+    const uint8_t *mem;
+    uint64_t size;
+} s_src_t;
+
+typedef struct s_reader {
+    s_src_t src;
+    uint64_t raw_len, stored_len;
+    uint8_t sum[FSY_BUNDLE_HASH];
+    ZSTD_DCtx *z;
+    crypto_generichash_state hash; /* second pass */
+    uint64_t off;                  /* next compressed byte to read */
+    uint64_t raw_seen;
+    uint8_t *in; /* compressed input buffer */
+    size_t in_cap;
+    ZSTD_inBuffer zin;
+    uint8_t *pend; /* decompressed bytes not yet returned as records */
+    size_t pend_len, pend_off, pend_cap;
+    bool done; /* the zstd frame has ended */
+} s_reader_t;
 
 static int
-s_check_envelope(const uint8_t *buf, size_t len, uint64_t *raw_len,
-                 uint64_t *stored)
+s_src_read(const s_src_t *src, uint64_t off, uint8_t *buf, size_t len)
 {
-    if (len < 8 || memcmp(buf, FSY_BUNDLE_MAGIC, 7) != 0)
+    if (src->mem != NULL) {
+        memcpy(buf, src->mem + off, len);
+        return FSY_OK;
+    }
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(src->fd, buf + got, len - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return fsy_err_set(FSY_EIO, "cannot read the bundle: %s",
+                               n < 0 ? strerror(errno) : "file shrank");
+        got += (size_t)n;
+    }
+    return FSY_OK;
+}
+
+/* Hashes [0, size - 32) in the first pass. */
+static int
+s_hash_file(const s_src_t *src, uint8_t out[FSY_BUNDLE_HASH])
+{
+    crypto_generichash_state h;
+    uint8_t buf[1 << 16];
+    uint64_t end = src->size - FSY_BUNDLE_HASH;
+    crypto_generichash_init(&h, NULL, 0, FSY_BUNDLE_HASH);
+    for (uint64_t off = 0; off < end;) {
+        size_t n = end - off < sizeof buf ? (size_t)(end - off) : sizeof buf;
+        int rc = s_src_read(src, off, buf, n);
+        if (rc != FSY_OK)
+            return rc;
+        crypto_generichash_update(&h, buf, n);
+        off += n;
+    }
+    crypto_generichash_final(&h, out, FSY_BUNDLE_HASH);
+    return FSY_OK;
+}
+
+/* Magic, lengths and hash, before anything is decompressed. */
+static int
+s_check_envelope(s_reader_t *r)
+{
+    uint8_t head[FSY_BUNDLE_HEAD], trail[FSY_BUNDLE_TRAIL], sum[32];
+    uint64_t size = r->src.size;
+    size_t n = size < sizeof head ? (size_t)size : sizeof head;
+    int rc = s_src_read(&r->src, 0, head, n);
+    if (rc != FSY_OK)
+        return rc;
+    if (n < 8 || memcmp(head, FSY_BUNDLE_MAGIC, 7) != 0)
         return fsy_err_set(FSY_EFORMAT, "not a fieldsync bundle");
-    if (buf[7] != FSY_BUNDLE_MAGIC[7])
+    if (head[7] != (uint8_t)FSY_BUNDLE_MAGIC[7])
         return fsy_err_set(FSY_EVERSION,
                            "bundle envelope version '%c' is "
                            "newer than this fieldsync: upgrade",
-                           buf[7]);
-    if (len < FSY_BUNDLE_HDR + FSY_BUNDLE_HASH)
-        return fsy_err_set(FSY_ECORRUPT, "bundle is truncated (%zu bytes)",
-                           len);
-    uint64_t flags = s_get_le(buf + 8, 4);
-    *raw_len = s_get_le(buf + 12, 8);
-    *stored = s_get_le(buf + 20, 8);
-    if (*stored != len - FSY_BUNDLE_HDR - FSY_BUNDLE_HASH)
+                           head[7]);
+    if (size < FSY_BUNDLE_HEAD + FSY_BUNDLE_TRAIL)
+        return fsy_err_set(FSY_ECORRUPT, "bundle is truncated (%llu bytes)",
+                           (unsigned long long)size);
+    if ((rc = s_src_read(&r->src, size - sizeof trail, trail, sizeof trail)))
+        return rc;
+    r->raw_len = s_get_le(trail, 8);
+    r->stored_len = s_get_le(trail + 8, 8);
+    memcpy(r->sum, trail + 16, FSY_BUNDLE_HASH);
+    if (r->stored_len != size - FSY_BUNDLE_HEAD - FSY_BUNDLE_TRAIL)
         return fsy_err_set(FSY_ECORRUPT,
-                           "bundle is truncated or padded "
-                           "(header says %llu payload bytes, file has %zu)",
-                           (unsigned long long)*stored,
-                           len - FSY_BUNDLE_HDR - FSY_BUNDLE_HASH);
-    uint8_t h[FSY_BUNDLE_HASH];
-    crypto_generichash(h, sizeof h, buf, len - FSY_BUNDLE_HASH, NULL, 0);
-    if (sodium_memcmp(h, buf + len - FSY_BUNDLE_HASH, FSY_BUNDLE_HASH) != 0)
+                           "bundle is truncated or damaged "
+                           "(its trailer does not match its size)");
+    if ((rc = s_hash_file(&r->src, sum)) != FSY_OK)
+        return rc;
+    if (sodium_memcmp(sum, r->sum, FSY_BUNDLE_HASH) != 0)
         return fsy_err_set(FSY_ECORRUPT, "bundle is damaged (checksum "
                                          "mismatch)");
-    if (flags != FSY_BUNDLE_ZSTD)
+    if (s_get_le(head + 8, 4) != FSY_BUNDLE_ZSTD)
         return fsy_err_set(FSY_EVERSION, "bundle uses unknown flags %#llx",
-                           (unsigned long long)flags);
-    if (*raw_len > FSY_BUNDLE_MAX)
-        return fsy_err_set(FSY_ETOOBIG,
-                           "bundle payload of %llu bytes is "
-                           "over the limit",
-                           (unsigned long long)*raw_len);
+                           (unsigned long long)s_get_le(head + 8, 4));
+    if (r->raw_len > (1u << 20) &&
+        (r->raw_len - (1u << 20)) / FSY_BUNDLE_RATIO_MAX > r->stored_len)
+        return fsy_err_set(
+            FSY_ETOOBIG,
+            "bundle would expand %llu times: "
+            "refused as a decompression bomb",
+            (unsigned long long)(r->raw_len / (r->stored_len + 1)));
     return FSY_OK;
 }
 
-int
-fsy_bundle_parse(const uint8_t *buf, size_t len, fsy_bundle_t **out)
+static void
+s_reader_free(s_reader_t *r)
 {
-    uint64_t raw_len = 0, stored = 0;
-    int rc = s_check_envelope(buf, len, &raw_len, &stored);
-    if (rc != FSY_OK)
-        return rc;
-    uint8_t *raw = malloc(raw_len ? raw_len : 1);
-    fsy_bundle_t *b = calloc(1, sizeof *b);
-    if (raw == NULL || b == NULL) {
-        free(raw);
-        free(b);
-        return fsy_err_set(FSY_ENOMEM, "out of memory reading a bundle");
-    }
-    size_t z = ZSTD_decompress(raw, raw_len, buf + FSY_BUNDLE_HDR, stored);
-    if (ZSTD_isError(z) || z != raw_len)
-        rc = fsy_err_set(FSY_ECORRUPT, "bundle payload does not decompress");
-    if (rc == FSY_OK)
-        rc = fsy_wire_decode_bundle(raw, raw_len, b);
-    free(raw);
-    if (rc != FSY_OK) {
-        free(b);
-        return rc;
-    }
-    *out = b;
-    return FSY_OK;
+    ZSTD_freeDCtx(r->z);
+    free(r->in);
+    free(r->pend);
+    if (r->src.fd >= 0)
+        close(r->src.fd);
 }
 
 static int
-s_read_file(const char *path, uint8_t **out, size_t *len)
+s_reader_start(s_reader_t *r)
+{
+    int rc = s_check_envelope(r);
+    if (rc != FSY_OK)
+        return rc;
+    r->z = ZSTD_createDCtx();
+    r->in_cap = ZSTD_DStreamInSize();
+    r->in = malloc(r->in_cap);
+    if (r->z == NULL || r->in == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory reading a bundle");
+    ZSTD_DCtx_setParameter(r->z, ZSTD_d_windowLogMax,
+                           FSY_BUNDLE_WINDOW_LOG_MAX);
+    crypto_generichash_init(&r->hash, NULL, 0, FSY_BUNDLE_HASH);
+    uint8_t head[FSY_BUNDLE_HEAD];
+    rc = s_src_read(&r->src, 0, head, sizeof head);
+    if (rc == FSY_OK)
+        crypto_generichash_update(&r->hash, head, sizeof head);
+    r->off = FSY_BUNDLE_HEAD;
+    return rc;
+}
+
+/* Makes room for at least `need` more pending bytes. */
+static int
+s_pend_reserve(s_reader_t *r, size_t need)
+{
+    if (r->pend_off > 0) { /* drop what was returned already */
+        memmove(r->pend, r->pend + r->pend_off, r->pend_len - r->pend_off);
+        r->pend_len -= r->pend_off;
+        r->pend_off = 0;
+    }
+    if (r->pend_cap - r->pend_len >= need)
+        return FSY_OK;
+    size_t cap = r->pend_cap * 2 > r->pend_len + need ? r->pend_cap * 2
+                                                      : r->pend_len + need;
+    uint8_t *p = realloc(r->pend, cap);
+    if (p == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory reading a bundle");
+    r->pend = p;
+    r->pend_cap = cap;
+    return FSY_OK;
+}
+
+/* Decompresses some more input into the pending buffer. */
+static int
+s_inflate(s_reader_t *r)
+{
+    uint64_t end = FSY_BUNDLE_HEAD + r->stored_len;
+    /* With all input consumed, zstd may still hold output to flush: only
+     * a call that produces nothing from nothing means the payload ended. */
+    if (r->zin.pos == r->zin.size && r->off < end) {
+        size_t n =
+            end - r->off < r->in_cap ? (size_t)(end - r->off) : r->in_cap;
+        int rc = s_src_read(&r->src, r->off, r->in, n);
+        if (rc != FSY_OK)
+            return rc;
+        crypto_generichash_update(&r->hash, r->in, n);
+        r->off += n;
+        r->zin = (ZSTD_inBuffer){r->in, n, 0};
+    }
+    int rc = s_pend_reserve(r, ZSTD_DStreamOutSize());
+    if (rc != FSY_OK)
+        return rc;
+    ZSTD_outBuffer out = {r->pend + r->pend_len, r->pend_cap - r->pend_len, 0};
+    size_t left = ZSTD_decompressStream(r->z, &out, &r->zin);
+    if (ZSTD_isError(left))
+        return fsy_err_set(FSY_ECORRUPT,
+                           "bundle payload does not "
+                           "decompress: %s",
+                           ZSTD_getErrorName(left));
+    if (out.pos == 0 && left != 0 && r->zin.pos == r->zin.size && r->off == end)
+        return fsy_err_set(FSY_ECORRUPT, "bundle payload ends early");
+    r->pend_len += out.pos;
+    r->raw_seen += out.pos;
+    if (r->raw_seen > r->raw_len)
+        return fsy_err_set(FSY_ECORRUPT, "bundle payload is longer than "
+                                         "its trailer says");
+    r->done = left == 0;
+    return FSY_OK;
+}
+
+/*
+ * The next record (borrowed until the next call), or *len = 0 and
+ * buf = NULL at the end of the payload.
+ */
+static int
+s_next_record(s_reader_t *r, const uint8_t **buf, size_t *len)
+{
+    for (;;) {
+        size_t have = r->pend_len - r->pend_off;
+        const uint8_t *p = r->pend + r->pend_off;
+        if (have >= 4) {
+            size_t rl = (size_t)s_get_le(p, 4);
+            if (rl > FSY_BUNDLE_RECORD_MAX)
+                return fsy_err_set(FSY_ECORRUPT,
+                                   "bundle record of %zu bytes "
+                                   "is over the limit",
+                                   rl);
+            if (have - 4 >= rl) {
+                *buf = p + 4;
+                *len = rl;
+                r->pend_off += 4 + rl;
+                return FSY_OK;
+            }
+        }
+        if (r->done) {
+            *buf = NULL;
+            *len = 0;
+            return have == 0 ? FSY_OK
+                             : fsy_err_set(FSY_ECORRUPT, "bundle payload ends "
+                                                         "inside a record");
+        }
+        int rc = s_inflate(r);
+        if (rc != FSY_OK)
+            return rc;
+    }
+}
+
+/* After the last record: everything was read, and hashed the same again. */
+static int
+s_reader_finish(s_reader_t *r)
+{
+    uint8_t trail[16], sum[FSY_BUNDLE_HASH];
+    if (r->raw_seen != r->raw_len ||
+        r->off != FSY_BUNDLE_HEAD + r->stored_len || r->zin.pos != r->zin.size)
+        return fsy_err_set(FSY_ECORRUPT, "bundle payload does not match its "
+                                         "trailer");
+    s_put_le(trail, r->raw_len, 8);
+    s_put_le(trail + 8, r->stored_len, 8);
+    crypto_generichash_update(&r->hash, trail, sizeof trail);
+    crypto_generichash_final(&r->hash, sum, sizeof sum);
+    if (sodium_memcmp(sum, r->sum, sizeof sum) != 0)
+        return fsy_err_set(FSY_ECORRUPT, "bundle changed while it was read");
+    return FSY_OK;
+}
+
+/* Opens, verifies and reads the header record into b. */
+static int
+s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b)
+{
+    memset(r, 0, sizeof *r);
+    r->src = *src;
+    const uint8_t *rec;
+    size_t len;
+    int rc = s_reader_start(r);
+    if (rc == FSY_OK)
+        rc = s_next_record(r, &rec, &len);
+    if (rc == FSY_OK && rec == NULL)
+        rc = fsy_err_set(FSY_ECORRUPT, "bundle has no header");
+    if (rc == FSY_OK)
+        rc = fsy_wire_decode_bundle_header(rec, len, b);
+    return rc;
+}
+
+/* The next batch into `out` (emptied first); out->n == 0 at the end. */
+static int
+s_next_batch(s_reader_t *r, fsy_change_list_t *out)
+{
+    const uint8_t *rec;
+    size_t len;
+    fsy_change_list_clear(out);
+    int rc = s_next_record(r, &rec, &len);
+    if (rc != FSY_OK)
+        return rc;
+    if (rec == NULL)
+        return s_reader_finish(r);
+    rc = fsy_wire_decode_batch(rec, len, out);
+    if (rc == FSY_OK && out->n == 0)
+        rc = fsy_err_set(FSY_ECORRUPT, "bundle holds an empty batch");
+    return rc;
+}
+
+static int
+s_open_file(const char *path, s_src_t *src)
 {
     int fd = open(path, O_RDONLY);
     if (fd < 0)
@@ -268,41 +600,71 @@ s_read_file(const char *path, uint8_t **out, size_t *len)
         close(fd);
         return fsy_err_set(FSY_EINVAL, "%s is not a regular file", path);
     }
-    size_t size = (size_t)sb.st_size;
-    if (size > FSY_BUNDLE_MAX + FSY_BUNDLE_HDR + FSY_BUNDLE_HASH) {
-        close(fd);
-        return fsy_err_set(FSY_ETOOBIG, "%s is too large for a bundle", path);
-    }
-    uint8_t *buf = malloc(size ? size : 1);
-    size_t got = 0;
-    while (buf != NULL && got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (buf == NULL || got != size) {
-        free(buf);
-        return fsy_err_set(buf ? FSY_EIO : FSY_ENOMEM, "cannot read %s", path);
-    }
-    *out = buf;
-    *len = size;
+    *src = (s_src_t){.fd = fd, .size = (uint64_t)sb.st_size};
     return FSY_OK;
+}
+
+/* ---- whole bundles in memory ------------------------------------------ */
+
+static int
+s_append(fsy_change_list_t *all, fsy_change_list_t *batch)
+{
+    for (size_t i = 0; i < batch->n; i++) {
+        fsy_change_t *slot;
+        int rc = fsy_change_list_push(all, &slot);
+        if (rc != FSY_OK)
+            return rc;
+        *slot = batch->v[i]; /* moved: the batch gives up ownership */
+    }
+    free(batch->v);
+    memset(batch, 0, sizeof *batch);
+    return FSY_OK;
+}
+
+static int
+s_read_all(const s_src_t *src, fsy_bundle_t **out)
+{
+    fsy_bundle_t *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    s_reader_t r;
+    fsy_change_list_t batch = {0};
+    int rc = s_reader_open(&r, src, b);
+    if (rc == FSY_OK && r.raw_len > FSY_BUNDLE_MAX)
+        rc = fsy_err_set(FSY_ETOOBIG, "bundle too large to hold in memory");
+    while (rc == FSY_OK && (rc = s_next_batch(&r, &batch)) == FSY_OK &&
+           batch.n > 0)
+        rc = s_append(&b->changes, &batch);
+    fsy_change_list_clear(&batch);
+    r.src.fd = -1; /* the caller owns it */
+    s_reader_free(&r);
+    if (rc != FSY_OK) {
+        fsy_bundle_free(&b);
+        return rc;
+    }
+    *out = b;
+    return FSY_OK;
+}
+
+int
+fsy_bundle_parse(const uint8_t *buf, size_t len, fsy_bundle_t **out)
+{
+    s_src_t src = {.fd = -1, .mem = buf, .size = len};
+    static const uint8_t empty[1];
+    if (len == 0)
+        src.mem = empty;
+    return s_read_all(&src, out);
 }
 
 int
 fsy_bundle_read(const char *path, fsy_bundle_t **out)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = s_read_file(path, &buf, &len);
+    s_src_t src;
+    int rc = s_open_file(path, &src);
     if (rc != FSY_OK)
         return rc;
-    rc = fsy_bundle_parse(buf, len, out);
-    free(buf);
+    rc = s_read_all(&src, out);
+    close(src.fd);
     if (rc != FSY_OK)
         rc = fsy_err_set(rc, "%s: %s", path, fsy_errdetail());
     return rc;
@@ -319,15 +681,70 @@ fsy_bundle_free(fsy_bundle_t **bp)
     *bp = NULL;
 }
 
+/* ---- import ----------------------------------------------------------- */
+
+static void
+s_add_stats(fsy_apply_stats_t *sum, const fsy_apply_stats_t *st)
+{
+    if (sum->gapped == 0 && st->gapped > 0) {
+        memcpy(sum->gap_scope, st->gap_scope, sizeof sum->gap_scope);
+        sum->gap_origin = st->gap_origin;
+        sum->gap_have = st->gap_have;
+        sum->gap_got = st->gap_got;
+    }
+    if (sum->refused == 0 && st->refused > 0) {
+        sum->refused_origin = st->refused_origin;
+        memcpy(sum->refused_why, st->refused_why, sizeof sum->refused_why);
+    }
+    sum->applied += st->applied;
+    sum->duplicates += st->duplicates;
+    sum->gapped += st->gapped;
+    sum->refused += st->refused;
+}
+
+static int
+s_import_batches(fsy_store_t *s, s_reader_t *r, fsy_apply_stats_t *sum)
+{
+    fsy_change_list_t batch = {0};
+    fsy_apply_stats_t st;
+    int rc;
+    /* The decoder validated every change: no second check. */
+    while ((rc = s_next_batch(r, &batch)) == FSY_OK && batch.n > 0) {
+        rc = fsy_store_apply_validated(s, batch.v, batch.n, &st);
+        if (rc != FSY_OK)
+            break;
+        s_add_stats(sum, &st);
+    }
+    fsy_change_list_clear(&batch);
+    return rc;
+}
+
 int
 fsy_bundle_import(fsy_store_t *s, const char *path, fsy_apply_stats_t *stats)
 {
-    fsy_bundle_t *b;
-    int rc = fsy_bundle_read(path, &b);
+    fsy_apply_stats_t local;
+    if (stats == NULL)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    s_src_t src;
+    int rc = s_open_file(path, &src);
     if (rc != FSY_OK)
         return rc;
-    /* fsy_bundle_read() validated every change. */
-    rc = fsy_store_apply_validated(s, b->changes.v, b->changes.n, stats);
-    fsy_bundle_free(&b);
+    s_reader_t r;
+    fsy_bundle_t head = {0};
+    rc = s_reader_open(&r, &src, &head);
+    free(head.sender_vv.v);
+    if (rc == FSY_OK && (rc = fsy_store_begin(s)) == FSY_OK) {
+        rc = s_import_batches(s, &r, stats);
+        if (rc == FSY_OK)
+            rc = fsy_store_commit(s);
+        else
+            fsy_store_rollback(s);
+    }
+    s_reader_free(&r);
+    if (rc != FSY_OK) {
+        memset(stats, 0, sizeof *stats);
+        rc = fsy_err_set(rc, "%s: %s", path, fsy_errdetail());
+    }
     return rc;
 }

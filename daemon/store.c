@@ -1309,7 +1309,15 @@ s_check_sets(fsy_store_t *s, const fsy_field_set_t *sets, size_t n)
     if (n == 0)
         return fsy_err_set(FSY_EINVAL, "nothing to write: give at least one "
                                        "field");
+    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
+        total += sets[i].len;
+        /* Whole transactions travel in one bundle record or message. */
+        if (total > FSY_TXN_BYTES_MAX)
+            return fsy_err_set(FSY_ETOOBIG,
+                               "one write may carry at most %u MiB of "
+                               "values: split it",
+                               FSY_TXN_BYTES_MAX >> 20);
         int rc = fsy_check_field(sets[i].field, false);
         if (rc != FSY_OK)
             return rc;

@@ -227,28 +227,22 @@ s_vv_enc_free(s_vv_enc_t *e)
 }
 
 int
-fsy_wire_encode_bundle(const fsy_origin_t *sender, uint64_t created_ms,
-                       const fsy_vv_t *vv, const fsy_change_t *c, size_t n,
-                       uint8_t **out, size_t *len)
+fsy_wire_encode_bundle_header(const fsy_origin_t *sender, uint64_t created_ms,
+                              const fsy_vv_t *vv, uint8_t **out, size_t *len)
 {
-    Fieldsync__Bundle b = FIELDSYNC__BUNDLE__INIT;
+    Fieldsync__BundleHeader b = FIELDSYNC__BUNDLE_HEADER__INIT;
     Fieldsync__Origin so = FIELDSYNC__ORIGIN__INIT;
-    s_batch_enc_t be = {0};
     s_vv_enc_t ve = {0};
     so.site = (char *)sender->site;
     so.incarnation = sender->incarnation;
     b.format = FSY_BUNDLE_FORMAT;
     b.sender = &so;
     b.created_ms = created_ms;
-    int rc = s_batch_build(&be, c, n);
-    if (rc == FSY_OK)
-        rc = s_vv_build(&ve, vv);
+    int rc = s_vv_build(&ve, vv);
     if (rc == FSY_OK) {
-        b.batch = &be.msg;
         b.sender_vv = &ve.msg;
         rc = s_pack(&b.base, out, len);
     }
-    s_batch_enc_free(&be);
     s_vv_enc_free(&ve);
     return rc;
 }
@@ -414,11 +408,12 @@ s_dec_vv(const Fieldsync__VersionVector *m, fsy_vv_t *vv)
 }
 
 int
-fsy_wire_decode_bundle(const uint8_t *buf, size_t len, fsy_bundle_t *out)
+fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len, fsy_bundle_t *out)
 {
-    Fieldsync__Bundle *m = fieldsync__bundle__unpack(NULL, len, buf);
+    Fieldsync__BundleHeader *m =
+        fieldsync__bundle_header__unpack(NULL, len, buf);
     if (m == NULL)
-        return fsy_err_set(FSY_ECORRUPT, "bundle content is undecodable");
+        return fsy_err_set(FSY_ECORRUPT, "bundle header is undecodable");
     int rc = FSY_OK;
     if (m->format != FSY_BUNDLE_FORMAT)
         rc = fsy_err_set(FSY_EVERSION,
@@ -430,13 +425,6 @@ fsy_wire_decode_bundle(const uint8_t *buf, size_t len, fsy_bundle_t *out)
     out->created_ms = m->created_ms;
     if (rc == FSY_OK)
         rc = s_dec_vv(m->sender_vv, &out->sender_vv);
-    if (rc == FSY_OK)
-        rc = s_dec_batch(m->batch, &out->changes);
-    fieldsync__bundle__free_unpacked(m, NULL);
-    if (rc != FSY_OK) {
-        free(out->sender_vv.v);
-        out->sender_vv.v = NULL;
-        out->sender_vv.n = 0;
-    }
+    fieldsync__bundle_header__free_unpacked(m, NULL);
     return rc;
 }

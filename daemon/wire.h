@@ -32,10 +32,15 @@ int fsy_wire_encode_batch(const fsy_change_t *c, size_t n, uint8_t **out,
 int fsy_wire_decode_batch(const uint8_t *buf, size_t len,
                           fsy_change_list_t *out);
 
-/* A bundle payload (before compression and the file envelope). */
-int fsy_wire_encode_bundle(const fsy_origin_t *sender, uint64_t created_ms,
-                           const fsy_vv_t *vv, const fsy_change_t *c, size_t n,
-                           uint8_t **out, size_t *len);
-int fsy_wire_decode_bundle(const uint8_t *buf, size_t len, fsy_bundle_t *out);
+/*
+ * A bundle's header record: sender, creation time and vector. Decoding
+ * fills those members of out (and nothing else); on error out->sender_vv
+ * holds nothing.
+ */
+int fsy_wire_encode_bundle_header(const fsy_origin_t *sender,
+                                  uint64_t created_ms, const fsy_vv_t *vv,
+                                  uint8_t **out, size_t *len);
+int fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len,
+                                  fsy_bundle_t *out);
 
 #endif

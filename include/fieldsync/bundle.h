@@ -4,12 +4,18 @@
  * A bundle holds the changes a receiving site lacks, in the sender's
  * local-log order, plus the sender's origin and version vector. On disk:
  *
- *   "FSYBNDL1" | u32 flags | u64 raw length | u64 stored length |
- *   payload (protobuf fieldsync.Bundle, zstd-compressed if flags bit 0) |
- *   BLAKE2b-256 of everything before it
+ *   "FSYBNDL1" | u32 flags |
+ *   zstd frame of records, each u32 length + protobuf message:
+ *       BundleHeader, then ChangeBatch ... (whole transactions each) |
+ *   u64 raw length | u64 stored length | BLAKE2b-256 of everything before
  *
- * All integers little-endian. Every change inside also carries its own
- * checksum, verified again on import.
+ * All integers little-endian. The trailing hash is checked before anything
+ * is decoded (and again while reading, so a file changed underneath is
+ * caught before commit); every change also carries its own checksum,
+ * verified when its batch is decoded.
+ *
+ * Records are written and read one at a time, so exporting or importing a
+ * bundle of any size uses memory bounded by one batch, not by the bundle.
  *
  * Errors: FSY_EFORMAT (not a bundle), FSY_EVERSION (newer format),
  * FSY_ECORRUPT (truncated or damaged), FSY_ETOOBIG, FSY_EIO, plus store
@@ -28,8 +34,16 @@
 extern "C" {
 #endif
 
-/* Largest decompressed bundle payload accepted (bytes). */
+/* Largest decompressed payload fsy_bundle_parse() holds in memory. */
 #define FSY_BUNDLE_MAX ((size_t)1 << 30)
+
+/* Largest record (one batch of whole transactions) in a bundle. */
+#define FSY_BUNDLE_RECORD_MAX ((size_t)48 << 20)
+
+/* Payload bytes per stored byte (past the first MiB) beyond which a
+ * bundle is refused as a decompression bomb: reports compress 3-10 times,
+ * and even a value of repeated bytes stays far below this. */
+#define FSY_BUNDLE_RATIO_MAX 1000
 
 /* A parsed bundle; owns everything in it. */
 typedef struct fsy_bundle {
@@ -46,7 +60,10 @@ typedef struct fsy_bundle {
 int fsy_bundle_export(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
                       size_t *n_out);
 
-/* Reads and verifies a bundle file. The caller frees with fsy_bundle_free. */
+/*
+ * Reads and verifies a whole bundle file into memory (for inspection and
+ * tests; import streams instead). The caller frees with fsy_bundle_free.
+ */
 int fsy_bundle_read(const char *path, fsy_bundle_t **out);
 
 /* Parses a bundle from memory (same checks as fsy_bundle_read). */
@@ -54,7 +71,11 @@ int fsy_bundle_parse(const uint8_t *buf, size_t len, fsy_bundle_t **out);
 
 void fsy_bundle_free(fsy_bundle_t **b);
 
-/* Reads `path` and applies it in one transaction. stats may be NULL. */
+/*
+ * Verifies `path`, then applies it batch by batch in one transaction:
+ * all of it or nothing. stats (may be NULL) sums the batches' counts and
+ * keeps the first gap and refusal.
+ */
 int fsy_bundle_import(fsy_store_t *s, const char *path,
                       fsy_apply_stats_t *stats);
 

@@ -1159,15 +1159,15 @@ s_small_bundle(size_t *len)
 }
 
 #define MAGIC_LEN 8
-#define HEADER_LEN 28
-#define HASH_LEN 32
+#define HEADER_LEN 12  /* magic + flags */
+#define TRAILER_LEN 48 /* raw and stored lengths + hash */
 
 START_TEST(test_codec_bundle_parses_untouched_bytes)
 {
     size_t len;
     uint8_t *buf = s_small_bundle(&len);
     ck_assert_mem_eq(buf, "FSYBNDL1", MAGIC_LEN);
-    ck_assert_uint_gt(len, HEADER_LEN + HASH_LEN);
+    ck_assert_uint_gt(len, HEADER_LEN + TRAILER_LEN);
     fsy_bundle_t *b = NULL;
     ck_ok(fsy_bundle_parse(buf, len, &b));
     ck_assert_uint_eq(b->changes.n, 2);
@@ -1275,40 +1275,80 @@ START_TEST(test_codec_bundle_with_newer_magic_version_is_eversion)
 }
 END_TEST
 
-/* Wraps a payload in a valid envelope, as bundle.c does. */
+/* Appends a length-prefixed record to a growing payload. */
+static void
+s_add_record(uint8_t **raw, size_t *raw_len, const uint8_t *rec, size_t len)
+{
+    *raw = realloc(*raw, *raw_len + 4 + len);
+    ck_assert_ptr_nonnull(*raw);
+    for (int i = 0; i < 4; i++)
+        (*raw)[*raw_len + (size_t)i] = (uint8_t)(len >> (8 * i));
+    memcpy(*raw + *raw_len + 4, rec, len);
+    *raw_len += 4 + len;
+}
+
+/* Wraps a payload in a valid envelope whose trailer claims `claim` bytes
+ * of payload (a bomb declares a huge expansion). */
+static uint8_t *s_envelope_claiming(const uint8_t *raw, size_t raw_len,
+                                    uint64_t claim, size_t *len);
+
+/* Wraps a payload of records in a valid envelope, as bundle.c does. */
 static uint8_t *
 s_envelope(const uint8_t *raw, size_t raw_len, size_t *len)
 {
+    return s_envelope_claiming(raw, raw_len, raw_len, len);
+}
+
+static uint8_t *
+s_envelope_claiming(const uint8_t *raw, size_t raw_len, uint64_t claim,
+                    size_t *len)
+{
     size_t bound = ZSTD_compressBound(raw_len);
-    uint8_t *buf = malloc(HEADER_LEN + bound + HASH_LEN);
+    uint8_t *buf = malloc(HEADER_LEN + bound + TRAILER_LEN);
     ck_assert_ptr_nonnull(buf);
     size_t z = ZSTD_compress(buf + HEADER_LEN, bound, raw, raw_len, 3);
     ck_assert(!ZSTD_isError(z));
     memcpy(buf, "FSYBNDL1", MAGIC_LEN);
-    uint64_t fields[3] = {1, raw_len, z}; /* flags: zstd */
-    size_t off = MAGIC_LEN;
-    for (int f = 0; f < 3; f++) {
-        int width = f == 0 ? 4 : 8;
-        for (int i = 0; i < width; i++)
-            buf[off++] = (uint8_t)(fields[f] >> (8 * i));
+    buf[8] = 1; /* flags: zstd */
+    buf[9] = buf[10] = buf[11] = 0;
+    uint8_t *t = buf + HEADER_LEN + z;
+    for (int i = 0; i < 8; i++) {
+        t[i] = (uint8_t)(claim >> (8 * i));
+        t[8 + i] = (uint8_t)((uint64_t)z >> (8 * i));
     }
-    ck_assert_uint_eq(off, HEADER_LEN);
-    crypto_generichash(buf + HEADER_LEN + z, HASH_LEN, buf, HEADER_LEN + z,
-                       NULL, 0);
-    *len = HEADER_LEN + z + HASH_LEN;
+    crypto_generichash(t + 16, 32, buf, HEADER_LEN + z + 16, NULL, 0);
+    *len = HEADER_LEN + z + TRAILER_LEN;
     return buf;
+}
+
+/* A payload: a header record (as given) and one batch of b's changes. */
+static void
+s_payload(const fsy_bundle_t *b, const uint8_t *head, size_t head_len,
+          uint8_t **raw, size_t *raw_len)
+{
+    uint8_t *batch;
+    size_t batch_len;
+    *raw = NULL;
+    *raw_len = 0;
+    s_add_record(raw, raw_len, head, head_len);
+    ck_ok(
+        fsy_wire_encode_batch(b->changes.v, b->changes.n, &batch, &batch_len));
+    s_add_record(raw, raw_len, batch, batch_len);
+    free(batch);
 }
 
 /* Re-encodes a parsed bundle's content into a fresh, valid envelope. */
 static void
 s_repack(const fsy_bundle_t *b, const char *path)
 {
-    uint8_t *raw, *file;
-    size_t raw_len, file_len;
-    ck_ok(fsy_wire_encode_bundle(&b->sender, b->created_ms, &b->sender_vv,
-                                 b->changes.v, b->changes.n, &raw, &raw_len));
+    uint8_t *head, *raw, *file;
+    size_t head_len, raw_len, file_len;
+    ck_ok(fsy_wire_encode_bundle_header(&b->sender, b->created_ms,
+                                        &b->sender_vv, &head, &head_len));
+    s_payload(b, head, head_len, &raw, &raw_len);
     file = s_envelope(raw, raw_len, &file_len);
     s_spit(path, file, file_len);
+    free(head);
     free(raw);
     free(file);
 }
@@ -1319,21 +1359,25 @@ START_TEST(test_codec_bundle_with_newer_payload_format_is_eversion)
     uint8_t *buf = s_small_bundle(&len);
     fsy_bundle_t *b = NULL;
     ck_ok(fsy_bundle_parse(buf, len, &b));
-    uint8_t *raw;
-    size_t raw_len;
-    ck_ok(fsy_wire_encode_bundle(&b->sender, b->created_ms, &b->sender_vv,
-                                 b->changes.v, b->changes.n, &raw, &raw_len));
-    fsy_bundle_free(&b);
-    Fieldsync__Bundle *m = fieldsync__bundle__unpack(NULL, raw_len, raw);
+    uint8_t *head;
+    size_t head_len;
+    ck_ok(fsy_wire_encode_bundle_header(&b->sender, b->created_ms,
+                                        &b->sender_vv, &head, &head_len));
+    Fieldsync__BundleHeader *m =
+        fieldsync__bundle_header__unpack(NULL, head_len, head);
     ck_assert_ptr_nonnull(m);
     ck_assert_uint_eq(m->format, FSY_BUNDLE_FORMAT);
     m->format = FSY_BUNDLE_FORMAT + 1;
-    uint8_t *raw2 = malloc(fieldsync__bundle__get_packed_size(m));
-    ck_assert_ptr_nonnull(raw2);
-    size_t raw2_len = fieldsync__bundle__pack(m, raw2);
-    fieldsync__bundle__free_unpacked(m, NULL);
+    uint8_t *head2 = malloc(fieldsync__bundle_header__get_packed_size(m));
+    ck_assert_ptr_nonnull(head2);
+    size_t head2_len = fieldsync__bundle_header__pack(m, head2);
+    fieldsync__bundle_header__free_unpacked(m, NULL);
 
-    size_t flen;
+    uint8_t *raw, *raw2;
+    size_t raw_len, raw2_len, flen;
+    s_payload(b, head, head_len, &raw, &raw_len);
+    s_payload(b, head2, head2_len, &raw2, &raw2_len);
+    fsy_bundle_free(&b);
     uint8_t *file = s_envelope(raw2, raw2_len, &flen);
     ck_assert_int_eq(fsy_bundle_parse(file, flen, &b), FSY_EVERSION);
     ck_assert_ptr_null(b);
@@ -1345,7 +1389,71 @@ START_TEST(test_codec_bundle_with_newer_payload_format_is_eversion)
     free(file);
     free(raw2);
     free(raw);
+    free(head2);
+    free(head);
     free(buf);
+}
+END_TEST
+
+/* A payload that expands far beyond any real report is refused before it
+ * is decompressed, and a batch cut mid-record is damage. */
+START_TEST(test_codec_bundle_decompression_bomb_is_refused)
+{
+    size_t len;
+    uint8_t *buf = s_small_bundle(&len);
+    fsy_bundle_t *b = NULL;
+    ck_ok(fsy_bundle_parse(buf, len, &b));
+    uint8_t *head, *raw;
+    size_t head_len, raw_len, flen;
+    ck_ok(fsy_wire_encode_bundle_header(&b->sender, b->created_ms,
+                                        &b->sender_vv, &head, &head_len));
+    s_payload(b, head, head_len, &raw, &raw_len);
+    /* Claiming 4 GiB from a few hundred bytes: refused before inflating. */
+    uint8_t *file = s_envelope_claiming(raw, raw_len, UINT64_C(4) << 30, &flen);
+    fsy_bundle_free(&b);
+    ck_assert_int_eq(fsy_bundle_parse(file, flen, &b), FSY_ETOOBIG);
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "bomb"));
+    free(file);
+    /* A record cut short at the end of the payload. */
+    file = s_envelope(raw, raw_len - 1, &flen);
+    ck_assert_int_eq(fsy_bundle_parse(file, flen, &b), FSY_ECORRUPT);
+    ck_assert_ptr_null(b);
+    free(file);
+    free(raw);
+    free(head);
+    free(buf);
+}
+END_TEST
+
+/* Export and import stream batch by batch: a bundle of many batches
+ * arrives whole, and the receiver ends with the sender's state. */
+START_TEST(test_codec_bundle_of_many_batches_round_trips)
+{
+    fsy_store_t *gao = tu_replica("gao"), *hq = tu_replica("hq");
+    ck_ok(fsy_store_begin(gao));
+    for (int i = 0; i < 700; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "sitrep-%04d", i);
+        fsy_field_set_t sets[] = {{"title", (const uint8_t *)id, strlen(id)},
+                                  {"status", (const uint8_t *)"final", 5},
+                                  {"body", (const uint8_t *)"No incident", 11}};
+        ck_ok(fsy_store_put(gao, "MLI", id, "analysis", sets, 3));
+    }
+    ck_ok(fsy_store_commit(gao));
+    size_t n = 0;
+    ck_ok(fsy_bundle_export(gao, NULL, tu_path("big.bundle"), &n));
+    ck_assert_uint_eq(n, 2800); /* _kind + 3 fields, 700 times */
+    fsy_apply_stats_t st;
+    ck_ok(fsy_bundle_import(hq, tu_path("big.bundle"), &st));
+    ck_assert_uint_eq(st.applied, 2800);
+    char a[65], b[65];
+    tu_digest(gao, a);
+    tu_digest(hq, b);
+    ck_assert_str_eq(a, b);
+    ck_ok(fsy_bundle_import(hq, tu_path("big.bundle"), &st));
+    ck_assert_uint_eq(st.duplicates, 2800);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
 }
 END_TEST
 
@@ -1488,6 +1596,8 @@ s_suite(void)
     tcase_add_test(tc, test_codec_file_that_is_not_a_bundle_is_eformat);
     tcase_add_test(tc, test_codec_bundle_with_newer_magic_version_is_eversion);
     tcase_add_test(tc, test_codec_bundle_with_newer_payload_format_is_eversion);
+    tcase_add_test(tc, test_codec_bundle_decompression_bomb_is_refused);
+    tcase_add_test(tc, test_codec_bundle_of_many_batches_round_trips);
     tcase_add_test(tc, test_codec_importing_a_damaged_bundle_changes_nothing);
     tcase_add_test(
         tc,
