@@ -284,7 +284,8 @@ typedef struct s_line {
     const char *scope, *id, *kind;
     fsy_field_set_t *sets;
     uint8_t **owned;
-    size_t n;
+    size_t n;       /* sets to write */
+    size_t n_owned; /* owned[] slots to free (sets may be dropped later) */
 } s_line_t;
 
 static int s_why(s_import_t *x, const char *fmt, ...)
@@ -371,7 +372,7 @@ s_line_free(s_line_t *l)
 {
     size_t i;
 
-    for (i = 0; l->owned != NULL && i < l->n; i++)
+    for (i = 0; l->owned != NULL && i < l->n_owned; i++)
         free(l->owned[i]);
     free(l->owned);
     free(l->sets);
@@ -441,7 +442,7 @@ s_field(s_import_t *x, const cJSON *f, s_line_t *l)
                    "{\"base64\": \"...\"}",
                    f->string);
     }
-    l->n++; /* counted even on failure, so owned[] is freed */
+    l->n_owned = ++l->n; /* counted even on failure: owned[] is freed */
     if (rc == FSY_EXIT_OK && set->len > limit)
         rc = s_why(x, "field \"%s\": %zu bytes, over the %zu-byte value limit",
                    f->string, set->len, limit);
@@ -565,7 +566,7 @@ s_drop_unchanged(s_import_t *x, s_line_t *l)
         for (i = 0; i < l->n; i++)
             if (!s_same_value(fsy_doc_field(d, l->sets[i].field), &l->sets[i]))
                 l->sets[k++] = l->sets[i];
-        l->n = k; /* owned[] still frees every decoded value */
+        l->n = k; /* owned[] is freed by n_owned */
     }
     fsy_doc_free(&d);
     return FSY_EXIT_OK;
