@@ -47,7 +47,13 @@ fs gao bundle export --all -o "$T/good.bundle" >/dev/null
 size=$(stat -c %s "$T/good.bundle")
 head -c $((size / 2)) "$T/good.bundle" >"$T/truncated.bundle"
 cp "$T/good.bundle" "$T/flipped.bundle"
-printf '\x55' | dd of="$T/flipped.bundle" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+flip_byte() { # FILE POS: change one byte to a different value
+  local b; b=$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')
+  printf "\\x$(printf %02x $(((b + 1) % 256)))" |
+    dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+flip_byte "$T/flipped.bundle" $((size / 2))
+cmp -s "$T/good.bundle" "$T/flipped.bundle" && fail "flip_byte changed nothing"
 echo "Minutes of the security cell meeting" >"$T/minutes.txt"
 : >"$T/empty.bundle"
 expect_fail 1 "truncated" fs gao bundle import "$T/truncated.bundle"
