@@ -29,9 +29,10 @@ extern "C" {
 #define FSY_VALUE_MAX (1u << 20) /* largest value any site accepts */
 #define FSY_BASES_MAX 256        /* most heads a single write may replace */
 #define FSY_TXN_MAX 1024         /* most changes in one local transaction */
-#define FSY_TXN_BYTES_MAX (32u << 20) /* value bytes in one local transaction  \
-                                       */
-#define FSY_CHECKSUM_LEN 16           /* BLAKE2b-128 of the canonical content */
+#define FSY_TXN_BYTES_MAX                                                      \
+    (32u << 20)             /* value bytes in one local transaction            \
+                             */
+#define FSY_CHECKSUM_LEN 16 /* BLAKE2b-128 of the canonical content */
 
 /* Reserved fields (user field names may not start with '_'). */
 #define FSY_FIELD_KIND "_kind"

@@ -23,12 +23,6 @@
 
 static const uint64_t s_now = UINT64_C(1790000000000); /* a ms timestamp */
 
-static void
-s_teardown(void)
-{
-    tu_cleanup();
-}
-
 /* ---- encoding --------------------------------------------------------- */
 
 START_TEST(test_clock_hlc_ms_round_trips_and_clamps_to_48_bits)
@@ -350,7 +344,7 @@ s_suite(void)
 {
     Suite *su = suite_create("clock");
     TCase *tc = tcase_create("clock");
-    tcase_add_checked_fixture(tc, NULL, s_teardown);
+    tcase_add_checked_fixture(tc, NULL, tu_cleanup);
     tcase_add_test(tc, test_clock_hlc_ms_round_trips_and_clamps_to_48_bits);
     tcase_add_test(tc, test_clock_tick_follows_table);
     tcase_add_test(

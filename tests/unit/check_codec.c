@@ -25,25 +25,7 @@
 #include "testutil.h"
 #include "wire.h"
 
-static void
-s_teardown(void)
-{
-    tu_cleanup();
-}
-
 /* ---- building changes ------------------------------------------------- */
-
-static fsy_version_t
-s_version(uint64_t hlc, const char *site, uint64_t inc, uint64_t seq)
-{
-    fsy_version_t v;
-    memset(&v, 0, sizeof v);
-    v.hlc = hlc;
-    snprintf(v.origin.site, sizeof v.origin.site, "%s", site);
-    v.origin.incarnation = inc;
-    v.seq = seq;
-    return v;
-}
 
 static void
 s_set_value(fsy_change_t *c, const void *val, size_t len)
@@ -106,26 +88,26 @@ s_sample(fsy_change_list_t *l)
     fsy_change_t *c;
 
     ck_ok(fsy_change_list_push(l, &c));
-    s_change(c, s_version(T0 + 1, "gao", INC_GAO, 1), "MLI", "isf-mli-2027",
+    s_change(c, tu_version(T0 + 1, "gao", INC_GAO, 1), "MLI", "isf-mli-2027",
              "_kind", "plan", 4, false);
     ck_ok(fsy_change_list_push(l, &c));
-    s_change(c, s_version(T0 + 2, "gao", INC_GAO, 2), "MLI", "isf-mli-2027",
+    s_change(c, tu_version(T0 + 2, "gao", INC_GAO, 2), "MLI", "isf-mli-2027",
              "title", title, strlen(title), false);
     ck_ok(fsy_change_list_push(l, &c));
-    s_change(c, s_version(T0 + 3, "gao", INC_GAO, 3), "MLI", "isf-mli-2027",
+    s_change(c, tu_version(T0 + 3, "gao", INC_GAO, 3), "MLI", "isf-mli-2027",
              "annex", bin, sizeof bin, true);
 
     ck_ok(fsy_change_list_push(l, &c));
-    s_change(c, s_version(T0 + 9, "hq", INC_HQ, 7), "MLI", "isf-mli-2027",
+    s_change(c, tu_version(T0 + 9, "hq", INC_HQ, 7), "MLI", "isf-mli-2027",
              "status", "", 0, false); /* present but empty */
-    s_add_base(c, s_version(T0 + 4, "bamako", INC_BAMAKO, 12));
-    s_add_base(c, s_version(T0 + 5, "gao", INC_GAO, 40));
-    s_add_base(c, s_version(T0 + 6, "hq", INC_HQ_OLD, (uint64_t)INT64_MAX));
+    s_add_base(c, tu_version(T0 + 4, "bamako", INC_BAMAKO, 12));
+    s_add_base(c, tu_version(T0 + 5, "gao", INC_GAO, 40));
+    s_add_base(c, tu_version(T0 + 6, "hq", INC_HQ_OLD, (uint64_t)INT64_MAX));
     ck_ok(fsy_change_list_push(l, &c));
-    s_change(c, s_version((uint64_t)INT64_MAX, "hq", INC_HQ, 8), "MLI",
+    s_change(c, tu_version((uint64_t)INT64_MAX, "hq", INC_HQ, 8), "MLI",
              "isf-mli-2027", "body", NULL, 0, true); /* absent */
-    s_add_base(c, s_version(T0 + 7, "juba", INC_JUBA, 1));
-    s_add_base(c, s_version(T0 + 8, "gao", INC_GAO, 2));
+    s_add_base(c, tu_version(T0 + 7, "juba", INC_JUBA, 1));
+    s_add_base(c, tu_version(T0 + 8, "gao", INC_GAO, 2));
 
     for (size_t i = 0; i < l->n; i++)
         fsy_change_seal(&l->v[i]);
@@ -226,8 +208,8 @@ START_TEST(test_codec_value_of_exactly_value_max_round_trips)
     ck_assert_ptr_nonnull(big);
     for (size_t i = 0; i < FSY_VALUE_MAX; i++)
         big[i] = (uint8_t)(i * 131u);
-    s_change(c, s_version(T0, "gao", INC_GAO, 1), "MLI", "annex-a", "body", big,
-             FSY_VALUE_MAX, true);
+    s_change(c, tu_version(T0, "gao", INC_GAO, 1), "MLI", "annex-a", "body",
+             big, FSY_VALUE_MAX, true);
     fsy_change_seal(c);
     uint8_t *buf;
     size_t len;
@@ -322,10 +304,10 @@ s_pb_init(s_pb_t *p)
     p->origin[0].incarnation = INC_GAO;
     p->origin[1].site = "hq";
     p->origin[1].incarnation = INC_HQ;
-    s_change(&p->src[0], s_version(T0 + 1, "gao", INC_GAO, 1), "MLI",
+    s_change(&p->src[0], tu_version(T0 + 1, "gao", INC_GAO, 1), "MLI",
              "isf-mli-2027", "title", "ISF", 3, true);
     fsy_change_seal(&p->src[0]);
-    s_change(&p->src[1], s_version(T0 + 2, "hq", INC_HQ, 5), "MLI",
+    s_change(&p->src[1], tu_version(T0 + 2, "hq", INC_HQ, 5), "MLI",
              "isf-mli-2027", "status", "draft", 5, true);
     s_add_base(&p->src[1], p->src[0].version);
     fsy_change_seal(&p->src[1]);
@@ -858,7 +840,7 @@ v_base_is_self(fsy_change_t *c)
 static void
 v_base_is_self_among_others(fsy_change_t *c)
 {
-    s_add_base(c, s_version(T0 - 5, "juba", 4, 1));
+    s_add_base(c, tu_version(T0 - 5, "juba", 4, 1));
     s_add_base(c, c->version);
 }
 static void
@@ -883,7 +865,7 @@ v_bases(fsy_change_t *c, size_t n)
     c->bases = NULL;
     c->n_bases = 0;
     for (size_t i = 0; i < n; i++)
-        s_add_base(c, s_version(T0 - 1000 + i, "hq", 1, i + 1));
+        s_add_base(c, tu_version(T0 - 1000 + i, "hq", 1, i + 1));
 }
 static void
 v_bases_max(fsy_change_t *c)
@@ -1003,9 +985,9 @@ static const struct {
 START_TEST(test_codec_change_validate_follows_table)
 {
     fsy_change_t c;
-    s_change(&c, s_version(T0, "gao", INC_GAO, 3), "MLI", "isf-mli-2027",
+    s_change(&c, tu_version(T0, "gao", INC_GAO, 3), "MLI", "isf-mli-2027",
              "title", "t", 1, true);
-    s_add_base(&c, s_version(T0 - 1, "hq", INC_HQ, 2));
+    s_add_base(&c, tu_version(T0 - 1, "hq", INC_HQ, 2));
     fsy_change_seal(&c);
     s_validate_rows[_i].mutate(&c);
     if (s_validate_rows[_i].reseal)
@@ -1570,7 +1552,7 @@ s_suite(void)
 {
     Suite *su = suite_create("codec");
     TCase *tc = tcase_create("codec");
-    tcase_add_checked_fixture(tc, NULL, s_teardown);
+    tcase_add_checked_fixture(tc, NULL, tu_cleanup);
     tcase_add_test(tc, test_codec_checksum_of_a_known_change_is_stable);
     tcase_add_test(tc, test_codec_batch_round_trip_preserves_every_field);
     tcase_add_test(tc, test_codec_empty_batch_round_trips);

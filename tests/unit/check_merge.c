@@ -37,28 +37,10 @@ typedef struct s_fspec {
 #define ABSENT NULL
 
 static void
-s_teardown(void)
-{
-    tu_cleanup();
-}
-
-static fsy_version_t
-s_version(uint64_t hlc, const char *site, uint64_t inc, uint64_t seq)
-{
-    fsy_version_t v;
-    memset(&v, 0, sizeof v);
-    v.hlc = hlc;
-    snprintf(v.origin.site, sizeof v.origin.site, "%s", site);
-    v.origin.incarnation = inc;
-    v.seq = seq;
-    return v;
-}
-
-static void
 s_head_fill(fsy_head_t *h, const s_hspec_t *sp)
 {
     memset(h, 0, sizeof *h);
-    h->version = s_version(sp->hlc, sp->site, sp->inc, sp->seq);
+    h->version = tu_version(sp->hlc, sp->site, sp->inc, sp->seq);
     h->absent = sp->val == NULL;
     if (!h->absent) {
         size_t len = sp->len ? sp->len : strlen(sp->val);
@@ -195,10 +177,10 @@ START_TEST(test_merge_version_cmp_orders_by_hlc_site_incarnation_seq)
          1},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        fsy_version_t a = s_version(rows[i].a.hlc, rows[i].a.site,
-                                    rows[i].a.inc, rows[i].a.seq);
-        fsy_version_t b = s_version(rows[i].b.hlc, rows[i].b.site,
-                                    rows[i].b.inc, rows[i].b.seq);
+        fsy_version_t a = tu_version(rows[i].a.hlc, rows[i].a.site,
+                                     rows[i].a.inc, rows[i].a.seq);
+        fsy_version_t b = tu_version(rows[i].b.hlc, rows[i].b.site,
+                                     rows[i].b.inc, rows[i].b.seq);
         int ab = fsy_version_cmp(&a, &b), ba = fsy_version_cmp(&b, &a);
         ck_assert_msg(ab == rows[i].want, "%s: cmp(a, b) = %d, want %d",
                       rows[i].what, ab, rows[i].want);
@@ -226,7 +208,7 @@ START_TEST(test_merge_version_label_is_site_colon_seq)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char buf[64];
         memset(buf, 'X', sizeof buf);
-        fsy_version_t v = s_version(7, rows[i].site, 99, rows[i].seq);
+        fsy_version_t v = tu_version(7, rows[i].site, 99, rows[i].seq);
         ck_assert_ptr_eq(fsy_version_label(&v, buf, rows[i].len), buf);
         ck_assert_str_eq(buf, rows[i].want);
         if (rows[i].len < sizeof buf)
@@ -877,7 +859,7 @@ s_suite(void)
 {
     Suite *su = suite_create("merge");
     TCase *tc = tcase_create("merge");
-    tcase_add_checked_fixture(tc, NULL, s_teardown);
+    tcase_add_checked_fixture(tc, NULL, tu_cleanup);
     tcase_add_test(tc,
                    test_merge_version_cmp_orders_by_hlc_site_incarnation_seq);
     tcase_add_test(tc, test_merge_version_label_is_site_colon_seq);

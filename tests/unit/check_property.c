@@ -47,12 +47,6 @@ typedef struct world {
     uint64_t seed;
 } world_t;
 
-static void
-s_teardown(void)
-{
-    tu_cleanup();
-}
-
 static uint64_t
 s_own_seq_total(fsy_store_t *s)
 {
@@ -402,7 +396,7 @@ s_suite(void)
 {
     Suite *su = suite_create("property");
     TCase *tc = tcase_create("convergence");
-    tcase_add_checked_fixture(tc, NULL, s_teardown);
+    tcase_add_checked_fixture(tc, NULL, tu_cleanup);
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_property_random_delivery_converges, 0, 6);
     suite_add_tcase(su, tc);

@@ -11,12 +11,6 @@
 #include "clock.h"
 #include "testutil.h"
 
-static void
-s_teardown(void)
-{
-    tu_cleanup();
-}
-
 static bool
 s_has_conflict(fsy_store_t *s, const char *scope, const char *doc,
                const char *field)
@@ -759,7 +753,7 @@ s_suite(void)
 {
     Suite *su = suite_create("store");
     TCase *tc = tcase_create("store");
-    tcase_add_checked_fixture(tc, NULL, s_teardown);
+    tcase_add_checked_fixture(tc, NULL, tu_cleanup);
     tcase_add_test(tc, test_store_reopen_keeps_identity_and_data);
     tcase_add_test(tc, test_store_create_refuses_existing_file);
     tcase_add_test(tc, test_store_open_refuses_missing_foreign_and_newer);

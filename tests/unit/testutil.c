@@ -149,3 +149,15 @@ tu_run(Suite *su)
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+fsy_version_t
+tu_version(uint64_t hlc, const char *site, uint64_t inc, uint64_t seq)
+{
+    fsy_version_t v;
+    memset(&v, 0, sizeof v);
+    v.hlc = hlc;
+    snprintf(v.origin.site, sizeof v.origin.site, "%s", site);
+    v.origin.incarnation = inc;
+    v.seq = seq;
+    return v;
+}

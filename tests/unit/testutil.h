@@ -41,6 +41,10 @@ int tu_collect(const fsy_change_t *c, void *ctx);
 /* Runs a suite; EXIT_SUCCESS if every test passed. */
 int tu_run(Suite *su);
 
+/* A version built from its parts. */
+fsy_version_t tu_version(uint64_t hlc, const char *site, uint64_t inc,
+                         uint64_t seq);
+
 /* Number of rows in the log. */
 uint64_t tu_changes(fsy_store_t *s);
 
