@@ -852,6 +852,20 @@ s_insert_change(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id,
     return rc;
 }
 
+/* Binds a superseded row: version v of c's (scope, doc, field). */
+static void
+s_bind_superseded(sqlite3_stmt *st, const fsy_change_t *c,
+                  const fsy_version_t *v)
+{
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->field, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, v->origin.site, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)v->origin.incarnation);
+    sqlite3_bind_int64(st, 6, (int64_t)v->seq);
+    sqlite3_bind_int64(st, 7, (int64_t)v->hlc);
+}
+
 /* Remembers base b of c, whose target has not arrived (yet). */
 static int
 s_supersede(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
@@ -860,13 +874,7 @@ s_supersede(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_SUPERSEDED_INS);
     if (st == NULL)
         return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->field, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, b->origin.site, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, (int64_t)b->origin.incarnation);
-    sqlite3_bind_int64(st, 6, (int64_t)b->seq);
-    sqlite3_bind_int64(st, 7, (int64_t)b->hlc);
+    s_bind_superseded(st, c, b);
     ax->superseded = true;
     return s_step_done(s, st, "recording a base");
 }
@@ -944,13 +952,7 @@ s_apply_head(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_SUPERSEDED_TAKE);
     if (st == NULL)
         return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->field, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->version.origin.site, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, (int64_t)c->version.origin.incarnation);
-    sqlite3_bind_int64(st, 6, (int64_t)c->version.seq);
-    sqlite3_bind_int64(st, 7, (int64_t)c->version.hlc);
+    s_bind_superseded(st, c, &c->version);
     int rc = s_step_done(s, st, "updating heads");
     if (rc != FSY_OK || sqlite3_changes(s->db) > 0)
         return rc;
