@@ -609,6 +609,9 @@ s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
     return rc;
 }
 
+/* Clocks a few minutes apart are normal on field machines. */
+#define FSY_CLI_CLOCK_WARN_MS (10u * 60u * 1000u)
+
 static void
 s_gap_warning(const fsy_cli_t *cli, const fsy_apply_stats_t *st)
 {
@@ -645,7 +648,8 @@ s_bundle_import_print(const fsy_cli_t *cli, const char *path,
          fsy_cli_jnum(root, "applied", (double)st->applied) &&
          fsy_cli_jnum(root, "duplicates", (double)st->duplicates) &&
          fsy_cli_jnum(root, "gapped", (double)st->gapped) &&
-         fsy_cli_jnum(root, "refused", (double)st->refused);
+         fsy_cli_jnum(root, "refused", (double)st->refused) &&
+         fsy_cli_jnum(root, "ahead_ms", (double)st->ahead_ms);
     rc = fsy_cli_json_print(cli, root, ok);
     return rc != FSY_EXIT_OK ? rc : status;
 }
@@ -682,6 +686,14 @@ s_bundle_import(fsy_cli_t *cli, int argc, char **argv)
         return fsy_cli_failpath(cli, err, "cannot import", argv[optind]);
     if (st.gapped > 0)
         s_gap_warning(cli, &st);
+    if (st.ahead_ms >= FSY_CLI_CLOCK_WARN_MS)
+        fsy_cli_warnf(cli,
+                      "changes from %s are stamped %llum ahead of this "
+                      "machine's clock: check the clock at %s (or here); the "
+                      "changes were accepted",
+                      st.ahead_origin.site,
+                      (unsigned long long)(st.ahead_ms / 60000),
+                      st.ahead_origin.site);
     if (st.refused > 0)
         fsy_cli_warnf(cli,
                       "%zu change%s from %s refused: %s. The rest was "

@@ -696,6 +696,10 @@ s_add_stats(fsy_apply_stats_t *sum, const fsy_apply_stats_t *st)
         sum->refused_origin = st->refused_origin;
         memcpy(sum->refused_why, st->refused_why, sizeof sum->refused_why);
     }
+    if (st->ahead_ms > sum->ahead_ms) {
+        sum->ahead_ms = st->ahead_ms;
+        sum->ahead_origin = st->ahead_origin;
+    }
     sum->applied += st->applied;
     sum->duplicates += st->duplicates;
     sum->gapped += st->gapped;

@@ -694,6 +694,7 @@ typedef struct s_apply_ctx {
     size_t n, cap;
     size_t last; /* last hit: batches come in runs of one stream */
     uint64_t max_hlc;
+    uint64_t now_ms;             /* wall clock at the start of the call */
     bool validated;              /* the caller validated every change already */
     bool superseded;             /* the superseded table may hold rows */
     const fsy_change_t *touched; /* last document marked touched */
@@ -1052,6 +1053,11 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     t->open = !c->txn_end;
     if (c->version.hlc > ax->max_hlc)
         ax->max_hlc = c->version.hlc;
+    uint64_t ahead = fsy_clock_ahead_ms(c->version.hlc, ax->now_ms);
+    if (ahead > stats->ahead_ms) {
+        stats->ahead_ms = ahead;
+        stats->ahead_origin = c->version.origin;
+    }
     stats->applied++;
     return FSY_OK;
 }
@@ -1141,7 +1147,7 @@ static int
 s_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
                 bool validated, fsy_apply_stats_t *stats)
 {
-    s_apply_ctx_t ax = {.validated = validated};
+    s_apply_ctx_t ax = {.validated = validated, .now_ms = fsy_sq_now(s)};
     int rc = s_superseded_any(s, &ax.superseded);
     for (size_t i = 0; rc == FSY_OK && i < n; i++)
         rc = s_apply_change(s, &ax, &changes[i], stats);

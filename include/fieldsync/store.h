@@ -239,6 +239,10 @@ typedef struct fsy_apply_stats {
     size_t refused;
     fsy_origin_t refused_origin; /* of the first refusal */
     char refused_why[256];
+    /* The change stamped furthest ahead of this machine's clock: its
+     * writer's clock is probably wrong (the change is accepted anyway). */
+    uint64_t ahead_ms;
+    fsy_origin_t ahead_origin;
 } fsy_apply_stats_t;
 
 /*
