@@ -73,6 +73,7 @@ typedef struct s_writer {
     size_t chunk_bytes;
     size_t n_changes;
     uint8_t prefix[4];
+    bool created; /* the temporary file exists: remove it on failure */
     uint8_t *rec; /* the encoded batch being written */
     size_t rec_len;
 } s_writer_t;
@@ -162,7 +163,8 @@ s_take(const fsy_change_t *c, void *ctx)
         w->chunk.n--;
     if (rc != FSY_OK)
         return rc;
-    w->chunk_bytes += c->value_len;
+    /* Roughly what the change takes encoded: value, bases, the rest. */
+    w->chunk_bytes += c->value_len + c->n_bases * 48 + 128;
     if (c->txn_end &&
         (w->chunk.n >= FSY_BATCH_CHANGES || w->chunk_bytes >= FSY_BATCH_BYTES))
         s_flush_chunk(w);
@@ -227,13 +229,15 @@ s_sync_dir(const char *path)
 }
 
 static int
-s_writer_open(s_writer_t *w, const char *tmp)
+s_writer_open(s_writer_t *w, char *tmp)
 {
     memset(w, 0, sizeof *w);
-    w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+    w->fd = mkstemp(tmp); /* O_EXCL: never another file of that name */
     if (w->fd < 0)
         return fsy_err_set(FSY_EIO, "cannot create %s: %s", tmp,
                            strerror(errno));
+    w->created = true;
+    (void)fchmod(w->fd, 0640);
     w->z = ZSTD_createCCtx();
     w->zcap = ZSTD_CStreamOutSize();
     w->zbuf = malloc(w->zcap);
@@ -263,10 +267,10 @@ fsy_bundle_export(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
                   size_t *n_out)
 {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 24);
+    char *tmp = malloc(plen + 16);
     if (tmp == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
-    snprintf(tmp, plen + 24, "%s.tmp%ld", path, (long)getpid());
+    snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
     s_writer_t w;
     int rc = s_writer_open(&w, tmp);
     if (rc == FSY_OK) {
@@ -284,7 +288,7 @@ fsy_bundle_export(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
     }
     if ((rc == FSY_EIO || rc == FSY_EFULL) && w.saved != 0)
         fsy_err_set(rc, "cannot write %s: %s", path, strerror(w.saved));
-    if (rc != FSY_OK)
+    if (rc != FSY_OK && w.created)
         unlink(tmp);
     else
         s_sync_dir(path); /* the rename itself survives a power cut */
@@ -373,9 +377,9 @@ s_check_envelope(s_reader_t *r)
         return fsy_err_set(FSY_EFORMAT, "not a fieldsync bundle");
     if (head[7] != (uint8_t)FSY_BUNDLE_MAGIC[7])
         return fsy_err_set(FSY_EVERSION,
-                           "bundle envelope version '%c' is "
-                           "newer than this fieldsync: upgrade",
-                           head[7]);
+                           "bundle envelope version '%c' is not one this "
+                           "fieldsync reads ('%c'): upgrade the older side",
+                           head[7], FSY_BUNDLE_MAGIC[7]);
     if (size < FSY_BUNDLE_HEAD + FSY_BUNDLE_TRAIL)
         return fsy_err_set(FSY_ECORRUPT, "bundle is truncated (%llu bytes)",
                            (unsigned long long)size);
@@ -396,13 +400,8 @@ s_check_envelope(s_reader_t *r)
     if (s_get_le(head + 8, 4) != FSY_BUNDLE_ZSTD)
         return fsy_err_set(FSY_EVERSION, "bundle uses unknown flags %#llx",
                            (unsigned long long)s_get_le(head + 8, 4));
-    if (r->raw_len > (1u << 20) &&
-        (r->raw_len - (1u << 20)) / FSY_BUNDLE_RATIO_MAX > r->stored_len)
-        return fsy_err_set(
-            FSY_ETOOBIG,
-            "bundle would expand %llu times: "
-            "refused as a decompression bomb",
-            (unsigned long long)(r->raw_len / (r->stored_len + 1)));
+    /* No limit on the expansion itself: reading is bounded per record, and
+     * a value of repeated bytes legitimately compresses thousands-fold. */
     return FSY_OK;
 }
 

@@ -486,6 +486,7 @@ fsy_store_close(fsy_store_t **sp)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
     free(s->origins);
+    free(s->refused);
     free(s->path);
     free(s);
     *sp = NULL;
@@ -646,6 +647,7 @@ fsy_store_begin(fsy_store_t *s)
     if (rc == FSY_OK) {
         s->in_group = true;
         s->group_failed = false;
+        s->n_refused = 0;
     }
     return rc;
 }
@@ -685,16 +687,31 @@ typedef struct s_stream {
     uint64_t seq; /* highest contiguous applied */
     bool dirty;   /* seq must be written back */
     bool blocked; /* a gap was seen: drop the rest */
-    bool open;    /* last change applied did not end its transaction */
     bool refused; /* a conflicting duplicate: accept nothing more */
 } s_stream_t;
+
+/* Was (scope, origin) refused earlier in the open write group? */
+static bool
+s_group_refused(const fsy_store_t *s, const char *scope, int64_t origin_id)
+{
+    for (size_t i = 0; s->in_group && i < s->n_refused; i++)
+        if (s->refused[i].origin_id == origin_id &&
+            strcmp(s->refused[i].scope, scope) == 0)
+            return true;
+    return false;
+}
 
 typedef struct s_apply_ctx {
     s_stream_t *streams;
     size_t n, cap;
     size_t last; /* last hit: batches come in runs of one stream */
     uint64_t max_hlc;
-    uint64_t now_ms;             /* wall clock at the start of the call */
+    uint64_t now_ms; /* wall clock at the start of the call */
+    /* The transaction being applied: at most one is open at a time, so
+     * transactions lie whole and contiguous in every log. */
+    bool txn_open;
+    size_t txn_stream; /* index into streams */
+    size_t txn_changes, txn_bytes;
     bool validated;              /* the caller validated every change already */
     bool superseded;             /* the superseded table may hold rows */
     const fsy_change_t *touched; /* last document marked touched */
@@ -731,6 +748,7 @@ s_stream_get(fsy_store_t *s, s_apply_ctx_t *ax, const char *scope,
     memset(t, 0, sizeof *t);
     t->scope = scope; /* borrowed from the change, which outlives ax */
     t->origin_id = origin_id;
+    t->refused = s_group_refused(s, scope, origin_id);
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_VV_GET);
     if (st == NULL)
         return FSY_EINTERNAL;
@@ -753,15 +771,63 @@ s_stream_get(fsy_store_t *s, s_apply_ctx_t *ax, const char *scope,
  * replica ever shows half of a multi-field write.
  */
 static int
-s_streams_check_closed(const s_apply_ctx_t *ax)
+s_check_closed(const s_apply_ctx_t *ax)
 {
-    for (size_t i = 0; i < ax->n; i++)
-        if (ax->streams[i].open)
-            return fsy_err_set(FSY_EINVAL,
-                               "changes of scope %s end inside a "
-                               "transaction (at seq %" PRIu64 "): refusing "
-                               "a partial write",
-                               ax->streams[i].scope, ax->streams[i].seq);
+    if (!ax->txn_open)
+        return FSY_OK;
+    const s_stream_t *t = &ax->streams[ax->txn_stream];
+    return fsy_err_set(FSY_EINVAL,
+                       "changes of scope %s end inside a transaction (at seq "
+                       "%" PRIu64 "): refusing a partial write",
+                       t->scope, t->seq);
+}
+
+/* Remembers a refused stream for the rest of the open write group. */
+static int
+s_group_refuse(fsy_store_t *s, const s_stream_t *t)
+{
+    if (!s->in_group || s_group_refused(s, t->scope, t->origin_id))
+        return FSY_OK;
+    if (s->n_refused == s->cap_refused) {
+        size_t cap = s->cap_refused ? s->cap_refused * 2 : 4;
+        fsy_refused_stream_t *v = realloc(s->refused, cap * sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        s->refused = v;
+        s->cap_refused = cap;
+    }
+    fsy_refused_stream_t *r = &s->refused[s->n_refused++];
+    snprintf(r->scope, sizeof r->scope, "%s", t->scope);
+    r->origin_id = t->origin_id;
+    return FSY_OK;
+}
+
+/*
+ * Keeps transactions whole, contiguous and within the limits every site
+ * writes by: so any log can be cut into bundle records after a txn_end,
+ * and every transaction fits one record.
+ */
+static int
+s_txn_shape(s_apply_ctx_t *ax, const s_stream_t *t, const fsy_change_t *c)
+{
+    size_t idx = (size_t)(t - ax->streams);
+    char label[64];
+    if (ax->txn_open && ax->txn_stream != idx)
+        return fsy_err_set(FSY_EINVAL,
+                           "change %s interleaves with another "
+                           "site's transaction: refusing the batch",
+                           fsy_version_label(&c->version, label, sizeof label));
+    if (!ax->txn_open)
+        ax->txn_changes = ax->txn_bytes = 0;
+    ax->txn_changes++;
+    ax->txn_bytes += c->value_len;
+    if (ax->txn_changes > FSY_TXN_MAX || ax->txn_bytes > FSY_TXN_BYTES_MAX)
+        return fsy_err_set(FSY_ETOOBIG,
+                           "a transaction from %s is larger "
+                           "than any site may write: refusing the batch",
+                           c->version.origin.site);
+    ax->txn_open = !c->txn_end;
+    ax->txn_stream = idx;
     return FSY_OK;
 }
 
@@ -1036,6 +1102,8 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
         rc = s_check_duplicate(s, c, oid);
         if (rc == FSY_ECONFLICT) { /* stop accepting this stream */
             t->refused = true;
+            if ((rc = s_group_refuse(s, t)) != FSY_OK)
+                return rc;
             return s_note_refused(stats, c, fsy_errdetail());
         }
         stats->duplicates += rc == FSY_OK;
@@ -1046,11 +1114,11 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
         s_note_gap(stats, c, t->seq);
         return FSY_OK;
     }
-    if ((rc = s_store_one(s, ax, c, oid)) != FSY_OK)
+    if ((rc = s_txn_shape(ax, t, c)) != FSY_OK ||
+        (rc = s_store_one(s, ax, c, oid)) != FSY_OK)
         return rc;
     t->seq = c->version.seq;
     t->dirty = true;
-    t->open = !c->txn_end;
     if (c->version.hlc > ax->max_hlc)
         ax->max_hlc = c->version.hlc;
     uint64_t ahead = fsy_clock_ahead_ms(c->version.hlc, ax->now_ms);
@@ -1152,7 +1220,7 @@ s_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
     for (size_t i = 0; rc == FSY_OK && i < n; i++)
         rc = s_apply_change(s, &ax, &changes[i], stats);
     if (rc == FSY_OK)
-        rc = s_streams_check_closed(&ax);
+        rc = s_check_closed(&ax);
     if (rc == FSY_OK)
         rc = s_streams_flush(s, &ax);
     if (rc == FSY_OK)

@@ -51,7 +51,16 @@ struct fsy_store {
     sqlite3_stmt *stmt[ST__COUNT];
     fsy_origin_slot_t *origins;
     size_t n_origins, cap_origins;
+    /* Streams refused in the open write group: a bundle applies batch by
+     * batch in one group, and a refusal must hold for all its batches. */
+    struct fsy_refused_stream *refused;
+    size_t n_refused, cap_refused;
 };
+
+typedef struct fsy_refused_stream {
+    char scope[FSY_SCOPE_MAX + 1];
+    int64_t origin_id;
+} fsy_refused_stream_t;
 
 /* Translates a SQLite result code into fsy_err_t with a detail. */
 int fsy_sq_err(fsy_store_t *s, int rc, const char *what);

@@ -37,13 +37,10 @@ extern "C" {
 /* Largest decompressed payload fsy_bundle_parse() holds in memory. */
 #define FSY_BUNDLE_MAX ((size_t)1 << 30)
 
-/* Largest record (one batch of whole transactions) in a bundle. */
-#define FSY_BUNDLE_RECORD_MAX ((size_t)48 << 20)
-
-/* Payload bytes per stored byte (past the first MiB) beyond which a
- * bundle is refused as a decompression bomb: reports compress 3-10 times,
- * and even a value of repeated bytes stays far below this. */
-#define FSY_BUNDLE_RATIO_MAX 1000
+/* Largest record (one batch of whole transactions) in a bundle: batches
+ * close after 4 MiB at a transaction's end, and a transaction carries at
+ * most FSY_TXN_BYTES_MAX of values and FSY_TXN_MAX changes. */
+#define FSY_BUNDLE_RECORD_MAX ((size_t)64 << 20)
 
 /* A parsed bundle; owns everything in it. */
 typedef struct fsy_bundle {

@@ -1379,7 +1379,10 @@ END_TEST
 
 /* A payload that expands far beyond any real report is refused before it
  * is decompressed, and a batch cut mid-record is damage. */
-START_TEST(test_codec_bundle_decompression_bomb_is_refused)
+/* A trailer claiming far more payload than there is: parsing refuses to
+ * hold it, importing finds the payload short; the replica is untouched.
+ * A record cut short at the end of the payload is damage too. */
+START_TEST(test_codec_bundle_claiming_more_than_it_holds_is_refused)
 {
     size_t len;
     uint8_t *buf = s_small_bundle(&len);
@@ -1390,19 +1393,88 @@ START_TEST(test_codec_bundle_decompression_bomb_is_refused)
     ck_ok(fsy_wire_encode_bundle_header(&b->sender, b->created_ms,
                                         &b->sender_vv, &head, &head_len));
     s_payload(b, head, head_len, &raw, &raw_len);
-    /* Claiming 4 GiB from a few hundred bytes: refused before inflating. */
     uint8_t *file = s_envelope_claiming(raw, raw_len, UINT64_C(4) << 30, &flen);
     fsy_bundle_free(&b);
     ck_assert_int_eq(fsy_bundle_parse(file, flen, &b), FSY_ETOOBIG);
-    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "bomb"));
+    fsy_store_t *hq = tu_replica("hq");
+    s_spit(tu_path("claim.bundle"), file, flen);
+    ck_assert_int_eq(fsy_bundle_import(hq, tu_path("claim.bundle"), NULL),
+                     FSY_ECORRUPT);
+    ck_assert_uint_eq(tu_changes(hq), 0);
     free(file);
-    /* A record cut short at the end of the payload. */
     file = s_envelope(raw, raw_len - 1, &flen);
     ck_assert_int_eq(fsy_bundle_parse(file, flen, &b), FSY_ECORRUPT);
     ck_assert_ptr_null(b);
+    fsy_store_close(&hq);
     free(file);
     free(raw);
     free(head);
+    free(buf);
+}
+END_TEST
+
+/* Values of repeated bytes compress thousands-fold: still a bundle. */
+START_TEST(test_codec_bundle_of_highly_compressible_values_imports)
+{
+    fsy_store_t *gao = tu_replica("gao"), *hq = tu_replica("hq");
+    size_t n = 1u << 20;
+    uint8_t *v = malloc(n);
+    ck_assert_ptr_nonnull(v);
+    memset(v, 'a', n);
+    fsy_field_set_t sets[] = {{"annex1", v, n}, {"annex2", v, n}};
+    ck_ok(fsy_store_put(gao, "MLI", "scan", "analysis", sets, 2));
+    ck_ok(fsy_bundle_export(gao, NULL, tu_path("blank.bundle"), NULL));
+    fsy_apply_stats_t st;
+    ck_ok(fsy_bundle_import(hq, tu_path("blank.bundle"), &st));
+    ck_assert_uint_eq(st.applied, 3);
+    free(v);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
+}
+END_TEST
+
+/* The decoder's memory budget passes the heaviest legitimate batch (every
+ * change of a full transaction naming FSY_BASES_MAX heads) and stops a
+ * record of a million tiny bases before it is unpacked in full. */
+static void
+s_batch_with_bases(fsy_change_list_t *l, size_t n, size_t nb, uint64_t hlc)
+{
+    for (size_t i = 0; i < n; i++) {
+        fsy_change_t *c;
+        ck_ok(fsy_change_list_push(l, &c));
+        c->version = tu_version(T0 + 1000000, "gao", INC_GAO, 1000 + i);
+        snprintf(c->scope, sizeof c->scope, "MLI");
+        snprintf(c->doc, sizeof c->doc, "isf-mli-2027");
+        snprintf(c->field, sizeof c->field, "f%zu", i);
+        c->absent = true;
+        c->txn_end = i + 1 == n;
+        c->bases = calloc(nb, sizeof *c->bases);
+        ck_assert_ptr_nonnull(c->bases);
+        c->n_bases = nb;
+        for (size_t k = 0; k < nb; k++) /* hlc 0: the same tiny base */
+            c->bases[k] = tu_version(hlc ? hlc + k : 1, "bamako", INC_BAMAKO,
+                                     hlc ? 1 + k : 1);
+        fsy_change_seal(c);
+    }
+}
+
+START_TEST(test_codec_decode_budget_fits_real_batches_not_bombs)
+{
+    fsy_change_list_t l = {0}, out = {0};
+    uint8_t *buf;
+    size_t len;
+    s_batch_with_bases(&l, FSY_TXN_MAX, FSY_BASES_MAX, T0);
+    ck_ok(fsy_wire_encode_batch(l.v, l.n, &buf, &len));
+    ck_ok(fsy_wire_decode_batch(buf, len, &out));
+    ck_assert_uint_eq(out.n, FSY_TXN_MAX);
+    fsy_change_list_clear(&l);
+    fsy_change_list_clear(&out);
+    free(buf);
+    s_batch_with_bases(&l, 1, 1000000, 0);
+    ck_ok(fsy_wire_encode_batch(l.v, l.n, &buf, &len));
+    ck_assert_int_eq(fsy_wire_decode_batch(buf, len, &out), FSY_EFORMAT);
+    ck_assert_uint_eq(out.n, 0);
+    fsy_change_list_clear(&l);
     free(buf);
 }
 END_TEST
@@ -1578,8 +1650,11 @@ s_suite(void)
     tcase_add_test(tc, test_codec_file_that_is_not_a_bundle_is_eformat);
     tcase_add_test(tc, test_codec_bundle_with_newer_magic_version_is_eversion);
     tcase_add_test(tc, test_codec_bundle_with_newer_payload_format_is_eversion);
-    tcase_add_test(tc, test_codec_bundle_decompression_bomb_is_refused);
+    tcase_add_test(tc,
+                   test_codec_bundle_claiming_more_than_it_holds_is_refused);
+    tcase_add_test(tc, test_codec_bundle_of_highly_compressible_values_imports);
     tcase_add_test(tc, test_codec_bundle_of_many_batches_round_trips);
+    tcase_add_test(tc, test_codec_decode_budget_fits_real_batches_not_bombs);
     tcase_add_test(tc, test_codec_importing_a_damaged_bundle_changes_nothing);
     tcase_add_test(
         tc,

@@ -755,6 +755,86 @@ START_TEST(test_store_verify_detects_stream_missing_from_vector)
 }
 END_TEST
 
+/* A bundle applies batch by batch in one write group: a stream refused in
+ * one batch stays refused in the next. */
+START_TEST(test_store_refusal_holds_for_the_whole_write_group)
+{
+    fsy_store_t *a = tu_replica("hq"), *b = tu_replica("juba");
+    tu_put(a, "SSD", "r1", "analysis", "title", "one");
+    fsy_change_list_t first = {0}, rest = {0};
+    ck_ok(fsy_store_export(a, NULL, tu_collect, &first));
+    ck_ok(fsy_store_apply(b, first.v, first.n, NULL));
+    tu_put(a, "SSD", "r1", NULL, "title", "two");
+    fsy_vv_t *vv;
+    ck_ok(fsy_store_vv(b, &vv));
+    ck_ok(fsy_store_export(a, vv, tu_collect, &rest));
+    fsy_vv_free(&vv);
+    first.v[first.n - 1].value[0] = 'X'; /* forked history */
+    fsy_change_seal(&first.v[first.n - 1]);
+    fsy_apply_stats_t st;
+    ck_ok(fsy_store_begin(b));
+    ck_ok(fsy_store_apply(b, first.v, first.n, &st));
+    ck_assert_uint_eq(st.refused, 1);
+    ck_ok(fsy_store_apply(b, rest.v, rest.n, &st));
+    ck_assert_uint_eq(st.refused, 1);
+    ck_assert_uint_eq(st.applied, 0);
+    ck_ok(fsy_store_commit(b));
+    ck_assert_str_eq(tu_get(b, "SSD", "r1", "title"), "one");
+    /* Outside the group, the next bundle is judged afresh. */
+    ck_ok(fsy_store_apply(b, rest.v, rest.n, &st));
+    ck_assert_uint_eq(st.applied, 1);
+    fsy_change_list_clear(&first);
+    fsy_change_list_clear(&rest);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+}
+END_TEST
+
+/* Transactions must arrive whole and one at a time, and no larger than
+ * any site may write: so every log cuts into bundle records. */
+START_TEST(test_store_apply_refuses_interleaved_or_oversized_transactions)
+{
+    fsy_store_t *a = tu_replica("hq"), *c = tu_replica("wau"),
+                *b = tu_replica("juba");
+    fsy_field_set_t two[] = {{"title", (const uint8_t *)"t", 1},
+                             {"status", (const uint8_t *)"s", 1}};
+    ck_ok(fsy_store_put(a, "SSD", "x", "plan", two, 2));
+    ck_ok(fsy_store_put(c, "SSD", "y", "plan", two, 2));
+    fsy_change_list_t la = {0}, lc = {0};
+    ck_ok(fsy_store_export(a, NULL, tu_collect, &la));
+    ck_ok(fsy_store_export(c, NULL, tu_collect, &lc));
+    fsy_change_t mixed[6] = {la.v[0], lc.v[0], la.v[1],
+                             lc.v[1], la.v[2], lc.v[2]};
+    ck_assert_int_eq(fsy_store_apply(b, mixed, 6, NULL), FSY_EINVAL);
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "interleaves"));
+    ck_assert_uint_eq(tu_changes(b), 0);
+    fsy_change_t whole[6] = {la.v[0], la.v[1], la.v[2],
+                             lc.v[0], lc.v[1], lc.v[2]};
+    ck_ok(fsy_store_apply(b, whole, 6, NULL));
+    fsy_change_list_clear(&la);
+    fsy_change_list_clear(&lc);
+    /* A forged transaction of FSY_TXN_MAX + 1 changes. */
+    fsy_change_list_t big = {0};
+    for (uint64_t i = 0; i <= FSY_TXN_MAX; i++) {
+        fsy_change_t *x;
+        ck_ok(fsy_change_list_push(&big, &x));
+        x->version = tu_version(UINT64_C(1) << 40, "rumbek", 9, i + 1);
+        snprintf(x->scope, sizeof x->scope, "SSD");
+        snprintf(x->doc, sizeof x->doc, "big");
+        snprintf(x->field, sizeof x->field, "f%04u", (unsigned)i);
+        x->absent = true;
+        x->txn_end = i == FSY_TXN_MAX;
+        fsy_change_seal(x);
+    }
+    ck_assert_int_eq(fsy_store_apply(b, big.v, big.n, NULL), FSY_ETOOBIG);
+    ck_assert_uint_eq(tu_changes(b), 6);
+    fsy_change_list_clear(&big);
+    fsy_store_close(&a);
+    fsy_store_close(&b);
+    fsy_store_close(&c);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -791,6 +871,9 @@ s_suite(void)
     tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
     tcase_add_test(tc, test_store_verify_detects_vector_past_the_log);
     tcase_add_test(tc, test_store_write_group_rolls_back_whole);
+    tcase_add_test(tc, test_store_refusal_holds_for_the_whole_write_group);
+    tcase_add_test(
+        tc, test_store_apply_refuses_interleaved_or_oversized_transactions);
     tcase_add_test(tc, test_store_write_group_refuses_writes_after_a_failure);
     tcase_add_test(tc, test_store_resolve_on_deleted_document_recreates_it);
     tcase_add_test(tc, test_store_verify_detects_stream_missing_from_vector);
