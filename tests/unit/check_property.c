@@ -385,7 +385,7 @@ s_env_int(const char *name, int dflt)
 START_TEST(test_property_random_delivery_converges)
 {
     int ops = s_env_int("FSY_PROPERTY_OPS", 300);
-    int seeds = s_env_int("FSY_PROPERTY_SEEDS", 2);
+    int seeds = s_env_int("FSY_PROPERTY_SEEDS", 3);
     for (int k = 0; k < seeds; k++)
         s_run((uint64_t)(_i * 1000 + k + 1), ops);
 }
