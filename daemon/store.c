@@ -312,8 +312,6 @@ s_store_alloc(fsy_store_t **out, const char *path)
 static int
 s_configure(fsy_store_t *s)
 {
-    sqlite3_busy_timeout(s->db, FSY_BUSY_TIMEOUT_MS);
-    sqlite3_extended_result_codes(s->db, 1);
     /* FULL: a change this site acknowledged must survive power loss. */
     int rc = fsy_sq_exec(s, "PRAGMA journal_mode=WAL;"
                             "PRAGMA synchronous=FULL;"
@@ -334,6 +332,10 @@ s_open_db(fsy_store_t *s, int flags)
         sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, s->path);
+    /* Before the first statement: even reading the schema version can meet
+     * another process's checkpoint, and must wait for it, not fail. */
+    sqlite3_busy_timeout(s->db, FSY_BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(s->db, 1);
     return FSY_OK;
 }
 
