@@ -6,6 +6,7 @@
  * what was wrong and the loader adds file and line.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,11 @@ fsy_config_defaults(fsy_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->max_clock_skew_ms = 3600u * 1000u;
     cfg->max_value_bytes = FSY_VALUE_MAX;
+    cfg->batch_changes = 1000;
+    cfg->batch_bytes = (size_t)1 << 20;
+    cfg->window = 4;
+    cfg->heartbeat_ms = 1000;
+    cfg->timeout_ms = 5000;
 }
 
 static int
@@ -94,6 +100,76 @@ s_limits_key(s_parse_t *p, const char *key, const char *value)
     return 1;
 }
 
+/* [listen] and [parent]: one ZeroMQ endpoint each. */
+static int
+s_endpoint_key(s_parse_t *p, const char *section, const char *key,
+               const char *value, char *out, size_t size)
+{
+    if (strcmp(key, "endpoint") != 0) {
+        snprintf(p->why, sizeof p->why, "unknown key '%s' in [%s]", key,
+                 section);
+        return 0;
+    }
+    if (strncmp(value, "tcp://", 6) != 0 && strncmp(value, "ipc://", 6) != 0) {
+        snprintf(p->why, sizeof p->why,
+                 "[%s] endpoint: want tcp://HOST:PORT "
+                 "or ipc://PATH",
+                 section);
+        return 0;
+    }
+    if (strlen(value) >= size) {
+        snprintf(p->why, sizeof p->why, "[%s] endpoint: too long", section);
+        return 0;
+    }
+    snprintf(out, size, "%s", value);
+    return 1;
+}
+
+typedef struct s_tuning {
+    const char *key;
+    uint64_t lo, hi;
+    size_t off, width;
+} s_tuning_t;
+
+#define S_TUNING(k, lo, hi)                                                    \
+    {                                                                          \
+#k, lo, hi, offsetof(fsy_config_t, k), sizeof(((fsy_config_t *)0)->k)  \
+    }
+
+static const s_tuning_t s_tunings[] = {
+    S_TUNING(batch_changes, 1, FSY_TXN_MAX * 64),
+    S_TUNING(batch_bytes, 1024, (uint64_t)32 << 20),
+    S_TUNING(window, 1, 1024),
+    S_TUNING(heartbeat_ms, 50, 600000),
+    S_TUNING(timeout_ms, 200, 3600000),
+};
+
+static int
+s_sync_key(s_parse_t *p, const char *key, const char *value)
+{
+    for (size_t i = 0; i < sizeof s_tunings / sizeof s_tunings[0]; i++) {
+        const s_tuning_t *t = &s_tunings[i];
+        uint64_t n;
+        if (strcmp(key, t->key) != 0)
+            continue;
+        if (!s_parse_u64(value, t->lo, t->hi, &n)) {
+            snprintf(p->why, sizeof p->why,
+                     "[sync] %s: want a number from "
+                     "%llu to %llu",
+                     key, (unsigned long long)t->lo, (unsigned long long)t->hi);
+            return 0;
+        }
+        char *field = (char *)p->cfg + t->off;
+        if (t->width == sizeof(unsigned))
+            *(unsigned *)(void *)field = (unsigned)n;
+        else
+            *(size_t *)(void *)field = (size_t)n;
+        return 1;
+    }
+    snprintf(p->why, sizeof p->why, "unknown key '%s' in [sync]", key);
+    return 0;
+}
+
 static int
 s_handler(void *user, const char *section, const char *key, const char *value)
 {
@@ -102,6 +178,14 @@ s_handler(void *user, const char *section, const char *key, const char *value)
         return s_site_key(p, key, value);
     if (strcmp(section, "limits") == 0)
         return s_limits_key(p, key, value);
+    if (strcmp(section, "listen") == 0)
+        return s_endpoint_key(p, section, key, value, p->cfg->listen,
+                              sizeof p->cfg->listen);
+    if (strcmp(section, "parent") == 0)
+        return s_endpoint_key(p, section, key, value, p->cfg->parent,
+                              sizeof p->cfg->parent);
+    if (strcmp(section, "sync") == 0)
+        return s_sync_key(p, key, value);
     snprintf(p->why, sizeof p->why, "unknown section [%s]", section);
     return 0;
 }

@@ -5,8 +5,11 @@
  * a batch of 1,000 changes from three sites carries three site names, not
  * a thousand.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zstd.h>
 
 #include "fieldsync.pb-c.h"
 #include "fieldsync/ident.h"
@@ -483,5 +486,188 @@ fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len, fsy_bundle_t *out)
     if (rc == FSY_OK)
         rc = s_dec_vv(m->sender_vv, &out->sender_vv);
     fieldsync__bundle_header__free_unpacked(m, &budget.a);
+    return rc;
+}
+
+/* ---- live sync messages ----------------------------------------------- */
+
+#define FSY_MSG_ZSTD_LEVEL 3 /* fast: batches are small and frequent */
+
+void
+fsy_msg_clear(fsy_msg_t *m)
+{
+    if (m == NULL)
+        return;
+    free(m->vv.v);
+    fsy_change_list_clear(&m->changes);
+    memset(m, 0, sizeof *m);
+}
+
+/* Compresses an encoded batch into Batch.payload (caller frees *z). */
+static int
+s_enc_batch_msg(const fsy_msg_t *m, Fieldsync__Batch *b, uint8_t **z)
+{
+    uint8_t *raw;
+    size_t raw_len;
+    int rc = fsy_wire_encode_batch(m->changes.v, m->changes.n, &raw, &raw_len);
+    if (rc != FSY_OK)
+        return rc;
+    size_t bound = ZSTD_compressBound(raw_len);
+    *z = malloc(bound);
+    size_t zl =
+        *z ? ZSTD_compress(*z, bound, raw, raw_len, FSY_MSG_ZSTD_LEVEL) : 0;
+    free(raw);
+    if (*z == NULL || ZSTD_isError(zl))
+        return fsy_err_set(FSY_ENOMEM, "cannot compress a batch");
+    b->id = m->id;
+    b->raw_len = raw_len;
+    b->payload.data = *z;
+    b->payload.len = zl;
+    return FSY_OK;
+}
+
+int
+fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
+{
+    Fieldsync__Frame f = FIELDSYNC__FRAME__INIT;
+    Fieldsync__Hello hello = FIELDSYNC__HELLO__INIT;
+    Fieldsync__Batch batch = FIELDSYNC__BATCH__INIT;
+    Fieldsync__Ack ack = FIELDSYNC__ACK__INIT;
+    Fieldsync__Heartbeat hb = FIELDSYNC__HEARTBEAT__INIT;
+    Fieldsync__Refuse refuse = FIELDSYNC__REFUSE__INIT;
+    Fieldsync__Origin origin = FIELDSYNC__ORIGIN__INIT;
+    s_vv_enc_t ve = {0};
+    uint8_t *z = NULL;
+    int rc = FSY_OK;
+    f.protocol = FSY_PROTOCOL_VERSION;
+    switch (m->type) {
+    case FSY_MSG_HELLO:
+        origin.site = (char *)m->origin.site;
+        origin.incarnation = m->origin.incarnation;
+        hello.origin = &origin;
+        hello.max_value = m->max_value;
+        hello.max_txn_changes = m->max_txn_changes;
+        rc = s_vv_build(&ve, &m->vv);
+        hello.vv = &ve.msg;
+        f.body_case = FIELDSYNC__FRAME__BODY_HELLO;
+        f.hello = &hello;
+        break;
+    case FSY_MSG_BATCH:
+        rc = s_enc_batch_msg(m, &batch, &z);
+        f.body_case = FIELDSYNC__FRAME__BODY_BATCH;
+        f.batch = &batch;
+        break;
+    case FSY_MSG_ACK:
+        ack.id = m->id;
+        ack.gapped = m->gapped;
+        ack.refused = m->refused;
+        rc = s_vv_build(&ve, &m->vv);
+        ack.vv = &ve.msg;
+        f.body_case = FIELDSYNC__FRAME__BODY_ACK;
+        f.ack = &ack;
+        break;
+    case FSY_MSG_HEARTBEAT:
+        hb.sent_ms = m->sent_ms;
+        f.body_case = FIELDSYNC__FRAME__BODY_HEARTBEAT;
+        f.heartbeat = &hb;
+        break;
+    case FSY_MSG_REFUSE:
+        refuse.reason = (char *)m->reason;
+        f.body_case = FIELDSYNC__FRAME__BODY_REFUSE;
+        f.refuse = &refuse;
+        break;
+    default:
+        rc = fsy_err_set(FSY_EINTERNAL, "unknown message type %d", m->type);
+    }
+    if (rc == FSY_OK)
+        rc = s_pack(&f.base, out, len);
+    s_vv_enc_free(&ve);
+    free(z);
+    return rc;
+}
+
+static int
+s_dec_batch_msg(const Fieldsync__Batch *b, fsy_msg_t *out)
+{
+    if (b->raw_len > FSY_MSG_MAX)
+        return fsy_err_set(FSY_ETOOBIG,
+                           "batch of %llu bytes is over the "
+                           "limit",
+                           (unsigned long long)b->raw_len);
+    uint8_t *raw = malloc(b->raw_len ? b->raw_len : 1);
+    if (raw == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    size_t n =
+        ZSTD_decompress(raw, b->raw_len, b->payload.data, b->payload.len);
+    int rc = FSY_OK;
+    if (ZSTD_isError(n) || n != b->raw_len)
+        rc = fsy_err_set(FSY_ECORRUPT, "batch payload does not decompress");
+    if (rc == FSY_OK)
+        rc = fsy_wire_decode_batch(raw, b->raw_len, &out->changes);
+    if (rc == FSY_OK && out->changes.n == 0)
+        rc = fsy_err_set(FSY_EINVAL, "empty batch");
+    free(raw);
+    out->id = b->id;
+    return rc;
+}
+
+static int
+s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
+{
+    switch (f->body_case) {
+    case FIELDSYNC__FRAME__BODY_HELLO: {
+        out->type = FSY_MSG_HELLO;
+        out->max_value = f->hello->max_value;
+        out->max_txn_changes = f->hello->max_txn_changes;
+        int rc = s_dec_origin(f->hello->origin, &out->origin);
+        return rc ? rc : s_dec_vv(f->hello->vv, &out->vv);
+    }
+    case FIELDSYNC__FRAME__BODY_BATCH:
+        out->type = FSY_MSG_BATCH;
+        return s_dec_batch_msg(f->batch, out);
+    case FIELDSYNC__FRAME__BODY_ACK:
+        out->type = FSY_MSG_ACK;
+        out->id = f->ack->id;
+        out->gapped = f->ack->gapped;
+        out->refused = f->ack->refused;
+        return s_dec_vv(f->ack->vv, &out->vv);
+    case FIELDSYNC__FRAME__BODY_HEARTBEAT:
+        out->type = FSY_MSG_HEARTBEAT;
+        out->sent_ms = f->heartbeat->sent_ms;
+        return FSY_OK;
+    case FIELDSYNC__FRAME__BODY_REFUSE:
+        out->type = FSY_MSG_REFUSE;
+        snprintf(out->reason, sizeof out->reason, "%s", f->refuse->reason);
+        return FSY_OK;
+    default:
+        return fsy_err_set(FSY_EFORMAT, "frame without a body");
+    }
+}
+
+int
+fsy_wire_decode_msg(const uint8_t *buf, size_t len, fsy_msg_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (len > FSY_MSG_MAX)
+        return fsy_err_set(FSY_ETOOBIG,
+                           "frame of %zu bytes is over the "
+                           "%zu-byte limit",
+                           len, FSY_MSG_MAX);
+    s_budget_t budget;
+    s_budget_init(&budget, len);
+    Fieldsync__Frame *f = fieldsync__frame__unpack(&budget.a, len, buf);
+    if (f == NULL)
+        return fsy_err_set(FSY_EFORMAT, "undecodable frame");
+    int rc = FSY_OK;
+    if (f->protocol != FSY_PROTOCOL_VERSION)
+        rc = fsy_err_set(FSY_EVERSION,
+                         "peer speaks protocol %u, this "
+                         "fieldsyncd speaks %d",
+                         f->protocol, FSY_PROTOCOL_VERSION);
+    if (rc == FSY_OK)
+        rc = s_dec_msg_body(f, out);
+    fieldsync__frame__free_unpacked(f, &budget.a);
+    if (rc != FSY_OK)
+        fsy_msg_clear(out);
     return rc;
 }

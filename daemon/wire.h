@@ -43,4 +43,54 @@ int fsy_wire_encode_bundle_header(const fsy_origin_t *sender,
 int fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len,
                                   fsy_bundle_t *out);
 
+/* ---- live sync messages ----------------------------------------------- */
+
+#define FSY_PROTOCOL_VERSION 1
+/* Largest frame any peer sends or accepts (a batch of whole transactions
+ * always fits: see FSY_TXN_BYTES_MAX). */
+#define FSY_MSG_MAX ((size_t)64 << 20)
+
+typedef enum fsy_msg_type {
+    FSY_MSG_HELLO = 1,
+    FSY_MSG_BATCH,
+    FSY_MSG_ACK,
+    FSY_MSG_HEARTBEAT,
+    FSY_MSG_REFUSE
+} fsy_msg_type_t;
+
+/*
+ * One decoded frame. Which members mean something depends on `type`:
+ *   HELLO      origin, vv, max_value, max_txn_changes
+ *   BATCH      id, changes (decompressed, decoded, validated)
+ *   ACK        id, vv, gapped, refused
+ *   HEARTBEAT  sent_ms
+ *   REFUSE     reason
+ * vv.v and changes are owned by the message: fsy_msg_clear() frees them.
+ */
+typedef struct fsy_msg {
+    fsy_msg_type_t type;
+    fsy_origin_t origin;
+    fsy_vv_t vv;
+    uint32_t max_value, max_txn_changes;
+    uint64_t id;
+    fsy_change_list_t changes;
+    uint64_t gapped, refused;
+    uint64_t sent_ms;
+    char reason[256];
+} fsy_msg_t;
+
+/* Encodes m (a BATCH's changes are compressed here). */
+int fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len);
+
+/*
+ * Decodes and validates a frame. FSY_EVERSION (detail names both
+ * versions) for another protocol version; FSY_EFORMAT, FSY_EINVAL,
+ * FSY_ETOOBIG, FSY_ECORRUPT for anything malformed. On error out holds
+ * nothing.
+ */
+int fsy_wire_decode_msg(const uint8_t *buf, size_t len, fsy_msg_t *out);
+
+/* Frees what a message owns and zeroes it. */
+void fsy_msg_clear(fsy_msg_t *m);
+
 #endif

@@ -7,6 +7,13 @@
  *   max_clock_skew = 3600        ; seconds
  *   [limits]
  *   max_value_bytes = 1048576
+ *   [listen]                     ; fieldsyncd: accept children
+ *   endpoint = tcp://127.0.0.1:7402
+ *   [parent]                     ; fieldsyncd: sync upwards
+ *   endpoint = tcp://127.0.0.1:7401
+ *   [sync]                       ; fieldsyncd tuning, all optional
+ *   batch_changes = 1000  batch_bytes = 1048576  window = 4
+ *   heartbeat_ms = 1000   timeout_ms = 5000
  *
  * Unknown sections and keys are errors, reported with file, line and key,
  * so a typo never silently falls back to a default.
@@ -28,6 +35,13 @@ typedef struct fsy_config {
     char db[4096];                  /* "" if not set */
     uint64_t max_clock_skew_ms;
     size_t max_value_bytes;
+    char listen[256];     /* ZeroMQ endpoint to bind for children, "" none */
+    char parent[256];     /* ZeroMQ endpoint of the parent, "" none */
+    size_t batch_changes; /* a batch closes at a transaction's end after */
+    size_t batch_bytes;   /* ... this many changes or value bytes */
+    unsigned window;      /* batches in flight, unacknowledged */
+    unsigned heartbeat_ms;
+    unsigned timeout_ms; /* silence after which a session restarts */
 } fsy_config_t;
 
 /* Fills cfg with the defaults. */

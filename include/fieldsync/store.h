@@ -224,6 +224,15 @@ uint64_t fsy_vv_get(const fsy_vv_t *vv, const char *scope,
 int fsy_store_export(fsy_store_t *s, const fsy_vv_t *other, fsy_change_cb cb,
                      void *ctx);
 
+/*
+ * Streams up to `limit` changes of the local log after position `after`
+ * (0: from the start), in log order, with each one's position. The live
+ * sync sender keeps its place per peer with this.
+ */
+typedef int (*fsy_log_cb)(const fsy_change_t *c, uint64_t lseq, void *ctx);
+int fsy_store_log_after(fsy_store_t *s, uint64_t after, size_t limit,
+                        fsy_log_cb cb, void *ctx);
+
 /* What one fsy_store_apply() did. */
 typedef struct fsy_apply_stats {
     size_t applied;    /* new changes stored */

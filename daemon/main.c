@@ -1,0 +1,337 @@
+/*
+ * fieldsyncd — the per-site daemon: syncs this site's replica with its
+ * parent and its children over ZeroMQ.
+ *
+ * One thread, one loop, in phases (libuv-style):
+ *   1. wait for a frame (or 50 ms: new local writes are picked up by the
+ *      pump below, so a write reaches a connected peer within ~50 ms)
+ *   2. read every waiting frame, decode and validate it, hand it to its
+ *      peer's session (peer.c)
+ *   3. per peer: heartbeats and timeouts, then pump what the peer lacks
+ * Signal handlers only set a flag; the loop stops between two frames, so a
+ * batch is either committed and acknowledged or neither.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fieldsync/config.h"
+#include "fieldsync/store.h"
+#include "fieldsync/version.h"
+#include "log.h"
+#include "peer.h"
+#include "transport.h"
+
+#define FSY_MAX_CHILDREN 256
+#define FSY_WAIT_MS 50
+#define FSY_READS_PER_TURN 256 /* then serve timers and pumps again */
+
+typedef struct s_daemon s_daemon_t;
+
+typedef struct s_child {
+    s_daemon_t *d;
+    bool used;
+    uint8_t rid[FSY_RID_MAX];
+    size_t rid_len;
+    fsy_peer_t peer;
+} s_child_t;
+
+struct s_daemon {
+    fsy_config_t cfg;
+    fsy_store_t *store;
+    fsy_transport_t tr;
+    bool has_parent;
+    fsy_peer_t parent;
+    s_child_t children[FSY_MAX_CHILDREN];
+    uint64_t malformed;
+};
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+static uint64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static int
+s_send(s_daemon_t *d, const uint8_t *rid, size_t rid_len, const fsy_msg_t *m)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = fsy_wire_encode_msg(m, &buf, &len);
+    if (rc == FSY_OK) {
+        rc = fsy_transport_send(&d->tr, rid, rid_len, buf, len);
+        free(buf);
+    }
+    return rc;
+}
+
+static int
+s_send_parent(void *ctx, const fsy_msg_t *m)
+{
+    return s_send(ctx, NULL, 0, m);
+}
+
+static int
+s_send_child(void *ctx, const fsy_msg_t *m)
+{
+    s_child_t *c = ctx;
+    return s_send(c->d, c->rid, c->rid_len, m);
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+static s_child_t *
+s_child_for(s_daemon_t *d, const uint8_t *rid, size_t rid_len,
+            const fsy_sync_env_t *env)
+{
+    s_child_t *free_slot = NULL;
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++) {
+        s_child_t *c = &d->children[i];
+        if (c->used && c->rid_len == rid_len &&
+            memcmp(c->rid, rid, rid_len) == 0)
+            return c;
+        if (!c->used && free_slot == NULL)
+            free_slot = c;
+    }
+    if (free_slot == NULL)
+        return NULL;
+    s_child_t *c = free_slot;
+    memset(c, 0, sizeof *c);
+    c->d = d;
+    c->used = true;
+    memcpy(c->rid, rid, rid_len);
+    c->rid_len = rid_len;
+    snprintf(c->peer.name, sizeof c->peer.name, "child");
+    c->peer.send = s_send_child;
+    c->peer.send_ctx = c;
+    fsy_peer_start(&c->peer, env);
+    return c;
+}
+
+/* A frame that does not decode is dropped and counted; the session and
+ * every other peer carry on. */
+static void
+s_dispatch(s_daemon_t *d, fsy_peer_t *p, const uint8_t *buf, size_t len,
+           const fsy_sync_env_t *env)
+{
+    fsy_msg_t m;
+    int rc = fsy_wire_decode_msg(buf, len, &m);
+    if (rc != FSY_OK) {
+        d->malformed++;
+        fsy_log("warn", "malformed",
+                "peer=%s bytes=%zu error=\"%s\" "
+                "total=%" PRIu64,
+                p->name, len, fsy_errdetail(), d->malformed);
+        if (rc == FSY_EVERSION) {
+            fsy_msg_t r = {.type = FSY_MSG_REFUSE};
+            snprintf(r.reason, sizeof r.reason, "%s", fsy_errdetail());
+            p->send(p->send_ctx, &r);
+        }
+        return;
+    }
+    rc = fsy_peer_on_msg(p, env, &m);
+    if (rc != FSY_OK)
+        fsy_log("error", "session", "peer=%s error=\"%s\"", p->name,
+                fsy_errdetail());
+    fsy_msg_clear(&m);
+}
+
+static void
+s_read_all(s_daemon_t *d, const fsy_sync_env_t *env)
+{
+    for (int i = 0; i < FSY_READS_PER_TURN; i++) {
+        uint8_t rid[FSY_RID_MAX], *buf = NULL;
+        size_t rid_len = 0, len = 0;
+        int got = 0;
+        if (d->has_parent &&
+            fsy_transport_recv(&d->tr, 1, rid, &rid_len, &buf, &len) ==
+                FSY_OK &&
+            buf != NULL) {
+            s_dispatch(d, &d->parent, buf, len, env);
+            got = 1;
+        }
+        free(buf);
+        buf = NULL;
+        if (fsy_transport_recv(&d->tr, 0, rid, &rid_len, &buf, &len) ==
+                FSY_OK &&
+            buf != NULL) {
+            s_child_t *c = s_child_for(d, rid, rid_len, env);
+            if (c != NULL)
+                s_dispatch(d, &c->peer, buf, len, env);
+            got = 1;
+        }
+        free(buf);
+        if (!got)
+            return;
+    }
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+static void
+s_serve_peers(s_daemon_t *d, const fsy_sync_env_t *env)
+{
+    if (d->has_parent) {
+        fsy_peer_tick(&d->parent, env);
+        if (fsy_peer_pump(&d->parent, env) != FSY_OK)
+            fsy_log("error", "pump", "peer=parent error=\"%s\"",
+                    fsy_errdetail());
+    }
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++) {
+        s_child_t *c = &d->children[i];
+        if (!c->used)
+            continue;
+        if (!fsy_peer_tick(&c->peer, env)) {
+            fsy_peer_clear(&c->peer);
+            c->used = false;
+            continue;
+        }
+        if (fsy_peer_pump(&c->peer, env) != FSY_OK)
+            fsy_log("error", "pump", "peer=%s error=\"%s\"", c->peer.name,
+                    fsy_errdetail());
+    }
+}
+
+static void
+s_run(s_daemon_t *d)
+{
+    fsy_sync_env_t env = {d->store, &d->cfg, s_now_ms()};
+    if (d->has_parent) {
+        snprintf(d->parent.name, sizeof d->parent.name, "parent");
+        d->parent.is_parent = true;
+        d->parent.send = s_send_parent;
+        d->parent.send_ctx = d;
+        fsy_peer_start(&d->parent, &env);
+    }
+    while (!s_stop) {
+        fsy_transport_wait(&d->tr, FSY_WAIT_MS);
+        env.now_ms = s_now_ms();
+        s_read_all(d, &env);
+        s_serve_peers(d, &env);
+    }
+}
+
+/* ---- start-up --------------------------------------------------------- */
+
+static int
+s_usage(FILE *f, int rc)
+{
+    fprintf(f, "usage: fieldsyncd -c CONFIG\n\n"
+               "Runs this site's sync daemon in the foreground: keeps the "
+               "replica named\nin CONFIG in sync with the parent site "
+               "([parent] endpoint) and with\nchildren ([listen] endpoint). "
+               "Logs go to stderr; SIGTERM or SIGINT\nstop it cleanly.\n\n"
+               "  -c, --config FILE  site configuration (see "
+               "config/site.conf)\n"
+               "  -h, --help         this help\n"
+               "  -V, --version      print the version\n");
+    return rc;
+}
+
+static int
+s_setup(s_daemon_t *d, const char *path)
+{
+    fsy_config_defaults(&d->cfg);
+    if (fsy_config_load(&d->cfg, path) != FSY_OK)
+        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
+    if (d->cfg.db[0] == '\0')
+        return fprintf(stderr, "fieldsyncd: %s: [site] db is required\n", path),
+               1;
+    if (d->cfg.listen[0] == '\0' && d->cfg.parent[0] == '\0')
+        return fprintf(stderr,
+                       "fieldsyncd: %s: neither [listen] nor "
+                       "[parent]: nothing to sync with\n",
+                       path),
+               1;
+    if (fsy_store_open(&d->store, d->cfg.db) != FSY_OK)
+        return fprintf(stderr,
+                       "fieldsyncd: %s (create it with 'fieldsync "
+                       "--db %s init --site SITE')\n",
+                       fsy_errdetail(), d->cfg.db),
+               1;
+    const char *site = fsy_store_origin(d->store)->site;
+    if (d->cfg.site_id[0] && strcmp(d->cfg.site_id, site) != 0)
+        return fprintf(stderr,
+                       "fieldsyncd: %s: [site] id is %s but the "
+                       "replica belongs to %s\n",
+                       path, d->cfg.site_id, site),
+               1;
+    fsy_store_set_max_clock_skew(d->store, d->cfg.max_clock_skew_ms);
+    fsy_store_set_max_value(d->store, d->cfg.max_value_bytes);
+    if (fsy_transport_open(&d->tr, d->cfg.listen, d->cfg.parent, site))
+        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
+    d->has_parent = d->cfg.parent[0] != '\0';
+    fsy_log_set_site(site);
+    return 0;
+}
+
+static void
+s_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal; /* no SA_RESTART: interrupt the wait */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+s_teardown(s_daemon_t *d)
+{
+    fsy_peer_clear(&d->parent);
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
+        if (d->children[i].used)
+            fsy_peer_clear(&d->children[i].peer);
+    fsy_transport_close(&d->tr);
+    fsy_store_close(&d->store);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *config = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return s_usage(stdout, 0);
+        if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version"))
+            return printf("fieldsyncd %s\n", FSY_VERSION_STRING), 0;
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+            i + 1 < argc)
+            config = argv[++i];
+        else
+            return fprintf(stderr, "fieldsyncd: unexpected '%s'\n", argv[i]),
+                   s_usage(stderr, 2);
+    }
+    if (config == NULL)
+        return s_usage(stderr, 2);
+    static s_daemon_t d; /* large: the children table */
+    int rc = s_setup(&d, config);
+    if (rc == 0) {
+        s_signals();
+        fsy_log("info", "start", "version=%s listen=%s parent=%s",
+                FSY_VERSION_STRING, d.cfg.listen[0] ? d.cfg.listen : "-",
+                d.has_parent ? d.cfg.parent : "-");
+        s_run(&d);
+        fsy_log("info", "stop", "malformed=%" PRIu64, d.malformed);
+    }
+    s_teardown(&d);
+    return rc;
+}

@@ -1,0 +1,341 @@
+/*
+ * fieldsync — one sync session with a neighbour. See peer.h for the states
+ * and invariants.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "peer.h"
+
+/* Log rows read per scan while building a batch. */
+#define FSY_SCAN_ROWS 2000
+/* A scan callback's "enough": negative, unlike every fsy_err_t. */
+#define S_STOP (-1)
+
+/* ---- the `sent` vector ------------------------------------------------ */
+
+static fsy_vv_entry_t *
+s_sent_find(fsy_peer_t *p, const char *scope, const fsy_origin_t *o)
+{
+    for (size_t i = 0; i < p->sent.n; i++)
+        if (strcmp(p->sent.v[i].scope, scope) == 0 &&
+            fsy_origin_eq(&p->sent.v[i].origin, o))
+            return &p->sent.v[i];
+    return NULL;
+}
+
+static int
+s_sent_set(fsy_peer_t *p, const char *scope, const fsy_origin_t *o,
+           uint64_t seq)
+{
+    fsy_vv_entry_t *e = s_sent_find(p, scope, o);
+    if (e == NULL) {
+        if (p->sent.n == p->sent_cap) {
+            size_t cap = p->sent_cap ? p->sent_cap * 2 : 16;
+            fsy_vv_entry_t *v = realloc(p->sent.v, cap * sizeof *v);
+            if (v == NULL)
+                return fsy_err_set(FSY_ENOMEM, "out of memory");
+            p->sent.v = v;
+            p->sent_cap = cap;
+        }
+        e = &p->sent.v[p->sent.n++];
+        snprintf(e->scope, sizeof e->scope, "%s", scope);
+        e->origin = *o;
+    }
+    e->seq = seq;
+    return FSY_OK;
+}
+
+/* sent := the peer's own vector (HELLO, or an ACK asking to rewind). */
+static int
+s_sent_reset(fsy_peer_t *p, const fsy_vv_t *vv)
+{
+    p->sent.n = 0;
+    for (size_t i = 0; i < vv->n; i++) {
+        int rc = s_sent_set(p, vv->v[i].scope, &vv->v[i].origin, vv->v[i].seq);
+        if (rc != FSY_OK)
+            return rc;
+    }
+    p->cursor = 0;
+    return FSY_OK;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static int
+s_send(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
+{
+    p->last_tx_ms = env->now_ms;
+    return p->send(p->send_ctx, m);
+}
+
+static int
+s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    fsy_msg_t m = {.type = FSY_MSG_HELLO};
+    fsy_vv_t *vv = NULL;
+    int rc = fsy_store_vv(env->store, &vv);
+    if (rc != FSY_OK)
+        return rc;
+    m.origin = *fsy_store_origin(env->store);
+    m.vv = *vv;
+    m.max_value = FSY_VALUE_MAX;
+    m.max_txn_changes = FSY_TXN_MAX;
+    p->hello_tx_ms = env->now_ms;
+    rc = s_send(p, env, &m);
+    fsy_vv_free(&vv);
+    return rc;
+}
+
+static int
+s_send_refuse(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why)
+{
+    fsy_msg_t m = {.type = FSY_MSG_REFUSE};
+    snprintf(m.reason, sizeof m.reason, "%s", why);
+    fsy_log("warn", "refuse", "peer=%s reason=\"%s\"", p->name, why);
+    return s_send(p, env, &m);
+}
+
+int
+fsy_peer_start(fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    p->state = FSY_PEER_WAIT_HELLO;
+    p->inflight = 0;
+    p->cursor = 0;
+    p->sent.n = 0;
+    p->last_rx_ms = p->last_ack_ms = env->now_ms;
+    return p->is_parent ? s_send_hello(p, env) : FSY_OK;
+}
+
+/* Starts over: a child says hello again at its next tick, not at once, so
+ * two sides that disagree do not ping-pong; a parent waits for it. */
+static void
+s_restart(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why)
+{
+    fsy_log("info", "restart", "peer=%s why=\"%s\"", p->name, why);
+    p->state = FSY_PEER_WAIT_HELLO;
+    p->inflight = 0;
+    p->hello_tx_ms = env->now_ms;
+}
+
+/* ---- building a batch ------------------------------------------------- */
+
+typedef struct s_builder {
+    fsy_peer_t *p;
+    const fsy_config_t *cfg;
+    fsy_change_list_t batch;
+    size_t bytes;
+    bool closed; /* the batch is full and ends a transaction */
+    bool behind; /* a change beyond `sent` + 1: rewind after this batch */
+    size_t rows;
+} s_builder_t;
+
+static int
+s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
+{
+    s_builder_t *b = ctx;
+    fsy_peer_t *p = b->p;
+    b->rows++;
+    p->cursor = lseq;
+    fsy_vv_entry_t *e = s_sent_find(p, c->scope, &c->version.origin);
+    uint64_t have = e ? e->seq : 0;
+    if (c->version.seq <= have)
+        return 0; /* the peer holds it, or will */
+    if (c->version.seq != have + 1) {
+        b->behind = true;
+        return 0;
+    }
+    fsy_change_t *slot;
+    int rc = fsy_change_list_push(&b->batch, &slot);
+    if (rc == FSY_OK && (rc = fsy_change_copy(slot, c)) != FSY_OK)
+        b->batch.n--;
+    if (rc == FSY_OK)
+        rc = s_sent_set(p, c->scope, &c->version.origin, c->version.seq);
+    if (rc != FSY_OK)
+        return rc;
+    b->bytes += c->value_len;
+    if (c->txn_end && (b->batch.n >= b->cfg->batch_changes ||
+                       b->bytes >= b->cfg->batch_bytes)) {
+        b->closed = true;
+        return S_STOP; /* stop the scan here */
+    }
+    return 0;
+}
+
+/*
+ * Scans the log from the cursor until the batch is full or the log ends.
+ * Transactions are contiguous in every log (store.c refuses anything
+ * else), so the log's end is always a transaction's end.
+ */
+static int
+s_build(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
+{
+    memset(b, 0, sizeof *b);
+    b->p = p;
+    b->cfg = env->cfg;
+    for (;;) {
+        b->rows = 0;
+        int rc = fsy_store_log_after(env->store, p->cursor, FSY_SCAN_ROWS,
+                                     s_take, b);
+        if (rc != FSY_OK && rc != S_STOP)
+            return rc;
+        if (b->closed || b->rows < FSY_SCAN_ROWS)
+            return FSY_OK;
+    }
+}
+
+int
+fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    while (p->state == FSY_PEER_LIVE && p->inflight < env->cfg->window) {
+        s_builder_t b;
+        int rc = s_build(p, env, &b);
+        if (rc == FSY_OK && b.batch.n > 0) {
+            fsy_msg_t m = {.type = FSY_MSG_BATCH, .id = ++p->next_id};
+            m.changes = b.batch;
+            if (s_send(p, env, &m) != FSY_OK) {
+                /* `sent` already counts it: only a new session is sure. */
+                s_restart(p, env, "a batch could not be sent");
+                fsy_change_list_clear(&b.batch);
+                return FSY_OK;
+            }
+            if (p->inflight++ == 0)
+                p->last_ack_ms = env->now_ms;
+            p->changes_sent += b.batch.n;
+        }
+        bool more = b.closed;
+        fsy_change_list_clear(&b.batch);
+        if (b.behind)
+            p->cursor = 0; /* a change needed lies before the cursor */
+        if (rc != FSY_OK || !more)
+            return rc;
+    }
+    return FSY_OK;
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+static int
+s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
+{
+    if (m->max_value != FSY_VALUE_MAX || m->max_txn_changes != FSY_TXN_MAX)
+        return s_send_refuse(p, env,
+                             "change limits differ: upgrade the "
+                             "older fieldsync");
+    bool reply = !p->is_parent; /* a child says hello first */
+    p->origin = m->origin;
+    if (!p->is_parent)
+        snprintf(p->name, sizeof p->name, "%s", m->origin.site);
+    int rc = s_sent_reset(p, &m->vv);
+    if (rc != FSY_OK)
+        return rc;
+    p->state = FSY_PEER_LIVE;
+    p->inflight = 0;
+    fsy_log("info", "hello", "peer=%s origin=%s:%016" PRIx64 " entries=%zu",
+            p->name, m->origin.site, m->origin.incarnation, m->vv.n);
+    return reply ? s_send_hello(p, env) : FSY_OK;
+}
+
+static int
+s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
+{
+    fsy_apply_stats_t st;
+    int rc =
+        fsy_store_apply_validated(env->store, m->changes.v, m->changes.n, &st);
+    if (rc != FSY_OK) {
+        /* Not acknowledged: the sender restarts from our vector. */
+        p->batches_refused++;
+        fsy_log("warn", "apply-failed",
+                "peer=%s batch=%" PRIu64 " error=\"%s\"", p->name, m->id,
+                fsy_errdetail());
+        return s_send_refuse(p, env, "could not apply a batch: restart");
+    }
+    p->changes_received += st.applied;
+    if (st.refused > 0)
+        fsy_log("error", "refused", "peer=%s origin=%s count=%zu why=\"%s\"",
+                p->name, st.refused_origin.site, st.refused, st.refused_why);
+    fsy_msg_t ack = {.type = FSY_MSG_ACK, .id = m->id};
+    fsy_vv_t *vv = NULL;
+    if ((rc = fsy_store_vv(env->store, &vv)) != FSY_OK)
+        return rc;
+    ack.vv = *vv;
+    ack.gapped = st.gapped;
+    ack.refused = st.refused;
+    rc = s_send(p, env, &ack);
+    fsy_vv_free(&vv);
+    return rc;
+}
+
+static int
+s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
+{
+    if (p->inflight > 0)
+        p->inflight--;
+    p->last_ack_ms = env->now_ms;
+    if (m->gapped == 0)
+        return FSY_OK;
+    fsy_log("info", "rewind", "peer=%s batch=%" PRIu64 " gapped=%" PRIu64,
+            p->name, m->id, m->gapped);
+    return s_sent_reset(p, &m->vv);
+}
+
+int
+fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
+{
+    p->last_rx_ms = env->now_ms;
+    if (m->type == FSY_MSG_HELLO)
+        return s_on_hello(p, env, m);
+    if (m->type == FSY_MSG_REFUSE) {
+        fsy_log("warn", "refused-by-peer", "peer=%s reason=\"%s\"", p->name,
+                m->reason);
+        s_restart(p, env, "refused by the peer");
+        return FSY_OK;
+    }
+    /* A child talking to a parent that does not know it (the parent
+     * restarted) is told to say hello, heartbeats included: otherwise both
+     * would stay alive with nothing moving. */
+    if (p->state != FSY_PEER_LIVE)
+        return p->is_parent ? FSY_OK : s_send_refuse(p, env, "say hello first");
+    if (m->type == FSY_MSG_HEARTBEAT)
+        return FSY_OK;
+    if (m->type == FSY_MSG_BATCH)
+        return s_on_batch(p, env, m);
+    return s_on_ack(p, env, m);
+}
+
+bool
+fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    const fsy_config_t *cfg = env->cfg;
+    /* Credit never leaks: batches unacknowledged for a whole timeout,
+     * with the link otherwise alive, restart the session. */
+    bool stalled = p->state == FSY_PEER_LIVE && p->inflight > 0 &&
+                   env->now_ms - p->last_ack_ms >= cfg->timeout_ms;
+    if (stalled || env->now_ms - p->last_rx_ms >= cfg->timeout_ms) {
+        if (!p->is_parent) {
+            fsy_log("info", "timeout", "peer=%s", p->name);
+            return false;
+        }
+        s_restart(p, env, stalled ? "batches unacknowledged" : "silence");
+        p->last_rx_ms = p->last_ack_ms = env->now_ms;
+        p->hello_tx_ms = 0; /* hello at once */
+    }
+    if (p->state != FSY_PEER_LIVE) {
+        if (p->is_parent && env->now_ms - p->hello_tx_ms >= cfg->heartbeat_ms)
+            s_send_hello(p, env);
+    } else if (env->now_ms - p->last_tx_ms >= cfg->heartbeat_ms) {
+        fsy_msg_t hb = {.type = FSY_MSG_HEARTBEAT, .sent_ms = env->now_ms};
+        s_send(p, env, &hb);
+    }
+    return true;
+}
+
+void
+fsy_peer_clear(fsy_peer_t *p)
+{
+    free(p->sent.v);
+    memset(p, 0, sizeof *p);
+}

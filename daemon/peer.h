@@ -1,0 +1,90 @@
+/*
+ * fieldsync — one sync session with a neighbour (parent or child).
+ *
+ * The session is symmetric once established: each side streams the changes
+ * of its local log the other lacks, in log order, in batches of whole
+ * transactions, at most `window` unacknowledged; the receiver applies a
+ * batch in one transaction and acknowledges it with its new vector.
+ *
+ *            send/recv HELLO                     HELLO received
+ *   WAIT_HELLO ---------------------------> LIVE <-------------- any state
+ *       ^                                    |
+ *       |   silence > timeout, REFUSE,       |
+ *       +------ apply failure (child) -------+
+ *
+ * Invariants (LIVE):
+ *   - `sent` is what the peer holds or will hold once every batch in
+ *     flight is applied; a change is sent only if seq == sent + 1.
+ *   - `cursor` is the log position scanned up to; a gap reported in an ACK
+ *     rewinds `sent` to the peer's vector and `cursor` to 0 (the design's
+ *     "rewind to the smallest local seq holding a needed change", simply).
+ *   - every batch ends with a change that ends its transaction.
+ *
+ * The peer knows nothing of ZeroMQ: messages leave through `send`.
+ * Ownership: fsy_peer_t is embedded by the caller; fsy_peer_clear() frees
+ * what it holds.
+ */
+#ifndef FSY_PEER_H
+#define FSY_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/config.h"
+#include "fieldsync/store.h"
+#include "wire.h"
+
+typedef enum fsy_peer_state {
+    FSY_PEER_WAIT_HELLO = 0,
+    FSY_PEER_LIVE
+} fsy_peer_state_t;
+
+/* Sends one message to this peer; returns FSY_OK or an error (dropped). */
+typedef int (*fsy_peer_send_fn)(void *ctx, const fsy_msg_t *m);
+
+typedef struct fsy_peer {
+    char name[FSY_SITE_MAX + 16]; /* for logs: "parent" or the child's id */
+    bool is_parent;               /* we connected to it (and re-HELLO) */
+    fsy_peer_state_t state;
+    fsy_origin_t origin; /* from its HELLO */
+    fsy_vv_t sent;
+    size_t sent_cap;
+    uint64_t cursor;
+    uint64_t next_id;
+    unsigned inflight;
+    uint64_t last_rx_ms, last_tx_ms, hello_tx_ms;
+    uint64_t last_ack_ms; /* last progress on batches in flight */
+    /* counters, for status */
+    uint64_t changes_sent, changes_received, batches_refused;
+    fsy_peer_send_fn send;
+    void *send_ctx;
+} fsy_peer_t;
+
+/* Everything a session needs from its daemon. */
+typedef struct fsy_sync_env {
+    fsy_store_t *store;
+    const fsy_config_t *cfg;
+    uint64_t now_ms;
+} fsy_sync_env_t;
+
+/* Starts (or restarts) a session: a parent-side peer waits for HELLO; a
+ * child-side peer (is_parent) sends its HELLO at once. */
+int fsy_peer_start(fsy_peer_t *p, const fsy_sync_env_t *env);
+
+/* Handles one decoded message from this peer. */
+int fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env,
+                    const fsy_msg_t *m);
+
+/* Sends what the peer lacks, while the window allows. */
+int fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env);
+
+/*
+ * Heartbeats and timeouts. Returns false when a parent-side session is
+ * dead and should be dropped.
+ */
+bool fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env);
+
+void fsy_peer_clear(fsy_peer_t *p);
+
+#endif

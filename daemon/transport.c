@@ -1,0 +1,178 @@
+/* fieldsync — ZeroMQ sockets for fieldsyncd. See transport.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "fieldsync/error.h"
+#include "transport.h"
+#include "wire.h"
+
+static int
+s_zerr(const char *what)
+{
+    return fsy_err_set(FSY_EIO, "%s: %s", what, zmq_strerror(zmq_errno()));
+}
+
+static int
+s_common_opts(void *sock)
+{
+    int64_t max = (int64_t)FSY_MSG_MAX + 4096;
+    int linger = 1000; /* at stop, give queued frames a second */
+    if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0 ||
+        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0)
+        return s_zerr("socket options");
+    return FSY_OK;
+}
+
+static int
+s_open_router(fsy_transport_t *t, const char *listen)
+{
+    int one = 1;
+    t->router = zmq_socket(t->ctx, ZMQ_ROUTER);
+    if (t->router == NULL || s_common_opts(t->router) != FSY_OK ||
+        zmq_setsockopt(t->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one))
+        return s_zerr("listening socket");
+    if (zmq_bind(t->router, listen) != 0)
+        return fsy_err_set(FSY_EIO, "cannot listen on %s: %s", listen,
+                           zmq_strerror(zmq_errno()));
+    return FSY_OK;
+}
+
+static int
+s_open_dealer(fsy_transport_t *t, const char *parent, const char *site)
+{
+    int one = 1, ivl = 200, ivl_max = 5000;
+    t->dealer = zmq_socket(t->ctx, ZMQ_DEALER);
+    if (t->dealer == NULL || s_common_opts(t->dealer) != FSY_OK ||
+        zmq_setsockopt(t->dealer, ZMQ_ROUTING_ID, site, strlen(site)) ||
+        zmq_setsockopt(t->dealer, ZMQ_IMMEDIATE, &one, sizeof one) ||
+        zmq_setsockopt(t->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) ||
+        zmq_setsockopt(t->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
+                       sizeof ivl_max))
+        return s_zerr("parent socket");
+    if (zmq_connect(t->dealer, parent) != 0)
+        return fsy_err_set(FSY_EIO, "cannot connect to %s: %s", parent,
+                           zmq_strerror(zmq_errno()));
+    return FSY_OK;
+}
+
+int
+fsy_transport_open(fsy_transport_t *t, const char *listen, const char *parent,
+                   const char *site)
+{
+    memset(t, 0, sizeof *t);
+    t->ctx = zmq_ctx_new();
+    if (t->ctx == NULL)
+        return s_zerr("ZeroMQ context");
+    int rc = FSY_OK;
+    if (listen[0] != '\0')
+        rc = s_open_router(t, listen);
+    if (rc == FSY_OK && parent[0] != '\0')
+        rc = s_open_dealer(t, parent, site);
+    if (rc != FSY_OK)
+        fsy_transport_close(t);
+    return rc;
+}
+
+void
+fsy_transport_close(fsy_transport_t *t)
+{
+    if (t->router != NULL)
+        zmq_close(t->router);
+    if (t->dealer != NULL)
+        zmq_close(t->dealer);
+    if (t->ctx != NULL)
+        zmq_ctx_term(t->ctx);
+    memset(t, 0, sizeof *t);
+}
+
+int
+fsy_transport_send(fsy_transport_t *t, const uint8_t *rid, size_t rid_len,
+                   const uint8_t *buf, size_t len)
+{
+    void *sock = rid ? t->router : t->dealer;
+    if (sock == NULL)
+        return fsy_err_set(FSY_EINTERNAL, "no socket for that peer");
+    if (rid && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return s_zerr("send");
+    if (zmq_send(sock, buf, len, ZMQ_DONTWAIT) < 0)
+        return s_zerr("send");
+    return FSY_OK;
+}
+
+/* Reads one message part into a fresh buffer. */
+static int
+s_recv_part(void *sock, uint8_t **buf, size_t *len, int *more)
+{
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&msg);
+        return zmq_errno() == EAGAIN ? FSY_ENOTFOUND : s_zerr("receive");
+    }
+    *len = zmq_msg_size(&msg);
+    *more = zmq_msg_more(&msg);
+    *buf = malloc(*len ? *len : 1);
+    if (*buf != NULL && *len > 0)
+        memcpy(*buf, zmq_msg_data(&msg), *len);
+    zmq_msg_close(&msg);
+    return *buf ? FSY_OK : fsy_err_set(FSY_ENOMEM, "out of memory");
+}
+
+/* Drops the rest of a multipart message nobody understands. */
+static void
+s_drain(void *sock, int more)
+{
+    while (more) {
+        uint8_t *b;
+        size_t l;
+        if (s_recv_part(sock, &b, &l, &more) != FSY_OK)
+            return;
+        free(b);
+    }
+}
+
+int
+fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
+                   size_t *rid_len, uint8_t **buf, size_t *len)
+{
+    void *sock = from_parent ? t->dealer : t->router;
+    int more = 0, rc;
+    *len = 0;
+    *buf = NULL;
+    if (sock == NULL)
+        return FSY_OK;
+    if (!from_parent) {
+        uint8_t *id;
+        size_t idl;
+        rc = s_recv_part(sock, &id, &idl, &more);
+        if (rc != FSY_OK)
+            return rc == FSY_ENOTFOUND ? FSY_OK : rc;
+        *rid_len = idl < FSY_RID_MAX ? idl : FSY_RID_MAX;
+        memcpy(rid, id, *rid_len);
+        free(id);
+        if (!more)
+            return FSY_OK; /* an empty message: ignore */
+    }
+    rc = s_recv_part(sock, buf, len, &more);
+    if (rc == FSY_ENOTFOUND)
+        return FSY_OK;
+    s_drain(sock, more);
+    return rc;
+}
+
+int
+fsy_transport_wait(fsy_transport_t *t, long timeout_ms)
+{
+    zmq_pollitem_t items[2];
+    int n = 0;
+    if (t->router)
+        items[n++] = (zmq_pollitem_t){t->router, 0, ZMQ_POLLIN, 0};
+    if (t->dealer)
+        items[n++] = (zmq_pollitem_t){t->dealer, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(items, n, timeout_ms) < 0 && zmq_errno() != EINTR)
+        return s_zerr("poll");
+    return FSY_OK;
+}

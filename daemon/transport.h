@@ -1,0 +1,46 @@
+/*
+ * fieldsync — ZeroMQ sockets for fieldsyncd. Knows nothing of documents.
+ *
+ * A site that accepts children binds a ROUTER; a site with a parent
+ * connects a DEALER whose routing id is its site id (ROUTER_HANDOVER lets a
+ * restarted child take over its id at once). Frames are bounded by
+ * FSY_MSG_MAX at the socket (ZMQ_MAXMSGSIZE): a peer sending more is
+ * disconnected by ZeroMQ itself.
+ *
+ * errno and ZeroMQ errors are translated here (FSY_EIO with a detail).
+ */
+#ifndef FSY_TRANSPORT_H
+#define FSY_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FSY_RID_MAX 255
+
+typedef struct fsy_transport {
+    void *ctx;
+    void *router; /* NULL without [listen] */
+    void *dealer; /* NULL without [parent] */
+} fsy_transport_t;
+
+int fsy_transport_open(fsy_transport_t *t, const char *listen,
+                       const char *parent, const char *site);
+void fsy_transport_close(fsy_transport_t *t);
+
+/* Sends one frame, without blocking (a full queue drops it: the session's
+ * acknowledgements and timeouts recover). rid NULL: to the parent. */
+int fsy_transport_send(fsy_transport_t *t, const uint8_t *rid, size_t rid_len,
+                       const uint8_t *buf, size_t len);
+
+/*
+ * Receives one frame if any is waiting: *len = 0 when none. From the
+ * ROUTER (from_parent false) rid receives the sender's routing id. The
+ * caller frees *buf.
+ */
+int fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
+                       size_t *rid_len, uint8_t **buf, size_t *len);
+
+/* Waits up to timeout_ms for something to read; FSY_OK also on EINTR. */
+int fsy_transport_wait(fsy_transport_t *t, long timeout_ms);
+
+#endif

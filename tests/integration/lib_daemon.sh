@@ -1,0 +1,67 @@
+# Helpers for scenarios with real fieldsyncd daemons on loopback (sourced).
+# Each site gets a replica, a config and a log in $T; daemons are killed
+# when the scenario exits, whatever happened.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+: "${FIELDSYNCD:?FIELDSYNCD must point at the fieldsyncd binary}"
+
+declare -A PORT PID PARENT
+PIDS=()
+daemon_cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  cleanup
+}
+trap daemon_cleanup EXIT
+
+# A loopback port nobody listens on (bash's /dev/tcp probes it).
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  fail "no free port"
+}
+
+# site NAME [PARENT]: replica and config (listening for children).
+site() {
+  local name=$1 parent=${2:-}
+  PORT[$name]=$(free_port)
+  PARENT[$name]=$parent
+  fs "$name" init --site "$name" >/dev/null
+  {
+    printf '[site]\nid = %s\ndb = %s\n' "$name" "$T/$name.db"
+    printf '[listen]\nendpoint = tcp://127.0.0.1:%s\n' "${PORT[$name]}"
+    [ -z "$parent" ] || printf '[parent]\nendpoint = tcp://127.0.0.1:%s\n' "${PORT[$parent]}"
+    # small batches and window: a backlog takes many round trips
+    printf '[sync]\nheartbeat_ms = 200\ntimeout_ms = 2000\nbatch_changes = 100\nwindow = 2\n'
+  } >"$T/$name.conf"
+}
+
+start() {
+  "$FIELDSYNCD" -c "$T/$1.conf" 2>>"$T/$1.log" &
+  PID[$1]=$!
+  PIDS+=("$!")
+}
+
+stop() { kill -TERM "${PID[$1]}"; wait "${PID[$1]}" || fail "$1 did not stop cleanly"; }
+
+killnine() { kill -9 "${PID[$1]}"; wait "${PID[$1]}" 2>/dev/null || true; }
+
+# wait_converged SECONDS SITE...: until every site shows the same digest.
+wait_converged() {
+  local deadline=$((SECONDS + $1)) first s same
+  shift
+  while [ $SECONDS -lt $deadline ]; do
+    first=$(digest "$1"); same=1
+    for s in "$@"; do [ "$(digest "$s")" = "$first" ] || { same=0; break; }; done
+    [ $same = 1 ] && return 0
+    sleep 0.2
+  done
+  for s in "$@"; do echo "$s $(digest "$s") $(fs "$s" verify --json | jq -c .changes_checked)" >&2; done
+  for s in "$@"; do echo "--- $s.log"; tail -5 "$T/$s.log"; done >&2
+  fail "sites did not converge within the deadline"
+}
+
+# changes SITE: rows in its log
+changes() { fs "$1" verify --json | jq .changes_checked; }
