@@ -43,6 +43,7 @@ static const s_cmd_t s_cmds[] = {
     {"export", fsy_cmd_export, "write documents as NDJSON"},
     {"import", fsy_cmd_import, "create or update documents from NDJSON"},
     {"verify", fsy_cmd_verify, "check the replica for damage"},
+    {"status", fsy_cmd_status, "this site and its neighbours' sync state"},
 };
 
 #define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])

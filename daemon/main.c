@@ -29,6 +29,7 @@
 #define FSY_MAX_CHILDREN 256
 #define FSY_WAIT_MS 50
 #define FSY_READS_PER_TURN 256 /* then serve timers and pumps again */
+#define FSY_STATUS_MS 1000
 
 typedef struct s_daemon s_daemon_t;
 
@@ -70,7 +71,8 @@ s_now_ms(void)
 /* ---- sending ---------------------------------------------------------- */
 
 static int
-s_send(s_daemon_t *d, const uint8_t *rid, size_t rid_len, const fsy_msg_t *m)
+s_send(s_daemon_t *d, fsy_peer_t *p, const uint8_t *rid, size_t rid_len,
+       const fsy_msg_t *m)
 {
     uint8_t *buf;
     size_t len;
@@ -79,20 +81,23 @@ s_send(s_daemon_t *d, const uint8_t *rid, size_t rid_len, const fsy_msg_t *m)
         rc = fsy_transport_send(&d->tr, rid, rid_len, buf, len);
         free(buf);
     }
+    if (rc == FSY_OK)
+        p->bytes_sent += len;
     return rc;
 }
 
 static int
 s_send_parent(void *ctx, const fsy_msg_t *m)
 {
-    return s_send(ctx, NULL, 0, m);
+    s_daemon_t *d = ctx;
+    return s_send(d, &d->parent, NULL, 0, m);
 }
 
 static int
 s_send_child(void *ctx, const fsy_msg_t *m)
 {
     s_child_t *c = ctx;
-    return s_send(c->d, c->rid, c->rid_len, m);
+    return s_send(c->d, &c->peer, c->rid, c->rid_len, m);
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -132,6 +137,7 @@ s_dispatch(s_daemon_t *d, fsy_peer_t *p, const uint8_t *buf, size_t len,
            const fsy_sync_env_t *env)
 {
     fsy_msg_t m;
+    p->bytes_received += len;
     int rc = fsy_wire_decode_msg(buf, len, &m);
     if (rc != FSY_OK) {
         d->malformed++;
@@ -199,6 +205,8 @@ s_serve_peers(s_daemon_t *d, const fsy_sync_env_t *env)
         if (!c->used)
             continue;
         if (!fsy_peer_tick(&c->peer, env)) {
+            c->peer.state = FSY_PEER_WAIT_HELLO; /* recorded as gone */
+            fsy_peer_record(&c->peer, env);
             fsy_peer_clear(&c->peer);
             c->used = false;
             continue;
@@ -207,6 +215,21 @@ s_serve_peers(s_daemon_t *d, const fsy_sync_env_t *env)
             fsy_log("error", "pump", "peer=%s error=\"%s\"", c->peer.name,
                     fsy_errdetail());
     }
+}
+
+/* Every second: what each session knows goes to the replica, for
+ * `fieldsync status` (its own process, its own time). */
+static void
+s_record_status(s_daemon_t *d, const fsy_sync_env_t *env)
+{
+    int rc = FSY_OK;
+    if (d->has_parent)
+        rc = fsy_peer_record(&d->parent, env);
+    for (size_t i = 0; rc == FSY_OK && i < FSY_MAX_CHILDREN; i++)
+        if (d->children[i].used)
+            rc = fsy_peer_record(&d->children[i].peer, env);
+    if (rc != FSY_OK)
+        fsy_log("warn", "status", "error=\"%s\"", fsy_errdetail());
 }
 
 static void
@@ -220,12 +243,22 @@ s_run(s_daemon_t *d)
         d->parent.send_ctx = d;
         fsy_peer_start(&d->parent, &env);
     }
+    uint64_t recorded = 0;
     while (!s_stop) {
         fsy_transport_wait(&d->tr, FSY_WAIT_MS);
         env.now_ms = s_now_ms();
         s_read_all(d, &env);
         s_serve_peers(d, &env);
+        if (env.now_ms - recorded >= FSY_STATUS_MS) {
+            s_record_status(d, &env);
+            recorded = env.now_ms;
+        }
     }
+    /* Leaving: every session is over. */
+    d->parent.state = FSY_PEER_WAIT_HELLO;
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
+        d->children[i].peer.state = FSY_PEER_WAIT_HELLO;
+    s_record_status(d, &env);
 }
 
 /* ---- start-up --------------------------------------------------------- */

@@ -63,6 +63,52 @@ s_sent_reset(fsy_peer_t *p, const fsy_vv_t *vv)
     return FSY_OK;
 }
 
+/* known := vv (deep copy); on failure known keeps its old value. */
+static int
+s_known_set(fsy_peer_t *p, const fsy_vv_t *vv)
+{
+    fsy_vv_entry_t *v = malloc((vv->n ? vv->n : 1) * sizeof *v);
+    if (v == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    if (vv->n > 0)
+        memcpy(v, vv->v, vv->n * sizeof *v);
+    free(p->known.v);
+    p->known.v = v;
+    p->known.n = vv->n;
+    return FSY_OK;
+}
+
+static void
+s_error(fsy_peer_t *p, const char *why)
+{
+    snprintf(p->last_error, sizeof p->last_error, "%s", why);
+}
+
+int
+fsy_peer_record(const fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    if (p->origin.site[0] == '\0')
+        return FSY_OK; /* not introduced yet */
+    fsy_peer_status_t st = {0};
+    snprintf(st.name, sizeof st.name, "%s", p->origin.site);
+    snprintf(st.role, sizeof st.role, "%s", p->is_parent ? "parent" : "child");
+    st.connected = p->state == FSY_PEER_LIVE &&
+                   env->now_ms - p->last_rx_ms < env->cfg->timeout_ms;
+    st.last_contact_ms = p->last_rx_ms;
+    st.changes_sent = p->changes_sent;
+    st.changes_received = p->changes_received;
+    st.bytes_sent = p->bytes_sent;
+    st.bytes_received = p->bytes_received;
+    st.refused = p->batches_refused;
+    snprintf(st.last_error, sizeof st.last_error, "%s", p->last_error);
+    st.updated_ms = env->now_ms;
+    int rc = fsy_vv_format(&p->known, &st.vv);
+    if (rc == FSY_OK)
+        rc = fsy_store_peer_put(env->store, &st);
+    free(st.vv);
+    return rc;
+}
+
 /* ---- sending ---------------------------------------------------------- */
 
 static int
@@ -116,6 +162,7 @@ static void
 s_restart(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why)
 {
     fsy_log("info", "restart", "peer=%s why=\"%s\"", p->name, why);
+    s_error(p, why);
     p->state = FSY_PEER_WAIT_HELLO;
     p->inflight = 0;
     p->hello_tx_ms = env->now_ms;
@@ -230,6 +277,8 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (!p->is_parent)
         snprintf(p->name, sizeof p->name, "%s", m->origin.site);
     int rc = s_sent_reset(p, &m->vv);
+    if (rc == FSY_OK)
+        rc = s_known_set(p, &m->vv);
     if (rc != FSY_OK)
         return rc;
     p->state = FSY_PEER_LIVE;
@@ -248,12 +297,15 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (rc != FSY_OK) {
         /* Not acknowledged: the sender restarts from our vector. */
         p->batches_refused++;
+        s_error(p, fsy_errdetail());
         fsy_log("warn", "apply-failed",
                 "peer=%s batch=%" PRIu64 " error=\"%s\"", p->name, m->id,
                 fsy_errdetail());
         return s_send_refuse(p, env, "could not apply a batch: restart");
     }
     p->changes_received += st.applied;
+    if (st.refused > 0)
+        s_error(p, st.refused_why);
     if (st.refused > 0)
         fsy_log("error", "refused", "peer=%s origin=%s count=%zu why=\"%s\"",
                 p->name, st.refused_origin.site, st.refused, st.refused_why);
@@ -275,8 +327,9 @@ s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (p->inflight > 0)
         p->inflight--;
     p->last_ack_ms = env->now_ms;
-    if (m->gapped == 0)
-        return FSY_OK;
+    int rc = s_known_set(p, &m->vv);
+    if (rc != FSY_OK || m->gapped == 0)
+        return rc;
     fsy_log("info", "rewind", "peer=%s batch=%" PRIu64 " gapped=%" PRIu64,
             p->name, m->id, m->gapped);
     return s_sent_reset(p, &m->vv);
@@ -292,6 +345,7 @@ fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         fsy_log("warn", "refused-by-peer", "peer=%s reason=\"%s\"", p->name,
                 m->reason);
         s_restart(p, env, "refused by the peer");
+        s_error(p, m->reason);
         return FSY_OK;
     }
     /* A child talking to a parent that does not know it (the parent
@@ -337,5 +391,6 @@ void
 fsy_peer_clear(fsy_peer_t *p)
 {
     free(p->sent.v);
+    free(p->known.v);
     memset(p, 0, sizeof *p);
 }

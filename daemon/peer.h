@@ -55,8 +55,11 @@ typedef struct fsy_peer {
     unsigned inflight;
     uint64_t last_rx_ms, last_tx_ms, hello_tx_ms;
     uint64_t last_ack_ms; /* last progress on batches in flight */
-    /* counters, for status */
+    /* what status shows (fieldsync status) */
     uint64_t changes_sent, changes_received, batches_refused;
+    uint64_t bytes_sent, bytes_received;
+    fsy_vv_t known; /* the peer's vector as last heard: HELLO, ACK */
+    char last_error[256];
     fsy_peer_send_fn send;
     void *send_ctx;
 } fsy_peer_t;
@@ -84,6 +87,9 @@ int fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env);
  * dead and should be dropped.
  */
 bool fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env);
+
+/* Records this peer's status in the replica (once it has said hello). */
+int fsy_peer_record(const fsy_peer_t *p, const fsy_sync_env_t *env);
 
 void fsy_peer_clear(fsy_peer_t *p);
 

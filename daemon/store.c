@@ -110,7 +110,13 @@ static const char s_schema[] =
     "  kind TEXT NOT NULL, visible INTEGER NOT NULL,"
     "  n_conflicts INTEGER NOT NULL, updated_hlc INTEGER NOT NULL,"
     "  PRIMARY KEY(scope, doc)) WITHOUT ROWID;"
-    "CREATE INDEX docs_by_id ON docs(doc);";
+    "CREATE INDEX docs_by_id ON docs(doc);"
+    "CREATE TABLE peers(name TEXT PRIMARY KEY, role TEXT NOT NULL,"
+    "  connected INTEGER NOT NULL, last_contact_ms INTEGER NOT NULL,"
+    "  changes_sent INTEGER NOT NULL, changes_received INTEGER NOT NULL,"
+    "  bytes_sent INTEGER NOT NULL, bytes_received INTEGER NOT NULL,"
+    "  refused INTEGER NOT NULL, vv TEXT NOT NULL, last_error TEXT NOT NULL,"
+    "  updated_ms INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* ---- SQLite plumbing -------------------------------------------------- */
 

@@ -294,6 +294,40 @@ typedef struct fsy_verify_report {
  */
 int fsy_store_verify(fsy_store_t *s, fsy_verify_report_t *report);
 
+/* ---- sync status (written by fieldsyncd, read by `fieldsync status`) -- */
+
+/*
+ * What this site knows of one neighbour. `vv` is the neighbour's vector as
+ * last heard (HELLO or acknowledgement), one entry a line:
+ * "scope site incarnation-hex seq".
+ */
+typedef struct fsy_peer_status {
+    char name[FSY_SITE_MAX + 1];
+    char role[8]; /* "parent" or "child" */
+    bool connected;
+    uint64_t last_contact_ms;
+    uint64_t changes_sent, changes_received;
+    uint64_t bytes_sent, bytes_received;
+    uint64_t refused;
+    char *vv; /* owned; fsy_peer_status_free */
+    char last_error[256];
+    uint64_t updated_ms;
+} fsy_peer_status_t;
+
+/* Records (insert or replace) one neighbour's status. */
+int fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p);
+
+/* Every recorded neighbour, by name; free with fsy_peer_status_free. */
+int fsy_store_peers(fsy_store_t *s, fsy_peer_status_t **out, size_t *n);
+void fsy_peer_status_free(fsy_peer_status_t *v, size_t n);
+
+/* Formats vv as fsy_peer_status_t.vv; the caller frees the string. */
+int fsy_vv_format(const fsy_vv_t *vv, char **out);
+
+/* Parses that format back (hostile-safe); the caller frees with
+ * fsy_vv_free. FSY_EINVAL on a malformed line. */
+int fsy_vv_parse(const char *text, fsy_vv_t **out);
+
 /* Counts for status displays. */
 typedef struct fsy_store_counts {
     uint64_t changes;

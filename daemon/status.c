@@ -1,0 +1,178 @@
+/*
+ * fieldsync — sync status kept in the replica: what this site knows of
+ * each neighbour, written by fieldsyncd and read by `fieldsync status`.
+ * Kept in the replica (not in the daemon's memory) so the CLI can show it
+ * whether or not the daemon runs, and it survives restarts.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync/ident.h"
+#include "store_internal.h"
+
+int
+fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "INSERT OR REPLACE INTO peers(name, role, connected, last_contact_ms,"
+        " changes_sent, changes_received, bytes_sent, bytes_received, refused,"
+        " vv, last_error, updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
+        "?11,?12)",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "recording peer status");
+    sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->role, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, p->connected ? 1 : 0);
+    sqlite3_bind_int64(st, 4, (int64_t)p->last_contact_ms);
+    sqlite3_bind_int64(st, 5, (int64_t)p->changes_sent);
+    sqlite3_bind_int64(st, 6, (int64_t)p->changes_received);
+    sqlite3_bind_int64(st, 7, (int64_t)p->bytes_sent);
+    sqlite3_bind_int64(st, 8, (int64_t)p->bytes_received);
+    sqlite3_bind_int64(st, 9, (int64_t)p->refused);
+    sqlite3_bind_text(st, 10, p->vv ? p->vv : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, p->last_error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 12, (int64_t)p->updated_ms);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? FSY_OK
+                             : fsy_sq_err(s, rc, "recording peer status");
+}
+
+static int
+s_row(sqlite3_stmt *st, fsy_peer_status_t *p)
+{
+    memset(p, 0, sizeof *p);
+    fsy_sq_col_text(st, 0, p->name, sizeof p->name);
+    fsy_sq_col_text(st, 1, p->role, sizeof p->role);
+    p->connected = sqlite3_column_int(st, 2) != 0;
+    p->last_contact_ms = (uint64_t)sqlite3_column_int64(st, 3);
+    p->changes_sent = (uint64_t)sqlite3_column_int64(st, 4);
+    p->changes_received = (uint64_t)sqlite3_column_int64(st, 5);
+    p->bytes_sent = (uint64_t)sqlite3_column_int64(st, 6);
+    p->bytes_received = (uint64_t)sqlite3_column_int64(st, 7);
+    p->refused = (uint64_t)sqlite3_column_int64(st, 8);
+    const char *vv = (const char *)sqlite3_column_text(st, 9);
+    p->vv = strdup(vv ? vv : "");
+    fsy_sq_col_text(st, 10, p->last_error, sizeof p->last_error);
+    p->updated_ms = (uint64_t)sqlite3_column_int64(st, 11);
+    return p->vv ? FSY_OK : fsy_err_set(FSY_ENOMEM, "out of memory");
+}
+
+int
+fsy_store_peers(fsy_store_t *s, fsy_peer_status_t **out, size_t *n)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT name, role, connected, last_contact_ms, changes_sent,"
+        " changes_received, bytes_sent, bytes_received, refused, vv,"
+        " last_error, updated_ms FROM peers ORDER BY role DESC, name",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "reading peer status");
+    fsy_peer_status_t *v = NULL;
+    size_t cnt = 0;
+    int err = FSY_OK;
+    while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fsy_peer_status_t *nv = realloc(v, (cnt + 1) * sizeof *v);
+        if (nv == NULL) {
+            err = fsy_err_set(FSY_ENOMEM, "out of memory");
+            break;
+        }
+        v = nv;
+        err = s_row(st, &v[cnt]);
+        cnt++;
+    }
+    sqlite3_finalize(st);
+    if (err == FSY_OK && rc != SQLITE_DONE)
+        err = fsy_sq_err(s, rc, "reading peer status");
+    if (err != FSY_OK) {
+        fsy_peer_status_free(v, cnt);
+        return err;
+    }
+    *out = v;
+    *n = cnt;
+    return FSY_OK;
+}
+
+void
+fsy_peer_status_free(fsy_peer_status_t *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++)
+        free(v[i].vv);
+    free(v);
+}
+
+int
+fsy_vv_format(const fsy_vv_t *vv, char **out)
+{
+    size_t cap = 1 + vv->n * (FSY_SCOPE_MAX + FSY_SITE_MAX + 48);
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < vv->n; i++)
+        off += (size_t)snprintf(buf + off, cap - off,
+                                "%s %s %016" PRIx64 " %" PRIu64 "\n",
+                                vv->v[i].scope, vv->v[i].origin.site,
+                                vv->v[i].origin.incarnation, vv->v[i].seq);
+    *out = buf;
+    return FSY_OK;
+}
+
+static int
+s_parse_line(const char *line, fsy_vv_entry_t *e)
+{
+    char scope[64], site[64], inc[32], seq[32];
+    if (sscanf(line, "%63s %63s %31s %31s", scope, site, inc, seq) != 4 ||
+        strlen(scope) > FSY_SCOPE_MAX || strlen(site) > FSY_SITE_MAX ||
+        fsy_check_scope(scope) != FSY_OK || fsy_check_site(site) != FSY_OK)
+        return fsy_err_set(FSY_EINVAL, "malformed vector line");
+    char *end;
+    e->origin.incarnation = strtoull(inc, &end, 16);
+    if (*end != '\0')
+        return fsy_err_set(FSY_EINVAL, "malformed incarnation");
+    e->seq = strtoull(seq, &end, 10);
+    if (*end != '\0')
+        return fsy_err_set(FSY_EINVAL, "malformed seq");
+    memcpy(e->scope, scope, strlen(scope) + 1); /* lengths checked above */
+    memcpy(e->origin.site, site, strlen(site) + 1);
+    return FSY_OK;
+}
+
+int
+fsy_vv_parse(const char *text, fsy_vv_t **out)
+{
+    size_t lines = 0;
+    for (const char *p = text; *p; p++)
+        lines += *p == '\n';
+    fsy_vv_t *vv = calloc(1, sizeof *vv);
+    if (vv != NULL)
+        vv->v = calloc(lines + 1, sizeof *vv->v);
+    if (vv == NULL || vv->v == NULL) {
+        fsy_vv_free(&vv);
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    }
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char line[256];
+        if (len >= sizeof line || vv->n == lines + 1 ||
+            (memcpy(line, p, len), line[len] = '\0',
+             s_parse_line(line, &vv->v[vv->n]) != FSY_OK)) {
+            fsy_vv_free(&vv);
+            return fsy_err_set(FSY_EINVAL, "malformed peer vector");
+        }
+        vv->n++;
+        p += len + (nl != NULL);
+    }
+    *out = vv;
+    return FSY_OK;
+}
