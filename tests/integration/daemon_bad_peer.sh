@@ -1,0 +1,33 @@
+# A peer sending garbage, a truncated frame, a frame over the size limit or
+# another protocol version neither crashes nor stalls the daemon: the bad
+# frames are logged and counted, a version mismatch is refused by name, and
+# the good child keeps syncing throughout.
+. "$(dirname "$0")/lib_daemon.sh"
+: "${FSY_POKE:?FSY_POKE must point at the fsy_poke test tool}"
+site hq; site gao hq
+start hq; start gao
+fs gao put sitrep-gao --kind analysis --scope MLI --set title="Before the noise" >/dev/null
+wait_converged 20 hq gao
+ep="tcp://127.0.0.1:${PORT[hq]}"
+
+step "garbage, truncated and oversize frames"
+for kind in garbage truncated oversize garbage; do
+  "$FSY_POKE" "$ep" "$kind" >"$T/poke.out" || fail "fsy_poke $kind"
+  assert_eq "$(cat "$T/poke.out")" none "reply to $kind"
+  kill -0 "${PID[hq]}" || fail "hq died after $kind"
+done
+grep -q "event=malformed" "$T/hq.log" || fail "no malformed-frame line in hq's log"
+
+step "another protocol version is refused by name"
+"$FSY_POKE" "$ep" version >"$T/poke.out"
+grep -q "refuse: peer speaks protocol 99, this fieldsyncd speaks 1" "$T/poke.out" ||
+  fail "version reply: $(cat "$T/poke.out")"
+
+step "the good child kept syncing"
+fs gao put sitrep-gao --set status="after the noise" >/dev/null
+fs hq put isf-mli-2027 --kind plan --scope MLI --set title="ISF" >/dev/null
+wait_converged 20 hq gao
+kill -0 "${PID[hq]}" || fail "hq died"
+stop hq; stop gao
+grep -q "event=stop malformed=[1-9]" "$T/hq.log" || fail "malformed frames not counted"
+echo "PASS bad peer"

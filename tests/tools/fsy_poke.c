@@ -1,0 +1,108 @@
+/*
+ * fsy_poke — a hostile or broken peer for tests: connects to a fieldsyncd
+ * endpoint as a child and sends frames it should survive.
+ *
+ *   fsy_poke ENDPOINT garbage        random bytes as a frame
+ *   fsy_poke ENDPOINT truncated      a valid HELLO cut in half
+ *   fsy_poke ENDPOINT oversize       a frame over the size limit
+ *   fsy_poke ENDPOINT version        a HELLO speaking protocol 99
+ *
+ * Prints the reply frame's type if one arrives within a second ("refuse:
+ * REASON", or "none"). Test tool only: never installed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "fieldsync.pb-c.h"
+#include "wire.h"
+
+static size_t
+s_hello(uint8_t **out, unsigned protocol)
+{
+    fsy_msg_t m = {.type = FSY_MSG_HELLO};
+    snprintf(m.origin.site, sizeof m.origin.site, "poke");
+    m.origin.incarnation = 1;
+    m.max_value = FSY_VALUE_MAX;
+    m.max_txn_changes = FSY_TXN_MAX;
+    size_t len;
+    if (fsy_wire_encode_msg(&m, out, &len) != FSY_OK)
+        exit(2);
+    if (protocol != FSY_PROTOCOL_VERSION) { /* rewrite the version field */
+        Fieldsync__Frame *f = fieldsync__frame__unpack(NULL, len, *out);
+        f->protocol = protocol;
+        len = fieldsync__frame__pack(f, *out);
+        fieldsync__frame__free_unpacked(f, NULL);
+    }
+    return len;
+}
+
+static size_t
+s_frame(const char *kind, uint8_t **out)
+{
+    if (strcmp(kind, "garbage") == 0) {
+        *out = malloc(4096);
+        for (int i = 0; i < 4096; i++)
+            (*out)[i] = (uint8_t)(rand() & 0xff);
+        return 4096;
+    }
+    if (strcmp(kind, "oversize") == 0) {
+        size_t n = FSY_MSG_MAX + (1u << 20);
+        *out = calloc(1, n);
+        return n;
+    }
+    if (strcmp(kind, "truncated") == 0)
+        return s_hello(out, FSY_PROTOCOL_VERSION) / 2;
+    if (strcmp(kind, "version") == 0)
+        return s_hello(out, 99);
+    fprintf(stderr, "fsy_poke: unknown kind %s\n", kind);
+    exit(2);
+}
+
+static void
+s_print_reply(void *sock)
+{
+    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, 1000) <= 0) {
+        printf("none\n");
+        return;
+    }
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    zmq_msg_recv(&msg, sock, 0);
+    fsy_msg_t m;
+    if (fsy_wire_decode_msg(zmq_msg_data(&msg), zmq_msg_size(&msg), &m) ==
+            FSY_OK &&
+        m.type == FSY_MSG_REFUSE)
+        printf("refuse: %s\n", m.reason);
+    else
+        printf("other\n");
+    fsy_msg_clear(&m);
+    zmq_msg_close(&msg);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: fsy_poke ENDPOINT garbage|truncated|"
+                        "oversize|version\n");
+        return 2;
+    }
+    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 2000;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_ROUTING_ID, "poke", 4);
+    if (zmq_connect(sock, argv[1]) != 0)
+        return fprintf(stderr, "fsy_poke: %s\n", zmq_strerror(zmq_errno())), 1;
+    uint8_t *buf;
+    size_t len = s_frame(argv[2], &buf);
+    zmq_send(sock, buf, len, 0);
+    free(buf);
+    s_print_reply(sock);
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    return 0;
+}
