@@ -12,6 +12,8 @@
 
 /* Log rows read per scan while building a batch. */
 #define FSY_SCAN_ROWS 2000
+/* How soon a HELLO that could not be sent is tried again. */
+#define FSY_HELLO_RETRY_MS 100
 /* A scan callback's "enough": negative, unlike every fsy_err_t. */
 #define S_STOP (-1)
 
@@ -133,6 +135,10 @@ s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
     p->hello_tx_ms = env->now_ms;
     rc = s_send(p, env, &m);
     fsy_vv_free(&vv);
+    /* Not connected yet (nothing was queued): try again soon rather than
+     * a whole heartbeat later, so a session starts as the link comes up. */
+    if (rc != FSY_OK && env->cfg->heartbeat_ms > FSY_HELLO_RETRY_MS)
+        p->hello_tx_ms -= env->cfg->heartbeat_ms - FSY_HELLO_RETRY_MS;
     return rc;
 }
 
