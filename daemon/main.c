@@ -271,8 +271,9 @@ s_usage(FILE *f, int rc)
                "replica named\nin CONFIG in sync with the parent site "
                "([parent] endpoint) and with\nchildren ([listen] endpoint). "
                "Logs go to stderr; SIGTERM or SIGINT\nstop it cleanly.\n\n"
-               "  -c, --config FILE  site configuration (see "
-               "config/site.conf)\n"
+               "  -c, --config FILE  site configuration (see config/*.conf)\n"
+               "      --check        check the configuration and the replica, "
+               "then exit\n"
                "  -h, --help         this help\n"
                "  -V, --version      print the version\n");
     return rc;
@@ -341,7 +342,12 @@ int
 main(int argc, char **argv)
 {
     const char *config = NULL;
+    bool check = false;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--check")) {
+            check = true;
+            continue;
+        }
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return s_usage(stdout, 0);
         if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version"))
@@ -357,7 +363,9 @@ main(int argc, char **argv)
         return s_usage(stderr, 2);
     static s_daemon_t d; /* large: the children table */
     int rc = s_setup(&d, config);
-    if (rc == 0) {
+    if (rc == 0 && check)
+        printf("%s: configuration and replica are usable\n", config);
+    else if (rc == 0) {
         s_signals();
         fsy_log("info", "start", "version=%s listen=%s parent=%s",
                 FSY_VERSION_STRING, d.cfg.listen[0] ? d.cfg.listen : "-",

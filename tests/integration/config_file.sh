@@ -14,4 +14,18 @@ expect_fail 1 "neg.conf:2: .*max_clock_skew" "$FIELDSYNC" -c "$T/neg.conf" list
 printf '[sites]\nid = gao\n' >"$T/section.conf"
 expect_fail 1 "section.conf:2: unknown section \[sites\]" "$FIELDSYNC" -c "$T/section.conf" list
 expect_fail 1 "cannot open config" "$FIELDSYNC" -c "$T/missing.conf" list
+step "the daemon examples (HQ, hub, field office) are accepted by fieldsyncd"
+: "${FIELDSYNCD:?}"
+for ex in hq bamako-hub gao-field; do
+  site=${ex%%-*}
+  fs "ex-$site" init --site "$site" >/dev/null
+  sed "s|^db = .*|db = $T/ex-$site.db|" "$FSY_SOURCE_DIR/config/$ex.conf" >"$T/$ex.conf"
+  "$FIELDSYNCD" --check -c "$T/$ex.conf" >/dev/null || fail "fieldsyncd rejects $ex.conf"
+done
+printf '[site]\ndb = %s\n[listen]\nendpoint = tcp://127.0.0.1:1\n[sync]\nwindow = 0\n' "$T/ex-hq.db" >"$T/bad-window.conf"
+expect_fail 1 "bad-window.conf:6: \\[sync\\] window" "$FIELDSYNCD" --check -c "$T/bad-window.conf"
+sed "s|^db = .*|db = $T/ex-gao.db|" "$FSY_SOURCE_DIR/config/bamako-hub.conf" >"$T/wrong-site.conf"
+expect_fail 1 "id is bamako but the replica belongs to gao" "$FIELDSYNCD" --check -c "$T/wrong-site.conf"
+printf '[site]\ndb = %s\n' "$T/ex-hq.db" >"$T/idle.conf"
+expect_fail 1 "neither \\[listen\\] nor \\[parent\\]" "$FIELDSYNCD" --check -c "$T/idle.conf"
 echo "PASS config file"
