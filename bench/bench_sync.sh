@@ -43,7 +43,7 @@ lat=()
 for i in $(seq 1 100); do
   s=$(now_ms)
   "$F" --db "$W/gao.db" put latency-probe --kind analysis --scope MLI --set "n=$i" >/dev/null
-  until [ "$(sqlite3 "$W/hq.db" "SELECT count(*) FROM changes WHERE doc = 'latency-probe' AND field = 'n' AND value = CAST('$i' AS BLOB)")" = 1 ]; do
+  until [ "$(sqlite3 "$W/hq.db" "SELECT count(*) FROM changes WHERE scope = 'MLI' AND doc = 'latency-probe' AND field = 'n' AND value = CAST('$i' AS BLOB)")" = 1 ]; do
     sleep 0.002
   done
   lat+=($(($(now_ms) - s)))
