@@ -33,6 +33,9 @@ fsy_config_defaults(fsy_config_t *cfg)
     cfg->window = 4;
     cfg->heartbeat_ms = 1000;
     cfg->timeout_ms = 5000;
+    cfg->reconnect_ms = 200;
+    cfg->reconnect_max_ms = 30000;
+    cfg->max_message_bytes = (size_t)64 << 20;
 }
 
 static int
@@ -142,6 +145,10 @@ static const s_tuning_t s_tunings[] = {
     S_TUNING(window, 1, 1024),
     S_TUNING(heartbeat_ms, 50, 600000),
     S_TUNING(timeout_ms, 200, 3600000),
+    S_TUNING(reconnect_ms, 10, 600000),
+    S_TUNING(reconnect_max_ms, 10, 3600000),
+    /* at least what the largest transaction needs (FSY_TXN_BYTES_MAX) */
+    S_TUNING(max_message_bytes, (uint64_t)40 << 20, (uint64_t)64 << 20),
 };
 
 static int

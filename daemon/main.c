@@ -309,7 +309,10 @@ s_setup(s_daemon_t *d, const char *path)
                1;
     fsy_store_set_max_clock_skew(d->store, d->cfg.max_clock_skew_ms);
     fsy_store_set_max_value(d->store, d->cfg.max_value_bytes);
-    if (fsy_transport_open(&d->tr, d->cfg.listen, d->cfg.parent, site))
+    fsy_transport_opts_t topts = {
+        d->cfg.listen,       d->cfg.parent,           site,
+        d->cfg.reconnect_ms, d->cfg.reconnect_max_ms, d->cfg.max_message_bytes};
+    if (fsy_transport_open(&d->tr, &topts))
         return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
     d->has_parent = d->cfg.parent[0] != '\0';
     fsy_log_set_site(site);

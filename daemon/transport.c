@@ -7,7 +7,6 @@
 
 #include "fieldsync/error.h"
 #include "transport.h"
-#include "wire.h"
 
 static int
 s_zerr(const char *what)
@@ -16,9 +15,9 @@ s_zerr(const char *what)
 }
 
 static int
-s_common_opts(void *sock)
+s_common_opts(void *sock, const fsy_transport_opts_t *o)
 {
-    int64_t max = (int64_t)FSY_MSG_MAX + 4096;
+    int64_t max = (int64_t)o->max_message_bytes + 4096; /* frame overhead */
     int linger = 1000; /* at stop, give queued frames a second */
     if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0 ||
         zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0)
@@ -27,11 +26,12 @@ s_common_opts(void *sock)
 }
 
 static int
-s_open_router(fsy_transport_t *t, const char *listen)
+s_open_router(fsy_transport_t *t, const fsy_transport_opts_t *o)
 {
+    const char *listen = o->listen;
     int one = 1;
     t->router = zmq_socket(t->ctx, ZMQ_ROUTER);
-    if (t->router == NULL || s_common_opts(t->router) != FSY_OK ||
+    if (t->router == NULL || s_common_opts(t->router, o) != FSY_OK ||
         zmq_setsockopt(t->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one))
         return s_zerr("listening socket");
     if (zmq_bind(t->router, listen) != 0)
@@ -41,11 +41,12 @@ s_open_router(fsy_transport_t *t, const char *listen)
 }
 
 static int
-s_open_dealer(fsy_transport_t *t, const char *parent, const char *site)
+s_open_dealer(fsy_transport_t *t, const fsy_transport_opts_t *o)
 {
-    int one = 1, ivl = 200, ivl_max = 5000;
+    const char *parent = o->parent, *site = o->site;
+    int one = 1, ivl = (int)o->reconnect_ms, ivl_max = (int)o->reconnect_max_ms;
     t->dealer = zmq_socket(t->ctx, ZMQ_DEALER);
-    if (t->dealer == NULL || s_common_opts(t->dealer) != FSY_OK ||
+    if (t->dealer == NULL || s_common_opts(t->dealer, o) != FSY_OK ||
         zmq_setsockopt(t->dealer, ZMQ_ROUTING_ID, site, strlen(site)) ||
         zmq_setsockopt(t->dealer, ZMQ_IMMEDIATE, &one, sizeof one) ||
         zmq_setsockopt(t->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) ||
@@ -59,18 +60,17 @@ s_open_dealer(fsy_transport_t *t, const char *parent, const char *site)
 }
 
 int
-fsy_transport_open(fsy_transport_t *t, const char *listen, const char *parent,
-                   const char *site)
+fsy_transport_open(fsy_transport_t *t, const fsy_transport_opts_t *o)
 {
     memset(t, 0, sizeof *t);
     t->ctx = zmq_ctx_new();
     if (t->ctx == NULL)
         return s_zerr("ZeroMQ context");
     int rc = FSY_OK;
-    if (listen[0] != '\0')
-        rc = s_open_router(t, listen);
-    if (rc == FSY_OK && parent[0] != '\0')
-        rc = s_open_dealer(t, parent, site);
+    if (o->listen[0] != '\0')
+        rc = s_open_router(t, o);
+    if (rc == FSY_OK && o->parent[0] != '\0')
+        rc = s_open_dealer(t, o);
     if (rc != FSY_OK)
         fsy_transport_close(t);
     return rc;

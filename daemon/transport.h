@@ -23,8 +23,16 @@ typedef struct fsy_transport {
     void *dealer; /* NULL without [parent] */
 } fsy_transport_t;
 
-int fsy_transport_open(fsy_transport_t *t, const char *listen,
-                       const char *parent, const char *site);
+/* What the sockets need from the configuration. */
+typedef struct fsy_transport_opts {
+    const char *listen; /* "" for none */
+    const char *parent; /* "" for none */
+    const char *site;   /* the DEALER's routing id */
+    unsigned reconnect_ms, reconnect_max_ms;
+    size_t max_message_bytes;
+} fsy_transport_opts_t;
+
+int fsy_transport_open(fsy_transport_t *t, const fsy_transport_opts_t *o);
 void fsy_transport_close(fsy_transport_t *t);
 
 /* Sends one frame, without blocking (a full queue drops it: the session's

@@ -14,6 +14,8 @@
  *   [sync]                       ; fieldsyncd tuning, all optional
  *   batch_changes = 1000  batch_bytes = 1048576  window = 4
  *   heartbeat_ms = 1000   timeout_ms = 5000
+ *   reconnect_ms = 200    reconnect_max_ms = 30000
+ *   max_message_bytes = 67108864
  *
  * Unknown sections and keys are errors, reported with file, line and key,
  * so a typo never silently falls back to a default.
@@ -41,7 +43,10 @@ typedef struct fsy_config {
     size_t batch_bytes;   /* ... this many changes or value bytes */
     unsigned window;      /* batches in flight, unacknowledged */
     unsigned heartbeat_ms;
-    unsigned timeout_ms; /* silence after which a session restarts */
+    unsigned timeout_ms;       /* silence after which a session restarts */
+    unsigned reconnect_ms;     /* first wait before reconnecting ... */
+    unsigned reconnect_max_ms; /* ... doubling up to this */
+    size_t max_message_bytes;  /* frames larger are dropped at the socket */
 } fsy_config_t;
 
 /* Fills cfg with the defaults. */
