@@ -1,0 +1,293 @@
+/*
+ * fieldsync — peer suite: the sync session state machine, driven without a
+ * network. Two replicas, a child-side and a parent-side session, and two
+ * in-memory queues of encoded frames between them that the tests deliver,
+ * drop or reorder at will; time is a number the tests advance.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peer.h"
+#include "testutil.h"
+
+#define QMAX 256
+
+typedef struct queue {
+    uint8_t *frame[QMAX];
+    size_t len[QMAX];
+    size_t n;
+} queue_t;
+
+typedef struct link {
+    fsy_store_t *gao, *hq;
+    fsy_peer_t child_side;  /* at gao: its parent */
+    fsy_peer_t parent_side; /* at hq: its child */
+    queue_t up, down;       /* gao -> hq, hq -> gao */
+    fsy_config_t cfg;
+    fsy_sync_env_t env_gao, env_hq;
+} link_t;
+
+static int
+s_enqueue(void *ctx, const fsy_msg_t *m)
+{
+    queue_t *q = ctx;
+    ck_assert_uint_lt(q->n, QMAX);
+    ck_ok(fsy_wire_encode_msg(m, &q->frame[q->n], &q->len[q->n]));
+    q->n++;
+    return FSY_OK;
+}
+
+static void
+s_link_init(link_t *l, unsigned window, size_t batch_changes)
+{
+    memset(l, 0, sizeof *l);
+    l->gao = tu_replica("gao");
+    l->hq = tu_replica("hq");
+    fsy_config_defaults(&l->cfg);
+    l->cfg.window = window;
+    l->cfg.batch_changes = batch_changes;
+    l->env_gao = (fsy_sync_env_t){l->gao, &l->cfg, 1000};
+    l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000};
+    l->child_side.is_parent = true;
+    snprintf(l->child_side.name, sizeof l->child_side.name, "parent");
+    l->child_side.send = s_enqueue;
+    l->child_side.send_ctx = &l->up;
+    l->parent_side.send = s_enqueue;
+    l->parent_side.send_ctx = &l->down;
+    ck_ok(fsy_peer_start(&l->parent_side, &l->env_hq));
+    ck_ok(fsy_peer_start(&l->child_side, &l->env_gao));
+}
+
+static void
+s_link_free(link_t *l)
+{
+    for (size_t i = 0; i < l->up.n; i++)
+        free(l->up.frame[i]);
+    for (size_t i = 0; i < l->down.n; i++)
+        free(l->down.frame[i]);
+    fsy_peer_clear(&l->child_side);
+    fsy_peer_clear(&l->parent_side);
+    fsy_store_close(&l->gao);
+    fsy_store_close(&l->hq);
+}
+
+/* Takes frame i out of q (the caller frees it). */
+static uint8_t *
+s_take(queue_t *q, size_t i, size_t *len)
+{
+    uint8_t *f = q->frame[i];
+    *len = q->len[i];
+    memmove(&q->frame[i], &q->frame[i + 1], (q->n - i - 1) * sizeof *q->frame);
+    memmove(&q->len[i], &q->len[i + 1], (q->n - i - 1) * sizeof *q->len);
+    q->n--;
+    return f;
+}
+
+static void
+s_deliver_one(queue_t *q, size_t i, fsy_peer_t *to, const fsy_sync_env_t *env)
+{
+    size_t len;
+    uint8_t *f = s_take(q, i, &len);
+    fsy_msg_t m;
+    ck_ok(fsy_wire_decode_msg(f, len, &m));
+    ck_ok(fsy_peer_on_msg(to, env, &m));
+    fsy_msg_clear(&m);
+    free(f);
+}
+
+static fsy_msg_type_t
+s_type_at(queue_t *q, size_t i)
+{
+    fsy_msg_t m;
+    ck_ok(fsy_wire_decode_msg(q->frame[i], q->len[i], &m));
+    fsy_msg_type_t t = m.type;
+    fsy_msg_clear(&m);
+    return t;
+}
+
+/* Pumps and delivers everything both ways until nothing moves. */
+static void
+s_settle(link_t *l)
+{
+    for (int round = 0; round < 1000; round++) {
+        ck_ok(fsy_peer_pump(&l->child_side, &l->env_gao));
+        ck_ok(fsy_peer_pump(&l->parent_side, &l->env_hq));
+        if (l->up.n == 0 && l->down.n == 0)
+            return;
+        while (l->up.n > 0)
+            s_deliver_one(&l->up, 0, &l->parent_side, &l->env_hq);
+        while (l->down.n > 0)
+            s_deliver_one(&l->down, 0, &l->child_side, &l->env_gao);
+    }
+    ck_abort_msg("the link did not settle");
+}
+
+static void
+s_assert_same(link_t *l)
+{
+    char a[65], b[65];
+    tu_digest(l->gao, a);
+    tu_digest(l->hq, b);
+    ck_assert_str_eq(a, b);
+    ck_assert_uint_eq(tu_changes(l->gao), tu_changes(l->hq));
+}
+
+static void
+s_reports(fsy_store_t *s, const char *prefix, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "%s-%03d", prefix, i);
+        tu_put(s, "MLI", id, "analysis", "title", id);
+    }
+}
+
+START_TEST(test_peer_hello_then_both_sides_stream_what_the_other_lacks)
+{
+    link_t l;
+    s_link_init(&l, 4, 1000);
+    s_reports(l.gao, "sitrep-gao", 5);
+    s_reports(l.hq, "isf-hq", 3);
+    ck_assert_int_eq(l.child_side.state, FSY_PEER_WAIT_HELLO);
+    ck_assert_uint_eq(l.up.n, 1); /* the child's HELLO */
+    s_settle(&l);
+    ck_assert_int_eq(l.child_side.state, FSY_PEER_LIVE);
+    ck_assert_int_eq(l.parent_side.state, FSY_PEER_LIVE);
+    ck_assert_str_eq(l.parent_side.name, "gao");
+    s_assert_same(&l);
+    ck_assert_uint_eq(l.child_side.changes_sent, 10);
+    ck_assert_uint_eq(l.parent_side.changes_received, 10);
+    s_link_free(&l);
+}
+END_TEST
+
+START_TEST(test_peer_window_bounds_batches_in_flight)
+{
+    link_t l;
+    s_link_init(&l, 2, 1);
+    s_reports(l.gao, "sitrep", 6); /* 6 transactions of 2 changes */
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);   /* HELLO */
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao); /* HELLO */
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 2); /* the window, not six */
+    ck_assert_uint_eq(l.child_side.inflight, 2);
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao); /* its ACK */
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 2);
+    s_settle(&l);
+    s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
+START_TEST(test_peer_reordered_batches_rewind_and_converge)
+{
+    link_t l;
+    s_link_init(&l, 4, 1);
+    s_reports(l.gao, "sitrep", 4);
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 4);
+    /* The second batch overtakes the first: a gap at hq. */
+    s_deliver_one(&l.up, 1, &l.parent_side, &l.env_hq);
+    ck_assert_uint_eq(tu_changes(l.hq), 0);
+    s_settle(&l);
+    s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
+START_TEST(test_peer_lost_batch_restarts_the_session_after_timeout)
+{
+    link_t l;
+    s_link_init(&l, 1, 1);
+    s_reports(l.gao, "sitrep", 3);
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    size_t len;
+    free(s_take(&l.up, 0, &len)); /* the link loses the batch */
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 0); /* credit spent: nothing moves */
+    /* Heartbeats still flow, yet the unacknowledged batch restarts it. */
+    l.env_gao.now_ms += l.cfg.timeout_ms;
+    l.child_side.last_rx_ms = l.env_gao.now_ms;
+    ck_assert(fsy_peer_tick(&l.child_side, &l.env_gao));
+    ck_assert_int_eq(l.child_side.state, FSY_PEER_WAIT_HELLO);
+    ck_assert_uint_eq(s_type_at(&l.up, l.up.n - 1), FSY_MSG_HELLO);
+    s_settle(&l);
+    s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
+START_TEST(test_peer_parent_refuses_a_child_it_does_not_know)
+{
+    link_t l;
+    s_link_init(&l, 4, 1000);
+    s_settle(&l);
+    /* hq restarts: its session with gao is new and waits for HELLO. */
+    fsy_peer_clear(&l.parent_side);
+    l.parent_side.send = s_enqueue;
+    l.parent_side.send_ctx = &l.down;
+    ck_ok(fsy_peer_start(&l.parent_side, &l.env_hq));
+    l.env_gao.now_ms += l.cfg.heartbeat_ms;
+    ck_assert(fsy_peer_tick(&l.child_side, &l.env_gao)); /* a heartbeat */
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
+    ck_assert_uint_eq(s_type_at(&l.down, 0), FSY_MSG_REFUSE);
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
+    ck_assert_int_eq(l.child_side.state, FSY_PEER_WAIT_HELLO);
+    ck_assert_uint_eq(l.up.n, 0); /* no instant ping-pong ... */
+    l.env_gao.now_ms += l.cfg.heartbeat_ms;
+    ck_assert(fsy_peer_tick(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(s_type_at(&l.up, 0), FSY_MSG_HELLO); /* ... later */
+    s_reports(l.gao, "after-restart", 2);
+    s_settle(&l);
+    s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
+START_TEST(test_peer_hello_with_other_limits_is_refused)
+{
+    link_t l;
+    s_link_init(&l, 4, 1000);
+    size_t len;
+    free(s_take(&l.up, 0, &len));
+    fsy_msg_t hello = {.type = FSY_MSG_HELLO};
+    snprintf(hello.origin.site, sizeof hello.origin.site, "gao");
+    hello.origin.incarnation = 1;
+    hello.max_value = FSY_VALUE_MAX / 2;
+    hello.max_txn_changes = FSY_TXN_MAX;
+    ck_ok(fsy_peer_on_msg(&l.parent_side, &l.env_hq, &hello));
+    ck_assert_int_eq(l.parent_side.state, FSY_PEER_WAIT_HELLO);
+    ck_assert_uint_eq(s_type_at(&l.down, 0), FSY_MSG_REFUSE);
+    s_link_free(&l);
+}
+END_TEST
+
+static Suite *
+s_suite(void)
+{
+    Suite *su = suite_create("peer");
+    TCase *tc = tcase_create("peer");
+    tcase_add_checked_fixture(tc, NULL, tu_cleanup);
+    tcase_add_test(tc,
+                   test_peer_hello_then_both_sides_stream_what_the_other_lacks);
+    tcase_add_test(tc, test_peer_window_bounds_batches_in_flight);
+    tcase_add_test(tc, test_peer_reordered_batches_rewind_and_converge);
+    tcase_add_test(tc, test_peer_lost_batch_restarts_the_session_after_timeout);
+    tcase_add_test(tc, test_peer_parent_refuses_a_child_it_does_not_know);
+    tcase_add_test(tc, test_peer_hello_with_other_limits_is_refused);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+int
+main(void)
+{
+    return tu_run(s_suite());
+}
