@@ -80,6 +80,34 @@ s_known_set(fsy_peer_t *p, const fsy_vv_t *vv)
     return FSY_OK;
 }
 
+/* The peer holds what it sent us: known[(scope, origin)] >= each seq. */
+static int
+s_known_bump(fsy_peer_t *p, const fsy_change_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const fsy_change_t *c = &l->v[i];
+        fsy_vv_entry_t *e = NULL;
+        for (size_t k = 0; k < p->known.n && e == NULL; k++)
+            if (strcmp(p->known.v[k].scope, c->scope) == 0 &&
+                fsy_origin_eq(&p->known.v[k].origin, &c->version.origin))
+                e = &p->known.v[k];
+        if (e == NULL) {
+            fsy_vv_entry_t *v =
+                realloc(p->known.v, (p->known.n + 1) * sizeof *v);
+            if (v == NULL)
+                return fsy_err_set(FSY_ENOMEM, "out of memory");
+            p->known.v = v;
+            e = &v[p->known.n++];
+            snprintf(e->scope, sizeof e->scope, "%s", c->scope);
+            e->origin = c->version.origin;
+            e->seq = 0;
+        }
+        if (c->version.seq > e->seq)
+            e->seq = c->version.seq;
+    }
+    return FSY_OK;
+}
+
 static void
 s_error(fsy_peer_t *p, const char *why)
 {
@@ -310,6 +338,8 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return s_send_refuse(p, env, "could not apply a batch: restart");
     }
     p->changes_received += st.applied;
+    if ((rc = s_known_bump(p, &m->changes)) != FSY_OK)
+        return rc;
     if (st.refused > 0)
         s_error(p, st.refused_why);
     if (st.refused > 0)
