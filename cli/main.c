@@ -44,6 +44,7 @@ static const s_cmd_t s_cmds[] = {
     {"import", fsy_cmd_import, "create or update documents from NDJSON"},
     {"verify", fsy_cmd_verify, "check the replica for damage"},
     {"status", fsy_cmd_status, "this site and its neighbours' sync state"},
+    {"keygen", fsy_cmd_keygen, "create this site's key pair"},
 };
 
 #define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])
@@ -189,8 +190,9 @@ s_db_path(const fsy_cli_t *cli, const char *db)
 /* Output that never reached its reader is a failure, e.g. a full disk
  * behind a redirection. */
 static int
-s_finish(const fsy_cli_t *cli, int rc)
+s_finish(fsy_cli_t *cli, int rc)
 {
+    fsy_config_free(&cli->cfg);
     if (rc == FSY_EXIT_DONE)
         rc = FSY_EXIT_OK;
     if (fflush(stdout) != 0 || ferror(stdout)) {

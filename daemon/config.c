@@ -16,6 +16,7 @@
 #include "fieldsync/config.h"
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
+#include "fieldsync/keys.h"
 
 typedef struct s_parse {
     fsy_config_t *cfg;
@@ -69,6 +70,23 @@ s_site_key(s_parse_t *p, const char *key, const char *value)
             return 0;
         }
         snprintf(cfg->db, sizeof cfg->db, "%s", value);
+    } else if (strcmp(key, "secret_key_file") == 0) {
+        if (value[0] == '\0' || strlen(value) >= sizeof cfg->secret_key_file) {
+            snprintf(p->why, sizeof p->why,
+                     "[site] secret_key_file: empty "
+                     "or too long");
+            return 0;
+        }
+        snprintf(cfg->secret_key_file, sizeof cfg->secret_key_file, "%s",
+                 value);
+    } else if (strcmp(key, "insecure") == 0) {
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+            snprintf(p->why, sizeof p->why,
+                     "[site] insecure: want true or "
+                     "false");
+            return 0;
+        }
+        cfg->insecure = strcmp(value, "true") == 0;
     } else if (strcmp(key, "max_clock_skew") == 0) {
         if (!s_parse_u64(value, 1, 30u * 86400u, &n)) {
             snprintf(p->why, sizeof p->why,
@@ -103,11 +121,27 @@ s_limits_key(s_parse_t *p, const char *key, const char *value)
     return 1;
 }
 
-/* [listen] and [parent]: one ZeroMQ endpoint each. */
+static int
+s_public_key(s_parse_t *p, const char *where, const char *value, char out[41],
+             uint8_t curve_pk[32])
+{
+    if (fsy_public_key_parse(value, NULL, curve_pk) != FSY_OK) {
+        snprintf(p->why, sizeof p->why, "%s: %s", where, fsy_errdetail());
+        return 0;
+    }
+    snprintf(out, 41, "%s", value);
+    return 1;
+}
+
+/* [listen] and [parent]: one ZeroMQ endpoint each (and the parent's key). */
 static int
 s_endpoint_key(s_parse_t *p, const char *section, const char *key,
                const char *value, char *out, size_t size)
 {
+    uint8_t ignored[32];
+    if (strcmp(section, "parent") == 0 && strcmp(key, "server_public_key") == 0)
+        return s_public_key(p, "[parent] server_public_key", value,
+                            p->cfg->parent_public_key, ignored);
     if (strcmp(key, "endpoint") != 0) {
         snprintf(p->why, sizeof p->why, "unknown key '%s' in [%s]", key,
                  section);
@@ -177,10 +211,85 @@ s_sync_key(s_parse_t *p, const char *key, const char *value)
     return 0;
 }
 
+/* "MLI, global": scopes separated by commas and blanks. */
+static int
+s_scope_list(s_parse_t *p, const char *where, const char *value, char *out,
+             size_t size)
+{
+    char buf[256], *save = NULL;
+    if (strlen(value) >= sizeof buf || strlen(value) >= size) {
+        snprintf(p->why, sizeof p->why, "%s: too long", where);
+        return 0;
+    }
+    snprintf(buf, sizeof buf, "%s", value);
+    for (char *t = strtok_r(buf, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save))
+        if (fsy_check_scope(t) != FSY_OK) {
+            snprintf(p->why, sizeof p->why, "%s: %s", where, fsy_errdetail());
+            return 0;
+        }
+    snprintf(out, size, "%s", value);
+    return 1;
+}
+
+/* The [child NAME] entry, added on its first key. */
+static fsy_child_conf_t *
+s_child(s_parse_t *p, const char *site)
+{
+    fsy_config_t *cfg = p->cfg;
+    for (size_t i = 0; i < cfg->n_children; i++)
+        if (strcmp(cfg->children[i].site, site) == 0)
+            return &cfg->children[i];
+    if (fsy_check_site(site) != FSY_OK) {
+        snprintf(p->why, sizeof p->why, "[child %s]: %s", site,
+                 fsy_errdetail());
+        return NULL;
+    }
+    if (cfg->n_children == FSY_MAX_CHILDREN) {
+        snprintf(p->why, sizeof p->why, "more than %d [child] sections",
+                 FSY_MAX_CHILDREN);
+        return NULL;
+    }
+    fsy_child_conf_t *v =
+        realloc(cfg->children, (cfg->n_children + 1) * sizeof *v);
+    if (v == NULL) {
+        snprintf(p->why, sizeof p->why, "out of memory");
+        return NULL;
+    }
+    cfg->children = v;
+    fsy_child_conf_t *c = &v[cfg->n_children++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->site, sizeof c->site, "%s", site);
+    return c;
+}
+
+static int
+s_child_key(s_parse_t *p, const char *site, const char *key, const char *value)
+{
+    fsy_child_conf_t *c = s_child(p, site);
+    char where[96];
+    if (c == NULL)
+        return 0;
+    snprintf(where, sizeof where, "[child %s] %s", c->site, key);
+    if (strcmp(key, "public_key") == 0)
+        return s_public_key(p, where, value, c->public_key, c->curve_pk);
+    if (strcmp(key, "read_scopes") == 0)
+        return s_scope_list(p, where, value, c->read_scopes,
+                            sizeof c->read_scopes);
+    if (strcmp(key, "write_scopes") == 0)
+        return s_scope_list(p, where, value, c->write_scopes,
+                            sizeof c->write_scopes);
+    snprintf(p->why, sizeof p->why, "unknown key '%s' in [child %s]", key,
+             c->site);
+    return 0;
+}
+
 static int
 s_handler(void *user, const char *section, const char *key, const char *value)
 {
     s_parse_t *p = user;
+    if (strncmp(section, "child ", 6) == 0)
+        return s_child_key(p, section + 6, key, value);
     if (strcmp(section, "site") == 0)
         return s_site_key(p, key, value);
     if (strcmp(section, "limits") == 0)
@@ -205,12 +314,34 @@ fsy_config_load(fsy_config_t *cfg, const char *path)
         return fsy_err_set(FSY_ENOTFOUND, "cannot open config %s: %s", path,
                            strerror(errno));
     fsy_config_t tmp = *cfg;
+    tmp.children = NULL;
+    tmp.n_children = 0;
     s_parse_t p = {.cfg = &tmp};
     int line = ini_parse_file(f, s_handler, &p);
     fclose(f);
-    if (line != 0)
+    if (line != 0) {
+        fsy_config_free(&tmp);
         return fsy_err_set(FSY_EINVAL, "%s:%d: %s", path, line,
                            p.why[0] ? p.why : "syntax error");
+    }
+    fsy_config_free(cfg);
     *cfg = tmp; /* only a fully valid file replaces the configuration */
     return FSY_OK;
+}
+
+void
+fsy_config_free(fsy_config_t *cfg)
+{
+    free(cfg->children);
+    cfg->children = NULL;
+    cfg->n_children = 0;
+}
+
+const fsy_child_conf_t *
+fsy_config_child(const fsy_config_t *cfg, const char *site)
+{
+    for (size_t i = 0; i < cfg->n_children; i++)
+        if (strcmp(cfg->children[i].site, site) == 0)
+            return &cfg->children[i];
+    return NULL;
 }

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "fieldsync/config.h"
+#include "fieldsync/keys.h"
 #include "fieldsync/store.h"
 #include "fieldsync/version.h"
 #include "log.h"
@@ -43,6 +44,9 @@ typedef struct s_child {
 
 struct s_daemon {
     fsy_config_t cfg;
+    bool curve;        /* links encrypted and authenticated */
+    fsy_identity_t id; /* this site's keys (with CURVE) */
+    uint8_t parent_curve_pk[32];
     fsy_store_t *store;
     fsy_transport_t tr;
     bool has_parent;
@@ -132,9 +136,26 @@ s_child_for(s_daemon_t *d, const uint8_t *rid, size_t rid_len,
 
 /* A frame that does not decode is dropped and counted; the session and
  * every other peer carry on. */
+/* With CURVE, a child's HELLO must name the site its key was admitted as. */
+static bool
+s_hello_matches(s_daemon_t *d, fsy_peer_t *p, const fsy_msg_t *m,
+                const char *user)
+{
+    if (!d->curve || m->type != FSY_MSG_HELLO || p->is_parent ||
+        strcmp(m->origin.site, user) == 0)
+        return true;
+    fsy_log("warn", "impostor", "key=%s claims=%s action=refused", user,
+            m->origin.site);
+    fsy_msg_t r = {.type = FSY_MSG_REFUSE};
+    snprintf(r.reason, sizeof r.reason, "your key is %s's, not %s's", user,
+             m->origin.site);
+    p->send(p->send_ctx, &r);
+    return false;
+}
+
 static void
 s_dispatch(s_daemon_t *d, fsy_peer_t *p, const uint8_t *buf, size_t len,
-           const fsy_sync_env_t *env)
+           const char *user, const fsy_sync_env_t *env)
 {
     fsy_msg_t m;
     p->bytes_received += len;
@@ -152,41 +173,98 @@ s_dispatch(s_daemon_t *d, fsy_peer_t *p, const uint8_t *buf, size_t len,
         }
         return;
     }
-    rc = fsy_peer_on_msg(p, env, &m);
+    rc = s_hello_matches(d, p, &m, user) ? fsy_peer_on_msg(p, env, &m) : FSY_OK;
     if (rc != FSY_OK)
         fsy_log("error", "session", "peer=%s error=\"%s\"", p->name,
                 fsy_errdetail());
     fsy_msg_clear(&m);
 }
 
+/* A refused peer retries every few hundred ms: log the 1st, 2nd, 4th, 8th
+ * ... time, so the log shows it without being flooded. */
+static bool
+s_worth_logging(uint64_t n)
+{
+    return (n & (n - 1)) == 0;
+}
+
+/* With CURVE, a child's routing id must be the site its key names, so no
+ * admitted child can take over another's connection. */
+static bool
+s_rid_ok(const s_daemon_t *d, const uint8_t *rid, size_t rid_len,
+         const char *user)
+{
+    if (!d->curve)
+        return true;
+    if (user[0] != '\0' && strlen(user) == rid_len &&
+        memcmp(user, rid, rid_len) == 0)
+        return true;
+    static uint64_t seen;
+    if (s_worth_logging(++seen))
+        fsy_log("warn", "impostor",
+                "key=%s routing_id=%.*s action=dropped count=%" PRIu64,
+                user[0] ? user : "-", (int)rid_len, (const char *)rid, seen);
+    return false;
+}
+
+static int
+s_read_parent(s_daemon_t *d, const fsy_sync_env_t *env)
+{
+    uint8_t rid[FSY_RID_MAX], *buf = NULL;
+    size_t rid_len = 0, len = 0;
+    char user[FSY_RID_MAX + 1];
+    if (!d->has_parent ||
+        fsy_transport_recv(&d->tr, 1, rid, &rid_len, &buf, &len, user) !=
+            FSY_OK ||
+        buf == NULL)
+        return 0;
+    s_dispatch(d, &d->parent, buf, len, "", env);
+    free(buf);
+    return 1;
+}
+
+static int
+s_read_child(s_daemon_t *d, const fsy_sync_env_t *env)
+{
+    uint8_t rid[FSY_RID_MAX], *buf = NULL;
+    size_t rid_len = 0, len = 0;
+    char user[FSY_RID_MAX + 1];
+    if (fsy_transport_recv(&d->tr, 0, rid, &rid_len, &buf, &len, user) !=
+            FSY_OK ||
+        buf == NULL)
+        return 0;
+    if (s_rid_ok(d, rid, rid_len, user)) {
+        s_child_t *c = s_child_for(d, rid, rid_len, env);
+        if (c != NULL)
+            s_dispatch(d, &c->peer, buf, len, user, env);
+    }
+    free(buf);
+    return 1;
+}
+
 static void
 s_read_all(s_daemon_t *d, const fsy_sync_env_t *env)
 {
-    for (int i = 0; i < FSY_READS_PER_TURN; i++) {
-        uint8_t rid[FSY_RID_MAX], *buf = NULL;
-        size_t rid_len = 0, len = 0;
-        int got = 0;
-        if (d->has_parent &&
-            fsy_transport_recv(&d->tr, 1, rid, &rid_len, &buf, &len) ==
-                FSY_OK &&
-            buf != NULL) {
-            s_dispatch(d, &d->parent, buf, len, env);
-            got = 1;
-        }
-        free(buf);
-        buf = NULL;
-        if (fsy_transport_recv(&d->tr, 0, rid, &rid_len, &buf, &len) ==
-                FSY_OK &&
-            buf != NULL) {
-            s_child_t *c = s_child_for(d, rid, rid_len, env);
-            if (c != NULL)
-                s_dispatch(d, &c->peer, buf, len, env);
-            got = 1;
-        }
-        free(buf);
-        if (!got)
+    for (int i = 0; i < FSY_READS_PER_TURN; i++)
+        if (s_read_parent(d, env) + s_read_child(d, env) == 0)
             return;
-    }
+}
+
+/* ZAP: a connecting key is admitted as the [child] it is configured for. */
+static int
+s_admit(void *ctx, const uint8_t key[32], char site[FSY_RID_MAX + 1])
+{
+    const s_daemon_t *d = ctx;
+    for (size_t i = 0; i < d->cfg.n_children; i++)
+        if (d->cfg.children[i].public_key[0] != '\0' &&
+            memcmp(d->cfg.children[i].curve_pk, key, 32) == 0) {
+            snprintf(site, FSY_RID_MAX + 1, "%s", d->cfg.children[i].site);
+            return 1;
+        }
+    static uint64_t seen;
+    if (s_worth_logging(++seen))
+        fsy_log("warn", "unknown-key", "action=refused count=%" PRIu64, seen);
+    return 0;
 }
 
 /* ---- the loop --------------------------------------------------------- */
@@ -247,6 +325,7 @@ s_run(s_daemon_t *d)
     while (!s_stop) {
         fsy_transport_wait(&d->tr, FSY_WAIT_MS);
         env.now_ms = s_now_ms();
+        fsy_transport_zap(&d->tr, s_admit, d);
         s_read_all(d, &env);
         s_serve_peers(d, &env);
         if (env.now_ms - recorded >= FSY_STATUS_MS) {
@@ -279,6 +358,33 @@ s_usage(FILE *f, int rc)
     return rc;
 }
 
+/* CURVE unless insecure = true: this site's key, and its parent's. */
+static int
+s_keys(s_daemon_t *d, const char *path)
+{
+    d->curve = !d->cfg.insecure;
+    if (!d->curve)
+        return 0;
+    if (d->cfg.secret_key_file[0] == '\0')
+        return fprintf(stderr,
+                       "fieldsyncd: %s: no [site] secret_key_file: "
+                       "create one with 'fieldsync keygen -o NAME' (or set "
+                       "insecure = true to run without encryption)\n",
+                       path),
+               1;
+    if (fsy_identity_load(d->cfg.secret_key_file, &d->id) != FSY_OK)
+        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
+    if (d->cfg.parent[0] != '\0' &&
+        fsy_public_key_parse(d->cfg.parent_public_key, NULL,
+                             d->parent_curve_pk) != FSY_OK)
+        return fprintf(stderr,
+                       "fieldsyncd: %s: [parent] server_public_key "
+                       "is required with CURVE: the parent's .pub file\n",
+                       path),
+               1;
+    return 0;
+}
+
 static int
 s_setup(s_daemon_t *d, const char *path)
 {
@@ -307,11 +413,20 @@ s_setup(s_daemon_t *d, const char *path)
                        "replica belongs to %s\n",
                        path, d->cfg.site_id, site),
                1;
+    if (s_keys(d, path) != 0)
+        return 1;
     fsy_store_set_max_clock_skew(d->store, d->cfg.max_clock_skew_ms);
     fsy_store_set_max_value(d->store, d->cfg.max_value_bytes);
-    fsy_transport_opts_t topts = {
-        d->cfg.listen,       d->cfg.parent,           site,
-        d->cfg.reconnect_ms, d->cfg.reconnect_max_ms, d->cfg.max_message_bytes};
+    fsy_transport_opts_t topts = {.listen = d->cfg.listen,
+                                  .parent = d->cfg.parent,
+                                  .site = site,
+                                  .reconnect_ms = d->cfg.reconnect_ms,
+                                  .reconnect_max_ms = d->cfg.reconnect_max_ms,
+                                  .max_message_bytes = d->cfg.max_message_bytes,
+                                  .curve = d->curve,
+                                  .curve_pk = d->id.curve_pk,
+                                  .curve_sk = d->id.curve_sk,
+                                  .parent_curve_pk = d->parent_curve_pk};
     if (fsy_transport_open(&d->tr, &topts))
         return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
     d->has_parent = d->cfg.parent[0] != '\0';
@@ -339,6 +454,8 @@ s_teardown(s_daemon_t *d)
             fsy_peer_clear(&d->children[i].peer);
     fsy_transport_close(&d->tr);
     fsy_store_close(&d->store);
+    fsy_identity_wipe(&d->id);
+    fsy_config_free(&d->cfg);
 }
 
 int
@@ -370,9 +487,13 @@ main(int argc, char **argv)
         printf("%s: configuration and replica are usable\n", config);
     else if (rc == 0) {
         s_signals();
-        fsy_log("info", "start", "version=%s listen=%s parent=%s",
+        fsy_log("info", "start", "version=%s listen=%s parent=%s curve=%s",
                 FSY_VERSION_STRING, d.cfg.listen[0] ? d.cfg.listen : "-",
-                d.has_parent ? d.cfg.parent : "-");
+                d.has_parent ? d.cfg.parent : "-", d.curve ? "on" : "off");
+        if (!d.curve)
+            fsy_log("warn", "insecure",
+                    "msg=\"insecure = true: links are neither encrypted "
+                    "nor authenticated\"");
         s_run(&d);
         fsy_log("info", "stop", "malformed=%" PRIu64, d.malformed);
     }

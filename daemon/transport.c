@@ -1,5 +1,7 @@
 /* fieldsync — ZeroMQ sockets for fieldsyncd. See transport.h. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,15 +27,33 @@ s_common_opts(void *sock, const fsy_transport_opts_t *o)
     return FSY_OK;
 }
 
+/* The ZAP handler must be bound before any CURVE connection arrives: with
+ * none, libzmq would admit every client key. */
+static int
+s_open_zap(fsy_transport_t *t)
+{
+    t->zap = zmq_socket(t->ctx, ZMQ_REP);
+    if (t->zap == NULL || zmq_bind(t->zap, "inproc://zeromq.zap.01") != 0)
+        return s_zerr("authentication handler");
+    return FSY_OK;
+}
+
 static int
 s_open_router(fsy_transport_t *t, const fsy_transport_opts_t *o)
 {
     const char *listen = o->listen;
     int one = 1;
+    if (o->curve && s_open_zap(t) != FSY_OK)
+        return FSY_EIO;
     t->router = zmq_socket(t->ctx, ZMQ_ROUTER);
     if (t->router == NULL || s_common_opts(t->router, o) != FSY_OK ||
         zmq_setsockopt(t->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one))
         return s_zerr("listening socket");
+    if (o->curve &&
+        (zmq_setsockopt(t->router, ZMQ_CURVE_SERVER, &one, sizeof one) ||
+         zmq_setsockopt(t->router, ZMQ_CURVE_SECRETKEY, o->curve_sk, 32) ||
+         zmq_setsockopt(t->router, ZMQ_ZAP_DOMAIN, "fieldsync", 9)))
+        return s_zerr("CURVE on the listening socket");
     if (zmq_bind(t->router, listen) != 0)
         return fsy_err_set(FSY_EIO, "cannot listen on %s: %s", listen,
                            zmq_strerror(zmq_errno()));
@@ -53,6 +73,12 @@ s_open_dealer(fsy_transport_t *t, const fsy_transport_opts_t *o)
         zmq_setsockopt(t->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
                        sizeof ivl_max))
         return s_zerr("parent socket");
+    if (o->curve &&
+        (zmq_setsockopt(t->dealer, ZMQ_CURVE_SERVERKEY, o->parent_curve_pk,
+                        32) ||
+         zmq_setsockopt(t->dealer, ZMQ_CURVE_PUBLICKEY, o->curve_pk, 32) ||
+         zmq_setsockopt(t->dealer, ZMQ_CURVE_SECRETKEY, o->curve_sk, 32)))
+        return s_zerr("CURVE on the parent socket");
     if (zmq_connect(t->dealer, parent) != 0)
         return fsy_err_set(FSY_EIO, "cannot connect to %s: %s", parent,
                            zmq_strerror(zmq_errno()));
@@ -83,6 +109,8 @@ fsy_transport_close(fsy_transport_t *t)
         zmq_close(t->router);
     if (t->dealer != NULL)
         zmq_close(t->dealer);
+    if (t->zap != NULL)
+        zmq_close(t->zap);
     if (t->ctx != NULL)
         zmq_ctx_term(t->ctx);
     memset(t, 0, sizeof *t);
@@ -102,9 +130,9 @@ fsy_transport_send(fsy_transport_t *t, const uint8_t *rid, size_t rid_len,
     return FSY_OK;
 }
 
-/* Reads one message part into a fresh buffer. */
+/* Reads one message part into a fresh buffer (and its User-Id, if any). */
 static int
-s_recv_part(void *sock, uint8_t **buf, size_t *len, int *more)
+s_recv_part_user(void *sock, uint8_t **buf, size_t *len, int *more, char *user)
 {
     zmq_msg_t msg;
     zmq_msg_init(&msg);
@@ -114,11 +142,21 @@ s_recv_part(void *sock, uint8_t **buf, size_t *len, int *more)
     }
     *len = zmq_msg_size(&msg);
     *more = zmq_msg_more(&msg);
+    if (user != NULL) {
+        const char *u = zmq_msg_gets(&msg, "User-Id");
+        snprintf(user, FSY_RID_MAX + 1, "%s", u ? u : "");
+    }
     *buf = malloc(*len ? *len : 1);
     if (*buf != NULL && *len > 0)
         memcpy(*buf, zmq_msg_data(&msg), *len);
     zmq_msg_close(&msg);
     return *buf ? FSY_OK : fsy_err_set(FSY_ENOMEM, "out of memory");
+}
+
+static int
+s_recv_part(void *sock, uint8_t **buf, size_t *len, int *more)
+{
+    return s_recv_part_user(sock, buf, len, more, NULL);
 }
 
 /* Drops the rest of a multipart message nobody understands. */
@@ -136,8 +174,10 @@ s_drain(void *sock, int more)
 
 int
 fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
-                   size_t *rid_len, uint8_t **buf, size_t *len)
+                   size_t *rid_len, uint8_t **buf, size_t *len,
+                   char user[FSY_RID_MAX + 1])
 {
+    user[0] = '\0';
     void *sock = from_parent ? t->dealer : t->router;
     int more = 0, rc;
     *len = 0;
@@ -156,7 +196,7 @@ fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
         if (!more)
             return FSY_OK; /* an empty message: ignore */
     }
-    rc = s_recv_part(sock, buf, len, &more);
+    rc = s_recv_part_user(sock, buf, len, &more, user);
     if (rc == FSY_ENOTFOUND)
         return FSY_OK;
     s_drain(sock, more);
@@ -166,8 +206,10 @@ fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
 int
 fsy_transport_wait(fsy_transport_t *t, long timeout_ms)
 {
-    zmq_pollitem_t items[2];
+    zmq_pollitem_t items[3];
     int n = 0;
+    if (t->zap)
+        items[n++] = (zmq_pollitem_t){t->zap, 0, ZMQ_POLLIN, 0};
     if (t->router)
         items[n++] = (zmq_pollitem_t){t->router, 0, ZMQ_POLLIN, 0};
     if (t->dealer)
@@ -175,4 +217,65 @@ fsy_transport_wait(fsy_transport_t *t, long timeout_ms)
     if (zmq_poll(items, n, timeout_ms) < 0 && zmq_errno() != EINTR)
         return s_zerr("poll");
     return FSY_OK;
+}
+
+/* ---- ZAP (RFC 27): admission of CURVE clients ------------------------ */
+
+#define ZAP_FRAMES                                                             \
+    7 /* version, id, domain, address, identity, mechanism,                    \
+         and one credential for CURVE */
+
+static void
+s_zap_reply(void *sock, const uint8_t *id, size_t id_len, const char *code,
+            const char *text, const char *user)
+{
+    zmq_send(sock, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(sock, id, id_len, ZMQ_SNDMORE);
+    zmq_send(sock, code, strlen(code), ZMQ_SNDMORE);
+    zmq_send(sock, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(sock, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(sock, "", 0, 0);
+}
+
+/* Reads one request; frees the parts on return through `parts`. */
+static int
+s_zap_read(void *sock, uint8_t *part[ZAP_FRAMES], size_t len[ZAP_FRAMES])
+{
+    int more = 1, n = 0;
+    memset(part, 0, ZAP_FRAMES * sizeof *part);
+    while (more) {
+        uint8_t *b;
+        size_t l;
+        if (s_recv_part(sock, &b, &l, &more) != FSY_OK)
+            return n == 0 ? 0 : -1;
+        if (n < ZAP_FRAMES) {
+            part[n] = b;
+            len[n] = l;
+        } else {
+            free(b);
+        }
+        n++;
+    }
+    return n;
+}
+
+void
+fsy_transport_zap(fsy_transport_t *t, fsy_admit_fn admit, void *ctx)
+{
+    for (int k = 0; t->zap != NULL && k < 64; k++) {
+        uint8_t *part[ZAP_FRAMES];
+        size_t len[ZAP_FRAMES];
+        int n = s_zap_read(t->zap, part, len);
+        if (n == 0)
+            return;
+        char site[FSY_RID_MAX + 1] = "";
+        bool curve = n == ZAP_FRAMES && len[5] == 5 &&
+                     memcmp(part[5], "CURVE", 5) == 0 && len[6] == 32;
+        if (n >= 2 && curve && admit(ctx, part[6], site))
+            s_zap_reply(t->zap, part[1], len[1], "200", "OK", site);
+        else if (n >= 2)
+            s_zap_reply(t->zap, part[1], len[1], "400", "unknown key", "");
+        for (int i = 0; i < ZAP_FRAMES; i++)
+            free(part[i]);
+    }
 }

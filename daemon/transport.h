@@ -3,7 +3,10 @@
  *
  * A site that accepts children binds a ROUTER; a site with a parent
  * connects a DEALER whose routing id is its site id (ROUTER_HANDOVER lets a
- * restarted child take over its id at once). Frames are bounded by
+ * restarted child take over its id at once). With CURVE (the default) the
+ * ROUTER is a CURVE server and a ZAP handler admits only configured child
+ * keys, naming each connection's site in the frames' User-Id; `user`
+ * returns it with every frame from a child. Frames are bounded by
  * FSY_MSG_MAX at the socket (ZMQ_MAXMSGSIZE): a peer sending more is
  * disconnected by ZeroMQ itself.
  *
@@ -21,6 +24,7 @@ typedef struct fsy_transport {
     void *ctx;
     void *router; /* NULL without [listen] */
     void *dealer; /* NULL without [parent] */
+    void *zap;    /* ZAP handler socket, with CURVE and [listen] */
 } fsy_transport_t;
 
 /* What the sockets need from the configuration. */
@@ -30,7 +34,21 @@ typedef struct fsy_transport_opts {
     const char *site;   /* the DEALER's routing id */
     unsigned reconnect_ms, reconnect_max_ms;
     size_t max_message_bytes;
+    /* CURVE (off only with insecure = true): this site's derived key pair,
+     * and the parent's public key. */
+    int curve;
+    const uint8_t *curve_pk, *curve_sk, *parent_curve_pk;
 } fsy_transport_opts_t;
+
+/*
+ * Admission of a connecting child (ZAP): given its CURVE public key, write
+ * the site id it is admitted as and return 1, or return 0 to refuse.
+ */
+typedef int (*fsy_admit_fn)(void *ctx, const uint8_t key[32],
+                            char site[FSY_RID_MAX + 1]);
+
+/* Answers pending ZAP requests (call every turn). */
+void fsy_transport_zap(fsy_transport_t *t, fsy_admit_fn admit, void *ctx);
 
 int fsy_transport_open(fsy_transport_t *t, const fsy_transport_opts_t *o);
 void fsy_transport_close(fsy_transport_t *t);
@@ -46,7 +64,8 @@ int fsy_transport_send(fsy_transport_t *t, const uint8_t *rid, size_t rid_len,
  * caller frees *buf.
  */
 int fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
-                       size_t *rid_len, uint8_t **buf, size_t *len);
+                       size_t *rid_len, uint8_t **buf, size_t *len,
+                       char user[FSY_RID_MAX + 1]);
 
 /* Waits up to timeout_ms for something to read; FSY_OK also on EINTR. */
 int fsy_transport_wait(fsy_transport_t *t, long timeout_ms);

@@ -15,6 +15,10 @@
  *   batch_changes = 1000  batch_bytes = 1048576  window = 4
  *   heartbeat_ms = 1000   timeout_ms = 5000
  *   reconnect_ms = 200    reconnect_max_ms = 30000
+ *   [site] secret_key_file = gao.key   insecure = false
+ *   [parent] server_public_key = <Z85>
+ *   [child gao]                  ; at a parent: one per admitted child
+ *   public_key = <Z85>   read_scopes = MLI, global   write_scopes = MLI
  *   max_message_bytes = 67108864
  *
  * Unknown sections and keys are errors, reported with file, line and key,
@@ -32,6 +36,18 @@
 extern "C" {
 #endif
 
+/* Most children one parent admits. */
+#define FSY_MAX_CHILDREN 256
+
+/* [child NAME]: one admitted child, at a parent. */
+typedef struct fsy_child_conf {
+    char site[FSY_SITE_MAX + 1];
+    char public_key[41];   /* Z85 (Ed25519), "" if not given */
+    uint8_t curve_pk[32];  /* derived from public_key */
+    char read_scopes[256]; /* "MLI, global" as written */
+    char write_scopes[256];
+} fsy_child_conf_t;
+
 typedef struct fsy_config {
     char site_id[FSY_SITE_MAX + 1]; /* "" if not set */
     char db[4096];                  /* "" if not set */
@@ -43,10 +59,15 @@ typedef struct fsy_config {
     size_t batch_bytes;   /* ... this many changes or value bytes */
     unsigned window;      /* batches in flight, unacknowledged */
     unsigned heartbeat_ms;
-    unsigned timeout_ms;       /* silence after which a session restarts */
-    unsigned reconnect_ms;     /* first wait before reconnecting ... */
-    unsigned reconnect_max_ms; /* ... doubling up to this */
-    size_t max_message_bytes;  /* frames larger are dropped at the socket */
+    unsigned timeout_ms;        /* silence after which a session restarts */
+    unsigned reconnect_ms;      /* first wait before reconnecting ... */
+    unsigned reconnect_max_ms;  /* ... doubling up to this */
+    size_t max_message_bytes;   /* frames larger are dropped at the socket */
+    char secret_key_file[4096]; /* [site]: this site's key; "" none */
+    int insecure;               /* [site] insecure = true: no CURVE */
+    char parent_public_key[41]; /* [parent] server_public_key (Z85) */
+    fsy_child_conf_t *children; /* owned: fsy_config_free() */
+    size_t n_children;
 } fsy_config_t;
 
 /* Fills cfg with the defaults. */
@@ -57,6 +78,13 @@ void fsy_config_defaults(fsy_config_t *cfg);
  * FSY_EINVAL with "FILE:LINE: ..." as detail for a bad line, key or value.
  */
 int fsy_config_load(fsy_config_t *cfg, const char *path);
+
+/* Frees what the configuration owns (the children table). */
+void fsy_config_free(fsy_config_t *cfg);
+
+/* The [child NAME] section for site, or NULL. */
+const fsy_child_conf_t *fsy_config_child(const fsy_config_t *cfg,
+                                         const char *site);
 
 #ifdef __cplusplus
 }

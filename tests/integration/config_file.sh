@@ -19,13 +19,19 @@ step "the daemon examples (HQ, hub, field office) are accepted by fieldsyncd"
 for ex in hq bamako-hub gao-field; do
   site=${ex%%-*}
   fs "ex-$site" init --site "$site" >/dev/null
-  sed "s|^db = .*|db = $T/ex-$site.db|" "$FSY_SOURCE_DIR/config/$ex.conf" >"$T/$ex.conf"
+  "$FIELDSYNC" keygen -o "$T/ex-$site" >/dev/null
+  sed -e "s|^db = .*|db = $T/ex-$site.db|" \
+    -e "s|^secret_key_file = .*|secret_key_file = $T/ex-$site.key|" \
+    "$FSY_SOURCE_DIR/config/$ex.conf" >"$T/$ex.conf"
   "$FIELDSYNCD" --check -c "$T/$ex.conf" >/dev/null || fail "fieldsyncd rejects $ex.conf"
 done
-printf '[site]\ndb = %s\n[listen]\nendpoint = tcp://127.0.0.1:1\n[sync]\nwindow = 0\n' "$T/ex-hq.db" >"$T/bad-window.conf"
-expect_fail 1 "bad-window.conf:6: \\[sync\\] window" "$FIELDSYNCD" --check -c "$T/bad-window.conf"
-sed "s|^db = .*|db = $T/ex-gao.db|" "$FSY_SOURCE_DIR/config/bamako-hub.conf" >"$T/wrong-site.conf"
+printf '[site]\ndb = %s\ninsecure = true\n[listen]\nendpoint = tcp://127.0.0.1:1\n[sync]\nwindow = 0\n' "$T/ex-hq.db" >"$T/bad-window.conf"
+expect_fail 1 "bad-window.conf:7: \\[sync\\] window" "$FIELDSYNCD" --check -c "$T/bad-window.conf"
+printf '[site]\ndb = %s\ninsecure = true\n[child gao]\npublic_key = not-a-key\n' "$T/ex-hq.db" >"$T/bad-key.conf"
+expect_fail 1 "bad-key.conf:5: \\[child gao\\] public_key: not a public key" "$FIELDSYNCD" --check -c "$T/bad-key.conf"
+sed -e "s|^db = .*|db = $T/ex-gao.db|" -e "s|^secret_key_file = .*|secret_key_file = $T/ex-gao.key|" \
+  "$FSY_SOURCE_DIR/config/bamako-hub.conf" >"$T/wrong-site.conf"
 expect_fail 1 "id is bamako but the replica belongs to gao" "$FIELDSYNCD" --check -c "$T/wrong-site.conf"
-printf '[site]\ndb = %s\n' "$T/ex-hq.db" >"$T/idle.conf"
+printf '[site]\ndb = %s\ninsecure = true\n' "$T/ex-hq.db" >"$T/idle.conf"
 expect_fail 1 "neither \\[listen\\] nor \\[parent\\]" "$FIELDSYNCD" --check -c "$T/idle.conf"
 echo "PASS config file"

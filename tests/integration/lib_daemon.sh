@@ -23,22 +23,40 @@ free_port() {
   fail "no free port"
 }
 
-# site NAME [PARENT]: replica and config (listening for children).
+# site NAME [PARENT]: replica, key pair and port. Links use CURVE unless
+# the scenario sets INSECURE=1.
 site() {
   local name=$1 parent=${2:-}
   PORT[$name]=$(free_port)
   PARENT[$name]=$parent
   fs "$name" init --site "$name" >/dev/null
-  {
-    printf '[site]\nid = %s\ndb = %s\n' "$name" "$T/$name.db"
-    printf '[listen]\nendpoint = tcp://127.0.0.1:%s\n' "${PORT[$name]}"
-    [ -z "$parent" ] || printf '[parent]\nendpoint = tcp://127.0.0.1:%s\n' "${PORT[$parent]}"
-    # small batches and window: a backlog takes many round trips
-    printf '[sync]\nheartbeat_ms = 200\ntimeout_ms = 2000\nbatch_changes = 100\nwindow = 2\n'
-  } >"$T/$name.conf"
+  [ -n "${INSECURE:-}" ] || "$FIELDSYNC" keygen -o "$T/$name" >/dev/null
+}
+
+pubkey() { cat "$T/$1.pub"; }
+
+# conf NAME: the site's configuration, admitting every child declared so far.
+conf() {
+  local name=$1 parent=${PARENT[$1]} c
+  printf '[site]\nid = %s\ndb = %s\n' "$name" "$T/$name.db"
+  if [ -n "${INSECURE:-}" ]; then printf 'insecure = true\n'
+  else printf 'secret_key_file = %s\n' "$T/$name.key"; fi
+  printf '[listen]\nendpoint = tcp://127.0.0.1:%s\n' "${PORT[$name]}"
+  if [ -n "$parent" ]; then
+    printf '[parent]\nendpoint = tcp://127.0.0.1:%s\n' "${PORT[$parent]}"
+    [ -n "${INSECURE:-}" ] || printf 'server_public_key = %s\n' "$(pubkey "$parent")"
+  fi
+  for c in "${!PARENT[@]}"; do
+    [ "${PARENT[$c]}" = "$name" ] || continue
+    printf '[child %s]\n' "$c"
+    [ -n "${INSECURE:-}" ] || printf 'public_key = %s\n' "$(pubkey "$c")"
+  done
+  # small batches and window: a backlog takes many round trips
+  printf '[sync]\nheartbeat_ms = 200\ntimeout_ms = 2000\nbatch_changes = 100\nwindow = 2\n'
 }
 
 start() {
+  [ -f "$T/$1.conf" ] || conf "$1" >"$T/$1.conf"
   "$FIELDSYNCD" -c "$T/$1.conf" 2>>"$T/$1.log" &
   PID[$1]=$!
   PIDS+=("$!")
