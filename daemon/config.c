@@ -232,6 +232,42 @@ s_scope_list(s_parse_t *p, const char *where, const char *value, char *out,
     return 1;
 }
 
+/* "gao, kidal": site ids separated by commas and blanks. */
+static int
+s_site_list(s_parse_t *p, const char *where, const char *value, char *out,
+            size_t size)
+{
+    char buf[256], *save = NULL;
+    if (strlen(value) >= sizeof buf || strlen(value) >= size) {
+        snprintf(p->why, sizeof p->why, "%s: too long", where);
+        return 0;
+    }
+    snprintf(buf, sizeof buf, "%s", value);
+    for (char *t = strtok_r(buf, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save))
+        if (fsy_check_site(t) != FSY_OK) {
+            snprintf(p->why, sizeof p->why, "%s: %s", where, fsy_errdetail());
+            return 0;
+        }
+    snprintf(out, size, "%s", value);
+    return 1;
+}
+
+bool
+fsy_scope_allowed(const char *list, const char *scope)
+{
+    char buf[256], *save = NULL;
+    bool any = false;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *t = strtok_r(buf, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save)) {
+        any = true;
+        if (strcmp(t, scope) == 0)
+            return true;
+    }
+    return !any;
+}
+
 /* The [child NAME] entry, added on its first key. */
 static fsy_child_conf_t *
 s_child(s_parse_t *p, const char *site)
@@ -279,6 +315,9 @@ s_child_key(s_parse_t *p, const char *site, const char *key, const char *value)
     if (strcmp(key, "write_scopes") == 0)
         return s_scope_list(p, where, value, c->write_scopes,
                             sizeof c->write_scopes);
+    if (strcmp(key, "sites_below") == 0)
+        return s_site_list(p, where, value, c->sites_below,
+                           sizeof c->sites_below);
     snprintf(p->why, sizeof p->why, "unknown key '%s' in [child %s]", key,
              c->site);
     return 0;

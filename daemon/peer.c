@@ -129,7 +129,7 @@ fsy_peer_record(const fsy_peer_t *p, const fsy_sync_env_t *env)
     st.changes_received = p->changes_received;
     st.bytes_sent = p->bytes_sent;
     st.bytes_received = p->bytes_received;
-    st.refused = p->batches_refused;
+    st.refused = p->batches_refused + p->changes_refused;
     snprintf(st.last_error, sizeof st.last_error, "%s", p->last_error);
     st.updated_ms = env->now_ms;
     int rc = fsy_vv_format(&p->known, &st.vv);
@@ -221,6 +221,10 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     fsy_peer_t *p = b->p;
     b->rows++;
     p->cursor = lseq;
+    /* A child is sent only its read scopes. Seqs count per (origin,
+     * scope), so leaving out whole scopes leaves no holes. */
+    if (p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, c->scope))
+        return 0;
     fsy_vv_entry_t *e = s_sent_find(p, c->scope, &c->version.origin);
     uint64_t have = e ? e->seq : 0;
     if (c->version.seq <= have)
@@ -308,8 +312,10 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
                              "older fieldsync");
     bool reply = !p->is_parent; /* a child says hello first */
     p->origin = m->origin;
-    if (!p->is_parent)
+    if (!p->is_parent) {
         snprintf(p->name, sizeof p->name, "%s", m->origin.site);
+        p->acl = fsy_config_child(env->cfg, m->origin.site);
+    }
     int rc = s_sent_reset(p, &m->vv);
     if (rc == FSY_OK)
         rc = s_known_set(p, &m->vv);
@@ -322,12 +328,68 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     return reply ? s_send_hello(p, env) : FSY_OK;
 }
 
+/* May this child originate (or relay) c? */
+static bool
+s_may_write(const fsy_child_conf_t *acl, const fsy_change_t *c)
+{
+    const char *site = c->version.origin.site;
+    bool origin_ok = strcmp(site, acl->site) == 0 ||
+                     (acl->sites_below[0] != '\0' &&
+                      fsy_scope_allowed(acl->sites_below, site));
+    return origin_ok && fsy_scope_allowed(acl->write_scopes, c->scope);
+}
+
+/*
+ * Leaves out what a child may not write, counting and logging it; the rest
+ * of the batch and the session carry on. *kept points into m (shallow).
+ */
+static int
+s_authorise(fsy_peer_t *p, const fsy_msg_t *m, fsy_change_t **kept, size_t *n)
+{
+    *kept = m->changes.v;
+    *n = m->changes.n;
+    if (p->acl == NULL)
+        return FSY_OK;
+    fsy_change_t *v = malloc((m->changes.n ? m->changes.n : 1) * sizeof *v);
+    if (v == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    size_t k = 0, refused = 0;
+    const fsy_change_t *first = NULL;
+    for (size_t i = 0; i < m->changes.n; i++) {
+        if (s_may_write(p->acl, &m->changes.v[i]))
+            v[k++] = m->changes.v[i];
+        else if (refused++ == 0)
+            first = &m->changes.v[i];
+    }
+    if (refused > 0) {
+        p->changes_refused += refused;
+        snprintf(p->last_error, sizeof p->last_error,
+                 "refused %" PRIu64 " change(s): %s:%" PRIu64 " in scope %s "
+                 "is outside what %s may write",
+                 p->changes_refused, first->version.origin.site,
+                 first->version.seq, first->scope, p->name);
+        fsy_log("warn", "unauthorised",
+                "peer=%s refused=%zu first=%s:%" PRIu64 " scope=%s", p->name,
+                refused, first->version.origin.site, first->version.seq,
+                first->scope);
+    }
+    *kept = v;
+    *n = k;
+    return FSY_OK;
+}
+
 static int
 s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
     fsy_apply_stats_t st;
-    int rc =
-        fsy_store_apply_validated(env->store, m->changes.v, m->changes.n, &st);
+    fsy_change_t *kept;
+    size_t n;
+    int rc = s_authorise(p, m, &kept, &n);
+    if (rc != FSY_OK)
+        return rc;
+    rc = fsy_store_apply_validated(env->store, kept, n, &st);
+    if (kept != m->changes.v)
+        free(kept);
     if (rc != FSY_OK) {
         /* Not acknowledged: the sender restarts from our vector. */
         p->batches_refused++;

@@ -27,6 +27,7 @@
 #ifndef FIELDSYNC_CONFIG_H
 #define FIELDSYNC_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,11 +43,15 @@ extern "C" {
 /* [child NAME]: one admitted child, at a parent. */
 typedef struct fsy_child_conf {
     char site[FSY_SITE_MAX + 1];
-    char public_key[41];   /* Z85 (Ed25519), "" if not given */
-    uint8_t curve_pk[32];  /* derived from public_key */
-    char read_scopes[256]; /* "MLI, global" as written */
-    char write_scopes[256];
+    char public_key[41];    /* Z85 (Ed25519), "" if not given */
+    uint8_t curve_pk[32];   /* derived from public_key */
+    char read_scopes[256];  /* "MLI, global" as written; "" = all */
+    char write_scopes[256]; /* "" = all */
+    char sites_below[256];  /* origins it may relay besides its own */
 } fsy_child_conf_t;
+
+/* True if scope is in a "MLI, global" list (an empty list allows all). */
+bool fsy_scope_allowed(const char *list, const char *scope);
 
 typedef struct fsy_config {
     char site_id[FSY_SITE_MAX + 1]; /* "" if not set */

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 : "${FIELDSYNCD:?FIELDSYNCD must point at the fieldsyncd binary}"
 
-declare -A PORT PID PARENT
+declare -A PORT PID PARENT READ_SCOPES WRITE_SCOPES
 PIDS=()
 daemon_cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -35,6 +35,18 @@ site() {
 
 pubkey() { cat "$T/$1.pub"; }
 
+# below NAME: every site under NAME in the tree, comma-separated.
+below() {
+  local c out=""
+  for c in "${!PARENT[@]}"; do
+    [ "${PARENT[$c]}" = "$1" ] || continue
+    out+="$c, "
+    local sub; sub=$(below "$c")
+    [ -z "$sub" ] || out+="$sub, "
+  done
+  printf '%s' "${out%, }"
+}
+
 # conf NAME: the site's configuration, admitting every child declared so far.
 conf() {
   local name=$1 parent=${PARENT[$1]} c
@@ -48,8 +60,11 @@ conf() {
   fi
   for c in "${!PARENT[@]}"; do
     [ "${PARENT[$c]}" = "$name" ] || continue
-    printf '[child %s]\n' "$c"
+        printf '[child %s]\n' "$c"
     [ -n "${INSECURE:-}" ] || printf 'public_key = %s\n' "$(pubkey "$c")"
+    [ -z "$(below "$c")" ] || printf 'sites_below = %s\n' "$(below "$c")"
+    [ -z "${READ_SCOPES[$c]:-}" ] || printf 'read_scopes = %s\n' "${READ_SCOPES[$c]}"
+    [ -z "${WRITE_SCOPES[$c]:-}" ] || printf 'write_scopes = %s\n' "${WRITE_SCOPES[$c]}"
   done
   # small batches and window: a backlog takes many round trips
   printf '[sync]\nheartbeat_ms = 200\ntimeout_ms = 2000\nbatch_changes = 100\nwindow = 2\n'

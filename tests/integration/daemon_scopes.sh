@@ -1,0 +1,58 @@
+# Partial replication by scope down the tree, and write scopes upwards:
+#   hq <- bamako (reads MLI, global) <- gao (reads and writes MLI only)
+# gao never holds a document of another scope; a change gao originates for
+# SSD is refused at bamako and shows in bamako's `fieldsync status`; adding
+# a scope to a child later brings it that scope's whole history.
+. "$(dirname "$0")/lib_daemon.sh"
+site hq; site bamako hq; site gao bamako
+READ_SCOPES[bamako]="MLI, global"; WRITE_SCOPES[bamako]="MLI, global"
+READ_SCOPES[gao]="MLI"; WRITE_SCOPES[gao]="MLI"
+fs hq put isf-mli-2027 --kind plan --scope MLI --set title="ISF Mali" >/dev/null
+fs hq put poc-ssd --kind plan --scope SSD --set title="PoC plan South Sudan" >/dev/null
+fs hq put mission-concept --kind plan --scope global --set title="Mission concept" >/dev/null
+for s in hq bamako gao; do start $s; done
+
+# converged per scope, as far as each site may see
+wait_scope() { # SECONDS SCOPE SITE...
+  local deadline=$((SECONDS + $1)) scope=$2 first s ok; shift 2
+  while :; do
+    first=$(fs "$1" digest --scope "$scope"); ok=1
+    for s in "$@"; do [ "$(fs "$s" digest --scope "$scope")" = "$first" ] || ok=0; done
+    [ $ok = 1 ] && return 0
+    [ $SECONDS -lt $deadline ] || fail "scope $scope did not converge at $*"
+    sleep 0.2
+  done
+}
+
+step "each site receives only its scopes"
+fs gao put sitrep-gao --kind analysis --scope MLI --set title="Sitrep Gao" >/dev/null
+wait_scope 20 MLI hq bamako gao
+wait_scope 20 global hq bamako
+assert_eq "$(fs gao list --json | jq -c '[.[].scope] | unique')" '["MLI"]' "scopes at gao"
+assert_eq "$(fs bamako list --json | jq -c '[.[].scope] | unique')" '["MLI","global"]' "scopes at bamako"
+assert_eq "$(fs gao vv --json | jq -c '[.entries[].scope] | unique')" '["MLI"]' "gao's vector"
+
+step "a change gao originates for SSD is refused upstream and reported"
+fs gao put ssd-rumour --kind analysis --scope SSD --set title="Out of mandate" >/dev/null
+fs gao put sitrep-gao --set status=final >/dev/null
+wait_scope 20 MLI hq bamako gao
+deadline=$((SECONDS + 10))
+until fs bamako status --json | jq -e '.peers[] | select(.name == "gao") | .batches_refused > 0' >/dev/null; do
+  [ $SECONDS -lt $deadline ] || fail "no refusal in bamako's status: $(fs bamako status)"
+  sleep 0.2
+done
+fs bamako status | grep -q "scope SSD is outside what gao may write" || fail "status lacks the reason: $(fs bamako status)"
+grep -q "event=unauthorised peer=gao" "$T/bamako.log" || fail "no log line"
+for s in hq bamako; do
+  fs $s get ssd-rumour >/dev/null 2>&1 && fail "$s holds gao's SSD document"
+done
+
+step "adding SSD to bamako's read scopes brings SSD's whole history"
+stop hq
+READ_SCOPES[bamako]="MLI, global, SSD"
+conf hq >"$T/hq.conf"
+start hq
+wait_scope 20 SSD hq bamako
+assert_eq "$(fs bamako get poc-ssd --json | jq -r .fields.title)" "PoC plan South Sudan" "SSD history at bamako"
+fs gao get poc-ssd >/dev/null 2>&1 && fail "gao holds SSD"
+echo "PASS scopes"
