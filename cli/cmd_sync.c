@@ -17,6 +17,7 @@
  * no larger than 2^53 (the largest a JSON number carries exactly).
  */
 #include "common.h"
+#include "fieldsync/keys.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -29,7 +30,7 @@
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 
-enum { OPT_SCOPE = 256, OPT_TO_VV, OPT_ALL, OPT_JSON };
+enum { OPT_SCOPE = 256, OPT_TO_VV, OPT_ALL, OPT_JSON, OPT_KEY };
 
 #define S_VV_FORMAT "fieldsync-vv"
 #define S_VV_VERSION 1
@@ -501,8 +502,15 @@ static const char s_bundle_help[] =
     "                       (from its 'fieldsync vv -o FILE') lacks\n"
     "  export --all         every change this replica holds\n"
     "  export -o OUT        the bundle file to write (atomically)\n"
+    "  export --key FILE    sign with this secret key (default: the site's\n"
+    "                       [site] secret_key_file from -c CONFIG)\n"
     "  import FILE          apply a bundle, all of it or nothing\n"
     "  --json               print the counts as JSON\n"
+    "\n"
+    "Signatures: a site whose configuration names keys (its own, its\n"
+    "parent's server_public_key, its children's public_key) imports only\n"
+    "bundles signed by one of them; an unsigned, tampered or\n"
+    "unknown-signer bundle is refused and nothing is applied.\n"
     "\n"
     "Example, from HQ to the Gao field office:\n"
     "  at gao:  fieldsync vv -o gao.vv\n"
@@ -512,9 +520,52 @@ static const char s_bundle_help[] =
 typedef struct s_export_opts {
     const char *to_vv;
     const char *out;
+    const char *key; /* --key, else [site] secret_key_file, else unsigned */
     bool all;
     bool json;
 } s_export_opts_t;
+
+/* The key that signs exported bundles: --key, or the site's own. */
+static int
+s_signer(const fsy_cli_t *cli, const char *key, fsy_identity_t *id, bool *sign)
+{
+    memset(id, 0, sizeof *id);
+    if (key == NULL && cli->cfg.secret_key_file[0] != '\0')
+        key = cli->cfg.secret_key_file;
+    *sign = key != NULL;
+    if (key == NULL)
+        return FSY_EXIT_OK;
+    fsy_err_clear();
+    return fsy_cli_check(cli, fsy_identity_load(key, id));
+}
+
+/*
+ * Who this site accepts bundles from: itself, its parent and its children,
+ * by the keys its configuration names. A site with keys configured refuses
+ * unsigned bundles (unless insecure = true); one without any accepts them,
+ * since it has nothing to check a signature against.
+ */
+static int
+s_trust(const fsy_cli_t *cli, uint8_t (*keys)[32], fsy_bundle_trust_t *t)
+{
+    const fsy_config_t *cfg = &cli->cfg;
+    size_t n = 0;
+    int rc = FSY_OK;
+    if (cfg->secret_key_file[0] != '\0') {
+        fsy_identity_t id;
+        if ((rc = fsy_identity_load(cfg->secret_key_file, &id)) == FSY_OK)
+            memcpy(keys[n++], id.sign_pk, 32);
+        fsy_identity_wipe(&id);
+    }
+    if (rc == FSY_OK && cfg->parent_public_key[0] != '\0')
+        rc = fsy_public_key_parse(cfg->parent_public_key, keys[n++], NULL);
+    for (size_t i = 0; rc == FSY_OK && i < cfg->n_children; i++)
+        if (cfg->children[i].public_key[0] != '\0')
+            rc = fsy_public_key_parse(cfg->children[i].public_key, keys[n++],
+                                      NULL);
+    *t = (fsy_bundle_trust_t){keys, n, n > 0 && !cfg->insecure};
+    return rc == FSY_OK ? FSY_EXIT_OK : fsy_cli_check(cli, rc);
+}
 
 static int
 s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
@@ -524,6 +575,7 @@ s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
         {"to-vv", required_argument, NULL, OPT_TO_VV},
         {"all", no_argument, NULL, OPT_ALL},
         {"output", required_argument, NULL, 'o'},
+        {"key", required_argument, NULL, OPT_KEY},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -531,7 +583,9 @@ s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
 
     fsy_cli_getopt_reset();
     while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
-        if (c == OPT_TO_VV)
+        if (c == OPT_KEY)
+            o->key = optarg;
+        else if (c == OPT_TO_VV)
             o->to_vv = optarg;
         else if (c == OPT_ALL)
             o->all = true;
@@ -596,12 +650,18 @@ s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
                       "%s is this replica's own vector: the bundle "
                       "holds nothing it lacks",
                       o.to_vv);
+    fsy_identity_t id;
+    bool sign = false;
+    if (rc == 0)
+        rc = s_signer(cli, o.key, &id, &sign);
     if (rc == 0) {
         fsy_err_clear();
-        err = fsy_bundle_export(s, o.all ? NULL : &vf.vv, o.out, &n);
+        err = fsy_bundle_export_signed(s, o.all ? NULL : &vf.vv, o.out,
+                                       sign ? &id : NULL, &n);
         if (err != FSY_OK)
             rc = fsy_cli_failpath(cli, err, "cannot write", o.out);
     }
+    fsy_identity_wipe(&id);
     if (rc == 0)
         rc = s_bundle_export_print(cli, &o, &vf, n);
     fsy_store_close(&s);
@@ -680,7 +740,17 @@ s_bundle_import(fsy_cli_t *cli, int argc, char **argv)
         return rc;
     memset(&st, 0, sizeof st);
     fsy_err_clear();
-    err = fsy_bundle_import(s, argv[optind], &st);
+    uint8_t(*keys)[32] = malloc((FSY_MAX_CHILDREN + 2) * sizeof *keys);
+    fsy_bundle_trust_t trust;
+    if (keys == NULL)
+        err = FSY_ENOMEM;
+    else if ((rc = s_trust(cli, keys, &trust)) != 0) {
+        free(keys);
+        fsy_store_close(&s);
+        return rc;
+    } else
+        err = fsy_bundle_import_trusted(s, argv[optind], &trust, &st);
+    free(keys);
     fsy_store_close(&s);
     if (err != FSY_OK)
         return fsy_cli_failpath(cli, err, "cannot import", argv[optind]);

@@ -19,14 +19,16 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <zmq.h>
 #include <zstd.h>
 
 #include "fieldsync/bundle.h"
 #include "wire.h"
 
 #define FSY_BUNDLE_MAGIC "FSYBNDL1"
-#define FSY_BUNDLE_HEAD 12  /* magic 8 + flags 4 */
-#define FSY_BUNDLE_TRAIL 48 /* raw 8 + stored 8 + hash 32 */
+#define FSY_BUNDLE_HEAD 12   /* magic 8 + flags 4 */
+#define FSY_BUNDLE_TRAIL 144 /* raw 8, stored 8, hash 32, signer 32, sig 64 */
+#define FSY_BUNDLE_SIGNED 96 /* the signer's key and the signature */
 #define FSY_BUNDLE_HASH 32
 #define FSY_BUNDLE_ZSTD 1u
 #define FSY_BUNDLE_LEVEL 6
@@ -195,10 +197,12 @@ s_write_header(s_writer_t *w, fsy_store_t *s)
     fsy_vv_free(&vv);
 }
 
+/* The hash of everything before it, then who signed that hash (all zero
+ * for an unsigned bundle). */
 static void
-s_write_trailer(s_writer_t *w)
+s_write_trailer(s_writer_t *w, const fsy_identity_t *signer)
 {
-    uint8_t trail[16], sum[FSY_BUNDLE_HASH];
+    uint8_t trail[16], sum[FSY_BUNDLE_HASH], sig[FSY_BUNDLE_SIGNED] = {0};
     s_flush_chunk(w);
     if (w->err == FSY_OK)
         s_zwrite(w, NULL, 0, ZSTD_e_end);
@@ -207,6 +211,11 @@ s_write_trailer(s_writer_t *w)
     s_out(w, trail, sizeof trail, true);
     crypto_generichash_final(&w->hash, sum, sizeof sum);
     s_out(w, sum, sizeof sum, false);
+    if (signer != NULL) {
+        memcpy(sig, signer->sign_pk, 32);
+        crypto_sign_detached(sig + 32, NULL, sum, sizeof sum, signer->sign_sk);
+    }
+    s_out(w, sig, sizeof sig, false);
     if (w->err == FSY_OK && fsync(w->fd) != 0) {
         w->saved = errno;
         w->err = FSY_EIO;
@@ -266,6 +275,14 @@ int
 fsy_bundle_export(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
                   size_t *n_out)
 {
+    return fsy_bundle_export_signed(s, to_vv, path, NULL, n_out);
+}
+
+int
+fsy_bundle_export_signed(fsy_store_t *s, const fsy_vv_t *to_vv,
+                         const char *path, const fsy_identity_t *signer,
+                         size_t *n_out)
+{
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (tmp == NULL)
@@ -277,7 +294,7 @@ fsy_bundle_export(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
         s_write_header(&w, s);
         if (w.err == FSY_OK && (rc = fsy_store_export(s, to_vv, s_take, &w)))
             w.err = w.err ? w.err : rc;
-        s_write_trailer(&w);
+        s_write_trailer(&w, signer);
     } else {
         w.err = rc;
     }
@@ -311,6 +328,8 @@ typedef struct s_reader {
     s_src_t src;
     uint64_t raw_len, stored_len;
     uint8_t sum[FSY_BUNDLE_HASH];
+    uint8_t signer[32], sig[64];
+    bool is_signed;
     ZSTD_DCtx *z;
     crypto_generichash_state hash; /* second pass */
     uint64_t off;                  /* next compressed byte to read */
@@ -349,7 +368,7 @@ s_hash_file(const s_src_t *src, uint8_t out[FSY_BUNDLE_HASH])
 {
     crypto_generichash_state h;
     uint8_t buf[1 << 16];
-    uint64_t end = src->size - FSY_BUNDLE_HASH;
+    uint64_t end = src->size - FSY_BUNDLE_HASH - FSY_BUNDLE_SIGNED;
     crypto_generichash_init(&h, NULL, 0, FSY_BUNDLE_HASH);
     for (uint64_t off = 0; off < end;) {
         size_t n = end - off < sizeof buf ? (size_t)(end - off) : sizeof buf;
@@ -363,7 +382,22 @@ s_hash_file(const s_src_t *src, uint8_t out[FSY_BUNDLE_HASH])
     return FSY_OK;
 }
 
-/* Magic, lengths and hash, before anything is decompressed. */
+/* An all-zero signer means unsigned; otherwise the signature must verify
+ * (whether the signer is trusted is the importer's question). */
+static int
+s_check_signature(s_reader_t *r)
+{
+    static const uint8_t zero[FSY_BUNDLE_SIGNED];
+    r->is_signed =
+        memcmp(r->signer, zero, 32) != 0 || memcmp(r->sig, zero, 64) != 0;
+    if (r->is_signed && crypto_sign_verify_detached(
+                            r->sig, r->sum, FSY_BUNDLE_HASH, r->signer) != 0)
+        return fsy_err_set(FSY_ECORRUPT, "bundle signature does not verify: "
+                                         "the bundle was altered");
+    return FSY_OK;
+}
+
+/* Magic, lengths, hash and signature, before anything is decompressed. */
 static int
 s_check_envelope(s_reader_t *r)
 {
@@ -388,6 +422,8 @@ s_check_envelope(s_reader_t *r)
     r->raw_len = s_get_le(trail, 8);
     r->stored_len = s_get_le(trail + 8, 8);
     memcpy(r->sum, trail + 16, FSY_BUNDLE_HASH);
+    memcpy(r->signer, trail + 48, 32);
+    memcpy(r->sig, trail + 80, 64);
     if (r->stored_len != size - FSY_BUNDLE_HEAD - FSY_BUNDLE_TRAIL)
         return fsy_err_set(FSY_ECORRUPT,
                            "bundle is truncated or damaged "
@@ -397,6 +433,8 @@ s_check_envelope(s_reader_t *r)
     if (sodium_memcmp(sum, r->sum, FSY_BUNDLE_HASH) != 0)
         return fsy_err_set(FSY_ECORRUPT, "bundle is damaged (checksum "
                                          "mismatch)");
+    if ((rc = s_check_signature(r)) != FSY_OK)
+        return rc;
     if (s_get_le(head + 8, 4) != FSY_BUNDLE_ZSTD)
         return fsy_err_set(FSY_EVERSION, "bundle uses unknown flags %#llx",
                            (unsigned long long)s_get_le(head + 8, 4));
@@ -566,7 +604,32 @@ s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b)
         rc = fsy_err_set(FSY_ECORRUPT, "bundle has no header");
     if (rc == FSY_OK)
         rc = fsy_wire_decode_bundle_header(rec, len, b);
+    b->is_signed = r->is_signed;
+    memcpy(b->signer, r->signer, sizeof b->signer);
     return rc;
+}
+
+/* Before anything is applied: is the signer one this site trusts? */
+static int
+s_check_trust(const s_reader_t *r, const fsy_bundle_trust_t *trust)
+{
+    if (trust == NULL)
+        return FSY_OK;
+    if (!r->is_signed)
+        return trust->require_signed
+                   ? fsy_err_set(FSY_EINVAL, "bundle is not signed: the "
+                                             "exporting site needs a key "
+                                             "([site] secret_key_file)")
+                   : FSY_OK;
+    for (size_t i = 0; i < trust->n; i++)
+        if (sodium_memcmp(trust->keys[i], r->signer, 32) == 0)
+            return FSY_OK;
+    char z85[41];
+    zmq_z85_encode(z85, r->signer, 32);
+    return fsy_err_set(FSY_EINVAL,
+                       "bundle signed by an unknown key %s: add "
+                       "it to this site's configuration if you trust it",
+                       z85);
 }
 
 /* The next batch into `out` (emptied first); out->n == 0 at the end. */
@@ -725,6 +788,14 @@ s_import_batches(fsy_store_t *s, s_reader_t *r, fsy_apply_stats_t *sum)
 int
 fsy_bundle_import(fsy_store_t *s, const char *path, fsy_apply_stats_t *stats)
 {
+    return fsy_bundle_import_trusted(s, path, NULL, stats);
+}
+
+int
+fsy_bundle_import_trusted(fsy_store_t *s, const char *path,
+                          const fsy_bundle_trust_t *trust,
+                          fsy_apply_stats_t *stats)
+{
     fsy_apply_stats_t local;
     if (stats == NULL)
         stats = &local;
@@ -737,6 +808,8 @@ fsy_bundle_import(fsy_store_t *s, const char *path, fsy_apply_stats_t *stats)
     fsy_bundle_t head = {0};
     rc = s_reader_open(&r, &src, &head);
     free(head.sender_vv.v);
+    if (rc == FSY_OK)
+        rc = s_check_trust(&r, trust);
     if (rc == FSY_OK && (rc = fsy_store_begin(s)) == FSY_OK) {
         rc = s_import_batches(s, &r, stats);
         if (rc == FSY_OK)

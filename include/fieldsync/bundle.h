@@ -7,7 +7,9 @@
  *   "FSYBNDL1" | u32 flags |
  *   zstd frame of records, each u32 length + protobuf message:
  *       BundleHeader, then ChangeBatch ... (whole transactions each) |
- *   u64 raw length | u64 stored length | BLAKE2b-256 of everything before
+ *   u64 raw length | u64 stored length | BLAKE2b-256 of everything before |
+ *   signer's Ed25519 public key (32) | Ed25519 signature of that hash (64)
+ *   (both all zero when unsigned)
  *
  * All integers little-endian. The trailing hash is checked before anything
  * is decoded (and again while reading, so a file changed underneath is
@@ -24,10 +26,12 @@
 #ifndef FIELDSYNC_BUNDLE_H
 #define FIELDSYNC_BUNDLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "fieldsync/change.h"
+#include "fieldsync/keys.h"
 #include "fieldsync/store.h"
 
 #ifdef __cplusplus
@@ -45,6 +49,8 @@ extern "C" {
 /* A parsed bundle; owns everything in it. */
 typedef struct fsy_bundle {
     fsy_origin_t sender;
+    bool is_signed;     /* the signature verified (trust is another matter) */
+    uint8_t signer[32]; /* Ed25519 public key of the signer */
     uint64_t created_ms;
     fsy_vv_t sender_vv;        /* the sender's vector when it wrote this */
     fsy_change_list_t changes; /* in the sender's local-log order */
@@ -56,6 +62,18 @@ typedef struct fsy_bundle {
  */
 int fsy_bundle_export(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
                       size_t *n_out);
+
+/* The same, signed with the site's identity (NULL: unsigned). */
+int fsy_bundle_export_signed(fsy_store_t *s, const fsy_vv_t *to_vv,
+                             const char *path, const fsy_identity_t *signer,
+                             size_t *n_out);
+
+/* Which signers an importing site accepts. */
+typedef struct fsy_bundle_trust {
+    const uint8_t (*keys)[32]; /* Ed25519 public keys */
+    size_t n;
+    bool require_signed; /* refuse unsigned bundles */
+} fsy_bundle_trust_t;
 
 /*
  * Reads and verifies a whole bundle file into memory (for inspection and
@@ -75,6 +93,16 @@ void fsy_bundle_free(fsy_bundle_t **b);
  */
 int fsy_bundle_import(fsy_store_t *s, const char *path,
                       fsy_apply_stats_t *stats);
+
+/*
+ * fsy_bundle_import() that first checks the signer against `trust`:
+ * FSY_EINVAL for an unsigned bundle when signatures are required, or one
+ * signed by a key not in the list. A bad signature is FSY_ECORRUPT for
+ * every reader. trust NULL: any bundle whose signature (if any) verifies.
+ */
+int fsy_bundle_import_trusted(fsy_store_t *s, const char *path,
+                              const fsy_bundle_trust_t *trust,
+                              fsy_apply_stats_t *stats);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@
 #include <zstd.h>
 
 #include "clock.h"
+#include "fieldsync/keys.h"
 #include "fieldsync.pb-c.h"
 #include "testutil.h"
 #include "wire.h"
@@ -1141,8 +1142,8 @@ s_small_bundle(size_t *len)
 }
 
 #define MAGIC_LEN 8
-#define HEADER_LEN 12  /* magic + flags */
-#define TRAILER_LEN 48 /* raw and stored lengths + hash */
+#define HEADER_LEN 12   /* magic + flags */
+#define TRAILER_LEN 144 /* lengths, hash, signer and signature */
 
 START_TEST(test_codec_bundle_parses_untouched_bytes)
 {
@@ -1299,6 +1300,7 @@ s_envelope_claiming(const uint8_t *raw, size_t raw_len, uint64_t claim,
         t[8 + i] = (uint8_t)((uint64_t)z >> (8 * i));
     }
     crypto_generichash(t + 16, 32, buf, HEADER_LEN + z + 16, NULL, 0);
+    memset(t + 48, 0, 96); /* unsigned */
     *len = HEADER_LEN + z + TRAILER_LEN;
     return buf;
 }
@@ -1479,6 +1481,64 @@ START_TEST(test_codec_decode_budget_fits_real_batches_not_bombs)
 }
 END_TEST
 
+/* Signed bundles: a trusted signer imports; a re-sealed (tampered) bundle
+ * fails its signature; an unknown signer and an unsigned bundle are
+ * refused where signatures are required. Nothing changes on refusal. */
+START_TEST(test_codec_signed_bundles_are_checked_against_trusted_keys)
+{
+    ck_ok(fsy_keygen(tu_path("gao"), false, NULL));
+    ck_ok(fsy_keygen(tu_path("stranger"), false, NULL));
+    fsy_identity_t gao_id, stranger;
+    ck_ok(fsy_identity_load(tu_path("gao.key"), &gao_id));
+    ck_ok(fsy_identity_load(tu_path("stranger.key"), &stranger));
+    fsy_store_t *gao = s_gao_with_history(), *hq = tu_replica("kidal");
+    const char *good = tu_path("signed.bundle"), *odd = tu_path("odd.bundle"),
+               *plain = tu_path("plain.bundle");
+    ck_ok(fsy_bundle_export_signed(gao, NULL, good, &gao_id, NULL));
+    ck_ok(fsy_bundle_export_signed(gao, NULL, odd, &stranger, NULL));
+    ck_ok(fsy_bundle_export(gao, NULL, plain, NULL));
+    uint8_t keys[1][32];
+    memcpy(keys[0], gao_id.sign_pk, 32);
+    fsy_bundle_trust_t trust = {keys, 1, true};
+    char before[65], after[65];
+    tu_digest(hq, before);
+    ck_assert_int_eq(fsy_bundle_import_trusted(hq, odd, &trust, NULL),
+                     FSY_EINVAL);
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "unknown key"));
+    ck_assert_int_eq(fsy_bundle_import_trusted(hq, plain, &trust, NULL),
+                     FSY_EINVAL);
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "not signed"));
+    /* Tampered: a payload byte changed and the hash recomputed, so only
+     * the signature can tell. */
+    size_t len;
+    uint8_t *buf = s_slurp(good, &len);
+    buf[HEADER_LEN + 5] ^= 0x01;
+    crypto_generichash(buf + len - 128, 32, buf, len - 128, NULL, 0);
+    s_spit(tu_path("tampered.bundle"), buf, len);
+    free(buf);
+    ck_assert_int_ne(
+        fsy_bundle_import_trusted(hq, tu_path("tampered.bundle"), &trust, NULL),
+        FSY_OK);
+    tu_digest(hq, after);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(tu_changes(hq), 0);
+    fsy_bundle_t *b = NULL;
+    ck_ok(fsy_bundle_read(good, &b));
+    ck_assert(b->is_signed);
+    ck_assert_mem_eq(b->signer, gao_id.sign_pk, 32);
+    fsy_bundle_free(&b);
+    ck_ok(fsy_bundle_import_trusted(hq, good, &trust, NULL));
+    char g[65], h[65];
+    tu_digest(gao, g);
+    tu_digest(hq, h);
+    ck_assert_str_eq(g, h);
+    fsy_identity_wipe(&gao_id);
+    fsy_identity_wipe(&stranger);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
+}
+END_TEST
+
 /* Export and import stream batch by batch: a bundle of many batches
  * arrives whole, and the receiver ends with the sender's state. */
 START_TEST(test_codec_bundle_of_many_batches_round_trips)
@@ -1654,6 +1714,8 @@ s_suite(void)
                    test_codec_bundle_claiming_more_than_it_holds_is_refused);
     tcase_add_test(tc, test_codec_bundle_of_highly_compressible_values_imports);
     tcase_add_test(tc, test_codec_bundle_of_many_batches_round_trips);
+    tcase_add_test(tc,
+                   test_codec_signed_bundles_are_checked_against_trusted_keys);
     tcase_add_test(tc, test_codec_decode_budget_fits_real_batches_not_bombs);
     tcase_add_test(tc, test_codec_importing_a_damaged_bundle_changes_nothing);
     tcase_add_test(
