@@ -108,6 +108,24 @@ s_known_bump(fsy_peer_t *p, const fsy_change_list_t *l)
     return FSY_OK;
 }
 
+/* The peer holds what it sent us: never send it back. (It sends contiguous
+ * runs of its own log, so raising `sent` to each seq is exact.) */
+static int
+s_sent_bump(fsy_peer_t *p, const fsy_change_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const fsy_change_t *c = &l->v[i];
+        fsy_vv_entry_t *e = s_sent_find(p, c->scope, &c->version.origin);
+        if (e == NULL || c->version.seq > e->seq) {
+            int rc =
+                s_sent_set(p, c->scope, &c->version.origin, c->version.seq);
+            if (rc != FSY_OK)
+                return rc;
+        }
+    }
+    return FSY_OK;
+}
+
 static void
 s_error(fsy_peer_t *p, const char *why)
 {
@@ -400,7 +418,8 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return s_send_refuse(p, env, "could not apply a batch: restart");
     }
     p->changes_received += st.applied;
-    if ((rc = s_known_bump(p, &m->changes)) != FSY_OK)
+    if ((rc = s_known_bump(p, &m->changes)) != FSY_OK ||
+        (rc = s_sent_bump(p, &m->changes)) != FSY_OK)
         return rc;
     if (st.refused > 0)
         s_error(p, st.refused_why);

@@ -156,8 +156,14 @@ START_TEST(test_peer_hello_then_both_sides_stream_what_the_other_lacks)
     ck_assert_int_eq(l.parent_side.state, FSY_PEER_LIVE);
     ck_assert_str_eq(l.parent_side.name, "gao");
     s_assert_same(&l);
-    ck_assert_uint_eq(l.child_side.changes_sent, 10);
+        ck_assert_uint_eq(l.child_side.changes_sent, 10);
     ck_assert_uint_eq(l.parent_side.changes_received, 10);
+    /* Nothing echoes back to where it came from. */
+    ck_assert_uint_eq(l.parent_side.changes_sent, 6);
+    s_reports(l.gao, "more-gao", 2);
+    s_settle(&l);
+    ck_assert_uint_eq(l.parent_side.changes_sent, 6);
+    ck_assert_uint_eq(l.child_side.changes_sent, 14);
     s_link_free(&l);
 }
 END_TEST
