@@ -542,7 +542,7 @@ static int
 s_next_record(s_reader_t *r, const uint8_t **buf, size_t *len)
 {
     for (;;) {
-                size_t have = r->pend_len - r->pend_off;
+        size_t have = r->pend_len - r->pend_off;
         /* pend is NULL before the first inflate: no arithmetic on it. */
         const uint8_t *p = have > 0 ? r->pend + r->pend_off : NULL;
         if (have >= 4) {

@@ -324,6 +324,13 @@ fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
 static int
 s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
+    /* Each HELLO restarts the stream from the vectors: from a live peer,
+     * accept at most one a heartbeat, or a flood of them would make us
+     * resend a window of history for each. */
+    if (p->state == FSY_PEER_LIVE &&
+        env->now_ms - p->hello_rx_ms < env->cfg->heartbeat_ms)
+        return FSY_OK;
+    p->hello_rx_ms = env->now_ms;
     if (m->max_value != FSY_VALUE_MAX || m->max_txn_changes != FSY_TXN_MAX)
         return s_send_refuse(p, env,
                              "change limits differ: upgrade the "

@@ -55,6 +55,7 @@ typedef struct fsy_peer {
     unsigned inflight;
     uint64_t last_rx_ms, last_tx_ms, hello_tx_ms;
     uint64_t last_ack_ms; /* last progress on batches in flight */
+    uint64_t hello_rx_ms; /* last HELLO accepted from the peer */
     /* what status shows (fieldsync status) */
     uint64_t changes_sent, changes_received, batches_refused;
     uint64_t bytes_sent, bytes_received;

@@ -435,6 +435,13 @@ fsy_wire_decode_batch(const uint8_t *buf, size_t len, fsy_change_list_t *out)
 static int
 s_dec_vv(const Fieldsync__VersionVector *m, fsy_vv_t *vv)
 {
+    /* Real vectors have scopes x origins entries: hundreds. A hostile one
+     * of millions would stall the single-threaded daemon. */
+    if (m->n_entries > FSY_VV_MAX || m->n_origins > FSY_VV_MAX)
+        return fsy_err_set(FSY_ETOOBIG,
+                           "version vector of %zu entries "
+                           "(at most %d)",
+                           m->n_entries, FSY_VV_MAX);
     fsy_origin_t *tab;
     int rc = s_dec_origins(m->origins, m->n_origins, &tab);
     if (rc != FSY_OK)

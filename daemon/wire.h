@@ -25,6 +25,8 @@
 #include "fieldsync/store.h"
 
 #define FSY_BUNDLE_FORMAT 1
+/* Most entries a decoded version vector may have. */
+#define FSY_VV_MAX 10000
 
 /* A batch of changes: the unit the daemon sends and a bundle carries. */
 int fsy_wire_encode_batch(const fsy_change_t *c, size_t n, uint8_t **out,

@@ -156,7 +156,7 @@ START_TEST(test_peer_hello_then_both_sides_stream_what_the_other_lacks)
     ck_assert_int_eq(l.parent_side.state, FSY_PEER_LIVE);
     ck_assert_str_eq(l.parent_side.name, "gao");
     s_assert_same(&l);
-        ck_assert_uint_eq(l.child_side.changes_sent, 10);
+    ck_assert_uint_eq(l.child_side.changes_sent, 10);
     ck_assert_uint_eq(l.parent_side.changes_received, 10);
     /* Nothing echoes back to where it came from. */
     ck_assert_uint_eq(l.parent_side.changes_sent, 6);
@@ -220,6 +220,7 @@ START_TEST(test_peer_lost_batch_restarts_the_session_after_timeout)
     ck_assert_uint_eq(l.up.n, 0); /* credit spent: nothing moves */
     /* Heartbeats still flow, yet the unacknowledged batch restarts it. */
     l.env_gao.now_ms += l.cfg.timeout_ms;
+    l.env_hq.now_ms += l.cfg.timeout_ms;
     l.child_side.last_rx_ms = l.env_gao.now_ms;
     ck_assert(fsy_peer_tick(&l.child_side, &l.env_gao));
     ck_assert_int_eq(l.child_side.state, FSY_PEER_WAIT_HELLO);
@@ -257,6 +258,31 @@ START_TEST(test_peer_parent_refuses_a_child_it_does_not_know)
 }
 END_TEST
 
+/* A flood of HELLOs from a live child earns one window, not one each. */
+START_TEST(test_peer_hello_flood_is_rate_limited)
+{
+    link_t l;
+    s_link_init(&l, 2, 1);
+    s_reports(l.hq, "isf", 20);
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
+    ck_ok(fsy_peer_pump(&l.parent_side, &l.env_hq));
+    size_t after_first = l.down.n;
+    for (int i = 0; i < 50; i++) {
+        l.env_gao.now_ms += 1;
+        l.env_hq.now_ms += 1;
+        l.child_side.hello_tx_ms = 0; /* force a HELLO each tick */
+        l.child_side.state = FSY_PEER_WAIT_HELLO;
+        ck_assert(fsy_peer_tick(&l.child_side, &l.env_gao));
+        while (l.up.n > 0)
+            s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
+        ck_ok(fsy_peer_pump(&l.parent_side, &l.env_hq));
+    }
+    /* the HELLO reply plus one window of batches, not fifty */
+    ck_assert_uint_le(l.down.n, after_first + 2);
+    s_link_free(&l);
+}
+END_TEST
+
 START_TEST(test_peer_hello_with_other_limits_is_refused)
 {
     link_t l;
@@ -288,6 +314,7 @@ s_suite(void)
     tcase_add_test(tc, test_peer_lost_batch_restarts_the_session_after_timeout);
     tcase_add_test(tc, test_peer_parent_refuses_a_child_it_does_not_know);
     tcase_add_test(tc, test_peer_hello_with_other_limits_is_refused);
+    tcase_add_test(tc, test_peer_hello_flood_is_rate_limited);
     suite_add_tcase(su, tc);
     return su;
 }
