@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "log.h"
 #include "peer.h"
 
@@ -205,6 +207,10 @@ fsy_peer_start(fsy_peer_t *p, const fsy_sync_env_t *env)
     p->cursor = 0;
     p->sent.n = 0;
     p->last_rx_ms = p->last_ack_ms = env->now_ms;
+    /* Batch ids start at a random point per session, so an ACK from an
+     * earlier session never matches a batch of this one. */
+    randombytes_buf(&p->next_id, sizeof p->next_id);
+    p->next_id >>= 16;
     return p->is_parent ? s_send_hello(p, env) : FSY_OK;
 }
 
@@ -293,7 +299,8 @@ s_build(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
 int
 fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
-    while (p->state == FSY_PEER_LIVE && p->inflight < env->cfg->window) {
+    while (p->state == FSY_PEER_LIVE && p->inflight < env->cfg->window &&
+           p->inflight < FSY_WINDOW_MAX) {
         s_builder_t b;
         int rc = s_build(p, env, &b);
         if (rc == FSY_OK && b.batch.n > 0) {
@@ -305,8 +312,9 @@ fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
                 fsy_change_list_clear(&b.batch);
                 return FSY_OK;
             }
-            if (p->inflight++ == 0)
+            if (p->inflight == 0)
                 p->last_ack_ms = env->now_ms;
+            p->inflight_ids[p->inflight++] = m.id;
             p->changes_sent += b.batch.n;
         }
         bool more = b.closed;
@@ -445,11 +453,23 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     return rc;
 }
 
+/* Takes id out of the batches in flight; false if it is not one of them. */
+static bool
+s_inflight_take(fsy_peer_t *p, uint64_t id)
+{
+    for (unsigned i = 0; i < p->inflight; i++)
+        if (p->inflight_ids[i] == id) {
+            p->inflight_ids[i] = p->inflight_ids[--p->inflight];
+            return true;
+        }
+    return false;
+}
+
 static int
 s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
-    if (p->inflight > 0)
-        p->inflight--;
+    if (!s_inflight_take(p, m->id))
+        return FSY_OK; /* from an earlier session, or made up */
     p->last_ack_ms = env->now_ms;
     int rc = s_known_set(p, &m->vv);
     if (rc != FSY_OK || m->gapped == 0)

@@ -35,6 +35,8 @@
 #include "fieldsync/store.h"
 #include "wire.h"
 
+#define FSY_WINDOW_MAX 1024 /* the largest [sync] window */
+
 typedef enum fsy_peer_state {
     FSY_PEER_WAIT_HELLO = 0,
     FSY_PEER_LIVE
@@ -53,6 +55,9 @@ typedef struct fsy_peer {
     uint64_t cursor;
     uint64_t next_id;
     unsigned inflight;
+    /* ids of the batches in flight: only their ACKs free credit, so a
+     * stale or forged ACK cannot open the window */
+    uint64_t inflight_ids[FSY_WINDOW_MAX];
     uint64_t last_rx_ms, last_tx_ms, hello_tx_ms;
     uint64_t last_ack_ms; /* last progress on batches in flight */
     uint64_t hello_rx_ms; /* last HELLO accepted from the peer */

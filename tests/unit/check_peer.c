@@ -178,6 +178,12 @@ START_TEST(test_peer_window_bounds_batches_in_flight)
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     ck_assert_uint_eq(l.up.n, 2); /* the window, not six */
     ck_assert_uint_eq(l.child_side.inflight, 2);
+    /* An ACK for no batch in flight frees no credit. */
+    fsy_msg_t forged = {.type = FSY_MSG_ACK, .id = 424242};
+    ck_ok(fsy_peer_on_msg(&l.child_side, &l.env_gao, &forged));
+    ck_assert_uint_eq(l.child_side.inflight, 2);
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 2);
     s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
     s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao); /* its ACK */
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
