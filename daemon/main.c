@@ -106,8 +106,21 @@ s_send_child(void *ctx, const fsy_msg_t *m)
 
 /* ---- receiving -------------------------------------------------------- */
 
+/* A refused peer retries every few hundred ms: log the 1st, 2nd, 4th, 8th
+ * ... time, so the log shows it without being flooded. */
+static bool
+s_worth_logging(uint64_t n)
+{
+    return (n & (n - 1)) == 0;
+}
+
+/*
+ * The session of routing id rid. A new one is made only for a frame that
+ * is a HELLO (hello true): anything else from an unknown id gets no slot,
+ * so idle or bogus connections cannot fill the table and lock children out.
+ */
 static s_child_t *
-s_child_for(s_daemon_t *d, const uint8_t *rid, size_t rid_len,
+s_child_for(s_daemon_t *d, const uint8_t *rid, size_t rid_len, bool hello,
             const fsy_sync_env_t *env)
 {
     s_child_t *free_slot = NULL;
@@ -119,8 +132,15 @@ s_child_for(s_daemon_t *d, const uint8_t *rid, size_t rid_len,
         if (!c->used && free_slot == NULL)
             free_slot = c;
     }
-    if (free_slot == NULL)
+    if (!hello)
         return NULL;
+    if (free_slot == NULL) {
+        static uint64_t full;
+        if (s_worth_logging(++full))
+            fsy_log("warn", "children-full", "max=%d count=%" PRIu64,
+                    FSY_MAX_CHILDREN, full);
+        return NULL;
+    }
     s_child_t *c = free_slot;
     memset(c, 0, sizeof *c);
     c->d = d;
@@ -180,14 +200,6 @@ s_dispatch(s_daemon_t *d, fsy_peer_t *p, const uint8_t *buf, size_t len,
     fsy_msg_clear(&m);
 }
 
-/* A refused peer retries every few hundred ms: log the 1st, 2nd, 4th, 8th
- * ... time, so the log shows it without being flooded. */
-static bool
-s_worth_logging(uint64_t n)
-{
-    return (n & (n - 1)) == 0;
-}
-
 /* With CURVE, a child's routing id must be the site its key names, so no
  * admitted child can take over another's connection. */
 static bool
@@ -223,6 +235,44 @@ s_read_parent(s_daemon_t *d, const fsy_sync_env_t *env)
     return 1;
 }
 
+static bool
+s_is_hello(const uint8_t *buf, size_t len)
+{
+    fsy_msg_t m;
+    if (fsy_wire_decode_msg(buf, len, &m) != FSY_OK)
+        return false;
+    bool hello = m.type == FSY_MSG_HELLO;
+    fsy_msg_clear(&m);
+    return hello;
+}
+
+/* A frame from an id with no session makes no session: a bad one is
+ * counted and logged; another version is refused by name; anything else
+ * is told to say hello (the child then restarts). */
+static void
+s_refuse_unknown(s_daemon_t *d, const uint8_t *rid, size_t rid_len,
+                 const uint8_t *frame, size_t frame_len)
+{
+    fsy_msg_t r = {.type = FSY_MSG_REFUSE}, m;
+    int rc = fsy_wire_decode_msg(frame, frame_len, &m);
+    fsy_msg_clear(&m);
+    if (rc != FSY_OK && s_worth_logging(++d->malformed))
+        fsy_log("warn", "malformed",
+                "peer=unknown bytes=%zu error=\"%s\" "
+                "total=%" PRIu64,
+                frame_len, fsy_errdetail(), d->malformed);
+    if (rc != FSY_OK && rc != FSY_EVERSION)
+        return;
+    snprintf(r.reason, sizeof r.reason, "%s",
+             rc == FSY_EVERSION ? fsy_errdetail() : "say hello first");
+    uint8_t *buf;
+    size_t len;
+    if (fsy_wire_encode_msg(&r, &buf, &len) != FSY_OK)
+        return;
+    fsy_transport_send(&d->tr, rid, rid_len, buf, len);
+    free(buf);
+}
+
 static int
 s_read_child(s_daemon_t *d, const fsy_sync_env_t *env)
 {
@@ -234,9 +284,11 @@ s_read_child(s_daemon_t *d, const fsy_sync_env_t *env)
         buf == NULL)
         return 0;
     if (s_rid_ok(d, rid, rid_len, user)) {
-        s_child_t *c = s_child_for(d, rid, rid_len, env);
+        s_child_t *c = s_child_for(d, rid, rid_len, s_is_hello(buf, len), env);
         if (c != NULL)
             s_dispatch(d, &c->peer, buf, len, user, env);
+        else
+            s_refuse_unknown(d, rid, rid_len, buf, len);
     }
     free(buf);
     return 1;
