@@ -446,6 +446,13 @@ s_setup(s_daemon_t *d, const char *path)
     if (d->cfg.db[0] == '\0')
         return fprintf(stderr, "fieldsyncd: %s: [site] db is required\n", path),
                1;
+    if (d->cfg.timeout_ms <= 2 * d->cfg.heartbeat_ms)
+        return fprintf(stderr,
+                       "fieldsyncd: %s: [sync] timeout_ms must be "
+                       "more than twice heartbeat_ms, or idle sessions would "
+                       "restart forever\n",
+                       path),
+               1;
     if (d->cfg.listen[0] == '\0' && d->cfg.parent[0] == '\0')
         return fprintf(stderr,
                        "fieldsyncd: %s: neither [listen] nor "

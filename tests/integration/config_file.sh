@@ -32,6 +32,8 @@ expect_fail 1 "bad-key.conf:5: \\[child gao\\] public_key: not a public key" "$F
 sed -e "s|^db = .*|db = $T/ex-gao.db|" -e "s|^secret_key_file = .*|secret_key_file = $T/ex-gao.key|" \
   "$FSY_SOURCE_DIR/config/bamako-hub.conf" >"$T/wrong-site.conf"
 expect_fail 1 "id is bamako but the replica belongs to gao" "$FIELDSYNCD" --check -c "$T/wrong-site.conf"
+printf '[site]\ndb = %s\ninsecure = true\n[listen]\nendpoint = tcp://127.0.0.1:1\n[sync]\nheartbeat_ms = 1000\ntimeout_ms = 1500\n' "$T/ex-hq.db" >"$T/tight.conf"
+expect_fail 1 "timeout_ms must be more than twice heartbeat_ms" "$FIELDSYNCD" --check -c "$T/tight.conf"
 printf '[site]\ndb = %s\ninsecure = true\n' "$T/ex-hq.db" >"$T/idle.conf"
 expect_fail 1 "neither \\[listen\\] nor \\[parent\\]" "$FIELDSYNCD" --check -c "$T/idle.conf"
 echo "PASS config file"
