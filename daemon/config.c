@@ -211,10 +211,11 @@ s_sync_key(s_parse_t *p, const char *key, const char *value)
     return 0;
 }
 
-/* "MLI, global": scopes separated by commas and blanks. */
+/* "MLI, global" or "gao, kidal": identifiers separated by commas and
+ * blanks, each passing `check` (fsy_check_scope or fsy_check_site). */
 static int
-s_scope_list(s_parse_t *p, const char *where, const char *value, char *out,
-             size_t size)
+s_id_list(s_parse_t *p, const char *where, const char *value, char *out,
+          size_t size, int (*check)(const char *))
 {
     char buf[256], *save = NULL;
     if (strlen(value) >= sizeof buf || strlen(value) >= size) {
@@ -224,28 +225,7 @@ s_scope_list(s_parse_t *p, const char *where, const char *value, char *out,
     snprintf(buf, sizeof buf, "%s", value);
     for (char *t = strtok_r(buf, ", \t", &save); t;
          t = strtok_r(NULL, ", \t", &save))
-        if (fsy_check_scope(t) != FSY_OK) {
-            snprintf(p->why, sizeof p->why, "%s: %s", where, fsy_errdetail());
-            return 0;
-        }
-    snprintf(out, size, "%s", value);
-    return 1;
-}
-
-/* "gao, kidal": site ids separated by commas and blanks. */
-static int
-s_site_list(s_parse_t *p, const char *where, const char *value, char *out,
-            size_t size)
-{
-    char buf[256], *save = NULL;
-    if (strlen(value) >= sizeof buf || strlen(value) >= size) {
-        snprintf(p->why, sizeof p->why, "%s: too long", where);
-        return 0;
-    }
-    snprintf(buf, sizeof buf, "%s", value);
-    for (char *t = strtok_r(buf, ", \t", &save); t;
-         t = strtok_r(NULL, ", \t", &save))
-        if (fsy_check_site(t) != FSY_OK) {
+        if (check(t) != FSY_OK) {
             snprintf(p->why, sizeof p->why, "%s: %s", where, fsy_errdetail());
             return 0;
         }
@@ -310,14 +290,14 @@ s_child_key(s_parse_t *p, const char *site, const char *key, const char *value)
     if (strcmp(key, "public_key") == 0)
         return s_public_key(p, where, value, c->public_key, c->curve_pk);
     if (strcmp(key, "read_scopes") == 0)
-        return s_scope_list(p, where, value, c->read_scopes,
-                            sizeof c->read_scopes);
+        return s_id_list(p, where, value, c->read_scopes, sizeof c->read_scopes,
+                         fsy_check_scope);
     if (strcmp(key, "write_scopes") == 0)
-        return s_scope_list(p, where, value, c->write_scopes,
-                            sizeof c->write_scopes);
+        return s_id_list(p, where, value, c->write_scopes,
+                         sizeof c->write_scopes, fsy_check_scope);
     if (strcmp(key, "sites_below") == 0)
-        return s_site_list(p, where, value, c->sites_below,
-                           sizeof c->sites_below);
+        return s_id_list(p, where, value, c->sites_below, sizeof c->sites_below,
+                         fsy_check_site);
     snprintf(p->why, sizeof p->why, "unknown key '%s' in [child %s]", key,
              c->site);
     return 0;
