@@ -6,7 +6,6 @@
  * command reads it, so it works whether or not the daemon runs (a daemon
  * that stopped shows its neighbours as disconnected since then).
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +13,6 @@
 #include <time.h>
 
 #include "common.h"
-
-enum { OPT_JSON = 256 };
 
 static const char s_status_usage[] = "fieldsync status [--json]";
 
@@ -203,25 +200,13 @@ s_print_json(const fsy_cli_t *cli, fsy_store_t *s, const s_view_t *v)
 int
 fsy_cmd_status(fsy_cli_t *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     fsy_store_t *s = NULL;
     s_view_t v = {0};
-    bool json = false;
-    int c, rc;
+    bool json;
+    int rc;
 
     cli->usage = s_status_usage;
-    fsy_cli_getopt_reset();
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == OPT_JSON)
-            json = true;
-        else if (c == 'h')
-            return fsy_cli_help(cli, s_status_help);
-        else
-            return fsy_cli_bad_option(cli, c, argv);
-    }
-    rc = fsy_cli_operands(cli, argc, argv, 0, "no operands");
+    rc = fsy_cli_json_only(cli, argc, argv, s_status_help, &json);
     if (rc == 0)
         rc = fsy_cli_open(cli, &s);
     if (rc == 0) {

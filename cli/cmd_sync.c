@@ -945,25 +945,13 @@ s_verify_damage(const fsy_cli_t *cli, const fsy_verify_report_t *r)
 int
 fsy_cmd_verify(fsy_cli_t *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     fsy_verify_report_t r;
     fsy_store_t *s = NULL;
-    bool json = false;
-    int c, rc, err;
+    bool json;
+    int rc, err;
 
     cli->usage = s_verify_usage;
-    fsy_cli_getopt_reset();
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == OPT_JSON)
-            json = true;
-        else if (c == 'h')
-            return fsy_cli_help(cli, s_verify_help);
-        else
-            return fsy_cli_bad_option(cli, c, argv);
-    }
-    rc = fsy_cli_operands(cli, argc, argv, 0, "no operands");
+    rc = fsy_cli_json_only(cli, argc, argv, s_verify_help, &json);
     if (rc == 0)
         rc = fsy_cli_open(cli, &s);
     if (rc != 0)

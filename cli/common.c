@@ -158,6 +158,30 @@ fsy_cli_getopt_reset(void)
 }
 
 int
+fsy_cli_json_only(fsy_cli_t *cli, int argc, char **argv, const char *help,
+                  bool *json)
+{
+    enum { OPT_JSON_ONLY = 256 };
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, OPT_JSON_ONLY},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+
+    *json = false;
+    fsy_cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == OPT_JSON_ONLY)
+            *json = true;
+        else if (c == 'h')
+            return fsy_cli_help(cli, help);
+        else
+            return fsy_cli_bad_option(cli, c, argv);
+    }
+    return fsy_cli_operands(cli, argc, argv, 0, "no operands");
+}
+
+int
 fsy_cli_operands(const fsy_cli_t *cli, int argc, char **argv, int n,
                  const char *names)
 {

@@ -105,6 +105,10 @@ int fsy_cli_help(const fsy_cli_t *cli, const char *text);
 /* Makes the next getopt_long call start a fresh scan of a new argv. */
 void fsy_cli_getopt_reset(void);
 /* Checks exactly n operands remain after the options. */
+/* Options of a command taking only --json and --help, and no operands:
+ * FSY_EXIT_OK, or the exit status to return (help shown, usage error). */
+int fsy_cli_json_only(fsy_cli_t *cli, int argc, char **argv, const char *help,
+                      bool *json);
 int fsy_cli_operands(const fsy_cli_t *cli, int argc, char **argv, int n,
                      const char *names);
 
