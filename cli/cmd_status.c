@@ -115,7 +115,7 @@ s_view_load(fsy_store_t *s, s_view_t *v)
 
 /* A record the daemon has not refreshed for this long means no daemon is
  * running here: nothing is connected, whatever the record says. */
-#define S_STALE_MS 10000
+#define S_STALE_MS 15000 /* the daemon refreshes every 5 s at least */
 
 static bool
 s_connected(const fsy_peer_status_t *p)

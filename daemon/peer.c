@@ -134,16 +134,43 @@ s_error(fsy_peer_t *p, const char *why)
     snprintf(p->last_error, sizeof p->last_error, "%s", why);
 }
 
+/* A fingerprint of what status shows, but for the last-contact time. */
+static uint64_t
+s_status_print(const fsy_peer_t *p, bool connected)
+{
+    uint64_t h = connected ? 1 : 2;
+    const uint64_t v[] = {p->changes_sent,    p->changes_received,
+                          p->bytes_sent,      p->bytes_received,
+                          p->batches_refused, p->changes_refused,
+                          p->known.n};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        h = h * 1099511628211u ^ v[i];
+    for (const char *c = p->last_error; *c; c++)
+        h = h * 1099511628211u ^ (uint8_t)*c;
+    for (size_t i = 0; i < p->known.n; i++)
+        h = h * 1099511628211u ^ p->known.v[i].seq;
+    return h;
+}
+
 int
-fsy_peer_record(const fsy_peer_t *p, const fsy_sync_env_t *env)
+fsy_peer_record(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
     if (p->origin.site[0] == '\0')
         return FSY_OK; /* not introduced yet */
+    bool connected = p->state == FSY_PEER_LIVE &&
+                     env->now_ms - p->last_rx_ms < env->cfg->timeout_ms;
+    /* Each record is a durable write (an fsync on a field laptop's disk):
+     * only when something changed, or to keep last contact fresh. */
+    uint64_t print = s_status_print(p, connected);
+    if (print == p->recorded_print &&
+        env->now_ms - p->recorded_ms < FSY_STATUS_REFRESH_MS)
+        return FSY_OK;
+    p->recorded_print = print;
+    p->recorded_ms = env->now_ms;
     fsy_peer_status_t st = {0};
     snprintf(st.name, sizeof st.name, "%s", p->origin.site);
     snprintf(st.role, sizeof st.role, "%s", p->is_parent ? "parent" : "child");
-    st.connected = p->state == FSY_PEER_LIVE &&
-                   env->now_ms - p->last_rx_ms < env->cfg->timeout_ms;
+    st.connected = connected;
     st.last_contact_ms = p->last_rx_ms;
     st.changes_sent = p->changes_sent;
     st.changes_received = p->changes_received;

@@ -61,6 +61,7 @@ typedef struct fsy_peer {
     uint64_t last_rx_ms, last_tx_ms, hello_tx_ms;
     uint64_t last_ack_ms; /* last progress on batches in flight */
     uint64_t hello_rx_ms; /* last HELLO accepted from the peer */
+    uint64_t recorded_ms, recorded_print; /* last status written */
     /* what status shows (fieldsync status) */
     uint64_t changes_sent, changes_received, batches_refused;
     uint64_t bytes_sent, bytes_received;
@@ -99,7 +100,10 @@ int fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env);
 bool fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env);
 
 /* Records this peer's status in the replica (once it has said hello). */
-int fsy_peer_record(const fsy_peer_t *p, const fsy_sync_env_t *env);
+/* How often an unchanged status is written anyway (last contact). */
+#define FSY_STATUS_REFRESH_MS 5000
+
+int fsy_peer_record(fsy_peer_t *p, const fsy_sync_env_t *env);
 
 void fsy_peer_clear(fsy_peer_t *p);
 
