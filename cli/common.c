@@ -239,6 +239,7 @@ fsy_cli_open(const fsy_cli_t *cli, fsy_store_t **out)
         return fsy_cli_failpath(cli, err, "cannot open replica", cli->db);
     fsy_store_set_max_value(*out, fsy_cli_value_limit(cli));
     fsy_store_set_max_clock_skew(*out, cli->cfg.max_clock_skew_ms);
+    fsy_store_set_write_scopes(*out, cli->cfg.write_scopes);
     return FSY_EXIT_OK;
 }
 

@@ -23,6 +23,9 @@ typedef struct s_parse {
     char why[256];
 } s_parse_t;
 
+static int s_id_list(s_parse_t *p, const char *where, const char *value,
+                     char *out, size_t size, int (*check)(const char *));
+
 void
 fsy_config_defaults(fsy_config_t *cfg)
 {
@@ -79,6 +82,9 @@ s_site_key(s_parse_t *p, const char *key, const char *value)
         }
         snprintf(cfg->secret_key_file, sizeof cfg->secret_key_file, "%s",
                  value);
+    } else if (strcmp(key, "write_scopes") == 0) {
+        return s_id_list(p, "[site] write_scopes", value, cfg->write_scopes,
+                         sizeof cfg->write_scopes, fsy_check_scope);
     } else if (strcmp(key, "insecure") == 0) {
         if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
             snprintf(p->why, sizeof p->why,

@@ -35,6 +35,7 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "fieldsync/config.h"
 #include "fieldsync/ident.h"
 #include "merge.h"
 #include "store_internal.h"
@@ -510,6 +511,12 @@ void
 fsy_store_set_max_value(fsy_store_t *s, size_t bytes)
 {
     s->max_value = bytes < FSY_VALUE_MAX ? bytes : FSY_VALUE_MAX;
+}
+
+void
+fsy_store_set_write_scopes(fsy_store_t *s, const char *list)
+{
+    snprintf(s->write_scopes, sizeof s->write_scopes, "%s", list ? list : "");
 }
 
 void
@@ -1379,6 +1386,11 @@ s_load_for_write(fsy_store_t *s, const char *scope, const char *doc,
         rc = fsy_check_doc_id(doc);
     if (rc != FSY_OK)
         return rc;
+    if (!fsy_scope_allowed(s->write_scopes, scope))
+        return fsy_err_set(FSY_EINVAL,
+                           "this site may not write scope %s "
+                           "([site] write_scopes = %s)",
+                           scope, s->write_scopes);
     rc = fsy_sq_load_doc(s, scope, doc, d);
     if (rc == FSY_ENOTFOUND) {
         *d = NULL;

@@ -43,6 +43,7 @@ struct fsy_store {
     fsy_origin_t origin; /* this site */
     int64_t origin_id;
     size_t max_value;
+    char write_scopes[256]; /* "" = all */
     uint64_t max_skew_ms;
     fsy_wallclock_fn wall;
     void *wall_ctx;

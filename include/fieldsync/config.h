@@ -69,6 +69,7 @@ typedef struct fsy_config {
     unsigned reconnect_max_ms;  /* ... doubling up to this */
     size_t max_message_bytes;   /* frames larger are dropped at the socket */
     char secret_key_file[4096]; /* [site]: this site's key; "" none */
+    char write_scopes[256];     /* [site]: what this site may write; "" all */
     int insecure;               /* [site] insecure = true: no CURVE */
     char parent_public_key[41]; /* [parent] server_public_key (Z85) */
     fsy_child_conf_t *children; /* owned: fsy_config_free() */

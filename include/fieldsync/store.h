@@ -60,6 +60,13 @@ const fsy_origin_t *fsy_store_origin(const fsy_store_t *s);
 /* Largest value a local write may store (default FSY_VALUE_MAX). */
 void fsy_store_set_max_value(fsy_store_t *s, size_t bytes);
 
+/*
+ * The scopes this site may write ("MLI, global"; "" or NULL: all). Local
+ * writes outside them are refused (FSY_EINVAL), so the replica never holds
+ * a change its parent would refuse. The list is copied.
+ */
+void fsy_store_set_write_scopes(fsy_store_t *s, const char *list);
+
 /* How far a received clock may pull ours ahead of wall time (default 1 h). */
 void fsy_store_set_max_clock_skew(fsy_store_t *s, uint64_t ms);
 
