@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common.h"
+#include "fieldsync/wallclock.h"
 
 static const char s_status_usage[] = "fieldsync status [--json]";
 
@@ -42,19 +42,11 @@ s_lacks(const fsy_vv_t *a, const fsy_vv_t *b)
     return n;
 }
 
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* "3h12m ago", "45s ago" */
 static const char *
 s_age(uint64_t then_ms, char *buf, size_t len)
 {
-    uint64_t now = s_now_ms();
+    uint64_t now = fsy_wall_ms();
     uint64_t s = then_ms == 0 ? 0 : (now > then_ms ? now - then_ms : 0) / 1000;
     if (then_ms == 0)
         snprintf(buf, len, "never");
@@ -120,7 +112,7 @@ s_view_load(fsy_store_t *s, s_view_t *v)
 static bool
 s_connected(const fsy_peer_status_t *p)
 {
-    return p->connected && s_now_ms() - p->updated_ms < S_STALE_MS;
+    return p->connected && fsy_wall_ms() - p->updated_ms < S_STALE_MS;
 }
 
 static void

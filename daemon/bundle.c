@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -23,6 +22,7 @@
 #include <zstd.h>
 
 #include "fieldsync/bundle.h"
+#include "fieldsync/wallclock.h"
 #include "wire.h"
 
 #define FSY_BUNDLE_MAGIC "FSYBNDL1"
@@ -50,14 +50,6 @@ s_get_le(const uint8_t *p, int n)
     for (int i = n - 1; i >= 0; i--)
         v = (v << 8) | p[i];
     return v;
-}
-
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* ---- export ----------------------------------------------------------- */
@@ -187,8 +179,8 @@ s_write_header(s_writer_t *w, fsy_store_t *s)
     size_t len = 0;
     int rc = fsy_store_vv(s, &vv);
     if (rc == FSY_OK)
-        rc = fsy_wire_encode_bundle_header(fsy_store_origin(s), s_now_ms(), vv,
-                                           &buf, &len);
+        rc = fsy_wire_encode_bundle_header(fsy_store_origin(s), fsy_wall_ms(),
+                                           vv, &buf, &len);
     if (rc == FSY_OK)
         s_record(w, buf, len);
     else

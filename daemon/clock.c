@@ -1,5 +1,8 @@
 /* fieldsync — hybrid logical clock. See clock.h. */
+#include <time.h>
+
 #include "clock.h"
+#include "fieldsync/wallclock.h"
 
 uint64_t
 fsy_hlc_from_ms(uint64_t ms)
@@ -43,4 +46,13 @@ fsy_clock_ahead_ms(uint64_t remote, uint64_t now_ms)
 {
     uint64_t ms = fsy_hlc_ms(remote);
     return ms > now_ms ? ms - now_ms : 0;
+}
+
+/* The one impure function here: everything else takes the time as input. */
+uint64_t
+fsy_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }

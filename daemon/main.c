@@ -17,9 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fieldsync/config.h"
+#include "fieldsync/wallclock.h"
 #include "fieldsync/keys.h"
 #include "fieldsync/store.h"
 #include "fieldsync/version.h"
@@ -62,14 +62,6 @@ s_on_signal(int sig)
 {
     (void)sig;
     s_stop = 1;
-}
-
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -365,7 +357,7 @@ s_record_status(s_daemon_t *d, const fsy_sync_env_t *env)
 static void
 s_run(s_daemon_t *d)
 {
-    fsy_sync_env_t env = {d->store, &d->cfg, s_now_ms()};
+    fsy_sync_env_t env = {d->store, &d->cfg, fsy_wall_ms()};
     if (d->has_parent) {
         snprintf(d->parent.name, sizeof d->parent.name, "parent");
         d->parent.is_parent = true;
@@ -376,7 +368,7 @@ s_run(s_daemon_t *d)
     uint64_t recorded = 0;
     while (!s_stop) {
         fsy_transport_wait(&d->tr, FSY_WAIT_MS);
-        env.now_ms = s_now_ms();
+        env.now_ms = fsy_wall_ms();
         fsy_transport_zap(&d->tr, s_admit, d);
         s_read_all(d, &env);
         s_serve_peers(d, &env);

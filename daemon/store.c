@@ -37,6 +37,7 @@
 #include "clock.h"
 #include "fieldsync/config.h"
 #include "fieldsync/ident.h"
+#include "fieldsync/wallclock.h"
 #include "merge.h"
 #include "store_internal.h"
 
@@ -178,9 +179,7 @@ static uint64_t
 s_system_ms(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return fsy_wall_ms();
 }
 
 uint64_t
