@@ -19,37 +19,79 @@
 /* A scan callback's "enough": negative, unlike every fsy_err_t. */
 #define S_STOP (-1)
 
-/* ---- the `sent` vector ------------------------------------------------ */
+/* ---- the `sent` and `known` vectors ----------------------------------- */
 
 static fsy_vv_entry_t *
-s_sent_find(fsy_peer_t *p, const char *scope, const fsy_origin_t *o)
+s_vv_find(fsy_vv_t *vv, const char *scope, const fsy_origin_t *o)
 {
-    for (size_t i = 0; i < p->sent.n; i++)
-        if (strcmp(p->sent.v[i].scope, scope) == 0 &&
-            fsy_origin_eq(&p->sent.v[i].origin, o))
-            return &p->sent.v[i];
+    for (size_t i = 0; i < vv->n; i++)
+        if (strcmp(vv->v[i].scope, scope) == 0 &&
+            fsy_origin_eq(&vv->v[i].origin, o))
+            return &vv->v[i];
     return NULL;
 }
 
 static int
-s_sent_set(fsy_peer_t *p, const char *scope, const fsy_origin_t *o,
+s_vv_reserve(fsy_vv_t *vv, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return FSY_OK;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < n)
+        ncap *= 2;
+    fsy_vv_entry_t *v = realloc(vv->v, ncap * sizeof *v);
+    if (v == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    vv->v = v;
+    *cap = ncap;
+    return FSY_OK;
+}
+
+/* vv[(scope, o)] := max(vv[(scope, o)], seq). */
+static int
+s_vv_raise(fsy_vv_t *vv, size_t *cap, const char *scope, const fsy_origin_t *o,
            uint64_t seq)
 {
-    fsy_vv_entry_t *e = s_sent_find(p, scope, o);
+    fsy_vv_entry_t *e = s_vv_find(vv, scope, o);
     if (e == NULL) {
-        if (p->sent.n == p->sent_cap) {
-            size_t cap = p->sent_cap ? p->sent_cap * 2 : 16;
-            fsy_vv_entry_t *v = realloc(p->sent.v, cap * sizeof *v);
-            if (v == NULL)
-                return fsy_err_set(FSY_ENOMEM, "out of memory");
-            p->sent.v = v;
-            p->sent_cap = cap;
-        }
-        e = &p->sent.v[p->sent.n++];
+        int rc = s_vv_reserve(vv, cap, vv->n + 1);
+        if (rc != FSY_OK)
+            return rc;
+        e = &vv->v[vv->n++];
         snprintf(e->scope, sizeof e->scope, "%s", scope);
         e->origin = *o;
+        e->seq = 0;
     }
-    e->seq = seq;
+    if (seq > e->seq)
+        e->seq = seq;
+    return FSY_OK;
+}
+
+/* The peer holds what it sent us: raise vv to every change of l. */
+static int
+s_vv_raise_all(fsy_vv_t *vv, size_t *cap, const fsy_change_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const fsy_change_t *c = &l->v[i];
+        int rc =
+            s_vv_raise(vv, cap, c->scope, &c->version.origin, c->version.seq);
+        if (rc != FSY_OK)
+            return rc;
+    }
+    return FSY_OK;
+}
+
+/* vv := src, copied whole (a decoded vector: entries are distinct). On
+ * failure vv keeps its old value. */
+static int
+s_vv_copy(fsy_vv_t *vv, size_t *cap, const fsy_vv_t *src)
+{
+    int rc = s_vv_reserve(vv, cap, src->n);
+    if (rc != FSY_OK)
+        return rc;
+    if (src->n > 0)
+        memcpy(vv->v, src->v, src->n * sizeof *vv->v);
+    vv->n = src->n;
     return FSY_OK;
 }
 
@@ -57,75 +99,8 @@ s_sent_set(fsy_peer_t *p, const char *scope, const fsy_origin_t *o,
 static int
 s_sent_reset(fsy_peer_t *p, const fsy_vv_t *vv)
 {
-    p->sent.n = 0;
-    for (size_t i = 0; i < vv->n; i++) {
-        int rc = s_sent_set(p, vv->v[i].scope, &vv->v[i].origin, vv->v[i].seq);
-        if (rc != FSY_OK)
-            return rc;
-    }
     p->cursor = 0;
-    return FSY_OK;
-}
-
-/* known := vv (deep copy); on failure known keeps its old value. */
-static int
-s_known_set(fsy_peer_t *p, const fsy_vv_t *vv)
-{
-    fsy_vv_entry_t *v = malloc((vv->n ? vv->n : 1) * sizeof *v);
-    if (v == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
-    if (vv->n > 0)
-        memcpy(v, vv->v, vv->n * sizeof *v);
-    free(p->known.v);
-    p->known.v = v;
-    p->known.n = vv->n;
-    return FSY_OK;
-}
-
-/* The peer holds what it sent us: known[(scope, origin)] >= each seq. */
-static int
-s_known_bump(fsy_peer_t *p, const fsy_change_list_t *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        const fsy_change_t *c = &l->v[i];
-        fsy_vv_entry_t *e = NULL;
-        for (size_t k = 0; k < p->known.n && e == NULL; k++)
-            if (strcmp(p->known.v[k].scope, c->scope) == 0 &&
-                fsy_origin_eq(&p->known.v[k].origin, &c->version.origin))
-                e = &p->known.v[k];
-        if (e == NULL) {
-            fsy_vv_entry_t *v =
-                realloc(p->known.v, (p->known.n + 1) * sizeof *v);
-            if (v == NULL)
-                return fsy_err_set(FSY_ENOMEM, "out of memory");
-            p->known.v = v;
-            e = &v[p->known.n++];
-            snprintf(e->scope, sizeof e->scope, "%s", c->scope);
-            e->origin = c->version.origin;
-            e->seq = 0;
-        }
-        if (c->version.seq > e->seq)
-            e->seq = c->version.seq;
-    }
-    return FSY_OK;
-}
-
-/* The peer holds what it sent us: never send it back. (It sends contiguous
- * runs of its own log, so raising `sent` to each seq is exact.) */
-static int
-s_sent_bump(fsy_peer_t *p, const fsy_change_list_t *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        const fsy_change_t *c = &l->v[i];
-        fsy_vv_entry_t *e = s_sent_find(p, c->scope, &c->version.origin);
-        if (e == NULL || c->version.seq > e->seq) {
-            int rc =
-                s_sent_set(p, c->scope, &c->version.origin, c->version.seq);
-            if (rc != FSY_OK)
-                return rc;
-        }
-    }
-    return FSY_OK;
+    return s_vv_copy(&p->sent, &p->sent_cap, vv);
 }
 
 static void
@@ -276,7 +251,7 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
      * scope), so leaving out whole scopes leaves no holes. */
     if (p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, c->scope))
         return 0;
-    fsy_vv_entry_t *e = s_sent_find(p, c->scope, &c->version.origin);
+    fsy_vv_entry_t *e = s_vv_find(&p->sent, c->scope, &c->version.origin);
     uint64_t have = e ? e->seq : 0;
     if (c->version.seq <= have)
         return 0; /* the peer holds it, or will */
@@ -289,7 +264,8 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     if (rc == FSY_OK && (rc = fsy_change_copy(slot, c)) != FSY_OK)
         b->batch.n--;
     if (rc == FSY_OK)
-        rc = s_sent_set(p, c->scope, &c->version.origin, c->version.seq);
+        rc = s_vv_raise(&p->sent, &p->sent_cap, c->scope, &c->version.origin,
+                        c->version.seq);
     if (rc != FSY_OK)
         return rc;
     b->bytes += c->value_len;
@@ -378,7 +354,7 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     }
     int rc = s_sent_reset(p, &m->vv);
     if (rc == FSY_OK)
-        rc = s_known_set(p, &m->vv);
+        rc = s_vv_copy(&p->known, &p->known_cap, &m->vv);
     if (rc != FSY_OK)
         return rc;
     p->state = FSY_PEER_LIVE;
@@ -460,8 +436,9 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return s_send_refuse(p, env, "could not apply a batch: restart");
     }
     p->changes_received += st.applied;
-    if ((rc = s_known_bump(p, &m->changes)) != FSY_OK ||
-        (rc = s_sent_bump(p, &m->changes)) != FSY_OK)
+    if ((rc = s_vv_raise_all(&p->known, &p->known_cap, &m->changes)) !=
+            FSY_OK ||
+        (rc = s_vv_raise_all(&p->sent, &p->sent_cap, &m->changes)) != FSY_OK)
         return rc;
     if (st.refused > 0)
         s_error(p, st.refused_why);
@@ -498,7 +475,7 @@ s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (!s_inflight_take(p, m->id))
         return FSY_OK; /* from an earlier session, or made up */
     p->last_ack_ms = env->now_ms;
-    int rc = s_known_set(p, &m->vv);
+    int rc = s_vv_copy(&p->known, &p->known_cap, &m->vv);
     if (rc != FSY_OK || m->gapped == 0)
         return rc;
     fsy_log("info", "rewind", "peer=%s batch=%" PRIu64 " gapped=%" PRIu64,

@@ -65,7 +65,8 @@ typedef struct fsy_peer {
     /* what status shows (fieldsync status) */
     uint64_t changes_sent, changes_received, batches_refused;
     uint64_t bytes_sent, bytes_received;
-    fsy_vv_t known;           /* the peer's vector as last heard: HELLO, ACK */
+    fsy_vv_t known; /* the peer's vector as last heard: HELLO, ACK */
+    size_t known_cap;
     uint64_t changes_refused; /* outside its write scopes or subtree */
     /* At a parent: the child's [child NAME] section (borrowed from the
      * configuration), or NULL when none restricts it. */
