@@ -1221,15 +1221,25 @@ s_superseded_any(fsy_store_t *s, bool *any)
     return rc == SQLITE_ROW ? FSY_OK : fsy_sq_err(s, rc, "reading bases");
 }
 
+/* Where changes come from: a peer (validate them), a peer through a
+ * decoder that validated them already, or this site's own write (which
+ * persists its clock itself). */
+typedef enum s_source {
+    S_FROM_PEER,
+    S_FROM_VALIDATED,
+    S_FROM_LOCAL
+} s_source_t;
+
 /*
  * The one path every change takes into the replica, local or remote.
  * Runs inside the caller's transaction.
  */
 static int
 s_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
-                bool validated, fsy_apply_stats_t *stats)
+                s_source_t from, fsy_apply_stats_t *stats)
 {
-    s_apply_ctx_t ax = {.validated = validated, .now_ms = fsy_sq_now(s)};
+    s_apply_ctx_t ax = {.validated = from == S_FROM_VALIDATED,
+                        .now_ms = fsy_sq_now(s)};
     int rc = s_superseded_any(s, &ax.superseded);
     for (size_t i = 0; rc == FSY_OK && i < n; i++)
         rc = s_apply_change(s, &ax, &changes[i], stats);
@@ -1240,7 +1250,8 @@ s_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
     if (rc == FSY_OK)
         rc = s_refresh_touched(s);
     if (rc == FSY_OK)
-        rc = s_clock_receive(s, ax.max_hlc);
+        rc = from == S_FROM_LOCAL ? FSY_OK /* the writer sets the clock */
+                                  : s_clock_receive(s, ax.max_hlc);
     free(ax.streams);
     return rc;
 }
@@ -1256,7 +1267,8 @@ s_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n, bool validated,
     int rc = s_txn_begin(s);
     if (rc != FSY_OK)
         return rc;
-    rc = s_apply_changes(s, changes, n, validated, stats);
+    rc = s_apply_changes(s, changes, n,
+                         validated ? S_FROM_VALIDATED : S_FROM_PEER, stats);
     rc = s_txn_end(s, rc);
     if (rc != FSY_OK)
         memset(stats, 0, sizeof *stats);
@@ -1367,7 +1379,7 @@ s_local_finish(s_local_txn_t *t)
     for (size_t i = 0; i < t->list.n; i++)
         fsy_change_seal(&t->list.v[i]);
     fsy_apply_stats_t stats = {0};
-    int rc = s_apply_changes(s, t->list.v, t->list.n, false, &stats);
+    int rc = s_apply_changes(s, t->list.v, t->list.n, S_FROM_LOCAL, &stats);
     if (rc == FSY_OK && stats.applied != t->list.n)
         rc = fsy_err_set(FSY_EINTERNAL, "local write not applied in full");
     if (rc == FSY_OK)
