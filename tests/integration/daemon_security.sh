@@ -39,7 +39,14 @@ until grep -q "event=unknown-key" "$T/hq.log" && grep -q "event=impostor" "$T/hq
   [ $SECONDS -lt $deadline ] || fail "no refusal in hq's log: $(tail -5 "$T/hq.log")"
   sleep 0.2
 done
-sleep 1 # give any leak a chance to show before checking nothing moved
+# Nothing moved only means something once both intruders have tried a whole
+# session and given up: wait for each to time out on its parent.
+deadline=$((SECONDS + 10))
+until grep -q "event=restart peer=parent" "$T/rogue.log" &&
+      grep -q "event=restart peer=parent" "$T/timbuktu.log"; do
+  [ $SECONDS -lt $deadline ] || fail "the intruders never gave up a session"
+  sleep 0.2
+done
 assert_eq "$(digest hq)" "$hq_digest" "hq after the rogue and the impostor"
 assert_eq "$(digest rogue)" "$rogue_digest" "rogue received nothing"
 assert_eq "$(digest timbuktu)" "$timbuktu_digest" "impostor received nothing"
