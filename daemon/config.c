@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <ini.h>
 
 #include "fieldsync/config.h"
@@ -40,6 +41,15 @@ fsy_config_defaults(fsy_config_t *cfg)
     cfg->reconnect_ms = 200;
     cfg->reconnect_max_ms = 30000;
     cfg->max_message_bytes = (size_t)64 << 20;
+    cfg->health_ms = 10000;
+    snprintf(cfg->http_listen, sizeof cfg->http_listen, "127.0.0.1:7480");
+    cfg->min_free_bytes = (size_t)16 << 20;
+    cfg->thresholds = (fsy_thresholds_t){.amber_after_s = 60,
+                                         .red_after_s = 900,
+                                         .amber_behind = 1000,
+                                         .red_behind = 100000,
+                                         .amber_clock_offset_s = 60};
+    cfg->log_level = FSY_LOG_INFO;
 }
 
 static int
@@ -168,16 +178,20 @@ s_endpoint_key(s_parse_t *p, const char *section, const char *key,
     return 1;
 }
 
+/* Numeric keys: where each lives in fsy_config_t and its range. */
 typedef struct s_tuning {
-    const char *key;
+    const char *section, *key;
     uint64_t lo, hi;
     size_t off, width;
 } s_tuning_t;
 
-#define S_TUNING(k, lo, hi)                                                    \
+#define S_NUM(sec, k, member, lo, hi)                                          \
     {                                                                          \
-#k, lo, hi, offsetof(fsy_config_t, k), sizeof(((fsy_config_t *)0)->k)  \
+        sec, k, lo, hi, offsetof(fsy_config_t, member),                        \
+            sizeof(((fsy_config_t *)0)->member)                                \
     }
+#define S_TUNING(k, lo, hi) S_NUM("sync", #k, k, lo, hi)
+#define S_LIMIT(k, lo, hi) S_NUM("status", #k, thresholds.k, lo, hi)
 
 static const s_tuning_t s_tunings[] = {
     S_TUNING(batch_changes, 1, FSY_TXN_MAX * 64),
@@ -189,21 +203,31 @@ static const s_tuning_t s_tunings[] = {
     S_TUNING(reconnect_max_ms, 10, 3600000),
     /* at least what the largest transaction needs (FSY_TXN_BYTES_MAX) */
     S_TUNING(max_message_bytes, (uint64_t)40 << 20, (uint64_t)64 << 20),
+    S_TUNING(health_ms, 100, 3600000),
+    S_NUM("http", "min_free_bytes", min_free_bytes, 0, (uint64_t)1 << 40),
+    S_LIMIT(amber_after_s, 1, 30u * 86400u),
+    S_LIMIT(red_after_s, 1, 30u * 86400u),
+    S_LIMIT(amber_behind, 1, (uint64_t)1 << 40),
+    S_LIMIT(red_behind, 1, (uint64_t)1 << 40),
+    S_LIMIT(amber_clock_offset_s, 1, 30u * 86400u),
 };
 
+/* 1: handled; 0: bad value (p->why says why); -1: not a numeric key. */
 static int
-s_sync_key(s_parse_t *p, const char *key, const char *value)
+s_number_key(s_parse_t *p, const char *section, const char *key,
+             const char *value)
 {
     for (size_t i = 0; i < sizeof s_tunings / sizeof s_tunings[0]; i++) {
         const s_tuning_t *t = &s_tunings[i];
         uint64_t n;
-        if (strcmp(key, t->key) != 0)
+        if (strcmp(section, t->section) != 0 || strcmp(key, t->key) != 0)
             continue;
         if (!s_parse_u64(value, t->lo, t->hi, &n)) {
             snprintf(p->why, sizeof p->why,
-                     "[sync] %s: want a number from "
+                     "[%s] %s: want a number from "
                      "%llu to %llu",
-                     key, (unsigned long long)t->lo, (unsigned long long)t->hi);
+                     section, key, (unsigned long long)t->lo,
+                     (unsigned long long)t->hi);
             return 0;
         }
         char *field = (char *)p->cfg + t->off;
@@ -213,7 +237,66 @@ s_sync_key(s_parse_t *p, const char *key, const char *value)
             *(size_t *)(void *)field = (size_t)n;
         return 1;
     }
-    snprintf(p->why, sizeof p->why, "unknown key '%s' in [sync]", key);
+    return -1;
+}
+
+/* [http] listen: "off", or IPv4-ADDRESS:PORT. */
+static int
+s_http_listen(s_parse_t *p, const char *value)
+{
+    char *out = p->cfg->http_listen;
+    if (strcmp(value, "off") == 0) {
+        out[0] = '\0';
+        return 1;
+    }
+    const char *colon = strrchr(value, ':');
+    uint64_t port;
+    char host[64];
+    struct in_addr a;
+    if (colon == NULL || (size_t)(colon - value) >= sizeof host ||
+        !s_parse_u64(colon + 1, 1, 65535, &port) ||
+        (memcpy(host, value, (size_t)(colon - value)),
+         host[colon - value] = '\0', inet_pton(AF_INET, host, &a) != 1)) {
+        snprintf(p->why, sizeof p->why,
+                 "[http] listen: want off or ADDRESS:PORT, "
+                 "such as 127.0.0.1:7480");
+        return 0;
+    }
+    snprintf(out, sizeof p->cfg->http_listen, "%s", value);
+    return 1;
+}
+
+static int
+s_choice(s_parse_t *p, const char *where, const char *value,
+         const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(value, names[i]) == 0) {
+            *out = i;
+            return 1;
+        }
+    snprintf(p->why, sizeof p->why, "%s: '%s' is not one of %s%s%s%s%s%s%s",
+             where, value, names[0], n > 1 ? ", " : "", n > 1 ? names[1] : "",
+             n > 2 ? ", " : "", n > 2 ? names[2] : "", n > 3 ? ", " : "",
+             n > 3 ? names[3] : "");
+    return 0;
+}
+
+static int
+s_log_key(s_parse_t *p, const char *key, const char *value)
+{
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    static const char *const targets[] = {"stderr", "syslog"};
+    int v;
+    if (strcmp(key, "level") == 0)
+        return s_choice(p, "[log] level", value, levels, 4, &p->cfg->log_level);
+    if (strcmp(key, "target") == 0) {
+        if (!s_choice(p, "[log] target", value, targets, 2, &v))
+            return 0;
+        p->cfg->log_syslog = v == 1;
+        return 1;
+    }
+    snprintf(p->why, sizeof p->why, "unknown key '%s' in [log]", key);
     return 0;
 }
 
@@ -325,9 +408,19 @@ s_handler(void *user, const char *section, const char *key, const char *value)
     if (strcmp(section, "parent") == 0)
         return s_endpoint_key(p, section, key, value, p->cfg->parent,
                               sizeof p->cfg->parent);
-    if (strcmp(section, "sync") == 0)
-        return s_sync_key(p, key, value);
-    snprintf(p->why, sizeof p->why, "unknown section [%s]", section);
+    if (strcmp(section, "http") == 0 && strcmp(key, "listen") == 0)
+        return s_http_listen(p, value);
+    if (strcmp(section, "log") == 0)
+        return s_log_key(p, key, value);
+    int rc = s_number_key(p, section, key, value);
+    if (rc >= 0)
+        return rc;
+    if (strcmp(section, "sync") == 0 || strcmp(section, "http") == 0 ||
+        strcmp(section, "status") == 0)
+        snprintf(p->why, sizeof p->why, "unknown key '%s' in [%s]", key,
+                 section);
+    else
+        snprintf(p->why, sizeof p->why, "unknown section [%s]", section);
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "fieldsync/keys.h"
 #include "fieldsync/store.h"
 #include "fieldsync/version.h"
+#include "health.h"
 #include "log.h"
 #include "peer.h"
 #include "transport.h"
@@ -329,6 +330,9 @@ s_serve_peers(s_daemon_t *d, const fsy_sync_env_t *env)
         if (!fsy_peer_tick(&c->peer, env)) {
             c->peer.state = FSY_PEER_WAIT_HELLO; /* recorded as gone */
             fsy_peer_record(&c->peer, env);
+            if (c->peer.origin.site[0] != '\0')
+                fsy_store_site_disconnected(d->store, c->peer.origin.site,
+                                            c->peer.last_rx_ms);
             fsy_peer_clear(&c->peer);
             c->used = false;
             continue;
@@ -354,10 +358,40 @@ s_record_status(s_daemon_t *d, const fsy_sync_env_t *env)
         fsy_log("warn", "status", "error=\"%s\"", fsy_errdetail());
 }
 
+/* Every [sync] health_ms, and as soon as the parent says hello: our own
+ * summary, and the report upwards. */
+static void
+s_health(s_daemon_t *d, const fsy_sync_env_t *env, bool *parent_live)
+{
+    bool live = d->has_parent && d->parent.state == FSY_PEER_LIVE;
+    bool due = env->now_ms - d->parent.health_tx_ms >= d->cfg.health_ms;
+    if (!due && live == *parent_live)
+        return;
+    *parent_live = live;
+    d->parent.health_tx_ms = env->now_ms;
+    if (fsy_health_tick(d->has_parent ? &d->parent : NULL, env) != FSY_OK)
+        fsy_log("warn", "health", "error=\"%s\"", fsy_errdetail());
+}
+
+/* Leaving: every session is over, and recorded so. */
+static void
+s_leave(s_daemon_t *d, const fsy_sync_env_t *env)
+{
+    d->parent.state = FSY_PEER_WAIT_HELLO;
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++) {
+        s_child_t *c = &d->children[i];
+        c->peer.state = FSY_PEER_WAIT_HELLO;
+        if (c->used && c->peer.origin.site[0] != '\0')
+            fsy_store_site_disconnected(d->store, c->peer.origin.site,
+                                        c->peer.last_rx_ms);
+    }
+    s_record_status(d, env);
+}
+
 static void
 s_run(s_daemon_t *d)
 {
-    fsy_sync_env_t env = {d->store, &d->cfg, fsy_wall_ms()};
+    fsy_sync_env_t env = {d->store, &d->cfg, fsy_wall_ms(), fsy_wall_ms()};
     if (d->has_parent) {
         snprintf(d->parent.name, sizeof d->parent.name, "parent");
         d->parent.is_parent = true;
@@ -366,22 +400,20 @@ s_run(s_daemon_t *d)
         fsy_peer_start(&d->parent, &env);
     }
     uint64_t recorded = 0;
+    bool parent_live = false;
     while (!s_stop) {
         fsy_transport_wait(&d->tr, FSY_WAIT_MS);
         env.now_ms = fsy_wall_ms();
         fsy_transport_zap(&d->tr, s_admit, d);
         s_read_all(d, &env);
         s_serve_peers(d, &env);
+        s_health(d, &env, &parent_live);
         if (env.now_ms - recorded >= FSY_STATUS_MS) {
             s_record_status(d, &env);
             recorded = env.now_ms;
         }
     }
-    /* Leaving: every session is over. */
-    d->parent.state = FSY_PEER_WAIT_HELLO;
-    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
-        d->children[i].peer.state = FSY_PEER_WAIT_HELLO;
-    s_record_status(d, &env);
+    s_leave(d, &env);
 }
 
 /* ---- start-up --------------------------------------------------------- */

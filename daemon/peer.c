@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "health.h"
 #include "log.h"
 #include "peer.h"
 
@@ -114,10 +115,11 @@ static uint64_t
 s_status_print(const fsy_peer_t *p, bool connected)
 {
     uint64_t h = connected ? 1 : 2;
-    const uint64_t v[] = {p->changes_sent,    p->changes_received,
-                          p->bytes_sent,      p->bytes_received,
-                          p->batches_refused, p->changes_refused,
-                          p->known.n};
+    const uint64_t v[] = {
+        p->changes_sent,    p->changes_received,
+        p->bytes_sent,      p->bytes_received,
+        p->batches_refused, p->changes_refused,
+        p->known.n,         (uint64_t)p->clock_offset_ms / 1000};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         h = h * 1099511628211u ^ v[i];
     for (const char *c = p->last_error; *c; c++)
@@ -154,11 +156,22 @@ fsy_peer_record(fsy_peer_t *p, const fsy_sync_env_t *env)
     st.refused = p->batches_refused + p->changes_refused;
     snprintf(st.last_error, sizeof st.last_error, "%s", p->last_error);
     st.updated_ms = env->now_ms;
+    st.offset_known = p->offset_known;
+    st.clock_offset_ms = p->clock_offset_ms;
     int rc = fsy_vv_format(&p->known, &st.vv);
     if (rc == FSY_OK)
         rc = fsy_store_peer_put(env->store, &st);
     free(st.vv);
     return rc;
+}
+
+void
+fsy_peer_clock(fsy_peer_t *p, uint64_t their_ms, uint64_t now_ms)
+{
+    if (their_ms > INT64_MAX || now_ms > INT64_MAX)
+        return;
+    p->clock_offset_ms = (int64_t)their_ms - (int64_t)now_ms;
+    p->offset_known = true;
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -501,8 +514,12 @@ fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
      * would stay alive with nothing moving. */
     if (p->state != FSY_PEER_LIVE)
         return p->is_parent ? FSY_OK : s_send_refuse(p, env, "say hello first");
-    if (m->type == FSY_MSG_HEARTBEAT)
+    if (m->type == FSY_MSG_HEARTBEAT) {
+        fsy_peer_clock(p, m->sent_ms, env->now_ms);
         return FSY_OK;
+    }
+    if (m->type == FSY_MSG_HEALTH)
+        return p->is_parent ? FSY_OK : fsy_health_receive(p, env, m);
     if (m->type == FSY_MSG_BATCH)
         return s_on_batch(p, env, m);
     return s_on_ack(p, env, m);

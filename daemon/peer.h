@@ -72,6 +72,11 @@ typedef struct fsy_peer {
      * configuration), or NULL when none restricts it. */
     const fsy_child_conf_t *acl;
     char last_error[256];
+    /* its clock minus ours, from its last HEARTBEAT or HEALTH: an estimate
+     * low by the one-way delay */
+    int64_t clock_offset_ms;
+    bool offset_known;
+    uint64_t health_tx_ms; /* last HEALTH sent (to a parent) */
     fsy_peer_send_fn send;
     void *send_ctx;
 } fsy_peer_t;
@@ -81,6 +86,7 @@ typedef struct fsy_sync_env {
     fsy_store_t *store;
     const fsy_config_t *cfg;
     uint64_t now_ms;
+    uint64_t started_ms; /* when the daemon started (uptime) */
 } fsy_sync_env_t;
 
 /* Starts (or restarts) a session: a parent-side peer waits for HELLO; a
@@ -105,6 +111,9 @@ bool fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env);
 #define FSY_STATUS_REFRESH_MS 5000
 
 int fsy_peer_record(fsy_peer_t *p, const fsy_sync_env_t *env);
+
+/* The peer's clock read their_ms when our clock read now_ms. */
+void fsy_peer_clock(fsy_peer_t *p, uint64_t their_ms, uint64_t now_ms);
 
 void fsy_peer_clear(fsy_peer_t *p);
 

@@ -20,8 +20,8 @@ fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p)
         s->db,
         "INSERT OR REPLACE INTO peers(name, role, connected, last_contact_ms,"
         " changes_sent, changes_received, bytes_sent, bytes_received, refused,"
-        " vv, last_error, updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
-        "?11,?12)",
+        " vv, last_error, updated_ms, clock_offset_ms) VALUES(?1,?2,?3,?4,?5,"
+        "?6,?7,?8,?9,?10,?11,?12,?13)",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "recording peer status");
@@ -37,6 +37,10 @@ fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p)
     sqlite3_bind_text(st, 10, p->vv ? p->vv : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, p->last_error, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 12, (int64_t)p->updated_ms);
+    if (p->offset_known)
+        sqlite3_bind_int64(st, 13, p->clock_offset_ms);
+    else
+        sqlite3_bind_null(st, 13);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? FSY_OK
@@ -60,6 +64,8 @@ s_row(sqlite3_stmt *st, fsy_peer_status_t *p)
     p->vv = strdup(vv ? vv : "");
     fsy_sq_col_text(st, 10, p->last_error, sizeof p->last_error);
     p->updated_ms = (uint64_t)sqlite3_column_int64(st, 11);
+    p->offset_known = sqlite3_column_type(st, 12) != SQLITE_NULL;
+    p->clock_offset_ms = sqlite3_column_int64(st, 12);
     return p->vv ? FSY_OK : fsy_err_set(FSY_ENOMEM, "out of memory");
 }
 
@@ -71,7 +77,8 @@ fsy_store_peers(fsy_store_t *s, fsy_peer_status_t **out, size_t *n)
         s->db,
         "SELECT name, role, connected, last_contact_ms, changes_sent,"
         " changes_received, bytes_sent, bytes_received, refused, vv,"
-        " last_error, updated_ms FROM peers ORDER BY role DESC, name",
+        " last_error, updated_ms, clock_offset_ms FROM peers"
+        " ORDER BY role DESC, name",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "reading peer status");

@@ -14,6 +14,8 @@
  *               one arrives it is not a head (bases may overtake targets)
  *   docs        derived per-document state (kind, visible, conflicts) so
  *               list and conflicts need not merge every document
+ *   peers       what fieldsyncd knows of each neighbour (status.c)
+ *   sites       health summaries of every site heard of (health_store.c)
  *
  * Invariants, all kept inside one transaction per call:
  *  - vv[(scope, origin)] = n exactly when changes 1..n of that stream are in
@@ -118,6 +120,14 @@ static const char s_schema[] =
     "  changes_sent INTEGER NOT NULL, changes_received INTEGER NOT NULL,"
     "  bytes_sent INTEGER NOT NULL, bytes_received INTEGER NOT NULL,"
     "  refused INTEGER NOT NULL, vv TEXT NOT NULL, last_error TEXT NOT NULL,"
+    "  updated_ms INTEGER NOT NULL, clock_offset_ms INTEGER) WITHOUT ROWID;"
+    "CREATE TABLE sites(site TEXT PRIMARY KEY, parent TEXT NOT NULL,"
+    "  via TEXT NOT NULL, connected INTEGER NOT NULL,"
+    "  heard_ms INTEGER NOT NULL, reported_ms INTEGER NOT NULL,"
+    "  clock_offset_ms INTEGER NOT NULL, uptime_s INTEGER NOT NULL,"
+    "  conflicts INTEGER NOT NULL, pending INTEGER NOT NULL,"
+    "  version TEXT NOT NULL, last_error TEXT NOT NULL,"
+    "  read_scopes TEXT NOT NULL, vv TEXT NOT NULL,"
     "  updated_ms INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* ---- SQLite plumbing -------------------------------------------------- */

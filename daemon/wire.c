@@ -14,18 +14,12 @@
 #include "fieldsync.pb-c.h"
 #include "fieldsync/ident.h"
 #include "wire.h"
+#include "wire_internal.h"
 
 /* ---- origin table ----------------------------------------------------- */
 
-typedef struct s_otab {
-    Fieldsync__Origin *v;
-    Fieldsync__Origin **ptrs;
-    size_t n, cap;
-    size_t last;
-} s_otab_t;
-
 static void
-s_otab_free(s_otab_t *t)
+s_otab_free(fsy_wire_otab_t *t)
 {
     free(t->v);
     free(t->ptrs);
@@ -33,7 +27,7 @@ s_otab_free(s_otab_t *t)
 
 /* Index of origin o in the table, added if new. */
 static int
-s_otab_index(s_otab_t *t, const fsy_origin_t *o, uint32_t *idx)
+s_otab_index(fsy_wire_otab_t *t, const fsy_origin_t *o, uint32_t *idx)
 {
     if (t->last < t->n && t->v[t->last].incarnation == o->incarnation &&
         strcmp(t->v[t->last].site, o->site) == 0) {
@@ -64,7 +58,7 @@ s_otab_index(s_otab_t *t, const fsy_origin_t *o, uint32_t *idx)
 
 /* Pointer array for the message; only valid until the table grows. */
 static int
-s_otab_ptrs(s_otab_t *t)
+s_otab_ptrs(fsy_wire_otab_t *t)
 {
     if (t->n == 0)
         return FSY_OK;
@@ -80,7 +74,7 @@ s_otab_ptrs(s_otab_t *t)
 
 typedef struct s_batch_enc {
     Fieldsync__ChangeBatch msg;
-    s_otab_t origins;
+    fsy_wire_otab_t origins;
     Fieldsync__Change *changes;
     Fieldsync__Change **cptrs;
     Fieldsync__Version *versions; /* all bases, flat */
@@ -161,8 +155,8 @@ s_batch_build(s_batch_enc_t *e, const fsy_change_t *c, size_t n)
     return FSY_OK;
 }
 
-static int
-s_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len)
+int
+fsy_wire_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len)
 {
     size_t size = protobuf_c_message_get_packed_size(m);
     uint8_t *buf = malloc(size ? size : 1);
@@ -180,22 +174,15 @@ fsy_wire_encode_batch(const fsy_change_t *c, size_t n, uint8_t **out,
     s_batch_enc_t e = {0};
     int rc = s_batch_build(&e, c, n);
     if (rc == FSY_OK)
-        rc = s_pack(&e.msg.base, out, len);
+        rc = fsy_wire_pack(&e.msg.base, out, len);
     s_batch_enc_free(&e);
     return rc;
 }
 
 /* ---- encoding a vector ------------------------------------------------ */
 
-typedef struct s_vv_enc {
-    Fieldsync__VersionVector msg;
-    s_otab_t origins;
-    Fieldsync__VvEntry *entries;
-    Fieldsync__VvEntry **eptrs;
-} s_vv_enc_t;
-
-static int
-s_vv_build(s_vv_enc_t *e, const fsy_vv_t *vv)
+int
+fsy_wire_vv_build(fsy_wire_vv_enc_t *e, const fsy_vv_t *vv)
 {
     size_t n = vv ? vv->n : 0;
     fieldsync__version_vector__init(&e->msg);
@@ -221,8 +208,8 @@ s_vv_build(s_vv_enc_t *e, const fsy_vv_t *vv)
     return rc;
 }
 
-static void
-s_vv_enc_free(s_vv_enc_t *e)
+void
+fsy_wire_vv_enc_free(fsy_wire_vv_enc_t *e)
 {
     s_otab_free(&e->origins);
     free(e->entries);
@@ -235,25 +222,25 @@ fsy_wire_encode_bundle_header(const fsy_origin_t *sender, uint64_t created_ms,
 {
     Fieldsync__BundleHeader b = FIELDSYNC__BUNDLE_HEADER__INIT;
     Fieldsync__Origin so = FIELDSYNC__ORIGIN__INIT;
-    s_vv_enc_t ve = {0};
+    fsy_wire_vv_enc_t ve = {0};
     so.site = (char *)sender->site;
     so.incarnation = sender->incarnation;
     b.format = FSY_BUNDLE_FORMAT;
     b.sender = &so;
     b.created_ms = created_ms;
-    int rc = s_vv_build(&ve, vv);
+    int rc = fsy_wire_vv_build(&ve, vv);
     if (rc == FSY_OK) {
         b.sender_vv = &ve.msg;
-        rc = s_pack(&b.base, out, len);
+        rc = fsy_wire_pack(&b.base, out, len);
     }
-    s_vv_enc_free(&ve);
+    fsy_wire_vv_enc_free(&ve);
     return rc;
 }
 
 /* ---- decoding --------------------------------------------------------- */
 
-static int
-s_copy_str(char *dst, size_t size, const char *src, const char *what)
+int
+fsy_wire_copy_str(char *dst, size_t size, const char *src, const char *what)
 {
     size_t n = strlen(src);
     if (n >= size)
@@ -266,7 +253,7 @@ s_copy_str(char *dst, size_t size, const char *src, const char *what)
 static int
 s_dec_origin(const Fieldsync__Origin *m, fsy_origin_t *o)
 {
-    int rc = s_copy_str(o->site, sizeof o->site, m->site, "site id");
+    int rc = fsy_wire_copy_str(o->site, sizeof o->site, m->site, "site id");
     if (rc == FSY_OK)
         rc = fsy_check_site(o->site);
     o->incarnation = m->incarnation;
@@ -306,9 +293,12 @@ s_dec_change(const Fieldsync__Change *m, const fsy_origin_t *tab, size_t no,
 {
     int rc;
     if ((rc = s_origin_at(tab, no, m->origin, &c->version.origin)) ||
-        (rc = s_copy_str(c->scope, sizeof c->scope, m->scope, "scope")) ||
-        (rc = s_copy_str(c->doc, sizeof c->doc, m->doc, "document id")) ||
-        (rc = s_copy_str(c->field, sizeof c->field, m->field, "field name")))
+        (rc =
+             fsy_wire_copy_str(c->scope, sizeof c->scope, m->scope, "scope")) ||
+        (rc =
+             fsy_wire_copy_str(c->doc, sizeof c->doc, m->doc, "document id")) ||
+        (rc = fsy_wire_copy_str(c->field, sizeof c->field, m->field,
+                                "field name")))
         return rc;
     c->version.seq = m->seq;
     c->version.hlc = m->hlc;
@@ -376,15 +366,10 @@ s_dec_batch(const Fieldsync__ChangeBatch *m, fsy_change_list_t *out)
 #define FSY_DECODE_BUDGET(len) ((len)*10 + ((size_t)4 << 20))
 #define FSY_DECODE_HDR 16 /* keeps max_align_t alignment */
 
-typedef struct s_budget {
-    ProtobufCAllocator a;
-    size_t left;
-} s_budget_t;
-
 static void *
 s_budget_alloc(void *data, size_t size)
 {
-    s_budget_t *b = data;
+    fsy_wire_budget_t *b = data;
     if (size > b->left || b->left - size < FSY_DECODE_HDR)
         return NULL;
     uint8_t *p = malloc(FSY_DECODE_HDR + size);
@@ -398,7 +383,7 @@ s_budget_alloc(void *data, size_t size)
 static void
 s_budget_free(void *data, void *ptr)
 {
-    s_budget_t *b = data;
+    fsy_wire_budget_t *b = data;
     if (ptr == NULL)
         return;
     uint8_t *p = (uint8_t *)ptr - FSY_DECODE_HDR;
@@ -408,8 +393,8 @@ s_budget_free(void *data, void *ptr)
     free(p);
 }
 
-static void
-s_budget_init(s_budget_t *b, size_t len)
+void
+fsy_wire_budget_init(fsy_wire_budget_t *b, size_t len)
 {
     b->a.alloc = s_budget_alloc;
     b->a.free = s_budget_free;
@@ -420,8 +405,8 @@ s_budget_init(s_budget_t *b, size_t len)
 int
 fsy_wire_decode_batch(const uint8_t *buf, size_t len, fsy_change_list_t *out)
 {
-    s_budget_t budget;
-    s_budget_init(&budget, len);
+    fsy_wire_budget_t budget;
+    fsy_wire_budget_init(&budget, len);
     Fieldsync__ChangeBatch *m =
         fieldsync__change_batch__unpack(&budget.a, len, buf);
     if (m == NULL)
@@ -432,8 +417,8 @@ fsy_wire_decode_batch(const uint8_t *buf, size_t len, fsy_change_list_t *out)
     return rc;
 }
 
-static int
-s_dec_vv(const Fieldsync__VersionVector *m, fsy_vv_t *vv)
+int
+fsy_wire_dec_vv(const Fieldsync__VersionVector *m, fsy_vv_t *vv)
 {
     /* Real vectors have scopes x origins entries: hundreds. A hostile one
      * of millions would stall the single-threaded daemon. */
@@ -452,7 +437,8 @@ s_dec_vv(const Fieldsync__VersionVector *m, fsy_vv_t *vv)
     for (size_t i = 0; rc == FSY_OK && i < m->n_entries; i++) {
         fsy_vv_entry_t *e = &vv->v[i];
         const Fieldsync__VvEntry *x = m->entries[i];
-        if ((rc = s_copy_str(e->scope, sizeof e->scope, x->scope, "scope")) ||
+        if ((rc = fsy_wire_copy_str(e->scope, sizeof e->scope, x->scope,
+                                    "scope")) ||
             (rc = fsy_check_scope(e->scope)) ||
             (rc = s_origin_at(tab, m->n_origins, x->origin, &e->origin)))
             break;
@@ -475,8 +461,8 @@ s_dec_vv(const Fieldsync__VersionVector *m, fsy_vv_t *vv)
 int
 fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len, fsy_bundle_t *out)
 {
-    s_budget_t budget;
-    s_budget_init(&budget, len);
+    fsy_wire_budget_t budget;
+    fsy_wire_budget_init(&budget, len);
     Fieldsync__BundleHeader *m =
         fieldsync__bundle_header__unpack(&budget.a, len, buf);
     if (m == NULL)
@@ -491,7 +477,7 @@ fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len, fsy_bundle_t *out)
         rc = s_dec_origin(m->sender, &out->sender);
     out->created_ms = m->created_ms;
     if (rc == FSY_OK)
-        rc = s_dec_vv(m->sender_vv, &out->sender_vv);
+        rc = fsy_wire_dec_vv(m->sender_vv, &out->sender_vv);
     fieldsync__bundle_header__free_unpacked(m, &budget.a);
     return rc;
 }
@@ -507,7 +493,41 @@ fsy_msg_clear(fsy_msg_t *m)
         return;
     free(m->vv.v);
     fsy_change_list_clear(&m->changes);
+    fsy_site_health_free(m->sites, m->n_sites);
     memset(m, 0, sizeof *m);
+}
+
+int
+fsy_wire_compress(const uint8_t *raw, size_t len, uint8_t **z, size_t *zl)
+{
+    size_t bound = ZSTD_compressBound(len);
+    *z = malloc(bound);
+    size_t n = *z ? ZSTD_compress(*z, bound, raw, len, FSY_MSG_ZSTD_LEVEL) : 0;
+    if (*z == NULL || ZSTD_isError(n))
+        return fsy_err_set(FSY_ENOMEM, "cannot compress a message");
+    *zl = n;
+    return FSY_OK;
+}
+
+int
+fsy_wire_decompress(const ProtobufCBinaryData *z, uint64_t raw_len,
+                    uint64_t max, uint8_t **raw)
+{
+    if (raw_len > max)
+        return fsy_err_set(FSY_ETOOBIG,
+                           "payload of %llu bytes is over the %llu-byte "
+                           "limit",
+                           (unsigned long long)raw_len,
+                           (unsigned long long)max);
+    *raw = malloc(raw_len ? raw_len : 1);
+    if (*raw == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    size_t n = ZSTD_decompress(*raw, raw_len, z->data, z->len);
+    if (!ZSTD_isError(n) && n == raw_len)
+        return FSY_OK;
+    free(*raw);
+    *raw = NULL;
+    return fsy_err_set(FSY_ECORRUPT, "payload does not decompress");
 }
 
 /* Compresses an encoded batch into Batch.payload (caller frees *z). */
@@ -515,17 +535,14 @@ static int
 s_enc_batch_msg(const fsy_msg_t *m, Fieldsync__Batch *b, uint8_t **z)
 {
     uint8_t *raw;
-    size_t raw_len;
+    size_t raw_len, zl;
     int rc = fsy_wire_encode_batch(m->changes.v, m->changes.n, &raw, &raw_len);
     if (rc != FSY_OK)
         return rc;
-    size_t bound = ZSTD_compressBound(raw_len);
-    *z = malloc(bound);
-    size_t zl =
-        *z ? ZSTD_compress(*z, bound, raw, raw_len, FSY_MSG_ZSTD_LEVEL) : 0;
+    rc = fsy_wire_compress(raw, raw_len, z, &zl);
     free(raw);
-    if (*z == NULL || ZSTD_isError(zl))
-        return fsy_err_set(FSY_ENOMEM, "cannot compress a batch");
+    if (rc != FSY_OK)
+        return rc;
     b->id = m->id;
     b->raw_len = raw_len;
     b->payload.data = *z;
@@ -542,8 +559,9 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
     Fieldsync__Ack ack = FIELDSYNC__ACK__INIT;
     Fieldsync__Heartbeat hb = FIELDSYNC__HEARTBEAT__INIT;
     Fieldsync__Refuse refuse = FIELDSYNC__REFUSE__INIT;
+    Fieldsync__Health health = FIELDSYNC__HEALTH__INIT;
     Fieldsync__Origin origin = FIELDSYNC__ORIGIN__INIT;
-    s_vv_enc_t ve = {0};
+    fsy_wire_vv_enc_t ve = {0};
     uint8_t *z = NULL;
     int rc = FSY_OK;
     f.protocol = FSY_PROTOCOL_VERSION;
@@ -554,7 +572,7 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
         hello.origin = &origin;
         hello.max_value = m->max_value;
         hello.max_txn_changes = m->max_txn_changes;
-        rc = s_vv_build(&ve, &m->vv);
+        rc = fsy_wire_vv_build(&ve, &m->vv);
         hello.vv = &ve.msg;
         f.body_case = FIELDSYNC__FRAME__BODY_HELLO;
         f.hello = &hello;
@@ -568,7 +586,7 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
         ack.id = m->id;
         ack.gapped = m->gapped;
         ack.refused = m->refused;
-        rc = s_vv_build(&ve, &m->vv);
+        rc = fsy_wire_vv_build(&ve, &m->vv);
         ack.vv = &ve.msg;
         f.body_case = FIELDSYNC__FRAME__BODY_ACK;
         f.ack = &ack;
@@ -583,12 +601,17 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
         f.body_case = FIELDSYNC__FRAME__BODY_REFUSE;
         f.refuse = &refuse;
         break;
+    case FSY_MSG_HEALTH:
+        rc = fsy_wire_enc_health(m, &health, &z);
+        f.body_case = FIELDSYNC__FRAME__BODY_HEALTH;
+        f.health = &health;
+        break;
     default:
         rc = fsy_err_set(FSY_EINTERNAL, "unknown message type %d", m->type);
     }
     if (rc == FSY_OK)
-        rc = s_pack(&f.base, out, len);
-    s_vv_enc_free(&ve);
+        rc = fsy_wire_pack(&f.base, out, len);
+    fsy_wire_vv_enc_free(&ve);
     free(z);
     return rc;
 }
@@ -596,21 +619,11 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
 static int
 s_dec_batch_msg(const Fieldsync__Batch *b, fsy_msg_t *out)
 {
-    if (b->raw_len > FSY_MSG_MAX)
-        return fsy_err_set(FSY_ETOOBIG,
-                           "batch of %llu bytes is over the "
-                           "limit",
-                           (unsigned long long)b->raw_len);
-    uint8_t *raw = malloc(b->raw_len ? b->raw_len : 1);
-    if (raw == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
-    size_t n =
-        ZSTD_decompress(raw, b->raw_len, b->payload.data, b->payload.len);
-    int rc = FSY_OK;
-    if (ZSTD_isError(n) || n != b->raw_len)
-        rc = fsy_err_set(FSY_ECORRUPT, "batch payload does not decompress");
-    if (rc == FSY_OK)
-        rc = fsy_wire_decode_batch(raw, b->raw_len, &out->changes);
+    uint8_t *raw;
+    int rc = fsy_wire_decompress(&b->payload, b->raw_len, FSY_MSG_MAX, &raw);
+    if (rc != FSY_OK)
+        return rc;
+    rc = fsy_wire_decode_batch(raw, b->raw_len, &out->changes);
     if (rc == FSY_OK && out->changes.n == 0)
         rc = fsy_err_set(FSY_EINVAL, "empty batch");
     free(raw);
@@ -627,7 +640,7 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
         out->max_value = f->hello->max_value;
         out->max_txn_changes = f->hello->max_txn_changes;
         int rc = s_dec_origin(f->hello->origin, &out->origin);
-        return rc ? rc : s_dec_vv(f->hello->vv, &out->vv);
+        return rc ? rc : fsy_wire_dec_vv(f->hello->vv, &out->vv);
     }
     case FIELDSYNC__FRAME__BODY_BATCH:
         out->type = FSY_MSG_BATCH;
@@ -637,7 +650,7 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
         out->id = f->ack->id;
         out->gapped = f->ack->gapped;
         out->refused = f->ack->refused;
-        return s_dec_vv(f->ack->vv, &out->vv);
+        return fsy_wire_dec_vv(f->ack->vv, &out->vv);
     case FIELDSYNC__FRAME__BODY_HEARTBEAT:
         out->type = FSY_MSG_HEARTBEAT;
         out->sent_ms = f->heartbeat->sent_ms;
@@ -646,6 +659,9 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
         out->type = FSY_MSG_REFUSE;
         snprintf(out->reason, sizeof out->reason, "%s", f->refuse->reason);
         return FSY_OK;
+    case FIELDSYNC__FRAME__BODY_HEALTH:
+        out->type = FSY_MSG_HEALTH;
+        return fsy_wire_dec_health(f->health, out);
     default:
         return fsy_err_set(FSY_EFORMAT, "frame without a body");
     }
@@ -660,8 +676,8 @@ fsy_wire_decode_msg(const uint8_t *buf, size_t len, fsy_msg_t *out)
                            "frame of %zu bytes is over the "
                            "%zu-byte limit",
                            len, FSY_MSG_MAX);
-    s_budget_t budget;
-    s_budget_init(&budget, len);
+    fsy_wire_budget_t budget;
+    fsy_wire_budget_init(&budget, len);
     Fieldsync__Frame *f = fieldsync__frame__unpack(&budget.a, len, buf);
     if (f == NULL)
         return fsy_err_set(FSY_EFORMAT, "undecodable frame");

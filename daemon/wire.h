@@ -22,6 +22,7 @@
 
 #include "fieldsync/bundle.h"
 #include "fieldsync/change.h"
+#include "fieldsync/health.h"
 #include "fieldsync/store.h"
 
 #define FSY_BUNDLE_FORMAT 1
@@ -57,7 +58,8 @@ typedef enum fsy_msg_type {
     FSY_MSG_BATCH,
     FSY_MSG_ACK,
     FSY_MSG_HEARTBEAT,
-    FSY_MSG_REFUSE
+    FSY_MSG_REFUSE,
+    FSY_MSG_HEALTH
 } fsy_msg_type_t;
 
 /*
@@ -67,7 +69,11 @@ typedef enum fsy_msg_type {
  *   ACK        id, vv, gapped, refused
  *   HEARTBEAT  sent_ms
  *   REFUSE     reason
- * vv.v and changes are owned by the message: fsy_msg_clear() frees them.
+ *   HEALTH     sites, n_sites: the sender's own summary first; in each,
+ *              heard_ms carries an AGE (ms since last heard), and via and
+ *              updated_ms are unused (the receiver fills them)
+ * vv.v, changes and sites are owned by the message: fsy_msg_clear() frees
+ * them (an encoder only borrows them).
  */
 typedef struct fsy_msg {
     fsy_msg_type_t type;
@@ -79,6 +85,8 @@ typedef struct fsy_msg {
     uint64_t gapped, refused;
     uint64_t sent_ms;
     char reason[256];
+    fsy_site_health_t *sites;
+    size_t n_sites;
 } fsy_msg_t;
 
 /* Encodes m (a BATCH's changes are compressed here). */

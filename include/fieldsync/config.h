@@ -20,6 +20,16 @@
  *   [child gao]                  ; at a parent: one per admitted child
  *   public_key = <Z85>   read_scopes = MLI, global   write_scopes = MLI
  *   max_message_bytes = 67108864
+ *   [sync] health_ms = 10000     ; how often a summary goes to the parent
+ *   [http]                       ; fieldsyncd: metrics, status page
+ *   listen = 127.0.0.1:7480      ; or off
+ *   min_free_bytes = 16777216    ; /healthz fails below this free space
+ *   [status]                     ; when a site turns amber or red
+ *   amber_after_s = 60   red_after_s = 900   amber_behind = 1000
+ *   red_behind = 100000  amber_clock_offset_s = 60
+ *   [log]
+ *   level = info                 ; debug, info, warn, error
+ *   target = stderr              ; or syslog
  *
  * Unknown sections and keys are errors, reported with file, line and key,
  * so a typo never silently falls back to a default.
@@ -50,6 +60,16 @@ typedef struct fsy_child_conf {
     char sites_below[256];  /* origins it may relay besides its own */
 } fsy_child_conf_t;
 
+/* When a site's row on a status display turns amber or red. */
+typedef struct fsy_thresholds {
+    unsigned amber_after_s, red_after_s; /* since last contact */
+    size_t amber_behind, red_behind;     /* changes apart, either way */
+    unsigned amber_clock_offset_s;       /* its clock against ours */
+} fsy_thresholds_t;
+
+/* Log levels, most verbose first. */
+enum { FSY_LOG_DEBUG = 0, FSY_LOG_INFO, FSY_LOG_WARN, FSY_LOG_ERROR };
+
 /* True if scope is in a "MLI, global" list (an empty list allows all). */
 bool fsy_scope_allowed(const char *list, const char *scope);
 
@@ -64,15 +84,21 @@ typedef struct fsy_config {
     size_t batch_bytes;   /* ... this many changes or value bytes */
     unsigned window;      /* batches in flight, unacknowledged */
     unsigned heartbeat_ms;
-    unsigned timeout_ms;        /* silence after which a session restarts */
-    unsigned reconnect_ms;      /* first wait before reconnecting ... */
-    unsigned reconnect_max_ms;  /* ... doubling up to this */
-    size_t max_message_bytes;   /* frames larger are dropped at the socket */
-    char secret_key_file[4096]; /* [site]: this site's key; "" none */
-    char write_scopes[256];     /* [site]: what this site may write; "" all */
-    int insecure;               /* [site] insecure = true: no CURVE */
-    char parent_public_key[41]; /* [parent] server_public_key (Z85) */
-    fsy_child_conf_t *children; /* owned: fsy_config_free() */
+    unsigned timeout_ms;         /* silence after which a session restarts */
+    unsigned reconnect_ms;       /* first wait before reconnecting ... */
+    unsigned reconnect_max_ms;   /* ... doubling up to this */
+    size_t max_message_bytes;    /* frames larger are dropped at the socket */
+    char secret_key_file[4096];  /* [site]: this site's key; "" none */
+    char write_scopes[256];      /* [site]: what this site may write; "" all */
+    int insecure;                /* [site] insecure = true: no CURVE */
+    char parent_public_key[41];  /* [parent] server_public_key (Z85) */
+    unsigned health_ms;          /* [sync]: summaries to the parent */
+    char http_listen[64];        /* [http] "127.0.0.1:7480", "" = off */
+    size_t min_free_bytes;       /* [http]: /healthz fails below */
+    fsy_thresholds_t thresholds; /* [status] */
+    int log_level;               /* [log] level: FSY_LOG_* */
+    bool log_syslog;             /* [log] target = syslog */
+    fsy_child_conf_t *children;  /* owned: fsy_config_free() */
     size_t n_children;
 } fsy_config_t;
 

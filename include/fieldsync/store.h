@@ -319,6 +319,8 @@ typedef struct fsy_peer_status {
     char *vv; /* owned; fsy_peer_status_free */
     char last_error[256];
     uint64_t updated_ms;
+    bool offset_known;
+    int64_t clock_offset_ms; /* its clock minus ours, if offset_known */
 } fsy_peer_status_t;
 
 /* Records (insert or replace) one neighbour's status. */

@@ -47,8 +47,8 @@ s_link_init(link_t *l, unsigned window, size_t batch_changes)
     fsy_config_defaults(&l->cfg);
     l->cfg.window = window;
     l->cfg.batch_changes = batch_changes;
-    l->env_gao = (fsy_sync_env_t){l->gao, &l->cfg, 1000};
-    l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000};
+    l->env_gao = (fsy_sync_env_t){l->gao, &l->cfg, 1000, 1000};
+    l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000, 1000};
     l->child_side.is_parent = true;
     snprintf(l->child_side.name, sizeof l->child_side.name, "parent");
     l->child_side.send = s_enqueue;

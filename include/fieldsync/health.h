@@ -1,0 +1,75 @@
+/*
+ * fieldsync — health summaries: what each site tells its parent about
+ * itself, and what hubs relay upwards, so headquarters knows every site in
+ * the tree (docs/OPERATIONS.md).
+ *
+ * A summary travels up one hop at a time. The parent that receives a
+ * site's own summary fills what only it can know (whether the site is
+ * connected, when it last heard from it, its clock offset, what it may
+ * read); hubs pass their subtree on with those fields converted to the
+ * receiver's point of view (an age instead of a time, the offset to the
+ * receiver's clock). Every site keeps what it heard in its replica's
+ * `sites` table, so `fieldsync status --all-sites` works with or without
+ * the daemon.
+ *
+ * Ownership: a fsy_site_health_t owns vv.v; fsy_site_health_free() frees an
+ * array of them. Errors: FSY_ENOMEM, FSY_EIO (SQLite), FSY_EINVAL.
+ */
+#ifndef FIELDSYNC_HEALTH_H
+#define FIELDSYNC_HEALTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/change.h"
+#include "fieldsync/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Most sites one health message carries (and one site keeps). */
+#define FSY_HEALTH_SITES_MAX 4096
+
+typedef struct fsy_site_health {
+    char site[FSY_SITE_MAX + 1];
+    char parent[FSY_SITE_MAX + 1]; /* the site it syncs up to; "" none */
+    char via[FSY_SITE_MAX + 1];    /* the neighbour it was heard through */
+    bool connected;                /* to its parent, as its parent says */
+    uint64_t heard_ms;             /* our clock: last contact (0 never) */
+    uint64_t reported_ms;          /* its clock: when it made the summary */
+    int64_t clock_offset_ms;       /* its clock minus ours, estimated */
+    uint64_t uptime_s;             /* of its daemon */
+    uint64_t conflicts;            /* open conflicts in its replica */
+    uint64_t pending;              /* changes it holds its parent lacks */
+    char version[32];              /* its daemon's version */
+    char last_error[256];
+    char read_scopes[256]; /* what its parent sends it; "" all */
+    fsy_vv_t vv;           /* what it holds (owned) */
+    uint64_t updated_ms;   /* our clock: when this row was written */
+} fsy_site_health_t;
+
+void fsy_site_health_free(fsy_site_health_t *v, size_t n);
+
+/* Records (insert or replace, by site) n summaries in one transaction. */
+int fsy_store_sites_put(fsy_store_t *s, const fsy_site_health_t *v, size_t n);
+
+/* Every recorded site, by name; free with fsy_site_health_free. A row
+ * whose vector does not parse is returned with an empty vector. */
+int fsy_store_sites(fsy_store_t *s, fsy_site_health_t **out, size_t *n);
+
+/* A neighbour's session ended: its row shows it disconnected, last heard
+ * at heard_ms. Nothing happens if there is no row. */
+int fsy_store_site_disconnected(fsy_store_t *s, const char *site,
+                                uint64_t heard_ms);
+
+/* Changes held per `have` that the holder of `other` lacks, counting only
+ * scopes in the list `scopes` ("MLI, global"; "" counts every scope). */
+uint64_t fsy_vv_missing(const fsy_vv_t *have, const fsy_vv_t *other,
+                        const char *scopes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
