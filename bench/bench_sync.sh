@@ -24,9 +24,9 @@ now_ms() { date +%s%3N; }
 "$F" --db "$W/gao.db" init --site gao >/dev/null
 "$F" keygen -o "$W/hq" >/dev/null
 "$F" keygen -o "$W/gao" >/dev/null
-printf '[site]\ndb = %s\nsecret_key_file = %s\n[listen]\nendpoint = tcp://127.0.0.1:%s\n[child gao]\npublic_key = %s\n' \
+printf '[site]\ndb = %s\nsecret_key_file = %s\n[listen]\nendpoint = tcp://127.0.0.1:%s\n[http]\nlisten = off\n[child gao]\npublic_key = %s\n' \
   "$W/hq.db" "$W/hq.key" "$P" "$(cat "$W/gao.pub")" >"$W/hq.conf"
-printf '[site]\ndb = %s\nsecret_key_file = %s\n[parent]\nendpoint = tcp://127.0.0.1:%s\nserver_public_key = %s\n' \
+printf '[site]\ndb = %s\nsecret_key_file = %s\n[parent]\nendpoint = tcp://127.0.0.1:%s\nserver_public_key = %s\n[http]\nlisten = off\n' \
   "$W/gao.db" "$W/gao.key" "$P" "$(cat "$W/hq.pub")" >"$W/gao.conf"
 if [ -n "$SYNC" ]; then printf '[sync]\n%b\n' "$SYNC" | tee -a "$W/hq.conf" >>"$W/gao.conf"; fi
 

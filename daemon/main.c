@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,10 @@
 #include "fieldsync/keys.h"
 #include "fieldsync/store.h"
 #include "fieldsync/version.h"
+#include <systemd/sd-daemon.h>
+
 #include "health.h"
+#include "http.h"
 #include "log.h"
 #include "peer.h"
 #include "transport.h"
@@ -54,6 +58,11 @@ struct s_daemon {
     fsy_peer_t parent;
     s_child_t children[FSY_MAX_CHILDREN];
     uint64_t malformed;
+    uint64_t started_ms;
+    _Atomic uint64_t loop_ms; /* last turn of the loop, for /healthz */
+    fsy_http_t *http;
+    uint64_t watchdog_us; /* systemd's WatchdogSec, 0 if none */
+    uint64_t watchdog_ms; /* last WATCHDOG=1 sent */
 };
 
 static volatile sig_atomic_t s_stop;
@@ -388,10 +397,30 @@ s_leave(s_daemon_t *d, const fsy_sync_env_t *env)
     s_record_status(d, env);
 }
 
+/* systemd (Type=notify): a watchdog ping at twice the rate it asks for,
+ * and a one-line status for `systemctl status`. No-ops outside systemd. */
+static void
+s_notify(s_daemon_t *d, const fsy_sync_env_t *env)
+{
+    if (d->watchdog_us == 0 ||
+        (env->now_ms - d->watchdog_ms) * 1000 < d->watchdog_us / 2)
+        return;
+    d->watchdog_ms = env->now_ms;
+    unsigned live = 0;
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
+        live +=
+            d->children[i].used && d->children[i].peer.state == FSY_PEER_LIVE;
+    sd_notifyf(0, "WATCHDOG=1\nSTATUS=parent %s, %u child session(s)",
+               !d->has_parent                     ? "none"
+               : d->parent.state == FSY_PEER_LIVE ? "connected"
+                                                  : "disconnected",
+               live);
+}
+
 static void
 s_run(s_daemon_t *d)
 {
-    fsy_sync_env_t env = {d->store, &d->cfg, fsy_wall_ms(), fsy_wall_ms()};
+    fsy_sync_env_t env = {d->store, &d->cfg, fsy_wall_ms(), d->started_ms};
     if (d->has_parent) {
         snprintf(d->parent.name, sizeof d->parent.name, "parent");
         d->parent.is_parent = true;
@@ -401,9 +430,11 @@ s_run(s_daemon_t *d)
     }
     uint64_t recorded = 0;
     bool parent_live = false;
+    sd_notify(0, "READY=1");
     while (!s_stop) {
         fsy_transport_wait(&d->tr, FSY_WAIT_MS);
         env.now_ms = fsy_wall_ms();
+        atomic_store(&d->loop_ms, env.now_ms);
         fsy_transport_zap(&d->tr, s_admit, d);
         s_read_all(d, &env);
         s_serve_peers(d, &env);
@@ -412,7 +443,9 @@ s_run(s_daemon_t *d)
             s_record_status(d, &env);
             recorded = env.now_ms;
         }
+        s_notify(d, &env);
     }
+    sd_notify(0, "STOPPING=1");
     s_leave(d, &env);
 }
 
@@ -517,6 +550,25 @@ s_setup(s_daemon_t *d, const char *path)
     return 0;
 }
 
+/* What only a running daemon does: logs as configured, HTTP, watchdog. */
+static int
+s_serve(s_daemon_t *d)
+{
+    fsy_log_configure(d->cfg.log_level, d->cfg.log_syslog);
+    d->started_ms = fsy_wall_ms();
+    atomic_store(&d->loop_ms, d->started_ms);
+    uint64_t us = 0;
+    if (sd_watchdog_enabled(0, &us) > 0)
+        d->watchdog_us = us;
+    if (d->cfg.http_listen[0] == '\0')
+        return 0;
+    fsy_http_opts_t ho = {
+        .cfg = &d->cfg, .started_ms = d->started_ms, .loop_ms = &d->loop_ms};
+    if (fsy_http_start(&d->http, &ho) != FSY_OK)
+        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
+    return 0;
+}
+
 static void
 s_signals(void)
 {
@@ -531,6 +583,7 @@ s_signals(void)
 static void
 s_teardown(s_daemon_t *d)
 {
+    fsy_http_stop(&d->http); /* first: its requests read the replica */
     fsy_peer_clear(&d->parent);
     for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
         if (d->children[i].used)
@@ -568,11 +621,13 @@ main(int argc, char **argv)
     int rc = s_setup(&d, config);
     if (rc == 0 && check)
         printf("%s: configuration and replica are usable\n", config);
-    else if (rc == 0) {
+    else if (rc == 0 && (rc = s_serve(&d)) == 0) {
         s_signals();
-        fsy_log("info", "start", "version=%s listen=%s parent=%s curve=%s",
+        fsy_log("info", "start",
+                "version=%s listen=%s parent=%s curve=%s http=%s",
                 FSY_VERSION_STRING, d.cfg.listen[0] ? d.cfg.listen : "-",
-                d.has_parent ? d.cfg.parent : "-", d.curve ? "on" : "off");
+                d.has_parent ? d.cfg.parent : "-", d.curve ? "on" : "off",
+                d.cfg.http_listen[0] ? d.cfg.http_listen : "off");
         if (!d.curve)
             fsy_log("warn", "insecure",
                     "msg=\"insecure = true: links are neither encrypted "

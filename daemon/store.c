@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -490,6 +491,24 @@ fsy_store_create(fsy_store_t **out, const char *path, const char *site)
     }
     *out = s;
     return FSY_OK;
+}
+
+int
+fsy_store_probe_write(fsy_store_t *s)
+{
+    int rc = fsy_sq_exec(s, "BEGIN IMMEDIATE");
+    if (rc != FSY_OK)
+        return rc;
+    char sql[96];
+    snprintf(sql, sizeof sql,
+             "INSERT OR REPLACE INTO meta(key, value) VALUES('probe', %" PRIu64
+             ")",
+             fsy_wall_ms());
+    if ((rc = fsy_sq_exec(s, sql)) == FSY_OK &&
+        (rc = fsy_sq_exec(s, "COMMIT")) == FSY_OK)
+        return FSY_OK;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
 }
 
 void

@@ -54,6 +54,11 @@ int fsy_store_open(fsy_store_t **out, const char *path);
 /* Closes and frees; accepts NULL and sets *s to NULL. */
 void fsy_store_close(fsy_store_t **s);
 
+/* Writes and commits one small row durably (for health checks): FSY_OK if
+ * the replica takes writes now, else the error (read-only, disk full, I/O
+ * error) with SQLite's reason as detail. */
+int fsy_store_probe_write(fsy_store_t *s);
+
 /* This replica's own origin (site id and incarnation). Borrowed. */
 const fsy_origin_t *fsy_store_origin(const fsy_store_t *s);
 

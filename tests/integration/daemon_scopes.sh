@@ -37,7 +37,7 @@ fs gao put ssd-rumour --kind analysis --scope SSD --set title="Out of mandate" >
 fs gao put sitrep-gao --set status=final >/dev/null
 wait_scope 20 MLI hq bamako gao
 deadline=$((SECONDS + 10))
-until fs bamako status --json | jq -e '.peers[] | select(.name == "gao") | .batches_refused > 0' >/dev/null; do
+until fs bamako status --json | jq -e '.sites[] | select(.site == "gao") | .batches_refused > 0' >/dev/null; do
   [ $SECONDS -lt $deadline ] || fail "no refusal in bamako's status: $(fs bamako status)"
   sleep 0.2
 done

@@ -20,7 +20,7 @@ assert_eq "$(changes juba)" "$(changes gao)" "log sizes"
 
 step "fieldsync status shows the neighbours"
 deadline=$((SECONDS + 10))
-until [ "$(fs bamako status --json | jq -c '[.peers[] | select(.connected) | .name] | sort')" = '["gao","hq","kidal"]' ]; do
+until [ "$(fs bamako status --json | jq -c '[.sites[] | select(.connected) | .site] | sort')" = '["gao","hq","kidal"]' ]; do
   [ $SECONDS -lt $deadline ] || fail "bamako's status: $(fs bamako status)"
   sleep 0.2
 done
@@ -31,7 +31,7 @@ fs gao put incident-0413 --kind analysis --scope MLI --set title="Incident 0413"
 fs kidal put sitrep-kidal --set status=final >/dev/null
 fs hq put isf-mli-2027 --set owner="Strategic Planning Unit" >/dev/null
 deadline=$((SECONDS + 10))
-until [ "$(fs hq status --json | jq -c '.peers[] | select(.name == "bamako") | [.connected, .they_lack > 0]')" = '[false,true]' ]; do
+until [ "$(fs hq status --json | jq -c '.sites[] | select(.site == "bamako") | [.connected, .behind > 0]')" = '[false,true]' ]; do
   [ $SECONDS -lt $deadline ] || fail "hq's status of bamako: $(fs hq status)"
   sleep 0.2
 done

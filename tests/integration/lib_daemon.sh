@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 : "${FIELDSYNCD:?FIELDSYNCD must point at the fieldsyncd binary}"
 
-declare -A PORT PID PARENT READ_SCOPES WRITE_SCOPES
+declare -A PORT HTTP PID PARENT READ_SCOPES WRITE_SCOPES
 PIDS=()
 daemon_cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -28,6 +28,7 @@ free_port() {
 site() {
   local name=$1 parent=${2:-}
   PORT[$name]=$(free_port)
+  HTTP[$name]=$(free_port)
   PARENT[$name]=$parent
   fs "$name" init --site "$name" >/dev/null
   [ -n "${INSECURE:-}" ] || "$FIELDSYNC" keygen -o "$T/$name" >/dev/null
@@ -54,6 +55,8 @@ conf() {
   if [ -n "${INSECURE:-}" ]; then printf 'insecure = true\n'
   else printf 'secret_key_file = %s\n' "$T/$name.key"; fi
   printf '[listen]\nendpoint = tcp://127.0.0.1:%s\n' "${PORT[$name]}"
+  if [ -n "${HTTP[$name]:-}" ]; then printf '[http]\nlisten = 127.0.0.1:%s\n' "${HTTP[$name]}"
+  else printf '[http]\nlisten = off\n'; fi
   if [ -n "$parent" ]; then
     printf '[parent]\nendpoint = tcp://127.0.0.1:%s\n' "${PORT[$parent]}"
     [ -n "${INSECURE:-}" ] || printf 'server_public_key = %s\n' "$(pubkey "$parent")"
@@ -67,7 +70,9 @@ conf() {
     [ -z "${WRITE_SCOPES[$c]:-}" ] || printf 'write_scopes = %s\n' "${WRITE_SCOPES[$c]}"
   done
   # small batches and window: a backlog takes many round trips
-  printf '[sync]\nheartbeat_ms = 200\ntimeout_ms = 2000\nbatch_changes = 100\nwindow = 2\n'
+  printf '[sync]\nheartbeat_ms = 200\ntimeout_ms = 2000\nbatch_changes = 100\nwindow = 2\nhealth_ms = %s\n' \
+    "${HEALTH_MS:-1000}"
+  [ -z "${EXTRA_CONF:-}" ] || printf '%b\n' "$EXTRA_CONF"
 }
 
 start() {

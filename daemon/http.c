@@ -1,0 +1,267 @@
+/*
+ * fieldsync — the daemon's HTTP endpoints. See http.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "fieldsync/metrics.h"
+#include "fieldsync/status_view.h"
+#include "fieldsync/store.h"
+#include "fieldsync/wallclock.h"
+#include "http.h"
+#include "log.h"
+
+/* The sync loop turns every 50 ms; one batch may hold it for seconds. */
+#define S_LOOP_STALL_MS 30000
+#define S_PAGE_REFRESH_S 10
+
+struct fsy_http {
+    struct MHD_Daemon *mhd;
+    fsy_http_opts_t o;
+};
+
+typedef struct s_reply {
+    unsigned status;
+    const char *type;
+    char *body; /* malloc'd */
+} s_reply_t;
+
+static void
+s_text(s_reply_t *r, unsigned status, const char *fmt, const char *detail)
+{
+    size_t n = strlen(fmt) + strlen(detail) + 1;
+    r->status = status;
+    r->type = "text/plain; charset=utf-8";
+    r->body = malloc(n);
+    if (r->body != NULL)
+        snprintf(r->body, n, fmt, detail);
+}
+
+static uint64_t
+s_file_size(const char *path, const char *suffix)
+{
+    char p[4200];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    return stat(p, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/* The view of every site, or a 503 reply saying why there is none. */
+static int
+s_view(const fsy_http_t *h, s_reply_t *r, fsy_status_view_t *v)
+{
+    fsy_store_t *s = NULL;
+    int rc = fsy_store_open(&s, h->o.cfg->db);
+    if (rc == FSY_OK)
+        rc = fsy_status_view_load(s, h->o.cfg, true, fsy_wall_ms(), v);
+    fsy_store_close(&s);
+    if (rc != FSY_OK)
+        s_text(r, 503, "cannot read the replica: %s\n", fsy_errdetail());
+    return rc;
+}
+
+static void
+s_status(const fsy_http_t *h, s_reply_t *r, int what)
+{
+    fsy_status_view_t v;
+    if (s_view(h, r, &v) != FSY_OK)
+        return;
+    if (what == 'j') {
+        r->type = "application/json";
+        r->body = fsy_status_view_json(&v);
+    } else if (what == 'm') {
+        uint64_t now = fsy_wall_ms();
+        fsy_process_info_t p = {.uptime_s = (now - h->o.started_ms) / 1000,
+                                .replica_bytes =
+                                    s_file_size(h->o.cfg->db, "") +
+                                    s_file_size(h->o.cfg->db, "-wal")};
+        r->type = "text/plain; version=0.0.4; charset=utf-8";
+        r->body = fsy_metrics_render(&v, &p);
+    } else {
+        r->type = "text/html; charset=utf-8";
+        r->body = fsy_status_page_render(&v, S_PAGE_REFRESH_S);
+    }
+    r->status = 200;
+    fsy_status_view_free(&v);
+}
+
+/* Free space where the replica lives, below [http] min_free_bytes? */
+static bool
+s_room(const char *db, size_t min_free, char *why, size_t len)
+{
+    char dir[4096];
+    struct statvfs st;
+    snprintf(dir, sizeof dir, "%s", db);
+    if (statvfs(dirname(dir), &st) != 0) {
+        snprintf(why, len, "cannot check free space: %s", strerror(errno));
+        return false;
+    }
+    uint64_t avail = (uint64_t)st.f_bavail * st.f_frsize;
+    if (avail >= min_free)
+        return true;
+    snprintf(why, len,
+             "disk nearly full: %" PRIu64 " bytes free, [http] "
+             "min_free_bytes is %zu",
+             avail, min_free);
+    return false;
+}
+
+/* "" when healthy, else why not. */
+static void
+s_health_check(const fsy_http_t *h, char *why, size_t len)
+{
+    uint64_t loop = atomic_load(h->o.loop_ms), now = fsy_wall_ms();
+    why[0] = '\0';
+    if (now > loop && now - loop > S_LOOP_STALL_MS) {
+        snprintf(why, len, "the sync loop has not turned for %" PRIu64 " s",
+                 (now - loop) / 1000);
+        return;
+    }
+    if (!s_room(h->o.cfg->db, h->o.cfg->min_free_bytes, why, len))
+        return;
+    fsy_store_t *s = NULL;
+    int rc = fsy_store_open(&s, h->o.cfg->db);
+    if (rc == FSY_OK)
+        rc = fsy_store_probe_write(s);
+    if (rc != FSY_OK)
+        snprintf(why, len, "replica not writable: %s", fsy_errdetail());
+    fsy_store_close(&s);
+}
+
+static void
+s_healthz(const fsy_http_t *h, s_reply_t *r)
+{
+    char why[512];
+    s_health_check(h, why, sizeof why);
+    if (why[0] != '\0')
+        s_text(r, 503, "unhealthy: %s\n", why);
+    else
+        s_text(r, 200, "ok%s\n", "");
+}
+
+static void
+s_route(const fsy_http_t *h, const char *url, s_reply_t *r)
+{
+    if (strcmp(url, "/") == 0)
+        s_status(h, r, 'h');
+    else if (strcmp(url, "/status") == 0)
+        s_status(h, r, 'j');
+    else if (strcmp(url, "/metrics") == 0)
+        s_status(h, r, 'm');
+    else if (strcmp(url, "/healthz") == 0)
+        s_healthz(h, r);
+    else
+        s_text(r, 404, "not found: try /, /status, /metrics or /healthz%s\n",
+               "");
+}
+
+static enum MHD_Result
+s_handle(void *cls, struct MHD_Connection *c, const char *url,
+         const char *method, const char *version, const char *upload,
+         size_t *upload_len, void **state)
+{
+    (void)version;
+    (void)upload;
+    if (*state == NULL) { /* headers only so far: answer on the next call */
+        *state = c;
+        return MHD_YES;
+    }
+    if (*upload_len != 0) { /* no endpoint takes a body: drop it */
+        *upload_len = 0;
+        return MHD_YES;
+    }
+    s_reply_t r = {0};
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        s_text(&r, 405, "only GET and HEAD%s\n", "");
+    else
+        s_route(cls, url, &r);
+    if (r.body == NULL)
+        return MHD_NO; /* out of memory: drop the connection */
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        strlen(r.body), r.body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(r.body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", r.type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r.status == 405)
+        MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    enum MHD_Result ok = MHD_queue_response(c, r.status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static void
+s_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    fsy_log("warn", "http", "msg=\"%s\"", msg);
+}
+
+static int
+s_addr(const char *listen, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || (size_t)(colon - listen) >= sizeof host)
+        return fsy_err_set(FSY_EINVAL, "[http] listen %s: want ADDRESS:PORT",
+                           listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return fsy_err_set(FSY_EINVAL, "[http] listen %s: bad address", listen);
+    return FSY_OK;
+}
+
+int
+fsy_http_start(fsy_http_t **out, const fsy_http_opts_t *o)
+{
+    struct sockaddr_in sa;
+    int rc = s_addr(o->cfg->http_listen, &sa);
+    if (rc != FSY_OK)
+        return rc;
+    fsy_http_t *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    h->o = *o;
+    h->mhd = MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        s_handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    if (h->mhd == NULL) {
+        free(h);
+        return fsy_err_set(FSY_EIO,
+                           "cannot serve HTTP at %s (address in use?): "
+                           "change [http] listen, or set it to off",
+                           o->cfg->http_listen);
+    }
+    *out = h;
+    return FSY_OK;
+}
+
+void
+fsy_http_stop(fsy_http_t **hp)
+{
+    if (hp == NULL || *hp == NULL)
+        return;
+    MHD_stop_daemon((*hp)->mhd);
+    free(*hp);
+    *hp = NULL;
+}

@@ -1,0 +1,200 @@
+/*
+ * fieldsync — /metrics: the status view in the Prometheus text exposition
+ * format (version 0.0.4). Every family has HELP and TYPE lines and its
+ * samples together; counters end in _total; per-site series carry a
+ * `site` label. Names are an interface (docs/OPERATIONS.md): add, never
+ * rename.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync/metrics.h"
+#include "fieldsync/version.h"
+
+/* Label values: backslash, double quote and newline escaped. */
+static void
+s_label(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fputc('\\', f);
+        if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+static void
+s_family(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+typedef double (*s_value_fn)(const fsy_site_row_t *r, uint64_t now, bool *has);
+
+/* One family with a sample per site for which value() has one. */
+static void
+s_per_site(FILE *f, const fsy_status_view_t *v, const char *name,
+           const char *type, const char *help, s_value_fn value)
+{
+    bool any = false;
+    for (size_t i = 0; i < v->n; i++) {
+        bool has = true;
+        double x = value(&v->rows[i], v->now_ms, &has);
+        if (!has)
+            continue;
+        if (!any)
+            s_family(f, name, type, help);
+        any = true;
+        fprintf(f, "%s{site=\"", name);
+        s_label(f, v->rows[i].site);
+        fprintf(f, "\"} %.15g\n", x);
+    }
+}
+
+static bool
+s_other(const fsy_site_row_t *r)
+{
+    return strcmp(r->role, "self") != 0;
+}
+
+static double
+s_connected(const fsy_site_row_t *r, uint64_t now, bool *has)
+{
+    (void)now;
+    *has = s_other(r);
+    return strcmp(r->state, "connected") == 0;
+}
+
+static double
+s_since(const fsy_site_row_t *r, uint64_t now, bool *has)
+{
+    *has = s_other(r) && r->last_contact_ms != 0;
+    return r->last_contact_ms > now ? 0.0
+                                    : (double)(now - r->last_contact_ms) / 1e3;
+}
+
+static double
+s_behind(const fsy_site_row_t *r, uint64_t now, bool *has)
+{
+    (void)now;
+    *has = s_other(r);
+    return (double)r->behind;
+}
+
+static double
+s_ahead(const fsy_site_row_t *r, uint64_t now, bool *has)
+{
+    (void)now;
+    *has = s_other(r);
+    return (double)r->ahead;
+}
+
+static double
+s_conflicts(const fsy_site_row_t *r, uint64_t now, bool *has)
+{
+    (void)now;
+    *has = r->reported || !s_other(r);
+    return (double)r->conflicts;
+}
+
+static double
+s_offset(const fsy_site_row_t *r, uint64_t now, bool *has)
+{
+    (void)now;
+    *has = s_other(r) && r->offset_known;
+    return (double)r->clock_offset_ms / 1e3;
+}
+
+static double
+s_level(const fsy_site_row_t *r, uint64_t now, bool *has)
+{
+    (void)now;
+    *has = true;
+    return (double)r->level;
+}
+
+#define S_COUNTER(fn, member)                                                  \
+    static double fn(const fsy_site_row_t *r, uint64_t now, bool *has)         \
+    {                                                                          \
+        (void)now;                                                             \
+        *has = r->neighbour;                                                   \
+        return (double)r->member;                                              \
+    }
+S_COUNTER(s_bytes_sent, bytes_sent)
+S_COUNTER(s_bytes_received, bytes_received)
+S_COUNTER(s_changes_sent, changes_sent)
+S_COUNTER(s_changes_received, changes_received)
+S_COUNTER(s_refused, refused)
+
+static void
+s_process(FILE *f, const fsy_status_view_t *v, const fsy_process_info_t *p)
+{
+    s_family(f, "fieldsync_build_info", "gauge",
+             "Always 1; labels name this site and the daemon's version.");
+    fprintf(f, "fieldsync_build_info{site=\"");
+    s_label(f, v->site);
+    fprintf(f, "\",version=\"%s\"} 1\n", FSY_VERSION_STRING);
+    s_family(f, "fieldsync_uptime_seconds", "gauge",
+             "Seconds since the daemon started.");
+    fprintf(f, "fieldsync_uptime_seconds %" PRIu64 "\n", p->uptime_s);
+    s_family(f, "fieldsync_replica_bytes", "gauge",
+             "Size of the replica on disk, write-ahead log included.");
+    fprintf(f, "fieldsync_replica_bytes %" PRIu64 "\n", p->replica_bytes);
+    s_family(f, "fieldsync_replica_changes", "gauge",
+             "Changes in this site's log.");
+    fprintf(f, "fieldsync_replica_changes %" PRIu64 "\n", v->counts.changes);
+    s_family(f, "fieldsync_replica_documents", "gauge",
+             "Documents visible at this site.");
+    fprintf(f, "fieldsync_replica_documents %" PRIu64 "\n",
+            v->counts.documents);
+}
+
+char *
+fsy_metrics_render(const fsy_status_view_t *v, const fsy_process_info_t *p)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL)
+        return NULL;
+    s_process(f, v, p);
+    s_per_site(f, v, "fieldsync_site_connected", "gauge",
+               "1 if the site is connected to its parent.", s_connected);
+    s_per_site(f, v, "fieldsync_site_last_contact_seconds", "gauge",
+               "Seconds since the site was last heard from.", s_since);
+    s_per_site(f, v, "fieldsync_site_changes_behind", "gauge",
+               "Changes held here that the site lacks (its scopes).", s_behind);
+    s_per_site(f, v, "fieldsync_site_changes_ahead", "gauge",
+               "Changes the site holds that are not here yet.", s_ahead);
+    s_per_site(f, v, "fieldsync_site_open_conflicts", "gauge",
+               "Open conflicts in the site's replica, as last reported.",
+               s_conflicts);
+    s_per_site(f, v, "fieldsync_site_clock_offset_seconds", "gauge",
+               "The site's clock minus this site's, estimated.", s_offset);
+    s_per_site(f, v, "fieldsync_site_health", "gauge",
+               "0 green, 1 amber, 2 red, by the [status] thresholds.", s_level);
+    s_per_site(f, v, "fieldsync_peer_bytes_sent_total", "counter",
+               "Bytes sent to a neighbour (resets with its session).",
+               s_bytes_sent);
+    s_per_site(f, v, "fieldsync_peer_bytes_received_total", "counter",
+               "Bytes received from a neighbour (resets with its session).",
+               s_bytes_received);
+    s_per_site(f, v, "fieldsync_peer_changes_sent_total", "counter",
+               "Changes sent to a neighbour (resets with its session).",
+               s_changes_sent);
+    s_per_site(f, v, "fieldsync_peer_changes_received_total", "counter",
+               "Changes received from a neighbour and applied.",
+               s_changes_received);
+    s_per_site(f, v, "fieldsync_peer_batches_refused_total", "counter",
+               "Batches and changes from a neighbour that were refused.",
+               s_refused);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}

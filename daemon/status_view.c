@@ -1,0 +1,270 @@
+/*
+ * fieldsync — the status view. See fieldsync/status_view.h.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync/health.h"
+#include "fieldsync/status_view.h"
+#include "fieldsync/version.h"
+
+/* A neighbour record the daemon has not refreshed for this long means no
+ * daemon runs here: nothing is connected, whatever the record says. */
+#define S_STALE_MS 15000 /* the daemon refreshes every 5 s at least */
+
+const char *
+fsy_age(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len)
+{
+    uint64_t s = (now_ms > then_ms ? now_ms - then_ms : 0) / 1000;
+    if (then_ms == 0)
+        snprintf(buf, len, "never");
+    else if (s < 60)
+        snprintf(buf, len, "%" PRIu64 "s ago", s);
+    else if (s < 3600)
+        snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s ago", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m ago", s / 3600,
+                 s / 60 % 60);
+    else
+        snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h ago", s / 86400,
+                 s / 3600 % 24);
+    return buf;
+}
+
+const char *
+fsy_level_name(fsy_level_t l)
+{
+    return l == FSY_LEVEL_RED     ? "red"
+           : l == FSY_LEVEL_AMBER ? "amber"
+                                  : "green";
+}
+
+void
+fsy_status_view_free(fsy_status_view_t *v)
+{
+    free(v->rows);
+    memset(v, 0, sizeof *v);
+}
+
+/* ---- levels ----------------------------------------------------------- */
+
+/* The first reason found at the highest level is the one shown. */
+static void
+s_raise(fsy_site_row_t *r, fsy_level_t l, const char *why)
+{
+    if (l > r->level || (l == r->level && r->why[0] == '\0')) {
+        r->level = l;
+        snprintf(r->why, sizeof r->why, "%s", why);
+    }
+}
+
+static void
+s_level(fsy_site_row_t *r, const fsy_thresholds_t *t, uint64_t now)
+{
+    char b[128], age[32];
+    r->level = FSY_LEVEL_GREEN;
+    r->why[0] = '\0';
+    snprintf(b, sizeof b, "%" PRIu64 " open conflict(s)", r->conflicts);
+    if (strcmp(r->role, "self") == 0) {
+        if (r->conflicts > 0)
+            s_raise(r, FSY_LEVEL_AMBER, b);
+        return;
+    }
+    uint64_t age_s = r->last_contact_ms == 0 || r->last_contact_ms > now
+                         ? 0
+                         : (now - r->last_contact_ms) / 1000;
+    uint64_t apart = r->behind > r->ahead ? r->behind : r->ahead;
+    uint64_t skew = (uint64_t)(r->clock_offset_ms < 0 ? -r->clock_offset_ms
+                                                      : r->clock_offset_ms);
+    char heard[64], changes[64], clock[64];
+    snprintf(heard, sizeof heard, "last heard %s",
+             fsy_age(r->last_contact_ms, now, age, sizeof age));
+    snprintf(changes, sizeof changes, "%" PRIu64 " changes apart", apart);
+    snprintf(clock, sizeof clock, "clock off by %" PRIu64 " s", skew / 1000);
+    if (r->last_contact_ms == 0)
+        s_raise(r, FSY_LEVEL_RED, "never heard from");
+    if (age_s >= t->red_after_s)
+        s_raise(r, FSY_LEVEL_RED, heard);
+    if (apart >= t->red_behind)
+        s_raise(r, FSY_LEVEL_RED, changes);
+    if (strcmp(r->state, "connected") != 0)
+        s_raise(r, FSY_LEVEL_AMBER,
+                strcmp(r->state, "disconnected") == 0
+                    ? "disconnected"
+                    : "no news: the path to it is down");
+    if (age_s >= t->amber_after_s)
+        s_raise(r, FSY_LEVEL_AMBER, heard);
+    if (apart >= t->amber_behind)
+        s_raise(r, FSY_LEVEL_AMBER, changes);
+    if (r->offset_known && skew >= (uint64_t)t->amber_clock_offset_s * 1000)
+        s_raise(r, FSY_LEVEL_AMBER, clock);
+    if (r->conflicts > 0)
+        s_raise(r, FSY_LEVEL_AMBER, b);
+}
+
+/* ---- rows ------------------------------------------------------------- */
+
+static void
+s_from_health(fsy_site_row_t *r, const fsy_site_health_t *h)
+{
+    r->reported = true;
+    r->conflicts = h->conflicts;
+    r->uptime_s = h->uptime_s;
+    snprintf(r->version, sizeof r->version, "%s", h->version);
+    snprintf(r->parent, sizeof r->parent, "%s", h->parent);
+    snprintf(r->via, sizeof r->via, "%s", h->via);
+}
+
+static const fsy_site_health_t *
+s_health_of(const fsy_site_health_t *v, size_t n, const char *site)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].site, site) == 0)
+            return &v[i];
+    return NULL;
+}
+
+static void
+s_neighbour(fsy_site_row_t *r, const fsy_peer_status_t *p,
+            const fsy_site_health_t *h, const fsy_vv_t *ours,
+            const fsy_config_t *cfg, uint64_t now)
+{
+    snprintf(r->site, sizeof r->site, "%s", p->name);
+    r->role = strcmp(p->role, "parent") == 0 ? "parent" : "child";
+    r->neighbour = true;
+    r->state = p->connected && now - p->updated_ms < S_STALE_MS
+                   ? "connected"
+                   : "disconnected";
+    r->last_contact_ms = p->last_contact_ms;
+    r->changes_sent = p->changes_sent;
+    r->changes_received = p->changes_received;
+    r->bytes_sent = p->bytes_sent;
+    r->bytes_received = p->bytes_received;
+    r->refused = p->refused;
+    r->offset_known = p->offset_known;
+    r->clock_offset_ms = p->clock_offset_ms;
+    snprintf(r->last_error, sizeof r->last_error, "%s", p->last_error);
+    if (h != NULL)
+        s_from_health(r, h);
+    const fsy_child_conf_t *acl = fsy_config_child(cfg, p->name);
+    const char *scopes = h ? h->read_scopes : acl ? acl->read_scopes : "";
+    fsy_vv_t *theirs = NULL;
+    if (fsy_vv_parse(p->vv, &theirs) == FSY_OK) {
+        r->behind = fsy_vv_missing(ours, theirs, scopes);
+        r->ahead = fsy_vv_missing(theirs, ours, "");
+        fsy_vv_free(&theirs);
+    }
+}
+
+/* A site below a neighbour: what its parent last relayed. Its news stops
+ * when the path to it is cut: a relay older than a few reports (and a
+ * timeout) means nothing is known any more. */
+static void
+s_below(fsy_site_row_t *r, const fsy_site_health_t *h, const fsy_vv_t *ours,
+        const fsy_config_t *cfg, uint64_t now)
+{
+    uint64_t stale = 3 * (uint64_t)cfg->health_ms + cfg->timeout_ms;
+    snprintf(r->site, sizeof r->site, "%s", h->site);
+    r->role = "below";
+    r->state = !h->connected                 ? "disconnected"
+               : now - h->updated_ms > stale ? "unreachable"
+                                             : "connected";
+    r->last_contact_ms = h->heard_ms;
+    r->offset_known = true;
+    r->clock_offset_ms = h->clock_offset_ms;
+    snprintf(r->last_error, sizeof r->last_error, "%s", h->last_error);
+    s_from_health(r, h);
+    r->behind = fsy_vv_missing(ours, &h->vv, h->read_scopes);
+    r->ahead = fsy_vv_missing(&h->vv, ours, "");
+}
+
+static void
+s_self(fsy_status_view_t *v, fsy_site_row_t *r, const fsy_site_health_t *h)
+{
+    snprintf(r->site, sizeof r->site, "%s", v->site);
+    r->role = r->state = "self";
+    r->last_contact_ms = v->now_ms;
+    r->conflicts = v->counts.conflicts;
+    r->offset_known = true;
+    snprintf(r->version, sizeof r->version, "%s", FSY_VERSION_STRING);
+    if (h != NULL) {
+        s_from_health(r, h);
+        r->conflicts = v->counts.conflicts; /* fresher than the summary */
+        snprintf(r->last_error, sizeof r->last_error, "%s", h->last_error);
+    }
+}
+
+typedef struct s_src {
+    fsy_vv_t *vv;
+    fsy_peer_status_t *peers;
+    size_t n_peers;
+    fsy_site_health_t *sites;
+    size_t n_sites;
+} s_src_t;
+
+static void
+s_src_free(s_src_t *src)
+{
+    fsy_vv_free(&src->vv);
+    fsy_peer_status_free(src->peers, src->n_peers);
+    fsy_site_health_free(src->sites, src->n_sites);
+}
+
+static bool
+s_is_neighbour(const s_src_t *src, const char *site)
+{
+    for (size_t i = 0; i < src->n_peers; i++)
+        if (strcmp(src->peers[i].name, site) == 0)
+            return true;
+    return false;
+}
+
+static void
+s_rows(fsy_status_view_t *v, const s_src_t *src, const fsy_config_t *cfg,
+       bool all_sites)
+{
+    s_self(v, &v->rows[v->n++], s_health_of(src->sites, src->n_sites, v->site));
+    for (size_t i = 0; i < src->n_peers; i++)
+        s_neighbour(&v->rows[v->n++], &src->peers[i],
+                    s_health_of(src->sites, src->n_sites, src->peers[i].name),
+                    src->vv, cfg, v->now_ms);
+    for (size_t i = 0; all_sites && i < src->n_sites; i++) {
+        const fsy_site_health_t *h = &src->sites[i];
+        if (strcmp(h->site, v->site) != 0 && !s_is_neighbour(src, h->site))
+            s_below(&v->rows[v->n++], h, src->vv, cfg, v->now_ms);
+    }
+    for (size_t i = 0; i < v->n; i++)
+        s_level(&v->rows[i], &cfg->thresholds, v->now_ms);
+}
+
+int
+fsy_status_view_load(fsy_store_t *s, const fsy_config_t *cfg, bool all_sites,
+                     uint64_t now_ms, fsy_status_view_t *out)
+{
+    memset(out, 0, sizeof *out);
+    s_src_t src = {0};
+    int rc = fsy_store_counts(s, &out->counts);
+    if (rc == FSY_OK)
+        rc = fsy_store_vv(s, &src.vv);
+    if (rc == FSY_OK)
+        rc = fsy_store_peers(s, &src.peers, &src.n_peers);
+    if (rc == FSY_OK)
+        rc = fsy_store_sites(s, &src.sites, &src.n_sites);
+    if (rc == FSY_OK && (out->rows = calloc(1 + src.n_peers + src.n_sites,
+                                            sizeof *out->rows)) == NULL)
+        rc = fsy_err_set(FSY_ENOMEM, "out of memory");
+    if (rc == FSY_OK) {
+        const fsy_origin_t *o = fsy_store_origin(s);
+        snprintf(out->site, sizeof out->site, "%s", o->site);
+        snprintf(out->incarnation, sizeof out->incarnation, "%016" PRIx64,
+                 o->incarnation);
+        out->now_ms = now_ms;
+        s_rows(out, &src, cfg, all_sites);
+    }
+    s_src_free(&src);
+    if (rc != FSY_OK)
+        fsy_status_view_free(out);
+    return rc;
+}

@@ -1,0 +1,135 @@
+# Operations: headquarters sees every site's sync health.
+#   hq <- bamako <- gao, kidal
+# HQ hears of all four sites through health summaries; a field office that
+# stops shows as disconnected at HQ (/status, /metrics, the CLI and the
+# status page) within the timeout, with a growing last-contact age and a
+# growing count of changes it is behind. /metrics passes a Prometheus
+# text-format check; the status page renders in headless Chromium (a
+# screenshot goes to the test's output folder); systemd hears READY and
+# WATCHDOG.
+. "$(dirname "$0")/lib_daemon.sh"
+: "${PROM_LINT:?PROM_LINT must point at the prom_lint tool}"
+: "${NOTIFY_SINK:?NOTIFY_SINK must point at the notify_sink tool}"
+OUT=${FSY_TEST_OUT:-$T/out}
+mkdir -p "$OUT"
+
+site hq; site bamako hq; site gao bamako; site kidal bamako
+"$NOTIFY_SINK" "$T/notify.sock" 120 >"$T/notify.out" &
+PIDS+=("$!")
+sleep 0.2
+NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=1000000 start hq
+for s in bamako gao kidal; do start $s; done
+
+get() { curl -sf "http://127.0.0.1:${HTTP[hq]}$1"; }
+# field SITE KEY: one field of SITE's row in HQ's /status
+field() { get /status | jq -r --arg s "$1" ".sites[] | select(.site == \$s) | .$2"; }
+# metric NAME SITE: one sample of HQ's /metrics
+metric() { get /metrics | awk -v k="$1{site=\"$2\"}" '$1 == k { print $2 }'; }
+has_doc() { fs "$1" get "$2" >/dev/null 2>&1; }
+cli_state() { fs hq status --all-sites | awk -v s="$1" '$2 == s { print $4 }'; }
+wait_for() { # wait_for SECONDS WHAT CMD...
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || fail "$what; HQ's status: $(fs hq status --all-sites)"
+    sleep 0.2
+  done
+}
+
+step "HQ hears of every site in the tree"
+fs gao put sitrep-gao-48 --kind analysis --scope MLI --set title="Gao sitrep week 48" >/dev/null
+all_reported() {
+  [ "$(get /status | jq -c '[.sites[] | select(.version != null) | [.site, .state]] | sort')" = \
+    '[["bamako","connected"],["gao","connected"],["hq","self"],["kidal","connected"]]' ]
+}
+wait_for 20 "HQ never heard of all four sites" all_reported
+assert_eq "$(field gao role)" below "gao's role at HQ"
+assert_eq "$(field gao via)" bamako "gao is heard through"
+assert_eq "$(field gao parent)" bamako "gao's parent"
+assert_eq "$(field gao health)" green "gao's health while connected"
+assert_eq "$(metric fieldsync_site_connected gao)" 1 "gao connected in /metrics"
+wait_for 10 "HQ never got gao's sitrep" has_doc hq sitrep-gao-48
+
+step "a field office stops: HQ shows it disconnected within the timeout"
+stop gao
+t0=$SECONDS
+state_is() { [ "$(field "$1" state)" = "$2" ]; }
+wait_for 15 "gao still shown connected at HQ" state_is gao disconnected
+took=$((SECONDS - t0))
+# timeout_ms (2 s) + health_ms (1 s) at bamako, with room for a busy machine
+[ $took -le 8 ] || fail "HQ took $took s to see gao disconnected"
+assert_eq "$(metric fieldsync_site_connected gao)" 0 "gao in /metrics"
+assert_eq "$(cli_state gao)" disconnected "gao in 'fieldsync status --all-sites'"
+assert_eq "$(field gao health)" amber "gao's health"
+assert_eq "$(cli_state kidal)" connected "kidal in 'fieldsync status --all-sites'"
+
+step "its last contact ages and what it lacks grows as others write"
+age1=$(field gao seconds_since_contact)
+behind1=$(field gao behind)
+metric_behind1=$(metric fieldsync_site_changes_behind gao)
+assert_eq "$metric_behind1" "$behind1" "behind in /metrics and /status"
+fs hq put isf-mli-2027 --kind plan --scope MLI --set title="ISF Mali 2027" --set status=draft >/dev/null
+fs kidal put sitrep-kidal-48 --kind analysis --scope MLI --set title="Kidal sitrep week 48" >/dev/null
+wait_for 10 "kidal's sitrep never reached HQ" has_doc hq sitrep-kidal-48
+sleep 2
+age2=$(field gao seconds_since_contact)
+behind2=$(field gao behind)
+awk -v a="$age1" -v b="$age2" 'BEGIN { exit !(b >= a + 1.5) }' ||
+  fail "gao's last contact did not age: $age1 s, then $age2 s"
+[ "$behind2" -gt "$behind1" ] || fail "gao's behind did not grow: $behind1, then $behind2"
+[ "$(metric fieldsync_site_changes_behind gao)" -gt "$metric_behind1" ] ||
+  fail "gao's behind did not grow in /metrics"
+awk -v a="$(metric fieldsync_site_last_contact_seconds gao)" -v b="$age1" 'BEGIN { exit !(a > b) }' ||
+  fail "gao's last contact did not age in /metrics"
+fs hq status --all-sites | awk '$2 == "gao"' | grep -qE "[0-9]+s ago" ||
+  fail "the CLI shows no age for gao: $(fs hq status --all-sites)"
+cli_behind=$(fs hq status --all-sites | awk '$2 == "gao" { print $7 }')
+[ "$cli_behind" -ge "$behind2" ] || fail "the CLI shows gao $cli_behind behind, /status $behind2"
+
+step "/metrics is valid Prometheus text with every metric operations need"
+get /metrics >"$OUT/metrics.txt"
+"$PROM_LINT" <"$OUT/metrics.txt" >"$T/families" || fail "prom_lint: $(cat "$T/families")"
+for m in fieldsync_site_connected fieldsync_site_last_contact_seconds \
+  fieldsync_site_changes_behind fieldsync_site_changes_ahead \
+  fieldsync_peer_bytes_sent_total fieldsync_peer_bytes_received_total \
+  fieldsync_peer_changes_sent_total fieldsync_peer_changes_received_total \
+  fieldsync_peer_batches_refused_total fieldsync_site_open_conflicts \
+  fieldsync_site_clock_offset_seconds fieldsync_uptime_seconds fieldsync_replica_bytes; do
+  grep -q "^$m " "$T/families" || fail "/metrics lacks $m"
+done
+grep -q '^fieldsync_peer_bytes_sent_total counter ' "$T/families" || fail "bytes sent is not a counter"
+printf 'x_total{site="a"} 1\nx_total{site="a"} 2\n' | "$PROM_LINT" >"$T/bad" &&
+  fail "prom_lint accepted a duplicate series"
+grep -q "no HELP\|appears twice" "$T/bad" || fail "prom_lint's complaint: $(cat "$T/bad")"
+
+step "the status page shows every site with its state, worst first"
+chrome() {
+  timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --no-first-run --disable-background-networking --disable-component-update \
+    --disable-sync --user-data-dir="$T/chrome" --window-size=1280,600 "$@" 2>>"$T/chrome.log"
+}
+page="http://127.0.0.1:${HTTP[hq]}/"
+chrome --dump-dom "$page" >"$T/dom.html" || fail "chromium failed: $(tail -5 "$T/chrome.log")"
+rows=$(grep -o 'data-site="[a-z]*" data-state="[a-z]*"' "$T/dom.html" | sed 's/data-site="\([a-z]*\)" data-state="\([a-z]*\)"/\1:\2/' | tr '\n' ' ')
+assert_eq "${rows%% *}" "gao:disconnected" "the first (worst) row on the page"
+assert_eq "$(echo $rows | tr ' ' '\n' | sort | tr '\n' ' ')" \
+  "bamako:connected gao:disconnected hq:self kidal:connected " "rows on the page"
+grep -q '<tr class="amber" data-site="gao"' "$T/dom.html" || fail "gao is not amber on the page"
+grep -qE '(src|href)="https?:' "$T/dom.html" && fail "the page loads something from elsewhere"
+chrome --screenshot="$OUT/status-page.png" "$page" >/dev/null || fail "no screenshot"
+[ "$(head -c 8 "$OUT/status-page.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+  fail "the screenshot is not a PNG"
+echo "screenshot: $OUT/status-page.png"
+
+step "healthz, and systemd hears READY and WATCHDOG"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${HTTP[hq]}/healthz")" = 200 ] ||
+  fail "healthz is not 200"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${HTTP[hq]}/nowhere")" = 404 ] ||
+  fail "an unknown path is not 404"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:${HTTP[hq]}/status")" = 405 ] ||
+  fail "POST is not refused"
+grep -q '^READY=1$' "$T/notify.out" || fail "no READY=1: $(cat "$T/notify.out")"
+grep -q '^WATCHDOG=1 STATUS=parent none, 1 child session(s)$' "$T/notify.out" ||
+  fail "no WATCHDOG=1 with a status: $(cat "$T/notify.out")"
+stop hq
+grep -q '^STOPPING=1$' "$T/notify.out" || fail "no STOPPING=1: $(cat "$T/notify.out")"
+echo "PASS health"
