@@ -1,6 +1,6 @@
 # The documented example configuration works as shipped (but for its paths),
 # and its values take effect.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_daemon.sh"
 : "${FSY_SOURCE_DIR:?}"
 sed "s|^db = .*|db = $T/site.db|; s|^max_value_bytes = .*|max_value_bytes = 64|" \
   "$FSY_SOURCE_DIR/config/site.conf" >"$T/site.conf"
@@ -42,4 +42,32 @@ printf '[site]\ndb = %s\ninsecure = true\n[listen]\nendpoint = tcp://127.0.0.1:1
 expect_fail 1 "timeout_ms must be more than twice heartbeat_ms" "$FIELDSYNCD" --check -c "$T/tight.conf"
 printf '[site]\ndb = %s\ninsecure = true\n' "$T/ex-hq.db" >"$T/idle.conf"
 expect_fail 1 "neither \\[listen\\] nor \\[parent\\]" "$FIELDSYNCD" --check -c "$T/idle.conf"
+printf '[site]\ndb = %s\ninsecure = true\n[listen]\nendpoint = tcp://127.0.0.1:1\n[http]\nlisten = 127.0.0.1:99999\n' "$T/ex-hq.db" >"$T/bad-http.conf"
+expect_fail 1 "bad-http.conf:7: \\[http\\] listen: want off or ADDRESS:PORT" "$FIELDSYNCD" --check -c "$T/bad-http.conf"
+printf '[site]\ndb = %s\n[log]\nlevel = loud\n' "$T/ex-hq.db" >"$T/bad-log.conf"
+expect_fail 1 "bad-log.conf:4: \\[log\\] level: 'loud' is not one of debug, info, warn, error" "$FIELDSYNCD" --check -c "$T/bad-log.conf"
+printf '[site]\ndb = %s\n[status]\nred_after = 5\n' "$T/ex-hq.db" >"$T/bad-status.conf"
+expect_fail 1 "bad-status.conf:4: unknown key 'red_after' in \\[status\\]" "$FIELDSYNCD" --check -c "$T/bad-status.conf"
+
+step "an HTTP port already taken: the daemon says so and does not start"
+busy=$(free_port)
+printf '[site]\ndb = %s\ninsecure = true\n[listen]\nendpoint = tcp://127.0.0.1:%s\n[http]\nlisten = 127.0.0.1:%s\n' \
+  "$T/ex-hq.db" "$(free_port)" "$busy" >"$T/http1.conf"
+sed "s|^endpoint = .*|endpoint = tcp://127.0.0.1:$(free_port)|" "$T/http1.conf" >"$T/http2.conf"
+"$FIELDSYNCD" -c "$T/http1.conf" 2>"$T/http1.log" &
+first=$!; PIDS+=("$first")
+until curl -sf "http://127.0.0.1:$busy/healthz" >/dev/null; do sleep 0.1; done
+expect_fail 1 "cannot serve HTTP at 127.0.0.1:$busy .*change \\[http\\] listen, or set it to off" \
+  "$FIELDSYNCD" -c "$T/http2.conf"
+kill -TERM $first; wait $first
+
+step "the systemd unit is valid"
+if command -v systemd-analyze >/dev/null; then
+  sed "s|/usr/bin/fieldsyncd|$FIELDSYNCD|g" "$FSY_SOURCE_DIR/config/fieldsyncd.service" >"$T/fieldsyncd.service"
+  out=$(systemd-analyze verify "$T/fieldsyncd.service" 2>&1) || fail "systemd-analyze: $out"
+  [ -z "$out" ] || fail "systemd-analyze: $out"
+  grep -q '^Type=notify$' "$T/fieldsyncd.service" || fail "the unit is not Type=notify"
+else
+  echo "note: no systemd-analyze here: the unit file was not verified"
+fi
 echo "PASS config file"
