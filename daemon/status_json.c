@@ -40,10 +40,12 @@ s_reported(cJSON *o, const fsy_site_row_t *r)
     if (!r->reported && strcmp(r->role, "self") != 0)
         return cJSON_AddNullToObject(o, "version") &&
                cJSON_AddNullToObject(o, "uptime_s") &&
-               cJSON_AddNullToObject(o, "conflicts");
+               cJSON_AddNullToObject(o, "conflicts") &&
+               cJSON_AddNullToObject(o, "pending");
     return s_str(o, "version", r->version) &&
            s_num(o, "uptime_s", (double)r->uptime_s) &&
-           s_num(o, "conflicts", (double)r->conflicts);
+           s_num(o, "conflicts", (double)r->conflicts) &&
+           s_num(o, "pending", (double)r->pending);
 }
 
 static cJSON *

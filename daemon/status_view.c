@@ -111,6 +111,7 @@ s_from_health(fsy_site_row_t *r, const fsy_site_health_t *h)
 {
     r->reported = true;
     r->conflicts = h->conflicts;
+    r->pending = h->pending;
     r->uptime_s = h->uptime_s;
     snprintf(r->version, sizeof r->version, "%s", h->version);
     snprintf(r->parent, sizeof r->parent, "%s", h->parent);

@@ -44,6 +44,8 @@ typedef struct fsy_site_row {
     uint64_t behind, ahead;        /* changes, see above */
     bool reported;                 /* it sent a health summary */
     uint64_t conflicts;            /* open, as it last reported */
+    uint64_t pending; /* changes it held that its parent lacked, as it
+                         last reported */
     bool offset_known;
     int64_t clock_offset_ms; /* its clock minus ours */
     char version[32];
