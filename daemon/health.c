@@ -165,7 +165,7 @@ s_receive_row(fsy_peer_t *p, const fsy_sync_env_t *env, size_t i,
         h->heard_ms = h->heard_ms >= now ? 0 : now - h->heard_ms;
         return true;
     }
-    fsy_peer_clock(p, h->reported_ms, now);
+    fsy_peer_clock(p, env, h->reported_ms);
     snprintf(h->parent, sizeof h->parent, "%s",
              fsy_store_origin(env->store)->site);
     snprintf(h->read_scopes, sizeof h->read_scopes, "%s",

@@ -166,12 +166,23 @@ fsy_peer_record(fsy_peer_t *p, const fsy_sync_env_t *env)
 }
 
 void
-fsy_peer_clock(fsy_peer_t *p, uint64_t their_ms, uint64_t now_ms)
+fsy_peer_clock(fsy_peer_t *p, const fsy_sync_env_t *env, uint64_t their_ms)
 {
-    if (their_ms > INT64_MAX || now_ms > INT64_MAX)
+    if (their_ms > INT64_MAX || env->now_ms > INT64_MAX)
         return;
-    p->clock_offset_ms = (int64_t)their_ms - (int64_t)now_ms;
+    p->clock_offset_ms = (int64_t)their_ms - (int64_t)env->now_ms;
     p->offset_known = true;
+    /* Logged when it crosses the status threshold, either way: a clock
+     * hours off is an operations problem, not one line per heartbeat. */
+    uint64_t off = (uint64_t)(p->clock_offset_ms < 0 ? -p->clock_offset_ms
+                                                     : p->clock_offset_ms);
+    bool skewed =
+        off >= (uint64_t)env->cfg->thresholds.amber_clock_offset_s * 1000;
+    if (skewed != p->offset_logged)
+        fsy_log(skewed ? "warn" : "info", "clock-offset",
+                "peer=%s offset_ms=%" PRId64 " state=%s", p->name,
+                p->clock_offset_ms, skewed ? "skewed" : "ok");
+    p->offset_logged = skewed;
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -515,7 +526,7 @@ fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (p->state != FSY_PEER_LIVE)
         return p->is_parent ? FSY_OK : s_send_refuse(p, env, "say hello first");
     if (m->type == FSY_MSG_HEARTBEAT) {
-        fsy_peer_clock(p, m->sent_ms, env->now_ms);
+        fsy_peer_clock(p, env, m->sent_ms);
         return FSY_OK;
     }
     if (m->type == FSY_MSG_HEALTH)

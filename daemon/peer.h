@@ -76,6 +76,7 @@ typedef struct fsy_peer {
      * low by the one-way delay */
     int64_t clock_offset_ms;
     bool offset_known;
+    bool offset_logged;    /* past the threshold, and logged so */
     uint64_t health_tx_ms; /* last HEALTH sent (to a parent) */
     fsy_peer_send_fn send;
     void *send_ctx;
@@ -112,8 +113,10 @@ bool fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env);
 
 int fsy_peer_record(fsy_peer_t *p, const fsy_sync_env_t *env);
 
-/* The peer's clock read their_ms when our clock read now_ms. */
-void fsy_peer_clock(fsy_peer_t *p, uint64_t their_ms, uint64_t now_ms);
+/* The peer's clock read their_ms when ours read env->now_ms; logged when
+ * the offset crosses [status] amber_clock_offset_s. */
+void fsy_peer_clock(fsy_peer_t *p, const fsy_sync_env_t *env,
+                    uint64_t their_ms);
 
 void fsy_peer_clear(fsy_peer_t *p);
 

@@ -77,7 +77,8 @@ conf() {
 
 start() {
   [ -f "$T/$1.conf" ] || conf "$1" >"$T/$1.conf"
-  "$FIELDSYNCD" -c "$T/$1.conf" 2>>"$T/$1.log" &
+  # WRAP: a command to run the daemon under, e.g. "faketime -f +120s"
+  ${WRAP:-} "$FIELDSYNCD" -c "$T/$1.conf" 2>>"$T/$1.log" &
   PID[$1]=$!
   PIDS+=("$!")
 }
