@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "fieldsync/health.h"
 #include "fieldsync/status_view.h"
 #include "fieldsync/wallclock.h"
 
@@ -54,7 +55,7 @@ s_offset(const fsy_site_row_t *r, char *buf, size_t len)
     if (!r->offset_known || strcmp(r->role, "self") == 0)
         return "-";
     int64_t ms = r->clock_offset_ms;
-    uint64_t a = (uint64_t)(ms < 0 ? -ms : ms);
+    uint64_t a = fsy_abs_ms(ms);
     char sign = ms < 0 ? '-' : '+';
     if (a < 60000)
         snprintf(buf, len, "%c%" PRIu64 ".%" PRIu64 "s", sign, a / 1000,

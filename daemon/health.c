@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/status_view.h"
 #include "fieldsync/version.h"
 #include "health.h"
 #include "log.h"
@@ -29,7 +30,7 @@ s_own(const fsy_peer_t *parent, const fsy_sync_env_t *env, fsy_site_health_t *h)
     snprintf(h->site, sizeof h->site, "%s", fsy_store_origin(env->store)->site);
     snprintf(h->version, sizeof h->version, "%s", FSY_VERSION_STRING);
     h->heard_ms = h->reported_ms = h->updated_ms = env->now_ms;
-    h->uptime_s = (env->now_ms - env->started_ms) / 1000;
+    h->uptime_s = fsy_since_ms(env->started_ms, env->now_ms) / 1000;
     h->conflicts = counts.conflicts;
     if (parent != NULL) {
         snprintf(h->parent, sizeof h->parent, "%s", parent->origin.site);
@@ -43,37 +44,48 @@ s_own(const fsy_peer_t *parent, const fsy_sync_env_t *env, fsy_site_health_t *h)
     return FSY_OK;
 }
 
-/* What our own sessions know of a child is fresher than its last report. */
+static const fsy_peer_status_t *
+s_child_session(const fsy_peer_status_t *peers, size_t n, const char *site)
+{
+    for (size_t j = 0; j < n; j++)
+        if (strcmp(peers[j].role, "child") == 0 &&
+            strcmp(peers[j].name, site) == 0)
+            return &peers[j];
+    return NULL;
+}
+
+/* What our own sessions know is fresher than the last reports: a child's
+ * connection and last contact, and that nothing heard through a child
+ * that is gone is connected as far as anyone here can tell. */
 static void
 s_patch_from_sessions(fsy_site_health_t *v, size_t n,
                       const fsy_peer_status_t *peers, size_t n_peers)
 {
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n_peers; j++)
-            if (strcmp(peers[j].role, "child") == 0 &&
-                strcmp(peers[j].name, v[i].site) == 0) {
-                v[i].connected = peers[j].connected;
-                v[i].heard_ms = peers[j].last_contact_ms;
-            }
+    for (size_t i = 0; i < n; i++) {
+        const fsy_peer_status_t *c = s_child_session(peers, n_peers, v[i].site);
+        const fsy_peer_status_t *via =
+            s_child_session(peers, n_peers, v[i].via);
+        if (c != NULL) {
+            v[i].connected = c->connected;
+            v[i].heard_ms = c->last_contact_ms;
+        } else if (via != NULL && !via->connected) {
+            v[i].connected = false;
+        }
+    }
 }
 
-/* Turns a row of ours into what the parent should read: an age, and an
- * offset to its clock rather than ours. */
+/* Last contact as an age, which means the same whatever the clocks say
+ * (the offset stays against our clock: the parent knows ours). */
 static void
-s_for_parent(fsy_site_health_t *h, const fsy_peer_t *parent, uint64_t now)
+s_for_parent(fsy_site_health_t *h, uint64_t now)
 {
-    uint64_t age = h->heard_ms == 0    ? S_AGE_NEVER
-                   : h->heard_ms > now ? 0
-                                       : now - h->heard_ms;
-    h->heard_ms = age;
-    if (parent->offset_known)
-        h->clock_offset_ms -= parent->clock_offset_ms;
+    h->heard_ms =
+        h->heard_ms == 0 ? S_AGE_NEVER : fsy_since_ms(h->heard_ms, now);
 }
 
 /* The report: own summary, then every site heard of below (not us). */
 static int
-s_build(const fsy_peer_t *parent, const fsy_sync_env_t *env,
-        const fsy_site_health_t *own, fsy_msg_t *m)
+s_build(const fsy_sync_env_t *env, const fsy_site_health_t *own, fsy_msg_t *m)
 {
     fsy_site_health_t *rows = NULL;
     fsy_peer_status_t *peers = NULL;
@@ -96,7 +108,7 @@ s_build(const fsy_peer_t *parent, const fsy_sync_env_t *env,
             if (strcmp(rows[i].site, own->site) == 0 ||
                 m->n_sites == FSY_HEALTH_SITES_MAX)
                 continue;
-            s_for_parent(&rows[i], parent, env->now_ms);
+            s_for_parent(&rows[i], env->now_ms);
             m->sites[m->n_sites++] = rows[i];
             rows[i].vv.v = NULL; /* moved */
         }
@@ -111,7 +123,7 @@ s_send_report(fsy_peer_t *parent, const fsy_sync_env_t *env,
               const fsy_site_health_t *own)
 {
     fsy_msg_t m = {0};
-    int rc = s_build(parent, env, own, &m);
+    int rc = s_build(env, own, &m);
     if (rc == FSY_OK) {
         m.sites[0].vv = own->vv; /* borrowed for the encoder */
         parent->last_tx_ms = env->now_ms;
@@ -138,31 +150,55 @@ fsy_health_tick(fsy_peer_t *parent, const fsy_sync_env_t *env)
     return rc;
 }
 
-/* Whether child p may speak for site: not for us, nor for itself twice,
- * nor outside its sites_below when the configuration names them. */
+/* What a child's report is checked against: what we already hold. */
+typedef struct s_known {
+    fsy_site_health_t *rows;
+    size_t n;
+    const char *parent; /* our parent's site, "" if none recorded */
+    size_t fresh_news;  /* names not held yet, accepted so far */
+} s_known_t;
+
+/*
+ * Whether child p may speak for site: not for us, our parent or itself
+ * twice; only for its sites_below when the configuration names them, else
+ * for no child of ours; and not for a site another child reported lately
+ * (a site that moved is taken over once that report is stale). Names not
+ * held yet count against FSY_HEALTH_SITES_MAX.
+ */
 static bool
-s_may_relay(const fsy_peer_t *p, const fsy_sync_env_t *env, const char *site)
+s_may_relay(const fsy_peer_t *p, const fsy_sync_env_t *env, s_known_t *k,
+            const char *site)
 {
     if (strcmp(site, fsy_store_origin(env->store)->site) == 0 ||
-        strcmp(site, p->origin.site) == 0)
+        strcmp(site, p->origin.site) == 0 || strcmp(site, k->parent) == 0)
         return false;
-    if (p->acl != NULL && p->acl->sites_below[0] != '\0')
-        return fsy_scope_allowed(p->acl->sites_below, site);
-    return fsy_config_child(env->cfg, site) == NULL; /* not our own child */
+    if (p->acl != NULL && p->acl->sites_below[0] != '\0'
+            ? !fsy_scope_allowed(p->acl->sites_below, site)
+            : fsy_config_child(env->cfg, site) != NULL)
+        return false;
+    for (size_t i = 0; i < k->n; i++)
+        if (strcmp(k->rows[i].site, site) == 0)
+            return strcmp(k->rows[i].via, p->origin.site) == 0 ||
+                   fsy_since_ms(k->rows[i].updated_ms, env->now_ms) >
+                       fsy_health_stale_ms(env->cfg);
+    return k->n + k->fresh_news++ < FSY_HEALTH_SITES_MAX;
 }
 
 /* Fills what only the parent knows of a row; false if it is left out. */
 static bool
-s_receive_row(fsy_peer_t *p, const fsy_sync_env_t *env, size_t i,
+s_receive_row(fsy_peer_t *p, const fsy_sync_env_t *env, s_known_t *k, size_t i,
               fsy_site_health_t *h)
 {
     uint64_t now = env->now_ms;
     snprintf(h->via, sizeof h->via, "%s", p->origin.site);
     h->updated_ms = now;
     if (i > 0) {
-        if (!s_may_relay(p, env, h->site))
+        if (!s_may_relay(p, env, k, h->site))
             return false;
         h->heard_ms = h->heard_ms >= now ? 0 : now - h->heard_ms;
+        /* against the child's clock on the wire; against ours here */
+        if (p->offset_known)
+            h->clock_offset_ms += p->clock_offset_ms;
         return true;
     }
     fsy_peer_clock(p, env, h->reported_ms);
@@ -172,8 +208,46 @@ s_receive_row(fsy_peer_t *p, const fsy_sync_env_t *env, size_t i,
              p->acl ? p->acl->read_scopes : "");
     h->connected = true;
     h->heard_ms = now;
-    h->clock_offset_ms = p->clock_offset_ms;
+    h->clock_offset_ms = p->offset_known ? p->clock_offset_ms : 0;
     return true;
+}
+
+/* A report is one durable transaction of up to FSY_HEALTH_SITES_MAX rows:
+ * a child gets one in each half health period (and one after each
+ * HELLO), however often it sends them. */
+static bool
+s_too_soon(fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    uint64_t gap = env->cfg->health_ms / 2;
+    if (p->health_rx_ms != 0 && env->now_ms - p->health_rx_ms < gap)
+        return true;
+    p->health_rx_ms = env->now_ms;
+    return false;
+}
+
+static int
+s_store_report(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m,
+               s_known_t *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (strcmp(k->rows[i].site, fsy_store_origin(env->store)->site) == 0)
+            k->parent = k->rows[i].parent;
+    /* shallow copies: the vectors stay the message's */
+    fsy_site_health_t *v = malloc(m->n_sites * sizeof *v);
+    if (v == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    size_t kept = 0;
+    for (size_t i = 0; i < m->n_sites; i++) {
+        v[kept] = m->sites[i];
+        kept += s_receive_row(p, env, k, i, &v[kept]);
+    }
+    if (kept < m->n_sites)
+        fsy_log("warn", "health-dropped",
+                "peer=%s sites=%zu why=\"not %s's to report\"", p->name,
+                m->n_sites - kept, p->name);
+    int rc = fsy_store_sites_put(env->store, v, kept);
+    free(v);
+    return rc;
 }
 
 int
@@ -186,20 +260,12 @@ fsy_health_receive(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
                 p->name);
         return FSY_OK;
     }
-    /* shallow copies: the vectors stay the message's */
-    fsy_site_health_t *v = malloc(m->n_sites * sizeof *v);
-    if (v == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
-    size_t kept = 0;
-    for (size_t i = 0; i < m->n_sites; i++) {
-        v[kept] = m->sites[i];
-        kept += s_receive_row(p, env, i, &v[kept]);
-    }
-    if (kept < m->n_sites)
-        fsy_log("warn", "health-dropped",
-                "peer=%s sites=%zu why=\"not %s's to report\"", p->name,
-                m->n_sites - kept, p->name);
-    int rc = fsy_store_sites_put(env->store, v, kept);
-    free(v);
+    if (s_too_soon(p, env))
+        return FSY_OK;
+    s_known_t k = {.parent = ""};
+    int rc = fsy_store_sites(env->store, &k.rows, &k.n);
+    if (rc == FSY_OK)
+        rc = s_store_report(p, env, m, &k);
+    fsy_site_health_free(k.rows, k.n);
     return rc;
 }

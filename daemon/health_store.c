@@ -19,6 +19,19 @@ fsy_site_health_free(fsy_site_health_t *v, size_t n)
 }
 
 uint64_t
+fsy_health_stale_ms(const fsy_config_t *cfg)
+{
+    uint64_t ms = 3 * (uint64_t)cfg->health_ms + cfg->timeout_ms;
+    return ms < 15 * 60000 ? 15 * 60000 : ms;
+}
+
+uint64_t
+fsy_abs_ms(int64_t ms)
+{
+    return ms < 0 ? (uint64_t) - (ms + 1) + 1 : (uint64_t)ms;
+}
+
+uint64_t
 fsy_vv_missing(const fsy_vv_t *have, const fsy_vv_t *other, const char *scopes)
 {
     uint64_t n = 0;

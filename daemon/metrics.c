@@ -73,8 +73,7 @@ static double
 s_since(const fsy_site_row_t *r, uint64_t now, bool *has)
 {
     *has = s_other(r) && r->last_contact_ms != 0;
-    return r->last_contact_ms > now ? 0.0
-                                    : (double)(now - r->last_contact_ms) / 1e3;
+    return (double)fsy_since_ms(r->last_contact_ms, now) / 1e3;
 }
 
 static double

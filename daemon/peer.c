@@ -9,6 +9,8 @@
 
 #include <sodium.h>
 
+#include "fieldsync/health.h"
+#include "fieldsync/ident.h"
 #include "health.h"
 #include "log.h"
 #include "peer.h"
@@ -108,6 +110,7 @@ static void
 s_error(fsy_peer_t *p, const char *why)
 {
     snprintf(p->last_error, sizeof p->last_error, "%s", why);
+    fsy_text_clean(p->last_error); /* may quote a peer; may be cut short */
 }
 
 /* A fingerprint of what status shows, but for the last-contact time. */
@@ -170,18 +173,20 @@ fsy_peer_clock(fsy_peer_t *p, const fsy_sync_env_t *env, uint64_t their_ms)
 {
     if (their_ms > INT64_MAX || env->now_ms > INT64_MAX)
         return;
-    p->clock_offset_ms = (int64_t)their_ms - (int64_t)env->now_ms;
+    int64_t offset = (int64_t)their_ms - (int64_t)env->now_ms;
+    uint64_t off = fsy_abs_ms(offset);
+    if (off > (uint64_t)FSY_CLOCK_OFFSET_MAX_MS)
+        return; /* not a clock */
+    p->clock_offset_ms = offset;
     p->offset_known = true;
     /* Logged when it crosses the status threshold, either way: a clock
      * hours off is an operations problem, not one line per heartbeat. */
-    uint64_t off = (uint64_t)(p->clock_offset_ms < 0 ? -p->clock_offset_ms
-                                                     : p->clock_offset_ms);
     bool skewed =
         off >= (uint64_t)env->cfg->thresholds.amber_clock_offset_s * 1000;
     if (skewed != p->offset_logged)
         fsy_log(skewed ? "warn" : "info", "clock-offset",
-                "peer=%s offset_ms=%" PRId64 " state=%s", p->name,
-                p->clock_offset_ms, skewed ? "skewed" : "ok");
+                "peer=%s offset_ms=%" PRId64 " state=%s", p->name, offset,
+                skewed ? "skewed" : "ok");
     p->offset_logged = skewed;
 }
 
@@ -366,6 +371,7 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         env->now_ms - p->hello_rx_ms < env->cfg->heartbeat_ms)
         return FSY_OK;
     p->hello_rx_ms = env->now_ms;
+    p->health_rx_ms = 0; /* its first report of a session is always taken */
     if (m->max_value != FSY_VALUE_MAX || m->max_txn_changes != FSY_TXN_MAX)
         return s_send_refuse(p, env,
                              "change limits differ: upgrade the "

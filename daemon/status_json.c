@@ -53,9 +53,7 @@ s_row(const fsy_site_row_t *r, uint64_t now)
 {
     cJSON *o = cJSON_CreateObject();
     char age[32];
-    uint64_t since = r->last_contact_ms == 0 || r->last_contact_ms > now
-                         ? 0
-                         : now - r->last_contact_ms;
+    uint64_t since = fsy_since_ms(r->last_contact_ms, now);
     bool ok =
         o && s_str(o, "site", r->site) && s_str(o, "role", r->role) &&
         s_str(o, "state", r->state) &&

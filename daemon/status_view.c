@@ -14,10 +14,16 @@
  * daemon runs here: nothing is connected, whatever the record says. */
 #define S_STALE_MS 15000 /* the daemon refreshes every 5 s at least */
 
+uint64_t
+fsy_since_ms(uint64_t then_ms, uint64_t now_ms)
+{
+    return then_ms == 0 || then_ms > now_ms ? 0 : now_ms - then_ms;
+}
+
 const char *
 fsy_age(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len)
 {
-    uint64_t s = (now_ms > then_ms ? now_ms - then_ms : 0) / 1000;
+    uint64_t s = fsy_since_ms(then_ms, now_ms) / 1000;
     if (then_ms == 0)
         snprintf(buf, len, "never");
     else if (s < 60)
@@ -72,12 +78,9 @@ s_level(fsy_site_row_t *r, const fsy_thresholds_t *t, uint64_t now)
             s_raise(r, FSY_LEVEL_AMBER, b);
         return;
     }
-    uint64_t age_s = r->last_contact_ms == 0 || r->last_contact_ms > now
-                         ? 0
-                         : (now - r->last_contact_ms) / 1000;
+    uint64_t age_s = fsy_since_ms(r->last_contact_ms, now) / 1000;
     uint64_t apart = r->behind > r->ahead ? r->behind : r->ahead;
-    uint64_t skew = (uint64_t)(r->clock_offset_ms < 0 ? -r->clock_offset_ms
-                                                      : r->clock_offset_ms);
+    uint64_t skew = fsy_abs_ms(r->clock_offset_ms);
     char heard[64], changes[64], clock[64];
     snprintf(heard, sizeof heard, "last heard %s",
              fsy_age(r->last_contact_ms, now, age, sizeof age));
@@ -105,6 +108,44 @@ s_level(fsy_site_row_t *r, const fsy_thresholds_t *t, uint64_t now)
 }
 
 /* ---- rows ------------------------------------------------------------- */
+
+typedef struct s_src {
+    fsy_vv_t *vv;
+    fsy_peer_status_t *peers;
+    size_t n_peers;
+    fsy_site_health_t *sites;
+    size_t n_sites;
+} s_src_t;
+
+static void
+s_src_free(s_src_t *src)
+{
+    fsy_vv_free(&src->vv);
+    fsy_peer_status_free(src->peers, src->n_peers);
+    fsy_site_health_free(src->sites, src->n_sites);
+}
+
+static const fsy_peer_status_t *
+s_peer(const s_src_t *src, const char *site)
+{
+    for (size_t i = 0; i < src->n_peers; i++)
+        if (strcmp(src->peers[i].name, site) == 0)
+            return &src->peers[i];
+    return NULL;
+}
+
+/* A record the daemon refreshed lately (every 5 s while it runs)? */
+static bool
+s_fresh(uint64_t updated_ms, uint64_t now, uint64_t within)
+{
+    return updated_ms >= now || now - updated_ms < within;
+}
+
+static bool
+s_live(const fsy_peer_status_t *p, uint64_t now)
+{
+    return p != NULL && p->connected && s_fresh(p->updated_ms, now, S_STALE_MS);
+}
 
 static void
 s_from_health(fsy_site_row_t *r, const fsy_site_health_t *h)
@@ -135,9 +176,7 @@ s_neighbour(fsy_site_row_t *r, const fsy_peer_status_t *p,
     snprintf(r->site, sizeof r->site, "%s", p->name);
     r->role = strcmp(p->role, "parent") == 0 ? "parent" : "child";
     r->neighbour = true;
-    r->state = p->connected && now - p->updated_ms < S_STALE_MS
-                   ? "connected"
-                   : "disconnected";
+    r->state = s_live(p, now) ? "connected" : "disconnected";
     r->last_contact_ms = p->last_contact_ms;
     r->changes_sent = p->changes_sent;
     r->changes_received = p->changes_received;
@@ -159,26 +198,28 @@ s_neighbour(fsy_site_row_t *r, const fsy_peer_status_t *p,
     }
 }
 
-/* A site below a neighbour: what its parent last relayed. Its news stops
- * when the path to it is cut: a relay older than a few reports (and a
- * timeout) means nothing is known any more. */
+/* A site below a neighbour: what its parent last said, as relayed. No
+ * news comes while the neighbour it is heard through is disconnected, or
+ * once the relays stop: the path to it is cut, whatever was said last. */
 static void
-s_below(fsy_site_row_t *r, const fsy_site_health_t *h, const fsy_vv_t *ours,
+s_below(fsy_site_row_t *r, const fsy_site_health_t *h, const s_src_t *src,
         const fsy_config_t *cfg, uint64_t now)
 {
-    uint64_t stale = 3 * (uint64_t)cfg->health_ms + cfg->timeout_ms;
+    const fsy_peer_status_t *via = s_peer(src, h->via);
+    bool cut = (via != NULL && !s_live(via, now)) ||
+               !s_fresh(h->updated_ms, now, fsy_health_stale_ms(cfg));
     snprintf(r->site, sizeof r->site, "%s", h->site);
     r->role = "below";
-    r->state = !h->connected                 ? "disconnected"
-               : now - h->updated_ms > stale ? "unreachable"
-                                             : "connected";
+    r->state = cut            ? "unreachable"
+               : h->connected ? "connected"
+                              : "disconnected";
     r->last_contact_ms = h->heard_ms;
     r->offset_known = true;
     r->clock_offset_ms = h->clock_offset_ms;
     snprintf(r->last_error, sizeof r->last_error, "%s", h->last_error);
     s_from_health(r, h);
-    r->behind = fsy_vv_missing(ours, &h->vv, h->read_scopes);
-    r->ahead = fsy_vv_missing(&h->vv, ours, "");
+    r->behind = fsy_vv_missing(src->vv, &h->vv, h->read_scopes);
+    r->ahead = fsy_vv_missing(&h->vv, src->vv, "");
 }
 
 static void
@@ -197,31 +238,6 @@ s_self(fsy_status_view_t *v, fsy_site_row_t *r, const fsy_site_health_t *h)
     }
 }
 
-typedef struct s_src {
-    fsy_vv_t *vv;
-    fsy_peer_status_t *peers;
-    size_t n_peers;
-    fsy_site_health_t *sites;
-    size_t n_sites;
-} s_src_t;
-
-static void
-s_src_free(s_src_t *src)
-{
-    fsy_vv_free(&src->vv);
-    fsy_peer_status_free(src->peers, src->n_peers);
-    fsy_site_health_free(src->sites, src->n_sites);
-}
-
-static bool
-s_is_neighbour(const s_src_t *src, const char *site)
-{
-    for (size_t i = 0; i < src->n_peers; i++)
-        if (strcmp(src->peers[i].name, site) == 0)
-            return true;
-    return false;
-}
-
 static void
 s_rows(fsy_status_view_t *v, const s_src_t *src, const fsy_config_t *cfg,
        bool all_sites)
@@ -233,8 +249,8 @@ s_rows(fsy_status_view_t *v, const s_src_t *src, const fsy_config_t *cfg,
                     src->vv, cfg, v->now_ms);
     for (size_t i = 0; all_sites && i < src->n_sites; i++) {
         const fsy_site_health_t *h = &src->sites[i];
-        if (strcmp(h->site, v->site) != 0 && !s_is_neighbour(src, h->site))
-            s_below(&v->rows[v->n++], h, src->vv, cfg, v->now_ms);
+        if (strcmp(h->site, v->site) != 0 && s_peer(src, h->site) == NULL)
+            s_below(&v->rows[v->n++], h, src, cfg, v->now_ms);
     }
     for (size_t i = 0; i < v->n; i++)
         s_level(&v->rows[i], &cfg->thresholds, v->now_ms);

@@ -1,7 +1,7 @@
 /*
  * fieldsync — the site replica: opening, schema, and every write.
  *
- * Tables (schema version 1):
+ * Tables (schema version 2; s_migrate() upgrades older replicas):
  *
  *   meta        key/value: site, incarnation, clock (persisted hlc)
  *   origins     (site, incarnation) -> small local row id
@@ -121,7 +121,10 @@ static const char s_schema[] =
     "  changes_sent INTEGER NOT NULL, changes_received INTEGER NOT NULL,"
     "  bytes_sent INTEGER NOT NULL, bytes_received INTEGER NOT NULL,"
     "  refused INTEGER NOT NULL, vv TEXT NOT NULL, last_error TEXT NOT NULL,"
-    "  updated_ms INTEGER NOT NULL, clock_offset_ms INTEGER) WITHOUT ROWID;"
+    "  updated_ms INTEGER NOT NULL, clock_offset_ms INTEGER) WITHOUT ROWID;";
+
+/* Version 2 added the sites table (and peers.clock_offset_ms). */
+static const char s_schema_sites[] =
     "CREATE TABLE sites(site TEXT PRIMARY KEY, parent TEXT NOT NULL,"
     "  via TEXT NOT NULL, connected INTEGER NOT NULL,"
     "  heard_ms INTEGER NOT NULL, reported_ms INTEGER NOT NULL,"
@@ -383,7 +386,7 @@ s_load_identity(fsy_store_t *s)
 }
 
 static int
-s_check_schema(fsy_store_t *s)
+s_check_schema(fsy_store_t *s, int *out)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
@@ -410,7 +413,43 @@ s_check_schema(fsy_store_t *s)
                            "%s has schema version %d; this fieldsync "
                            "understands up to %d: upgrade fieldsync",
                            s->path, version, FSY_SCHEMA_VERSION);
+    *out = version;
     return FSY_OK;
+}
+
+/*
+ * Brings a replica made by an older fieldsync up to this schema, in one
+ * transaction (a crash leaves it as it was). Another process may have
+ * done it meanwhile: the version is read again under the write lock.
+ */
+static int
+s_migrate(fsy_store_t *s, int version)
+{
+    if (version >= FSY_SCHEMA_VERSION)
+        return FSY_OK;
+    int rc = fsy_sq_exec(s, "BEGIN IMMEDIATE");
+    if (rc == FSY_OK)
+        rc = s_check_schema(s, &version);
+    if (rc == FSY_OK && version < 2)
+        rc = fsy_sq_exec(s, "ALTER TABLE peers ADD COLUMN clock_offset_ms"
+                            " INTEGER;");
+    if (rc == FSY_OK && version < 2)
+        rc = fsy_sq_exec(s, s_schema_sites);
+    char ver[32];
+    snprintf(ver, sizeof ver, "PRAGMA user_version=%d;", FSY_SCHEMA_VERSION);
+    if (rc == FSY_OK)
+        rc = fsy_sq_exec(s, ver);
+    if (rc == FSY_OK)
+        rc = fsy_sq_exec(s, "COMMIT");
+    if (rc == FSY_OK)
+        return FSY_OK;
+    char why[256];
+    snprintf(why, sizeof why, "%s", fsy_errdetail());
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return fsy_err_set(rc,
+                       "%s has schema version %d and could not be upgraded "
+                       "to %d (%s): open it once where it is writable",
+                       s->path, version, FSY_SCHEMA_VERSION, why);
 }
 
 int
@@ -423,8 +462,11 @@ fsy_store_open(fsy_store_t **out, const char *path)
     int rc = s_store_alloc(&s, path);
     if (rc != FSY_OK)
         return rc;
+    int version = 0;
     if ((rc = s_open_db(s, SQLITE_OPEN_READWRITE)) != FSY_OK ||
-        (rc = s_check_schema(s)) != FSY_OK || (rc = s_configure(s)) != FSY_OK ||
+        (rc = s_check_schema(s, &version)) != FSY_OK ||
+        (rc = s_configure(s)) != FSY_OK ||
+        (rc = s_migrate(s, version)) != FSY_OK ||
         (rc = s_load_identity(s)) != FSY_OK) {
         fsy_store_close(&s);
         return rc;
@@ -447,6 +489,7 @@ s_init_schema(fsy_store_t *s, const char *site)
     if ((rc = fsy_sq_exec(s, "BEGIN IMMEDIATE")) != FSY_OK)
         return rc;
     if ((rc = fsy_sq_exec(s, s_schema)) != FSY_OK ||
+        (rc = fsy_sq_exec(s, s_schema_sites)) != FSY_OK ||
         (rc = fsy_sq_exec(s, ver)) != FSY_OK ||
         (rc = s_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = s_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||

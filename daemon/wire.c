@@ -658,6 +658,7 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
     case FIELDSYNC__FRAME__BODY_REFUSE:
         out->type = FSY_MSG_REFUSE;
         snprintf(out->reason, sizeof out->reason, "%s", f->refuse->reason);
+        fsy_text_clean(out->reason); /* it reaches logs and terminals */
         return FSY_OK;
     case FIELDSYNC__FRAME__BODY_HEALTH:
         out->type = FSY_MSG_HEALTH;

@@ -85,21 +85,13 @@ fsy_wire_enc_health(const fsy_msg_t *m, Fieldsync__Health *h, uint8_t **z)
     return rc;
 }
 
-/* Free text from a peer: bounded, valid UTF-8, no control characters
- * (it ends up in logs, a terminal and an HTML page). */
-static int
-s_copy_text(char *dst, size_t size, const char *src, const char *what)
+/* Free text from a peer ends up in logs, a terminal and an HTML page: cut
+ * to size and cleaned (fsy_text_clean), never a reason to lose a report. */
+static void
+s_copy_text(char *dst, size_t size, const char *src)
 {
-    int rc = fsy_wire_copy_str(dst, size, src, what);
-    if (rc != FSY_OK)
-        return rc;
-    size_t n = strlen(dst);
-    if (!fsy_utf8_valid((const uint8_t *)dst, n))
-        return fsy_err_set(FSY_EINVAL, "%s is not valid UTF-8", what);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
-            return fsy_err_set(FSY_EINVAL, "%s has control characters", what);
-    return FSY_OK;
+    snprintf(dst, size, "%s", src);
+    fsy_text_clean(dst);
 }
 
 static int
@@ -110,17 +102,15 @@ s_dec_site(const Fieldsync__SiteHealth *m, fsy_site_health_t *h)
         (rc = fsy_check_site(h->site)) ||
         (rc = fsy_wire_copy_str(h->parent, sizeof h->parent, m->parent,
                                 "parent site id")) ||
-        (h->parent[0] != '\0' && (rc = fsy_check_site(h->parent))) ||
-        (rc = s_copy_text(h->version, sizeof h->version, m->version,
-                          "version")) ||
-        (rc = s_copy_text(h->last_error, sizeof h->last_error, m->last_error,
-                          "last error")) ||
-        (rc = s_copy_text(h->read_scopes, sizeof h->read_scopes, m->read_scopes,
-                          "read scopes")))
+        (h->parent[0] != '\0' && (rc = fsy_check_site(h->parent))))
         return rc;
+    s_copy_text(h->version, sizeof h->version, m->version);
+    s_copy_text(h->last_error, sizeof h->last_error, m->last_error);
+    s_copy_text(h->read_scopes, sizeof h->read_scopes, m->read_scopes);
     if (m->age_ms > INT64_MAX || m->reported_ms > INT64_MAX ||
         m->uptime_s > INT64_MAX || m->conflicts > INT64_MAX ||
-        m->pending > INT64_MAX)
+        m->pending > INT64_MAX ||
+        fsy_abs_ms(m->clock_offset_ms) > (uint64_t)FSY_CLOCK_OFFSET_MAX_MS)
         return fsy_err_set(FSY_EINVAL, "health figure out of range");
     h->connected = m->connected;
     h->heard_ms = m->age_ms;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "fieldsync/change.h"
+#include "fieldsync/config.h"
 #include "fieldsync/store.h"
 
 #ifdef __cplusplus
@@ -31,6 +32,11 @@ extern "C" {
 
 /* Most sites one health message carries (and one site keeps). */
 #define FSY_HEALTH_SITES_MAX 4096
+
+/* Clock offsets beyond ten years are not estimates but garbage: refused on
+ * the wire and ignored when measured, which also keeps every sum of
+ * offsets along the tree far from overflowing. */
+#define FSY_CLOCK_OFFSET_MAX_MS ((int64_t)3660 * 86400 * 1000)
 
 typedef struct fsy_site_health {
     char site[FSY_SITE_MAX + 1];
@@ -66,6 +72,15 @@ int fsy_store_site_disconnected(fsy_store_t *s, const char *site,
 
 /* Changes held per `have` that the holder of `other` lacks, counting only
  * scopes in the list `scopes` ("MLI, global"; "" counts every scope). */
+/* How long a relayed summary stays news: a relay older than this means
+ * the path to the site is cut (and another child may report it). Three
+ * health periods and a timeout, and never under 15 minutes, since a hub
+ * on a satellite link may report less often than its parent. */
+uint64_t fsy_health_stale_ms(const fsy_config_t *cfg);
+
+/* |ms|, defined for every value (INT64_MIN included). */
+uint64_t fsy_abs_ms(int64_t ms);
+
 uint64_t fsy_vv_missing(const fsy_vv_t *have, const fsy_vv_t *other,
                         const char *scopes);
 

@@ -19,6 +19,11 @@ extern "C" {
 /* True if buf[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool fsy_utf8_valid(const uint8_t *buf, size_t len);
 
+/* Makes text from elsewhere safe to log, print and show: every byte that
+ * is not part of well-formed UTF-8, and every control character, becomes
+ * '?'. In place; the length does not change. */
+void fsy_text_clean(char *text);
+
 /* Site id: 1..FSY_SITE_MAX bytes of [a-z0-9_-], starting with a letter. */
 int fsy_check_site(const char *site);
 

@@ -77,6 +77,9 @@ int fsy_status_view_load(fsy_store_t *s, const fsy_config_t *cfg,
                          fsy_status_view_t *out);
 void fsy_status_view_free(fsy_status_view_t *v);
 
+/* ms from then_ms to now_ms; 0 for never (0) and for a time ahead. */
+uint64_t fsy_since_ms(uint64_t then_ms, uint64_t now_ms);
+
 /* "3h12m ago", "45s ago", "never"; into buf, returned. */
 const char *fsy_age(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len);
 

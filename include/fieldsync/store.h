@@ -32,7 +32,7 @@
 extern "C" {
 #endif
 
-#define FSY_SCHEMA_VERSION 1
+#define FSY_SCHEMA_VERSION 2
 
 typedef struct fsy_store fsy_store_t;
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "fieldsync/health.h"
 #include "fieldsync/metrics.h"
 #include "fieldsync/status_view.h"
@@ -87,19 +89,27 @@ START_TEST(test_health_frame_round_trips_every_field)
 }
 END_TEST
 
-START_TEST(test_health_frame_with_hostile_text_is_refused)
+START_TEST(test_health_frame_text_is_cleaned_and_bad_figures_refused)
 {
-    static const char *const bad[] = {"\xff\xfe", "line\nbreak", "esc\x1b[31m"};
+    static const char *const bad[][2] = {{"\xff\xfe", "??"},
+                                         {"line\nbreak", "line?break"},
+                                         {"esc\x1b[31m", "esc?[31m"},
+                                         {"d\xc3\xa9j\xc3", "d\xc3\xa9j?"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fsy_site_health_t h = s_summary("gao", "bamako");
-        snprintf(h.last_error, sizeof h.last_error, "%s", bad[i]);
+        snprintf(h.last_error, sizeof h.last_error, "%s", bad[i][0]);
         fsy_msg_t m = {.type = FSY_MSG_HEALTH, .sites = &h, .n_sites = 1}, d;
-        ck_assert_int_eq(s_round_trip(&m, &d), FSY_EINVAL);
-        ck_assert_ptr_null(d.sites);
+        ck_ok(s_round_trip(&m, &d));
+        ck_assert_str_eq(d.sites[0].last_error, bad[i][1]);
+        fsy_msg_clear(&d);
     }
     fsy_site_health_t h = s_summary("gao", "bamako");
-    snprintf(h.site, sizeof h.site, "no spaces");
+    h.clock_offset_ms = INT64_MIN;
     fsy_msg_t m = {.type = FSY_MSG_HEALTH, .sites = &h, .n_sites = 1}, d;
+    ck_assert_int_eq(s_round_trip(&m, &d), FSY_EINVAL);
+    ck_assert_ptr_null(d.sites);
+    h.clock_offset_ms = 0;
+    snprintf(h.site, sizeof h.site, "no spaces");
     ck_assert_int_ne(s_round_trip(&m, &d), FSY_OK);
     m.n_sites = 0;
     ck_assert_int_eq(s_round_trip(&m, &d), FSY_EINVAL);
@@ -182,7 +192,7 @@ START_TEST(test_health_parent_keeps_what_the_child_may_report)
     ck_assert_str_eq(g->via, "bamako");
     ck_assert(!g->connected);
     ck_assert_uint_eq(g->heard_ms, NOW - 20000);
-    ck_assert_int_eq(g->clock_offset_ms, 7000);
+    ck_assert_int_eq(g->clock_offset_ms, 10000); /* 7 s past bamako's */
     fsy_site_health_free(rows, n);
 
     /* a report that does not start with the sender is ignored whole */
@@ -193,6 +203,60 @@ START_TEST(test_health_parent_keeps_what_the_child_may_report)
     ck_ok(fsy_store_sites(p.hq, &rows, &n));
     ck_assert_uint_eq(s_row(rows, n, "gao")->uptime_s, 3600);
     fsy_site_health_free(rows, n);
+    s_parent_free(&p);
+}
+END_TEST
+
+/* A report with bamako first, then the given sites, at time now. */
+static void
+s_report(parent_side_t *p, uint64_t now, const char *site, uint64_t uptime)
+{
+    fsy_site_health_t v[2] = {s_summary("bamako", ""), s_summary(site, "x")};
+    v[1].uptime_s = uptime;
+    p->env.now_ms = now;
+    fsy_msg_t m = {.type = FSY_MSG_HEALTH, .sites = v, .n_sites = 2};
+    ck_ok(fsy_health_receive(&p->child, &p->env, &m));
+}
+
+static uint64_t
+s_uptime_of(fsy_store_t *s, const char *site)
+{
+    fsy_site_health_t *rows;
+    size_t n;
+    ck_ok(fsy_store_sites(s, &rows, &n));
+    const fsy_site_health_t *r = s_row(rows, n, site);
+    uint64_t up = r ? r->uptime_s : 0;
+    fsy_site_health_free(rows, n);
+    return up;
+}
+
+START_TEST(test_health_child_cannot_speak_for_others_nor_flood)
+{
+    parent_side_t p;
+    s_parent_init(&p, ""); /* no sites_below: anything but the rules */
+    fsy_site_health_t mine = s_summary("hq", "un-hq"),
+                      theirs = s_summary("tessit", "kidal");
+    mine.updated_ms = theirs.updated_ms = NOW;
+    snprintf(theirs.via, sizeof theirs.via, "kidal");
+    ck_ok(fsy_store_sites_put(p.hq, &mine, 1));
+    ck_ok(fsy_store_sites_put(p.hq, &theirs, 1));
+
+    s_report(&p, NOW, "un-hq", 11); /* our own parent */
+    ck_assert_uint_eq(s_uptime_of(p.hq, "un-hq"), 0);
+    s_report(&p, NOW + p.cfg.health_ms, "tessit", 12); /* kidal's, fresh */
+    ck_assert_uint_eq(s_uptime_of(p.hq, "tessit"), 3600);
+    s_report(&p, NOW + 2 * p.cfg.health_ms, "gao", 13);
+    ck_assert_uint_eq(s_uptime_of(p.hq, "gao"), 13);
+    /* a second report within half a health period is not taken ... */
+    s_report(&p, NOW + 2 * p.cfg.health_ms + 10, "gao", 14);
+    ck_assert_uint_eq(s_uptime_of(p.hq, "gao"), 13);
+    /* ... unless the session started again */
+    p.child.health_rx_ms = 0;
+    s_report(&p, NOW + 2 * p.cfg.health_ms + 20, "gao", 15);
+    ck_assert_uint_eq(s_uptime_of(p.hq, "gao"), 15);
+    /* once kidal's report of tessit is stale, tessit may have moved */
+    s_report(&p, NOW + fsy_health_stale_ms(&p.cfg) + 1000, "tessit", 16);
+    ck_assert_uint_eq(s_uptime_of(p.hq, "tessit"), 16);
     s_parent_free(&p);
 }
 END_TEST
@@ -226,8 +290,6 @@ START_TEST(test_health_child_reports_itself_then_its_subtree)
     parent.state = FSY_PEER_LIVE;
     parent.last_rx_ms = NOW;
     snprintf(parent.origin.site, sizeof parent.origin.site, "hq");
-    parent.offset_known = true;
-    parent.clock_offset_ms = -500; /* hq's clock is 0.5 s behind ours */
     parent.send = s_capture;
     ck_ok(fsy_health_tick(&parent, &env));
 
@@ -242,7 +304,7 @@ START_TEST(test_health_child_reports_itself_then_its_subtree)
     ck_assert_uint_eq(own->vv.n, 1);
     ck_assert_str_eq(g->site, "gao");
     ck_assert_uint_eq(g->heard_ms, 5000);       /* an age */
-    ck_assert_int_eq(g->clock_offset_ms, 2500); /* to hq's clock */
+    ck_assert_int_eq(g->clock_offset_ms, 2000); /* to ours: hq adds ours */
     fsy_msg_clear(&s_sent);
 
     /* and it recorded its own row */
@@ -363,18 +425,58 @@ START_TEST(test_health_status_page_escapes_what_sites_report)
 }
 END_TEST
 
+START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
+{
+    fsy_store_t *s = tu_replica("gao");
+    fsy_store_close(&s);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "ALTER TABLE peers DROP COLUMN "
+                                  "clock_offset_ms; DROP TABLE sites;"
+                                  "PRAGMA user_version=1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ck_ok(fsy_store_open(&s, tu_path("gao.db")));
+    fsy_site_health_t h = s_summary("kidal", "gao");
+    ck_ok(fsy_store_sites_put(s, &h, 1));
+    fsy_peer_status_t p = {.name = "bamako", .role = "parent", .vv = ""};
+    p.offset_known = true;
+    p.clock_offset_ms = -42;
+    ck_ok(fsy_store_peer_put(s, &p));
+    fsy_peer_status_t *peers;
+    size_t n;
+    ck_ok(fsy_store_peers(s, &peers, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(peers[0].clock_offset_ms, -42);
+    fsy_peer_status_free(peers, n);
+    fsy_store_close(&s);
+    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), FSY_SCHEMA_VERSION);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
     Suite *s = suite_create("health");
     TCase *tc = tcase_create("health");
     tcase_add_test(tc, test_health_frame_round_trips_every_field);
-    tcase_add_test(tc, test_health_frame_with_hostile_text_is_refused);
+    tcase_add_test(tc,
+                   test_health_frame_text_is_cleaned_and_bad_figures_refused);
     tcase_add_test(tc, test_health_parent_keeps_what_the_child_may_report);
+    tcase_add_test(tc, test_health_child_cannot_speak_for_others_nor_flood);
     tcase_add_test(tc, test_health_child_reports_itself_then_its_subtree);
     tcase_add_test(
         tc, test_health_view_counts_behind_in_its_scopes_and_grades_sites);
     tcase_add_test(tc, test_health_status_page_escapes_what_sites_report);
+    tcase_add_test(tc, test_health_replica_of_schema_1_is_upgraded_on_open);
     suite_add_tcase(s, tc);
     return s;
 }
