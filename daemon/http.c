@@ -23,9 +23,16 @@
 #define S_LOOP_STALL_MS 30000
 #define S_PAGE_REFRESH_S 10
 
+/* A probe is a durable write competing with the sync loop for the
+ * replica's lock: one every few seconds, however often /healthz is asked. */
+#define S_PROBE_CACHE_MS 2000
+
 struct fsy_http {
     struct MHD_Daemon *mhd;
     fsy_http_opts_t o;
+    /* only the server's one thread touches these */
+    uint64_t probed_ms;
+    char probe_why[512]; /* "" when the last probe was healthy */
 };
 
 typedef struct s_reply {
@@ -101,7 +108,9 @@ s_room(const char *db, size_t min_free, char *why, size_t len)
     struct statvfs st;
     snprintf(dir, sizeof dir, "%s", db);
     if (statvfs(dirname(dir), &st) != 0) {
-        snprintf(why, len, "cannot check free space: %s", strerror(errno));
+        char e[128] = "";
+        snprintf(why, len, "cannot check free space: %s",
+                 strerror_r(errno, e, sizeof e) == 0 ? e : "error");
         return false;
     }
     uint64_t avail = (uint64_t)st.f_bavail * st.f_frsize;
@@ -116,28 +125,35 @@ s_room(const char *db, size_t min_free, char *why, size_t len)
 
 /* "" when healthy, else why not. */
 static void
-s_health_check(const fsy_http_t *h, char *why, size_t len)
+s_health_check(fsy_http_t *h, char *why, size_t len)
 {
     uint64_t loop = atomic_load(h->o.loop_ms), now = fsy_wall_ms();
     why[0] = '\0';
-    if (now > loop && now - loop > S_LOOP_STALL_MS) {
+    if (fsy_since_ms(loop, now) > S_LOOP_STALL_MS) {
         snprintf(why, len, "the sync loop has not turned for %" PRIu64 " s",
-                 (now - loop) / 1000);
+                 fsy_since_ms(loop, now) / 1000);
         return;
     }
     if (!s_room(h->o.cfg->db, h->o.cfg->min_free_bytes, why, len))
         return;
-    fsy_store_t *s = NULL;
-    int rc = fsy_store_open(&s, h->o.cfg->db);
-    if (rc == FSY_OK)
-        rc = fsy_store_probe_write(s);
-    if (rc != FSY_OK)
-        snprintf(why, len, "replica not writable: %s", fsy_errdetail());
-    fsy_store_close(&s);
+    if (h->probed_ms == 0 ||
+        fsy_since_ms(h->probed_ms, now) >= S_PROBE_CACHE_MS) {
+        fsy_store_t *s = NULL;
+        int rc = fsy_store_open(&s, h->o.cfg->db);
+        if (rc == FSY_OK)
+            rc = fsy_store_probe_write(s);
+        h->probe_why[0] = '\0';
+        if (rc != FSY_OK)
+            snprintf(h->probe_why, sizeof h->probe_why,
+                     "replica not writable: %s", fsy_errdetail());
+        fsy_store_close(&s);
+        h->probed_ms = now;
+    }
+    snprintf(why, len, "%s", h->probe_why);
 }
 
 static void
-s_healthz(const fsy_http_t *h, s_reply_t *r)
+s_healthz(fsy_http_t *h, s_reply_t *r)
 {
     char why[512];
     s_health_check(h, why, sizeof why);
@@ -148,7 +164,7 @@ s_healthz(const fsy_http_t *h, s_reply_t *r)
 }
 
 static void
-s_route(const fsy_http_t *h, const char *url, s_reply_t *r)
+s_route(fsy_http_t *h, const char *url, s_reply_t *r)
 {
     if (strcmp(url, "/") == 0)
         s_status(h, r, 'h');

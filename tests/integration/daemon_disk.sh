@@ -35,13 +35,15 @@ healthz() {
   code=${body##*$'\n'}
   echo "$code ${body%$'\n'*}"
 }
-wait_health() { # wait_health NAME CODE PATTERN
-  local deadline=$((SECONDS + 15)) h
-  while h=$(healthz "$1"); [ "${h%% *}" != "$2" ] || ! grep -qE -- "$3" <<<"$h"; do
-    [ $SECONDS -lt $deadline ] || fail "$1's healthz is '$h', wanted $2 /$3/"
-    sleep 0.2
-  done
+health_is() { # health_is NAME CODE PATTERN
+  local h; h=$(healthz "$1")
+  [ "${h%% *}" = "$2" ] && grep -qE -- "$3" <<<"$h"
 }
+wait_health() { # wait_health NAME CODE PATTERN
+  HEALTH_OF=$1
+  explain=show_health wait_until 15 "$1's healthz never became $2 /$3/" health_is "$@"
+}
+show_health() { echo "it is '$(healthz "$HEALTH_OF")'"; }
 
 step "a disk that fills up"
 mount -t tmpfs -o size=8m tmpfs "$FULL"

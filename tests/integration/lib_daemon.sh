@@ -102,5 +102,16 @@ wait_converged() {
   fail "sites did not converge within the deadline"
 }
 
+# wait_until SECONDS WHAT CMD...: until CMD succeeds; else fail saying WHAT
+# (and, if the scenario defines it, what `explain` prints).
+wait_until() {
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || fail "$what${explain:+; $($explain)}"
+    sleep 0.2
+  done
+}
+
 # changes SITE: rows in its log
 changes() { fs "$1" verify --json | jq .changes_checked; }
