@@ -10,8 +10,10 @@
 #include "fieldsync/ident.h"
 #include "wire_internal.h"
 
-/* A report of 4,096 sites with real vectors packs to a few MB. */
-#define FSY_HEALTH_RAW_MAX ((uint64_t)16 << 20)
+/* A report of 4,096 sites with real vectors packs to a few MB; what it
+ * may decode to is bounded by entries, not by its (compressed) size. */
+#define FSY_HEALTH_RAW_MAX ((uint64_t)8 << 20)
+#define FSY_HEALTH_VV_ENTRIES_MAX 262144 /* ~23 MB decoded, all sites */
 
 typedef struct s_health_enc {
     Fieldsync__HealthReport report;
@@ -132,9 +134,16 @@ s_dec_report(const uint8_t *raw, size_t len, fsy_msg_t *out)
     if (r == NULL)
         return fsy_err_set(FSY_EFORMAT, "undecodable health report");
     int rc = FSY_OK;
+    size_t entries = 0;
+    for (size_t i = 0; i < r->n_sites && i <= FSY_HEALTH_SITES_MAX; i++)
+        entries += r->sites[i]->vv->n_entries;
     if (r->n_sites == 0 || r->n_sites > FSY_HEALTH_SITES_MAX)
         rc = fsy_err_set(FSY_EINVAL, "health report of %zu sites (1 to %d)",
                          r->n_sites, FSY_HEALTH_SITES_MAX);
+    else if (entries > FSY_HEALTH_VV_ENTRIES_MAX)
+        rc = fsy_err_set(FSY_ETOOBIG,
+                         "health report of %zu vector entries (at most %d)",
+                         entries, FSY_HEALTH_VV_ENTRIES_MAX);
     if (rc == FSY_OK &&
         (out->sites = calloc(r->n_sites, sizeof *out->sites)) == NULL)
         rc = fsy_err_set(FSY_ENOMEM, "out of memory");

@@ -116,6 +116,34 @@ START_TEST(test_health_frame_text_is_cleaned_and_bad_figures_refused)
 }
 END_TEST
 
+START_TEST(test_health_frame_decoding_to_too_many_entries_is_refused)
+{
+    /* 30 sites of 10,000-entry vectors: small once compressed, 300,000
+     * entries decoded */
+    fsy_vv_t vv = {calloc(10000, sizeof(fsy_vv_entry_t)), 10000};
+    ck_assert_ptr_nonnull(vv.v);
+    for (size_t i = 0; i < vv.n; i++) {
+        snprintf(vv.v[i].scope, sizeof vv.v[i].scope, "S%zu", i);
+        snprintf(vv.v[i].origin.site, sizeof vv.v[i].origin.site, "gao");
+        vv.v[i].seq = i + 1;
+    }
+    fsy_site_health_t v[30];
+    for (int i = 0; i < 30; i++) {
+        v[i] = s_summary("gao", "bamako");
+        snprintf(v[i].site, sizeof v[i].site, "site%d", i);
+        v[i].vv = vv; /* borrowed by the encoder */
+    }
+    fsy_msg_t m = {.type = FSY_MSG_HEALTH, .sites = v, .n_sites = 30}, d;
+    ck_assert_int_eq(s_round_trip(&m, &d), FSY_ETOOBIG);
+    ck_assert_ptr_null(d.sites);
+    m.n_sites = 20; /* 200,000: taken */
+    ck_ok(s_round_trip(&m, &d));
+    ck_assert_uint_eq(d.n_sites, 20);
+    fsy_msg_clear(&d);
+    free(vv.v);
+}
+END_TEST
+
 /* ---- a parent receiving a child's report ------------------------------ */
 
 typedef struct parent_side {
@@ -470,6 +498,8 @@ s_suite(void)
     tcase_add_test(tc, test_health_frame_round_trips_every_field);
     tcase_add_test(tc,
                    test_health_frame_text_is_cleaned_and_bad_figures_refused);
+    tcase_add_test(tc,
+                   test_health_frame_decoding_to_too_many_entries_is_refused);
     tcase_add_test(tc, test_health_parent_keeps_what_the_child_may_report);
     tcase_add_test(tc, test_health_child_cannot_speak_for_others_nor_flood);
     tcase_add_test(tc, test_health_child_reports_itself_then_its_subtree);
