@@ -51,7 +51,7 @@ expect_fail 1 "bad-status.conf:4: unknown key 'red_after' in \\[status\\]" "$FIE
 
 step "an HTTP port already taken: the daemon says so and does not start"
 busy=$(free_port)
-printf '[site]\ndb = %s\ninsecure = true\n[listen]\nendpoint = tcp://127.0.0.1:%s\n[http]\nlisten = 127.0.0.1:%s\n' \
+printf '[site]\ndb = %s\ninsecure = true\n[listen]\nendpoint = tcp://127.0.0.1:%s\n[http]\nlisten = 127.0.0.1:%s\n[log]\nlevel = warn\n' \
   "$T/ex-hq.db" "$(free_port)" "$busy" >"$T/http1.conf"
 sed "s|^endpoint = .*|endpoint = tcp://127.0.0.1:$(free_port)|" "$T/http1.conf" >"$T/http2.conf"
 "$FIELDSYNCD" -c "$T/http1.conf" 2>"$T/http1.log" &
@@ -60,6 +60,9 @@ until curl -sf "http://127.0.0.1:$busy/healthz" >/dev/null; do sleep 0.1; done
 expect_fail 1 "cannot serve HTTP at 127.0.0.1:$busy .*change \\[http\\] listen, or set it to off" \
   "$FIELDSYNCD" -c "$T/http2.conf"
 kill -TERM $first; wait $first
+step "[log] level = warn: warnings are logged, information is not"
+grep -q 'level=warn site=hq event=insecure' "$T/http1.log" || fail "no warning logged: $(cat "$T/http1.log")"
+grep -q 'level=info' "$T/http1.log" && fail "information logged at level warn: $(cat "$T/http1.log")"
 
 step "the systemd unit is valid"
 if command -v systemd-analyze >/dev/null; then

@@ -419,6 +419,14 @@ START_TEST(test_health_view_counts_behind_in_its_scopes_and_grades_sites)
     free(metrics);
     fsy_status_view_free(&view);
 
+    /* the thresholds are the configuration's */
+    cfg.thresholds.red_behind = 2;
+    ck_ok(fsy_status_view_load(hq, &cfg, true, NOW, &view));
+    g = s_view_row(&view, "gao");
+    ck_assert_int_eq(g->level, FSY_LEVEL_RED);
+    ck_assert_str_eq(g->why, "2 changes apart");
+    fsy_status_view_free(&view);
+
     /* without --all-sites: only this site and its neighbours */
     ck_ok(fsy_status_view_load(hq, &cfg, false, NOW, &view));
     ck_assert_uint_eq(view.n, 1);
