@@ -5,7 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 : "${FIELDSYNCD:?FIELDSYNCD must point at the fieldsyncd binary}"
 
-declare -A PORT HTTP PID PARENT READ_SCOPES WRITE_SCOPES
+# PARENT_EP[site]: the endpoint a site reaches its parent at, when not the
+# parent's own loopback port (lib_netns.sh: a link emulator in between).
+declare -A PORT HTTP PID PARENT READ_SCOPES WRITE_SCOPES PARENT_EP
 PIDS=()
 daemon_cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -54,11 +56,11 @@ conf() {
   printf '[site]\nid = %s\ndb = %s\n' "$name" "$T/$name.db"
   if [ -n "${INSECURE:-}" ]; then printf 'insecure = true\n'
   else printf 'secret_key_file = %s\n' "$T/$name.key"; fi
-  printf '[listen]\nendpoint = tcp://127.0.0.1:%s\n' "${PORT[$name]}"
+  printf '[listen]\nendpoint = tcp://%s:%s\n' "${LISTEN_HOST:-127.0.0.1}" "${PORT[$name]}"
   if [ -n "${HTTP[$name]:-}" ]; then printf '[http]\nlisten = 127.0.0.1:%s\n' "${HTTP[$name]}"
   else printf '[http]\nlisten = off\n'; fi
   if [ -n "$parent" ]; then
-    printf '[parent]\nendpoint = tcp://127.0.0.1:%s\n' "${PORT[$parent]}"
+    printf '[parent]\nendpoint = %s\n' "${PARENT_EP[$name]:-tcp://127.0.0.1:${PORT[$parent]}}"
     [ -n "${INSECURE:-}" ] || printf 'server_public_key = %s\n' "$(pubkey "$parent")"
   fi
   for c in "${!PARENT[@]}"; do
@@ -70,7 +72,8 @@ conf() {
     [ -z "${WRITE_SCOPES[$c]:-}" ] || printf 'write_scopes = %s\n' "${WRITE_SCOPES[$c]}"
   done
   # small batches and window: a backlog takes many round trips
-  printf '[sync]\nheartbeat_ms = 200\ntimeout_ms = 2000\nbatch_changes = 100\nwindow = 2\nhealth_ms = %s\n' \
+  printf '[sync]\n%b\nhealth_ms = %s\n' \
+    "${SYNC_CONF:-heartbeat_ms = 200\ntimeout_ms = 2000\nbatch_changes = 100\nwindow = 2}" \
     "${HEALTH_MS:-1000}"
   [ -z "${EXTRA_CONF:-}" ] || printf '%b\n' "$EXTRA_CONF"
 }
