@@ -118,14 +118,20 @@ ns_heal() {
   ip netns exec "${NS[${PARENT[$1]}]}" nft flush chain inet fsy cut
 }
 
-# ns_flap CHILD: the link up from CHILD goes down for FLAP_DOWN s every
-# FLAP_UP + FLAP_DOWN s, until ns_flap_stop (which leaves it up).
+# ns_flap CHILD [OFFSET_S]: the link up from CHILD goes down for FLAP_DOWN
+# s every FLAP_UP + FLAP_DOWN s (the first cut after OFFSET_S + FLAP_UP),
+# until ns_flap_stop CHILD, which leaves it up.
+declare -A FLAPPER
 ns_flap() {
-  (while :; do sleep "$FLAP_UP"; ns_cut "$1"; sleep "$FLAP_DOWN"; ns_heal "$1"; done) &
-  FLAPPER=$!
-  PIDS+=("$FLAPPER")
+  (sleep "${2:-0}"; while :; do sleep "$FLAP_UP"; ns_cut "$1"; sleep "$FLAP_DOWN"; ns_heal "$1"; done) &
+  FLAPPER[$1]=$!
+  PIDS+=("$!")
 }
-ns_flap_stop() { kill "$FLAPPER" 2>/dev/null || true; wait "$FLAPPER" 2>/dev/null || true; ns_heal "$1"; }
+ns_flap_stop() {
+  kill "${FLAPPER[$1]}" 2>/dev/null || true
+  wait "${FLAPPER[$1]}" 2>/dev/null || true
+  ns_heal "$1"
+}
 
 # Daemons run in their site's namespace and listen on its addresses.
 LISTEN_HOST=0.0.0.0
