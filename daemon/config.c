@@ -41,6 +41,7 @@ fsy_config_defaults(fsy_config_t *cfg)
     cfg->reconnect_ms = 200;
     cfg->reconnect_max_ms = 30000;
     cfg->max_message_bytes = (size_t)64 << 20;
+    cfg->verify_at_start = 1;
     cfg->health_ms = 10000;
     snprintf(cfg->http_listen, sizeof cfg->http_listen, "127.0.0.1:7480");
     cfg->min_free_bytes = (size_t)16 << 20;
@@ -95,14 +96,15 @@ s_site_key(s_parse_t *p, const char *key, const char *value)
     } else if (strcmp(key, "write_scopes") == 0) {
         return s_id_list(p, "[site] write_scopes", value, cfg->write_scopes,
                          sizeof cfg->write_scopes, fsy_check_scope);
-    } else if (strcmp(key, "insecure") == 0) {
+    } else if (strcmp(key, "insecure") == 0 ||
+               strcmp(key, "verify_at_start") == 0) {
         if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
-            snprintf(p->why, sizeof p->why,
-                     "[site] insecure: want true or "
-                     "false");
+            snprintf(p->why, sizeof p->why, "[site] %s: want true or false",
+                     key);
             return 0;
         }
-        cfg->insecure = strcmp(value, "true") == 0;
+        *(key[0] == 'i' ? &cfg->insecure : &cfg->verify_at_start) =
+            strcmp(value, "true") == 0;
     } else if (strcmp(key, "max_clock_skew") == 0) {
         if (!s_parse_u64(value, 1, 30u * 86400u, &n)) {
             snprintf(p->why, sizeof p->why,

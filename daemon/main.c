@@ -494,6 +494,23 @@ s_keys(s_daemon_t *d, const char *path)
     return 0;
 }
 
+/* A damaged replica would send its damage to every other site: refuse to
+ * run on it, and say how to rebuild it (docs/RELIABILITY.md). */
+static int
+s_verify(s_daemon_t *d)
+{
+    fsy_verify_report_t r;
+    if (!d->cfg.verify_at_start || fsy_store_verify(d->store, &r) == FSY_OK)
+        return 0;
+    fprintf(stderr,
+            "fieldsyncd: %s is damaged: %s. Not starting: it would send the "
+            "damage to other sites. Keep the file for investigation and "
+            "rebuild this site from its parent (docs/RELIABILITY.md, "
+            "\"Rebuilding a site\").\n",
+            d->cfg.db, fsy_errdetail());
+    return 1;
+}
+
 static int
 s_setup(s_daemon_t *d, const char *path)
 {
@@ -529,7 +546,7 @@ s_setup(s_daemon_t *d, const char *path)
                        "replica belongs to %s\n",
                        path, d->cfg.site_id, site),
                1;
-    if (s_keys(d, path) != 0)
+    if (s_verify(d) != 0 || s_keys(d, path) != 0)
         return 1;
     fsy_store_set_max_clock_skew(d->store, d->cfg.max_clock_skew_ms);
     fsy_store_set_max_value(d->store, d->cfg.max_value_bytes);

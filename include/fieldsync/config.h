@@ -16,6 +16,7 @@
  *   heartbeat_ms = 1000   timeout_ms = 5000
  *   reconnect_ms = 200    reconnect_max_ms = 30000
  *   [site] secret_key_file = gao.key   insecure = false
+ *   [site] verify_at_start = true   ; refuse to run on a damaged replica
  *   [parent] server_public_key = <Z85>
  *   [child gao]                  ; at a parent: one per admitted child
  *   public_key = <Z85>   read_scopes = MLI, global   write_scopes = MLI
@@ -91,6 +92,7 @@ typedef struct fsy_config {
     char secret_key_file[4096];  /* [site]: this site's key; "" none */
     char write_scopes[256];      /* [site]: what this site may write; "" all */
     int insecure;                /* [site] insecure = true: no CURVE */
+    int verify_at_start;         /* [site]: fieldsyncd checks the replica */
     char parent_public_key[41];  /* [parent] server_public_key (Z85) */
     unsigned health_ms;          /* [sync]: summaries to the parent */
     char http_listen[64];        /* [http] "127.0.0.1:7480", "" = off */
