@@ -60,9 +60,9 @@ s_offset(const fsy_site_row_t *r, char *buf, size_t len)
     if (a < 60000)
         snprintf(buf, len, "%c%" PRIu64 ".%" PRIu64 "s", sign, a / 1000,
                  a % 1000 / 100);
-    else
-        snprintf(buf, len, "%c%" PRIu64 "h%02" PRIu64 "m", sign, a / 3600000,
-                 a / 60000 % 60);
+    else /* to the nearest minute: the estimate is low by the delay */
+        snprintf(buf, len, "%c%" PRIu64 "h%02" PRIu64 "m", sign,
+                 (a + 30000) / 3600000, (a + 30000) / 60000 % 60);
     return buf;
 }
 
