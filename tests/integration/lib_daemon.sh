@@ -59,6 +59,7 @@ conf() {
   printf '[listen]\nendpoint = tcp://%s:%s\n' "${LISTEN_HOST:-127.0.0.1}" "${PORT[$name]}"
   if [ -n "${HTTP[$name]:-}" ]; then printf '[http]\nlisten = 127.0.0.1:%s\n' "${HTTP[$name]}"
   else printf '[http]\nlisten = off\n'; fi
+  [ -z "${MIN_FREE:-}" ] || printf 'min_free_bytes = %s\n' "$MIN_FREE"
   if [ -n "$parent" ]; then
     printf '[parent]\nendpoint = %s\n' "${PARENT_EP[$name]:-tcp://127.0.0.1:${PORT[$parent]}}"
     [ -n "${INSECURE:-}" ] || printf 'server_public_key = %s\n' "$(pubkey "$parent")"
