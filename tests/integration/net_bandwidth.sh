@@ -1,0 +1,73 @@
+# Reliability 3: catching up analysis reports over a vsat link.
+#   hq <-vsat- gao; gao holds FSY_BW_REPORTS reports of about 2 KB (default
+#   150; the full figure, 2,000, is bench/reliability.sh's) written while
+#   its daemon was down; then it starts and catches up.
+# Measured: the bytes on the wire (both directions of the veth, TCP/IP
+# included) against the reports' raw size, and the catch-up time against
+# the link's limit for the compressed payload (wire bytes / rate).
+# Aims: wire bytes under 60% of raw; time within 1.5x of that limit.
+. "$(dirname "$0")/lib_daemon.sh"
+. "$(dirname "$0")/lib_netns.sh"
+netns_require
+N=${FSY_BW_REPORTS:-150}
+PROF=${FSY_BW_PROFILE:-vsat}
+# the thin-link settings of config/gao-field.conf
+SYNC_CONF='heartbeat_ms = 5000\ntimeout_ms = 30000\nbatch_changes = 200\nbatch_bytes = 262144\nwindow = 8\nreconnect_ms = 200\nreconnect_max_ms = 2000'
+
+site hq; site gao hq
+ns_site hq; ns_site gao
+ns_link gao hq "$PROF"
+
+step "gao writes $N reports of about 2 KB while its daemon is down"
+# Field reports: sentences drawn from the words of JMAC analysis, numbers
+# and places: compressible like real prose, not like repeated text.
+awk -v n="$N" 'BEGIN {
+  srand(4242)
+  split("the a of in and to on from with near along during after before " \
+    "patrol convoy incident market village armed group civilians displaced " \
+    "population water point road checkpoint humanitarian access security " \
+    "situation reported observed confirmed unconfirmed attack ambush clash " \
+    "protest negotiation ceasefire mission battalion police unit community " \
+    "leaders elders women youth harvest prices fuel shortage rainy season " \
+    "flooding bridge axis district region commune camp returnees refugees " \
+    "health centre school closure reopening tension calm improving " \
+    "deteriorating risk assessment recommendation monitoring follow-up " \
+    "coordination agencies partners governor prefect mayor militia",
+    w, " ")
+  split("Gao Ansongo Menaka Kidal Tessit Bourem Timbuktu Mopti Bamako " \
+    "Douentza Hombori Labbezanga Tinzaouaten Aguelhok Tessalit", pl, " ")
+  for (i = 1; i <= n; i++) {
+    body = ""
+    while (length(body) < 1900) {
+      s = ""
+      k = 8 + int(rand() * 12)
+      for (j = 0; j < k; j++) s = s w[1 + int(rand() * length(w))] " "
+      s = s "near " pl[1 + int(rand() * length(pl))] " on " \
+        (1 + int(rand() * 28)) "/" (1 + int(rand() * 12)) ", " \
+        int(rand() * 500) " people. "
+      body = body toupper(substr(s, 1, 1)) substr(s, 2)
+    }
+    printf "{\"scope\":\"MLI\",\"id\":\"jmac-report-%05d\",\"kind\":\"analysis\"," \
+      "\"fields\":{\"title\":\"JMAC daily report %d\",\"body\":\"%s\"}}\n", i, i, body
+  }
+}' >"$T/reports.ndjson"
+fs gao import "$T/reports.ndjson" >/dev/null
+raw=$(jq -r '.fields.title + .fields.body' "$T/reports.ndjson" | wc -c)
+echo "raw size of the reports: $raw bytes"
+
+step "gao's daemon starts and catches up over $PROF"
+ns_start hq
+veth_bytes() { ip -n "${NS[gao]}" -s -j link show dev "${VETH_C[gao]}" | jq '.[0].stats64 | .rx.bytes + .tx.bytes'; }
+before=$(veth_bytes)
+t0=$(date +%s%3N)
+ns_start gao
+wait_converged 900 hq gao
+ms=$(($(date +%s%3N) - t0))
+wire=$(($(veth_bytes) - before))
+kbit=${PROFILE_KBIT[$PROF]}
+limit_ms=$((wire * 8 / kbit)) # bits / (kbit/s) = ms
+echo "catch-up of $N reports over $PROF: $ms ms; wire $wire bytes = $((wire * 100 / raw))% of raw;" \
+  "link limit for those bytes $limit_ms ms; time / limit = $(awk -v a="$ms" -v b="$limit_ms" 'BEGIN { printf "%.2f", a / b }')"
+[ $((wire * 100)) -lt $((raw * 60)) ] || fail "wire bytes are $((wire * 100 / raw))% of raw (aim: under 60%)"
+[ $((ms * 10)) -le $((limit_ms * 15)) ] || fail "catch-up took $ms ms, over 1.5x the link's limit of $limit_ms ms"
+echo "PASS bandwidth"

@@ -1,0 +1,279 @@
+/*
+ * fieldsync — I/O fault suite (reliability scenario 6): a SQLite VFS that
+ * wraps the default one and fails the Nth write or sync, for every N
+ * inside the transaction that applies a batch from another site.
+ *
+ * For each N: the apply either succeeds (and then every change of the
+ * batch is there, after a restart too) or fails leaving nothing of it (a
+ * failed sync at commit may still have made it durable: then all of it);
+ * the replica verifies; and applying the batch again, once the fault is
+ * gone, converges on the sender's digest. That is what the daemon relies
+ * on: it acknowledges a batch only after its apply returned FSY_OK, and a
+ * batch that failed is refused and sent again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "testutil.h"
+
+/* ---- the faulty VFS ---------------------------------------------------- */
+
+typedef struct faulty_file {
+    sqlite3_file base;
+    sqlite3_file *real; /* allocated right after this struct */
+} faulty_file_t;
+
+static sqlite3_vfs *s_real_vfs;
+static sqlite3_vfs s_vfs;
+static int s_armed;    /* count writes and syncs */
+static int s_ops;      /* counted so far */
+static int s_fail_at;  /* fail this one (1-based); 0: never */
+static int s_failures; /* how many were failed */
+
+static int
+s_fault(int rc_on_fault)
+{
+    if (!s_armed)
+        return SQLITE_OK;
+    if (++s_ops == s_fail_at) {
+        s_failures++;
+        return rc_on_fault;
+    }
+    return SQLITE_OK;
+}
+
+#define REAL(f) (((faulty_file_t *)(f))->real)
+
+static int
+f_close(sqlite3_file *f)
+{
+    int rc = REAL(f)->pMethods->xClose(REAL(f));
+    return rc;
+}
+static int
+f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
+}
+static int
+f_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+    int rc = s_fault(SQLITE_IOERR_WRITE);
+    return rc ? rc : REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
+}
+static int
+f_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int
+f_sync(sqlite3_file *f, int flags)
+{
+    int rc = s_fault(SQLITE_IOERR_FSYNC);
+    return rc ? rc : REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int
+f_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int
+f_lock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int
+f_unlock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int
+f_reserved(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int
+f_control(sqlite3_file *f, int op, void *arg)
+{
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int
+f_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int
+f_caps(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int
+f_shm_map(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp);
+}
+static int
+f_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+static void
+f_shm_barrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int
+f_shm_unmap(sqlite3_file *f, int del)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static const sqlite3_io_methods s_io = {
+    .iVersion = 2,
+    .xClose = f_close,
+    .xRead = f_read,
+    .xWrite = f_write,
+    .xTruncate = f_truncate,
+    .xSync = f_sync,
+    .xFileSize = f_size,
+    .xLock = f_lock,
+    .xUnlock = f_unlock,
+    .xCheckReservedLock = f_reserved,
+    .xFileControl = f_control,
+    .xSectorSize = f_sector,
+    .xDeviceCharacteristics = f_caps,
+    .xShmMap = f_shm_map,
+    .xShmLock = f_shm_lock,
+    .xShmBarrier = f_shm_barrier,
+    .xShmUnmap = f_shm_unmap,
+};
+
+static int
+v_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+       int *out_flags)
+{
+    (void)vfs;
+    faulty_file_t *ff = (faulty_file_t *)f;
+    ff->real = (sqlite3_file *)(ff + 1);
+    int rc = s_real_vfs->xOpen(s_real_vfs, name, ff->real, flags, out_flags);
+    ff->base.pMethods = rc == SQLITE_OK && ff->real->pMethods ? &s_io : NULL;
+    return rc;
+}
+
+static void
+s_install(void)
+{
+    if (s_real_vfs != NULL)
+        return;
+    s_real_vfs = sqlite3_vfs_find(NULL);
+    s_vfs = *s_real_vfs; /* everything else as the real one does it */
+    s_vfs.iVersion = s_real_vfs->iVersion;
+    s_vfs.szOsFile = (int)sizeof(faulty_file_t) + s_real_vfs->szOsFile;
+    s_vfs.zName = "fieldsync-faulty";
+    s_vfs.xOpen = v_open;
+    s_vfs.pNext = NULL;
+    ck_assert_int_eq(sqlite3_vfs_register(&s_vfs, 1), SQLITE_OK);
+}
+
+/* ---- the scenario ------------------------------------------------------ */
+
+/* hq's whole log as one batch of three transactions. */
+static void
+s_batch(fsy_store_t *hq, fsy_change_list_t *l)
+{
+    tu_put(hq, "MLI", "isf-mli-2027", "plan", "title", "ISF Mali 2027");
+    tu_put(hq, "MLI", "isf-mli-2027", "plan", "status", "draft");
+    tu_put(hq, "MLI", "jmac-weekly-48", "analysis", "title", "JMAC week 48");
+    ck_ok(fsy_store_export(hq, NULL, tu_collect, l));
+}
+
+static int
+s_apply(fsy_store_t *s, const fsy_change_list_t *l, int fail_at)
+{
+    s_ops = 0;
+    s_fail_at = fail_at;
+    s_armed = 1;
+    int rc = fsy_store_apply(s, l->v, l->n, NULL);
+    s_armed = 0;
+    return rc;
+}
+
+START_TEST(test_faults_every_write_and_sync_of_an_apply_can_fail)
+{
+    s_install();
+    fsy_store_t *hq = tu_replica("hq");
+    fsy_change_list_t batch = {0};
+    s_batch(hq, &batch);
+    char want[65];
+    tu_digest(hq, want);
+
+    /* how many writes and syncs one apply makes */
+    fsy_store_t *probe = tu_replica("probe");
+    ck_ok(s_apply(probe, &batch, 0));
+    int total = s_ops;
+    fsy_store_close(&probe);
+    ck_assert_int_gt(total, 2);
+
+    int failed_cleanly = 0, durable_anyway = 0;
+    for (int n = 1; n <= total; n++) {
+        char site[16], path[32];
+        snprintf(site, sizeof site, "gao%d", n);
+        snprintf(path, sizeof path, "%s.db", site);
+        fsy_store_t *gao = tu_replica(site);
+        s_failures = 0;
+        int rc = s_apply(gao, &batch, n);
+        ck_assert_int_eq(s_failures, 1);
+        uint64_t held = tu_changes(gao);
+        /* all or nothing, and FSY_OK means all */
+        ck_assert_msg(held == 0 || held == batch.n,
+                      "fault %d: %llu of %zu changes held", n,
+                      (unsigned long long)held, batch.n);
+        if (rc == FSY_OK)
+            ck_assert_uint_eq(held, batch.n);
+        /* after a restart: the same, and sound */
+        fsy_store_close(&gao);
+        ck_ok(fsy_store_open(&gao, tu_path(path)));
+        uint64_t after = tu_changes(gao);
+        ck_assert_msg(after == held || (rc != FSY_OK && after == batch.n),
+                      "fault %d: %llu held, %llu after a restart", n,
+                      (unsigned long long)held, (unsigned long long)after);
+        fsy_verify_report_t vr;
+        ck_ok(fsy_store_verify(gao, &vr));
+        failed_cleanly += rc != FSY_OK && after == 0;
+        durable_anyway += rc != FSY_OK && after == batch.n;
+        /* the fault is gone: the batch again converges */
+        ck_ok(s_apply(gao, &batch, 0));
+        char got[65];
+        tu_digest(gao, got);
+        ck_assert_str_eq(got, want);
+        ck_assert_uint_eq(tu_changes(gao), batch.n);
+        fsy_store_close(&gao);
+    }
+    printf("faults: %d writes and syncs in one apply; %d failed cleanly, "
+           "%d durable despite the error\n",
+           total, failed_cleanly, durable_anyway);
+    ck_assert_int_gt(failed_cleanly, 0);
+    fsy_change_list_clear(&batch);
+    fsy_store_close(&hq);
+}
+END_TEST
+
+static Suite *
+s_suite(void)
+{
+    Suite *s = suite_create("faults");
+    TCase *tc = tcase_create("faults");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_faults_every_write_and_sync_of_an_apply_can_fail);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return tu_run(s_suite());
+}
