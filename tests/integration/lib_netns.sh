@@ -74,7 +74,7 @@ ns_link() {
   local c=$1 p=$2 prof=$3 i
   i=$((++NS_LINKS))
   LINK_NO[$c]=$i
-  VETH_C[$c]="f$(($$ % 10000))c$i" VETH_P[$c]="f$(($$ % 10000))p$i"
+  VETH_C[$c]="f$$c$i" VETH_P[$c]="f$$p$i" # at most 15 characters
   ip link add "${VETH_C[$c]}" type veth peer name "${VETH_P[$c]}"
   ip link set "${VETH_C[$c]}" netns "${NS[$c]}"
   ip link set "${VETH_P[$c]}" netns "${NS[$p]}"
