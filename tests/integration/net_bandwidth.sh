@@ -72,7 +72,7 @@ kbit=${PROFILE_KBIT[$PROF]}
 sleep 1.5
 payload=$(fs gao status --json | jq '.sites[] | select(.role == "parent") | .bytes_sent')
 limit_ms=$((payload * 8 / kbit)) # bits / (kbit/s) = ms
-setup_ms=$((5 * PROFILE_RTT[$PROF])) # TCP, CURVE handshake, HELLOs
+setup_ms=$((6 * PROFILE_RTT[$PROF])) # TCP, CURVE handshake, HELLOs, a margin
 echo "catch-up of $N reports over $PROF: $ms ms; raw $raw bytes; wire $wire bytes" \
   "($((wire * 100 / raw))% of raw); frames $payload bytes; the link's limit for them" \
   "$limit_ms ms (+ $setup_ms ms of set-up round trips);" \
