@@ -15,6 +15,7 @@ disk_cleanup() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   umount "$FULL" 2>/dev/null || umount -l "$FULL" 2>/dev/null || true
   umount "$RO" 2>/dev/null || umount -l "$RO" 2>/dev/null || true
+  release_ports
   cleanup
 }
 trap disk_cleanup EXIT

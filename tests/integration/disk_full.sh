@@ -14,6 +14,7 @@ full_cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   umount "$DISK" 2>/dev/null || umount -l "$DISK" 2>/dev/null || true
+  release_ports
   cleanup
 }
 trap full_cleanup EXIT

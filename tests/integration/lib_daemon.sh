@@ -11,18 +11,34 @@ declare -A PORT HTTP PID PARENT READ_SCOPES WRITE_SCOPES PARENT_EP
 PIDS=()
 daemon_cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  release_ports
   cleanup
 }
 trap daemon_cleanup EXIT
 
-# A loopback port nobody listens on (bash's /dev/tcp probes it).
+# A loopback port nobody listens on (bash's /dev/tcp probes it), and that
+# no other scenario running now, nor this one, has taken: each port handed
+# out is reserved by a directory (mkdir is atomic), released on exit.
+PORTS_DIR=${TMPDIR:-/tmp}/fsy-ports
+mkdir -p "$PORTS_DIR"
 free_port() {
   local p
-  for _ in $(seq 1 50); do
+  for _ in $(seq 1 100); do
     p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    mkdir "$PORTS_DIR/$p" 2>/dev/null || continue
+    echo $$ >"$PORTS_DIR/$p/owner"
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then continue; fi
+    echo "$p"
+    return
   done
   fail "no free port"
+}
+release_ports() {
+  local d
+  for d in "$PORTS_DIR"/*/; do
+    [ "$(cat "$d/owner" 2>/dev/null)" = $$ ] && rm -rf "$d"
+  done
+  return 0
 }
 
 # site NAME [PARENT]: replica, key pair and port. Links use CURVE unless

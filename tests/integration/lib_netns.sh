@@ -49,6 +49,7 @@ netns_cleanup() {
     ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$n" 2>/dev/null || true
   done
+  release_ports
   cleanup
 }
 trap netns_cleanup EXIT
