@@ -500,15 +500,22 @@ static int
 s_verify(s_daemon_t *d)
 {
     fsy_verify_report_t r;
-    if (!d->cfg.verify_at_start || fsy_store_verify(d->store, &r) == FSY_OK)
+    if (!d->cfg.verify_at_start)
         return 0;
-    fprintf(stderr,
-            "fieldsyncd: %s is damaged: %s. Not starting: it would send the "
-            "damage to other sites. Keep the file for investigation and "
-            "rebuild this site from its parent (docs/RELIABILITY.md, "
-            "\"Rebuilding a site\").\n",
-            d->cfg.db, fsy_errdetail());
-    return 1;
+    int rc = fsy_store_verify(d->store, &r);
+    if (rc == FSY_ECORRUPT)
+        fprintf(stderr,
+                "fieldsyncd: %s is damaged: %s. Not starting: it would send "
+                "the damage to other sites. Keep the file for investigation "
+                "and rebuild this site from its parent (docs/RELIABILITY.md, "
+                "\"Rebuilding a site\").\n",
+                d->cfg.db, fsy_errdetail());
+    else if (rc != FSY_OK) /* busy, out of memory, I/O: not damage */
+        fprintf(stderr,
+                "fieldsyncd: could not verify %s: %s (try again; "
+                "[site] verify_at_start = false skips the check)\n",
+                d->cfg.db, fsy_errdetail());
+    return rc == FSY_OK ? 0 : 1;
 }
 
 static int

@@ -520,9 +520,17 @@ fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (m->type == FSY_MSG_HELLO)
         return s_on_hello(p, env, m);
     if (m->type == FSY_MSG_REFUSE) {
-        fsy_log("warn", "refused-by-peer", "peer=%s reason=\"%s\"", p->name,
-                m->reason);
-        s_restart(p, env, "refused by the peer");
+        /* Already starting over: more refusals answer frames the old
+         * session had queued (a link back from a cut delivers them all at
+         * once). Restarting for each would put the HELLO off again and
+         * again; the reason is kept, and logged when it changes. */
+        bool again =
+            p->state != FSY_PEER_LIVE && strcmp(p->last_error, m->reason) == 0;
+        if (!again)
+            fsy_log("warn", "refused-by-peer", "peer=%s reason=\"%s\"", p->name,
+                    m->reason);
+        if (p->state == FSY_PEER_LIVE)
+            s_restart(p, env, "refused by the peer");
         s_error(p, m->reason);
         return FSY_OK;
     }

@@ -19,8 +19,8 @@ step "a change altered on disk: the daemon refuses to start"
 sqlite3 "$T/gao.db" "UPDATE changes SET value = CAST('forged' AS BLOB)
   WHERE lseq = (SELECT max(lseq) FROM changes WHERE field = 'title')"
 expect_fail 1 "gao.db is damaged: 1 of 8 changes fail their checksum .*Not starting: it would send the damage to other sites.*Rebuilding a site" \
-  "$FIELDSYNCD" -c "$T/gao.conf"
-expect_fail 1 "is damaged" "$FIELDSYNCD" --check -c "$T/gao.conf"
+  timeout 30 "$FIELDSYNCD" -c "$T/gao.conf"
+expect_fail 1 "is damaged" timeout 30 "$FIELDSYNCD" --check -c "$T/gao.conf"
 sleep 1
 assert_eq "$(digest hq)" "$hq_digest" "hq's digest"
 
@@ -29,7 +29,7 @@ cp "$T/gao.good" "$T/gao.db"
 rm -f "$T/gao.db-wal" "$T/gao.db-shm"
 pages=$(( $(stat -c %s "$T/gao.db") / 4096 ))
 dd if=/dev/urandom of="$T/gao.db" bs=4096 seek=$((pages / 2)) count=1 conv=notrunc 2>/dev/null
-expect_fail 1 "damaged|malformed|not a fieldsync replica" "$FIELDSYNCD" -c "$T/gao.conf"
+expect_fail 1 "damaged|malformed|not a fieldsync replica" timeout 30 "$FIELDSYNCD" -c "$T/gao.conf"
 assert_eq "$(digest hq)" "$hq_digest" "hq's digest"
 
 step "rebuilding gao from its parent, with what only gao held salvaged"

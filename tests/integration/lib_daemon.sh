@@ -15,6 +15,7 @@ daemon_cleanup() {
   cleanup
 }
 trap daemon_cleanup EXIT
+trap 'exit 143' TERM INT HUP # a killed run still cleans up
 
 # A loopback port nobody listens on (bash's /dev/tcp probes it), and that
 # no other scenario running now, nor this one, has taken: each port handed
@@ -97,7 +98,8 @@ conf() {
 
 start() {
   [ -f "$T/$1.conf" ] || conf "$1" >"$T/$1.conf"
-  # WRAP: a command to run the daemon under, e.g. "faketime -f +120s"
+  # WRAP: a command that execs the daemon (so $! is the daemon's PID), e.g.
+  # "env LD_PRELOAD=... FAKETIME=+120s" or "ip netns exec NS"
   ${WRAP:-} "$FIELDSYNCD" -c "$T/$1.conf" 2>>"$T/$1.log" &
   PID[$1]=$!
   PIDS+=("$!")

@@ -30,6 +30,7 @@ NS_LIST=()
 NS_LINKS=0
 
 netns_require() {
+  sweep_stale_namespaces
   if [ "$(id -u)" != 0 ]; then
     echo "SKIP: needs root (creates network namespaces)"
     exit 77
@@ -37,6 +38,18 @@ netns_require() {
   local c
   for c in ip tc nft; do
     command -v $c >/dev/null || fail "$c is missing: run ./scripts/deps --test"
+  done
+}
+
+# Namespaces of runs that died without cleaning up (killed by a timeout):
+# fsy<PID>-SITE whose PID is gone. Their processes go with them.
+sweep_stale_namespaces() {
+  local n pid
+  for n in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E '^fsy[0-9]+-' || true); do
+    pid=${n#fsy}; pid=${pid%%-*}
+    kill -0 "$pid" 2>/dev/null && continue
+    ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$n" 2>/dev/null || true
   done
 }
 
@@ -53,6 +66,7 @@ netns_cleanup() {
   cleanup
 }
 trap netns_cleanup EXIT
+trap 'exit 143' TERM INT HUP # a killed run still cleans up
 
 # nsx SITE CMD...: run CMD in SITE's namespace.
 nsx() { local s=$1; shift; ip netns exec "${NS[$s]}" "$@"; }
@@ -66,7 +80,6 @@ ns_site() {
   ip -n "$n" link set lo up
   ip netns exec "$n" nft add table inet fsy
   ip netns exec "$n" nft add chain inet fsy out '{ type filter hook output priority 0; }'
-  ip netns exec "$n" nft add chain inet fsy cut '{ type filter hook output priority -1; }'
 }
 
 # ns_link CHILD PARENT PROFILE: the link from CHILD up to PARENT. The
@@ -83,6 +96,10 @@ ns_link() {
   ip -n "${NS[$p]}" addr add "10.$NET.$i.1/30" dev "${VETH_P[$c]}"
   ip -n "${NS[$c]}" link set "${VETH_C[$c]}" up
   ip -n "${NS[$p]}" link set "${VETH_P[$c]}" up
+  # one chain per link for its cuts, at both ends: healing one link never
+  # touches another's
+  nsx "$c" nft add chain inet fsy "cut$i" '{ type filter hook output priority -1; }'
+  nsx "$p" nft add chain inet fsy "cut$i" '{ type filter hook output priority -1; }'
   ns_shape "$c" "$p" "$prof"
   RELAY_PORT[$c]=$(free_port)
   nsx "$c" "$LINK_RELAY" relay "${RELAY_PORT[$c]}" "10.$NET.$i.1:${PORT[$p]}" \
@@ -111,25 +128,36 @@ ns_shape() {
 # ns_cut CHILD / ns_heal CHILD: the link up from CHILD drops everything /
 # nothing (both directions; established connections see silence).
 ns_cut() {
-  nsx "$1" nft add rule inet fsy cut oifname "${VETH_C[$1]}" drop
-  ip netns exec "${NS[${PARENT[$1]}]}" nft add rule inet fsy cut oifname "${VETH_P[$1]}" drop
+  nsx "$1" nft add rule inet fsy "cut${LINK_NO[$1]}" oifname "${VETH_C[$1]}" drop
+  nsx "${PARENT[$1]}" nft add rule inet fsy "cut${LINK_NO[$1]}" oifname "${VETH_P[$1]}" drop
 }
 ns_heal() {
-  nsx "$1" nft flush chain inet fsy cut
-  ip netns exec "${NS[${PARENT[$1]}]}" nft flush chain inet fsy cut
+  nsx "$1" nft flush chain inet fsy "cut${LINK_NO[$1]}"
+  nsx "${PARENT[$1]}" nft flush chain inet fsy "cut${LINK_NO[$1]}"
 }
 
 # ns_flap CHILD [OFFSET_S]: the link up from CHILD goes down for FLAP_DOWN
 # s every FLAP_UP + FLAP_DOWN s (the first cut after OFFSET_S + FLAP_UP),
-# until ns_flap_stop CHILD, which leaves it up.
+# until ns_flap_stop CHILD, which leaves it up. The flapper stops between
+# two steps (a stop file), never in the middle of an nft command.
 declare -A FLAPPER
 ns_flap() {
-  (sleep "${2:-0}"; while :; do sleep "$FLAP_UP"; ns_cut "$1"; sleep "$FLAP_DOWN"; ns_heal "$1"; done) &
+  rm -f "$T/flap-stop-$1"
+  (
+    nap() { local t=$1; while [ "$t" -gt 0 ] && [ ! -e "$T/flap-stop-$2" ]; do sleep 1; t=$((t - 1)); done; }
+    nap "${2:-0}" "$1"
+    while [ ! -e "$T/flap-stop-$1" ]; do
+      nap "$FLAP_UP" "$1"; [ -e "$T/flap-stop-$1" ] && break
+      ns_cut "$1"; echo "$(date +%s) cut" >>"$T/flaps-$1"
+      nap "$FLAP_DOWN" "$1"
+      ns_heal "$1"; echo "$(date +%s) heal" >>"$T/flaps-$1"
+    done
+  ) &
   FLAPPER[$1]=$!
   PIDS+=("$!")
 }
 ns_flap_stop() {
-  kill "${FLAPPER[$1]}" 2>/dev/null || true
+  touch "$T/flap-stop-$1"
   wait "${FLAPPER[$1]}" 2>/dev/null || true
   ns_heal "$1"
 }

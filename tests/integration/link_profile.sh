@@ -17,12 +17,14 @@ measure() {
   ns_link "$c" "$p" "$prof"
   nsx "$p" "$LINK_RELAY" echo 7000 &
   PIDS+=("$!")
-  sleep 0.5
+  listening() { nsx "$1" bash -c "exec 3<>/dev/tcp/$2"; } 2>/dev/null
+  wait_until 10 "the echo server never listened" listening "$p" "127.0.0.1/7000"
+  wait_until 10 "the relay never listened" listening "$c" "127.0.0.1/${RELAY_PORT[$c]}"
   out=$(nsx "$c" "$LINK_RELAY" probe "127.0.0.1:${RELAY_PORT[$c]}" 9 "$bulk") ||
     fail "probe failed over $prof: $(cat "$T/relay-$c.log")"
   rtt=$(sed 's/.*rtt_ms_median=\([0-9]*\).*/\1/' <<<"$out")
   kbit=$(sed 's/.*kbit_s=\([0-9]*\).*/\1/' <<<"$out")
-  loss=$(nsx "$c" ping -q -c 400 -i 0.005 -W 1 "10.$NET.${LINK_NO[$c]}.1" |
+  loss=$(nsx "$c" ping -q -c 2000 -i 0.001 -W 1 "10.$NET.${LINK_NO[$c]}.1" |
     sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p')
   echo "$prof: $out ping_loss_pct=$loss (claims rtt ${PROFILE_RTT[$prof]} ms, ${PROFILE_KBIT[$prof]} kbit/s, ${PROFILE_LOSS[$prof]}% each way)"
   within "$rtt" $((PROFILE_RTT[$prof] * 95 / 100)) $((PROFILE_RTT[$prof] * 130 / 100)) ||

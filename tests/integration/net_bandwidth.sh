@@ -80,4 +80,6 @@ echo "catch-up of $N reports over $PROF: $ms ms; raw $raw bytes; wire $wire byte
 [ $((wire * 100)) -lt $((raw * 60)) ] || fail "wire bytes are $((wire * 100 / raw))% of raw (aim: under 60%)"
 [ $((ms * 10)) -le $(((limit_ms * 15) + setup_ms * 10)) ] ||
   fail "catch-up took $ms ms, over 1.5x the link's limit of $limit_ms ms (+ set-up)"
+# and the link's limit held: faster than the link allows means no shaping
+[ $((ms * 10)) -ge $((limit_ms * 8)) ] || fail "catch-up took $ms ms: faster than the link allows"
 echo "PASS bandwidth"

@@ -33,9 +33,17 @@ done
 echo "writes took $((SECONDS - t0)) s; $(wc -l <"$T/acked") acknowledged"
 [ "$(wc -l <"$T/acked")" -eq "$N" ] || fail "local writes failed: $(head -3 "$T/put.err")"
 
-cuts=$(cat "$T"/hq.log "$T"/bamako.log "$T"/gao.log | grep -cE 'event=(timeout|restart)' || true)
-echo "sessions lost to the cuts: $cuts"
-[ "$cuts" -gt 0 ] || fail "no session noticed a cut: the links did not flap"
+# each link was cut, and the sites at both ends noticed
+for c in bamako gao; do
+  n=$(grep -c ' cut$' "$T/flaps-$c" || true)
+  [ "$n" -gt 0 ] || fail "the link up from $c was never cut"
+  # the child gave up on silence or unacknowledged batches, or the parent
+  # timed the child out
+  lost=$(grep -cE 'event=restart peer=parent why="(silence|batches unacknowledged)"' "$T/$c.log" || true)
+  lost=$((lost + $(grep -c "event=timeout peer=$c\$" "$T/${PARENT[$c]}.log" || true)))
+  echo "link up from $c: cut $n times; sessions lost: $lost"
+  [ "$lost" -gt 0 ] || fail "$c never noticed its link was cut"
+done
 
 step "the links settle: every site converges"
 ns_flap_stop bamako

@@ -32,7 +32,8 @@
 
 #define MAX_PAIRS 64
 #define CHUNK 16384
-#define QUEUE_MAX (4u << 20) /* per direction: then stop reading */
+#define QUEUE_MAX (64u << 10) /* per direction: then stop reading */
+#define CONNECT_MS 5000        /* a target that does not answer: give up */
 
 static uint64_t
 now_ms(void)
@@ -104,8 +105,9 @@ typedef struct dir {
 
 typedef struct pair {
     bool used, connecting;
-    int fd[2];  /* 0: the client we accepted, 1: the target */
-    dir_t d[2]; /* d[i]: read from fd[i], written to fd[1 - i] */
+    uint64_t connect_by; /* while connecting: the deadline */
+    int fd[2];           /* 0: the client we accepted, 1: the target */
+    dir_t d[2];          /* d[i]: read from fd[i], written to fd[1 - i] */
 } pair_t;
 
 static pair_t pairs[MAX_PAIRS];
@@ -149,6 +151,7 @@ pair_open(int lfd, const struct sockaddr_in *target)
     }
     memset(p, 0, sizeof *p);
     p->used = p->connecting = true;
+    p->connect_by = now_ms() + CONNECT_MS;
     p->fd[0] = c;
     p->fd[1] = t;
 }
@@ -213,6 +216,14 @@ pair_write(pair_t *p, int i)
     return true;
 }
 
+/* Direction i has a chunk due (or one partly written): wake for its
+ * destination being writable. Not before: the loop would spin. */
+static bool
+due(const dir_t *d, uint64_t now)
+{
+    return d->head && (d->head->release <= now || d->head->off > 0);
+}
+
 static int
 relay_timeout(void)
 {
@@ -228,6 +239,11 @@ static void
 relay_turn(pair_t *p, const struct pollfd *fds)
 {
     if (p->connecting) {
+        if (now_ms() > p->connect_by ||
+            (fds[0].revents & (POLLHUP | POLLERR))) {
+            pair_close(p); /* the link is cut, or the client gave up */
+            return;
+        }
         if (!(fds[1].revents & (POLLOUT | POLLERR | POLLHUP)))
             return;
         int err = 0;
@@ -261,6 +277,7 @@ relay(int port, const char *target_s, unsigned delay, unsigned jitter)
     nonblock(lfd);
     for (;;) {
         struct pollfd fds[1 + 2 * MAX_PAIRS];
+        uint64_t now = now_ms();
         fds[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
         for (int k = 0; k < MAX_PAIRS; k++) {
             pair_t *p = &pairs[k];
@@ -269,9 +286,12 @@ relay(int port, const char *target_s, unsigned delay, unsigned jitter)
                 *f = (struct pollfd){.fd = p->used ? p->fd[i] : -1};
                 if (!p->used)
                     continue;
-                if (!p->d[i].eof && p->d[i].queued < QUEUE_MAX)
+                /* no reading while connecting: nothing to pass it to */
+                if (!p->connecting && !p->d[i].eof &&
+                    p->d[i].queued < QUEUE_MAX)
                     f->events |= POLLIN;
-                if (p->d[1 - i].head || (i == 1 && p->connecting))
+                if ((!p->connecting && due(&p->d[1 - i], now)) ||
+                    (i == 1 && p->connecting))
                     f->events |= POLLOUT;
             }
         }

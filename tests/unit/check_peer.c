@@ -307,6 +307,32 @@ START_TEST(test_peer_hello_with_other_limits_is_refused)
 }
 END_TEST
 
+START_TEST(test_peer_refusals_of_an_old_session_do_not_put_hello_off)
+{
+    link_t l;
+    s_link_init(&l, 4, 1000);
+    s_settle(&l);
+    ck_assert_int_eq(l.child_side.state, FSY_PEER_LIVE);
+    fsy_msg_t r = {.type = FSY_MSG_REFUSE};
+    snprintf(r.reason, sizeof r.reason, "say hello first");
+    ck_ok(fsy_peer_on_msg(&l.child_side, &l.env_gao, &r));
+    ck_assert_int_eq(l.child_side.state, FSY_PEER_WAIT_HELLO);
+    uint64_t hello_at = l.child_side.hello_tx_ms;
+    /* a link back from a cut delivers the refusals of every queued frame */
+    for (int i = 0; i < 20; i++) {
+        l.env_gao.now_ms += 100;
+        ck_ok(fsy_peer_on_msg(&l.child_side, &l.env_gao, &r));
+    }
+    ck_assert_uint_eq(l.child_side.hello_tx_ms, hello_at);
+    ck_assert_str_eq(l.child_side.last_error, "say hello first");
+    size_t before = l.up.n;
+    ck_assert(fsy_peer_tick(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, before + 1); /* the HELLO goes now */
+    ck_assert_int_eq(s_type_at(&l.up, before), FSY_MSG_HELLO);
+    s_link_free(&l);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -321,6 +347,8 @@ s_suite(void)
     tcase_add_test(tc, test_peer_parent_refuses_a_child_it_does_not_know);
     tcase_add_test(tc, test_peer_hello_with_other_limits_is_refused);
     tcase_add_test(tc, test_peer_hello_flood_is_rate_limited);
+    tcase_add_test(tc,
+                   test_peer_refusals_of_an_old_session_do_not_put_hello_off);
     suite_add_tcase(su, tc);
     return su;
 }
