@@ -24,7 +24,7 @@ measure() {
     fail "probe failed over $prof: $(cat "$T/relay-$c.log")"
   rtt=$(sed 's/.*rtt_ms_median=\([0-9]*\).*/\1/' <<<"$out")
   kbit=$(sed 's/.*kbit_s=\([0-9]*\).*/\1/' <<<"$out")
-  loss=$(nsx "$c" ping -q -c 2000 -i 0.001 -W 1 "10.$NET.${LINK_NO[$c]}.1" |
+  loss=$(nsx "$c" ping -q -c 1000 -i 0.002 -W 1 "10.$NET.${LINK_NO[$c]}.1" |
     sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p')
   echo "$prof: $out ping_loss_pct=$loss (claims rtt ${PROFILE_RTT[$prof]} ms, ${PROFILE_KBIT[$prof]} kbit/s, ${PROFILE_LOSS[$prof]}% each way)"
   within "$rtt" $((PROFILE_RTT[$prof] * 95 / 100)) $((PROFILE_RTT[$prof] * 130 / 100)) ||

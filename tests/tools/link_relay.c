@@ -33,7 +33,7 @@
 #define MAX_PAIRS 64
 #define CHUNK 16384
 #define QUEUE_MAX (64u << 10) /* per direction: then stop reading */
-#define CONNECT_MS 5000        /* a target that does not answer: give up */
+#define CONNECT_MS 5000       /* a target that does not answer: give up */
 
 static uint64_t
 now_ms(void)
@@ -111,6 +111,7 @@ typedef struct pair {
 } pair_t;
 
 static pair_t pairs[MAX_PAIRS];
+static int accepted; /* connections so far, for the log */
 static unsigned delay_ms, jitter_ms;
 
 static void
@@ -149,6 +150,7 @@ pair_open(int lfd, const struct sockaddr_in *target)
         close(t);
         return;
     }
+    fprintf(stderr, "link_relay: connection %d accepted\n", ++accepted);
     memset(p, 0, sizeof *p);
     p->used = p->connecting = true;
     p->connect_by = now_ms() + CONNECT_MS;
