@@ -19,13 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "fieldsync/config.h"
 #include "fieldsync/wallclock.h"
 #include "fieldsync/keys.h"
 #include "fieldsync/store.h"
 #include "fieldsync/version.h"
-#include <systemd/sd-daemon.h>
-
 #include "health.h"
 #include "http.h"
 #include "log.h"
