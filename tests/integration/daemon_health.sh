@@ -67,7 +67,7 @@ state_is() { [ "$(field "$1" state)" = "$2" ]; }
 wait_until 15 "gao still shown connected at HQ" state_is gao disconnected
 took=$((SECONDS - t0))
 # timeout_ms (2 s) + health_ms (1 s) at bamako, with room for a busy machine
-[ $took -le 8 ] || fail "HQ took $took s to see gao disconnected"
+[ $took -le 10 ] || fail "HQ took $took s to see gao disconnected"
 assert_eq "$(metric fieldsync_site_connected gao)" 0 "gao in /metrics"
 assert_eq "$(cli_state gao)" disconnected "gao in 'fieldsync status --all-sites'"
 assert_eq "$(field gao health)" amber "gao's health"
@@ -81,12 +81,11 @@ assert_eq "$metric_behind1" "$behind1" "behind in /metrics and /status"
 fs hq put isf-mli-2027 --kind plan --scope MLI --set title="ISF Mali 2027" --set status=draft >/dev/null
 fs kidal put sitrep-kidal-48 --kind analysis --scope MLI --set title="Kidal sitrep week 48" >/dev/null
 wait_until 10 "kidal's sitrep never reached HQ" has_doc hq sitrep-kidal-48
-sleep 2
-age2=$(field gao seconds_since_contact)
+aged() { awk -v a="$age1" -v b="$(field gao seconds_since_contact)" 'BEGIN { exit !(b >= a + 1.5) }'; }
+wait_until 10 "gao's last contact did not age from $age1 s" aged
+grew() { [ "$(field gao behind)" -gt "$behind1" ]; }
+wait_until 10 "gao's behind did not grow from $behind1" grew
 behind2=$(field gao behind)
-awk -v a="$age1" -v b="$age2" 'BEGIN { exit !(b >= a + 1.5) }' ||
-  fail "gao's last contact did not age: $age1 s, then $age2 s"
-[ "$behind2" -gt "$behind1" ] || fail "gao's behind did not grow: $behind1, then $behind2"
 [ "$(metric fieldsync_site_changes_behind gao)" -gt "$metric_behind1" ] ||
   fail "gao's behind did not grow in /metrics"
 awk -v a="$(metric fieldsync_site_last_contact_seconds gao)" -v b="$age1" 'BEGIN { exit !(a > b) }' ||

@@ -68,8 +68,9 @@ ms=$(($(date +%s%3N) - t0))
 wire=$(($(veth_bytes) - before))
 kbit=${PROFILE_KBIT[$PROF]}
 # what gao's daemon sent its parent: the frames, compressed (status
-# records them within a second)
-sleep 1.5
+# records them within a second; each report is three changes)
+sent() { [ "$(fs gao status --json | jq '.sites[] | select(.role == "parent") | .changes_sent')" -ge $((3 * N)) ]; }
+wait_until 10 "gao's status never recorded what it sent" sent
 payload=$(fs gao status --json | jq '.sites[] | select(.role == "parent") | .bytes_sent')
 limit_ms=$((payload * 8 / kbit)) # bits / (kbit/s) = ms
 setup_ms=$((6 * PROFILE_RTT[$PROF])) # TCP, CURVE handshake, HELLOs, a margin
