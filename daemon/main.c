@@ -562,6 +562,8 @@ s_setup(s_daemon_t *d, const char *path)
                                   .site = site,
                                   .reconnect_ms = d->cfg.reconnect_ms,
                                   .reconnect_max_ms = d->cfg.reconnect_max_ms,
+                                  .heartbeat_ms = d->cfg.heartbeat_ms,
+                                  .timeout_ms = d->cfg.timeout_ms,
                                   .max_message_bytes = d->cfg.max_message_bytes,
                                   .curve = d->curve,
                                   .curve_pk = d->id.curve_pk,

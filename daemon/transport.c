@@ -21,8 +21,15 @@ s_common_opts(void *sock, const fsy_transport_opts_t *o)
 {
     int64_t max = (int64_t)o->max_message_bytes + 4096; /* frame overhead */
     int linger = 1000; /* at stop, give queued frames a second */
+    /* Both ends ping: a large frame crossing a thin link one way never
+     * hides the other way's pings, and any traffic counts as an answer. */
+    int ivl = (int)o->heartbeat_ms, timeout = (int)o->timeout_ms;
     if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0 ||
-        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0)
+        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) != 0 ||
+        zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout) !=
+            0 ||
+        zmq_setsockopt(sock, ZMQ_HEARTBEAT_TTL, &timeout, sizeof timeout) != 0)
         return s_zerr("socket options");
     return FSY_OK;
 }

@@ -33,6 +33,9 @@ typedef struct fsy_transport_opts {
     const char *parent; /* "" for none */
     const char *site;   /* the DEALER's routing id */
     unsigned reconnect_ms, reconnect_max_ms;
+    /* ZMTP heartbeats: a connection silent for timeout_ms is dropped and
+     * made again, rather than left to TCP's own patience (~15 minutes) */
+    unsigned heartbeat_ms, timeout_ms;
     size_t max_message_bytes;
     /* CURVE (off only with insecure = true): this site's derived key pair,
      * and the parent's public key. */
