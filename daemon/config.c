@@ -27,6 +27,8 @@ typedef struct s_parse {
 static int s_id_list(s_parse_t *p, const char *where, const char *value,
                      char *out, size_t size, int (*check)(const char *));
 
+const char *const fsy_log_level_names[4] = {"debug", "info", "warn", "error"};
+
 void
 fsy_config_defaults(fsy_config_t *cfg)
 {
@@ -44,6 +46,8 @@ fsy_config_defaults(fsy_config_t *cfg)
     cfg->verify_at_start = 1;
     cfg->health_ms = 10000;
     snprintf(cfg->http_listen, sizeof cfg->http_listen, "127.0.0.1:7480");
+    memcpy(cfg->http_ip, (const uint8_t[4]){127, 0, 0, 1}, 4);
+    cfg->http_port = 7480;
     cfg->min_free_bytes = (size_t)16 << 20;
     cfg->thresholds = (fsy_thresholds_t){.amber_after_s = 60,
                                          .red_after_s = 900,
@@ -265,6 +269,8 @@ s_http_listen(s_parse_t *p, const char *value)
         return 0;
     }
     snprintf(out, sizeof p->cfg->http_listen, "%s", value);
+    memcpy(p->cfg->http_ip, &a, sizeof p->cfg->http_ip);
+    p->cfg->http_port = (uint16_t)port;
     return 1;
 }
 
@@ -287,11 +293,11 @@ s_choice(s_parse_t *p, const char *where, const char *value,
 static int
 s_log_key(s_parse_t *p, const char *key, const char *value)
 {
-    static const char *const levels[] = {"debug", "info", "warn", "error"};
     static const char *const targets[] = {"stderr", "syslog"};
     int v;
     if (strcmp(key, "level") == 0)
-        return s_choice(p, "[log] level", value, levels, 4, &p->cfg->log_level);
+        return s_choice(p, "[log] level", value, fsy_log_level_names, 4,
+                        &p->cfg->log_level);
     if (strcmp(key, "target") == 0) {
         if (!s_choice(p, "[log] target", value, targets, 2, &v))
             return 0;

@@ -142,10 +142,8 @@ fsy_health_tick(fsy_peer_t *parent, const fsy_sync_env_t *env)
     if (rc != FSY_OK)
         return rc;
     rc = fsy_store_sites_put(env->store, &own, 1);
-    if (rc == FSY_OK && parent != NULL && parent->state == FSY_PEER_LIVE) {
-        parent->health_tx_ms = env->now_ms;
+    if (rc == FSY_OK && parent != NULL && parent->state == FSY_PEER_LIVE)
         rc = s_send_report(parent, env, &own);
-    }
     free(own.vv.v);
     return rc;
 }

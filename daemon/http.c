@@ -226,31 +226,12 @@ s_mhd_log(void *cls, const char *fmt, va_list ap)
     fsy_log("warn", "http", "msg=\"%s\"", msg);
 }
 
-static int
-s_addr(const char *listen, struct sockaddr_in *sa)
-{
-    char host[64];
-    const char *colon = strrchr(listen, ':');
-    if (colon == NULL || (size_t)(colon - listen) >= sizeof host)
-        return fsy_err_set(FSY_EINVAL, "[http] listen %s: want ADDRESS:PORT",
-                           listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)atoi(colon + 1));
-    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-        return fsy_err_set(FSY_EINVAL, "[http] listen %s: bad address", listen);
-    return FSY_OK;
-}
-
 int
 fsy_http_start(fsy_http_t **out, const fsy_http_opts_t *o)
 {
-    struct sockaddr_in sa;
-    int rc = s_addr(o->cfg->http_listen, &sa);
-    if (rc != FSY_OK)
-        return rc;
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(o->cfg->http_port)};
+    memcpy(&sa.sin_addr, o->cfg->http_ip, sizeof o->cfg->http_ip);
     fsy_http_t *h = calloc(1, sizeof *h);
     if (h == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");

@@ -30,9 +30,8 @@ fsy_log_configure(int level, bool use_syslog)
 static int
 s_rank(const char *level)
 {
-    static const char *const names[] = {"debug", "info", "warn", "error"};
     for (int i = 0; i < 4; i++)
-        if (strcmp(level, names[i]) == 0)
+        if (strcmp(level, fsy_log_level_names[i]) == 0)
             return i;
     return FSY_LOG_ERROR; /* unknown: never dropped */
 }

@@ -63,6 +63,7 @@ struct s_daemon {
     fsy_http_t *http;
     uint64_t watchdog_us; /* systemd's WatchdogSec, 0 if none */
     uint64_t watchdog_ms; /* last WATCHDOG=1 sent */
+    uint64_t health_ms;   /* last health tick */
 };
 
 static volatile sig_atomic_t s_stop;
@@ -323,6 +324,17 @@ s_admit(void *ctx, const uint8_t key[32], char site[FSY_RID_MAX + 1])
 
 /* ---- the loop --------------------------------------------------------- */
 
+/* A child's session is over: recorded so in `peers` and `sites`. */
+static void
+s_child_gone(s_daemon_t *d, s_child_t *c, const fsy_sync_env_t *env)
+{
+    c->peer.state = FSY_PEER_WAIT_HELLO;
+    fsy_peer_record(&c->peer, env);
+    if (c->peer.origin.site[0] != '\0')
+        fsy_store_site_disconnected(d->store, c->peer.origin.site,
+                                    c->peer.last_rx_ms);
+}
+
 static void
 s_serve_peers(s_daemon_t *d, const fsy_sync_env_t *env)
 {
@@ -337,11 +349,7 @@ s_serve_peers(s_daemon_t *d, const fsy_sync_env_t *env)
         if (!c->used)
             continue;
         if (!fsy_peer_tick(&c->peer, env)) {
-            c->peer.state = FSY_PEER_WAIT_HELLO; /* recorded as gone */
-            fsy_peer_record(&c->peer, env);
-            if (c->peer.origin.site[0] != '\0')
-                fsy_store_site_disconnected(d->store, c->peer.origin.site,
-                                            c->peer.last_rx_ms);
+            s_child_gone(d, c, env);
             fsy_peer_clear(&c->peer);
             c->used = false;
             continue;
@@ -373,11 +381,11 @@ static void
 s_health(s_daemon_t *d, const fsy_sync_env_t *env, bool *parent_live)
 {
     bool live = d->has_parent && d->parent.state == FSY_PEER_LIVE;
-    bool due = env->now_ms - d->parent.health_tx_ms >= d->cfg.health_ms;
+    bool due = env->now_ms - d->health_ms >= d->cfg.health_ms;
     if (!due && live == *parent_live)
         return;
     *parent_live = live;
-    d->parent.health_tx_ms = env->now_ms;
+    d->health_ms = env->now_ms;
     if (fsy_health_tick(d->has_parent ? &d->parent : NULL, env) != FSY_OK)
         fsy_log("warn", "health", "error=\"%s\"", fsy_errdetail());
 }
@@ -387,13 +395,9 @@ static void
 s_leave(s_daemon_t *d, const fsy_sync_env_t *env)
 {
     d->parent.state = FSY_PEER_WAIT_HELLO;
-    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++) {
-        s_child_t *c = &d->children[i];
-        c->peer.state = FSY_PEER_WAIT_HELLO;
-        if (c->used && c->peer.origin.site[0] != '\0')
-            fsy_store_site_disconnected(d->store, c->peer.origin.site,
-                                        c->peer.last_rx_ms);
-    }
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
+        if (d->children[i].used)
+            s_child_gone(d, &d->children[i], env);
     s_record_status(d, env);
 }
 

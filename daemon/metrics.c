@@ -62,72 +62,32 @@ s_other(const fsy_site_row_t *r)
 }
 
 static double
-s_connected(const fsy_site_row_t *r, uint64_t now, bool *has)
-{
-    (void)now;
-    *has = s_other(r);
-    return strcmp(r->state, "connected") == 0;
-}
-
-static double
 s_since(const fsy_site_row_t *r, uint64_t now, bool *has)
 {
     *has = s_other(r) && r->last_contact_ms != 0;
     return (double)fsy_since_ms(r->last_contact_ms, now) / 1e3;
 }
 
-static double
-s_behind(const fsy_site_row_t *r, uint64_t now, bool *has)
-{
-    (void)now;
-    *has = s_other(r);
-    return (double)r->behind;
-}
-
-static double
-s_ahead(const fsy_site_row_t *r, uint64_t now, bool *has)
-{
-    (void)now;
-    *has = s_other(r);
-    return (double)r->ahead;
-}
-
-static double
-s_conflicts(const fsy_site_row_t *r, uint64_t now, bool *has)
-{
-    (void)now;
-    *has = r->reported || !s_other(r);
-    return (double)r->conflicts;
-}
-
-static double
-s_offset(const fsy_site_row_t *r, uint64_t now, bool *has)
-{
-    (void)now;
-    *has = s_other(r) && r->offset_known;
-    return (double)r->clock_offset_ms / 1e3;
-}
-
-static double
-s_level(const fsy_site_row_t *r, uint64_t now, bool *has)
-{
-    (void)now;
-    *has = true;
-    return (double)r->level;
-}
-
-#define S_COUNTER(fn, member)                                                  \
+/* A sample of `value` for rows where `when` holds (both of `r`). */
+#define S_VALUE(fn, when, value)                                               \
     static double fn(const fsy_site_row_t *r, uint64_t now, bool *has)         \
     {                                                                          \
         (void)now;                                                             \
-        *has = r->neighbour;                                                   \
-        return (double)r->member;                                              \
+        *has = (when);                                                         \
+        return (double)(value);                                                \
     }
-S_COUNTER(s_bytes_sent, bytes_sent)
-S_COUNTER(s_bytes_received, bytes_received)
-S_COUNTER(s_changes_sent, changes_sent)
-S_COUNTER(s_changes_received, changes_received)
-S_COUNTER(s_refused, refused)
+S_VALUE(s_connected, s_other(r), strcmp(r->state, "connected") == 0)
+S_VALUE(s_behind, s_other(r), r->behind)
+S_VALUE(s_ahead, s_other(r), r->ahead)
+S_VALUE(s_conflicts, r->reported || !s_other(r), r->conflicts)
+S_VALUE(s_offset, s_other(r) && r->offset_known, r->clock_offset_ms / 1e3)
+S_VALUE(s_level, true, r->level)
+/* counters: ours with each neighbour */
+S_VALUE(s_bytes_sent, r->neighbour, r->bytes_sent)
+S_VALUE(s_bytes_received, r->neighbour, r->bytes_received)
+S_VALUE(s_changes_sent, r->neighbour, r->changes_sent)
+S_VALUE(s_changes_received, r->neighbour, r->changes_received)
+S_VALUE(s_refused, r->neighbour, r->refused)
 
 static void
 s_process(FILE *f, const fsy_status_view_t *v, const fsy_process_info_t *p)

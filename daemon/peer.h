@@ -77,7 +77,6 @@ typedef struct fsy_peer {
     int64_t clock_offset_ms;
     bool offset_known;
     bool offset_logged;    /* past the threshold, and logged so */
-    uint64_t health_tx_ms; /* last HEALTH sent (to a parent) */
     uint64_t health_rx_ms; /* last HEALTH taken (from a child) */
     fsy_peer_send_fn send;
     void *send_ctx;

@@ -68,8 +68,9 @@ typedef struct fsy_thresholds {
     unsigned amber_clock_offset_s;       /* its clock against ours */
 } fsy_thresholds_t;
 
-/* Log levels, most verbose first. */
+/* Log levels, most verbose first, and their names indexed by level. */
 enum { FSY_LOG_DEBUG = 0, FSY_LOG_INFO, FSY_LOG_WARN, FSY_LOG_ERROR };
+extern const char *const fsy_log_level_names[4];
 
 /* True if scope is in a "MLI, global" list (an empty list allows all). */
 bool fsy_scope_allowed(const char *list, const char *scope);
@@ -96,6 +97,8 @@ typedef struct fsy_config {
     char parent_public_key[41];  /* [parent] server_public_key (Z85) */
     unsigned health_ms;          /* [sync]: summaries to the parent */
     char http_listen[64];        /* [http] "127.0.0.1:7480", "" = off */
+    uint8_t http_ip[4];          /* ... parsed: IPv4, network order */
+    uint16_t http_port;          /* ... and port */
     size_t min_free_bytes;       /* [http]: /healthz fails below */
     fsy_thresholds_t thresholds; /* [status] */
     int log_level;               /* [log] level: FSY_LOG_* */
