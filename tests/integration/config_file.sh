@@ -56,7 +56,8 @@ printf '[site]\ndb = %s\ninsecure = true\n[listen]\nendpoint = tcp://127.0.0.1:%
 sed "s|^endpoint = .*|endpoint = tcp://127.0.0.1:$(free_port)|" "$T/http1.conf" >"$T/http2.conf"
 "$FIELDSYNCD" -c "$T/http1.conf" 2>"$T/http1.log" &
 first=$!; PIDS+=("$first")
-until curl -sf "http://127.0.0.1:$busy/healthz" >/dev/null; do sleep 0.1; done
+serving() { curl -sf "http://127.0.0.1:$busy/healthz" >/dev/null; }
+wait_until 10 "the first daemon never served HTTP" serving
 expect_fail 1 "cannot serve HTTP at 127.0.0.1:$busy .*change \\[http\\] listen, or set it to off" \
   "$FIELDSYNCD" -c "$T/http2.conf"
 kill -TERM $first; wait $first

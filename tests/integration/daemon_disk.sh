@@ -10,15 +10,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 FULL=$T/full RO=$T/ro
 mkdir -p "$FULL" "$RO"
-disk_cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  umount "$FULL" 2>/dev/null || umount -l "$FULL" 2>/dev/null || true
-  umount "$RO" 2>/dev/null || umount -l "$RO" 2>/dev/null || true
-  release_ports
-  cleanup
-}
-trap disk_cleanup EXIT
+unmount_at_exit "$FULL"
+unmount_at_exit "$RO"
 
 # daemon NAME DIR: a replica in DIR and its daemon, serving HTTP.
 daemon() {

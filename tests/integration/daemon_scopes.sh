@@ -13,16 +13,12 @@ fs hq put mission-concept --kind plan --scope global --set title="Mission concep
 for s in hq bamako gao; do start $s; done
 
 # converged per scope, as far as each site may see
-wait_scope() { # SECONDS SCOPE SITE...
-  local deadline=$((SECONDS + $1)) scope=$2 first s ok; shift 2
-  while :; do
-    first=$(fs "$1" digest --scope "$scope"); ok=1
-    for s in "$@"; do [ "$(fs "$s" digest --scope "$scope")" = "$first" ] || ok=0; done
-    [ $ok = 1 ] && return 0
-    [ $SECONDS -lt $deadline ] || fail "scope $scope did not converge at $*"
-    sleep 0.2
-  done
+same_scope() { # SCOPE SITE...
+  local scope=$1 first s; shift
+  first=$(fs "$1" digest --scope "$scope")
+  for s in "$@"; do [ "$(fs "$s" digest --scope "$scope")" = "$first" ] || return 1; done
 }
+wait_scope() { wait_until "$1" "scope $2 did not converge at ${*:3}" same_scope "${@:2}"; } # SECONDS SCOPE SITE...
 
 step "each site receives only its scopes"
 fs gao put sitrep-gao --kind analysis --scope MLI --set title="Sitrep Gao" >/dev/null
@@ -36,11 +32,9 @@ step "a change gao originates for SSD is refused upstream and reported"
 fs gao put ssd-rumour --kind analysis --scope SSD --set title="Out of mandate" >/dev/null
 fs gao put sitrep-gao --set status=final >/dev/null
 wait_scope 20 MLI hq bamako gao
-deadline=$((SECONDS + 10))
-until fs bamako status --json | jq -e '.sites[] | select(.site == "gao") | .batches_refused > 0' >/dev/null; do
-  [ $SECONDS -lt $deadline ] || fail "no refusal in bamako's status: $(fs bamako status)"
-  sleep 0.2
-done
+refused() { fs bamako status --json | jq -e '.sites[] | select(.site == "gao") | .batches_refused > 0' >/dev/null; }
+bamako_status() { fs bamako status; }
+explain=bamako_status wait_until 10 "no refusal in bamako's status" refused
 fs bamako status | grep -q "scope SSD is outside what gao may write" || fail "status lacks the reason: $(fs bamako status)"
 grep -q "event=unauthorised peer=gao" "$T/bamako.log" || fail "no log line"
 for s in hq bamako; do

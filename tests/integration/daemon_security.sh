@@ -34,19 +34,14 @@ step "a plaintext client gets nothing, and hq keeps running"
 "$FSY_POKE" "tcp://127.0.0.1:${PORT[hq]}" version >"$T/poke.out"
 assert_eq "$(cat "$T/poke.out")" none "plaintext reply"
 
-deadline=$((SECONDS + 4))
-until grep -q "event=unknown-key" "$T/hq.log" && grep -q "event=impostor" "$T/hq.log"; do
-  [ $SECONDS -lt $deadline ] || fail "no refusal in hq's log: $(tail -5 "$T/hq.log")"
-  sleep 0.2
-done
+refusals_logged() { grep -q "event=unknown-key" "$T/hq.log" && grep -q "event=impostor" "$T/hq.log"; }
+hq_log() { tail -5 "$T/hq.log"; }
+explain=hq_log wait_until 4 "no refusal in hq's log" refusals_logged
 # Nothing moved only means something once both intruders have tried a whole
 # session and given up: wait for each to time out on its parent.
-deadline=$((SECONDS + 10))
-until grep -q "event=restart peer=parent" "$T/rogue.log" &&
-      grep -q "event=restart peer=parent" "$T/timbuktu.log"; do
-  [ $SECONDS -lt $deadline ] || fail "the intruders never gave up a session"
-  sleep 0.2
-done
+gave_up() { grep -q "event=restart peer=parent" "$T/rogue.log" &&
+  grep -q "event=restart peer=parent" "$T/timbuktu.log"; }
+wait_until 10 "the intruders never gave up a session" gave_up
 assert_eq "$(digest hq)" "$hq_digest" "hq after the rogue and the impostor"
 assert_eq "$(digest rogue)" "$rogue_digest" "rogue received nothing"
 assert_eq "$(digest timbuktu)" "$timbuktu_digest" "impostor received nothing"

@@ -10,14 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 DISK=$T/disk
 mkdir -p "$DISK"
-full_cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  umount "$DISK" 2>/dev/null || umount -l "$DISK" 2>/dev/null || true
-  release_ports
-  cleanup
-}
-trap full_cleanup EXIT
+unmount_at_exit "$DISK"
 mount -t tmpfs -o size=6m tmpfs "$DISK"
 
 site hq; site gao hq

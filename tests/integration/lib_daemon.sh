@@ -9,11 +9,21 @@
 # parent's own loopback port (lib_netns.sh: a link emulator in between).
 declare -A PORT HTTP PID PARENT READ_SCOPES WRITE_SCOPES PARENT_EP
 PIDS=()
+# CLEANUP_HOOKS: more to undo once every process is gone (mounts,
+# namespaces), added by the scenario or lib_netns.sh.
+CLEANUP_HOOKS=()
 daemon_cleanup() {
+  local p h
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  for h in "${CLEANUP_HOOKS[@]}"; do "$h" || true; done
   release_ports
   cleanup
 }
+# unmount_at_exit DIR: DIR is unmounted when the scenario exits.
+MOUNTS=()
+unmount_all() { local m; for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done; }
+unmount_at_exit() { MOUNTS+=("$1"); [[ " ${CLEANUP_HOOKS[*]} " == *" unmount_all "* ]] || CLEANUP_HOOKS+=(unmount_all); }
 trap daemon_cleanup EXIT
 trap 'exit 143' TERM INT HUP # a killed run still cleans up
 
@@ -110,18 +120,21 @@ stop() { kill -TERM "${PID[$1]}"; wait "${PID[$1]}" || fail "$1 did not stop cle
 killnine() { kill -9 "${PID[$1]}"; wait "${PID[$1]}" 2>/dev/null || true; }
 
 # wait_converged SECONDS SITE...: until every site shows the same digest.
+converged() {
+  local first s
+  first=$(digest "$1")
+  for s in "$@"; do [ "$(digest "$s")" = "$first" ] || return 1; done
+}
+convergence_report() {
+  local s
+  for s in "${CONVERGING[@]}"; do echo "$s $(digest "$s") $(changes "$s")"; done
+  for s in "${CONVERGING[@]}"; do echo "--- $s.log"; tail -5 "$T/$s.log" 2>/dev/null; done
+}
 wait_converged() {
-  local deadline=$((SECONDS + $1)) first s same
+  local secs=$1
   shift
-  while [ $SECONDS -lt $deadline ]; do
-    first=$(digest "$1"); same=1
-    for s in "$@"; do [ "$(digest "$s")" = "$first" ] || { same=0; break; }; done
-    [ $same = 1 ] && return 0
-    sleep 0.2
-  done
-  for s in "$@"; do echo "$s $(digest "$s") $(fs "$s" verify --json | jq -c .changes_checked)" >&2; done
-  for s in "$@"; do echo "--- $s.log"; tail -5 "$T/$s.log"; done >&2
-  fail "sites did not converge within the deadline"
+  CONVERGING=("$@")
+  explain=convergence_report wait_until "$secs" "sites did not converge within the deadline" converged "$@"
 }
 
 # wait_until SECONDS WHAT CMD...: until CMD succeeds; else fail saying WHAT

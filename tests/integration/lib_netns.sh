@@ -53,20 +53,16 @@ sweep_stale_namespaces() {
   done
 }
 
-netns_cleanup() {
-  local p n
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  # anything still running in them (forked helpers) goes with them
+# Once the scenario's processes are gone: anything still running in its
+# namespaces (forked helpers) goes with them.
+netns_remove_all() {
+  local n
   for n in "${NS_LIST[@]}"; do
     ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$n" 2>/dev/null || true
   done
-  release_ports
-  cleanup
 }
-trap netns_cleanup EXIT
-trap 'exit 143' TERM INT HUP # a killed run still cleans up
+CLEANUP_HOOKS+=(netns_remove_all)
 
 # nsx SITE CMD...: run CMD in SITE's namespace.
 nsx() { local s=$1; shift; ip netns exec "${NS[$s]}" "$@"; }
