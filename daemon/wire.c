@@ -500,6 +500,8 @@ fsy_msg_clear(fsy_msg_t *m)
 int
 fsy_wire_compress(const uint8_t *raw, size_t len, uint8_t **z, size_t *zl)
 {
+    /* defined on every path, so no caller reads an unset length */
+    *zl = 0;
     size_t bound = ZSTD_compressBound(len);
     *z = malloc(bound);
     size_t n = *z ? ZSTD_compress(*z, bound, raw, len, FSY_MSG_ZSTD_LEVEL) : 0;
@@ -535,7 +537,7 @@ static int
 s_enc_batch_msg(const fsy_msg_t *m, Fieldsync__Batch *b, uint8_t **z)
 {
     uint8_t *raw;
-    size_t raw_len, zl;
+    size_t raw_len = 0, zl = 0;
     int rc = fsy_wire_encode_batch(m->changes.v, m->changes.n, &raw, &raw_len);
     if (rc != FSY_OK)
         return rc;
