@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include "fieldsync/metrics.h"
+#include "metrics.h"
+#include "status_page.h"
 #include "fieldsync/status_view.h"
 #include "fieldsync/store.h"
 #include "fieldsync/wallclock.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fieldsync/metrics.h"
+#include "metrics.h"
 #include "fieldsync/version.h"
 
 /* Label values: backslash, double quote and newline escaped. */

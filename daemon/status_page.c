@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fieldsync/metrics.h"
+#include "status_page.h"
 #include "fieldsync/version.h"
 
 static void

@@ -1,5 +1,5 @@
 /*
- * fieldsync — clock suite: the hybrid logical clock (daemon/clock.h) as pure
+ * fieldsync — clock suite: the hybrid logical clock (lib/clock.h) as pure
  * functions, then the store's persisted clock across close and reopen.
  *
  * An hlc is 48 bits of wall-clock ms over a 16-bit counter. The properties

@@ -1,5 +1,5 @@
 /*
- * fieldsync — codec suite: change batches (daemon/wire.h), bundle files
+ * fieldsync — codec suite: change batches (lib/wire.h), bundle files
  * (fieldsync/bundle.h) and fsy_change_validate().
  *
  * The rules under test: what is encoded decodes to the same changes, field

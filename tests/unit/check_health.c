@@ -10,7 +10,8 @@
 #include <sqlite3.h>
 
 #include "fieldsync/health.h"
-#include "fieldsync/metrics.h"
+#include "metrics.h"
+#include "status_page.h"
 #include "fieldsync/status_view.h"
 #include "health.h"
 #include "testutil.h"

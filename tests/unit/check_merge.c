@@ -1,5 +1,5 @@
 /*
- * fieldsync — merge suite: the rules of daemon/merge.h on hand-built
+ * fieldsync — merge suite: the rules of lib/merge.h on hand-built
  * documents (version order, winner, conflicts, visibility, delete-versus-
  * edit), and that the result depends on the set of heads only, never on
  * the order they are handed in.

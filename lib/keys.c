@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include <sodium.h>
-#include <zmq.h>
 
 #include "fieldsync/error.h"
 #include "fieldsync/keys.h"
+#include "z85.h"
 
 static int
 s_derive(fsy_identity_t *id)
@@ -25,9 +25,7 @@ s_derive(fsy_identity_t *id)
 static int
 s_z85(const uint8_t key[32], char out[FSY_KEY_Z85_LEN + 1])
 {
-    if (zmq_z85_encode(out, key, 32) == NULL)
-        return fsy_err_set(FSY_EINTERNAL, "Z85 encoding failed");
-    return FSY_OK;
+    return fsy_z85_encode(out, key, 32);
 }
 
 /* Writes "text\n" to path, creating it (exclusive unless force). */
@@ -118,7 +116,7 @@ fsy_identity_load(const char *path, fsy_identity_t *id)
     int rc = s_read_line(path, text);
     if (rc != FSY_OK)
         return rc;
-    if (zmq_z85_decode(id->seed, text) == NULL)
+    if (strlen(text) != FSY_KEY_Z85_LEN || fsy_z85_decode(id->seed, text) != FSY_OK)
         rc = fsy_err_set(FSY_EINVAL, "%s is not a fieldsync key file", path);
     sodium_memzero(text, sizeof text);
     if (rc == FSY_OK && sodium_init() < 0)
@@ -141,7 +139,7 @@ fsy_public_key_parse(const char *z85, uint8_t sign_pk[32], uint8_t curve_pk[32])
 {
     uint8_t pk[32], cpk[32];
     if (z85 == NULL || strlen(z85) != FSY_KEY_Z85_LEN ||
-        zmq_z85_decode(pk, z85) == NULL)
+        fsy_z85_decode(pk, z85) != FSY_OK)
         return fsy_err_set(FSY_EINVAL, "not a public key (40 characters of "
                                        "Z85 from a .pub file)");
     if (crypto_sign_ed25519_pk_to_curve25519(cpk, pk) != 0)

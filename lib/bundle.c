@@ -18,12 +18,12 @@
 #include <unistd.h>
 
 #include <sodium.h>
-#include <zmq.h>
 #include <zstd.h>
 
 #include "fieldsync/bundle.h"
 #include "fieldsync/wallclock.h"
 #include "wire.h"
+#include "z85.h"
 
 #define FSY_BUNDLE_MAGIC "FSYBNDL1"
 #define FSY_BUNDLE_HEAD 12   /* magic 8 + flags 4 */
@@ -618,7 +618,7 @@ s_check_trust(const s_reader_t *r, const fsy_bundle_trust_t *trust)
         if (sodium_memcmp(trust->keys[i], r->signer, 32) == 0)
             return FSY_OK;
     char z85[41];
-    zmq_z85_encode(z85, r->signer, 32);
+    fsy_z85_encode(z85, r->signer, 32);
     return fsy_err_set(FSY_EINVAL,
                        "bundle signed by an unknown key %s: add "
                        "it to this site's configuration if you trust it",
