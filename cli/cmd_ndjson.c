@@ -402,7 +402,7 @@ s_base64(s_import_t *x, const cJSON *f, uint8_t **out, size_t *len)
     const char *bad;
     bool rep;
 
-    if (!fsy_cli_json_keys(f, keys, &bad, &rep) || !cJSON_IsString(b))
+    if (!fsy_json_keys_ok(f, keys, &bad, &rep) || !cJSON_IsString(b))
         return s_why(x,
                      "field \"%s\": expected a string or "
                      "{\"base64\": \"...\"}",
@@ -497,7 +497,7 @@ s_line_parse(s_import_t *x, const cJSON *root, s_line_t *l)
 
     if (!cJSON_IsObject(root))
         return s_why(x, "expected a JSON object");
-    if (!fsy_cli_json_keys(root, keys, &bad, &rep))
+    if (!fsy_json_keys_ok(root, keys, &bad, &rep))
         return s_why(x, "%s key \"%s\"", rep ? "repeated" : "unknown", bad);
     if ((rc = s_string(x, root, "scope", true, &l->scope)) != 0 ||
         (rc = s_string(x, root, "id", true, &l->id)) != 0 ||
@@ -610,7 +610,7 @@ s_parse_json(s_import_t *x)
         s_why(x, "not valid UTF-8");
         return NULL;
     }
-    if (fsy_cli_json_nul_escape(x->buf)) {
+    if (fsy_json_has_nul_escape(x->buf)) {
         s_why(x, "\\u0000 in a string: give such a value as "
                  "{\"base64\": \"...\"}");
         return NULL;

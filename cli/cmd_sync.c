@@ -5,16 +5,8 @@
  * The offline exchange: the receiving site writes its version vector to a
  * file (`vv -o`), the file travels to the sending site, which exports the
  * changes that vector lacks (`bundle export --to-vv`), and the bundle
- * travels back to be imported. The vv file is JSON:
- *
- *   {"format":"fieldsync-vv","version":1,"site":"gao",
- *    "incarnation":"0123456789abcdef",
- *    "entries":[{"scope":"MLI","site":"hq",
- *                "incarnation":"0123456789abcdef","seq":12}]}
- *
- * It comes from another machine, so it is validated as untrusted input:
- * bounded size, exact keys and types, checked identifiers, seq an integer
- * no larger than 2^53 (the largest a JSON number carries exactly).
+ * travels back to be imported. The vv file's format and its checks are the
+ * library's (fieldsync/vv.h).
  */
 #include "common.h"
 #include "fieldsync/keys.h"
@@ -32,327 +24,40 @@
 
 enum { OPT_SCOPE = 256, OPT_TO_VV, OPT_ALL, OPT_JSON, OPT_KEY };
 
-#define S_VV_FORMAT "fieldsync-vv"
-#define S_VV_VERSION 1
-#define S_VV_FILE_MAX ((size_t)16 << 20)
-#define S_SEQ_MAX ((uint64_t)1 << 53)
-
-/* ---- the vv file: writing ----------------------------------------------- */
-
-static cJSON *
-s_vv_entry_json(const fsy_vv_entry_t *e)
-{
-    char inc[FSY_CLI_HEX64_LEN];
-    cJSON *obj = cJSON_CreateObject();
-    bool ok = fsy_cli_jstr(obj, "scope", e->scope) &&
-              fsy_cli_jstr(obj, "site", e->origin.site) &&
-              fsy_cli_jstr(obj, "incarnation",
-                           fsy_cli_hex64(e->origin.incarnation, inc)) &&
-              fsy_cli_jnum(obj, "seq", (double)e->seq);
-
-    if (!ok)
-        cJSON_Delete(obj);
-    return ok ? obj : NULL;
-}
-
-/* The whole file as one line of JSON, malloc'd; NULL if out of memory. */
-static char *
-s_vv_text(const fsy_origin_t *self, const fsy_vv_t *vv)
-{
-    char inc[FSY_CLI_HEX64_LEN], *text = NULL;
-    cJSON *root = cJSON_CreateObject(), *arr;
-    bool ok = fsy_cli_jstr(root, "format", S_VV_FORMAT) &&
-              fsy_cli_jnum(root, "version", S_VV_VERSION) &&
-              fsy_cli_jstr(root, "site", self->site) &&
-              fsy_cli_jstr(root, "incarnation",
-                           fsy_cli_hex64(self->incarnation, inc)) &&
-              fsy_cli_jadd(root, "entries", cJSON_CreateArray());
-    size_t i;
-
-    arr = ok ? cJSON_GetObjectItemCaseSensitive(root, "entries") : NULL;
-    for (i = 0; ok && i < vv->n; i++)
-        ok = fsy_cli_jpush(arr, s_vv_entry_json(&vv->v[i]));
-    if (ok)
-        text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return text;
-}
-
-/* A seq beyond 2^53 would be rounded in JSON and silently mean another
- * change; refuse rather than write a wrong vector. */
-static int
-s_vv_check_seqs(const fsy_cli_t *cli, const fsy_vv_t *vv)
-{
-    size_t i;
-
-    for (i = 0; i < vv->n; i++)
-        if (vv->v[i].seq > S_SEQ_MAX)
-            return fsy_cli_failf(cli,
-                                 "seq %llu of scope %s from %s is "
-                                 "beyond what a vv file carries (2^53)",
-                                 (unsigned long long)vv->v[i].seq,
-                                 vv->v[i].scope, vv->v[i].origin.site);
-    return FSY_EXIT_OK;
-}
-
-/* ---- the vv file: reading ----------------------------------------------- */
-
-/* A vector read from a file; entries are ours (free()), not the store's. */
+/* A vector read from a file (fieldsync/vv.h, fsy_vv_file_parse). */
 typedef struct s_vvfile {
     fsy_origin_t owner;
-    fsy_vv_t vv;
+    fsy_vv_t *vv;
 } s_vvfile_t;
-
-static int s_bad(const fsy_cli_t *cli, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-s_bad(const fsy_cli_t *cli, const char *path, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return fsy_cli_failf(cli, "%s: %s", path, msg);
-}
-
-static const char *
-s_jstr(const cJSON *obj, const char *key)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(j) ? j->valuestring : NULL;
-}
-
-static bool
-s_hex64(const char *s, uint64_t *out)
-{
-    size_t i;
-
-    if (s == NULL || strlen(s) != 16)
-        return false;
-    for (i = 0; i < 16; i++)
-        if (strchr("0123456789abcdefABCDEF", s[i]) == NULL)
-            return false;
-    *out = strtoull(s, NULL, 16);
-    return true;
-}
-
-static bool
-s_seq(const cJSON *j, uint64_t *out)
-{
-    double d;
-
-    if (!cJSON_IsNumber(j))
-        return false;
-    d = j->valuedouble;
-    if (!(d >= 0 && d <= (double)S_SEQ_MAX) || (double)(uint64_t)d != d)
-        return false;
-    *out = (uint64_t)d;
-    return true;
-}
-
-/*
- * cJSON keeps numbers as doubles, which cannot tell 2^53 + 1 from 2^53, so
- * every "seq" literal is also checked as text: digits only, at most 2^53.
- * (A string value "seq" is followed by ',' or '}', never ':'.)
- */
-static bool
-s_seq_literals_ok(const char *text)
-{
-    const char *p = text;
-    size_t n;
-
-    while ((p = strstr(p, "\"seq\"")) != NULL) {
-        p += 5;
-        p += strspn(p, " \t\r\n");
-        if (*p != ':')
-            continue;
-        p++;
-        p += strspn(p, " \t\r\n");
-        n = strspn(p, "0123456789");
-        if (n == 0)
-            continue; /* not a plain number: the typed check reports it */
-        if (n > 16 || p[n] == '.' || p[n] == 'e' || p[n] == 'E' ||
-            strtoull(p, NULL, 10) > S_SEQ_MAX)
-            return false;
-        p += n;
-    }
-    return true;
-}
-
-static int
-s_vv_origin(const fsy_cli_t *cli, const char *path, const char *where,
-            const cJSON *obj, fsy_origin_t *o)
-{
-    const char *site = s_jstr(obj, "site");
-
-    if (site == NULL)
-        return s_bad(cli, path, "%s\"site\" must be a string", where);
-    if (fsy_check_site(site) != FSY_OK)
-        return s_bad(cli, path, "%s%s", where, fsy_errdetail());
-    if (!s_hex64(s_jstr(obj, "incarnation"), &o->incarnation))
-        return s_bad(cli, path, "%s\"incarnation\" must be 16 hex digits",
-                     where);
-    snprintf(o->site, sizeof o->site, "%s", site);
-    return FSY_EXIT_OK;
-}
-
-static int
-s_vv_entry(const fsy_cli_t *cli, const char *path, size_t i, const cJSON *j,
-           fsy_vv_entry_t *e)
-{
-    static const char *const keys[] = {"scope", "site", "incarnation", "seq",
-                                       NULL};
-    const char *scope = s_jstr(j, "scope"), *bad;
-    char where[48];
-    bool rep;
-
-    snprintf(where, sizeof where, "entries[%zu]: ", i);
-    if (!cJSON_IsObject(j))
-        return s_bad(cli, path, "%snot an object", where);
-    if (!fsy_cli_json_keys(j, keys, &bad, &rep))
-        return s_bad(cli, path, "%s%s key \"%s\"", where,
-                     rep ? "repeated" : "unknown", bad);
-    if (scope == NULL)
-        return s_bad(cli, path, "%s\"scope\" must be a string", where);
-    if (fsy_check_scope(scope) != FSY_OK)
-        return s_bad(cli, path, "%s%s", where, fsy_errdetail());
-    if (!s_seq(cJSON_GetObjectItemCaseSensitive(j, "seq"), &e->seq))
-        return s_bad(cli, path, "%s\"seq\" must be an integer from 0 to 2^53",
-                     where);
-    snprintf(e->scope, sizeof e->scope, "%s", scope);
-    return s_vv_origin(cli, path, where, j, &e->origin);
-}
-
-static int
-s_entry_cmp(const void *pa, const void *pb)
-{
-    const fsy_vv_entry_t *a = pa, *b = pb;
-    int c = strcmp(a->scope, b->scope);
-
-    if (c == 0)
-        c = strcmp(a->origin.site, b->origin.site);
-    if (c == 0 && a->origin.incarnation != b->origin.incarnation)
-        c = a->origin.incarnation < b->origin.incarnation ? -1 : 1;
-    return c;
-}
-
-/* Sorted like fsy_store_vv() output; a repeated (scope, origin) would make
- * the vector mean two things at once. */
-static int
-s_vv_sort(const fsy_cli_t *cli, const char *path, fsy_vv_t *vv)
-{
-    size_t i;
-
-    if (vv->n > 1)
-        qsort(vv->v, vv->n, sizeof *vv->v, s_entry_cmp);
-    for (i = 1; i < vv->n; i++)
-        if (s_entry_cmp(&vv->v[i - 1], &vv->v[i]) == 0)
-            return s_bad(cli, path, "two entries for scope %s, site %s",
-                         vv->v[i].scope, vv->v[i].origin.site);
-    return FSY_EXIT_OK;
-}
-
-static int
-s_vv_entries(const fsy_cli_t *cli, const char *path, const cJSON *arr,
-             fsy_vv_t *vv)
-{
-    const cJSON *j;
-    size_t n = 0;
-    int rc = FSY_EXIT_OK;
-
-    if (!cJSON_IsArray(arr))
-        return s_bad(cli, path, "\"entries\" must be an array");
-    for (j = arr->child; j != NULL; j = j->next)
-        n++;
-    if (n > 0 && (vv->v = calloc(n, sizeof *vv->v)) == NULL)
-        return fsy_cli_oom(cli);
-    for (j = arr->child; j != NULL && rc == FSY_EXIT_OK; j = j->next, vv->n++)
-        rc = s_vv_entry(cli, path, vv->n, j, &vv->v[vv->n]);
-    return rc == FSY_EXIT_OK ? s_vv_sort(cli, path, vv) : rc;
-}
-
-static int
-s_vv_version(const fsy_cli_t *cli, const char *path, const cJSON *root)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "version");
-
-    if (!cJSON_IsNumber(v))
-        return s_bad(cli, path, "\"version\" must be a number");
-    if (v->valuedouble > S_VV_VERSION)
-        return s_bad(cli, path,
-                     "written by a newer fieldsync (vv format "
-                     "version %g): upgrade fieldsync here",
-                     v->valuedouble);
-    if (v->valuedouble != S_VV_VERSION)
-        return s_bad(cli, path, "unknown vv format version %g", v->valuedouble);
-    return FSY_EXIT_OK;
-}
-
-static int
-s_vv_from_json(const fsy_cli_t *cli, const char *path, const cJSON *root,
-               s_vvfile_t *out)
-{
-    static const char *const keys[] = {"format",      "version", "site",
-                                       "incarnation", "entries", NULL};
-    const char *format = s_jstr(root, "format"), *bad;
-    bool rep;
-    int rc;
-
-    if (!cJSON_IsObject(root) || format == NULL ||
-        strcmp(format, S_VV_FORMAT) != 0)
-        return s_bad(cli, path, "not a fieldsync version vector file");
-    if ((rc = s_vv_version(cli, path, root)) != 0)
-        return rc;
-    if (!fsy_cli_json_keys(root, keys, &bad, &rep))
-        return s_bad(cli, path, "%s key \"%s\"", rep ? "repeated" : "unknown",
-                     bad);
-    if ((rc = s_vv_origin(cli, path, "", root, &out->owner)) != 0)
-        return rc;
-    return s_vv_entries(
-        cli, path, cJSON_GetObjectItemCaseSensitive(root, "entries"), &out->vv);
-}
-
-static int
-s_vv_parse(const fsy_cli_t *cli, const char *path, const uint8_t *buf,
-           size_t len, s_vvfile_t *out)
-{
-    const char *text = (const char *)buf;
-    cJSON *root;
-    int rc;
-
-    if (memchr(buf, 0, len) != NULL || !fsy_utf8_valid(buf, len) ||
-        fsy_cli_json_nul_escape(text))
-        return s_bad(cli, path,
-                     "not a fieldsync version vector file "
-                     "(not JSON text)");
-    root = cJSON_ParseWithOpts(text, NULL, true);
-    if (root == NULL)
-        return s_bad(cli, path,
-                     "not a fieldsync version vector file "
-                     "(not valid JSON)");
-    rc = s_vv_from_json(cli, path, root, out);
-    if (rc == FSY_EXIT_OK && !s_seq_literals_ok(text))
-        rc = s_bad(cli, path, "\"seq\" must be an integer from 0 to 2^53");
-    cJSON_Delete(root);
-    return rc;
-}
 
 static int
 s_vv_read(const fsy_cli_t *cli, const char *path, s_vvfile_t *out)
 {
     uint8_t *buf;
     size_t len;
-    int rc = fsy_cli_read_file(cli, path, S_VV_FILE_MAX,
+    int rc = fsy_cli_read_file(cli, path, FSY_VV_FILE_MAX,
                                "a version vector file", &buf, &len);
 
     memset(out, 0, sizeof *out);
-    if (rc == FSY_EXIT_OK)
-        rc = s_vv_parse(cli, path, buf, len, out);
+    if (rc == FSY_EXIT_OK &&
+        fsy_vv_file_parse(buf, len, &out->owner, &out->vv) != FSY_OK)
+        rc = fsy_cli_failf(cli, "%s: %s", path, fsy_errdetail());
     free(buf);
     return rc;
+}
+
+/* The vv file's text, malloc'd (free()); NULL after saying why. */
+static char *
+s_vv_text(const fsy_cli_t *cli, const fsy_origin_t *self, const fsy_vv_t *vv)
+{
+    char *text = NULL;
+    int err = fsy_vv_file_write(self, vv, &text);
+
+    if (err == FSY_ENOMEM)
+        fsy_cli_oom(cli);
+    else if (err != FSY_OK)
+        fsy_cli_failf(cli, "%s", fsy_errdetail());
+    return text;
 }
 
 /* ---- vv ----------------------------------------------------------------- */
@@ -400,14 +105,14 @@ static int
 s_vv_write(const fsy_cli_t *cli, const char *path, const fsy_origin_t *self,
            const fsy_vv_t *vv, bool json)
 {
-    char *text = s_vv_text(self, vv);
+    char *text = s_vv_text(cli, self, vv);
     cJSON *root;
     size_t len;
     bool ok;
     int rc;
 
     if (text == NULL)
-        return fsy_cli_oom(cli);
+        return FSY_EXIT_FAIL;
     len = strlen(text);
     text[len] = '\n'; /* overwrites the NUL: the file ends with a newline */
     rc = fsy_cli_write_file(cli, path, text, len + 1);
@@ -430,18 +135,15 @@ s_vv_show(const fsy_cli_t *cli, const fsy_origin_t *self, const fsy_vv_t *vv,
           const char *out, bool json)
 {
     char *text;
-    int rc = s_vv_check_seqs(cli, vv);
 
-    if (rc != FSY_EXIT_OK)
-        return rc;
     if (out != NULL)
         return s_vv_write(cli, out, self, vv, json);
     if (!json) {
         s_vv_table(self, vv);
         return FSY_EXIT_OK;
     }
-    if ((text = s_vv_text(self, vv)) == NULL)
-        return fsy_cli_oom(cli);
+    if ((text = s_vv_text(cli, self, vv)) == NULL)
+        return FSY_EXIT_FAIL;
     puts(text);
     cJSON_free(text);
     return FSY_EXIT_OK;
@@ -656,7 +358,7 @@ s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
         rc = s_signer(cli, o.key, &id, &sign);
     if (rc == 0) {
         fsy_err_clear();
-        err = fsy_bundle_export_signed(s, o.all ? NULL : &vf.vv, o.out,
+        err = fsy_bundle_export_signed(s, o.all ? NULL : vf.vv, o.out,
                                        sign ? &id : NULL, &n);
         if (err != FSY_OK)
             rc = fsy_cli_failpath(cli, err, "cannot write", o.out);
@@ -665,7 +367,7 @@ s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
     if (rc == 0)
         rc = s_bundle_export_print(cli, &o, &vf, n);
     fsy_store_close(&s);
-    free(vf.vv.v);
+    fsy_vv_free(&vf.vv);
     return rc;
 }
 

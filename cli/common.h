@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "fieldsync/change.h"
+#include "fieldsync/json_check.h"
 #include "fieldsync/config.h"
 #include "fieldsync/store.h"
 
@@ -183,16 +184,6 @@ cJSON *fsy_cli_json_value(const uint8_t *v, size_t n, bool absent);
 /* Prints root (unless !ok) and frees it. Returns an exit status. */
 int fsy_cli_json_print(const fsy_cli_t *cli, cJSON *root, bool ok);
 
-/*
- * True if every key of obj is in `allowed` (NULL-terminated) and none
- * repeats; otherwise *bad names the key and *repeated says which rule.
- */
-bool fsy_cli_json_keys(const cJSON *obj, const char *const allowed[],
-                       const char **bad, bool *repeated);
-
-/* True if JSON text holds a \u0000 escape. cJSON would silently cut the
- * string there, so such input is refused instead. */
-bool fsy_cli_json_nul_escape(const char *text);
 
 /* ---- files -------------------------------------------------------------- */
 

@@ -24,52 +24,6 @@
 
 /* ---- the `sent` and `known` vectors ----------------------------------- */
 
-static fsy_vv_entry_t *
-s_vv_find(fsy_vv_t *vv, const char *scope, const fsy_origin_t *o)
-{
-    for (size_t i = 0; i < vv->n; i++)
-        if (strcmp(vv->v[i].scope, scope) == 0 &&
-            fsy_origin_eq(&vv->v[i].origin, o))
-            return &vv->v[i];
-    return NULL;
-}
-
-static int
-s_vv_reserve(fsy_vv_t *vv, size_t *cap, size_t n)
-{
-    if (n <= *cap)
-        return FSY_OK;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < n)
-        ncap *= 2;
-    fsy_vv_entry_t *v = realloc(vv->v, ncap * sizeof *v);
-    if (v == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
-    vv->v = v;
-    *cap = ncap;
-    return FSY_OK;
-}
-
-/* vv[(scope, o)] := max(vv[(scope, o)], seq). */
-static int
-s_vv_raise(fsy_vv_t *vv, size_t *cap, const char *scope, const fsy_origin_t *o,
-           uint64_t seq)
-{
-    fsy_vv_entry_t *e = s_vv_find(vv, scope, o);
-    if (e == NULL) {
-        int rc = s_vv_reserve(vv, cap, vv->n + 1);
-        if (rc != FSY_OK)
-            return rc;
-        e = &vv->v[vv->n++];
-        snprintf(e->scope, sizeof e->scope, "%s", scope);
-        e->origin = *o;
-        e->seq = 0;
-    }
-    if (seq > e->seq)
-        e->seq = seq;
-    return FSY_OK;
-}
-
 /* The peer holds what it sent us: raise vv to every change of l. */
 static int
 s_vv_raise_all(fsy_vv_t *vv, size_t *cap, const fsy_change_list_t *l)
@@ -77,24 +31,10 @@ s_vv_raise_all(fsy_vv_t *vv, size_t *cap, const fsy_change_list_t *l)
     for (size_t i = 0; i < l->n; i++) {
         const fsy_change_t *c = &l->v[i];
         int rc =
-            s_vv_raise(vv, cap, c->scope, &c->version.origin, c->version.seq);
+            fsy_vv_raise(vv, cap, c->scope, &c->version.origin, c->version.seq);
         if (rc != FSY_OK)
             return rc;
     }
-    return FSY_OK;
-}
-
-/* vv := src, copied whole (a decoded vector: entries are distinct). On
- * failure vv keeps its old value. */
-static int
-s_vv_copy(fsy_vv_t *vv, size_t *cap, const fsy_vv_t *src)
-{
-    int rc = s_vv_reserve(vv, cap, src->n);
-    if (rc != FSY_OK)
-        return rc;
-    if (src->n > 0)
-        memcpy(vv->v, src->v, src->n * sizeof *vv->v);
-    vv->n = src->n;
     return FSY_OK;
 }
 
@@ -103,7 +43,7 @@ static int
 s_sent_reset(fsy_peer_t *p, const fsy_vv_t *vv)
 {
     p->cursor = 0;
-    return s_vv_copy(&p->sent, &p->sent_cap, vv);
+    return fsy_vv_copy(&p->sent, &p->sent_cap, vv);
 }
 
 static void
@@ -280,7 +220,7 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
      * scope), so leaving out whole scopes leaves no holes. */
     if (p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, c->scope))
         return 0;
-    fsy_vv_entry_t *e = s_vv_find(&p->sent, c->scope, &c->version.origin);
+    fsy_vv_entry_t *e = fsy_vv_find(&p->sent, c->scope, &c->version.origin);
     uint64_t have = e ? e->seq : 0;
     if (c->version.seq <= have)
         return 0; /* the peer holds it, or will */
@@ -293,7 +233,7 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     if (rc == FSY_OK && (rc = fsy_change_copy(slot, c)) != FSY_OK)
         b->batch.n--;
     if (rc == FSY_OK)
-        rc = s_vv_raise(&p->sent, &p->sent_cap, c->scope, &c->version.origin,
+        rc = fsy_vv_raise(&p->sent, &p->sent_cap, c->scope, &c->version.origin,
                         c->version.seq);
     if (rc != FSY_OK)
         return rc;
@@ -384,7 +324,7 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     }
     int rc = s_sent_reset(p, &m->vv);
     if (rc == FSY_OK)
-        rc = s_vv_copy(&p->known, &p->known_cap, &m->vv);
+        rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
     if (rc != FSY_OK)
         return rc;
     p->state = FSY_PEER_LIVE;
@@ -505,7 +445,7 @@ s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (!s_inflight_take(p, m->id))
         return FSY_OK; /* from an earlier session, or made up */
     p->last_ack_ms = env->now_ms;
-    int rc = s_vv_copy(&p->known, &p->known_cap, &m->vv);
+    int rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
     if (rc != FSY_OK || m->gapped == 0)
         return rc;
     fsy_log("info", "rewind", "peer=%s batch=%" PRIu64 " gapped=%" PRIu64,

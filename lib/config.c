@@ -330,21 +330,6 @@ s_id_list(s_parse_t *p, const char *where, const char *value, char *out,
     return 1;
 }
 
-bool
-fsy_scope_allowed(const char *list, const char *scope)
-{
-    char buf[256], *save = NULL;
-    bool any = false;
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *t = strtok_r(buf, ", \t", &save); t;
-         t = strtok_r(NULL, ", \t", &save)) {
-        any = true;
-        if (strcmp(t, scope) == 0)
-            return true;
-    }
-    return !any;
-}
-
 /* The [child NAME] entry, added on its first key. */
 static fsy_child_conf_t *
 s_child(s_parse_t *p, const char *site)

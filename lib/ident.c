@@ -4,9 +4,9 @@
  * Every identifier that reaches the replica passes through here, whether it
  * came from a person, a bundle or a peer, so the rules are one set.
  */
+#include <stdio.h>
 #include <string.h>
 
-#include "fieldsync/change.h"
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 
@@ -166,4 +166,19 @@ fsy_check_field(const char *field, bool allow_reserved)
         strcmp(field, FSY_FIELD_DELETED) != 0)
         return fsy_err_set(FSY_EINVAL, "unknown reserved field '%s'", field);
     return FSY_OK;
+}
+
+bool
+fsy_scope_allowed(const char *list, const char *scope)
+{
+    char buf[256], *save = NULL;
+    bool any = false;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *t = strtok_r(buf, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save)) {
+        any = true;
+        if (strcmp(t, scope) == 0)
+            return true;
+    }
+    return !any;
 }

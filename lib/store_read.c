@@ -378,26 +378,6 @@ fsy_store_digest(fsy_store_t *s, const char *scope, uint8_t out[FSY_DIGEST_LEN])
 
 /* ---- version vectors and export --------------------------------------- */
 
-void
-fsy_vv_free(fsy_vv_t **vp)
-{
-    if (vp == NULL || *vp == NULL)
-        return;
-    free((*vp)->v);
-    free(*vp);
-    *vp = NULL;
-}
-
-uint64_t
-fsy_vv_get(const fsy_vv_t *vv, const char *scope, const fsy_origin_t *origin)
-{
-    for (size_t i = 0; vv != NULL && i < vv->n; i++)
-        if (strcmp(vv->v[i].scope, scope) == 0 &&
-            fsy_origin_eq(&vv->v[i].origin, origin))
-            return vv->v[i].seq;
-    return 0;
-}
-
 static int
 s_vv_push(fsy_vv_t *vv, size_t *cap, sqlite3_stmt *st)
 {

@@ -31,21 +31,6 @@ fsy_abs_ms(int64_t ms)
     return ms < 0 ? (uint64_t) - (ms + 1) + 1 : (uint64_t)ms;
 }
 
-uint64_t
-fsy_vv_missing(const fsy_vv_t *have, const fsy_vv_t *other, const char *scopes)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < have->n; i++) {
-        const fsy_vv_entry_t *e = &have->v[i];
-        if (scopes[0] != '\0' && !fsy_scope_allowed(scopes, e->scope))
-            continue;
-        uint64_t seen = fsy_vv_get(other, e->scope, &e->origin);
-        if (e->seq > seen)
-            n += e->seq - seen;
-    }
-    return n;
-}
-
 static int
 s_put_one(fsy_store_t *s, sqlite3_stmt *st, const fsy_site_health_t *h)
 {

@@ -17,15 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fieldsync/ident.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define FSY_SITE_MAX 32          /* bytes; [a-z0-9_-], starts with a letter */
-#define FSY_SCOPE_MAX 32         /* bytes; [A-Za-z0-9_-] */
-#define FSY_DOC_MAX 128          /* bytes of UTF-8, no control characters */
-#define FSY_FIELD_MAX 64         /* bytes of UTF-8, no '=', no controls */
-#define FSY_KIND_MAX 32          /* bytes; [a-z0-9_-] */
+/* identifier limits and reserved field names: fieldsync/ident.h */
 #define FSY_VALUE_MAX (1u << 20) /* largest value any site accepts */
 #define FSY_BASES_MAX 256        /* most heads a single write may replace */
 #define FSY_TXN_MAX 1024         /* most changes in one local transaction */
@@ -33,10 +31,6 @@ extern "C" {
     (32u << 20)             /* value bytes in one local transaction            \
                              */
 #define FSY_CHECKSUM_LEN 16 /* BLAKE2b-128 of the canonical content */
-
-/* Reserved fields (user field names may not start with '_'). */
-#define FSY_FIELD_KIND "_kind"
-#define FSY_FIELD_DELETED "_deleted"
 
 /* A writer: site id plus the random incarnation drawn at `init`. */
 typedef struct fsy_origin {

@@ -70,8 +70,6 @@ int fsy_store_sites(fsy_store_t *s, fsy_site_health_t **out, size_t *n);
 int fsy_store_site_disconnected(fsy_store_t *s, const char *site,
                                 uint64_t heard_ms);
 
-/* Changes held per `have` that the holder of `other` lacks, counting only
- * scopes in the list `scopes` ("MLI, global"; "" counts every scope). */
 /* How long a relayed summary stays news: a relay older than this means
  * the path to the site is cut (and another child may report it). Three
  * health periods and a timeout, and never under 15 minutes, since a hub
@@ -80,9 +78,6 @@ uint64_t fsy_health_stale_ms(const fsy_config_t *cfg);
 
 /* |ms|, defined for every value (INT64_MIN included). */
 uint64_t fsy_abs_ms(int64_t ms);
-
-uint64_t fsy_vv_missing(const fsy_vv_t *have, const fsy_vv_t *other,
-                        const char *scopes);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,16 @@
 extern "C" {
 #endif
 
+#define FSY_SITE_MAX 32  /* bytes; [a-z0-9_-], starts with a letter */
+#define FSY_SCOPE_MAX 32 /* bytes; [A-Za-z0-9_-] */
+#define FSY_DOC_MAX 128  /* bytes of UTF-8, no control characters */
+#define FSY_FIELD_MAX 64 /* bytes of UTF-8, no '=', no controls */
+#define FSY_KIND_MAX 32  /* bytes; [a-z0-9_-] */
+
+/* Reserved fields (user field names may not start with '_'). */
+#define FSY_FIELD_KIND "_kind"
+#define FSY_FIELD_DELETED "_deleted"
+
 /* True if buf[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool fsy_utf8_valid(const uint8_t *buf, size_t len);
 
@@ -42,6 +52,9 @@ int fsy_check_doc_id(const char *doc);
  * and then only the known reserved fields are accepted.
  */
 int fsy_check_field(const char *field, bool allow_reserved);
+
+/* True if scope is in a "MLI, global" list (an empty list allows all). */
+bool fsy_scope_allowed(const char *list, const char *scope);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@
 
 #include "fieldsync/change.h"
 #include "fieldsync/error.h"
+#include "fieldsync/vv.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -209,25 +210,11 @@ int fsy_store_digest(fsy_store_t *s, const char *scope,
 
 /* ---- version vectors and replication ---------------------------------- */
 
-typedef struct fsy_vv_entry {
-    char scope[FSY_SCOPE_MAX + 1];
-    fsy_origin_t origin;
-    uint64_t seq; /* highest contiguous seq applied */
-} fsy_vv_entry_t;
+/* Vectors themselves (compare, raise, text and file forms): fieldsync/vv.h */
 
-typedef struct fsy_vv {
-    fsy_vv_entry_t *v;
-    size_t n;
-} fsy_vv_t;
-
-/* This replica's version vector, sorted by (scope, site, incarnation). */
+/* This replica's version vector, sorted by (scope, site, incarnation);
+ * free with fsy_vv_free. */
 int fsy_store_vv(fsy_store_t *s, fsy_vv_t **out);
-/* Frees a vector; accepts NULL and sets *vv to NULL. */
-void fsy_vv_free(fsy_vv_t **vv);
-
-/* The seq for (scope, origin) in vv, 0 if absent. Any entry order. */
-uint64_t fsy_vv_get(const fsy_vv_t *vv, const char *scope,
-                    const fsy_origin_t *origin);
 
 /*
  * Streams, in local-log order, every change the holder of `other` lacks
@@ -335,12 +322,6 @@ int fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p);
 int fsy_store_peers(fsy_store_t *s, fsy_peer_status_t **out, size_t *n);
 void fsy_peer_status_free(fsy_peer_status_t *v, size_t n);
 
-/* Formats vv as fsy_peer_status_t.vv; the caller frees the string. */
-int fsy_vv_format(const fsy_vv_t *vv, char **out);
-
-/* Parses that format back (hostile-safe); the caller frees with
- * fsy_vv_free. FSY_EINVAL on a malformed line. */
-int fsy_vv_parse(const char *text, fsy_vv_t **out);
 
 /* Counts for status displays. */
 typedef struct fsy_store_counts {

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The layers, checked: lib/ <- daemon/, lib/ <- cli/ (docs/.. README "Layout").
+#   1. no file of lib/ includes a header of daemon/ or cli/, and no file of
+#      cli/ includes a header of daemon/;
+#   2. the fieldsync binary defines no symbol of the daemon's own modules;
+#   3. no two source files include each other's headers, and no two object
+#      files of the library or the daemon use each other's symbols (files
+#      that need each other are one module, or a layer is missing).
+# Usage: layering.sh  (FSY_SOURCE_DIR, FIELDSYNC, FSY_LIB_A, FSY_DAEMON_A,
+#                      FIELDSYNCD_MAIN_O from ctest)
+set -euo pipefail
+src=${FSY_SOURCE_DIR:?} fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+# --- 1. includes point down ----------------------------------------------
+hdrs() { (cd "$src/$1" && ls -- *.h 2>/dev/null) || true; }
+includes() { sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$1"; }
+check_dir() { # files of $1 must not include headers that live only in $2
+  local dir=$1 other=$2 f h
+  for f in "$src/$dir"/*.[ch]; do
+    for h in $(includes "$f"); do
+      if [ -e "$src/$other/$h" ] && [ ! -e "$src/$dir/$h" ]; then
+        bad "$dir/$(basename "$f") includes $other/$h"
+      fi
+    done
+  done
+}
+check_dir lib daemon
+check_dir lib cli
+check_dir cli daemon
+check_dir include/fieldsync daemon
+check_dir include/fieldsync cli
+for f in "$src"/include/fieldsync/*.h; do
+  for h in $(includes "$f"); do
+    case $h in fieldsync/*) ;; *) bad "public header $(basename "$f") includes \"$h\"" ;; esac
+  done
+done
+
+# --- 2. the tool holds nothing of the daemon --------------------------------
+defined() { nm -g --defined-only "$@" 2>/dev/null | awk 'NF == 3 && $2 ~ /[TDBRC]/ {print $3}' | sort -u; }
+daemon_syms=$(defined "${FSY_DAEMON_A:?}" "${FIELDSYNCD_MAIN_O:?}" | grep -v '^main$' || true)
+[ -n "$daemon_syms" ] || bad "no symbols read from the daemon's objects"
+tool_syms=$(defined "${FIELDSYNC:?}")
+[ -n "$tool_syms" ] || bad "no symbols read from the fieldsync binary"
+leaked=$(comm -12 <(echo "$daemon_syms") <(echo "$tool_syms") || true)
+[ -z "$leaked" ] || bad "the fieldsync binary holds daemon-only symbols: $(echo $leaked)"
+
+# --- 3. no two files need each other ----------------------------------------
+# A header belongs to the source file of its stem in its layer:
+# fieldsync/X.h and lib/X.h to lib/X.c, daemon/X.h to daemon/X.c, cli/X.h to
+# cli/X.c. "X.h" from daemon/ or cli/ is theirs if it exists there, else lib's.
+owner() { # $1 = including file's layer, $2 = include text -> module or ""
+  local layer=$1 h=$2 stem
+  stem=$(basename "$h" .h)
+  case $h in
+    fieldsync/*) echo "lib/$stem" ;;
+    *) if [ -e "$src/$layer/$h" ]; then echo "$layer/$stem"; else echo "lib/$stem"; fi ;;
+  esac
+}
+declare -A inc
+for f in "$src"/lib/*.c "$src"/daemon/*.c "$src"/cli/*.c; do
+  layer=$(basename "$(dirname "$f")") mods=" "
+  for h in $(includes "$f"); do mods+="$(owner "$layer" "$h") "; done
+  inc[$layer/$(basename "$f" .c)]=$mods
+done
+for a in "${!inc[@]}"; do
+  for b in "${!inc[@]}"; do
+    [[ "$a" < "$b" ]] || continue
+    if [[ "${inc[$a]}" == *" $b "* && "${inc[$b]}" == *" $a "* ]]; then
+      bad "$a.c and $b.c include each other's headers"
+    fi
+  done
+done
+# symbols: object -> objects whose definitions it uses
+pairs=$(
+  for a in "$FSY_LIB_A" "$FSY_DAEMON_A"; do nm -A "$a" 2>/dev/null; done |
+    awk '{ split($1, p, ":"); o = p[2]; sub(/\.c\.o$/, "", o)
+           if ($2 == "U") use[o, $3] = 1
+           else if ($3 != "" && $2 ~ /[TDBRC]/) def[$3] = o }
+         END { for (k in use) { split(k, q, SUBSEP); d = def[q[2]]
+                 if (d != "" && d != q[1]) print q[1], d } }' | sort -u)
+while read -r a b; do
+  [ -n "$a" ] || continue
+  if grep -qx "$b $a" <<<"$pairs" && [[ "$a" < "$b" ]]; then
+    bad "$a.c and $b.c use each other's functions"
+  fi
+done <<<"$pairs"
+[ -n "$pairs" ] || bad "no dependencies read from the libraries"
+
+[ $fail -eq 0 ] && echo "layering: ok ($(wc -l <<<"$pairs") dependencies between modules, all one way)"
+exit $fail
