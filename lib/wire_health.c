@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "fieldsync/ident.h"
-#include "wire_internal.h"
+#include "wire_codec.h"
+#include "wire_health.h"
 
 /* A report of 4,096 sites with real vectors packs to a few MB; what it
  * may decode to is bounded by entries, not by its (compressed) size. */

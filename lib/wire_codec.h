@@ -1,9 +1,13 @@
 /*
- * fieldsync — what wire.c shares with the other codecs (wire_health.c).
- * Nothing outside the wire codec includes this.
+ * fieldsync — what the message codecs share: origin tables, vectors,
+ * packing, decoding under a budget, zstd. Below wire.c (frames) and
+ * wire_health.c (health reports); nothing outside the wire codec includes
+ * this. protobuf-c types stop here and in those two files.
+ *
+ * Errors: FSY_ENOMEM, FSY_ETOOBIG, FSY_EINVAL, FSY_ECORRUPT, with a detail.
  */
-#ifndef FSY_WIRE_INTERNAL_H
-#define FSY_WIRE_INTERNAL_H
+#ifndef FSY_WIRE_CODEC_H
+#define FSY_WIRE_CODEC_H
 
 #include "fieldsync.pb-c.h"
 #include "wire.h"
@@ -33,6 +37,23 @@ void fsy_wire_vv_enc_free(fsy_wire_vv_enc_t *e);
  * nothing is left allocated on error. */
 int fsy_wire_dec_vv(const Fieldsync__VersionVector *m, fsy_vv_t *vv);
 
+#define FSY_MSG_ZSTD_LEVEL 3 /* fast: batches are small and frequent */
+
+/* Origin tables: each origin written once per message, referenced by
+ * index. fsy_wire_otab_index adds o if new; fsy_wire_otab_ptrs makes the
+ * pointer array the message holds (valid until the table grows). */
+void fsy_wire_otab_free(fsy_wire_otab_t *t);
+int fsy_wire_otab_index(fsy_wire_otab_t *t, const fsy_origin_t *o,
+                        uint32_t *idx);
+int fsy_wire_otab_ptrs(fsy_wire_otab_t *t);
+
+/* Decodes and checks a table of origins into malloc'd *out; the origin at
+ * idx of a table of n, FSY_EINVAL if out of range. */
+int fsy_wire_dec_origin(const Fieldsync__Origin *m, fsy_origin_t *o);
+int fsy_wire_dec_origins(Fieldsync__Origin **v, size_t n, fsy_origin_t **out);
+int fsy_wire_origin_at(const fsy_origin_t *tab, size_t n, uint32_t idx,
+                       fsy_origin_t *o);
+
 /* Packs m into a malloc'd buffer. */
 int fsy_wire_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len);
 
@@ -59,9 +80,5 @@ int fsy_wire_compress(const uint8_t *raw, size_t len, uint8_t **z, size_t *zl);
 int fsy_wire_decompress(const ProtobufCBinaryData *z, uint64_t raw_len,
                         uint64_t max, uint8_t **raw);
 
-/* HEALTH frames (wire_health.c): the report is packed and compressed into
- * h->payload (caller frees *z); decoding fills out->sites. */
-int fsy_wire_enc_health(const fsy_msg_t *m, Fieldsync__Health *h, uint8_t **z);
-int fsy_wire_dec_health(const Fieldsync__Health *h, fsy_msg_t *out);
 
 #endif
