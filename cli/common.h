@@ -184,7 +184,6 @@ cJSON *fsy_cli_json_value(const uint8_t *v, size_t n, bool absent);
 /* Prints root (unless !ok) and frees it. Returns an exit status. */
 int fsy_cli_json_print(const fsy_cli_t *cli, cJSON *root, bool ok);
 
-
 /* ---- files -------------------------------------------------------------- */
 
 /*

@@ -234,7 +234,7 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
         b->batch.n--;
     if (rc == FSY_OK)
         rc = fsy_vv_raise(&p->sent, &p->sent_cap, c->scope, &c->version.origin,
-                        c->version.seq);
+                          c->version.seq);
     if (rc != FSY_OK)
         return rc;
     b->bytes += c->value_len;

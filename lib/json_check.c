@@ -17,7 +17,7 @@ s_in_list(const char *key, const char *const list[])
 
 bool
 fsy_json_keys_ok(const cJSON *obj, const char *const allowed[],
-                  const char **bad, bool *repeated)
+                 const char **bad, bool *repeated)
 {
     const cJSON *c, *p;
 

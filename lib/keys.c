@@ -116,7 +116,8 @@ fsy_identity_load(const char *path, fsy_identity_t *id)
     int rc = s_read_line(path, text);
     if (rc != FSY_OK)
         return rc;
-    if (strlen(text) != FSY_KEY_Z85_LEN || fsy_z85_decode(id->seed, text) != FSY_OK)
+    if (strlen(text) != FSY_KEY_Z85_LEN ||
+        fsy_z85_decode(id->seed, text) != FSY_OK)
         rc = fsy_err_set(FSY_EINVAL, "%s is not a fieldsync key file", path);
     sodium_memzero(text, sizeof text);
     if (rc == FSY_OK && sodium_init() < 0)

@@ -1,6 +1,8 @@
 /*
- * fieldsync — what store.c (writes) and store_read.c (reads) share.
- * Nothing outside the store includes this.
+ * fieldsync — what the store's layers share: store.c (base: open, schema,
+ * statements, origins, transactions) <- store_read.c <- store_apply.c <-
+ * store_write.c, and the tables beside them (store_peers.c,
+ * store_sites.c). Nothing outside the store includes this.
  */
 #ifndef FSY_STORE_INTERNAL_H
 #define FSY_STORE_INTERNAL_H
@@ -74,6 +76,45 @@ int fsy_sq_exec(fsy_store_t *s, const char *sql);
 
 /* Milliseconds of wall time by the store's clock source. */
 uint64_t fsy_sq_now(fsy_store_t *s);
+
+/* Steps a statement that returns no row; resets it. */
+int fsy_sq_step_done(fsy_store_t *s, sqlite3_stmt *st, const char *what);
+
+/* meta[key] := text, or num when text is NULL. */
+int fsy_sq_meta_set(fsy_store_t *s, const char *key, const char *text,
+                    uint64_t num);
+
+/* meta[key] as a number into *out. */
+int fsy_sq_meta_get_u64(fsy_store_t *s, const char *key, uint64_t *out);
+
+/* The row id of a known origin; *known false if there is none. */
+int fsy_sq_origin_find(fsy_store_t *s, const fsy_origin_t *o, int64_t *id,
+                       bool *known);
+
+/* The local row id of origin o, added if new. */
+int fsy_sq_origin_id(fsy_store_t *s, const fsy_origin_t *o, int64_t *id);
+
+/* One write transaction, or a step inside the open group
+ * (fsy_store_begin): begin; end commits on rc == FSY_OK, else rolls back
+ * (a group is marked failed) and returns rc. */
+int fsy_sq_txn_begin(fsy_store_t *s);
+int fsy_sq_txn_end(fsy_store_t *s, int rc);
+void fsy_sq_txn_rollback(fsy_store_t *s);
+int fsy_sq_refuse(fsy_store_t *s, int rc);
+
+/* Where changes come from: a peer (validate them), a peer through a
+ * decoder that validated them already, or this site's own write (which
+ * persists its clock itself). */
+typedef enum fsy_sq_source {
+    FSY_SQ_FROM_PEER,
+    FSY_SQ_FROM_VALIDATED,
+    FSY_SQ_FROM_LOCAL
+} fsy_sq_source_t;
+
+/* The one path every change takes into the replica (store_apply.c), inside
+ * the caller's transaction. */
+int fsy_sq_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
+                         fsy_sq_source_t from, fsy_apply_stats_t *stats);
 
 /* Bases are stored as one blob: see fsy_sq_bases_encode(). */
 int fsy_sq_bases_encode(const fsy_version_t *b, size_t n, uint8_t **out,

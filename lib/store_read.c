@@ -11,18 +11,6 @@
 #include "merge.h"
 #include "store_internal.h"
 
-void
-fsy_sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t size)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
-    if (n >= size)
-        n = size - 1; /* damaged rows are caught by their checksum */
-    if (n > 0)
-        memcpy(buf, t, n);
-    buf[n] = '\0';
-}
-
 /* Copies a blob column into a fresh buffer (NULL for an empty blob). */
 static int
 s_col_blob(sqlite3_stmt *st, int col, uint8_t **out, size_t *len)

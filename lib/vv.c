@@ -107,7 +107,6 @@ fsy_vv_missing(const fsy_vv_t *have, const fsy_vv_t *other, const char *scopes)
     return n;
 }
 
-
 int
 fsy_vv_format(const fsy_vv_t *vv, char **out)
 {

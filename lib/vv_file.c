@@ -19,7 +19,8 @@
 #define S_FORMAT "fieldsync-vv"
 #define S_VERSION 1
 
-/* ---- writing -------------------------------------------------------------- */
+/* ---- writing --------------------------------------------------------------
+ */
 
 static bool
 s_add_origin(cJSON *obj, const fsy_origin_t *o)
@@ -56,8 +57,8 @@ fsy_vv_file_write(const fsy_origin_t *owner, const fsy_vv_t *vv, char **out)
             return fsy_err_set(FSY_EINVAL,
                                "seq %llu of scope %s from %s is beyond what "
                                "a vv file carries (2^53)",
-                               (unsigned long long)vv->v[i].seq,
-                               vv->v[i].scope, vv->v[i].origin.site);
+                               (unsigned long long)vv->v[i].seq, vv->v[i].scope,
+                               vv->v[i].origin.site);
     cJSON *root = cJSON_CreateObject(), *arr = NULL;
     bool ok = root != NULL &&
               cJSON_AddStringToObject(root, "format", S_FORMAT) != NULL &&
@@ -71,7 +72,8 @@ fsy_vv_file_write(const fsy_origin_t *owner, const fsy_vv_t *vv, char **out)
     return *out ? FSY_OK : fsy_err_set(FSY_ENOMEM, "out of memory");
 }
 
-/* ---- reading -------------------------------------------------------------- */
+/* ---- reading --------------------------------------------------------------
+ */
 
 static int s_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -244,7 +246,8 @@ s_from_json(const cJSON *root, fsy_origin_t *owner, fsy_vv_t *vv)
                                        "incarnation", "entries", NULL};
     const char *format = s_jstr(root, "format"), *bad;
     bool rep;
-    if (!cJSON_IsObject(root) || format == NULL || strcmp(format, S_FORMAT) != 0)
+    if (!cJSON_IsObject(root) || format == NULL ||
+        strcmp(format, S_FORMAT) != 0)
         return s_bad("not a fieldsync version vector file");
     int rc = s_version(root);
     if (rc != FSY_OK)

@@ -173,7 +173,8 @@ s_dec_change(const Fieldsync__Change *m, const fsy_origin_t *tab, size_t no,
     for (size_t k = 0; k < m->n_bases; k++) {
         c->bases[k].hlc = m->bases[k]->hlc;
         c->bases[k].seq = m->bases[k]->seq;
-        rc = fsy_wire_origin_at(tab, no, m->bases[k]->origin, &c->bases[k].origin);
+        rc = fsy_wire_origin_at(tab, no, m->bases[k]->origin,
+                                &c->bases[k].origin);
         if (rc != FSY_OK)
             return rc;
     }
@@ -244,7 +245,6 @@ fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len, fsy_bundle_t *out)
 }
 
 /* ---- live sync messages ----------------------------------------------- */
-
 
 void
 fsy_msg_clear(fsy_msg_t *m)

@@ -159,7 +159,8 @@ fsy_wire_dec_origins(Fieldsync__Origin **v, size_t n, fsy_origin_t **out)
 }
 
 int
-fsy_wire_origin_at(const fsy_origin_t *tab, size_t n, uint32_t idx, fsy_origin_t *o)
+fsy_wire_origin_at(const fsy_origin_t *tab, size_t n, uint32_t idx,
+                   fsy_origin_t *o)
 {
     if (idx >= n)
         return fsy_err_set(FSY_EINVAL, "origin index %u out of range (%zu)",

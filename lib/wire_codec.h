@@ -80,5 +80,4 @@ int fsy_wire_compress(const uint8_t *raw, size_t len, uint8_t **z, size_t *zl);
 int fsy_wire_decompress(const ProtobufCBinaryData *z, uint64_t raw_len,
                         uint64_t max, uint8_t **raw);
 
-
 #endif

@@ -7,8 +7,9 @@
 #include "fieldsync/error.h"
 #include "z85.h"
 
-static const char s_alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz"
-                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+static const char s_alphabet[] =
+    "0123456789abcdefghijklmnopqrstuvwxyz"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 
 int
 fsy_z85_encode(char *out, const uint8_t *data, size_t len)
@@ -36,7 +37,8 @@ fsy_z85_decode(uint8_t *out, const char *text)
     for (size_t i = 0; i < n; i += 5) {
         uint64_t v = 0; /* 85^5 > 2^32: a group may overflow 32 bits */
         for (size_t d = 0; d < 5; d++) {
-            const char *p = text[i + d] ? strchr(s_alphabet, text[i + d]) : NULL;
+            const char *p =
+                text[i + d] ? strchr(s_alphabet, text[i + d]) : NULL;
             if (p == NULL)
                 return fsy_err_set(FSY_EINVAL, "not a Z85 character");
             v = v * 85 + (uint64_t)(p - s_alphabet);

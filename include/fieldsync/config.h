@@ -72,7 +72,6 @@ typedef struct fsy_thresholds {
 enum { FSY_LOG_DEBUG = 0, FSY_LOG_INFO, FSY_LOG_WARN, FSY_LOG_ERROR };
 extern const char *const fsy_log_level_names[4];
 
-
 typedef struct fsy_config {
     char site_id[FSY_SITE_MAX + 1]; /* "" if not set */
     char db[4096];                  /* "" if not set */

@@ -322,7 +322,6 @@ int fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p);
 int fsy_store_peers(fsy_store_t *s, fsy_peer_status_t **out, size_t *n);
 void fsy_peer_status_free(fsy_peer_status_t *v, size_t n);
 
-
 /* Counts for status displays. */
 typedef struct fsy_store_counts {
     uint64_t changes;

@@ -228,7 +228,8 @@ START_TEST(test_vv_file_write_refuses_seq_json_cannot_carry)
     ck_ok(fsy_vv_file_write(&me, &vv, &text));
     fsy_vv_t *back = NULL;
     fsy_origin_t owner;
-    ck_ok(fsy_vv_file_parse((const uint8_t *)text, strlen(text), &owner, &back));
+    ck_ok(
+        fsy_vv_file_parse((const uint8_t *)text, strlen(text), &owner, &back));
     ck_assert_uint_eq(back->v[0].seq, FSY_VV_FILE_SEQ_MAX);
     fsy_vv_free(&back);
     free(text);
@@ -262,7 +263,7 @@ START_TEST(test_z85_matches_spec_and_zeromq)
         ck_assert_int_eq(memcmp(back, key, 32), 0);
     }
     ck_assert_int_eq(fsy_z85_decode(back, "Hello"), FSY_OK);
-    ck_assert_int_eq(fsy_z85_decode(back, "Hell"), FSY_EINVAL); /* length */
+    ck_assert_int_eq(fsy_z85_decode(back, "Hell"), FSY_EINVAL);  /* length */
     ck_assert_int_eq(fsy_z85_decode(back, "Hell~"), FSY_EINVAL); /* char */
     ck_assert_int_eq(fsy_z85_decode(back, "#####"), FSY_EINVAL); /* > 2^32 */
     ck_assert_int_eq(fsy_z85_encode(text, hello, 3), FSY_EINVAL);

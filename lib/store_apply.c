@@ -1,0 +1,604 @@
+/*
+ * fieldsync — the store's apply layer: the one path every change takes
+ * into the replica, from a peer, a bundle or this site's own writes, inside
+ * the caller's transaction. Keeps the invariants listed in store.c: the
+ * vector, heads and superseded versions, docs rows.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "fieldsync/ident.h"
+#include "merge.h"
+#include "store_internal.h"
+
+/* ---- applying changes ------------------------------------------------- */
+
+/* Per-call state of one (scope, origin) stream. */
+typedef struct s_stream {
+    const char *scope;
+    int64_t origin_id;
+    uint64_t seq; /* highest contiguous applied */
+    bool dirty;   /* seq must be written back */
+    bool blocked; /* a gap was seen: drop the rest */
+    bool refused; /* a conflicting duplicate: accept nothing more */
+} s_stream_t;
+
+/* Was (scope, origin) refused earlier in the open write group? */
+static bool
+s_group_refused(const fsy_store_t *s, const char *scope, int64_t origin_id)
+{
+    for (size_t i = 0; s->in_group && i < s->n_refused; i++)
+        if (s->refused[i].origin_id == origin_id &&
+            strcmp(s->refused[i].scope, scope) == 0)
+            return true;
+    return false;
+}
+
+typedef struct s_apply_ctx {
+    s_stream_t *streams;
+    size_t n, cap;
+    size_t last; /* last hit: batches come in runs of one stream */
+    uint64_t max_hlc;
+    uint64_t now_ms; /* wall clock at the start of the call */
+    /* The transaction being applied: at most one is open at a time, so
+     * transactions lie whole and contiguous in every log. */
+    bool txn_open;
+    size_t txn_stream; /* index into streams */
+    size_t txn_changes, txn_bytes;
+    bool validated;              /* the caller validated every change already */
+    bool superseded;             /* the superseded table may hold rows */
+    const fsy_change_t *touched; /* last document marked touched */
+} s_apply_ctx_t;
+
+static int
+s_stream_get(fsy_store_t *s, s_apply_ctx_t *ax, const char *scope,
+             int64_t origin_id, s_stream_t **out)
+{
+    if (ax->last < ax->n) {
+        s_stream_t *t = &ax->streams[ax->last];
+        if (t->origin_id == origin_id && strcmp(t->scope, scope) == 0) {
+            *out = t;
+            return FSY_OK;
+        }
+    }
+    for (size_t i = 0; i < ax->n; i++) {
+        s_stream_t *t = &ax->streams[i];
+        if (t->origin_id == origin_id && strcmp(t->scope, scope) == 0) {
+            ax->last = i;
+            *out = t;
+            return FSY_OK;
+        }
+    }
+    if (ax->n == ax->cap) {
+        size_t cap = ax->cap ? ax->cap * 2 : 8;
+        s_stream_t *v = realloc(ax->streams, cap * sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        ax->streams = v;
+        ax->cap = cap;
+    }
+    s_stream_t *t = &ax->streams[ax->n];
+    memset(t, 0, sizeof *t);
+    t->scope = scope; /* borrowed from the change, which outlives ax */
+    t->origin_id = origin_id;
+    t->refused = s_group_refused(s, scope, origin_id);
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_VV_GET);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, origin_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        t->seq = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fsy_sq_err(s, rc, "reading the version vector");
+    ax->last = ax->n++;
+    *out = t;
+    return FSY_OK;
+}
+
+/*
+ * A transaction's changes travel together; a call that would leave one
+ * half applied (a cut batch, a sender bug) is refused as a whole, so no
+ * replica ever shows half of a multi-field write.
+ */
+static int
+s_check_closed(const s_apply_ctx_t *ax)
+{
+    if (!ax->txn_open)
+        return FSY_OK;
+    const s_stream_t *t = &ax->streams[ax->txn_stream];
+    return fsy_err_set(FSY_EINVAL,
+                       "changes of scope %s end inside a transaction (at seq "
+                       "%" PRIu64 "): refusing a partial write",
+                       t->scope, t->seq);
+}
+
+/* Remembers a refused stream for the rest of the open write group. */
+static int
+s_group_refuse(fsy_store_t *s, const s_stream_t *t)
+{
+    if (!s->in_group || s_group_refused(s, t->scope, t->origin_id))
+        return FSY_OK;
+    if (s->n_refused == s->cap_refused) {
+        size_t cap = s->cap_refused ? s->cap_refused * 2 : 4;
+        fsy_refused_stream_t *v = realloc(s->refused, cap * sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        s->refused = v;
+        s->cap_refused = cap;
+    }
+    fsy_refused_stream_t *r = &s->refused[s->n_refused++];
+    snprintf(r->scope, sizeof r->scope, "%s", t->scope);
+    r->origin_id = t->origin_id;
+    return FSY_OK;
+}
+
+/*
+ * Keeps transactions whole, contiguous and within the limits every site
+ * writes by: so any log can be cut into bundle records after a txn_end,
+ * and every transaction fits one record.
+ */
+static int
+s_txn_shape(s_apply_ctx_t *ax, const s_stream_t *t, const fsy_change_t *c)
+{
+    size_t idx = (size_t)(t - ax->streams);
+    char label[64];
+    if (ax->txn_open && ax->txn_stream != idx)
+        return fsy_err_set(FSY_EINVAL,
+                           "change %s interleaves with another "
+                           "site's transaction: refusing the batch",
+                           fsy_version_label(&c->version, label, sizeof label));
+    if (!ax->txn_open)
+        ax->txn_changes = ax->txn_bytes = 0;
+    ax->txn_changes++;
+    ax->txn_bytes += c->value_len;
+    if (ax->txn_changes > FSY_TXN_MAX || ax->txn_bytes > FSY_TXN_BYTES_MAX)
+        return fsy_err_set(FSY_ETOOBIG,
+                           "a transaction from %s is larger "
+                           "than any site may write: refusing the batch",
+                           c->version.origin.site);
+    ax->txn_open = !c->txn_end;
+    ax->txn_stream = idx;
+    return FSY_OK;
+}
+
+static int
+s_streams_flush(fsy_store_t *s, s_apply_ctx_t *ax)
+{
+    for (size_t i = 0; i < ax->n; i++) {
+        s_stream_t *t = &ax->streams[i];
+        if (!t->dirty)
+            continue;
+        sqlite3_stmt *st = fsy_sq_stmt(s, ST_VV_SET);
+        if (st == NULL)
+            return FSY_EINTERNAL;
+        sqlite3_bind_text(st, 1, t->scope, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, t->origin_id);
+        sqlite3_bind_int64(st, 3, (int64_t)t->seq);
+        int rc = fsy_sq_step_done(s, st, "updating the version vector");
+        if (rc != FSY_OK)
+            return rc;
+        t->dirty = false;
+    }
+    return FSY_OK;
+}
+
+/* A change at or below the vector: identical, or a hard error. */
+static int
+s_check_duplicate(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHANGE_BY_ID);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, origin_id);
+    sqlite3_bind_int64(st, 3, (int64_t)c->version.seq);
+    int rc = sqlite3_step(st);
+    bool same =
+        rc == SQLITE_ROW && sqlite3_column_bytes(st, 4) == FSY_CHECKSUM_LEN &&
+        memcmp(sqlite3_column_blob(st, 4), c->checksum, FSY_CHECKSUM_LEN) == 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fsy_sq_err(s, rc, "checking a duplicate");
+    if (same)
+        return FSY_OK;
+    char label[64];
+    if (rc == SQLITE_DONE)
+        return fsy_err_set(FSY_ECORRUPT,
+                           "change %s in scope %s is below the version "
+                           "vector but not in the log: run 'fieldsync verify'",
+                           fsy_version_label(&c->version, label, sizeof label),
+                           c->scope);
+    return fsy_err_set(FSY_ECONFLICT,
+                       "change %s in scope %s differs from the one this "
+                       "replica holds under the same identity: refusing "
+                       "changes from that origin",
+                       fsy_version_label(&c->version, label, sizeof label),
+                       c->scope);
+}
+
+static int
+s_insert_change(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id,
+                int64_t *lseq)
+{
+    uint8_t *bases;
+    size_t blen;
+    int rc = fsy_sq_bases_encode(c->bases, c->n_bases, &bases, &blen);
+    if (rc != FSY_OK)
+        return rc;
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHANGE_INS);
+    if (st == NULL) {
+        free(bases);
+        return FSY_EINTERNAL;
+    }
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, origin_id);
+    sqlite3_bind_int64(st, 3, (int64_t)c->version.seq);
+    sqlite3_bind_int64(st, 4, (int64_t)c->version.hlc);
+    sqlite3_bind_text(st, 5, c->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, c->field, -1, SQLITE_STATIC);
+    if (!c->absent) /* an empty value is a zero-length blob, not NULL */
+        sqlite3_bind_blob(st, 7, c->value_len ? (const void *)c->value : "",
+                          (int)c->value_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 8, bases, (int)blen, SQLITE_STATIC);
+    sqlite3_bind_int(st, 9, c->txn_end ? 1 : 0);
+    sqlite3_bind_blob(st, 10, c->checksum, FSY_CHECKSUM_LEN, SQLITE_STATIC);
+    rc = fsy_sq_step_done(s, st, "storing a change");
+    free(bases);
+    if (rc == FSY_OK)
+        *lseq = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+/* Binds a superseded row: version v of c's (scope, doc, field). */
+static void
+s_bind_superseded(sqlite3_stmt *st, const fsy_change_t *c,
+                  const fsy_version_t *v)
+{
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->field, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, v->origin.site, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)v->origin.incarnation);
+    sqlite3_bind_int64(st, 6, (int64_t)v->seq);
+    sqlite3_bind_int64(st, 7, (int64_t)v->hlc);
+}
+
+/* Remembers base b of c, whose target has not arrived (yet). */
+static int
+s_supersede(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
+            const fsy_version_t *b)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_SUPERSEDED_INS);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    s_bind_superseded(st, c, b);
+    ax->superseded = true;
+    return fsy_sq_step_done(s, st, "recording a base");
+}
+
+/*
+ * A base names a version of the same field. If that version is here, it
+ * stops being a head; if not yet, remember it so it never becomes one. A
+ * base whose (scope, origin, seq) exists but names another field, document
+ * or clock is bogus and ignored: every replica ignores it the same way.
+ */
+static int
+s_apply_base(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
+             const fsy_version_t *b)
+{
+    /* An origin never seen cannot have stored the target: no lookup, and
+     * no origins row for a name that may be made up. */
+    int64_t oid;
+    bool known;
+    int rc = fsy_sq_origin_find(s, &b->origin, &oid, &known);
+    if (rc != FSY_OK)
+        return rc;
+    if (!known)
+        return s_supersede(s, ax, c, b);
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHANGE_BY_ID);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, oid);
+    sqlite3_bind_int64(st, 3, (int64_t)b->seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int64_t lseq = sqlite3_column_int64(st, 0);
+        bool match =
+            (uint64_t)sqlite3_column_int64(st, 1) == b->hlc &&
+            strcmp((const char *)sqlite3_column_text(st, 2), c->doc) == 0 &&
+            strcmp((const char *)sqlite3_column_text(st, 3), c->field) == 0;
+        sqlite3_reset(st);
+        if (!match)
+            return FSY_OK;
+        st = fsy_sq_stmt(s, ST_HEAD_DEL);
+        if (st == NULL)
+            return FSY_EINTERNAL;
+        sqlite3_bind_int64(st, 1, lseq);
+        sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, c->doc, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, c->field, -1, SQLITE_STATIC);
+        return fsy_sq_step_done(s, st, "updating heads");
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return fsy_sq_err(s, rc, "looking up a base");
+    return s_supersede(s, ax, c, b);
+}
+
+static int
+s_insert_head(fsy_store_t *s, const fsy_change_t *c, int64_t lseq)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_HEAD_INS);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_int64(st, 1, lseq);
+    sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, c->field, -1, SQLITE_STATIC);
+    return fsy_sq_step_done(s, st, "updating heads");
+}
+
+/* Becomes a head unless an earlier arrival already named it as a base. */
+static int
+s_apply_head(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
+             int64_t lseq)
+{
+    if (!ax->superseded) /* the common case: bases arrived in order */
+        return s_insert_head(s, c, lseq);
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_SUPERSEDED_TAKE);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    s_bind_superseded(st, c, &c->version);
+    int rc = fsy_sq_step_done(s, st, "updating heads");
+    if (rc != FSY_OK || sqlite3_changes(s->db) > 0)
+        return rc;
+    return s_insert_head(s, c, lseq);
+}
+
+/* Marks c's document for the derived-state refresh at the end of the call.
+ * A transaction's changes are consecutive and share a document, so only a
+ * change of another document needs a row. */
+static int
+s_touch(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c)
+{
+    const fsy_change_t *p = ax->touched;
+    if (p != NULL && strcmp(p->doc, c->doc) == 0 &&
+        strcmp(p->scope, c->scope) == 0)
+        return FSY_OK;
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_TOUCH);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
+    ax->touched = c;
+    return fsy_sq_step_done(s, st, "recording a touched document");
+}
+
+static int
+s_store_one(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
+            int64_t origin_id)
+{
+    int64_t lseq;
+    int rc = s_insert_change(s, c, origin_id, &lseq);
+    for (size_t i = 0; rc == FSY_OK && i < c->n_bases; i++)
+        rc = s_apply_base(s, ax, c, &c->bases[i]);
+    if (rc == FSY_OK)
+        rc = s_apply_head(s, ax, c, lseq);
+    if (rc == FSY_OK)
+        rc = s_touch(s, ax, c);
+    return rc;
+}
+
+static void
+s_note_gap(fsy_apply_stats_t *st, const fsy_change_t *c, uint64_t have)
+{
+    if (st->gapped++ > 0)
+        return;
+    snprintf(st->gap_scope, sizeof st->gap_scope, "%s", c->scope);
+    st->gap_origin = c->version.origin;
+    st->gap_have = have;
+    st->gap_got = c->version.seq;
+}
+
+/* Counts a refused change; why (the first reason) may be NULL. */
+static int
+s_note_refused(fsy_apply_stats_t *st, const fsy_change_t *c, const char *why)
+{
+    if (st->refused++ == 0) {
+        snprintf(st->refused_why, sizeof st->refused_why, "%s",
+                 why ? why : "refused");
+        st->refused_origin = c->version.origin;
+    }
+    return FSY_OK;
+}
+
+/* One change: validate, then skip, drop or store it by the vector. */
+static int
+s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
+               fsy_apply_stats_t *stats)
+{
+    int rc = ax->validated ? FSY_OK : fsy_change_validate(c);
+    if (rc != FSY_OK)
+        return rc;
+    int64_t oid;
+    s_stream_t *t = NULL;
+    if ((rc = fsy_sq_origin_id(s, &c->version.origin, &oid)) != FSY_OK ||
+        (rc = s_stream_get(s, ax, c->scope, oid, &t)) != FSY_OK)
+        return rc;
+    if (t->refused)
+        return s_note_refused(stats, c, NULL);
+    if (c->version.seq <= t->seq) {
+        rc = s_check_duplicate(s, c, oid);
+        if (rc == FSY_ECONFLICT) { /* stop accepting this stream */
+            t->refused = true;
+            if ((rc = s_group_refuse(s, t)) != FSY_OK)
+                return rc;
+            return s_note_refused(stats, c, fsy_errdetail());
+        }
+        stats->duplicates += rc == FSY_OK;
+        return rc;
+    }
+    if (t->blocked || c->version.seq != t->seq + 1) {
+        t->blocked = true;
+        s_note_gap(stats, c, t->seq);
+        return FSY_OK;
+    }
+    if ((rc = s_txn_shape(ax, t, c)) != FSY_OK ||
+        (rc = s_store_one(s, ax, c, oid)) != FSY_OK)
+        return rc;
+    t->seq = c->version.seq;
+    t->dirty = true;
+    if (c->version.hlc > ax->max_hlc)
+        ax->max_hlc = c->version.hlc;
+    uint64_t ahead = fsy_clock_ahead_ms(c->version.hlc, ax->now_ms);
+    if (ahead > stats->ahead_ms) {
+        stats->ahead_ms = ahead;
+        stats->ahead_origin = c->version.origin;
+    }
+    stats->applied++;
+    return FSY_OK;
+}
+
+/* Recomputes the derived docs row of one document. */
+static int
+s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc)
+{
+    fsy_doc_t *d = NULL, none = {0};
+    int rc = fsy_sq_load_doc(s, scope, doc, &d);
+    /* Every head can be named as a base (two changes naming each other):
+     * a document with no heads is legal, and simply not visible. */
+    if (rc == FSY_ENOTFOUND)
+        rc = FSY_OK;
+    if (rc != FSY_OK)
+        return rc;
+    const fsy_doc_t *v = d != NULL ? d : &none;
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_DOC_UPSERT);
+    if (st == NULL) {
+        fsy_doc_free(&d);
+        return FSY_EINTERNAL;
+    }
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, v->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, v->visible ? 1 : 0);
+    sqlite3_bind_int64(st, 5, (int64_t)v->n_conflicts);
+    sqlite3_bind_int64(st, 6, (int64_t)v->updated_hlc);
+    rc = fsy_sq_step_done(s, st, "updating a document");
+    fsy_doc_free(&d);
+    return rc;
+}
+
+static int
+s_refresh_touched(fsy_store_t *s)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT scope, doc FROM temp.touched",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "listing touched documents");
+    int err = FSY_OK;
+    while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        err = s_refresh_doc(s, (const char *)sqlite3_column_text(st, 0),
+                            (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    if (err != FSY_OK)
+        return err;
+    if (rc != SQLITE_DONE)
+        return fsy_sq_err(s, rc, "listing touched documents");
+    return fsy_sq_exec(s, "DELETE FROM temp.touched");
+}
+
+/* Advances the persisted clock past what was just applied (bounded). */
+static int
+s_clock_receive(fsy_store_t *s, uint64_t max_hlc)
+{
+    if (max_hlc == 0)
+        return FSY_OK;
+    uint64_t clock;
+    int rc = fsy_sq_meta_get_u64(s, "clock", &clock);
+    if (rc != FSY_OK)
+        return rc;
+    uint64_t next =
+        fsy_clock_receive(clock, max_hlc, fsy_sq_now(s), s->max_skew_ms);
+    return next == clock ? FSY_OK : fsy_sq_meta_set(s, "clock", NULL, next);
+}
+
+/* Whether any base is still waiting for its target (usually none). */
+static int
+s_superseded_any(fsy_store_t *s, bool *any)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_SUPERSEDED_ANY);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    int rc = sqlite3_step(st);
+    *any = rc != SQLITE_ROW || sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? FSY_OK : fsy_sq_err(s, rc, "reading bases");
+}
+
+/*
+ * The one path every change takes into the replica, local or remote.
+ * Runs inside the caller's transaction.
+ */
+int
+fsy_sq_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
+                     fsy_sq_source_t from, fsy_apply_stats_t *stats)
+{
+    s_apply_ctx_t ax = {.validated = from == FSY_SQ_FROM_VALIDATED,
+                        .now_ms = fsy_sq_now(s)};
+    int rc = s_superseded_any(s, &ax.superseded);
+    for (size_t i = 0; rc == FSY_OK && i < n; i++)
+        rc = s_apply_change(s, &ax, &changes[i], stats);
+    if (rc == FSY_OK)
+        rc = s_check_closed(&ax);
+    if (rc == FSY_OK)
+        rc = s_streams_flush(s, &ax);
+    if (rc == FSY_OK)
+        rc = s_refresh_touched(s);
+    if (rc == FSY_OK)
+        rc = from == FSY_SQ_FROM_LOCAL ? FSY_OK /* the writer sets the clock */
+                                       : s_clock_receive(s, ax.max_hlc);
+    free(ax.streams);
+    return rc;
+}
+
+static int
+s_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n, bool validated,
+        fsy_apply_stats_t *stats)
+{
+    fsy_apply_stats_t local;
+    if (stats == NULL)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    int rc = fsy_sq_txn_begin(s);
+    if (rc != FSY_OK)
+        return rc;
+    rc = fsy_sq_apply_changes(
+        s, changes, n, validated ? FSY_SQ_FROM_VALIDATED : FSY_SQ_FROM_PEER,
+        stats);
+    rc = fsy_sq_txn_end(s, rc);
+    if (rc != FSY_OK)
+        memset(stats, 0, sizeof *stats);
+    return rc;
+}
+
+int
+fsy_store_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n,
+                fsy_apply_stats_t *stats)
+{
+    return s_apply(s, changes, n, false, stats);
+}
+
+int
+fsy_store_apply_validated(fsy_store_t *s, const fsy_change_t *changes, size_t n,
+                          fsy_apply_stats_t *stats)
+{
+    return s_apply(s, changes, n, true, stats);
+}
