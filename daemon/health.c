@@ -34,8 +34,7 @@ s_own(const fsy_peer_t *parent, const fsy_sync_env_t *env, fsy_site_health_t *h)
     h->conflicts = counts.conflicts;
     if (parent != NULL) {
         snprintf(h->parent, sizeof h->parent, "%s", parent->origin.site);
-        h->connected = parent->state == FSY_PEER_LIVE &&
-                       env->now_ms - parent->last_rx_ms < env->cfg->timeout_ms;
+        h->connected = fsy_peer_connected(parent, env);
         h->pending = fsy_vv_missing(vv, &parent->known, "");
         snprintf(h->last_error, sizeof h->last_error, "%s", parent->last_error);
     }
@@ -126,8 +125,7 @@ s_send_report(fsy_peer_t *parent, const fsy_sync_env_t *env,
     int rc = s_build(env, own, &m);
     if (rc == FSY_OK) {
         m.sites[0].vv = own->vv; /* borrowed for the encoder */
-        parent->last_tx_ms = env->now_ms;
-        rc = parent->send(parent->send_ctx, &m);
+        rc = fsy_peer_send(parent, env, &m);
         m.sites[0].vv.v = NULL;
     }
     fsy_msg_clear(&m);
@@ -210,19 +208,6 @@ s_receive_row(fsy_peer_t *p, const fsy_sync_env_t *env, s_known_t *k, size_t i,
     return true;
 }
 
-/* A report is one durable transaction of up to FSY_HEALTH_SITES_MAX rows:
- * a child gets one in each half health period (and one after each
- * HELLO), however often it sends them. */
-static bool
-s_too_soon(fsy_peer_t *p, const fsy_sync_env_t *env)
-{
-    uint64_t gap = env->cfg->health_ms / 2;
-    if (p->health_rx_ms != 0 && env->now_ms - p->health_rx_ms < gap)
-        return true;
-    p->health_rx_ms = env->now_ms;
-    return false;
-}
-
 static int
 s_store_report(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m,
                s_known_t *k)
@@ -258,7 +243,10 @@ fsy_health_receive(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
                 p->name);
         return FSY_OK;
     }
-    if (s_too_soon(p, env))
+    /* A report is one durable transaction of up to FSY_HEALTH_SITES_MAX
+     * rows: a child gets one in each half health period (and one after
+     * each HELLO), however often it sends them. */
+    if (!fsy_peer_report_due(p, env, env->cfg->health_ms / 2))
         return FSY_OK;
     s_known_t k = {.parent = ""};
     int rc = fsy_store_sites(env->store, &k.rows, &k.n);

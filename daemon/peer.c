@@ -11,7 +11,6 @@
 
 #include "fieldsync/health.h"
 #include "fieldsync/ident.h"
-#include "health.h"
 #include "log.h"
 #include "peer.h"
 
@@ -53,6 +52,59 @@ s_error(fsy_peer_t *p, const char *why)
     fsy_text_clean(p->last_error); /* may quote a peer; may be cut short */
 }
 
+static const char *
+s_state_name(fsy_peer_state_t st)
+{
+    return st == FSY_PEER_LIVE ? "live" : "wait-hello";
+}
+
+/* The invariants peer.h draws; a failure is a bug here, never bad input. */
+static void
+s_check(const fsy_peer_t *p)
+{
+    FSY_ASSERT(p->inflight <= FSY_WINDOW_MAX);
+    FSY_ASSERT(p->sent.n <= p->sent_cap || p->sent.n == 0);
+    FSY_ASSERT(p->known.n <= p->known_cap || p->known.n == 0);
+    FSY_ASSERT(p->state != FSY_PEER_WAIT_HELLO || p->inflight == 0);
+    FSY_ASSERT(p->state != FSY_PEER_LIVE || p->origin.site[0] != '\0');
+}
+
+/* Every change of state: logged (when it is a change) and checked. */
+static void
+s_set_state(fsy_peer_t *p, fsy_peer_state_t to, const char *why)
+{
+    if (to == FSY_PEER_WAIT_HELLO)
+        p->inflight = 0; /* nothing is in flight outside a session */
+    if (p->state != to)
+        fsy_log("info", "state", "peer=%s from=%s to=%s why=\"%s\"", p->name,
+                s_state_name(p->state), s_state_name(to), why);
+    p->state = to;
+    s_check(p);
+}
+
+bool
+fsy_peer_connected(const fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    return p->state == FSY_PEER_LIVE &&
+           env->now_ms - p->last_rx_ms < env->cfg->timeout_ms;
+}
+
+bool
+fsy_peer_report_due(fsy_peer_t *p, const fsy_sync_env_t *env, uint64_t gap_ms)
+{
+    if (p->health_rx_ms != 0 && env->now_ms - p->health_rx_ms < gap_ms)
+        return false;
+    p->health_rx_ms = env->now_ms;
+    return true;
+}
+
+void
+fsy_peer_on_bytes(fsy_peer_t *p, size_t sent, size_t received)
+{
+    p->bytes_sent += sent;
+    p->bytes_received += received;
+}
+
 /* A fingerprint of what status shows, but for the last-contact time. */
 static uint64_t
 s_status_print(const fsy_peer_t *p, bool connected)
@@ -77,8 +129,7 @@ fsy_peer_record(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
     if (p->origin.site[0] == '\0')
         return FSY_OK; /* not introduced yet */
-    bool connected = p->state == FSY_PEER_LIVE &&
-                     env->now_ms - p->last_rx_ms < env->cfg->timeout_ms;
+    bool connected = fsy_peer_connected(p, env);
     /* Each record is a durable write (an fsync on a field laptop's disk):
      * only when something changed, or to keep last contact fresh. */
     uint64_t print = s_status_print(p, connected);
@@ -132,8 +183,8 @@ fsy_peer_clock(fsy_peer_t *p, const fsy_sync_env_t *env, uint64_t their_ms)
 
 /* ---- sending ---------------------------------------------------------- */
 
-static int
-s_send(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
+int
+fsy_peer_send(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
     p->last_tx_ms = env->now_ms;
     return p->send(p->send_ctx, m);
@@ -152,7 +203,7 @@ s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
     m.max_value = FSY_VALUE_MAX;
     m.max_txn_changes = FSY_TXN_MAX;
     p->hello_tx_ms = env->now_ms;
-    rc = s_send(p, env, &m);
+    rc = fsy_peer_send(p, env, &m);
     fsy_vv_free(&vv);
     /* Not connected yet (nothing was queued): try again soon rather than
      * a whole heartbeat later, so a session starts as the link comes up. */
@@ -167,14 +218,13 @@ s_send_refuse(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why)
     fsy_msg_t m = {.type = FSY_MSG_REFUSE};
     snprintf(m.reason, sizeof m.reason, "%s", why);
     fsy_log("warn", "refuse", "peer=%s reason=\"%s\"", p->name, why);
-    return s_send(p, env, &m);
+    return fsy_peer_send(p, env, &m);
 }
 
 int
 fsy_peer_start(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
-    p->state = FSY_PEER_WAIT_HELLO;
-    p->inflight = 0;
+    s_set_state(p, FSY_PEER_WAIT_HELLO, "session start");
     p->cursor = 0;
     p->sent.n = 0;
     p->last_rx_ms = p->last_ack_ms = env->now_ms;
@@ -192,9 +242,15 @@ s_restart(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why)
 {
     fsy_log("info", "restart", "peer=%s why=\"%s\"", p->name, why);
     s_error(p, why);
-    p->state = FSY_PEER_WAIT_HELLO;
-    p->inflight = 0;
+    s_set_state(p, FSY_PEER_WAIT_HELLO, why);
     p->hello_tx_ms = env->now_ms;
+}
+
+void
+fsy_peer_stop(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why)
+{
+    s_set_state(p, FSY_PEER_WAIT_HELLO, why);
+    fsy_peer_record(p, env);
 }
 
 /* ---- building a batch ------------------------------------------------- */
@@ -278,7 +334,7 @@ fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
         if (rc == FSY_OK && b.batch.n > 0) {
             fsy_msg_t m = {.type = FSY_MSG_BATCH, .id = ++p->next_id};
             m.changes = b.batch;
-            if (s_send(p, env, &m) != FSY_OK) {
+            if (fsy_peer_send(p, env, &m) != FSY_OK) {
                 /* `sent` already counts it: only a new session is sure. */
                 s_restart(p, env, "a batch could not be sent");
                 fsy_change_list_clear(&b.batch);
@@ -286,6 +342,7 @@ fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
             }
             if (p->inflight == 0)
                 p->last_ack_ms = env->now_ms;
+            FSY_ASSERT(p->inflight < FSY_WINDOW_MAX);
             p->inflight_ids[p->inflight++] = m.id;
             p->changes_sent += b.batch.n;
         }
@@ -327,8 +384,8 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
     if (rc != FSY_OK)
         return rc;
-    p->state = FSY_PEER_LIVE;
-    p->inflight = 0;
+    p->inflight = 0; /* a new session: earlier batches are forgotten */
+    s_set_state(p, FSY_PEER_LIVE, "hello");
     fsy_log("info", "hello", "peer=%s origin=%s:%016" PRIx64 " entries=%zu",
             p->name, m->origin.site, m->origin.incarnation, m->vv.n);
     return reply ? s_send_hello(p, env) : FSY_OK;
@@ -422,7 +479,7 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     ack.vv = *vv;
     ack.gapped = st.gapped;
     ack.refused = st.refused;
-    rc = s_send(p, env, &ack);
+    rc = fsy_peer_send(p, env, &ack);
     fsy_vv_free(&vv);
     return rc;
 }
@@ -484,7 +541,9 @@ fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return FSY_OK;
     }
     if (m->type == FSY_MSG_HEALTH)
-        return p->is_parent ? FSY_OK : fsy_health_receive(p, env, m);
+        return p->is_parent || p->on_report == NULL
+                   ? FSY_OK
+                   : p->on_report(p->report_ctx, p, env, m);
     if (m->type == FSY_MSG_BATCH)
         return s_on_batch(p, env, m);
     return s_on_ack(p, env, m);
@@ -512,7 +571,7 @@ fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env)
             s_send_hello(p, env);
     } else if (env->now_ms - p->last_tx_ms >= cfg->heartbeat_ms) {
         fsy_msg_t hb = {.type = FSY_MSG_HEARTBEAT, .sent_ms = env->now_ms};
-        s_send(p, env, &hb);
+        fsy_peer_send(p, env, &hb);
     }
     return true;
 }

@@ -20,7 +20,19 @@
  *     "rewind to the smallest local seq holding a needed change", simply).
  *   - every batch ends with a change that ends its transaction.
  *
- * The peer knows nothing of ZeroMQ: messages leave through `send`.
+ * Every change of state goes through one function in peer.c,
+ * s_set_state(), which logs the transition and checks these invariants
+ * (FSY_ASSERT, on in release builds):
+ *   - WAIT_HELLO: no batch in flight;
+ *   - LIVE: the peer has introduced itself (origin known);
+ *   - always: inflight <= FSY_WINDOW_MAX, vectors within their capacity.
+ * No other file writes `state`; fsy_peer_connected() is the one answer to
+ * "is this neighbour connected", for status, health and systemd alike.
+ *
+ * The peer knows nothing of ZeroMQ or of health reports: messages leave
+ * through `send`, and a HEALTH message from a child is handed to
+ * `on_report` (the daemon's health module), so the dependency runs one
+ * way: health -> peer.
  * Ownership: fsy_peer_t is embedded by the caller; fsy_peer_clear() frees
  * what it holds.
  */
@@ -44,6 +56,13 @@ typedef enum fsy_peer_state {
 
 /* Sends one message to this peer; returns FSY_OK or an error (dropped). */
 typedef int (*fsy_peer_send_fn)(void *ctx, const fsy_msg_t *m);
+
+struct fsy_peer;
+struct fsy_sync_env;
+/* Takes a HEALTH message from child p (a live session's). */
+typedef int (*fsy_peer_report_fn)(void *ctx, struct fsy_peer *p,
+                                  const struct fsy_sync_env *env,
+                                  const fsy_msg_t *m);
 
 typedef struct fsy_peer {
     char name[FSY_SITE_MAX + 16]; /* for logs: "parent" or the child's id */
@@ -80,6 +99,8 @@ typedef struct fsy_peer {
     uint64_t health_rx_ms; /* last HEALTH taken (from a child) */
     fsy_peer_send_fn send;
     void *send_ctx;
+    fsy_peer_report_fn on_report; /* NULL: reports are ignored */
+    void *report_ctx;
 } fsy_peer_t;
 
 /* Everything a session needs from its daemon. */
@@ -117,6 +138,26 @@ int fsy_peer_record(fsy_peer_t *p, const fsy_sync_env_t *env);
  * the offset crosses [status] amber_clock_offset_s. */
 void fsy_peer_clock(fsy_peer_t *p, const fsy_sync_env_t *env,
                     uint64_t their_ms);
+
+/* Sends m to the peer now (health reports use it); the error, if any, is
+ * the send function's. */
+int fsy_peer_send(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m);
+
+/* The one definition of "connected": live, and heard from within the
+ * timeout. */
+bool fsy_peer_connected(const fsy_peer_t *p, const fsy_sync_env_t *env);
+
+/* Whether a health report from this child may be taken now: one per gap
+ * (half a health period), and the first of each session always. */
+bool fsy_peer_report_due(fsy_peer_t *p, const fsy_sync_env_t *env,
+                         uint64_t gap_ms);
+
+/* Counts bytes that crossed the link for this peer (whole frames). */
+void fsy_peer_on_bytes(fsy_peer_t *p, size_t sent, size_t received);
+
+/* The session is over (the daemon stops, or a child is gone): back to
+ * WAIT_HELLO, and recorded so. */
+void fsy_peer_stop(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why);
 
 void fsy_peer_clear(fsy_peer_t *p);
 

@@ -1,5 +1,6 @@
 /* fieldsync — error codes and the per-thread error detail. */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -72,4 +73,12 @@ void
 fsy_err_clear(void)
 {
     s_detail[0] = '\0';
+}
+
+void
+fsy_assert_fail(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "fieldsync: internal error: %s:%d: %s does not hold\n",
+            file, line, cond);
+    abort();
 }

@@ -52,6 +52,19 @@ const char *fsy_errdetail(void);
 /* Forgets the recorded detail (before an operation whose errors we report). */
 void fsy_err_clear(void);
 
+/*
+ * A programmer's error: an invariant that no input can break. Stays on in
+ * release builds (NDEBUG does not remove it): a daemon that carries on
+ * with a broken session could send or acknowledge the wrong changes.
+ * Never for bad input from peers, files or users: those are error returns.
+ */
+#define FSY_ASSERT(cond)                                                       \
+    ((cond) ? (void)0 : fsy_assert_fail(#cond, __FILE__, __LINE__))
+
+/* Prints the failed invariant to stderr and aborts. */
+void fsy_assert_fail(const char *cond, const char *file, int line)
+    __attribute__((noreturn));
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,61 @@
+/*
+ * fieldsyncd — the daemon's state, shared by start-up (main.c) and the
+ * loop (loop.c). main.c fills it from the configuration and tears it down;
+ * while fsy_loop_run() turns, only the loop touches it (the HTTP thread
+ * reads `loop_ms` alone, atomically).
+ */
+#ifndef FSY_DAEMON_H
+#define FSY_DAEMON_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fieldsync/config.h"
+#include "fieldsync/keys.h"
+#include "fieldsync/store.h"
+#include "http.h"
+#include "peer.h"
+#include "transport.h"
+
+typedef struct fsy_daemon fsy_daemon_t;
+
+/* A child's slot: its routing id and its session. */
+typedef struct fsy_child_slot {
+    fsy_daemon_t *d;
+    bool used;
+    uint8_t rid[FSY_RID_MAX];
+    size_t rid_len;
+    fsy_peer_t peer;
+} fsy_child_slot_t;
+
+/* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
+#define FSY_LOOP_JOBS 4
+
+struct fsy_daemon {
+    fsy_config_t cfg;
+    bool curve;        /* links encrypted and authenticated */
+    fsy_identity_t id; /* this site's keys (with CURVE) */
+    uint8_t parent_curve_pk[32];
+    fsy_store_t *store;
+    fsy_transport_t tr;
+    bool has_parent;
+    fsy_peer_t parent;
+    fsy_child_slot_t children[FSY_MAX_CHILDREN];
+    uint64_t malformed;
+    uint64_t started_ms;
+    _Atomic uint64_t loop_ms; /* last turn of the loop, for /healthz */
+    fsy_http_t *http;
+    uint64_t watchdog_us;           /* systemd's WatchdogSec, 0 if none */
+    uint64_t job_ms[FSY_LOOP_JOBS]; /* last run of each periodic job */
+    bool parent_live;               /* as the health job last saw it */
+};
+
+/*
+ * Runs the loop until *stop is set (by a signal handler), then ends every
+ * session and records it so. Sends READY=1 and STOPPING=1 to systemd.
+ */
+void fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop);
+
+#endif

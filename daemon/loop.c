@@ -1,0 +1,462 @@
+/*
+ * fieldsyncd — the loop: one thread, in phases (libuv-style), each turn:
+ *   1. wait for a frame (or 50 ms: new local writes are picked up by the
+ *      pump below, so a write reaches a connected peer within ~50 ms)
+ *   2. admit new CURVE keys (ZAP), then read every waiting frame: decode
+ *      and validate it once, route it to its session (admission: a new
+ *      child's slot only for a HELLO, routing ids bound to keys)
+ *   3. the periodic jobs of s_jobs, each at its own period (Redis'
+ *      serverCron): sessions (heartbeats, timeouts, pumps; every turn),
+ *      health reports, status records, the systemd watchdog
+ * Signal handlers only set a flag; the loop stops between two frames, so a
+ * batch is either committed and acknowledged or neither.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "daemon.h"
+#include "fieldsync/health.h"
+#include "fieldsync/wallclock.h"
+#include "health.h"
+#include "log.h"
+
+#define FSY_WAIT_MS 50
+#define FSY_READS_PER_TURN 256 /* then serve timers and pumps again */
+#define FSY_STATUS_MS 1000
+
+/* ---- sending ---------------------------------------------------------- */
+
+static int
+s_send(fsy_daemon_t *d, fsy_peer_t *p, const uint8_t *rid, size_t rid_len,
+       const fsy_msg_t *m)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = fsy_wire_encode_msg(m, &buf, &len);
+    if (rc == FSY_OK) {
+        rc = fsy_transport_send(&d->tr, rid, rid_len, buf, len);
+        free(buf);
+    }
+    if (rc == FSY_OK && p != NULL)
+        fsy_peer_on_bytes(p, len, 0);
+    return rc;
+}
+
+static int
+s_send_parent(void *ctx, const fsy_msg_t *m)
+{
+    fsy_daemon_t *d = ctx;
+    return s_send(d, &d->parent, NULL, 0, m);
+}
+
+static int
+s_send_child(void *ctx, const fsy_msg_t *m)
+{
+    fsy_child_slot_t *c = ctx;
+    return s_send(c->d, &c->peer, c->rid, c->rid_len, m);
+}
+
+static int
+s_on_report(void *ctx, fsy_peer_t *p, const fsy_sync_env_t *env,
+            const fsy_msg_t *m)
+{
+    (void)ctx;
+    return fsy_health_receive(p, env, m);
+}
+
+/* ---- admission -------------------------------------------------------- */
+
+/* A refused peer retries every few hundred ms: log the 1st, 2nd, 4th, 8th
+ * ... time, so the log shows it without being flooded. */
+static bool
+s_worth_logging(uint64_t n)
+{
+    return (n & (n - 1)) == 0;
+}
+
+/*
+ * The session of routing id rid. A new one is made only for a frame that
+ * is a HELLO (hello true): anything else from an unknown id gets no slot,
+ * so idle or bogus connections cannot fill the table and lock children out.
+ */
+static fsy_child_slot_t *
+s_child_for(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len, bool hello,
+            const fsy_sync_env_t *env)
+{
+    fsy_child_slot_t *free_slot = NULL;
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++) {
+        fsy_child_slot_t *c = &d->children[i];
+        if (c->used && c->rid_len == rid_len &&
+            memcmp(c->rid, rid, rid_len) == 0)
+            return c;
+        if (!c->used && free_slot == NULL)
+            free_slot = c;
+    }
+    if (!hello)
+        return NULL;
+    if (free_slot == NULL) {
+        static uint64_t full;
+        if (s_worth_logging(++full))
+            fsy_log("warn", "children-full", "max=%d count=%" PRIu64,
+                    FSY_MAX_CHILDREN, full);
+        return NULL;
+    }
+    fsy_child_slot_t *c = free_slot;
+    memset(c, 0, sizeof *c);
+    c->d = d;
+    c->used = true;
+    memcpy(c->rid, rid, rid_len);
+    c->rid_len = rid_len;
+    snprintf(c->peer.name, sizeof c->peer.name, "child");
+    c->peer.send = s_send_child;
+    c->peer.send_ctx = c;
+    c->peer.on_report = s_on_report;
+    fsy_peer_start(&c->peer, env);
+    return c;
+}
+
+/* With CURVE, a child's HELLO must name the site its key was admitted as. */
+static bool
+s_hello_matches(fsy_daemon_t *d, fsy_peer_t *p, const fsy_msg_t *m,
+                const char *user, const fsy_sync_env_t *env)
+{
+    if (!d->curve || m->type != FSY_MSG_HELLO || p->is_parent ||
+        strcmp(m->origin.site, user) == 0)
+        return true;
+    fsy_log("warn", "impostor", "key=%s claims=%s action=refused", user,
+            m->origin.site);
+    fsy_msg_t r = {.type = FSY_MSG_REFUSE};
+    snprintf(r.reason, sizeof r.reason, "your key is %s's, not %s's", user,
+             m->origin.site);
+    fsy_peer_send(p, env, &r);
+    return false;
+}
+
+/* With CURVE, a child's routing id must be the site its key names, so no
+ * admitted child can take over another's connection. */
+static bool
+s_rid_ok(const fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
+         const char *user)
+{
+    if (!d->curve)
+        return true;
+    if (user[0] != '\0' && strlen(user) == rid_len &&
+        memcmp(user, rid, rid_len) == 0)
+        return true;
+    static uint64_t seen;
+    if (s_worth_logging(++seen))
+        fsy_log("warn", "impostor",
+                "key=%s routing_id=%.*s action=dropped count=%" PRIu64,
+                user[0] ? user : "-", (int)rid_len, (const char *)rid, seen);
+    return false;
+}
+
+/* ZAP: a connecting key is admitted as the [child] it is configured for. */
+static int
+s_admit(void *ctx, const uint8_t key[32], char site[FSY_RID_MAX + 1])
+{
+    const fsy_daemon_t *d = ctx;
+    for (size_t i = 0; i < d->cfg.n_children; i++)
+        if (d->cfg.children[i].public_key[0] != '\0' &&
+            memcmp(d->cfg.children[i].curve_pk, key, 32) == 0) {
+            snprintf(site, FSY_RID_MAX + 1, "%s", d->cfg.children[i].site);
+            return 1;
+        }
+    static uint64_t seen;
+    if (s_worth_logging(++seen))
+        fsy_log("warn", "unknown-key", "action=refused count=%" PRIu64, seen);
+    return 0;
+}
+
+/* ---- receiving: each frame decoded once, where it enters -------------- */
+
+/* A frame that does not decode is dropped and counted; the session and
+ * every other peer carry on. Another version is refused by name. The
+ * log is rate-limited for ids with no session (anyone can send those). */
+static void
+s_malformed(fsy_daemon_t *d, fsy_peer_t *p, const uint8_t *rid, size_t rid_len,
+            size_t len, int rc)
+{
+    d->malformed++;
+    if (p != NULL || s_worth_logging(d->malformed))
+        fsy_log("warn", "malformed",
+                "peer=%s bytes=%zu error=\"%s\" total=%" PRIu64,
+                p ? p->name : "unknown", len, fsy_errdetail(), d->malformed);
+    if (rc != FSY_EVERSION)
+        return;
+    fsy_msg_t r = {.type = FSY_MSG_REFUSE};
+    snprintf(r.reason, sizeof r.reason, "%s", fsy_errdetail());
+    s_send(d, p, rid, rid_len, &r);
+}
+
+/* A decoded message for session p. */
+static void
+s_deliver(fsy_daemon_t *d, fsy_peer_t *p, const fsy_msg_t *m, const char *user,
+          const fsy_sync_env_t *env)
+{
+    if (!s_hello_matches(d, p, m, user, env))
+        return;
+    if (fsy_peer_on_msg(p, env, m) != FSY_OK)
+        fsy_log("error", "session", "peer=%s error=\"%s\"", p->name,
+                fsy_errdetail());
+}
+
+static int
+s_read_parent(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    uint8_t rid[FSY_RID_MAX], *buf = NULL;
+    size_t rid_len = 0, len = 0;
+    char user[FSY_RID_MAX + 1];
+    if (!d->has_parent ||
+        fsy_transport_recv(&d->tr, 1, rid, &rid_len, &buf, &len, user) !=
+            FSY_OK ||
+        buf == NULL)
+        return 0;
+    fsy_msg_t m;
+    fsy_peer_on_bytes(&d->parent, 0, len);
+    int rc = fsy_wire_decode_msg(buf, len, &m);
+    if (rc == FSY_OK)
+        s_deliver(d, &d->parent, &m, "", env);
+    else
+        s_malformed(d, &d->parent, NULL, 0, len, rc);
+    fsy_msg_clear(&m);
+    free(buf);
+    return 1;
+}
+
+/* A frame from child rid, decoded. No session and not a HELLO: told to
+ * say hello (the child then restarts). */
+static void
+s_from_child(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
+             const uint8_t *buf, size_t len, const char *user,
+             const fsy_sync_env_t *env)
+{
+    fsy_msg_t m;
+    int rc = fsy_wire_decode_msg(buf, len, &m);
+    fsy_child_slot_t *c = s_child_for(
+        d, rid, rid_len, rc == FSY_OK && m.type == FSY_MSG_HELLO, env);
+    if (c != NULL)
+        fsy_peer_on_bytes(&c->peer, 0, len);
+    if (rc != FSY_OK) {
+        s_malformed(d, c ? &c->peer : NULL, rid, rid_len, len, rc);
+    } else if (c != NULL) {
+        s_deliver(d, &c->peer, &m, user, env);
+    } else {
+        fsy_msg_t r = {.type = FSY_MSG_REFUSE};
+        snprintf(r.reason, sizeof r.reason, "say hello first");
+        s_send(d, NULL, rid, rid_len, &r);
+    }
+    fsy_msg_clear(&m);
+}
+
+static int
+s_read_child(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    uint8_t rid[FSY_RID_MAX], *buf = NULL;
+    size_t rid_len = 0, len = 0;
+    char user[FSY_RID_MAX + 1];
+    if (fsy_transport_recv(&d->tr, 0, rid, &rid_len, &buf, &len, user) !=
+            FSY_OK ||
+        buf == NULL)
+        return 0;
+    if (s_rid_ok(d, rid, rid_len, user))
+        s_from_child(d, rid, rid_len, buf, len, user, env);
+    free(buf);
+    return 1;
+}
+
+static void
+s_read_all(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    for (int i = 0; i < FSY_READS_PER_TURN; i++)
+        if (s_read_parent(d, env) + s_read_child(d, env) == 0)
+            return;
+}
+
+/* ---- periodic jobs ---------------------------------------------------- */
+
+/* A child's session is over: recorded so in `peers` and `sites`. */
+static void
+s_child_gone(fsy_daemon_t *d, fsy_child_slot_t *c, const fsy_sync_env_t *env,
+             const char *why)
+{
+    fsy_peer_stop(&c->peer, env, why);
+    if (c->peer.origin.site[0] != '\0')
+        fsy_store_site_disconnected(d->store, c->peer.origin.site,
+                                    c->peer.last_rx_ms);
+}
+
+static void
+s_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    if (fsy_peer_pump(p, env) != FSY_OK)
+        fsy_log("error", "pump", "peer=%s error=\"%s\"", p->name,
+                fsy_errdetail());
+}
+
+/* Every turn: heartbeats and timeouts, then what each peer lacks. */
+static void
+s_job_sessions(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    if (d->has_parent) {
+        fsy_peer_tick(&d->parent, env);
+        s_pump(&d->parent, env);
+    }
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++) {
+        fsy_child_slot_t *c = &d->children[i];
+        if (!c->used)
+            continue;
+        if (!fsy_peer_tick(&c->peer, env)) {
+            s_child_gone(d, c, env, "timeout");
+            fsy_peer_clear(&c->peer);
+            c->used = false;
+            continue;
+        }
+        s_pump(&c->peer, env);
+    }
+}
+
+/* What each session knows goes to the replica, for `fieldsync status`
+ * (its own process, its own time). */
+static void
+s_job_status(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    int rc = FSY_OK;
+    if (d->has_parent)
+        rc = fsy_peer_record(&d->parent, env);
+    for (size_t i = 0; rc == FSY_OK && i < FSY_MAX_CHILDREN; i++)
+        if (d->children[i].used)
+            rc = fsy_peer_record(&d->children[i].peer, env);
+    if (rc != FSY_OK)
+        fsy_log("warn", "status", "error=\"%s\"", fsy_errdetail());
+}
+
+/* Our own summary, and the report upwards. */
+static void
+s_job_health(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    d->parent_live = d->has_parent && d->parent.state == FSY_PEER_LIVE;
+    if (fsy_health_tick(d->has_parent ? &d->parent : NULL, env) != FSY_OK)
+        fsy_log("warn", "health", "error=\"%s\"", fsy_errdetail());
+}
+
+/* ... and at once when the parent's session starts or ends. */
+static bool
+s_health_early(const fsy_daemon_t *d)
+{
+    return (d->has_parent && d->parent.state == FSY_PEER_LIVE) !=
+           d->parent_live;
+}
+
+/* systemd (Type=notify): a one-line status for `systemctl status` with
+ * each watchdog ping. */
+static void
+s_job_watchdog(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    unsigned live = 0;
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
+        live += d->children[i].used &&
+                fsy_peer_connected(&d->children[i].peer, env);
+    sd_notifyf(0, "WATCHDOG=1\nSTATUS=parent %s, %u child session(s)",
+               !d->has_parent                        ? "none"
+               : fsy_peer_connected(&d->parent, env) ? "connected"
+                                                     : "disconnected",
+               live);
+}
+
+static uint64_t
+s_every_turn(const fsy_daemon_t *d)
+{
+    (void)d;
+    return 0;
+}
+
+static uint64_t
+s_status_period(const fsy_daemon_t *d)
+{
+    (void)d;
+    return FSY_STATUS_MS;
+}
+
+static uint64_t
+s_health_period(const fsy_daemon_t *d)
+{
+    return d->cfg.health_ms;
+}
+
+/* Twice the rate systemd asks for; never outside systemd. */
+static uint64_t
+s_watchdog_period(const fsy_daemon_t *d)
+{
+    return d->watchdog_us == 0 ? UINT64_MAX : d->watchdog_us / 2000;
+}
+
+typedef struct s_job {
+    const char *name;
+    uint64_t (*period_ms)(const fsy_daemon_t *d);
+    bool (*early)(const fsy_daemon_t *d); /* due before its period; or NULL */
+    void (*run)(fsy_daemon_t *d, const fsy_sync_env_t *env);
+} s_job_t;
+
+/* In the order they run within a turn. */
+static const s_job_t s_jobs[FSY_LOOP_JOBS] = {
+    {"sessions", s_every_turn, NULL, s_job_sessions},
+    {"health", s_health_period, s_health_early, s_job_health},
+    {"status", s_status_period, NULL, s_job_status},
+    {"watchdog", s_watchdog_period, NULL, s_job_watchdog},
+};
+
+static void
+s_cron(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    for (size_t i = 0; i < FSY_LOOP_JOBS; i++) {
+        const s_job_t *j = &s_jobs[i];
+        uint64_t period = j->period_ms(d);
+        bool due = period != UINT64_MAX && env->now_ms - d->job_ms[i] >= period;
+        if (!due && (j->early == NULL || !j->early(d)))
+            continue;
+        d->job_ms[i] = env->now_ms;
+        j->run(d, env);
+    }
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+/* Leaving: every session is over, and recorded so. */
+static void
+s_leave(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    if (d->has_parent)
+        fsy_peer_stop(&d->parent, env, "stopping");
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
+        if (d->children[i].used)
+            s_child_gone(d, &d->children[i], env, "stopping");
+}
+
+void
+fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
+{
+    fsy_sync_env_t env = {d->store, &d->cfg, fsy_wall_ms(), d->started_ms};
+    if (d->has_parent) {
+        snprintf(d->parent.name, sizeof d->parent.name, "parent");
+        d->parent.is_parent = true;
+        d->parent.send = s_send_parent;
+        d->parent.send_ctx = d;
+        fsy_peer_start(&d->parent, &env);
+    }
+    sd_notify(0, "READY=1");
+    while (!*stop) {
+        fsy_transport_wait(&d->tr, FSY_WAIT_MS);
+        env.now_ms = fsy_wall_ms();
+        atomic_store(&d->loop_ms, env.now_ms);
+        fsy_transport_zap(&d->tr, s_admit, d);
+        s_read_all(d, &env);
+        s_cron(d, &env);
+    }
+    sd_notify(0, "STOPPING=1");
+    s_leave(d, &env);
+}
