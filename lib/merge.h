@@ -23,7 +23,7 @@
 #include <stdbool.h>
 
 #include "fieldsync/change.h"
-#include "fieldsync/store.h"
+#include "fieldsync/doc.h"
 
 /* Byte-equal values (absent equals only absent). */
 bool fsy_merge_head_values_equal(const fsy_head_t *a, const fsy_head_t *b);

@@ -24,7 +24,7 @@
 
 #include "fieldsync/change.h"
 #include "fieldsync/config.h"
-#include "fieldsync/store.h"
+#include "fieldsync/vv.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,17 +58,8 @@ typedef struct fsy_site_health {
 
 void fsy_site_health_free(fsy_site_health_t *v, size_t n);
 
-/* Records (insert or replace, by site) n summaries in one transaction. */
-int fsy_store_sites_put(fsy_store_t *s, const fsy_site_health_t *v, size_t n);
-
-/* Every recorded site, by name; free with fsy_site_health_free. A row
- * whose vector does not parse is returned with an empty vector. */
-int fsy_store_sites(fsy_store_t *s, fsy_site_health_t **out, size_t *n);
-
-/* A neighbour's session ended: its row shows it disconnected, last heard
- * at heard_ms. Nothing happens if there is no row. */
-int fsy_store_site_disconnected(fsy_store_t *s, const char *site,
-                                uint64_t heard_ms);
+/* Kept in the replica's `sites` table: fsy_store_sites*() in fieldsync/store.h.
+ */
 
 /* How long a relayed summary stays news: a relay older than this means
  * the path to the site is cut (and another child may report it). Three

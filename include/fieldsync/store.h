@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "fieldsync/change.h"
+#include "fieldsync/doc.h"
 #include "fieldsync/error.h"
 #include "fieldsync/vv.h"
 
@@ -141,38 +142,7 @@ int fsy_store_resolve(fsy_store_t *s, const char *scope, const char *doc,
 int fsy_store_find_doc(fsy_store_t *s, const char *doc, const char *scope,
                        char scope_out[FSY_SCOPE_MAX + 1]);
 
-typedef struct fsy_head {
-    fsy_version_t version;
-    bool absent;
-    uint8_t *value;
-    size_t value_len;
-} fsy_head_t;
-
-/* A field: its heads (sorted by version, greatest last) and the winner. */
-typedef struct fsy_field {
-    char name[FSY_FIELD_MAX + 1];
-    fsy_head_t *heads;
-    size_t n_heads;
-    size_t winner; /* index into heads: the greatest version */
-    bool conflict; /* more than one head with differing values */
-} fsy_field_t;
-
-/*
- * A document as this replica sees it. `fields` holds every field that has
- * heads, reserved ones included, sorted by name. `deleted_conflict` is the
- * delete-versus-edit conflict of the design.
- */
-typedef struct fsy_doc {
-    char scope[FSY_SCOPE_MAX + 1];
-    char id[FSY_DOC_MAX + 1];
-    char kind[FSY_KIND_MAX + 1]; /* winner of _kind, "" if none */
-    bool visible;
-    bool deleted_conflict;
-    size_t n_conflicts;   /* fields in conflict, plus 1 if deleted_conflict */
-    uint64_t updated_hlc; /* greatest hlc among heads */
-    fsy_field_t *fields;
-    size_t n_fields;
-} fsy_doc_t;
+/* fsy_head_t, fsy_field_t, fsy_doc_t: fieldsync/doc.h */
 
 /* Loads (scope, doc), visible or not. FSY_ENOTFOUND if unknown. */
 int fsy_store_get(fsy_store_t *s, const char *scope, const char *doc,
@@ -321,6 +291,23 @@ int fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p);
 /* Every recorded neighbour, by name; free with fsy_peer_status_free. */
 int fsy_store_peers(fsy_store_t *s, fsy_peer_status_t **out, size_t *n);
 void fsy_peer_status_free(fsy_peer_status_t *v, size_t n);
+
+/* ---- health summaries of every site (fieldsync/health.h) -------------- */
+
+struct fsy_site_health;
+
+/* Records (insert or replace, by site) n summaries in one transaction. */
+int fsy_store_sites_put(fsy_store_t *s, const struct fsy_site_health *v,
+                        size_t n);
+
+/* Every recorded site, by name; free with fsy_site_health_free. A row
+ * whose vector does not parse is returned with an empty vector. */
+int fsy_store_sites(fsy_store_t *s, struct fsy_site_health **out, size_t *n);
+
+/* A neighbour's session ended: its row shows it disconnected, last heard
+ * at heard_ms. Nothing happens if there is no row. */
+int fsy_store_site_disconnected(fsy_store_t *s, const char *site,
+                                uint64_t heard_ms);
 
 /* Counts for status displays. */
 typedef struct fsy_store_counts {

@@ -1,0 +1,59 @@
+/*
+ * fieldsync — a document as a replica sees it: each field's heads (the
+ * versions no other version replaces) and the winner the merge rules pick
+ * (lib/merge.c). The types merge works on, below the store that loads
+ * them, so the rules depend on nothing but these and fieldsync/change.h.
+ *
+ * Ownership: a fsy_doc_t from the store owns its fields, their heads and
+ * the heads' values; fsy_doc_free() (fieldsync/store.h) frees them all.
+ */
+#ifndef FIELDSYNC_DOC_H
+#define FIELDSYNC_DOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/change.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fsy_head {
+    fsy_version_t version;
+    bool absent;
+    uint8_t *value;
+    size_t value_len;
+} fsy_head_t;
+
+/* A field: its heads (sorted by version, greatest last) and the winner. */
+typedef struct fsy_field {
+    char name[FSY_FIELD_MAX + 1];
+    fsy_head_t *heads;
+    size_t n_heads;
+    size_t winner; /* index into heads: the greatest version */
+    bool conflict; /* more than one head with differing values */
+} fsy_field_t;
+
+/*
+ * A document as this replica sees it. `fields` holds every field that has
+ * heads, reserved ones included, sorted by name. `deleted_conflict` is the
+ * delete-versus-edit conflict of the design.
+ */
+typedef struct fsy_doc {
+    char scope[FSY_SCOPE_MAX + 1];
+    char id[FSY_DOC_MAX + 1];
+    char kind[FSY_KIND_MAX + 1]; /* winner of _kind, "" if none */
+    bool visible;
+    bool deleted_conflict;
+    size_t n_conflicts;   /* fields in conflict, plus 1 if deleted_conflict */
+    uint64_t updated_hlc; /* greatest hlc among heads */
+    fsy_field_t *fields;
+    size_t n_fields;
+} fsy_doc_t;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
