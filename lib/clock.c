@@ -47,12 +47,3 @@ fsy_clock_ahead_ms(uint64_t remote, uint64_t now_ms)
     uint64_t ms = fsy_hlc_ms(remote);
     return ms > now_ms ? ms - now_ms : 0;
 }
-
-/* The one impure function here: everything else takes the time as input. */
-uint64_t
-fsy_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}

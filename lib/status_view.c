@@ -14,31 +14,6 @@
  * daemon runs here: nothing is connected, whatever the record says. */
 #define S_STALE_MS 15000 /* the daemon refreshes every 5 s at least */
 
-uint64_t
-fsy_since_ms(uint64_t then_ms, uint64_t now_ms)
-{
-    return then_ms == 0 || then_ms > now_ms ? 0 : now_ms - then_ms;
-}
-
-const char *
-fsy_age(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len)
-{
-    uint64_t s = fsy_since_ms(then_ms, now_ms) / 1000;
-    if (then_ms == 0)
-        snprintf(buf, len, "never");
-    else if (s < 60)
-        snprintf(buf, len, "%" PRIu64 "s ago", s);
-    else if (s < 3600)
-        snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s ago", s / 60, s % 60);
-    else if (s < 86400)
-        snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m ago", s / 3600,
-                 s / 60 % 60);
-    else
-        snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h ago", s / 86400,
-                 s / 3600 % 24);
-    return buf;
-}
-
 const char *
 fsy_level_name(fsy_level_t l)
 {

@@ -6,30 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fieldsync/config.h"
 #include "fieldsync/health.h"
 #include "store_internal.h"
-
-void
-fsy_site_health_free(fsy_site_health_t *v, size_t n)
-{
-    for (size_t i = 0; v != NULL && i < n; i++)
-        free(v[i].vv.v);
-    free(v);
-}
-
-uint64_t
-fsy_health_stale_ms(const fsy_config_t *cfg)
-{
-    uint64_t ms = 3 * (uint64_t)cfg->health_ms + cfg->timeout_ms;
-    return ms < 15 * 60000 ? 15 * 60000 : ms;
-}
-
-uint64_t
-fsy_abs_ms(int64_t ms)
-{
-    return ms < 0 ? (uint64_t) - (ms + 1) + 1 : (uint64_t)ms;
-}
 
 static int
 s_put_one(fsy_store_t *s, sqlite3_stmt *st, const fsy_site_health_t *h)

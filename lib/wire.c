@@ -1,5 +1,7 @@
 /*
- * fieldsync — protobuf codec. See wire.h.
+ * fieldsync — protobuf codec: change batches, bundle headers and the live
+ * sync frames. See wire.h; the HEALTH family is wire_health.c, and what
+ * both share is wire_codec.c.
  *
  * Origins are written once per message in a table and referenced by index;
  * a batch of 1,000 changes from three sites carries three site names, not
@@ -134,6 +136,8 @@ fsy_wire_encode_bundle_header(const fsy_origin_t *sender, uint64_t created_ms,
     fsy_wire_vv_enc_free(&ve);
     return rc;
 }
+
+/* ---- decoding a batch and a bundle header ---------------------------- */
 
 static int
 s_dec_change(const Fieldsync__Change *m, const fsy_origin_t *tab, size_t no,

@@ -13,8 +13,6 @@
 
 /* ---- origin tables ---------------------------------------------------- */
 
-/* ---- origin table ----------------------------------------------------- */
-
 void
 fsy_wire_otab_free(fsy_wire_otab_t *t)
 {
@@ -81,8 +79,6 @@ fsy_wire_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len)
     return FSY_OK;
 }
 
-/* ---- encoding a vector ------------------------------------------------ */
-
 int
 fsy_wire_vv_build(fsy_wire_vv_enc_t *e, const fsy_vv_t *vv)
 {
@@ -117,8 +113,6 @@ fsy_wire_vv_enc_free(fsy_wire_vv_enc_t *e)
     free(e->entries);
     free(e->eptrs);
 }
-
-/* ---- decoding --------------------------------------------------------- */
 
 int
 fsy_wire_copy_str(char *dst, size_t size, const char *src, const char *what)

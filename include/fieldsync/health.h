@@ -25,6 +25,7 @@
 #include "fieldsync/change.h"
 #include "fieldsync/config.h"
 #include "fieldsync/vv.h"
+#include "fieldsync/wallclock.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,9 +67,6 @@ void fsy_site_health_free(fsy_site_health_t *v, size_t n);
  * health periods and a timeout, and never under 15 minutes, since a hub
  * on a satellite link may report less often than its parent. */
 uint64_t fsy_health_stale_ms(const fsy_config_t *cfg);
-
-/* |ms|, defined for every value (INT64_MIN included). */
-uint64_t fsy_abs_ms(int64_t ms);
 
 #ifdef __cplusplus
 }

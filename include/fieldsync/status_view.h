@@ -22,6 +22,7 @@
 
 #include "fieldsync/config.h"
 #include "fieldsync/store.h"
+#include "fieldsync/wallclock.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -76,12 +77,6 @@ int fsy_status_view_load(fsy_store_t *s, const fsy_config_t *cfg,
                          bool all_sites, uint64_t now_ms,
                          fsy_status_view_t *out);
 void fsy_status_view_free(fsy_status_view_t *v);
-
-/* ms from then_ms to now_ms; 0 for never (0) and for a time ahead. */
-uint64_t fsy_since_ms(uint64_t then_ms, uint64_t now_ms);
-
-/* "3h12m ago", "45s ago", "never"; into buf, returned. */
-const char *fsy_age(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len);
 
 /* "green", "amber", "red". */
 const char *fsy_level_name(fsy_level_t l);

@@ -1,10 +1,21 @@
-/* fieldsync — the wall clock, in one place. */
+/* fieldsync — the wall clock, and ages and offsets measured on it, in one
+ * place. No allocation; nothing to free. */
 #ifndef FIELDSYNC_WALLCLOCK_H
 #define FIELDSYNC_WALLCLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 uint64_t fsy_wall_ms(void);
+
+/* ms from then_ms to now_ms; 0 for never (0) and for a time ahead. */
+uint64_t fsy_since_ms(uint64_t then_ms, uint64_t now_ms);
+
+/* |ms|, defined for every value (INT64_MIN included). */
+uint64_t fsy_abs_ms(int64_t ms);
+
+/* "3h12m ago", "45s ago", "never"; into buf, returned. */
+const char *fsy_age(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len);
 
 #endif

@@ -73,8 +73,10 @@ for a in "${!inc[@]}"; do
 done
 # symbols: object -> objects whose definitions it uses
 pairs=$(
-  for a in "$FSY_LIB_A" "$FSY_DAEMON_A"; do nm -A "$a" 2>/dev/null; done |
-    awk '{ split($1, p, ":"); o = p[2]; sub(/\.c\.o$/, "", o)
+  { nm -A "${FSY_LIB_A:?}" 2>/dev/null | sed 's|^|lib/|'
+    nm -A "$FSY_DAEMON_A" 2>/dev/null | sed 's|^|daemon/|'; } |
+    awk '{ n = split($1, p, ":"); o = p[2]; sub(/\.c\.o$/, "", o)
+           o = substr(p[1], 1, index(p[1], "/")) o    # layer/module
            if ($2 == "U") use[o, $3] = 1
            else if ($3 != "" && $2 ~ /[TDBRC]/) def[$3] = o }
          END { for (k in use) { split(k, q, SUBSEP); d = def[q[2]]
