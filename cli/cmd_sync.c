@@ -116,7 +116,7 @@ s_vv_write(const fsy_cli_t *cli, const char *path, const fsy_origin_t *self,
     len = strlen(text);
     text[len] = '\n'; /* overwrites the NUL: the file ends with a newline */
     rc = fsy_cli_write_file(cli, path, text, len + 1);
-    cJSON_free(text);
+    free(text);
     if (rc != FSY_EXIT_OK)
         return rc;
     if (!json) {
@@ -136,6 +136,8 @@ s_vv_show(const fsy_cli_t *cli, const fsy_origin_t *self, const fsy_vv_t *vv,
 {
     char *text;
 
+    if (fsy_vv_file_check(vv) != FSY_OK)
+        return fsy_cli_failf(cli, "%s", fsy_errdetail());
     if (out != NULL)
         return s_vv_write(cli, out, self, vv, json);
     if (!json) {
@@ -145,7 +147,7 @@ s_vv_show(const fsy_cli_t *cli, const fsy_origin_t *self, const fsy_vv_t *vv,
     if ((text = s_vv_text(cli, self, vv)) == NULL)
         return FSY_EXIT_FAIL;
     puts(text);
-    cJSON_free(text);
+    free(text);
     return FSY_EXIT_OK;
 }
 

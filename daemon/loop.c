@@ -19,7 +19,6 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
-#include "fieldsync/health.h"
 #include "fieldsync/wallclock.h"
 #include "health.h"
 #include "log.h"
@@ -122,7 +121,7 @@ s_child_for(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len, bool hello,
 /* With CURVE, a child's HELLO must name the site its key was admitted as. */
 static bool
 s_hello_matches(fsy_daemon_t *d, fsy_peer_t *p, const fsy_msg_t *m,
-                const char *user, const fsy_sync_env_t *env)
+                const char *user)
 {
     if (!d->curve || m->type != FSY_MSG_HELLO || p->is_parent ||
         strcmp(m->origin.site, user) == 0)
@@ -132,7 +131,7 @@ s_hello_matches(fsy_daemon_t *d, fsy_peer_t *p, const fsy_msg_t *m,
     fsy_msg_t r = {.type = FSY_MSG_REFUSE};
     snprintf(r.reason, sizeof r.reason, "your key is %s's, not %s's", user,
              m->origin.site);
-    fsy_peer_send(p, env, &r);
+    p->send(p->send_ctx, &r); /* not session traffic: no heartbeat put off */
     return false;
 }
 
@@ -198,7 +197,7 @@ static void
 s_deliver(fsy_daemon_t *d, fsy_peer_t *p, const fsy_msg_t *m, const char *user,
           const fsy_sync_env_t *env)
 {
-    if (!s_hello_matches(d, p, m, user, env))
+    if (!s_hello_matches(d, p, m, user))
         return;
     if (fsy_peer_on_msg(p, env, m) != FSY_OK)
         fsy_log("error", "session", "peer=%s error=\"%s\"", p->name,
@@ -279,15 +278,15 @@ s_read_all(fsy_daemon_t *d, const fsy_sync_env_t *env)
 
 /* ---- periodic jobs ---------------------------------------------------- */
 
-/* A child's session is over: recorded so in `peers` and `sites`. */
+/* A session is over: recorded so in `peers` (and for a child, `sites`). */
 static void
-s_child_gone(fsy_daemon_t *d, fsy_child_slot_t *c, const fsy_sync_env_t *env,
-             const char *why)
+s_session_gone(fsy_daemon_t *d, fsy_peer_t *p, const fsy_sync_env_t *env,
+               const char *why)
 {
-    fsy_peer_stop(&c->peer, env, why);
-    if (c->peer.origin.site[0] != '\0')
-        fsy_store_site_disconnected(d->store, c->peer.origin.site,
-                                    c->peer.last_rx_ms);
+    if (fsy_peer_stop(p, env, why) != FSY_OK)
+        fsy_log("warn", "status", "error=\"%s\"", fsy_errdetail());
+    if (!p->is_parent && p->origin.site[0] != '\0')
+        fsy_store_site_disconnected(d->store, p->origin.site, p->last_rx_ms);
 }
 
 static void
@@ -311,7 +310,7 @@ s_job_sessions(fsy_daemon_t *d, const fsy_sync_env_t *env)
         if (!c->used)
             continue;
         if (!fsy_peer_tick(&c->peer, env)) {
-            s_child_gone(d, c, env, "timeout");
+            s_session_gone(d, &c->peer, env, "timeout");
             fsy_peer_clear(&c->peer);
             c->used = false;
             continue;
@@ -430,11 +429,11 @@ s_cron(fsy_daemon_t *d, const fsy_sync_env_t *env)
 static void
 s_leave(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
-    if (d->has_parent)
-        fsy_peer_stop(&d->parent, env, "stopping");
     for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
         if (d->children[i].used)
-            s_child_gone(d, &d->children[i], env, "stopping");
+            s_session_gone(d, &d->children[i].peer, env, "stopping");
+    if (d->has_parent)
+        s_session_gone(d, &d->parent, env, "stopping");
 }
 
 void

@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "fieldsync/health.h"
+#include "fieldsync/wallclock.h"
 #include "fieldsync/ident.h"
 #include "log.h"
 #include "peer.h"
@@ -246,11 +246,11 @@ s_restart(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why)
     p->hello_tx_ms = env->now_ms;
 }
 
-void
+int
 fsy_peer_stop(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why)
 {
     s_set_state(p, FSY_PEER_WAIT_HELLO, why);
-    fsy_peer_record(p, env);
+    return fsy_peer_record(p, env);
 }
 
 /* ---- building a batch ------------------------------------------------- */
@@ -304,7 +304,7 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
 
 /*
  * Scans the log from the cursor until the batch is full or the log ends.
- * Transactions are contiguous in every log (store.c refuses anything
+ * Transactions are contiguous in every log (store_apply.c refuses anything
  * else), so the log's end is always a transaction's end.
  */
 static int

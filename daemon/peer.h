@@ -29,10 +29,11 @@
  * No other file writes `state`; fsy_peer_connected() is the one answer to
  * "is this neighbour connected", for status, health and systemd alike.
  *
- * The peer knows nothing of ZeroMQ or of health reports: messages leave
+ * The peer knows nothing of ZeroMQ or of the health module: messages leave
  * through `send`, and a HEALTH message from a child is handed to
- * `on_report` (the daemon's health module), so the dependency runs one
- * way: health -> peer.
+ * `on_report` (daemon/health.c, through the loop), so the dependency runs
+ * one way: health -> peer. It keeps only what a session must know of
+ * reports: when it last took one (fsy_peer_report_due).
  * Ownership: fsy_peer_t is embedded by the caller; fsy_peer_clear() frees
  * what it holds.
  */
@@ -156,8 +157,8 @@ bool fsy_peer_report_due(fsy_peer_t *p, const fsy_sync_env_t *env,
 void fsy_peer_on_bytes(fsy_peer_t *p, size_t sent, size_t received);
 
 /* The session is over (the daemon stops, or a child is gone): back to
- * WAIT_HELLO, and recorded so. */
-void fsy_peer_stop(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why);
+ * WAIT_HELLO, and recorded so; returns fsy_peer_record()'s result. */
+int fsy_peer_stop(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why);
 
 void fsy_peer_clear(fsy_peer_t *p);
 

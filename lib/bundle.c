@@ -595,8 +595,13 @@ s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b)
         rc = s_next_record(r, &rec, &len);
     if (rc == FSY_OK && rec == NULL)
         rc = fsy_err_set(FSY_ECORRUPT, "bundle has no header");
+    fsy_bundle_header_t h;
+    memset(&h, 0, sizeof h);
     if (rc == FSY_OK)
-        rc = fsy_wire_decode_bundle_header(rec, len, b);
+        rc = fsy_wire_decode_bundle_header(rec, len, &h);
+    b->sender = h.sender;
+    b->created_ms = h.created_ms;
+    b->sender_vv = h.sender_vv; /* b owns the entries now */
     b->is_signed = r->is_signed;
     memcpy(b->signer, r->signer, sizeof b->signer);
     return rc;

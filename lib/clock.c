@@ -1,5 +1,4 @@
 /* fieldsync — hybrid logical clock. See clock.h. */
-#include <time.h>
 
 #include "clock.h"
 #include "fieldsync/wallclock.h"

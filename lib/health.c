@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 
+#include "fieldsync/config.h"
 #include "fieldsync/health.h"
 
 void

@@ -117,7 +117,7 @@ fsy_identity_load(const char *path, fsy_identity_t *id)
     if (rc != FSY_OK)
         return rc;
     if (strlen(text) != FSY_KEY_Z85_LEN ||
-        fsy_z85_decode(id->seed, text) != FSY_OK)
+        fsy_z85_decode(id->seed, sizeof id->seed, text) != FSY_OK)
         rc = fsy_err_set(FSY_EINVAL, "%s is not a fieldsync key file", path);
     sodium_memzero(text, sizeof text);
     if (rc == FSY_OK && sodium_init() < 0)
@@ -140,7 +140,7 @@ fsy_public_key_parse(const char *z85, uint8_t sign_pk[32], uint8_t curve_pk[32])
 {
     uint8_t pk[32], cpk[32];
     if (z85 == NULL || strlen(z85) != FSY_KEY_Z85_LEN ||
-        fsy_z85_decode(pk, z85) != FSY_OK)
+        fsy_z85_decode(pk, sizeof pk, z85) != FSY_OK)
         return fsy_err_set(FSY_EINVAL, "not a public key (40 characters of "
                                        "Z85 from a .pub file)");
     if (crypto_sign_ed25519_pk_to_curve25519(cpk, pk) != 0)

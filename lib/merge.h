@@ -7,7 +7,7 @@
  * functions of the set of heads only, never of arrival order, which is
  * what makes every replica holding the same changes show the same state.
  *
- *   heads    versions no received version names as a base (store.c)
+ *   heads    versions no received version names as a base (store_apply.c)
  *   winner   the greatest head by fsy_version_cmp()
  *   conflict more than one head, with values that are not byte-equal
  *   visible  some user field (name not starting with '_') has a non-absent

@@ -40,10 +40,8 @@
 
 #include <sodium.h>
 
-#include "clock.h"
 #include "fieldsync/ident.h"
 #include "fieldsync/wallclock.h"
-#include "merge.h"
 #include "store_internal.h"
 
 #define FSY_BUSY_TIMEOUT_MS 10000
@@ -641,7 +639,7 @@ s_origin_cache(fsy_store_t *s, const fsy_origin_t *o, int64_t id)
  * The cache may only hold ids of committed rows: an id minted inside a
  * transaction that rolls back would be reused for another origin. So new
  * ids are cached only after lookup, which sees committed or own rows; the
- * rollback path clears the cache (s_txn_rollback).
+ * rollback path clears the cache (fsy_sq_txn_rollback).
  */
 /* The row id of a known origin; *known false if there is none. */
 int

@@ -10,8 +10,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "fieldsync/ident.h"
-#include "merge.h"
 #include "store_internal.h"
 
 /* ---- applying changes ------------------------------------------------- */

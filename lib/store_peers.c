@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fieldsync/ident.h"
 #include "store_internal.h"
 
 int

@@ -1,6 +1,7 @@
 /*
  * fieldsync — reading the replica: documents, history, digest, vectors,
- * export and verification. Writes live in store.c.
+ * export and verification. Above the base layer (store.c), below the
+ * apply and write layers (store_apply.c, store_write.c).
  */
 #include <inttypes.h>
 #include <stdlib.h>

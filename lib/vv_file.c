@@ -19,8 +19,7 @@
 #define S_FORMAT "fieldsync-vv"
 #define S_VERSION 1
 
-/* ---- writing --------------------------------------------------------------
- */
+/* ---- writing ---------------------------------------------------------- */
 
 static bool
 s_add_origin(cJSON *obj, const fsy_origin_t *o)
@@ -48,7 +47,7 @@ s_add_entry(cJSON *arr, const fsy_vv_entry_t *e)
 }
 
 int
-fsy_vv_file_write(const fsy_origin_t *owner, const fsy_vv_t *vv, char **out)
+fsy_vv_file_check(const fsy_vv_t *vv)
 {
     /* A seq beyond 2^53 would be rounded in JSON and silently mean another
      * change: refuse rather than write a wrong vector. */
@@ -59,6 +58,17 @@ fsy_vv_file_write(const fsy_origin_t *owner, const fsy_vv_t *vv, char **out)
                                "a vv file carries (2^53)",
                                (unsigned long long)vv->v[i].seq, vv->v[i].scope,
                                vv->v[i].origin.site);
+    return FSY_OK;
+}
+
+int
+fsy_vv_file_write(const fsy_origin_t *owner, const fsy_vv_t *vv, char **out)
+{
+    *out = NULL;
+    int rc = fsy_vv_file_check(vv);
+    if (rc != FSY_OK)
+        return rc;
+    /* cJSON allocates with malloc: the library never sets other hooks */
     cJSON *root = cJSON_CreateObject(), *arr = NULL;
     bool ok = root != NULL &&
               cJSON_AddStringToObject(root, "format", S_FORMAT) != NULL &&
@@ -72,8 +82,7 @@ fsy_vv_file_write(const fsy_origin_t *owner, const fsy_vv_t *vv, char **out)
     return *out ? FSY_OK : fsy_err_set(FSY_ENOMEM, "out of memory");
 }
 
-/* ---- reading --------------------------------------------------------------
- */
+/* ---- reading ---------------------------------------------------------- */
 
 static int s_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -16,6 +16,7 @@ fsy_wall_ms(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
 uint64_t
 fsy_since_ms(uint64_t then_ms, uint64_t now_ms)
 {

@@ -13,6 +13,7 @@
 
 #include <zstd.h>
 
+#include "fieldsync/error.h"
 #include "fieldsync.pb-c.h"
 #include "fieldsync/ident.h"
 #include "wire.h"
@@ -225,7 +226,8 @@ fsy_wire_decode_batch(const uint8_t *buf, size_t len, fsy_change_list_t *out)
 }
 
 int
-fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len, fsy_bundle_t *out)
+fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len,
+                              fsy_bundle_header_t *out)
 {
     fsy_wire_budget_t budget;
     fsy_wire_budget_init(&budget, len);
@@ -249,17 +251,6 @@ fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len, fsy_bundle_t *out)
 }
 
 /* ---- live sync messages ----------------------------------------------- */
-
-void
-fsy_msg_clear(fsy_msg_t *m)
-{
-    if (m == NULL)
-        return;
-    free(m->vv.v);
-    fsy_change_list_clear(&m->changes);
-    fsy_site_health_free(m->sites, m->n_sites);
-    memset(m, 0, sizeof *m);
-}
 
 /* Compresses an encoded batch into Batch.payload (caller frees *z). */
 static int

@@ -8,6 +8,7 @@
 
 #include <zstd.h>
 
+#include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 #include "wire_codec.h"
 

@@ -10,7 +10,8 @@
 #define FSY_WIRE_CODEC_H
 
 #include "fieldsync.pb-c.h"
-#include "wire.h"
+#include "fieldsync/change.h"
+#include "fieldsync/vv.h"
 
 /* An origin table being built for one message (entries borrow names). */
 typedef struct fsy_wire_otab {
@@ -36,6 +37,9 @@ void fsy_wire_vv_enc_free(fsy_wire_vv_enc_t *e);
 /* Decodes and validates a vector into vv (vv->v owned by the caller);
  * nothing is left allocated on error. */
 int fsy_wire_dec_vv(const Fieldsync__VersionVector *m, fsy_vv_t *vv);
+
+/* Most entries a decoded version vector may have. */
+#define FSY_VV_MAX 10000
 
 #define FSY_MSG_ZSTD_LEVEL 3 /* fast: batches are small and frequent */
 

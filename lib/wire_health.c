@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 #include "wire_codec.h"
 #include "wire_health.h"

@@ -11,7 +11,7 @@
 #define FSY_WIRE_HEALTH_H
 
 #include "fieldsync.pb-c.h"
-#include "wire.h"
+#include "msg.h"
 
 int fsy_wire_enc_health(const fsy_msg_t *m, Fieldsync__Health *h, uint8_t **z);
 int fsy_wire_dec_health(const Fieldsync__Health *h, fsy_msg_t *out);

@@ -29,11 +29,13 @@ fsy_z85_encode(char *out, const uint8_t *data, size_t len)
 }
 
 int
-fsy_z85_decode(uint8_t *out, const char *text)
+fsy_z85_decode(uint8_t *out, size_t out_size, const char *text)
 {
     size_t n = strlen(text);
     if (n % 5 != 0)
         return fsy_err_set(FSY_EINVAL, "Z85 text is in groups of 5");
+    if (n / 5 * 4 > out_size)
+        return fsy_err_set(FSY_EINVAL, "Z85 text longer than expected");
     for (size_t i = 0; i < n; i += 5) {
         uint64_t v = 0; /* 85^5 > 2^32: a group may overflow 32 bits */
         for (size_t d = 0; d < 5; d++) {

@@ -13,7 +13,8 @@
  * the daemon.
  *
  * Ownership: a fsy_site_health_t owns vv.v; fsy_site_health_free() frees an
- * array of them. Errors: FSY_ENOMEM, FSY_EIO (SQLite), FSY_EINVAL.
+ * array of them. Nothing here fails; the table's functions (store.h) return
+ * FSY_ENOMEM, FSY_EIO (SQLite), FSY_EINVAL.
  */
 #ifndef FIELDSYNC_HEALTH_H
 #define FIELDSYNC_HEALTH_H
@@ -23,7 +24,6 @@
 #include <stdint.h>
 
 #include "fieldsync/change.h"
-#include "fieldsync/config.h"
 #include "fieldsync/vv.h"
 #include "fieldsync/wallclock.h"
 
@@ -33,11 +33,6 @@ extern "C" {
 
 /* Most sites one health message carries (and one site keeps). */
 #define FSY_HEALTH_SITES_MAX 4096
-
-/* Clock offsets beyond ten years are not estimates but garbage: refused on
- * the wire and ignored when measured, which also keeps every sum of
- * offsets along the tree far from overflowing. */
-#define FSY_CLOCK_OFFSET_MAX_MS ((int64_t)3660 * 86400 * 1000)
 
 typedef struct fsy_site_health {
     char site[FSY_SITE_MAX + 1];
@@ -59,14 +54,14 @@ typedef struct fsy_site_health {
 
 void fsy_site_health_free(fsy_site_health_t *v, size_t n);
 
-/* Kept in the replica's `sites` table: fsy_store_sites*() in fieldsync/store.h.
- */
+/* Kept in the replica's `sites` table: fsy_store_sites*() in store.h. */
 
 /* How long a relayed summary stays news: a relay older than this means
  * the path to the site is cut (and another child may report it). Three
  * health periods and a timeout, and never under 15 minutes, since a hub
  * on a satellite link may report less often than its parent. */
-uint64_t fsy_health_stale_ms(const fsy_config_t *cfg);
+struct fsy_config;
+uint64_t fsy_health_stale_ms(const struct fsy_config *cfg);
 
 #ifdef __cplusplus
 }

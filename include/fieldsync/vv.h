@@ -69,7 +69,9 @@ fsy_vv_entry_t *fsy_vv_find(fsy_vv_t *vv, const char *scope,
 int fsy_vv_raise(fsy_vv_t *vv, size_t *cap, const char *scope,
                  const fsy_origin_t *origin, uint64_t seq);
 
-/* vv := src, copied whole. On failure vv keeps its old value. */
+/* vv := src, copied whole; src's entries must be distinct (as a decoded or
+ * stored vector's are: nothing is merged here). On failure vv keeps its
+ * old value. */
 int fsy_vv_copy(fsy_vv_t *vv, size_t *cap, const fsy_vv_t *src);
 
 /* Changes held per `have` that the holder of `other` lacks, counting only
@@ -84,15 +86,20 @@ int fsy_vv_format(const fsy_vv_t *vv, char **out);
  * FSY_EINVAL on a malformed line. */
 int fsy_vv_parse(const char *text, fsy_vv_t **out);
 
-/* The vv file of owner's vector vv, one line of JSON, malloc'd into *out.
- * FSY_EINVAL if a seq is beyond FSY_VV_FILE_SEQ_MAX (JSON would round it
- * into another change's number). */
+/* FSY_EINVAL (detail names the entry) if a seq of vv is beyond
+ * FSY_VV_FILE_SEQ_MAX: JSON would round it into another change's number,
+ * so such a vector is neither written nor shown as a vv file would be. */
+int fsy_vv_file_check(const fsy_vv_t *vv);
+
+/* The vv file of owner's vector vv, one line of JSON without a newline,
+ * into *out (free() it). FSY_EINVAL as fsy_vv_file_check(). */
 int fsy_vv_file_write(const fsy_origin_t *owner, const fsy_vv_t *vv,
                       char **out);
 
 /* Parses a vv file's bytes: its owner into *owner and its vector, sorted
  * like fsy_store_vv()'s, into *out (free with fsy_vv_free). FSY_EINVAL
- * with a detail saying what is wrong; FSY_ETOOBIG over FSY_VV_FILE_MAX. */
+ * with a detail saying what is wrong; FSY_ETOOBIG over FSY_VV_FILE_MAX.
+ * On error *out is NULL and *owner undefined. */
 int fsy_vv_file_parse(const uint8_t *buf, size_t len, fsy_origin_t *owner,
                       fsy_vv_t **out);
 

@@ -9,6 +9,11 @@
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 uint64_t fsy_wall_ms(void);
 
+/* Clock offsets beyond ten years are not estimates but garbage: refused on
+ * the wire and ignored when measured, which also keeps every sum of
+ * offsets along the tree far from overflowing. */
+#define FSY_CLOCK_OFFSET_MAX_MS ((int64_t)3660 * 86400 * 1000)
+
 /* ms from then_ms to now_ms; 0 for never (0) and for a time ahead. */
 uint64_t fsy_since_ms(uint64_t then_ms, uint64_t now_ms);
 

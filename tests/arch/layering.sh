@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The layers, checked: lib/ <- daemon/, lib/ <- cli/ (docs/.. README "Layout").
+# The layers, checked: lib/ <- daemon/, lib/ <- cli/ (README, "Layout").
 #   1. no file of lib/ includes a header of daemon/ or cli/, and no file of
 #      cli/ includes a header of daemon/;
 #   2. the fieldsync binary defines no symbol of the daemon's own modules;
@@ -46,22 +46,54 @@ leaked=$(comm -12 <(echo "$daemon_syms") <(echo "$tool_syms") || true)
 [ -z "$leaked" ] || bad "the fieldsync binary holds daemon-only symbols: $(echo $leaked)"
 
 # --- 3. no two files need each other ----------------------------------------
-# A header belongs to the source file of its stem in its layer:
-# fieldsync/X.h and lib/X.h to lib/X.c, daemon/X.h to daemon/X.c, cli/X.h to
-# cli/X.c. "X.h" from daemon/ or cli/ is theirs if it exists there, else lib's.
-owner() { # $1 = including file's layer, $2 = include text -> module or ""
-  local layer=$1 h=$2 stem
-  stem=$(basename "$h" .h)
+# Every project header a source file includes, directly or through other
+# headers: two files that include each other's headers only indirectly
+# still need each other.
+resolve() { # $1 = including file, $2 = include text -> header path or ""
+  local dir=${1%/*} h=$2
   case $h in
-    fieldsync/*) echo "lib/$stem" ;;
-    *) if [ -e "$src/$layer/$h" ]; then echo "$layer/$stem"; else echo "lib/$stem"; fi ;;
+    fieldsync/*) [ -e "$src/include/$h" ] && echo "$src/include/$h" ;;
+    *) if [ -e "$dir/$h" ]; then echo "$dir/$h"; elif [ -e "$src/lib/$h" ]; then echo "$src/lib/$h"; fi ;;
+  esac
+}
+declare -A deps # file -> the project headers it includes directly
+direct() {
+  local f=$1 h p out=""
+  if [ -z "${deps[$f]+x}" ]; then
+    for h in $(includes "$f"); do
+      p=$(resolve "$f" "$h")
+      [ -z "$p" ] || out+="$p "
+    done
+    deps[$f]=$out
+  fi
+}
+closure() { # $1 = file -> every project header it reaches, in $reach
+  local -A seen=()
+  local todo=("$1") f p
+  while [ ${#todo[@]} -gt 0 ]; do
+    f=${todo[0]} todo=("${todo[@]:1}")
+    direct "$f"
+    for p in ${deps[$f]}; do
+      [ -z "${seen[$p]:-}" ] || continue
+      seen[$p]=1 todo+=("$p")
+    done
+  done
+  reach="${!seen[*]}"
+}
+module_of_header() { # header path -> $mod, layer/stem of its source file
+  local p=$1 stem dir
+  stem=${p##*/} stem=${stem%.h} dir=${p%/*} dir=${dir##*/}
+  case $p in
+    "$src"/include/fieldsync/*) mod="lib/$stem" ;;
+    *) mod="$dir/$stem" ;;
   esac
 }
 declare -A inc
 for f in "$src"/lib/*.c "$src"/daemon/*.c "$src"/cli/*.c; do
-  layer=$(basename "$(dirname "$f")") mods=" "
-  for h in $(includes "$f"); do mods+="$(owner "$layer" "$h") "; done
-  inc[$layer/$(basename "$f" .c)]=$mods
+  mods=" "
+  closure "$f"
+  for p in $reach; do module_of_header "$p"; mods+="$mod "; done
+  inc[$(basename "$(dirname "$f")")/$(basename "$f" .c)]=$mods
 done
 for a in "${!inc[@]}"; do
   for b in "${!inc[@]}"; do

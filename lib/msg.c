@@ -1,0 +1,19 @@
+/*
+ * fieldsync — the live sync messages. See msg.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync/error.h"
+#include "msg.h"
+
+void
+fsy_msg_clear(fsy_msg_t *m)
+{
+    if (m == NULL)
+        return;
+    free(m->vv.v);
+    fsy_change_list_clear(&m->changes);
+    fsy_site_health_free(m->sites, m->n_sites);
+    memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,62 @@
+/*
+ * fieldsync — the live sync messages as fieldsync's own structs: what the
+ * codec (wire.h) decodes a frame into and encodes from, and what sessions
+ * (daemon/peer.c) and health reports (daemon/health.c) handle. Below the
+ * codec, so the message families' codecs share it without needing each
+ * other.
+ */
+#ifndef FSY_MSG_H
+#define FSY_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/change.h"
+#include "fieldsync/health.h"
+#include "fieldsync/vv.h"
+
+#define FSY_PROTOCOL_VERSION 1
+/* Largest frame any peer sends or accepts (a batch of whole transactions
+ * always fits: see FSY_TXN_BYTES_MAX). */
+#define FSY_MSG_MAX ((size_t)64 << 20)
+
+typedef enum fsy_msg_type {
+    FSY_MSG_HELLO = 1,
+    FSY_MSG_BATCH,
+    FSY_MSG_ACK,
+    FSY_MSG_HEARTBEAT,
+    FSY_MSG_REFUSE,
+    FSY_MSG_HEALTH
+} fsy_msg_type_t;
+
+/*
+ * One decoded frame. Which members mean something depends on `type`:
+ *   HELLO      origin, vv, max_value, max_txn_changes
+ *   BATCH      id, changes (decompressed, decoded, validated)
+ *   ACK        id, vv, gapped, refused
+ *   HEARTBEAT  sent_ms
+ *   REFUSE     reason
+ *   HEALTH     sites, n_sites: the sender's own summary first; in each,
+ *              heard_ms carries an AGE (ms since last heard), and via and
+ *              updated_ms are unused (the receiver fills them)
+ * vv.v, changes and sites are owned by the message: fsy_msg_clear() frees
+ * them (an encoder only borrows them).
+ */
+typedef struct fsy_msg {
+    fsy_msg_type_t type;
+    fsy_origin_t origin;
+    fsy_vv_t vv;
+    uint32_t max_value, max_txn_changes;
+    uint64_t id;
+    fsy_change_list_t changes;
+    uint64_t gapped, refused;
+    uint64_t sent_ms;
+    char reason[256];
+    fsy_site_health_t *sites;
+    size_t n_sites;
+} fsy_msg_t;
+
+/* Frees what a message owns and zeroes it. */
+void fsy_msg_clear(fsy_msg_t *m);
+
+#endif
