@@ -462,8 +462,8 @@ s_put_doc(fsy_store_t *s, const bench_doc_t *d)
 {
     fsy_field_set_t sets[BENCH_FIELDS];
     for (int f = 0; f < BENCH_FIELDS; f++)
-        sets[f] = (fsy_field_set_t){s_field_names[f],
-                                    (const uint8_t *)d->text[f], d->len[f]};
+        sets[f] = (fsy_field_set_t){
+            s_field_names[f], (const uint8_t *)d->text[f], d->len[f], false};
     return fsy_store_put(s, d->scope, d->id, d->kind, sets, BENCH_FIELDS);
 }
 

@@ -66,7 +66,7 @@ s_print_head(FILE *f, const fsy_head_t *h, bool winner, const char *indent,
     fsy_cli_pad(f, fsy_cli_label(&h->version, label), w[0]);
     fsy_cli_pad(f, h->version.origin.site, w[1]);
     fsy_cli_pad(f, fsy_cli_time(h->version.hlc, false, t), 20);
-    fsy_cli_print_oneline(f, h->value, h->value_len, h->absent,
+    fsy_cli_print_oneline(f, h->value, h->value_len, h->absent, h->ref,
                           FSY_CLI_ONELINE_MAX);
     fputc('\n', f);
 }
@@ -104,13 +104,13 @@ s_head_json(const fsy_head_t *h, bool winner)
 {
     char label[FSY_CLI_LABEL_LEN];
     cJSON *obj = cJSON_CreateObject();
-    bool ok =
-        fsy_cli_jstr(obj, "version", fsy_cli_label(&h->version, label)) &&
-        fsy_cli_jstr(obj, "site", h->version.origin.site) &&
-        fsy_cli_jtime(obj, "time", h->version.hlc) &&
-        fsy_cli_jadd(obj, "value",
-                     fsy_cli_json_value(h->value, h->value_len, h->absent)) &&
-        fsy_cli_jbool(obj, "winner", winner);
+    bool ok = fsy_cli_jstr(obj, "version", fsy_cli_label(&h->version, label)) &&
+              fsy_cli_jstr(obj, "site", h->version.origin.site) &&
+              fsy_cli_jtime(obj, "time", h->version.hlc) &&
+              fsy_cli_jadd(obj, "value",
+                           fsy_cli_json_value(h->value, h->value_len, h->absent,
+                                              h->ref)) &&
+              fsy_cli_jbool(obj, "winner", winner);
 
     if (!ok)
         cJSON_Delete(obj);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/attachment.h"
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 
@@ -19,7 +20,10 @@ enum {
     OPT_SET,
     OPT_FILE,
     OPT_DELETED,
-    OPT_JSON
+    OPT_JSON,
+    OPT_ATTACH,
+    OPT_TYPE,
+    OPT_FIELD
 };
 
 /* ---- init --------------------------------------------------------------- */
@@ -115,7 +119,8 @@ fsy_cmd_init(fsy_cli_t *cli, int argc, char **argv)
 
 static const char s_put_usage[] =
     "fieldsync put DOC [--kind K] [--scope S] --set FIELD=VALUE ... "
-    "[--file FIELD=PATH ...]";
+    "[--file FIELD=PATH ...]\n"
+    "       [--attach FIELD=PATH ... [--type TYPE]]";
 static const char s_put_help[] =
     "Creates document DOC, or updates some of its fields, in one\n"
     "transaction. Creating needs --scope and --kind. For an existing\n"
@@ -126,6 +131,13 @@ static const char s_put_help[] =
     "  --file FIELD=PATH  set FIELD to the bytes of file PATH (repeatable;\n"
     "                     at most [limits] max_value_bytes, 1 MiB by "
     "default)\n"
+    "  --attach FIELD=PATH  attach file PATH as FIELD (repeatable; at most\n"
+    "                     [limits] max_attachment_bytes, 256 MiB by "
+    "default):\n"
+    "                     kept once by content, the field holds its name,\n"
+    "                     size, type and hash\n"
+    "  --type TYPE        media type of the attachments (default: from the\n"
+    "                     file name, e.g. application/pdf for .pdf)\n"
     "  --kind K           kind of a new document: plan, analysis, ...\n"
     "  --scope S          scope of the document, e.g. a mission code\n"
     "\n"
@@ -136,7 +148,8 @@ static const char s_put_help[] =
     "      --set title=\"Integrated Strategic Framework 2027\" "
     "--set status=draft\n"
     "  fieldsync put isf-mli-2027 --set status=review "
-    "--file body=isf-mli-2027.md\n";
+    "--file body=isf-mli-2027.md\n"
+    "  fieldsync put jmac-monthly-11 --attach annex=gao-region-map.pdf\n";
 
 typedef struct s_put {
     const char *doc;
@@ -146,6 +159,9 @@ typedef struct s_put {
     size_t n_set_args;
     const char **file_args; /* --file operands, in order */
     size_t n_file_args;
+    const char **attach_args; /* --attach operands, in order */
+    size_t n_attach_args;
+    const char *type;      /* --type */
     fsy_field_set_t *sets; /* what is written; names and bufs own memory */
     char **names;
     uint8_t **bufs; /* file contents (NULL for --set values) */
@@ -161,10 +177,12 @@ s_put_alloc(s_put_t *p, int argc)
     memset(p, 0, sizeof *p);
     p->set_args = calloc(n, sizeof *p->set_args);
     p->file_args = calloc(n, sizeof *p->file_args);
+    p->attach_args = calloc(n, sizeof *p->attach_args);
     p->sets = calloc(n, sizeof *p->sets);
     p->names = calloc(n, sizeof *p->names);
     p->bufs = calloc(n, sizeof *p->bufs);
-    return p->set_args && p->file_args && p->sets && p->names && p->bufs;
+    return p->set_args && p->file_args && p->attach_args && p->sets &&
+           p->names && p->bufs;
 }
 
 static void
@@ -178,6 +196,7 @@ s_put_free(s_put_t *p)
     }
     free(p->set_args);
     free(p->file_args);
+    free(p->attach_args);
     free(p->sets);
     free(p->names);
     free(p->bufs);
@@ -191,6 +210,8 @@ s_put_options(fsy_cli_t *cli, s_put_t *p, int argc, char **argv)
         {"scope", required_argument, NULL, OPT_SCOPE},
         {"set", required_argument, NULL, OPT_SET},
         {"file", required_argument, NULL, OPT_FILE},
+        {"attach", required_argument, NULL, OPT_ATTACH},
+        {"type", required_argument, NULL, OPT_TYPE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
@@ -205,6 +226,10 @@ s_put_options(fsy_cli_t *cli, s_put_t *p, int argc, char **argv)
             p->set_args[p->n_set_args++] = optarg;
         else if (c == OPT_FILE)
             p->file_args[p->n_file_args++] = optarg;
+        else if (c == OPT_ATTACH)
+            p->attach_args[p->n_attach_args++] = optarg;
+        else if (c == OPT_TYPE)
+            p->type = optarg;
         else if (c == 'h')
             return fsy_cli_help(cli, s_put_help);
         else
@@ -222,9 +247,14 @@ s_put_check(const fsy_cli_t *cli, const s_put_t *p)
         rc = fsy_cli_check(cli, fsy_check_scope(p->scope));
     if (rc == 0 && p->kind != NULL)
         rc = fsy_cli_check(cli, fsy_check_kind(p->kind));
-    if (rc == 0 && p->n_set_args + p->n_file_args == 0)
-        rc = fsy_cli_usagef(cli, "nothing to write: give --set FIELD=VALUE "
-                                 "or --file FIELD=PATH");
+    if (rc == 0 && p->n_set_args + p->n_file_args + p->n_attach_args == 0)
+        rc = fsy_cli_usagef(cli, "nothing to write: give --set FIELD=VALUE, "
+                                 "--file FIELD=PATH or --attach FIELD=PATH");
+    if (rc == 0 && p->type != NULL && p->n_attach_args == 0)
+        rc = fsy_cli_usagef(cli, "--type is the media type of attachments: "
+                                 "give --attach FIELD=PATH too");
+    if (rc == 0 && p->type != NULL)
+        rc = fsy_cli_check(cli, fsy_ref_check_type(p->type));
     return rc;
 }
 
@@ -298,6 +328,34 @@ s_put_add_file(const fsy_cli_t *cli, s_put_t *p, const char *arg)
     return s_put_add(cli, p, name, buf, len, buf);
 }
 
+/* Stores an attachment (before the write: a blob no write refers to is
+ * harmless, a reference without its blob is not). */
+static int
+s_put_add_attach(const fsy_cli_t *cli, s_put_t *p, fsy_store_t *s,
+                 const char *arg)
+{
+    const char *path;
+    char *name;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = fsy_cli_parse_assign(cli, "--attach", arg, &name, &path);
+
+    if (rc == 0 && path[0] == '\0')
+        rc = fsy_cli_badargf(cli, "--attach '%.60s': empty path", arg);
+    if (rc == 0 && (buf = malloc(FSY_REF_TEXT_MAX + 1)) == NULL)
+        rc = fsy_cli_oom(cli);
+    if (rc == 0)
+        rc = fsy_cli_attach(cli, s, path, p->type, (char *)buf, &len);
+    if (rc != 0) {
+        free(name);
+        free(buf);
+        return rc;
+    }
+    rc = s_put_add(cli, p, name, buf, len, buf);
+    p->sets[p->n - 1].ref = true;
+    return rc;
+}
+
 static int
 s_put_collect(const fsy_cli_t *cli, s_put_t *p)
 {
@@ -312,7 +370,7 @@ s_put_collect(const fsy_cli_t *cli, s_put_t *p)
 }
 
 static int
-s_put_write(const fsy_cli_t *cli, const s_put_t *p)
+s_put_write(const fsy_cli_t *cli, s_put_t *p)
 {
     char scope[FSY_SCOPE_MAX + 1];
     fsy_store_t *s = NULL;
@@ -324,6 +382,8 @@ s_put_write(const fsy_cli_t *cli, const s_put_t *p)
         rc = fsy_cli_find_doc(cli, s, p->doc, NULL,
                               "to create it, give --scope S and --kind K",
                               scope);
+    for (size_t i = 0; rc == 0 && i < p->n_attach_args; i++)
+        rc = s_put_add_attach(cli, p, s, p->attach_args[i]);
     if (rc == 0) {
         fsy_err_clear();
         rc = fsy_cli_check(
@@ -367,9 +427,22 @@ typedef struct s_docopts {
     const char *scope;
     bool deleted;
     bool json;
+    const char *field; /* get --field */
+    const char *out;   /* get -o */
 } s_docopts_t;
 
-/* Parses DOC [--scope S], plus --deleted and --json where opts offers them. */
+/* Whether a command's option table has the option of value val. */
+static bool
+s_offers(const struct option *opts, int val)
+{
+    for (; opts->name != NULL; opts++)
+        if (opts->val == val)
+            return true;
+    return false;
+}
+
+/* Parses DOC [--scope S], plus --deleted, --json, --field and -o where
+ * opts offers them. */
 static int
 s_docopts(fsy_cli_t *cli, int argc, char **argv, const char *help,
           const struct option *opts, s_docopts_t *o)
@@ -378,11 +451,15 @@ s_docopts(fsy_cli_t *cli, int argc, char **argv, const char *help,
 
     memset(o, 0, sizeof *o);
     fsy_cli_getopt_reset();
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
         if (c == OPT_SCOPE)
             o->scope = optarg;
         else if (c == OPT_DELETED)
             o->deleted = true;
+        else if (c == OPT_FIELD)
+            o->field = optarg;
+        else if (c == 'o' && s_offers(opts, 'o'))
+            o->out = optarg;
         else if (c == OPT_JSON)
             o->json = true;
         else if (c == 'h')
@@ -399,7 +476,8 @@ s_docopts(fsy_cli_t *cli, int argc, char **argv, const char *help,
 /* ---- get ---------------------------------------------------------------- */
 
 static const char s_get_usage[] =
-    "fieldsync get DOC [--scope S] [--deleted] [--json]";
+    "fieldsync get DOC [--scope S] [--deleted] [--json]\n"
+    "       fieldsync get DOC [--scope S] --field FIELD [-o FILE]";
 static const char s_get_help[] =
     "Shows document DOC: its fields with their current (winning) values,\n"
     "then every open conflict with each competing version. '*' marks the\n"
@@ -408,9 +486,17 @@ static const char s_get_help[] =
     "  --scope S   needed only when DOC exists in several scopes\n"
     "  --deleted   show a deleted document instead of refusing\n"
     "  --json      print the document as JSON\n"
+    "  --field FIELD  write FIELD's value (text, bytes or the attachment\n"
+    "              itself) to FILE, or to standard output\n"
+    "  -o, --output FILE  with --field: the file to write (written whole or\n"
+    "              not at all)\n"
     "\n"
-    "Example:\n"
-    "  fieldsync get isf-mli-2027\n";
+    "An attachment shows as its name, size, type and hash; one that has not\n"
+    "fully arrived yet says how much is here.\n"
+    "\n"
+    "Examples:\n"
+    "  fieldsync get isf-mli-2027\n"
+    "  fieldsync get jmac-monthly-11 --field annex -o gao-region-map.pdf\n";
 
 static void
 s_get_header(const fsy_doc_t *d)
@@ -423,8 +509,20 @@ s_get_header(const fsy_doc_t *d)
            d->visible ? "" : " (DELETED)");
 }
 
+/* "  (arriving: 3.1 of 5.0 MB)" after an attachment not complete here. */
 static void
-s_get_text(const fsy_doc_t *d)
+s_print_arriving(fsy_store_t *s, const fsy_field_t *f)
+{
+    const fsy_head_t *h = &f->heads[f->winner];
+    char buf[64];
+    const char *arriving =
+        h->ref ? fsy_cli_arriving(s, h->value, h->value_len, buf) : NULL;
+    if (arriving != NULL)
+        printf("  (%s)", arriving);
+}
+
+static void
+s_get_text(fsy_store_t *s, const fsy_doc_t *d)
 {
     size_t i, w = 0, shown = 0;
 
@@ -438,6 +536,7 @@ s_get_text(const fsy_doc_t *d)
         fputs("  ", stdout);
         fsy_cli_pad(stdout, d->fields[i].name, w);
         fsy_cli_print_winner(stdout, &d->fields[i], w + 4);
+        s_print_arriving(s, &d->fields[i]);
         fputc('\n', stdout);
         shown++;
     }
@@ -462,9 +561,9 @@ s_fields_json(const fsy_doc_t *d)
         if (d->fields[i].name[0] == '_')
             continue;
         h = &d->fields[i].heads[d->fields[i].winner];
-        ok =
-            fsy_cli_jadd(obj, d->fields[i].name,
-                         fsy_cli_json_value(h->value, h->value_len, h->absent));
+        ok = fsy_cli_jadd(
+            obj, d->fields[i].name,
+            fsy_cli_json_value(h->value, h->value_len, h->absent, h->ref));
     }
     if (!ok)
         cJSON_Delete(obj);
@@ -487,6 +586,23 @@ s_get_json(const fsy_cli_t *cli, const fsy_doc_t *d)
 }
 
 static int
+s_get_field(const fsy_cli_t *cli, fsy_store_t *s, const fsy_doc_t *d,
+            const s_docopts_t *o)
+{
+    const fsy_field_t *f = fsy_doc_field(d, o->field);
+
+    if (f == NULL || o->field[0] == '_')
+        return fsy_cli_failf(cli, "%s has no field '%s'", d->id, o->field);
+    if (f->conflict)
+        fsy_cli_warnf(cli,
+                      "field %s is in conflict: writing the version "
+                      "everyone sees (fieldsync conflicts %s)",
+                      o->field, d->id);
+    return fsy_cli_write_head(cli, s, o->field, &f->heads[f->winner],
+                              o->out != NULL ? o->out : "-");
+}
+
+static int
 s_get_show(const fsy_cli_t *cli, fsy_store_t *s, const char *scope,
            const s_docopts_t *o)
 {
@@ -501,10 +617,12 @@ s_get_show(const fsy_cli_t *cli, fsy_store_t *s, const char *scope,
                            "document %s was deleted (in scope %s; "
                            "--deleted shows it anyway)",
                            o->doc, scope);
+    else if (o->field != NULL)
+        rc = s_get_field(cli, s, d, o);
     else if (o->json)
         rc = s_get_json(cli, d);
     else
-        s_get_text(d);
+        s_get_text(s, d);
     fsy_doc_free(&d);
     return rc;
 }
@@ -516,6 +634,8 @@ fsy_cmd_get(fsy_cli_t *cli, int argc, char **argv)
         {"scope", required_argument, NULL, OPT_SCOPE},
         {"deleted", no_argument, NULL, OPT_DELETED},
         {"json", no_argument, NULL, OPT_JSON},
+        {"field", required_argument, NULL, OPT_FIELD},
+        {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     char scope[FSY_SCOPE_MAX + 1];
@@ -525,6 +645,12 @@ fsy_cmd_get(fsy_cli_t *cli, int argc, char **argv)
 
     cli->usage = s_get_usage;
     rc = s_docopts(cli, argc, argv, s_get_help, opts, &o);
+    if (rc == 0 && o.out != NULL && o.field == NULL)
+        rc = fsy_cli_usagef(cli, "-o FILE writes one field: give --field "
+                                 "FIELD too");
+    if (rc == 0 && o.field != NULL && o.json)
+        rc = fsy_cli_usagef(cli, "--field writes the value itself: leave "
+                                 "out --json");
     if (rc == 0)
         rc = fsy_cli_open_doc(cli, o.doc, o.scope, &s, scope);
     if (rc == 0)
@@ -588,8 +714,9 @@ s_list_obj(const fsy_doc_t *d)
               fsy_cli_jnum(obj, "conflicts", (double)d->n_conflicts);
 
     if (ok && t != NULL)
-        ok = fsy_cli_jadd(obj, "title",
-                          fsy_cli_json_value(t->value, t->value_len, false));
+        ok = fsy_cli_jadd(
+            obj, "title",
+            fsy_cli_json_value(t->value, t->value_len, false, t->ref));
     if (!ok)
         cJSON_Delete(obj);
     return ok ? obj : NULL;
@@ -647,7 +774,7 @@ s_list_print_row(const s_row_t *r, const size_t w[3], bool conflicts)
         fputs(r->n_conflicts > 0 ? "  CONFLICT" : "          ", stdout);
     if (r->title != NULL) {
         fputs("  ", stdout);
-        fsy_cli_print_oneline(stdout, r->title, r->title_len, false,
+        fsy_cli_print_oneline(stdout, r->title, r->title_len, false, false,
                               FSY_CLI_ONELINE_MAX);
     }
     fputc('\n', stdout);
@@ -840,7 +967,7 @@ s_log_print(const fsy_change_t *c, void *ctx)
     fsy_cli_pad(stdout, c->version.origin.site, l->w_site);
     fsy_cli_pad(stdout, c->field, l->w_field);
     printf("%5zu  ", c->n_bases);
-    fsy_cli_print_oneline(stdout, c->value, c->value_len, c->absent,
+    fsy_cli_print_oneline(stdout, c->value, c->value_len, c->absent, c->ref,
                           FSY_CLI_ONELINE_MAX);
     fputc('\n', stdout);
     return 0;
@@ -852,14 +979,14 @@ s_log_json(const fsy_change_t *c, void *ctx)
     s_log_t *l = ctx;
     char label[FSY_CLI_LABEL_LEN];
     cJSON *obj = cJSON_CreateObject();
-    bool ok =
-        fsy_cli_jtime(obj, "time", c->version.hlc) &&
-        fsy_cli_jstr(obj, "version", fsy_cli_label(&c->version, label)) &&
-        fsy_cli_jstr(obj, "site", c->version.origin.site) &&
-        fsy_cli_jstr(obj, "field", c->field) &&
-        fsy_cli_jadd(obj, "value",
-                     fsy_cli_json_value(c->value, c->value_len, c->absent)) &&
-        fsy_cli_jnum(obj, "bases", (double)c->n_bases);
+    bool ok = fsy_cli_jtime(obj, "time", c->version.hlc) &&
+              fsy_cli_jstr(obj, "version", fsy_cli_label(&c->version, label)) &&
+              fsy_cli_jstr(obj, "site", c->version.origin.site) &&
+              fsy_cli_jstr(obj, "field", c->field) &&
+              fsy_cli_jadd(obj, "value",
+                           fsy_cli_json_value(c->value, c->value_len, c->absent,
+                                              c->ref)) &&
+              fsy_cli_jnum(obj, "bases", (double)c->n_bases);
 
     if (!ok)
         cJSON_Delete(obj);

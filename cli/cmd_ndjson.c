@@ -75,8 +75,9 @@ s_export_fields(const fsy_doc_t *d)
         h = &d->fields[i].heads[d->fields[i].winner];
         if (d->fields[i].name[0] == '_' || h->absent)
             continue;
-        ok = fsy_cli_jadd(obj, d->fields[i].name,
-                          fsy_cli_json_value(h->value, h->value_len, false));
+        ok = fsy_cli_jadd(
+            obj, d->fields[i].name,
+            fsy_cli_json_value(h->value, h->value_len, false, h->ref));
     }
     if (!ok)
         cJSON_Delete(obj);

@@ -345,13 +345,17 @@ s_put_text_char(FILE *f, const uint8_t *v, size_t n, size_t i, size_t len,
 }
 
 void
-fsy_cli_print_value(FILE *f, const uint8_t *v, size_t n, bool absent,
+fsy_cli_print_value(FILE *f, const uint8_t *v, size_t n, bool absent, bool ref,
                     size_t indent)
 {
     size_t i, len;
 
     if (absent) {
         fputs("(removed)", f);
+        return;
+    }
+    if (ref) {
+        fsy_cli_print_ref(f, v, n);
         return;
     }
     if (!fsy_cli_is_text(v, n)) {
@@ -366,12 +370,12 @@ fsy_cli_print_value(FILE *f, const uint8_t *v, size_t n, bool absent,
 
 void
 fsy_cli_print_oneline(FILE *f, const uint8_t *v, size_t n, bool absent,
-                      size_t max)
+                      bool ref, size_t max)
 {
     size_t i, len, shown = 0;
 
-    if (absent || !fsy_cli_is_text(v, n)) {
-        fsy_cli_print_value(f, v, n, absent, 0);
+    if (absent || ref || !fsy_cli_is_text(v, n)) {
+        fsy_cli_print_value(f, v, n, absent, ref, 0);
         return;
     }
     for (i = 0; i < n; i += len, shown++) {
@@ -393,7 +397,7 @@ void
 fsy_cli_print_winner(FILE *f, const fsy_field_t *fld, size_t indent)
 {
     const fsy_head_t *h = &fld->heads[fld->winner];
-    fsy_cli_print_value(f, h->value, h->value_len, h->absent, indent);
+    fsy_cli_print_value(f, h->value, h->value_len, h->absent, h->ref, indent);
 }
 
 size_t
@@ -543,10 +547,12 @@ s_json_base64(const uint8_t *v, size_t n)
 }
 
 cJSON *
-fsy_cli_json_value(const uint8_t *v, size_t n, bool absent)
+fsy_cli_json_value(const uint8_t *v, size_t n, bool absent, bool ref)
 {
     if (absent)
         return cJSON_CreateNull();
+    if (ref)
+        return fsy_cli_json_ref(v, n);
     /* cJSON strings end at NUL, so text with NUL travels as base64. */
     if (fsy_cli_is_text(v, n))
         return s_json_text(v, n);

@@ -146,10 +146,10 @@ bool fsy_cli_is_text(const uint8_t *v, size_t n);
 
 /* A whole value; lines after the first are indented by `indent` spaces. */
 void fsy_cli_print_value(FILE *f, const uint8_t *v, size_t n, bool absent,
-                         size_t indent);
+                         bool ref, size_t indent);
 /* A value on one line, cut after `max` characters. */
 void fsy_cli_print_oneline(FILE *f, const uint8_t *v, size_t n, bool absent,
-                           size_t max);
+                           bool ref, size_t max);
 /* The winning head of a field. */
 void fsy_cli_print_winner(FILE *f, const fsy_field_t *fld, size_t indent);
 
@@ -179,7 +179,7 @@ bool fsy_cli_jbool(cJSON *obj, const char *key, bool val);
 bool fsy_cli_jtime(cJSON *obj, const char *key, uint64_t hlc);
 
 /* A value: "text", {"base64": "..."} or null (absent). NULL if no memory. */
-cJSON *fsy_cli_json_value(const uint8_t *v, size_t n, bool absent);
+cJSON *fsy_cli_json_value(const uint8_t *v, size_t n, bool absent, bool ref);
 
 /* Prints root (unless !ok) and frees it. Returns an exit status. */
 int fsy_cli_json_print(const fsy_cli_t *cli, cJSON *root, bool ok);
@@ -204,6 +204,35 @@ typedef struct fsy_cli_out {
 int fsy_cli_out_open(const fsy_cli_t *cli, const char *path, fsy_cli_out_t *o);
 int fsy_cli_out_commit(const fsy_cli_t *cli, fsy_cli_out_t *o);
 void fsy_cli_out_abort(fsy_cli_out_t *o);
+/* ---- attachments (attach.c) ---------------------------------------------- */
+
+/* "900.0 KB", "5.0 MB", "120 B" into buf[16]. */
+const char *fsy_cli_bytes(uint64_t n, char buf[16]);
+
+/* An attachment reference for people: "[attachment] NAME (SIZE, TYPE,
+ * HASH8)"; for scripts: {"attachment": {name, size, type, hash}}. */
+void fsy_cli_print_ref(FILE *f, const uint8_t *v, size_t n);
+cJSON *fsy_cli_json_ref(const uint8_t *v, size_t n);
+
+/* The largest attachment this tool stores ([limits] max_attachment_bytes). */
+uint64_t fsy_cli_attach_limit(const fsy_cli_t *cli);
+
+/* Stores the file of `--attach FIELD=PATH` (type NULL: guessed from the
+ * name) and formats its reference into ref_text[FSY_REF_TEXT_MAX + 1]. */
+int fsy_cli_attach(const fsy_cli_t *cli, fsy_store_t *s, const char *path,
+                   const char *type, char *ref_text, size_t *len);
+
+/* "arriving: 3.1 of 5.0 MB" when a reference's blob is not complete here,
+ * into buf[64]; NULL when it is complete (or v is not a reference). */
+const char *fsy_cli_arriving(fsy_store_t *s, const uint8_t *v, size_t n,
+                             char buf[64]);
+
+/* Writes a head's value to path ("-": stdout): the bytes of text and bytes
+ * values, the blob of an attachment. Refuses an absent value and an
+ * attachment not complete here. */
+int fsy_cli_write_head(const fsy_cli_t *cli, fsy_store_t *s, const char *field,
+                       const fsy_head_t *h, const char *path);
+
 int fsy_cli_write_file(const fsy_cli_t *cli, const char *path, const void *buf,
                        size_t len);
 

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "canon.h"
+#include "fieldsync/attachment.h"
 #include "fieldsync/change.h"
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
@@ -66,7 +67,9 @@ fsy_change_checksum(const fsy_change_t *c, uint8_t out[FSY_CHECKSUM_LEN])
     fsy_canon_str(&h, c->scope);
     fsy_canon_str(&h, c->doc);
     fsy_canon_str(&h, c->field);
-    fsy_canon_u64(&h, c->absent ? 1 : 0);
+    /* 0 bytes, 1 absent, 2 a reference: changes without references keep
+     * the checksums they had before references existed */
+    fsy_canon_u64(&h, c->absent ? 1 : c->ref ? 2 : 0);
     if (!c->absent)
         fsy_canon_bytes(&h, c->value, c->value_len);
     fsy_canon_u64(&h, c->n_bases);
@@ -145,6 +148,13 @@ s_validate_content(const fsy_change_t *c)
                            c->value_len, FSY_VALUE_MAX);
     if ((rc = s_validate_reserved(c)) != FSY_OK)
         return rc;
+    if (c->ref && (c->absent || c->field[0] == '_'))
+        return fsy_err_set(FSY_EINVAL, "%s cannot hold an attachment",
+                           c->absent ? "an absent value" : "a reserved field");
+    fsy_ref_t ref;
+    if (c->ref && fsy_ref_parse(c->value, c->value_len, &ref) != FSY_OK)
+        return fsy_err_set(FSY_EINVAL, "field %s: %s", c->field,
+                           fsy_errdetail());
     if (c->n_bases > FSY_BASES_MAX)
         return fsy_err_set(FSY_ETOOBIG, "%zu bases (at most %d)", c->n_bases,
                            FSY_BASES_MAX);

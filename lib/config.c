@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <ini.h>
 
+#include "fieldsync/attachment.h"
 #include "fieldsync/config.h"
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
@@ -35,6 +36,7 @@ fsy_config_defaults(fsy_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->max_clock_skew_ms = 3600u * 1000u;
     cfg->max_value_bytes = FSY_VALUE_MAX;
+    cfg->max_attachment_bytes = FSY_ATTACHMENT_MAX_DEFAULT;
     cfg->batch_changes = 1000;
     cfg->batch_bytes = (size_t)1 << 20;
     cfg->window = 4;
@@ -128,6 +130,16 @@ static int
 s_limits_key(s_parse_t *p, const char *key, const char *value)
 {
     uint64_t n;
+    if (strcmp(key, "max_attachment_bytes") == 0) {
+        if (!s_parse_u64(value, 1, FSY_ATTACHMENT_SIZE_MAX, &n)) {
+            snprintf(p->why, sizeof p->why,
+                     "[limits] max_attachment_bytes: want bytes between 1 "
+                     "and 2^53");
+            return 0;
+        }
+        p->cfg->max_attachment_bytes = n;
+        return 1;
+    }
     if (strcmp(key, "max_value_bytes") != 0) {
         snprintf(p->why, sizeof p->why, "unknown key '%s' in [limits]", key);
         return 0;

@@ -15,7 +15,10 @@
 #include "fieldsync/health.h"
 #include "fieldsync/vv.h"
 
-#define FSY_PROTOCOL_VERSION 1
+/* 2 added attachment references: a version-1 peer would take one for
+ * bytes and refuse its batch, so the sessions refuse each other instead,
+ * with a message that says to upgrade. */
+#define FSY_PROTOCOL_VERSION 2
 /* Largest frame any peer sends or accepts (a batch of whole transactions
  * always fits: see FSY_TXN_BYTES_MAX). */
 #define FSY_MSG_MAX ((size_t)64 << 20)

@@ -4,7 +4,7 @@
  * store_read.c (reading), store_apply.c (every change into the replica)
  * and store_write.c (this site's own writes).
  *
- * Tables (schema version 2; s_migrate() upgrades older replicas):
+ * Tables (schema version 3; s_migrate() upgrades older replicas):
  *
  *   meta        key/value: site, incarnation, clock (persisted hlc)
  *   origins     (site, incarnation) -> small local row id
@@ -19,6 +19,8 @@
  *               list and conflicts need not merge every document
  *   peers       what fieldsyncd knows of each neighbour (store_peers.c)
  *   sites       health summaries of every site heard of (store_sites.c)
+ *   blobs       attachments' contents by hash: size, bytes held, complete
+ *   blob_chunks the bytes, FSY_CHUNK_BYTES a row (store_blobs.c)
  *
  * Invariants, all kept inside one transaction per call:
  *  - vv[(scope, origin)] = n exactly when changes 1..n of that stream are in
@@ -61,7 +63,8 @@ static const char *const s_sql[ST__COUNT] = {
                   "ON CONFLICT(scope, origin) DO UPDATE SET seq = excluded.seq",
     [ST_CHANGE_INS] =
         "INSERT INTO changes(scope, origin, seq, hlc, doc, field, value, "
-        "bases, txn_end, checksum) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+        "bases, txn_end, checksum, ref) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
     [ST_CHANGE_BY_ID] = "SELECT lseq, hlc, doc, field, checksum FROM changes "
                         "WHERE scope = ?1 AND origin = ?2 AND seq = ?3",
     [ST_SUPERSEDED_INS] =
@@ -77,7 +80,7 @@ static const char *const s_sql[ST__COUNT] = {
         "INSERT INTO heads(lseq, scope, doc, field) VALUES(?1, ?2, ?3, ?4)",
     [ST_DOC_HEADS] =
         "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
-        "c.value IS NULL FROM heads h JOIN changes c ON c.lseq = h.lseq "
+        "c.value IS NULL, c.ref FROM heads h JOIN changes c ON c.lseq = h.lseq "
         "JOIN origins o ON o.id = c.origin "
         "WHERE h.scope = ?1 AND h.doc = ?2 ORDER BY h.field",
     [ST_DOC_UPSERT] =
@@ -89,6 +92,15 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_TOUCH] = "INSERT OR IGNORE INTO temp.touched(scope, doc) "
                  "VALUES(?1, ?2)",
     [ST_DOC_SCOPES] = "SELECT scope FROM docs WHERE doc = ?1 ORDER BY scope",
+    [ST_BLOB_GET] = "SELECT size, have, complete FROM blobs WHERE hash = ?1",
+    [ST_BLOB_PUT] =
+        "INSERT INTO blobs(hash, size, have, complete, created_ms) "
+        "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(hash) DO UPDATE SET "
+        "have = excluded.have, complete = excluded.complete",
+    [ST_CHUNK_PUT] = "INSERT OR REPLACE INTO blob_chunks(hash, idx, data) "
+                     "VALUES(?1, ?2, ?3)",
+    [ST_CHUNKS] = "SELECT idx, data FROM blob_chunks WHERE hash = ?1 "
+                  "ORDER BY idx",
 };
 
 static const char s_schema[] =
@@ -122,6 +134,17 @@ static const char s_schema[] =
     "  bytes_sent INTEGER NOT NULL, bytes_received INTEGER NOT NULL,"
     "  refused INTEGER NOT NULL, vv TEXT NOT NULL, last_error TEXT NOT NULL,"
     "  updated_ms INTEGER NOT NULL, clock_offset_ms INTEGER) WITHOUT ROWID;";
+
+/* Version 3 added attachments: changes.ref (the value is a reference) and
+ * the blobs they refer to, in chunks (store_blobs.c). Blobs are not
+ * changes: they never enter the log or the vector. */
+static const char s_schema_blobs[] =
+    "ALTER TABLE changes ADD COLUMN ref INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE blobs(hash BLOB PRIMARY KEY, size INTEGER NOT NULL,"
+    "  have INTEGER NOT NULL, complete INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE blob_chunks(hash BLOB NOT NULL, idx INTEGER NOT NULL,"
+    "  data BLOB NOT NULL, PRIMARY KEY(hash, idx));";
 
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =
@@ -446,6 +469,8 @@ s_migrate(fsy_store_t *s, int version)
                             " INTEGER;");
     if (rc == FSY_OK && version < 2)
         rc = fsy_sq_exec(s, s_schema_sites);
+    if (rc == FSY_OK && version < 3)
+        rc = fsy_sq_exec(s, s_schema_blobs);
     char ver[32];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d;", FSY_SCHEMA_VERSION);
     if (rc == FSY_OK)
@@ -501,6 +526,7 @@ s_init_schema(fsy_store_t *s, const char *site)
         return rc;
     if ((rc = fsy_sq_exec(s, s_schema)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_sites)) != FSY_OK ||
+        (rc = fsy_sq_exec(s, s_schema_blobs)) != FSY_OK ||
         (rc = fsy_sq_exec(s, ver)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||

@@ -246,6 +246,7 @@ s_insert_change(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id,
     sqlite3_bind_blob(st, 8, bases, (int)blen, SQLITE_STATIC);
     sqlite3_bind_int(st, 9, c->txn_end ? 1 : 0);
     sqlite3_bind_blob(st, 10, c->checksum, FSY_CHECKSUM_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(st, 11, c->ref ? 1 : 0);
     rc = fsy_sq_step_done(s, st, "storing a change");
     free(bases);
     if (rc == FSY_OK)

@@ -30,6 +30,10 @@ enum fsy_stmt_id {
     ST_DOC_UPSERT,
     ST_TOUCH,
     ST_DOC_SCOPES,
+    ST_BLOB_GET,
+    ST_BLOB_PUT,
+    ST_CHUNK_PUT,
+    ST_CHUNKS,
     ST__COUNT
 };
 
@@ -132,12 +136,12 @@ int fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
 /*
  * Reads a change from a row of
  *   SELECT scope, seq, hlc, doc, field, value, bases, txn_end, checksum,
- *          site, incarnation, lseq ...
+ *          site, incarnation, lseq, ref ...
  * (the column list of FSY_SQ_CHANGE_COLS).
  */
 #define FSY_SQ_CHANGE_COLS                                                     \
     "c.scope, c.seq, c.hlc, c.doc, c.field, c.value, c.bases, c.txn_end, "     \
-    "c.checksum, o.site, o.incarnation, c.lseq"
+    "c.checksum, o.site, o.incarnation, c.lseq, c.ref"
 #define FSY_SQ_CHANGE_FROM "changes c JOIN origins o ON o.id = c.origin"
 int fsy_sq_row_change(sqlite3_stmt *st, fsy_change_t *out);
 

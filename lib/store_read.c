@@ -39,6 +39,7 @@ fsy_sq_row_change(sqlite3_stmt *st, fsy_change_t *c)
     fsy_sq_col_text(st, 4, c->field, sizeof c->field);
     c->absent = sqlite3_column_type(st, 5) == SQLITE_NULL;
     c->txn_end = sqlite3_column_int(st, 7) != 0;
+    c->ref = sqlite3_column_int(st, 12) != 0;
     fsy_sq_col_text(st, 9, c->version.origin.site,
                     sizeof c->version.origin.site);
     c->version.origin.incarnation = (uint64_t)sqlite3_column_int64(st, 10);
@@ -124,6 +125,7 @@ s_field_add_head(fsy_field_t *f, sqlite3_stmt *st)
     h->version.origin.incarnation = (uint64_t)sqlite3_column_int64(st, 3);
     h->version.seq = (uint64_t)sqlite3_column_int64(st, 4);
     h->absent = sqlite3_column_int(st, 6) != 0;
+    h->ref = sqlite3_column_int(st, 7) != 0;
     if (h->absent)
         return FSY_OK;
     return s_col_blob(st, 5, &h->value, &h->value_len);
@@ -320,7 +322,7 @@ s_hash_head(fsy_canon_t *h, const fsy_head_t *x, bool version)
         fsy_canon_u64(h, x->version.origin.incarnation);
         fsy_canon_u64(h, x->version.seq);
     }
-    fsy_canon_u64(h, x->absent);
+    fsy_canon_u64(h, x->absent ? 1 : x->ref ? 2 : 0); /* as the checksum */
     if (!x->absent)
         fsy_canon_bytes(h, x->value, x->value_len);
 }

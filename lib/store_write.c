@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fieldsync/attachment.h"
 #include "fieldsync/ident.h"
 #include "merge.h"
 #include "store_internal.h"
@@ -152,6 +153,11 @@ s_check_sets(fsy_store_t *s, const fsy_field_set_t *sets, size_t n)
         int rc = fsy_check_field(sets[i].field, false);
         if (rc != FSY_OK)
             return rc;
+        fsy_ref_t ref; /* checked here too: a bad one would be refused by
+                          every site, and stall this site's stream */
+        if (sets[i].ref && fsy_ref_parse(sets[i].value, sets[i].len, &ref))
+            return fsy_err_set(FSY_EINVAL, "field '%s': %s", sets[i].field,
+                               fsy_errdetail());
         if (sets[i].len > s->max_value)
             return fsy_err_set(FSY_ETOOBIG,
                                "value of field '%s' is %zu bytes; the limit "
@@ -211,6 +217,8 @@ s_put_build(s_local_txn_t *t, const fsy_doc_t *d, const char *kind,
          * absent heads the delete left. */
         rc = s_local_add(t, sets[i].field, sets[i].value, sets[i].len, false, f,
                          recreate);
+        if (rc == FSY_OK)
+            t->list.v[t->list.n - 1].ref = sets[i].ref;
     }
     return rc;
 }
@@ -319,13 +327,14 @@ s_resolve_build(s_local_txn_t *t, const fsy_doc_t *d, const char *field,
     if (f == NULL)
         return fsy_err_set(FSY_ENOTFOUND, "%s/%s has no field '%s'", d->scope,
                            d->id, field);
-    bool absent = false;
+    bool absent = false, ref = false;
     if (keep != NULL) {
         const fsy_head_t *h = NULL;
         int rc = s_find_head(f, keep, &h);
         if (rc != FSY_OK)
             return rc;
         absent = h->absent;
+        ref = h->ref; /* keeping an attachment keeps the reference */
         value = h->value;
         len = h->value_len;
     }
@@ -337,6 +346,8 @@ s_resolve_build(s_local_txn_t *t, const fsy_doc_t *d, const char *field,
         rc = s_local_add(t, FSY_FIELD_DELETED, NULL, 0, true, del, true);
     if (rc == FSY_OK)
         rc = s_local_add(t, field, value, len, absent, f, true);
+    if (rc == FSY_OK)
+        t->list.v[t->list.n - 1].ref = ref;
     return rc;
 }
 

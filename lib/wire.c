@@ -55,6 +55,8 @@ s_enc_change(s_batch_enc_t *e, const fsy_change_t *c, Fieldsync__Change *m,
     m->doc = (char *)c->doc;
     m->field = (char *)c->field;
     m->has_value = !c->absent;
+    m->has_ref = c->ref;
+    m->ref = c->ref;
     m->value.data = c->value;
     m->value.len = c->value_len;
     m->txn_end = c->txn_end;
@@ -157,6 +159,7 @@ s_dec_change(const Fieldsync__Change *m, const fsy_origin_t *tab, size_t no,
     c->version.hlc = m->hlc;
     c->txn_end = m->txn_end;
     c->absent = !m->has_value;
+    c->ref = m->has_ref && m->ref;
     if (m->checksum.len != FSY_CHECKSUM_LEN)
         return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
                            m->checksum.len);
@@ -236,11 +239,12 @@ fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len,
     if (m == NULL)
         return fsy_err_set(FSY_ECORRUPT, "bundle header is undecodable");
     int rc = FSY_OK;
-    if (m->format != FSY_BUNDLE_FORMAT)
+    if (m->format < FSY_BUNDLE_FORMAT_MIN || m->format > FSY_BUNDLE_FORMAT)
         rc = fsy_err_set(FSY_EVERSION,
                          "bundle format %u is not supported "
-                         "(this fieldsync reads %d): upgrade fieldsync",
-                         m->format, FSY_BUNDLE_FORMAT);
+                         "(this fieldsync reads %d to %d): upgrade "
+                         "fieldsync",
+                         m->format, FSY_BUNDLE_FORMAT_MIN, FSY_BUNDLE_FORMAT);
     if (rc == FSY_OK)
         rc = fsy_wire_dec_origin(m->sender, &out->sender);
     out->created_ms = m->created_ms;

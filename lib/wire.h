@@ -26,7 +26,10 @@
 #include "fieldsync/vv.h"
 #include "msg.h"
 
-#define FSY_BUNDLE_FORMAT 1
+/* Bundle formats written and read: 2 added attachment references (a
+ * format-1 reader would take a reference for bytes and refuse it). */
+#define FSY_BUNDLE_FORMAT 2
+#define FSY_BUNDLE_FORMAT_MIN 1
 
 /* A batch of changes: the unit the daemon sends and a bundle carries. */
 int fsy_wire_encode_batch(const fsy_change_t *c, size_t n, uint8_t **out,

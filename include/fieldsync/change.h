@@ -47,9 +47,10 @@ typedef struct fsy_version {
 /*
  * A change. `value` and `bases` are owned by the change and released by
  * fsy_change_clear(). `absent` true means the field was removed (value is
- * NULL and value_len 0). `txn_end` marks the last change of a local
- * transaction: changes of one transaction are consecutive seqs of one
- * (origin, scope) and always travel together.
+ * NULL and value_len 0). `ref` true means the value is an attachment
+ * reference (fieldsync/attachment.h), not the field's bytes. `txn_end` marks
+ * the last change of a local transaction: changes of one transaction are
+ * consecutive seqs of one (origin, scope) and always travel together.
  */
 typedef struct fsy_change {
     fsy_version_t version;
@@ -57,6 +58,7 @@ typedef struct fsy_change {
     char doc[FSY_DOC_MAX + 1];
     char field[FSY_FIELD_MAX + 1];
     bool absent;
+    bool ref;
     uint8_t *value;
     size_t value_len;
     fsy_version_t *bases;

@@ -7,6 +7,7 @@
  *   max_clock_skew = 3600        ; seconds
  *   [limits]
  *   max_value_bytes = 1048576
+ *   max_attachment_bytes = 268435456
  *   [listen]                     ; fieldsyncd: accept children
  *   endpoint = tcp://127.0.0.1:7402
  *   [parent]                     ; fieldsyncd: sync upwards
@@ -77,6 +78,7 @@ typedef struct fsy_config {
     char db[4096];                  /* "" if not set */
     uint64_t max_clock_skew_ms;
     size_t max_value_bytes;
+    uint64_t max_attachment_bytes; /* largest file `put --attach` stores */
     char listen[256];     /* ZeroMQ endpoint to bind for children, "" none */
     char parent[256];     /* ZeroMQ endpoint of the parent, "" none */
     size_t batch_changes; /* a batch closes at a transaction's end after */

@@ -23,6 +23,7 @@ extern "C" {
 typedef struct fsy_head {
     fsy_version_t version;
     bool absent;
+    bool ref; /* value is an attachment reference (fieldsync/attachment.h) */
     uint8_t *value;
     size_t value_len;
 } fsy_head_t;

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fieldsync/attachment.h"
 #include "fieldsync/change.h"
 #include "fieldsync/doc.h"
 #include "fieldsync/error.h"
@@ -34,7 +35,7 @@
 extern "C" {
 #endif
 
-#define FSY_SCHEMA_VERSION 2
+#define FSY_SCHEMA_VERSION 3
 
 typedef struct fsy_store fsy_store_t;
 
@@ -100,6 +101,7 @@ typedef struct fsy_field_set {
     const char *field;    /* user field name (no leading '_') */
     const uint8_t *value; /* bytes; may be NULL when len is 0 */
     size_t len;
+    bool ref; /* value is an attachment reference (fsy_ref_format) */
 } fsy_field_set_t;
 
 /*
@@ -308,6 +310,44 @@ int fsy_store_sites(fsy_store_t *s, struct fsy_site_health **out, size_t *n);
  * at heard_ms. Nothing happens if there is no row. */
 int fsy_store_site_disconnected(fsy_store_t *s, const char *site,
                                 uint64_t heard_ms);
+
+/* ---- attachments' blobs (fieldsync/attachment.h) --------------------- */
+
+/* Blobs are kept in chunks of this many bytes (the last may be shorter):
+ * the unit that is stored, sent, verified and acknowledged. */
+#define FSY_CHUNK_BYTES (64u * 1024u)
+
+typedef struct fsy_blob_state {
+    bool known;    /* a row exists for the hash */
+    bool complete; /* every byte is here and the hash was checked */
+    uint64_t size; /* as the reference says */
+    uint64_t have; /* bytes held */
+} fsy_blob_state_t;
+
+/*
+ * Stores the regular file at path as a blob, in its own transaction (or
+ * the open group), reading it twice with a bounded buffer: once to hash
+ * it, once to store it (skipped when the blob is complete already: the
+ * same content is kept once, whatever refers to it). Sets ref->hash and
+ * ref->size; the caller names and types it.
+ * Errors: FSY_ENOTFOUND / FSY_EIO (the file, detail names it),
+ * FSY_ETOOBIG (over max bytes), FSY_EIO (the file changed while read).
+ */
+int fsy_store_blob_put_file(fsy_store_t *s, const char *path, uint64_t max,
+                            fsy_ref_t *ref);
+
+/* What this replica holds of a blob (a zeroed state if nothing). */
+int fsy_store_blob_state(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
+                         fsy_blob_state_t *out);
+
+/*
+ * Writes a complete blob's bytes to fd, checking its hash on the way (the
+ * caller discards what was written on error). FSY_ENOTFOUND if the blob
+ * is not complete here; FSY_ECORRUPT if what is held does not match its
+ * hash; FSY_EIO if fd refuses the bytes.
+ */
+int fsy_store_blob_write(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
+                         int fd);
 
 /* Counts for status displays. */
 typedef struct fsy_store_counts {

@@ -23,7 +23,7 @@ grep -q "event=malformed" "$T/hq.log" || fail "no malformed-frame line in hq's l
 
 step "another protocol version is refused by name"
 "$FSY_POKE" "$ep" version >"$T/poke.out"
-grep -q "refuse: peer speaks protocol 99, this fieldsyncd speaks 1" "$T/poke.out" ||
+grep -q "refuse: peer speaks protocol 99, this fieldsyncd speaks 2" "$T/poke.out" ||
   fail "version reply: $(cat "$T/poke.out")"
 
 step "the good child kept syncing"

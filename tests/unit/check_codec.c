@@ -1423,7 +1423,7 @@ START_TEST(test_codec_bundle_of_highly_compressible_values_imports)
     uint8_t *v = malloc(n);
     ck_assert_ptr_nonnull(v);
     memset(v, 'a', n);
-    fsy_field_set_t sets[] = {{"annex1", v, n}, {"annex2", v, n}};
+    fsy_field_set_t sets[] = {{"annex1", v, n, false}, {"annex2", v, n, false}};
     ck_ok(fsy_store_put(gao, "MLI", "scan", "analysis", sets, 2));
     ck_ok(fsy_bundle_export(gao, NULL, tu_path("blank.bundle"), NULL));
     fsy_apply_stats_t st;
@@ -1548,9 +1548,10 @@ START_TEST(test_codec_bundle_of_many_batches_round_trips)
     for (int i = 0; i < 700; i++) {
         char id[32];
         snprintf(id, sizeof id, "sitrep-%04d", i);
-        fsy_field_set_t sets[] = {{"title", (const uint8_t *)id, strlen(id)},
-                                  {"status", (const uint8_t *)"final", 5},
-                                  {"body", (const uint8_t *)"No incident", 11}};
+        fsy_field_set_t sets[] = {
+            {"title", (const uint8_t *)id, strlen(id), false},
+            {"status", (const uint8_t *)"final", 5, false},
+            {"body", (const uint8_t *)"No incident", 11, false}};
         ck_ok(fsy_store_put(gao, "MLI", id, "analysis", sets, 3));
     }
     ck_ok(fsy_store_commit(gao));

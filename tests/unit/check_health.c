@@ -471,6 +471,8 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
     ck_assert_int_eq(sqlite3_exec(db,
                                   "ALTER TABLE peers DROP COLUMN "
                                   "clock_offset_ms; DROP TABLE sites;"
+                                  "ALTER TABLE changes DROP COLUMN ref;"
+                                  "DROP TABLE blobs; DROP TABLE blob_chunks;"
                                   "PRAGMA user_version=1;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

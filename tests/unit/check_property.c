@@ -65,7 +65,7 @@ s_own_seq_total(fsy_store_t *s)
 static int
 s_op_put(fsy_store_t *s, const char *scope, const char *doc, fsy_doc_t *d)
 {
-    fsy_field_set_t sets[2];
+    fsy_field_set_t sets[2] = {0};
     size_t n = 1 + s_rand() % 2;
     sets[0].field = PICK(s_fields);
     sets[1].field = sets[0].field == s_fields[0] ? s_fields[1] : s_fields[0];

@@ -130,9 +130,9 @@ START_TEST(test_store_put_multi_field_is_one_transaction)
 {
     fsy_store_t *s = tu_replica("hq");
     fsy_field_set_t sets[] = {
-        {"title", (const uint8_t *)"Mission concept", 15},
-        {"status", (const uint8_t *)"draft", 5},
-        {"owner", (const uint8_t *)"Strategic Planning Unit", 23},
+        {"title", (const uint8_t *)"Mission concept", 15, false},
+        {"status", (const uint8_t *)"draft", 5, false},
+        {"owner", (const uint8_t *)"Strategic Planning Unit", 23, false},
     };
     ck_ok(fsy_store_put(s, "global", "mc-2027", "plan", sets, 3));
     ck_assert_str_eq(tu_get(s, "global", "mc-2027", "_kind"), "plan");
@@ -157,10 +157,10 @@ START_TEST(test_store_put_rejects_bad_input_and_changes_nothing)
     tu_digest(s, before);
     uint8_t big[64];
     memset(big, 'x', sizeof big);
-    fsy_field_set_t bad_name = {"_secret", (const uint8_t *)"v", 1};
-    fsy_field_set_t eq_name = {"a=b", (const uint8_t *)"v", 1};
-    fsy_field_set_t ok = {"status", (const uint8_t *)"final", 5};
-    fsy_field_set_t huge = {"body", big, sizeof big};
+    fsy_field_set_t bad_name = {"_secret", (const uint8_t *)"v", 1, false};
+    fsy_field_set_t eq_name = {"a=b", (const uint8_t *)"v", 1, false};
+    fsy_field_set_t ok = {"status", (const uint8_t *)"final", 5, false};
+    fsy_field_set_t huge = {"body", big, sizeof big, false};
     ck_assert_int_eq(fsy_store_put(s, "MLI", "risk-2027", NULL, &bad_name, 1),
                      FSY_EINVAL);
     ck_assert_int_eq(fsy_store_put(s, "MLI", "risk-2027", NULL, &eq_name, 1),
@@ -536,8 +536,8 @@ END_TEST
 START_TEST(test_store_apply_refuses_half_a_transaction)
 {
     fsy_store_t *a = tu_replica("hq"), *b = tu_replica("juba");
-    fsy_field_set_t sets[] = {{"title", (const uint8_t *)"Sitrep", 6},
-                              {"status", (const uint8_t *)"final", 5}};
+    fsy_field_set_t sets[] = {{"title", (const uint8_t *)"Sitrep", 6, false},
+                              {"status", (const uint8_t *)"final", 5, false}};
     ck_ok(fsy_store_put(a, "SSD", "sitrep", "analysis", sets, 2));
     fsy_change_list_t l = {0};
     s_all(a, &l);
@@ -719,11 +719,11 @@ END_TEST
 START_TEST(test_store_write_group_refuses_writes_after_a_failure)
 {
     fsy_store_t *s = tu_replica("hq");
-    fsy_field_set_t bad = {"_x", (const uint8_t *)"v", 1};
+    fsy_field_set_t bad = {"_x", (const uint8_t *)"v", 1, false};
     ck_ok(fsy_store_begin(s));
     tu_put(s, "MLI", "a", "plan", "title", "A");
     ck_assert_int_eq(fsy_store_put(s, "MLI", "a", NULL, &bad, 1), FSY_EINVAL);
-    fsy_field_set_t ok = {"title", (const uint8_t *)"B", 1};
+    fsy_field_set_t ok = {"title", (const uint8_t *)"B", 1, false};
     ck_assert_int_eq(fsy_store_put(s, "MLI", "b", "plan", &ok, 1), FSY_EINVAL);
     ck_assert_int_eq(fsy_store_commit(s), FSY_EINVAL);
     ck_assert_uint_eq(tu_changes(s), 0);
@@ -791,8 +791,8 @@ START_TEST(test_store_apply_refuses_interleaved_or_oversized_transactions)
 {
     fsy_store_t *a = tu_replica("hq"), *c = tu_replica("wau"),
                 *b = tu_replica("juba");
-    fsy_field_set_t two[] = {{"title", (const uint8_t *)"t", 1},
-                             {"status", (const uint8_t *)"s", 1}};
+    fsy_field_set_t two[] = {{"title", (const uint8_t *)"t", 1, false},
+                             {"status", (const uint8_t *)"s", 1, false}};
     ck_ok(fsy_store_put(a, "SSD", "x", "plan", two, 2));
     ck_ok(fsy_store_put(c, "SSD", "y", "plan", two, 2));
     fsy_change_list_t la = {0}, lc = {0};

@@ -61,7 +61,7 @@ void
 tu_put(fsy_store_t *s, const char *scope, const char *doc, const char *kind,
        const char *field, const char *value)
 {
-    fsy_field_set_t set = {field, (const uint8_t *)value, strlen(value)};
+    fsy_field_set_t set = {field, (const uint8_t *)value, strlen(value), false};
     ck_ok(fsy_store_put(s, scope, doc, kind, &set, 1));
 }
 

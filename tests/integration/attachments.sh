@@ -1,0 +1,75 @@
+# Attachments at one site and by bundle: a file is kept once by content,
+# shown as a reference, written back whole; bad paths and sizes are refused
+# with the replica unchanged; a receiver without the bytes says so; a
+# replica of schema 2 (fieldsync 0.1.0) is upgraded and takes attachments.
+. "$(dirname "$0")/lib.sh"
+
+fs gao init --site gao >/dev/null
+fs hq init --site hq >/dev/null
+head -c 900000 /dev/urandom >"$T/gao-region-map.pdf"
+printf 'Rapport mensuel\n' >"$T/Rapport mensuel JMAC.docx"
+
+step "put --attach: the field holds the reference"
+fs gao put jmac-monthly-11 --kind analysis --scope MLI \
+  --set title="JMAC monthly report, November" \
+  --attach annex="$T/gao-region-map.pdf" >/dev/null
+fs gao get jmac-monthly-11 >"$T/get.txt"
+grep -q 'annex  \[attachment\] gao-region-map.pdf (878.9 KB, application/pdf, ' "$T/get.txt" ||
+  fail "get does not show the reference: $(cat "$T/get.txt")"
+! grep -q arriving "$T/get.txt" || fail "a complete attachment shows as arriving"
+hash=$(fs gao get jmac-monthly-11 --json | jq -r .fields.annex.attachment.hash)
+assert_eq "$hash" "$(b2sum -l 256 "$T/gao-region-map.pdf" | cut -d' ' -f1)" "reference hash"
+assert_eq "$(fs gao get jmac-monthly-11 --json | jq .fields.annex.attachment.size)" 900000 "size"
+fs gao log jmac-monthly-11 | grep -q '\[attachment\] gao-region-map.pdf' ||
+  fail "log does not show the reference"
+fs gao export | grep -q '"attachment":{"name":"gao-region-map.pdf"' ||
+  fail "export does not show the reference"
+
+step "get --field -o: the bytes, whole"
+fs gao get jmac-monthly-11 --field annex -o "$T/out.pdf"
+cmp "$T/out.pdf" "$T/gao-region-map.pdf" || fail "written attachment differs"
+assert_eq "$(fs gao get jmac-monthly-11 --field title)" "JMAC monthly report, November" "text field to stdout"
+fs gao put note --kind analysis --scope MLI --attach annex="$T/Rapport mensuel JMAC.docx" \
+  --type application/msword >/dev/null
+fs gao get note --json | jq -e '.fields.annex.attachment |
+  .name == "Rapport mensuel JMAC.docx" and .type == "application/msword"' >/dev/null ||
+  fail "name with spaces or --type not kept"
+
+step "the same content attached twice is stored once"
+fs gao put risk-north --kind assessment --scope MLI --attach map="$T/gao-region-map.pdf" >/dev/null
+assert_eq "$(sqlite3 "$T/gao.db" 'SELECT count(*) FROM blobs')" 2 "blobs (map once, docx once)"
+assert_eq "$(sqlite3 "$T/gao.db" 'SELECT sum(length(data)) FROM blob_chunks')" 900016 "bytes stored"
+
+step "bad paths, types and sizes: refused, nothing written"
+before=$(digest gao)
+expect_fail 1 "cannot open .*nope.pdf: No such file" fs gao put x --kind plan --scope MLI --attach a="$T/nope.pdf"
+expect_fail 1 "is not a regular file" fs gao put x --kind plan --scope MLI --attach a="$T"
+expect_fail 2 "empty path" fs gao put x --kind plan --scope MLI --attach a=
+expect_fail 2 "give --attach" fs gao put x --kind plan --scope MLI --set a=1 --type text/plain
+expect_fail 1 "type/subtype" fs gao put x --kind plan --scope MLI --attach a="$T/out.pdf" --type pdf
+printf '[limits]\nmax_attachment_bytes = 1000\n' >"$T/small.conf"
+expect_fail 1 "over the 1000-byte limit for an attachment \(\[limits\] max_attachment_bytes\)" \
+  "$FIELDSYNC" -c "$T/small.conf" --db "$T/gao.db" put x --kind plan --scope MLI --attach a="$T/out.pdf"
+expect_fail 1 "has no field 'nothing'" fs gao get jmac-monthly-11 --field nothing -o "$T/x"
+expect_fail 2 "give --field" fs gao get jmac-monthly-11 -o "$T/x"
+assert_eq "$(digest gao)" "$before" "digest after refused writes"
+
+step "a receiver holds the reference; the bytes have not travelled"
+exchange gao hq
+fs hq get jmac-monthly-11 | grep -q '(arriving: 0 B of 878.9 KB)' ||
+  fail "receiver does not say the attachment is arriving: $(fs hq get jmac-monthly-11)"
+expect_fail 1 "gao-region-map.pdf is not complete here yet \(arriving: 0 B of 878.9 KB\)" \
+  fs hq get jmac-monthly-11 --field annex -o "$T/hq.pdf"
+[ ! -e "$T/hq.pdf" ] || fail "a partial file was left behind"
+ls "$T" | grep -q 'hq.pdf.tmp' && fail "a temporary file was left behind"
+all_digests_equal gao hq
+
+step "a replica of schema 2 is upgraded and takes attachments"
+cp "$FSY_SOURCE_DIR/tests/fixtures/replica/gao-v2.db" "$T/old.db"
+assert_eq "$(fs old digest)" 5a95d383897442d3d938df1942ca929c19f97888863ff622557bcd8447b7c6bb "digest of the 0.1.0 replica"
+assert_eq "$(sqlite3 "$T/old.db" 'PRAGMA user_version')" 3 "schema after opening"
+fs old put jmac-weekly-48 --attach annex="$T/gao-region-map.pdf" >/dev/null
+fs old verify >/dev/null || fail "upgraded replica does not verify"
+fs old get jmac-weekly-48 --field annex -o "$T/old.pdf"
+cmp "$T/old.pdf" "$T/gao-region-map.pdf" || fail "attachment in the upgraded replica differs"
+echo "PASS attachments"
