@@ -22,7 +22,14 @@
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 
-enum { OPT_SCOPE = 256, OPT_TO_VV, OPT_ALL, OPT_JSON, OPT_KEY };
+enum {
+    OPT_SCOPE = 256,
+    OPT_TO_VV,
+    OPT_ALL,
+    OPT_JSON,
+    OPT_KEY,
+    OPT_ATTACHMENTS
+};
 
 /* A vector read from a file (fieldsync/vv.h, fsy_vv_file_parse). */
 typedef struct s_vvfile {
@@ -208,6 +215,11 @@ static const char s_bundle_help[] =
     "  export -o OUT        the bundle file to write (atomically)\n"
     "  export --key FILE    sign with this secret key (default: the site's\n"
     "                       [site] secret_key_file from -c CONFIG)\n"
+    "  export --attachments all|none\n"
+    "                       carry the bytes of the attachments the changes\n"
+    "                       refer to (all, the default), or only their\n"
+    "                       references (none: a small bundle for a small\n"
+    "                       USB key; the bytes follow later)\n"
     "  import FILE          apply a bundle, all of it or nothing\n"
     "  --json               print the counts as JSON\n"
     "\n"
@@ -227,6 +239,7 @@ typedef struct s_export_opts {
     const char *key; /* --key, else [site] secret_key_file, else unsigned */
     bool all;
     bool json;
+    bool no_attachments;
 } s_export_opts_t;
 
 /* The key that signs exported bundles: --key, or the site's own. */
@@ -280,6 +293,7 @@ s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
         {"all", no_argument, NULL, OPT_ALL},
         {"output", required_argument, NULL, 'o'},
         {"key", required_argument, NULL, OPT_KEY},
+        {"attachments", required_argument, NULL, OPT_ATTACHMENTS},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -289,6 +303,12 @@ s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
     while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
         if (c == OPT_KEY)
             o->key = optarg;
+        else if (c == OPT_ATTACHMENTS &&
+                 (strcmp(optarg, "all") == 0 || strcmp(optarg, "none") == 0))
+            o->no_attachments = strcmp(optarg, "none") == 0;
+        else if (c == OPT_ATTACHMENTS)
+            return fsy_cli_badargf(cli, "--attachments '%.40s': all or none",
+                                   optarg);
         else if (c == OPT_TO_VV)
             o->to_vv = optarg;
         else if (c == OPT_ALL)
@@ -311,13 +331,32 @@ s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
     return FSY_EXIT_OK;
 }
 
+/* What was said of attachments, after the line on changes. */
+static void
+s_attachments_line(const fsy_cli_t *cli, const fsy_bundle_opts_t *b)
+{
+    char size[16];
+
+    if (b->n_blobs > 0)
+        printf("with %zu attachment%s (%s)\n", b->n_blobs,
+               b->n_blobs == 1 ? "" : "s", fsy_cli_bytes(b->blob_bytes, size));
+    if (b->n_missing > 0)
+        fsy_cli_warnf(cli,
+                      "%zu attachment%s not whole here left out: the "
+                      "references travel, the bytes will follow",
+                      b->n_missing, b->n_missing == 1 ? "" : "s");
+}
+
 static int
 s_bundle_export_print(const fsy_cli_t *cli, const s_export_opts_t *o,
-                      const s_vvfile_t *vf, size_t n)
+                      const s_vvfile_t *vf, const fsy_bundle_opts_t *b)
 {
+    size_t n = b->n_changes;
     cJSON *root;
     bool ok;
 
+    if (!o->json)
+        s_attachments_line(cli, b);
     if (!o->json && o->all)
         printf("wrote %zu change%s to %s (every change held here)\n", n,
                n == 1 ? "" : "s", o->out);
@@ -331,7 +370,10 @@ s_bundle_export_print(const fsy_cli_t *cli, const s_export_opts_t *o,
          fsy_cli_jnum(root, "changes", (double)n) &&
          fsy_cli_jadd(root, "for",
                       o->all ? cJSON_CreateNull()
-                             : cJSON_CreateString(vf->owner.site));
+                             : cJSON_CreateString(vf->owner.site)) &&
+         fsy_cli_jnum(root, "attachments", (double)b->n_blobs) &&
+         fsy_cli_jnum(root, "attachment_bytes", (double)b->blob_bytes) &&
+         fsy_cli_jnum(root, "attachments_left_out", (double)b->n_missing);
     return fsy_cli_json_print(cli, root, ok);
 }
 
@@ -341,7 +383,7 @@ s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
     s_export_opts_t o = {0};
     s_vvfile_t vf = {0};
     fsy_store_t *s = NULL;
-    size_t n = 0;
+    fsy_bundle_opts_t b = {0};
     int err, rc = s_bundle_export_options(cli, argc, argv, &o);
 
     if (rc == 0 && o.to_vv != NULL)
@@ -360,14 +402,15 @@ s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
         rc = s_signer(cli, o.key, &id, &sign);
     if (rc == 0) {
         fsy_err_clear();
-        err = fsy_bundle_export_signed(s, o.all ? NULL : vf.vv, o.out,
-                                       sign ? &id : NULL, &n);
+        b.signer = sign ? &id : NULL;
+        b.no_attachments = o.no_attachments;
+        err = fsy_bundle_export_opts(s, o.all ? NULL : vf.vv, o.out, &b);
         if (err != FSY_OK)
             rc = fsy_cli_failpath(cli, err, "cannot write", o.out);
     }
     fsy_identity_wipe(&id);
     if (rc == 0)
-        rc = s_bundle_export_print(cli, &o, &vf, n);
+        rc = s_bundle_export_print(cli, &o, &vf, &b);
     fsy_store_close(&s);
     fsy_vv_free(&vf.vv);
     return rc;
@@ -402,9 +445,13 @@ s_bundle_import_print(const fsy_cli_t *cli, const char *path,
 
     if (!json) {
         printf("imported %s: %zu applied, %zu duplicate%s, %zu gapped, "
-               "%zu refused\n",
+               "%zu refused",
                path, st->applied, st->duplicates,
                st->duplicates == 1 ? "" : "s", st->gapped, st->refused);
+        if (st->chunks > 0)
+            printf(", %zu attachment%s now whole here", st->blobs,
+                   st->blobs == 1 ? "" : "s");
+        putchar('\n');
         return status;
     }
     root = cJSON_CreateObject();
@@ -413,7 +460,9 @@ s_bundle_import_print(const fsy_cli_t *cli, const char *path,
          fsy_cli_jnum(root, "duplicates", (double)st->duplicates) &&
          fsy_cli_jnum(root, "gapped", (double)st->gapped) &&
          fsy_cli_jnum(root, "refused", (double)st->refused) &&
-         fsy_cli_jnum(root, "ahead_ms", (double)st->ahead_ms);
+         fsy_cli_jnum(root, "ahead_ms", (double)st->ahead_ms) &&
+         fsy_cli_jnum(root, "attachment_chunks", (double)st->chunks) &&
+         fsy_cli_jnum(root, "attachments", (double)st->blobs);
     rc = fsy_cli_json_print(cli, root, ok);
     return rc != FSY_EXIT_OK ? rc : status;
 }

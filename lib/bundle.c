@@ -23,6 +23,7 @@
 #include "fieldsync/bundle.h"
 #include "fieldsync/wallclock.h"
 #include "wire.h"
+#include "wire_blob.h"
 #include "z85.h"
 
 #define FSY_BUNDLE_MAGIC "FSYBNDL1"
@@ -35,6 +36,18 @@
 #define FSY_BUNDLE_WINDOW_LOG_MAX 24 /* 16 MiB decoder window at most */
 #define FSY_BATCH_CHANGES 1000       /* a batch closes after this many ... */
 #define FSY_BATCH_BYTES ((size_t)4 << 20) /* ... or this many value bytes */
+/* A record's u32 prefix: kind in the top 4 bits, length below (records
+ * are at most FSY_BUNDLE_RECORD_MAX, 2^26). Format 1 has only kind 0. */
+#define S_KIND_SHIFT 28
+#define S_LEN_MASK ((1u << S_KIND_SHIFT) - 1)
+#define S_KIND_CHANGES 0u /* the header, then change batches */
+#define S_KIND_CHUNK 1u   /* an attachment's chunk */
+
+/* An attachment the exported changes refer to. */
+typedef struct s_blob {
+    uint8_t hash[FSY_BLOB_HASH_LEN];
+    uint64_t size;
+} s_blob_t;
 
 static void
 s_put_le(uint8_t *p, uint64_t v, int n)
@@ -70,6 +83,9 @@ typedef struct s_writer {
     bool created; /* the temporary file exists: remove it on failure */
     uint8_t *rec; /* the encoded batch being written */
     size_t rec_len;
+    bool blobs_wanted; /* carry attachments' bytes */
+    s_blob_t *blobs;   /* referred to by the changes written, distinct */
+    size_t n_blobs, cap_blobs;
 } s_writer_t;
 
 /* Writes bytes to the file, hashing them. */
@@ -114,7 +130,7 @@ s_zwrite(s_writer_t *w, const void *p, size_t len, ZSTD_EndDirective mode)
 }
 
 static void
-s_record(s_writer_t *w, const uint8_t *buf, size_t len)
+s_record(s_writer_t *w, uint32_t kind, const uint8_t *buf, size_t len)
 {
     uint8_t *prefix = w->prefix; /* not on the stack: zstd keeps pointers */
     if (len > FSY_BUNDLE_RECORD_MAX) {
@@ -124,7 +140,7 @@ s_record(s_writer_t *w, const uint8_t *buf, size_t len)
                              len);
         return;
     }
-    s_put_le(prefix, len, 4);
+    s_put_le(prefix, (uint64_t)kind << S_KIND_SHIFT | len, 4);
     s_zwrite(w, prefix, 4, ZSTD_e_continue);
     s_zwrite(w, buf, len, ZSTD_e_continue);
 }
@@ -137,12 +153,35 @@ s_flush_chunk(s_writer_t *w)
     w->err =
         fsy_wire_encode_batch(w->chunk.v, w->chunk.n, &w->rec, &w->rec_len);
     if (w->err == FSY_OK)
-        s_record(w, w->rec, w->rec_len);
+        s_record(w, S_KIND_CHANGES, w->rec, w->rec_len);
     free(w->rec);
     w->rec = NULL;
     w->n_changes += w->chunk.n;
     fsy_change_list_clear(&w->chunk);
     w->chunk_bytes = 0;
+}
+
+/* Notes the blob a reference names, once. */
+static int
+s_note_blob(s_writer_t *w, const fsy_change_t *c)
+{
+    fsy_ref_t ref;
+    if (fsy_ref_parse(c->value, c->value_len, &ref) != FSY_OK)
+        return FSY_OK; /* validated when stored: cannot happen */
+    for (size_t i = 0; i < w->n_blobs; i++)
+        if (memcmp(w->blobs[i].hash, ref.hash, FSY_BLOB_HASH_LEN) == 0)
+            return FSY_OK;
+    if (w->n_blobs == w->cap_blobs) {
+        size_t cap = w->cap_blobs ? 2 * w->cap_blobs : 16;
+        s_blob_t *v = realloc(w->blobs, cap * sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        w->blobs = v;
+        w->cap_blobs = cap;
+    }
+    memcpy(w->blobs[w->n_blobs].hash, ref.hash, FSY_BLOB_HASH_LEN);
+    w->blobs[w->n_blobs++].size = ref.size;
+    return FSY_OK;
 }
 
 /* Export callback: batches close only after a change ending its
@@ -152,6 +191,8 @@ s_take(const fsy_change_t *c, void *ctx)
 {
     s_writer_t *w = ctx;
     fsy_change_t *slot;
+    if (c->ref && w->blobs_wanted && s_note_blob(w, c) != FSY_OK)
+        return w->err = FSY_ENOMEM;
     int rc = fsy_change_list_push(&w->chunk, &slot);
     if (rc == FSY_OK && (rc = fsy_change_copy(slot, c)) != FSY_OK)
         w->chunk.n--;
@@ -182,11 +223,54 @@ s_write_header(s_writer_t *w, fsy_store_t *s)
         rc = fsy_wire_encode_bundle_header(fsy_store_origin(s), fsy_wall_ms(),
                                            vv, &buf, &len);
     if (rc == FSY_OK)
-        s_record(w, buf, len);
+        s_record(w, S_KIND_CHANGES, buf, len);
     else
         w->err = rc;
     free(buf);
     fsy_vv_free(&vv);
+}
+
+/* What s_chunk_record needs of one blob. */
+typedef struct s_blob_out {
+    s_writer_t *w;
+    const s_blob_t *b;
+} s_blob_out_t;
+
+static int
+s_chunk_record(uint64_t idx, const uint8_t *data, size_t len, void *ctx)
+{
+    s_blob_out_t *o = ctx;
+    fsy_chunk_t c = {.size = o->b->size, .idx = idx, .len = len};
+    memcpy(c.hash, o->b->hash, FSY_BLOB_HASH_LEN);
+    c.data = (uint8_t *)data; /* borrowed by the encoder */
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc = fsy_wire_encode_chunk(&c, &buf, &n);
+    if (rc == FSY_OK)
+        s_record(o->w, S_KIND_CHUNK, buf, n);
+    free(buf);
+    return rc != FSY_OK ? rc : o->w->err;
+}
+
+/* After the changes: the bytes of every attachment they refer to that is
+ * whole here, each blob's chunks in order. */
+static void
+s_write_blobs(s_writer_t *w, fsy_store_t *s, fsy_bundle_opts_t *o)
+{
+    s_flush_chunk(w);
+    for (size_t i = 0; w->err == FSY_OK && i < w->n_blobs; i++) {
+        s_blob_out_t out = {w, &w->blobs[i]};
+        int rc =
+            fsy_store_blob_chunks(s, w->blobs[i].hash, s_chunk_record, &out);
+        if (rc == FSY_ENOTFOUND) {
+            o->n_missing++; /* the reference travels; the bytes later */
+        } else if (rc != FSY_OK) {
+            w->err = w->err ? w->err : rc;
+        } else {
+            o->n_blobs++;
+            o->blob_bytes += w->blobs[i].size;
+        }
+    }
 }
 
 /* The hash of everything before it, then who signed that hash (all zero
@@ -259,6 +343,7 @@ s_writer_close(s_writer_t *w)
     }
     ZSTD_freeCCtx(w->z);
     free(w->zbuf);
+    free(w->blobs);
     fsy_change_list_clear(&w->chunk);
     return w->err;
 }
@@ -275,6 +360,19 @@ fsy_bundle_export_signed(fsy_store_t *s, const fsy_vv_t *to_vv,
                          const char *path, const fsy_identity_t *signer,
                          size_t *n_out)
 {
+    fsy_bundle_opts_t o = {.signer = signer};
+    int rc = fsy_bundle_export_opts(s, to_vv, path, &o);
+    if (rc == FSY_OK && n_out != NULL)
+        *n_out = o.n_changes;
+    return rc;
+}
+
+int
+fsy_bundle_export_opts(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
+                       fsy_bundle_opts_t *o)
+{
+    o->n_changes = o->n_blobs = o->n_missing = 0;
+    o->blob_bytes = 0;
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (tmp == NULL)
@@ -283,10 +381,12 @@ fsy_bundle_export_signed(fsy_store_t *s, const fsy_vv_t *to_vv,
     s_writer_t w;
     int rc = s_writer_open(&w, tmp);
     if (rc == FSY_OK) {
+        w.blobs_wanted = !o->no_attachments;
         s_write_header(&w, s);
         if (w.err == FSY_OK && (rc = fsy_store_export(s, to_vv, s_take, &w)))
             w.err = w.err ? w.err : rc;
-        s_write_trailer(&w, signer);
+        s_write_blobs(&w, s, o);
+        s_write_trailer(&w, o->signer);
     } else {
         w.err = rc;
     }
@@ -301,8 +401,8 @@ fsy_bundle_export_signed(fsy_store_t *s, const fsy_vv_t *to_vv,
         unlink(tmp);
     else
         s_sync_dir(path); /* the rename itself survives a power cut */
-    if (rc == FSY_OK && n_out != NULL)
-        *n_out = w.n_changes;
+    if (rc == FSY_OK)
+        o->n_changes = w.n_changes;
     free(tmp);
     return rc;
 }
@@ -332,6 +432,13 @@ typedef struct s_reader {
     uint8_t *pend; /* decompressed bytes not yet returned as records */
     size_t pend_len, pend_off, pend_cap;
     bool done; /* the zstd frame has ended */
+    uint32_t format;
+    /* Where attachments' chunks go: an importing replica (NULL: checked
+     * and counted only), and what was taken. */
+    fsy_store_t *store;
+    fsy_apply_stats_t *stats;
+    size_t n_chunks;
+    uint64_t chunk_bytes;
 } s_reader_t;
 
 static int
@@ -527,18 +634,23 @@ s_inflate(s_reader_t *r)
 }
 
 /*
- * The next record (borrowed until the next call), or *len = 0 and
- * buf = NULL at the end of the payload.
+ * The next record (borrowed until the next call) and its kind, or *len = 0
+ * and buf = NULL at the end of the payload.
  */
 static int
-s_next_record(s_reader_t *r, const uint8_t **buf, size_t *len)
+s_next_record(s_reader_t *r, const uint8_t **buf, size_t *len, uint32_t *kind)
 {
     for (;;) {
         size_t have = r->pend_len - r->pend_off;
         /* pend is NULL before the first inflate: no arithmetic on it. */
         const uint8_t *p = have > 0 ? r->pend + r->pend_off : NULL;
         if (have >= 4) {
-            size_t rl = (size_t)s_get_le(p, 4);
+            uint32_t prefix = (uint32_t)s_get_le(p, 4);
+            size_t rl = prefix & S_LEN_MASK;
+            *kind = prefix >> S_KIND_SHIFT;
+            if (*kind > (r->format >= 2 ? S_KIND_CHUNK : S_KIND_CHANGES))
+                return fsy_err_set(FSY_ECORRUPT,
+                                   "bundle record of unknown kind %u", *kind);
             if (rl > FSY_BUNDLE_RECORD_MAX)
                 return fsy_err_set(FSY_ECORRUPT,
                                    "bundle record of %zu bytes "
@@ -590,15 +702,17 @@ s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b)
     r->src = *src;
     const uint8_t *rec;
     size_t len;
+    uint32_t kind;
     int rc = s_reader_start(r);
     if (rc == FSY_OK)
-        rc = s_next_record(r, &rec, &len);
+        rc = s_next_record(r, &rec, &len, &kind);
     if (rc == FSY_OK && rec == NULL)
         rc = fsy_err_set(FSY_ECORRUPT, "bundle has no header");
     fsy_bundle_header_t h;
     memset(&h, 0, sizeof h);
     if (rc == FSY_OK)
         rc = fsy_wire_decode_bundle_header(rec, len, &h);
+    r->format = h.format;
     b->sender = h.sender;
     b->created_ms = h.created_ms;
     b->sender_vv = h.sender_vv; /* b owns the entries now */
@@ -630,14 +744,46 @@ s_check_trust(const s_reader_t *r, const fsy_bundle_trust_t *trust)
                        z85);
 }
 
-/* The next batch into `out` (emptied first); out->n == 0 at the end. */
+/* An attachment's chunk: checked, then stored when importing. A bundle
+ * whose blob does not match its hash is refused whole (nothing of it is
+ * applied), as a frame would be. */
+static int
+s_take_chunk(s_reader_t *r, const uint8_t *rec, size_t len)
+{
+    fsy_chunk_t c;
+    bool complete = false;
+    int rc = fsy_wire_decode_chunk(rec, len, &c);
+    if (rc == FSY_OK && r->store != NULL)
+        rc = fsy_store_blob_chunk_put(r->store, &c, &complete);
+    if (rc == FSY_OK) {
+        r->n_chunks++;
+        r->chunk_bytes += c.len;
+        if (r->stats != NULL) {
+            r->stats->chunks++;
+            r->stats->blobs += complete;
+        }
+    }
+    free(c.data);
+    return rc;
+}
+
+/* The next batch into `out` (emptied first); out->n == 0 at the end.
+ * Attachments' chunks met on the way are taken as they come. */
 static int
 s_next_batch(s_reader_t *r, fsy_change_list_t *out)
 {
     const uint8_t *rec;
     size_t len;
+    uint32_t kind = S_KIND_CHANGES;
     fsy_change_list_clear(out);
-    int rc = s_next_record(r, &rec, &len);
+    int rc;
+    for (;;) {
+        rc = s_next_record(r, &rec, &len, &kind);
+        if (rc != FSY_OK || rec == NULL || kind != S_KIND_CHUNK)
+            break;
+        if ((rc = s_take_chunk(r, rec, len)) != FSY_OK)
+            return rc;
+    }
     if (rc != FSY_OK)
         return rc;
     if (rec == NULL)
@@ -695,6 +841,8 @@ s_read_all(const s_src_t *src, fsy_bundle_t **out)
     while (rc == FSY_OK && (rc = s_next_batch(&r, &batch)) == FSY_OK &&
            batch.n > 0)
         rc = s_append(&b->changes, &batch);
+    b->n_chunks = r.n_chunks;
+    b->chunk_bytes = r.chunk_bytes;
     fsy_change_list_clear(&batch);
     r.src.fd = -1; /* the caller owns it */
     s_reader_free(&r);
@@ -808,6 +956,8 @@ fsy_bundle_import_trusted(fsy_store_t *s, const char *path,
     free(head.sender_vv.v);
     if (rc == FSY_OK)
         rc = s_check_trust(&r, trust);
+    r.store = s;
+    r.stats = stats;
     if (rc == FSY_OK && (rc = fsy_store_begin(s)) == FSY_OK) {
         rc = s_import_batches(s, &r, stats);
         if (rc == FSY_OK)

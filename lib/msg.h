@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fieldsync/attachment.h"
 #include "fieldsync/change.h"
 #include "fieldsync/health.h"
 #include "fieldsync/vv.h"

@@ -101,6 +101,9 @@ static const char *const s_sql[ST__COUNT] = {
                      "VALUES(?1, ?2, ?3)",
     [ST_CHUNKS] = "SELECT idx, data FROM blob_chunks WHERE hash = ?1 "
                   "ORDER BY idx",
+    [ST_CHUNK_DROP] = "DELETE FROM blob_chunks WHERE hash = ?1",
+    [ST_CHUNK_ADD] = "INSERT OR IGNORE INTO blob_chunks(hash, idx, data) "
+                     "VALUES(?1, ?2, ?3)",
 };
 
 static const char s_schema[] =

@@ -216,11 +216,16 @@ s_write_all(int fd, const uint8_t *p, size_t n)
     return FSY_OK;
 }
 
-/* Streams the chunks in order to fd, hashing them; *total the bytes. */
+/* Each chunk in order to cb, hashing them; *total the bytes. A chunk out
+ * of place or too long is damage. */
 static int
-s_stream(fsy_store_t *s, sqlite3_stmt *st, int fd, uint8_t hash[32],
-         uint64_t *total)
+s_each_chunk(fsy_store_t *s, const uint8_t *hash, fsy_chunk_cb cb, void *ctx,
+             uint8_t got[FSY_BLOB_HASH_LEN], uint64_t *total)
 {
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHUNKS);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_blob(st, 1, hash, FSY_BLOB_HASH_LEN, SQLITE_STATIC);
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, FSY_BLOB_HASH_LEN);
     int rc = FSY_OK, step;
@@ -230,15 +235,136 @@ s_stream(fsy_store_t *s, sqlite3_stmt *st, int fd, uint8_t hash[32],
         const uint8_t *data = sqlite3_column_blob(st, 1);
         size_t n = (size_t)sqlite3_column_bytes(st, 1);
         if ((uint64_t)sqlite3_column_int64(st, 0) != expect++ ||
-            n > FSY_CHUNK_BYTES)
-            return fsy_err_set(FSY_ECORRUPT, "a chunk is missing or damaged");
+            n > FSY_CHUNK_BYTES) {
+            rc = fsy_err_set(FSY_ECORRUPT, "a chunk is missing or damaged");
+            break;
+        }
         crypto_generichash_update(&h, data, n);
         *total += n;
-        rc = s_write_all(fd, data, n);
+        rc = cb ? cb(expect - 1, data, n, ctx) : FSY_OK;
     }
     if (rc == FSY_OK && step != SQLITE_DONE)
         rc = fsy_sq_err(s, step, "reading an attachment");
-    crypto_generichash_final(&h, hash, FSY_BLOB_HASH_LEN);
+    sqlite3_reset(st);
+    crypto_generichash_final(&h, got, FSY_BLOB_HASH_LEN);
+    return rc;
+}
+
+static int
+s_to_fd(uint64_t idx, const uint8_t *data, size_t len, void *ctx)
+{
+    (void)idx;
+    return s_write_all(*(int *)ctx, data, len);
+}
+
+/* Reads a blob back through cb (may be NULL), checking it against its
+ * hash and size. */
+static int
+s_read_back(fsy_store_t *s, const uint8_t *hash, uint64_t size, fsy_chunk_cb cb,
+            void *ctx)
+{
+    uint8_t got[FSY_BLOB_HASH_LEN];
+    uint64_t total;
+    int rc = s_each_chunk(s, hash, cb, ctx, got, &total);
+    if (rc == FSY_OK &&
+        (total != size || sodium_memcmp(got, hash, FSY_BLOB_HASH_LEN) != 0))
+        rc = fsy_err_set(FSY_ECORRUPT,
+                         "the attachment's bytes do not match its hash");
+    return rc;
+}
+
+int
+fsy_store_blob_chunks(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
+                      fsy_chunk_cb cb, void *ctx)
+{
+    fsy_blob_state_t bs;
+    int rc = fsy_store_blob_state(s, hash, &bs);
+    if (rc != FSY_OK)
+        return rc;
+    if (!bs.complete)
+        return fsy_err_set(FSY_ENOTFOUND, "the attachment is not complete "
+                                          "here");
+    uint8_t got[FSY_BLOB_HASH_LEN];
+    uint64_t total;
+    return s_each_chunk(s, hash, cb, ctx, got, &total);
+}
+
+/* A whole that did not match its hash: every chunk goes (which one was
+ * bad cannot be told), the row stays with nothing held. */
+static int
+s_chunk_drop(fsy_store_t *s, const uint8_t *hash, uint64_t size)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHUNK_DROP);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_blob(st, 1, hash, FSY_BLOB_HASH_LEN, SQLITE_STATIC);
+    int rc = fsy_sq_step_done(s, st, "dropping an attachment");
+    return rc == FSY_OK ? s_blob_row(s, hash, size, 0, false) : rc;
+}
+
+/* A chunk from elsewhere; *added whether it was new here (a repeat is
+ * ignored: the first copy stays until the whole is checked). */
+static int
+s_chunk_add(fsy_store_t *s, const uint8_t *hash, uint64_t idx,
+            const uint8_t *data, size_t len, bool *added)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHUNK_ADD);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_blob(st, 1, hash, FSY_BLOB_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)idx);
+    sqlite3_bind_blob(st, 3, len ? (const void *)data : "", (int)len,
+                      SQLITE_STATIC);
+    int rc = fsy_sq_step_done(s, st, "storing an attachment");
+    *added = rc == FSY_OK && sqlite3_changes(s->db) == 1;
+    return rc;
+}
+
+/* Inside the transaction: the chunk, the bytes held, and the check once
+ * the blob is whole. A whole that does not match is dropped, and that drop
+ * is committed (*dropped): the sender must send it again. */
+static int
+s_chunk_in(fsy_store_t *s, const fsy_chunk_t *c, bool *complete, bool *dropped)
+{
+    fsy_blob_state_t bs;
+    bool added = false;
+    int rc = fsy_store_blob_state(s, c->hash, &bs);
+    *complete = false; /* made complete by this chunk */
+    if (rc != FSY_OK || bs.complete)
+        return rc;
+    if (bs.known && bs.size != c->size)
+        return fsy_err_set(FSY_EINVAL,
+                           "attachment chunk says %llu bytes, another "
+                           "said %llu",
+                           (unsigned long long)c->size,
+                           (unsigned long long)bs.size);
+    rc = s_chunk_add(s, c->hash, c->idx, c->data, c->len, &added);
+    uint64_t have = bs.have + (added ? c->len : 0);
+    bool whole = have == c->size;
+    if (rc == FSY_OK && whole &&
+        s_read_back(s, c->hash, c->size, NULL, NULL) != FSY_OK) {
+        *dropped = true;
+        return s_chunk_drop(s, c->hash, c->size);
+    }
+    if (rc == FSY_OK)
+        rc = s_blob_row(s, c->hash, c->size, have, whole);
+    *complete = rc == FSY_OK && whole;
+    return rc;
+}
+
+int
+fsy_store_blob_chunk_put(fsy_store_t *s, const fsy_chunk_t *c, bool *complete)
+{
+    bool done = false, dropped = false;
+    int rc = fsy_sq_txn_begin(s);
+    if (rc == FSY_OK)
+        rc = fsy_sq_txn_end(s, s_chunk_in(s, c, &done, &dropped));
+    if (rc == FSY_OK && dropped)
+        rc = fsy_err_set(FSY_ECORRUPT,
+                         "an attachment's bytes do not match its hash: "
+                         "dropped, to be sent again");
+    if (complete != NULL)
+        *complete = rc == FSY_OK && done;
     return rc;
 }
 
@@ -255,16 +381,8 @@ fsy_store_blob_write(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
                            "the attachment is not complete here: %" PRIu64
                            " of %" PRIu64 " bytes",
                            bs.have, bs.size);
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHUNKS);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_blob(st, 1, hash, FSY_BLOB_HASH_LEN, SQLITE_STATIC);
-    uint8_t got[FSY_BLOB_HASH_LEN];
-    uint64_t total;
-    rc = s_stream(s, st, fd, got, &total);
-    sqlite3_reset(st);
-    if (rc == FSY_OK &&
-        (total != bs.size || sodium_memcmp(got, hash, FSY_BLOB_HASH_LEN) != 0))
+    rc = s_read_back(s, hash, bs.size, s_to_fd, &fd);
+    if (rc == FSY_ECORRUPT)
         rc = fsy_err_set(FSY_ECORRUPT,
                          "the attachment's bytes in the replica do not "
                          "match its hash: the replica is damaged "

@@ -34,6 +34,8 @@ enum fsy_stmt_id {
     ST_BLOB_PUT,
     ST_CHUNK_PUT,
     ST_CHUNKS,
+    ST_CHUNK_DROP,
+    ST_CHUNK_ADD,
     ST__COUNT
 };
 

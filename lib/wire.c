@@ -245,6 +245,7 @@ fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len,
                          "(this fieldsync reads %d to %d): upgrade "
                          "fieldsync",
                          m->format, FSY_BUNDLE_FORMAT_MIN, FSY_BUNDLE_FORMAT);
+    out->format = m->format;
     if (rc == FSY_OK)
         rc = fsy_wire_dec_origin(m->sender, &out->sender);
     out->created_ms = m->created_ms;

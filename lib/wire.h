@@ -43,6 +43,7 @@ int fsy_wire_decode_batch(const uint8_t *buf, size_t len,
  * (free(out->sender_vv.v)).
  */
 typedef struct fsy_bundle_header {
+    uint32_t format; /* FSY_BUNDLE_FORMAT_MIN ... FSY_BUNDLE_FORMAT */
     fsy_origin_t sender;
     uint64_t created_ms;
     fsy_vv_t sender_vv;

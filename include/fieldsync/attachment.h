@@ -36,6 +36,9 @@ extern "C" {
      FSY_ATTACH_NAME_MAX)
 /* The default [limits] max_attachment_bytes. */
 #define FSY_ATTACHMENT_MAX_DEFAULT ((uint64_t)256 << 20)
+/* Blobs are kept and sent in chunks of this many bytes (the last may be
+ * shorter): the unit that is stored, sent, verified and acknowledged. */
+#define FSY_CHUNK_BYTES (64u * 1024u)
 /* Sizes a reference may state: JSON carries them exactly. */
 #define FSY_ATTACHMENT_SIZE_MAX ((uint64_t)1 << 53)
 
@@ -45,6 +48,17 @@ typedef struct fsy_ref {
     char type[FSY_ATTACH_TYPE_MAX + 1];
     char name[FSY_ATTACH_NAME_MAX + 1];
 } fsy_ref_t;
+
+/* One chunk of an attachment's blob: bytes [idx * FSY_CHUNK_BYTES, ...)
+ * of the blob (hash, size). `data` is owned by whoever decoded it (free),
+ * borrowed by an encoder. */
+typedef struct fsy_chunk {
+    uint8_t hash[FSY_BLOB_HASH_LEN];
+    uint64_t size;
+    uint64_t idx;
+    uint8_t *data;
+    size_t len;
+} fsy_chunk_t;
 
 /* The reference's text into buf (at least FSY_REF_TEXT_MAX + 1 bytes);
  * *len its length. FSY_EINVAL if ref's type, name or size is not valid. */

@@ -5,8 +5,10 @@
  * local-log order, plus the sender's origin and version vector. On disk:
  *
  *   "FSYBNDL1" | u32 flags |
- *   zstd frame of records, each u32 length + protobuf message:
- *       BundleHeader, then ChangeBatch ... (whole transactions each) |
+ *   zstd frame of records, each u32 (kind << 28 | length) + protobuf:
+ *       kind 0: BundleHeader, then ChangeBatch ... (whole transactions
+ *       each); kind 1 (format 2): BlobChunk ..., the chunks of the
+ *       attachments the changes refer to, each blob's in order |
  *   u64 raw length | u64 stored length | BLAKE2b-256 of everything before |
  *   signer's Ed25519 public key (32) | Ed25519 signature of that hash (64)
  *   (both all zero when unsigned)
@@ -18,6 +20,9 @@
  *
  * Records are written and read one at a time, so exporting or importing a
  * bundle of any size uses memory bounded by one batch, not by the bundle.
+ * An attachment whose bytes the exporting site does not hold whole is
+ * left out (the reference still travels); an importer checks every blob
+ * against its hash before it counts as held.
  *
  * Errors: FSY_EFORMAT (not a bundle), FSY_EVERSION (newer format),
  * FSY_ECORRUPT (truncated or damaged), FSY_ETOOBIG, FSY_EIO, plus store
@@ -54,6 +59,8 @@ typedef struct fsy_bundle {
     uint64_t created_ms;
     fsy_vv_t sender_vv;        /* the sender's vector when it wrote this */
     fsy_change_list_t changes; /* in the sender's local-log order */
+    size_t n_chunks;           /* attachments' chunks (checked, not kept) */
+    uint64_t chunk_bytes;
 } fsy_bundle_t;
 
 /*
@@ -67,6 +74,21 @@ int fsy_bundle_export(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
 int fsy_bundle_export_signed(fsy_store_t *s, const fsy_vv_t *to_vv,
                              const char *path, const fsy_identity_t *signer,
                              size_t *n_out);
+
+/* How to export: who signs (NULL: unsigned), whether attachments' bytes
+ * travel (default true: a courier's bundle is often the only way they
+ * reach a site), and what was written. */
+typedef struct fsy_bundle_opts {
+    const fsy_identity_t *signer;
+    bool no_attachments;
+    size_t n_changes;    /* out */
+    size_t n_blobs;      /* out: attachments carried whole */
+    size_t n_missing;    /* out: referred to but not whole here: left out */
+    uint64_t blob_bytes; /* out */
+} fsy_bundle_opts_t;
+
+int fsy_bundle_export_opts(fsy_store_t *s, const fsy_vv_t *to_vv,
+                           const char *path, fsy_bundle_opts_t *o);
 
 /* Which signers an importing site accepts. */
 typedef struct fsy_bundle_trust {

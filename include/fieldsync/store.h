@@ -223,6 +223,9 @@ typedef struct fsy_apply_stats {
      * writer's clock is probably wrong (the change is accepted anyway). */
     uint64_t ahead_ms;
     fsy_origin_t ahead_origin;
+    /* Attachments' chunks taken (bundles), and blobs they completed. */
+    size_t chunks;
+    size_t blobs;
 } fsy_apply_stats_t;
 
 /*
@@ -313,10 +316,6 @@ int fsy_store_site_disconnected(fsy_store_t *s, const char *site,
 
 /* ---- attachments' blobs (fieldsync/attachment.h) --------------------- */
 
-/* Blobs are kept in chunks of this many bytes (the last may be shorter):
- * the unit that is stored, sent, verified and acknowledged. */
-#define FSY_CHUNK_BYTES (64u * 1024u)
-
 typedef struct fsy_blob_state {
     bool known;    /* a row exists for the hash */
     bool complete; /* every byte is here and the hash was checked */
@@ -348,6 +347,26 @@ int fsy_store_blob_state(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
  */
 int fsy_store_blob_write(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
                          int fd);
+
+/* Calls cb for each chunk of a complete blob, in order (data borrowed for
+ * the call); a non-zero return stops and is returned. FSY_ENOTFOUND if the
+ * blob is not complete here. */
+typedef int (*fsy_chunk_cb)(uint64_t idx, const uint8_t *data, size_t len,
+                            void *ctx);
+int fsy_store_blob_chunks(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
+                          fsy_chunk_cb cb, void *ctx);
+
+/*
+ * Stores chunk c->idx of the blob (c->hash, c->size), whose place and
+ * length the caller has checked (fsy_wire_decode_chunk), in its own
+ * transaction or the open group. Once the blob is whole, its bytes are
+ * read back and hashed: it becomes complete, or, not matching its hash,
+ * its chunks are dropped (in a group, only when the group commits) and
+ * FSY_ECORRUPT returned. Nothing is done for a blob complete already.
+ * *complete (may be NULL) tells whether this chunk completed the blob.
+ */
+int fsy_store_blob_chunk_put(fsy_store_t *s, const fsy_chunk_t *c,
+                             bool *complete);
 
 /* Counts for status displays. */
 typedef struct fsy_store_counts {

@@ -55,7 +55,9 @@ expect_fail 2 "give --field" fs gao get jmac-monthly-11 -o "$T/x"
 assert_eq "$(digest gao)" "$before" "digest after refused writes"
 
 step "a receiver holds the reference; the bytes have not travelled"
-exchange gao hq
+fs hq vv -o "$T/hq.vv"
+fs gao bundle export --to-vv "$T/hq.vv" --attachments none -o "$T/gao-to-hq.fsb" >/dev/null
+fs hq bundle import "$T/gao-to-hq.fsb" >/dev/null
 fs hq get jmac-monthly-11 | grep -q '(arriving: 0 B of 878.9 KB)' ||
   fail "receiver does not say the attachment is arriving: $(fs hq get jmac-monthly-11)"
 expect_fail 1 "gao-region-map.pdf is not complete here yet \(arriving: 0 B of 878.9 KB\)" \
@@ -63,6 +65,25 @@ expect_fail 1 "gao-region-map.pdf is not complete here yet \(arriving: 0 B of 87
 [ ! -e "$T/hq.pdf" ] || fail "a partial file was left behind"
 ls "$T" | grep -q 'hq.pdf.tmp' && fail "a temporary file was left behind"
 all_digests_equal gao hq
+
+step "a bundle carries the bytes by default; --attachments none only the references"
+fs bamako init --site bamako >/dev/null
+fs gao bundle export --all -o "$T/full.fsb" >"$T/export.txt"
+grep -q '^with 2 attachments (878.9 KB)$' "$T/export.txt" || fail "export does not count attachments: $(cat "$T/export.txt")"
+fs gao bundle export --all --attachments none -o "$T/small.fsb" >/dev/null
+[ "$(stat -c %s "$T/small.fsb")" -lt 10000 ] || fail "--attachments none still carries bytes"
+fs bamako bundle import "$T/small.fsb" >/dev/null
+fs bamako get jmac-monthly-11 | grep -q 'arriving: 0 B of 878.9 KB' || fail "bamako should wait for the bytes"
+fs bamako bundle import "$T/full.fsb" >"$T/import.txt"
+grep -q ', 2 attachments now whole here$' "$T/import.txt" || fail "import does not count attachments: $(cat "$T/import.txt")"
+fs bamako get jmac-monthly-11 --field annex -o "$T/bamako.pdf"
+cmp "$T/bamako.pdf" "$T/gao-region-map.pdf" || fail "attachment carried by bundle differs"
+! fs bamako get jmac-monthly-11 | grep -q arriving || fail "still arriving after the full bundle"
+fs bamako verify >/dev/null || fail "bamako does not verify"
+step "a site without the bytes exports the references, and says so"
+fs hq bundle export --all -o "$T/hq.fsb" 2>"$T/hq.err" >/dev/null
+grep -q "2 attachments not whole here left out" "$T/hq.err" || fail "no warning for attachments left out"
+expect_fail 2 "all or none" fs gao bundle export --all --attachments some -o "$T/x.fsb"
 
 step "a replica of schema 2 is upgraded and takes attachments"
 cp "$FSY_SOURCE_DIR/tests/fixtures/replica/gao-v2.db" "$T/old.db"

@@ -277,6 +277,59 @@ START_TEST(test_attachment_flag_is_in_the_checksum)
 }
 END_TEST
 
+START_TEST(test_attachment_chunks_from_elsewhere_checked_whole)
+{
+    fsy_store_t *gao = tu_replica("gao"), *hq = tu_replica("hq");
+    const char *path = s_file("sitrep.pdf", 2 * FSY_CHUNK_BYTES + 10, 9);
+    fsy_ref_t r;
+    memset(&r, 0, sizeof r);
+    ck_ok(fsy_store_blob_put_file(gao, path, 1 << 20, &r));
+    /* the chunks as gao holds them */
+    uint8_t *bytes = malloc(r.size);
+    FILE *f = fopen(path, "rb");
+    ck_assert_uint_eq(fread(bytes, 1, r.size, f), r.size);
+    fclose(f);
+    fsy_chunk_t c = {.size = r.size};
+    memcpy(c.hash, r.hash, sizeof c.hash);
+    bool done;
+    /* a damaged chunk: the whole fails its hash and is dropped */
+    bytes[5] ^= 1;
+    for (uint64_t i = 0; i < 3; i++) {
+        c.idx = i;
+        c.data = bytes + i * FSY_CHUNK_BYTES;
+        c.len = i < 2 ? FSY_CHUNK_BYTES : 10;
+        int rc = fsy_store_blob_chunk_put(hq, &c, &done);
+        ck_assert_int_eq(rc, i < 2 ? FSY_OK : FSY_ECORRUPT);
+        ck_assert(!done);
+    }
+    fsy_blob_state_t st;
+    ck_ok(fsy_store_blob_state(hq, r.hash, &st));
+    ck_assert(!st.complete);
+    ck_assert_uint_eq(st.have, 0); /* all of it goes, to be sent again */
+    /* sent again, in another order and with a repeat: complete */
+    bytes[5] ^= 1;
+    const uint64_t order[] = {2, 0, 0, 1};
+    for (size_t k = 0; k < 4; k++) {
+        c.idx = order[k];
+        c.data = bytes + c.idx * FSY_CHUNK_BYTES;
+        c.len = c.idx < 2 ? FSY_CHUNK_BYTES : 10;
+        ck_ok(fsy_store_blob_chunk_put(hq, &c, &done));
+        ck_assert(done == (k == 3));
+        ck_ok(fsy_store_blob_state(hq, r.hash, &st));
+        ck_assert_uint_eq(st.have, k < 2    ? 10 + k * FSY_CHUNK_BYTES
+                                   : k == 2 ? 10 + FSY_CHUNK_BYTES
+                                            : r.size);
+    }
+    ck_assert(st.complete);
+    /* another size for the same hash: refused */
+    c.size = r.size + 1;
+    ck_ok(fsy_store_blob_chunk_put(hq, &c, &done)); /* complete: ignored */
+    free(bytes);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -291,6 +344,7 @@ s_suite(void)
     tcase_add_test(
         tc, test_attachment_reference_is_a_value_that_replicates_and_merges);
     tcase_add_test(tc, test_attachment_flag_is_in_the_checksum);
+    tcase_add_test(tc, test_attachment_chunks_from_elsewhere_checked_whole);
     suite_add_tcase(su, tc);
     return su;
 }
