@@ -17,6 +17,7 @@
 #include "fieldsync/store.h"
 #include "http.h"
 #include "peer.h"
+#include "transfer.h"
 #include "transport.h"
 
 typedef struct fsy_daemon fsy_daemon_t;
@@ -28,6 +29,7 @@ typedef struct fsy_child_slot {
     uint8_t rid[FSY_RID_MAX];
     size_t rid_len;
     fsy_peer_t peer;
+    fsy_xfer_t xfer; /* attachments to and from this child */
 } fsy_child_slot_t;
 
 /* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
@@ -42,6 +44,8 @@ struct fsy_daemon {
     fsy_transport_t tr;
     bool has_parent;
     fsy_peer_t parent;
+    fsy_xfer_t parent_xfer;
+    fsy_xfer_hub_t xfer_hub; /* who fetches which attachment */
     fsy_child_slot_t children[FSY_MAX_CHILDREN];
     uint64_t malformed;
     uint64_t started_ms;

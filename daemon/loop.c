@@ -67,6 +67,13 @@ s_on_report(void *ctx, fsy_peer_t *p, const fsy_sync_env_t *env,
     return fsy_health_receive(p, env, m);
 }
 
+static int
+s_on_blob(void *ctx, fsy_peer_t *p, const fsy_sync_env_t *env,
+          const fsy_msg_t *m)
+{
+    return fsy_xfer_on_msg(ctx, p, env, m);
+}
+
 /* ---- admission -------------------------------------------------------- */
 
 /* A refused peer retries every few hundred ms: log the 1st, 2nd, 4th, 8th
@@ -114,6 +121,9 @@ s_child_for(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len, bool hello,
     c->peer.send = s_send_child;
     c->peer.send_ctx = c;
     c->peer.on_report = s_on_report;
+    fsy_xfer_init(&c->xfer, &d->xfer_hub);
+    c->peer.on_blob = s_on_blob;
+    c->peer.blob_ctx = &c->xfer;
     fsy_peer_start(&c->peer, env);
     return c;
 }
@@ -289,11 +299,15 @@ s_session_gone(fsy_daemon_t *d, fsy_peer_t *p, const fsy_sync_env_t *env,
         fsy_store_site_disconnected(d->store, p->origin.site, p->last_rx_ms);
 }
 
+/* What the peer lacks: changes first, then attachments' chunks. */
 static void
-s_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
+s_pump(fsy_peer_t *p, fsy_xfer_t *x, const fsy_sync_env_t *env)
 {
     if (fsy_peer_pump(p, env) != FSY_OK)
         fsy_log("error", "pump", "peer=%s error=\"%s\"", p->name,
+                fsy_errdetail());
+    if (fsy_xfer_tick(x, p, env) != FSY_OK)
+        fsy_log("error", "attachments", "peer=%s error=\"%s\"", p->name,
                 fsy_errdetail());
 }
 
@@ -303,7 +317,7 @@ s_job_sessions(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     if (d->has_parent) {
         fsy_peer_tick(&d->parent, env);
-        s_pump(&d->parent, env);
+        s_pump(&d->parent, &d->parent_xfer, env);
     }
     for (size_t i = 0; i < FSY_MAX_CHILDREN; i++) {
         fsy_child_slot_t *c = &d->children[i];
@@ -311,11 +325,12 @@ s_job_sessions(fsy_daemon_t *d, const fsy_sync_env_t *env)
             continue;
         if (!fsy_peer_tick(&c->peer, env)) {
             s_session_gone(d, &c->peer, env, "timeout");
+            fsy_xfer_reset(&c->xfer);
             fsy_peer_clear(&c->peer);
             c->used = false;
             continue;
         }
-        s_pump(&c->peer, env);
+        s_pump(&c->peer, &c->xfer, env);
     }
 }
 
@@ -445,6 +460,9 @@ fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
         d->parent.is_parent = true;
         d->parent.send = s_send_parent;
         d->parent.send_ctx = d;
+        fsy_xfer_init(&d->parent_xfer, &d->xfer_hub);
+        d->parent.on_blob = s_on_blob;
+        d->parent.blob_ctx = &d->parent_xfer;
         fsy_peer_start(&d->parent, &env);
     }
     sd_notify(0, "READY=1");

@@ -90,6 +90,12 @@ fsy_peer_connected(const fsy_peer_t *p, const fsy_sync_env_t *env)
 }
 
 bool
+fsy_peer_idle(const fsy_peer_t *p)
+{
+    return p->state == FSY_PEER_LIVE && p->inflight == 0;
+}
+
+bool
 fsy_peer_report_due(fsy_peer_t *p, const fsy_sync_env_t *env, uint64_t gap_ms)
 {
     if (p->health_rx_ms != 0 && env->now_ms - p->health_rx_ms < gap_ms)
@@ -202,6 +208,8 @@ s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
     m.vv = *vv;
     m.max_value = FSY_VALUE_MAX;
     m.max_txn_changes = FSY_TXN_MAX;
+    if (!p->is_parent && p->acl != NULL) /* what we serve this child */
+        m.attachments = (uint32_t)p->acl->attachments;
     p->hello_tx_ms = env->now_ms;
     rc = fsy_peer_send(p, env, &m);
     fsy_vv_free(&vv);
@@ -375,6 +383,8 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
                              "older fieldsync");
     bool reply = !p->is_parent; /* a child says hello first */
     p->origin = m->origin;
+    if (p->is_parent)
+        p->attachments = (fsy_attach_policy_t)m->attachments;
     if (!p->is_parent) {
         snprintf(p->name, sizeof p->name, "%s", m->origin.site);
         p->acl = fsy_config_child(env->cfg, m->origin.site);
@@ -546,6 +556,9 @@ fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
                    : p->on_report(p->report_ctx, p, env, m);
     if (m->type == FSY_MSG_BATCH)
         return s_on_batch(p, env, m);
+    if (m->type == FSY_MSG_WANT || m->type == FSY_MSG_CHUNK ||
+        m->type == FSY_MSG_NOTHAVE)
+        return p->on_blob == NULL ? FSY_OK : p->on_blob(p->blob_ctx, p, env, m);
     return s_on_ack(p, env, m);
 }
 

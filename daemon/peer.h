@@ -102,6 +102,12 @@ typedef struct fsy_peer {
     void *send_ctx;
     fsy_peer_report_fn on_report; /* NULL: reports are ignored */
     void *report_ctx;
+    /* WANT, CHUNK and NOTHAVE (attachments: daemon/transfer.c), from a
+     * live session; NULL: ignored */
+    fsy_peer_report_fn on_blob;
+    void *blob_ctx;
+    /* from a parent's HELLO: which attachments' bytes it serves us */
+    fsy_attach_policy_t attachments;
 } fsy_peer_t;
 
 /* Everything a session needs from its daemon. */
@@ -147,6 +153,10 @@ int fsy_peer_send(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m);
 /* The one definition of "connected": live, and heard from within the
  * timeout. */
 bool fsy_peer_connected(const fsy_peer_t *p, const fsy_sync_env_t *env);
+
+/* Live with no batch in flight: what is left of the link may carry
+ * attachments' chunks (changes always go first). */
+bool fsy_peer_idle(const fsy_peer_t *p);
 
 /* Whether a health report from this child may be taken now: one per gap
  * (half a health period), and the first of each session always. */

@@ -392,6 +392,17 @@ s_child_key(s_parse_t *p, const char *site, const char *key, const char *value)
     if (strcmp(key, "sites_below") == 0)
         return s_id_list(p, where, value, c->sites_below, sizeof c->sites_below,
                          fsy_check_site);
+    if (strcmp(key, "attachments") == 0) {
+        static const char *const names[] = {"all", "none", "on-demand"};
+        for (int i = 0; i < 3; i++)
+            if (strcmp(value, names[i]) == 0) {
+                c->attachments = (fsy_attach_policy_t)i;
+                return 1;
+            }
+        snprintf(p->why, sizeof p->why,
+                 "%s: want all, none or on-demand, not '%.40s'", where, value);
+        return 0;
+    }
     snprintf(p->why, sizeof p->why, "unknown key '%s' in [child %s]", key,
              c->site);
     return 0;

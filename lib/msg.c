@@ -15,5 +15,6 @@ fsy_msg_clear(fsy_msg_t *m)
     free(m->vv.v);
     fsy_change_list_clear(&m->changes);
     fsy_site_health_free(m->sites, m->n_sites);
+    free(m->chunk.data);
     memset(m, 0, sizeof *m);
 }

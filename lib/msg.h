@@ -30,12 +30,18 @@ typedef enum fsy_msg_type {
     FSY_MSG_ACK,
     FSY_MSG_HEARTBEAT,
     FSY_MSG_REFUSE,
-    FSY_MSG_HEALTH
+    FSY_MSG_HEALTH,
+    FSY_MSG_WANT,
+    FSY_MSG_CHUNK,
+    FSY_MSG_NOTHAVE
 } fsy_msg_type_t;
+
+/* Most chunks one WANT asks for. */
+#define FSY_WANT_MAX 64
 
 /*
  * One decoded frame. Which members mean something depends on `type`:
- *   HELLO      origin, vv, max_value, max_txn_changes
+ *   HELLO      origin, vv, max_value, max_txn_changes, attachments
  *   BATCH      id, changes (decompressed, decoded, validated)
  *   ACK        id, vv, gapped, refused
  *   HEARTBEAT  sent_ms
@@ -43,14 +49,18 @@ typedef enum fsy_msg_type {
  *   HEALTH     sites, n_sites: the sender's own summary first; in each,
  *              heard_ms carries an AGE (ms since last heard), and via and
  *              updated_ms are unused (the receiver fills them)
- * vv.v, changes and sites are owned by the message: fsy_msg_clear() frees
- * them (an encoder only borrows them).
+ *   WANT       chunk.hash, chunk.size, want[n_want], fetch, have
+ *   CHUNK      chunk (data decompressed and checked for its place)
+ *   NOTHAVE    chunk.hash, reason
+ * vv.v, changes, sites and chunk.data are owned by the message:
+ * fsy_msg_clear() frees them (an encoder only borrows them).
  */
 typedef struct fsy_msg {
     fsy_msg_type_t type;
     fsy_origin_t origin;
     fsy_vv_t vv;
     uint32_t max_value, max_txn_changes;
+    uint32_t attachments; /* fsy_attach_policy_t, from a parent */
     uint64_t id;
     fsy_change_list_t changes;
     uint64_t gapped, refused;
@@ -58,6 +68,11 @@ typedef struct fsy_msg {
     char reason[256];
     fsy_site_health_t *sites;
     size_t n_sites;
+    fsy_chunk_t chunk;
+    uint64_t want[FSY_WANT_MAX];
+    size_t n_want;
+    bool fetch;
+    uint64_t have;
 } fsy_msg_t;
 
 /* Frees what a message owns and zeroes it. */

@@ -104,6 +104,16 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_CHUNK_DROP] = "DELETE FROM blob_chunks WHERE hash = ?1",
     [ST_CHUNK_ADD] = "INSERT OR IGNORE INTO blob_chunks(hash, idx, data) "
                      "VALUES(?1, ?2, ?3)",
+    [ST_BLOB_WANT] = "INSERT OR IGNORE INTO blobs(hash, size, have, complete, "
+                     "created_ms) VALUES(?1, ?2, 0, 0, ?3)",
+    [ST_BLOBS_WANTED] = "SELECT hash, size, have, fetch FROM blobs "
+                        "WHERE complete = 0 ORDER BY created_ms, hash",
+    [ST_CHUNK_IDX] = "SELECT idx FROM blob_chunks WHERE hash = ?1 AND "
+                     "idx >= ?2 ORDER BY idx",
+    [ST_CHUNK_GET] = "SELECT data FROM blob_chunks WHERE hash = ?1 AND "
+                     "idx = ?2",
+    [ST_BLOB_FETCH] = "UPDATE blobs SET fetch = 1 WHERE hash = ?1 AND "
+                      "complete = 0",
 };
 
 static const char s_schema[] =
@@ -145,7 +155,9 @@ static const char s_schema_blobs[] =
     "ALTER TABLE changes ADD COLUMN ref INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE blobs(hash BLOB PRIMARY KEY, size INTEGER NOT NULL,"
     "  have INTEGER NOT NULL, complete INTEGER NOT NULL,"
-    "  created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "  created_ms INTEGER NOT NULL, fetch INTEGER NOT NULL DEFAULT 0)"
+    "  WITHOUT ROWID;"
+    "CREATE INDEX blobs_wanted ON blobs(complete, created_ms);"
     "CREATE TABLE blob_chunks(hash BLOB NOT NULL, idx INTEGER NOT NULL,"
     "  data BLOB NOT NULL, PRIMARY KEY(hash, idx));";
 

@@ -386,6 +386,8 @@ s_store_one(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
 {
     int64_t lseq;
     int rc = s_insert_change(s, c, origin_id, &lseq);
+    if (rc == FSY_OK && c->ref) /* the bytes are wanted from now on */
+        rc = fsy_sq_blob_want(s, c);
     for (size_t i = 0; rc == FSY_OK && i < c->n_bases; i++)
         rc = s_apply_base(s, ax, c, &c->bases[i]);
     if (rc == FSY_OK)

@@ -389,3 +389,118 @@ fsy_store_blob_write(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
                          "(fieldsync verify)");
     return rc;
 }
+
+/* ---- what a site wants, and serves ------------------------------------ */
+
+int
+fsy_sq_blob_want(fsy_store_t *s, const fsy_change_t *c)
+{
+    fsy_ref_t ref;
+    if (fsy_ref_parse(c->value, c->value_len, &ref) != FSY_OK)
+        return FSY_OK; /* validated before: cannot happen */
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_BLOB_WANT);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_blob(st, 1, ref.hash, FSY_BLOB_HASH_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (int64_t)ref.size);
+    sqlite3_bind_int64(st, 3, (int64_t)fsy_sq_now(s));
+    return fsy_sq_step_done(s, st, "noting a wanted attachment");
+}
+
+int
+fsy_store_blobs_wanted(fsy_store_t *s, fsy_blob_wanted_t *out, size_t max,
+                       size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_BLOBS_WANTED);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    int step;
+    while (*n < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != FSY_BLOB_HASH_LEN)
+            continue; /* not a hash: not something to ask for */
+        fsy_blob_wanted_t *w = &out[(*n)++];
+        memcpy(w->hash, sqlite3_column_blob(st, 0), FSY_BLOB_HASH_LEN);
+        w->size = (uint64_t)sqlite3_column_int64(st, 1);
+        w->have = (uint64_t)sqlite3_column_int64(st, 2);
+        w->fetch = sqlite3_column_int(st, 3) != 0;
+    }
+    int rc = *n == max || step == SQLITE_DONE
+                 ? FSY_OK
+                 : fsy_sq_err(s, step, "listing wanted attachments");
+    sqlite3_reset(st);
+    return rc;
+}
+
+int
+fsy_store_blob_missing(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
+                       uint64_t size, uint64_t from, uint64_t *out, size_t max,
+                       size_t *n)
+{
+    uint64_t chunks = (size + FSY_CHUNK_BYTES - 1) / FSY_CHUNK_BYTES;
+    *n = 0;
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHUNK_IDX);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_blob(st, 1, hash, FSY_BLOB_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)from);
+    int step = SQLITE_ROW;
+    uint64_t held = UINT64_MAX; /* the next held index at or after i */
+    for (uint64_t i = from; i < chunks && *n < max; i++) {
+        while (step == SQLITE_ROW && (held == UINT64_MAX || held < i)) {
+            step = sqlite3_step(st);
+            held = step == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0)
+                                      : UINT64_MAX;
+        }
+        if (held != i)
+            out[(*n)++] = i;
+    }
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE
+                 ? FSY_OK
+                 : fsy_sq_err(s, step, "reading an attachment");
+    sqlite3_reset(st);
+    return rc;
+}
+
+int
+fsy_store_blob_chunk_get(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
+                         uint64_t idx, uint8_t **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHUNK_GET);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_blob(st, 1, hash, FSY_BLOB_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)idx);
+    int step = sqlite3_step(st), rc = FSY_OK;
+    if (step == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        if (n > FSY_CHUNK_BYTES || (*data = malloc(n ? n : 1)) == NULL)
+            rc = fsy_err_set(n > FSY_CHUNK_BYTES ? FSY_ECORRUPT : FSY_ENOMEM,
+                             "cannot read an attachment's chunk");
+        else if (n > 0)
+            memcpy(*data, sqlite3_column_blob(st, 0), n);
+        *len = rc == FSY_OK ? n : 0;
+    } else {
+        rc = step == SQLITE_DONE
+                 ? fsy_err_set(FSY_ENOTFOUND, "chunk not held here")
+                 : fsy_sq_err(s, step, "reading an attachment");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int
+fsy_store_blob_fetch(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN])
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_BLOB_FETCH);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_blob(st, 1, hash, FSY_BLOB_HASH_LEN, SQLITE_STATIC);
+    int rc = fsy_sq_step_done(s, st, "asking for an attachment");
+    if (rc == FSY_OK && sqlite3_changes(s->db) == 0)
+        rc = fsy_err_set(FSY_ENOTFOUND, "no attachment waited for here has "
+                                        "that hash");
+    return rc;
+}

@@ -36,6 +36,11 @@ enum fsy_stmt_id {
     ST_CHUNKS,
     ST_CHUNK_DROP,
     ST_CHUNK_ADD,
+    ST_BLOB_WANT,
+    ST_BLOBS_WANTED,
+    ST_CHUNK_IDX,
+    ST_CHUNK_GET,
+    ST_BLOB_FETCH,
     ST__COUNT
 };
 
@@ -121,6 +126,9 @@ typedef enum fsy_sq_source {
  * the caller's transaction. */
 int fsy_sq_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
                          fsy_sq_source_t from, fsy_apply_stats_t *stats);
+
+/* A reference arrived (store_blobs.c): its blob is wanted, unless known. */
+int fsy_sq_blob_want(fsy_store_t *s, const fsy_change_t *c);
 
 /* Bases are stored as one blob: see fsy_sq_bases_encode(). */
 int fsy_sq_bases_encode(const fsy_version_t *b, size_t n, uint8_t **out,

@@ -18,6 +18,7 @@
 #include "fieldsync/ident.h"
 #include "wire.h"
 #include "wire_codec.h"
+#include "wire_blob.h"
 #include "wire_health.h"
 
 /* ---- encoding a batch ------------------------------------------------- */
@@ -289,6 +290,7 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
     Fieldsync__Health health = FIELDSYNC__HEALTH__INIT;
     Fieldsync__Origin origin = FIELDSYNC__ORIGIN__INIT;
     fsy_wire_vv_enc_t ve = {0};
+    fsy_wire_blob_enc_t be = {0};
     uint8_t *z = NULL;
     int rc = FSY_OK;
     f.protocol = FSY_PROTOCOL_VERSION;
@@ -299,6 +301,8 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
         hello.origin = &origin;
         hello.max_value = m->max_value;
         hello.max_txn_changes = m->max_txn_changes;
+        hello.has_attachments = m->attachments != 0;
+        hello.attachments = m->attachments;
         rc = fsy_wire_vv_build(&ve, &m->vv);
         hello.vv = &ve.msg;
         f.body_case = FIELDSYNC__FRAME__BODY_HELLO;
@@ -333,11 +337,17 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
         f.body_case = FIELDSYNC__FRAME__BODY_HEALTH;
         f.health = &health;
         break;
+    case FSY_MSG_WANT:
+    case FSY_MSG_CHUNK:
+    case FSY_MSG_NOTHAVE:
+        rc = fsy_wire_enc_blob(m, &f, &be);
+        break;
     default:
         rc = fsy_err_set(FSY_EINTERNAL, "unknown message type %d", m->type);
     }
     if (rc == FSY_OK)
         rc = fsy_wire_pack(&f.base, out, len);
+    fsy_wire_blob_enc_free(&be);
     fsy_wire_vv_enc_free(&ve);
     free(z);
     return rc;
@@ -366,6 +376,11 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
         out->type = FSY_MSG_HELLO;
         out->max_value = f->hello->max_value;
         out->max_txn_changes = f->hello->max_txn_changes;
+        out->attachments =
+            f->hello->has_attachments ? f->hello->attachments : 0;
+        if (out->attachments > 2)
+            return fsy_err_set(FSY_EINVAL, "unknown attachments policy %u",
+                               out->attachments);
         int rc = fsy_wire_dec_origin(f->hello->origin, &out->origin);
         return rc ? rc : fsy_wire_dec_vv(f->hello->vv, &out->vv);
     }
@@ -390,6 +405,10 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
     case FIELDSYNC__FRAME__BODY_HEALTH:
         out->type = FSY_MSG_HEALTH;
         return fsy_wire_dec_health(f->health, out);
+    case FIELDSYNC__FRAME__BODY_WANT:
+    case FIELDSYNC__FRAME__BODY_CHUNK:
+    case FIELDSYNC__FRAME__BODY_NOTHAVE:
+        return fsy_wire_dec_blob(f, out);
     default:
         return fsy_err_set(FSY_EFORMAT, "frame without a body");
     }

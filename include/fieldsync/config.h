@@ -53,13 +53,23 @@ extern "C" {
 #define FSY_MAX_CHILDREN 256
 
 /* [child NAME]: one admitted child, at a parent. */
+/* What a parent sends a child of attachments' bytes ([child] attachments):
+ * every one, none (references only), or those asked for (fieldsync fetch
+ * at the child). The values travel in HELLO: do not renumber. */
+typedef enum fsy_attach_policy {
+    FSY_ATTACH_ALL = 0,
+    FSY_ATTACH_NONE = 1,
+    FSY_ATTACH_ON_DEMAND = 2
+} fsy_attach_policy_t;
+
 typedef struct fsy_child_conf {
     char site[FSY_SITE_MAX + 1];
-    char public_key[41];    /* Z85 (Ed25519), "" if not given */
-    uint8_t curve_pk[32];   /* derived from public_key */
-    char read_scopes[256];  /* "MLI, global" as written; "" = all */
-    char write_scopes[256]; /* "" = all */
-    char sites_below[256];  /* origins it may relay besides its own */
+    char public_key[41];             /* Z85 (Ed25519), "" if not given */
+    uint8_t curve_pk[32];            /* derived from public_key */
+    char read_scopes[256];           /* "MLI, global" as written; "" = all */
+    char write_scopes[256];          /* "" = all */
+    char sites_below[256];           /* origins it may relay besides its own */
+    fsy_attach_policy_t attachments; /* which attachments' bytes it gets */
 } fsy_child_conf_t;
 
 /* When a site's row on a status display turns amber or red. */

@@ -368,6 +368,33 @@ int fsy_store_blob_chunks(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
 int fsy_store_blob_chunk_put(fsy_store_t *s, const fsy_chunk_t *c,
                              bool *complete);
 
+/* A blob this replica wants (referred to, not complete here). */
+typedef struct fsy_blob_wanted {
+    uint8_t hash[FSY_BLOB_HASH_LEN];
+    uint64_t size, have;
+    bool fetch; /* asked for by a person or a site below (on demand) */
+} fsy_blob_wanted_t;
+
+/* The wanted blobs, oldest first, at most max (into out[], *n). */
+int fsy_store_blobs_wanted(fsy_store_t *s, fsy_blob_wanted_t *out, size_t max,
+                           size_t *n);
+
+/* Up to max chunk indexes from `from` on that are not here, in order. */
+int fsy_store_blob_missing(fsy_store_t *s,
+                           const uint8_t hash[FSY_BLOB_HASH_LEN], uint64_t size,
+                           uint64_t from, uint64_t *out, size_t max, size_t *n);
+
+/* Chunk idx, if held (complete blob or not): *data malloc'd (free it).
+ * FSY_ENOTFOUND if not held. */
+int fsy_store_blob_chunk_get(fsy_store_t *s,
+                             const uint8_t hash[FSY_BLOB_HASH_LEN],
+                             uint64_t idx, uint8_t **data, size_t *len);
+
+/* Marks a wanted blob as asked for (fieldsync fetch, or a site below
+ * asking): fetched even where attachments come on demand. FSY_ENOTFOUND
+ * if no reference here names it or it is complete. */
+int fsy_store_blob_fetch(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN]);
+
 /* Counts for status displays. */
 typedef struct fsy_store_counts {
     uint64_t changes;
