@@ -54,6 +54,7 @@ typedef int (*fsy_cmd_fn)(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_init(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_put(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_get(fsy_cli_t *cli, int argc, char **argv);
+int fsy_cmd_fetch(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_list(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_rm(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_log(fsy_cli_t *cli, int argc, char **argv);

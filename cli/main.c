@@ -45,6 +45,7 @@ static const s_cmd_t s_cmds[] = {
     {"verify", fsy_cmd_verify, "check the replica for damage"},
     {"status", fsy_cmd_status, "this site and its neighbours' sync state"},
     {"keygen", fsy_cmd_keygen, "create this site's key pair"},
+    {"fetch", fsy_cmd_fetch, "ask for an attachment sent on demand"},
 };
 
 #define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])

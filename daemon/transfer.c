@@ -118,8 +118,9 @@ s_may_ask(const fsy_peer_t *p, const fsy_blob_wanted_t *w)
 {
     if (!p->is_parent)
         return true; /* a child sends up what it attached */
-    return p->attachments == FSY_ATTACH_ALL ||
-           (p->attachments == FSY_ATTACH_ON_DEMAND && w->fetch);
+    /* asked for by a person: even under "none", so that the parent's
+     * refusal says why in our log */
+    return p->attachments == FSY_ATTACH_ALL || w->fetch;
 }
 
 /* Something to fetch from this neighbour, at most once a second. */
@@ -251,8 +252,10 @@ s_on_nothave(fsy_xfer_t *x, fsy_peer_t *p, const fsy_msg_t *m)
     char h8[9];
     if (!x->fetching || memcmp(m->chunk.hash, x->hash, FSY_BLOB_HASH_LEN))
         return FSY_OK;
-    fsy_log("info", "attachment-not-there", "peer=%s hash=%s why=\"%s\"",
-            p->name, s_short(m->chunk.hash, h8), m->reason);
+    /* a child lacking what we asked all children for is routine */
+    fsy_log(p->is_parent ? "info" : "debug", "attachment-not-there",
+            "peer=%s hash=%s why=\"%s\"", p->name, s_short(m->chunk.hash, h8),
+            m->reason);
     if (x->n_skipped < FSY_XFER_SKIP)
         memcpy(x->skipped[x->n_skipped++], x->hash, FSY_BLOB_HASH_LEN);
     s_stop_fetch(x);
@@ -297,8 +300,10 @@ s_on_want(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env,
     if (rc != FSY_OK)
         return rc;
     if (!bs.complete) {
-        /* not here (yet): ask for it ourselves, so it comes this way */
-        if (bs.known)
+        /* not here (yet): a child's request travels up: ask for it
+         * ourselves, so it comes this way (a parent's does not: what is
+         * below us has it or not) */
+        if (bs.known && !p->is_parent)
             (void)fsy_store_blob_fetch(env->store, m->chunk.hash);
         return s_nothave(p, env, m->chunk.hash,
                          bs.known ? "not here yet: asked for it"

@@ -7,7 +7,7 @@
 
 # PARENT_EP[site]: the endpoint a site reaches its parent at, when not the
 # parent's own loopback port (lib_netns.sh: a link emulator in between).
-declare -A PORT HTTP PID PARENT READ_SCOPES WRITE_SCOPES PARENT_EP
+declare -A PORT HTTP PID PARENT READ_SCOPES WRITE_SCOPES PARENT_EP ATTACHMENTS
 PIDS=()
 # CLEANUP_HOOKS: more to undo once every process is gone (mounts,
 # namespaces), added by the scenario or lib_netns.sh.
@@ -98,6 +98,7 @@ conf() {
     [ -z "$(below "$c")" ] || printf 'sites_below = %s\n' "$(below "$c")"
     [ -z "${READ_SCOPES[$c]:-}" ] || printf 'read_scopes = %s\n' "${READ_SCOPES[$c]}"
     [ -z "${WRITE_SCOPES[$c]:-}" ] || printf 'write_scopes = %s\n' "${WRITE_SCOPES[$c]}"
+    [ -z "${ATTACHMENTS[$c]:-}" ] || printf 'attachments = %s\n' "${ATTACHMENTS[$c]}"
   done
   # small batches and window: a backlog takes many round trips
   printf '[sync]\n%b\nhealth_ms = %s\n' \
