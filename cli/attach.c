@@ -14,24 +14,6 @@
 #include "fieldsync/attachment.h"
 #include "fieldsync/error.h"
 
-const char *
-fsy_cli_bytes(uint64_t n, char buf[16])
-{
-    static const char *const units[] = {"KB", "MB", "GB", "TB"};
-    if (n < 1024) {
-        snprintf(buf, 16, "%" PRIu64 " B", n);
-        return buf;
-    }
-    double v = (double)n / 1024;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < sizeof units / sizeof *units) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, 16, "%.1f %s", v, units[u]);
-    return buf;
-}
-
 void
 fsy_cli_print_ref(FILE *f, const uint8_t *v, size_t n)
 {
@@ -43,7 +25,7 @@ fsy_cli_print_ref(FILE *f, const uint8_t *v, size_t n)
     }
     /* the name holds no control characters (fsy_ref_check_name) */
     fprintf(f, "[attachment] %s (%s, %s, %s)", ref.name,
-            fsy_cli_bytes(ref.size, size), ref.type,
+            fsy_bytes_text(ref.size, size), ref.type,
             fsy_ref_short_hash(&ref, h8));
 }
 
@@ -107,8 +89,8 @@ fsy_cli_arriving(fsy_store_t *s, const uint8_t *v, size_t n, char buf[64])
     if (fsy_ref_parse(v, n, &ref) != FSY_OK ||
         fsy_store_blob_state(s, ref.hash, &bs) != FSY_OK || bs.complete)
         return NULL;
-    snprintf(buf, 64, "arriving: %s of %s", fsy_cli_bytes(bs.have, have),
-             fsy_cli_bytes(ref.size, size));
+    snprintf(buf, 64, "arriving: %s of %s", fsy_bytes_text(bs.have, have),
+             fsy_bytes_text(ref.size, size));
     return buf;
 }
 

@@ -70,10 +70,10 @@ s_fetch(const fsy_cli_t *cli, fsy_store_t *s, const fsy_doc_t *d,
     }
     if (bs.complete)
         printf("%s is here already (%s)\n", ref.name,
-               fsy_cli_bytes(ref.size, size));
+               fsy_bytes_text(ref.size, size));
     else
         printf("asked for %s (%s): fieldsyncd fetches it after changes\n",
-               ref.name, fsy_cli_bytes(ref.size, size));
+               ref.name, fsy_bytes_text(ref.size, size));
     return FSY_EXIT_OK;
 }
 

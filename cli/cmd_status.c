@@ -82,6 +82,9 @@ s_print_row(const fsy_site_row_t *r, uint64_t now, bool colour)
            r->reported || strcmp(r->role, "self") == 0 ? conf : "?",
            s_offset(r, off, sizeof off), r->why[0] ? r->why : "-",
            r->last_error[0] ? ": " : "", r->last_error);
+    char moving[160];
+    if (fsy_transfer_text(r, moving, sizeof moving)[0] != '\0')
+        printf("%-6s attachments: %s\n", "", moving);
 }
 
 static void

@@ -339,7 +339,7 @@ s_attachments_line(const fsy_cli_t *cli, const fsy_bundle_opts_t *b)
 
     if (b->n_blobs > 0)
         printf("with %zu attachment%s (%s)\n", b->n_blobs,
-               b->n_blobs == 1 ? "" : "s", fsy_cli_bytes(b->blob_bytes, size));
+               b->n_blobs == 1 ? "" : "s", fsy_bytes_text(b->blob_bytes, size));
     if (b->n_missing > 0)
         fsy_cli_warnf(cli,
                       "%zu attachment%s not whole here left out: the "

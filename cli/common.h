@@ -207,9 +207,6 @@ int fsy_cli_out_commit(const fsy_cli_t *cli, fsy_cli_out_t *o);
 void fsy_cli_out_abort(fsy_cli_out_t *o);
 /* ---- attachments (attach.c) ---------------------------------------------- */
 
-/* "900.0 KB", "5.0 MB", "120 B" into buf[16]. */
-const char *fsy_cli_bytes(uint64_t n, char buf[16]);
-
 /* An attachment reference for people: "[attachment] NAME (SIZE, TYPE,
  * HASH8)"; for scripts: {"attachment": {name, size, type, hash}}. */
 void fsy_cli_print_ref(FILE *f, const uint8_t *v, size_t n);

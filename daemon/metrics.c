@@ -88,6 +88,11 @@ S_VALUE(s_bytes_received, r->neighbour, r->bytes_received)
 S_VALUE(s_changes_sent, r->neighbour, r->changes_sent)
 S_VALUE(s_changes_received, r->neighbour, r->changes_received)
 S_VALUE(s_refused, r->neighbour, r->refused)
+/* attachments with each neighbour */
+S_VALUE(s_att_out, r->neighbour, r->att_out_waiting)
+S_VALUE(s_att_in, r->neighbour, r->att_in_waiting)
+S_VALUE(s_att_out_rate, r->neighbour, r->att_out_rate)
+S_VALUE(s_att_in_rate, r->neighbour, r->att_in_rate)
 
 static void
 s_process(FILE *f, const fsy_status_view_t *v, const fsy_process_info_t *p)
@@ -151,6 +156,15 @@ fsy_metrics_render(const fsy_status_view_t *v, const fsy_process_info_t *p)
     s_per_site(f, v, "fieldsync_peer_batches_refused_total", "counter",
                "Batches and changes from a neighbour that were refused.",
                s_refused);
+    s_per_site(f, v, "fieldsync_peer_attachment_bytes_to_send", "gauge",
+               "Bytes of attachments a neighbour still asks for.", s_att_out);
+    s_per_site(f, v, "fieldsync_peer_attachment_bytes_to_receive", "gauge",
+               "Bytes of attachments still wanted from a neighbour.", s_att_in);
+    s_per_site(f, v, "fieldsync_peer_attachment_send_bytes_per_second", "gauge",
+               "Attachments sent to a neighbour, last minute.", s_att_out_rate);
+    s_per_site(f, v, "fieldsync_peer_attachment_receive_bytes_per_second",
+               "gauge", "Attachments received from a neighbour, last minute.",
+               s_att_in_rate);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;

@@ -105,6 +105,16 @@ fsy_peer_report_due(fsy_peer_t *p, const fsy_sync_env_t *env, uint64_t gap_ms)
 }
 
 void
+fsy_peer_set_transfer(fsy_peer_t *p, uint64_t in_waiting, uint64_t in_rate,
+                      uint64_t out_waiting, uint64_t out_rate)
+{
+    p->att_in_waiting = in_waiting;
+    p->att_in_rate = in_rate;
+    p->att_out_waiting = out_waiting;
+    p->att_out_rate = out_rate;
+}
+
+void
 fsy_peer_on_bytes(fsy_peer_t *p, size_t sent, size_t received)
 {
     p->bytes_sent += sent;
@@ -120,7 +130,8 @@ s_status_print(const fsy_peer_t *p, bool connected)
         p->changes_sent,    p->changes_received,
         p->bytes_sent,      p->bytes_received,
         p->batches_refused, p->changes_refused,
-        p->known.n,         (uint64_t)p->clock_offset_ms / 1000};
+        p->known.n,         (uint64_t)p->clock_offset_ms / 1000,
+        p->att_in_waiting,  p->att_out_waiting};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         h = h * 1099511628211u ^ v[i];
     for (const char *c = p->last_error; *c; c++)
@@ -158,6 +169,10 @@ fsy_peer_record(fsy_peer_t *p, const fsy_sync_env_t *env)
     st.updated_ms = env->now_ms;
     st.offset_known = p->offset_known;
     st.clock_offset_ms = p->clock_offset_ms;
+    st.att_in_waiting = p->att_in_waiting;
+    st.att_in_rate = p->att_in_rate;
+    st.att_out_waiting = p->att_out_waiting;
+    st.att_out_rate = p->att_out_rate;
     int rc = fsy_vv_format(&p->known, &st.vv);
     if (rc == FSY_OK)
         rc = fsy_store_peer_put(env->store, &st);

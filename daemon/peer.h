@@ -108,6 +108,8 @@ typedef struct fsy_peer {
     void *blob_ctx;
     /* from a parent's HELLO: which attachments' bytes it serves us */
     fsy_attach_policy_t attachments;
+    /* attachments' progress, as daemon/transfer.c last set it */
+    uint64_t att_in_waiting, att_in_rate, att_out_waiting, att_out_rate;
 } fsy_peer_t;
 
 /* Everything a session needs from its daemon. */
@@ -162,6 +164,12 @@ bool fsy_peer_idle(const fsy_peer_t *p);
  * (half a health period), and the first of each session always. */
 bool fsy_peer_report_due(fsy_peer_t *p, const fsy_sync_env_t *env,
                          uint64_t gap_ms);
+
+/* Attachments' progress with this peer (bytes waiting each way, rates in
+ * bytes/s), for its status record. */
+void fsy_peer_set_transfer(fsy_peer_t *p, uint64_t in_waiting,
+                           uint64_t in_rate, uint64_t out_waiting,
+                           uint64_t out_rate);
 
 /* Counts bytes that crossed the link for this peer (whole frames). */
 void fsy_peer_on_bytes(fsy_peer_t *p, size_t sent, size_t received);

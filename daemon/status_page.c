@@ -103,6 +103,11 @@ s_row(FILE *f, const fsy_site_row_t *r, uint64_t now)
     else
         fputs("<td class=\"n muted\">-</td><td>", f);
     s_esc(f, r->why);
+    char moving[160];
+    if (fsy_transfer_text(r, moving, sizeof moving)[0] != '\0') {
+        fputs(r->why[0] ? "<br>" : "", f);
+        s_esc(f, moving);
+    }
     if (r->last_error[0] != '\0') {
         fputs(r->why[0] ? "<br><span class=\"muted\">"
                         : "<span class=\"muted\">",

@@ -87,6 +87,7 @@ fsy_xfer_reset(fsy_xfer_t *x)
     s_stop_fetch(x);
     x->n_serve = 0;
     x->n_skipped = 0;
+    x->serve_size = x->serve_have = 0;
 }
 
 static const char *
@@ -359,13 +360,40 @@ fsy_xfer_on_msg(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env,
     return s_on_nothave(x, p, m);
 }
 
+/* Once a second: what is still to come from this neighbour (the wanted
+ * blobs it may serve) and to go to it (what it last said it lacks of the
+ * blob it asks for), with the rates, for status. */
+static int
+s_figures(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    if (env->now_ms - x->figures_ms < 1000)
+        return FSY_OK;
+    x->figures_ms = env->now_ms;
+    fsy_blob_wanted_t w[64];
+    size_t n = 0;
+    uint64_t in = 0;
+    int rc = p->state == FSY_PEER_LIVE
+                 ? fsy_store_blobs_wanted(env->store, w, 64, &n)
+                 : FSY_OK;
+    for (size_t i = 0; rc == FSY_OK && i < n; i++)
+        if (s_may_ask(p, &w[i]) && !s_skipped(x, w[i].hash))
+            in += w[i].size - (w[i].have < w[i].size ? w[i].have : w[i].size);
+    uint64_t out =
+        x->serve_have < x->serve_size ? x->serve_size - x->serve_have : 0;
+    fsy_peer_set_transfer(p, in, fsy_rate_per_s(&x->in_rate, env->now_ms), out,
+                          fsy_rate_per_s(&x->out_rate, env->now_ms));
+    return rc;
+}
+
 int
 fsy_xfer_tick(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env)
 {
     if (p->state != FSY_PEER_LIVE) {
         fsy_xfer_reset(x);
-        return FSY_OK;
+        return s_figures(x, p, env);
     }
     int rc = s_serve(x, p, env);
-    return rc == FSY_OK ? s_fetch_more(x, p, env) : rc;
+    if (rc == FSY_OK)
+        rc = s_fetch_more(x, p, env);
+    return rc == FSY_OK ? s_figures(x, p, env) : rc;
 }

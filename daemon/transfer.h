@@ -74,6 +74,7 @@ typedef struct fsy_xfer {
     /* figures for status: bytes each way, and rates */
     uint64_t in_bytes, out_bytes;
     fsy_rate_t in_rate, out_rate;
+    uint64_t figures_ms; /* last time the peer's figures were set */
 } fsy_xfer_t;
 
 void fsy_xfer_init(fsy_xfer_t *x, fsy_xfer_hub_t *hub);

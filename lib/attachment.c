@@ -189,3 +189,21 @@ fsy_ref_guess_type(const char *name)
                 return s_types[i].type;
     return "application/octet-stream";
 }
+
+const char *
+fsy_bytes_text(uint64_t n, char buf[16])
+{
+    static const char *const units[] = {"KB", "MB", "GB", "TB"};
+    if (n < 1024) {
+        snprintf(buf, 16, "%" PRIu64 " B", n);
+        return buf;
+    }
+    double v = (double)n / 1024;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof *units) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, 16, "%.1f %s", v, units[u]);
+    return buf;
+}

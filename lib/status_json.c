@@ -34,6 +34,28 @@ s_counters(cJSON *o, const fsy_site_row_t *r)
             s_num(o, "batches_refused", (double)r->refused));
 }
 
+/* "attachments": {"sending": {...}, "receiving": {...}} per neighbour */
+static bool
+s_way(cJSON *o, const char *k, uint64_t waiting, uint64_t rate)
+{
+    cJSON *w = cJSON_AddObjectToObject(o, k);
+    uint64_t eta = fsy_transfer_eta_s(waiting, rate);
+    return w && s_num(w, "bytes_waiting", (double)waiting) &&
+           s_num(w, "bytes_per_s", (double)rate) &&
+           (eta == 0 && waiting > 0 ? cJSON_AddNullToObject(w, "eta_s") != NULL
+                                    : s_num(w, "eta_s", (double)eta));
+}
+
+static bool
+s_attachments(cJSON *o, const fsy_site_row_t *r)
+{
+    if (!r->neighbour)
+        return true;
+    cJSON *a = cJSON_AddObjectToObject(o, "attachments");
+    return a && s_way(a, "sending", r->att_out_waiting, r->att_out_rate) &&
+           s_way(a, "receiving", r->att_in_waiting, r->att_in_rate);
+}
+
 static bool
 s_reported(cJSON *o, const fsy_site_row_t *r)
 {
@@ -72,7 +94,8 @@ s_row(const fsy_site_row_t *r, uint64_t now)
              ? s_num(o, "clock_offset_ms", (double)r->clock_offset_ms)
              : cJSON_AddNullToObject(o, "clock_offset_ms") != NULL) &&
         s_str(o, "last_error", r->last_error) && s_counters(o, r) &&
-        s_str(o, "health", fsy_level_name(r->level)) && s_str(o, "why", r->why);
+        s_attachments(o, r) && s_str(o, "health", fsy_level_name(r->level)) &&
+        s_str(o, "why", r->why);
     if (!ok) {
         cJSON_Delete(o);
         return NULL;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/attachment.h"
 #include "fieldsync/health.h"
 #include "fieldsync/status_view.h"
 #include "fieldsync/version.h"
@@ -13,6 +14,50 @@
 /* A neighbour record the daemon has not refreshed for this long means no
  * daemon runs here: nothing is connected, whatever the record says. */
 #define S_STALE_MS 15000 /* the daemon refreshes every 5 s at least */
+
+uint64_t
+fsy_transfer_eta_s(uint64_t waiting, uint64_t rate)
+{
+    return rate == 0 ? 0 : (waiting + rate - 1) / rate;
+}
+
+/* "sending 12.4 MB to bamako, about 7 min" */
+static size_t
+s_way(char *buf, size_t len, const char *verb, const char *site,
+      uint64_t waiting, uint64_t rate)
+{
+    char b[16], when[32];
+    uint64_t eta = fsy_transfer_eta_s(waiting, rate);
+    if (eta == 0)
+        snprintf(when, sizeof when, "rate unknown yet");
+    else if (eta < 120)
+        snprintf(when, sizeof when, "about %" PRIu64 " s", eta);
+    else if (eta < 2 * 3600)
+        snprintf(when, sizeof when, "about %" PRIu64 " min", (eta + 59) / 60);
+    else
+        snprintf(when, sizeof when, "about %" PRIu64 " h", (eta + 3599) / 3600);
+    int n =
+        snprintf(buf, len, "%s %s %s %s, %s", verb, fsy_bytes_text(waiting, b),
+                 verb[0] == 's' ? "to" : "from", site, when);
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+const char *
+fsy_transfer_text(const fsy_site_row_t *r, char *buf, size_t len)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    if (r->att_out_waiting > 0)
+        off = s_way(buf, len, "sending", r->site, r->att_out_waiting,
+                    r->att_out_rate);
+    if (r->att_in_waiting > 0 && off + 2 < len) {
+        if (off > 0)
+            off += (size_t)snprintf(buf + off, len - off, "; ");
+        s_way(buf + off, len - off, "receiving", r->site, r->att_in_waiting,
+              r->att_in_rate);
+    }
+    return buf;
+}
 
 const char *
 fsy_level_name(fsy_level_t l)
@@ -160,6 +205,10 @@ s_neighbour(fsy_site_row_t *r, const fsy_peer_status_t *p,
     r->refused = p->refused;
     r->offset_known = p->offset_known;
     r->clock_offset_ms = p->clock_offset_ms;
+    r->att_in_waiting = p->att_in_waiting;
+    r->att_in_rate = p->att_in_rate;
+    r->att_out_waiting = p->att_out_waiting;
+    r->att_out_rate = p->att_out_rate;
     snprintf(r->last_error, sizeof r->last_error, "%s", p->last_error);
     if (h != NULL)
         s_from_health(r, h);

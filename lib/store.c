@@ -153,6 +153,10 @@ static const char s_schema[] =
  * changes: they never enter the log or the vector. */
 static const char s_schema_blobs[] =
     "ALTER TABLE changes ADD COLUMN ref INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE peers ADD COLUMN att_in_waiting INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE peers ADD COLUMN att_in_rate INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE peers ADD COLUMN att_out_waiting INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE peers ADD COLUMN att_out_rate INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE blobs(hash BLOB PRIMARY KEY, size INTEGER NOT NULL,"
     "  have INTEGER NOT NULL, complete INTEGER NOT NULL,"
     "  created_ms INTEGER NOT NULL, fetch INTEGER NOT NULL DEFAULT 0)"

@@ -19,8 +19,9 @@ fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p)
         s->db,
         "INSERT OR REPLACE INTO peers(name, role, connected, last_contact_ms,"
         " changes_sent, changes_received, bytes_sent, bytes_received, refused,"
-        " vv, last_error, updated_ms, clock_offset_ms) VALUES(?1,?2,?3,?4,?5,"
-        "?6,?7,?8,?9,?10,?11,?12,?13)",
+        " vv, last_error, updated_ms, clock_offset_ms, att_in_waiting,"
+        " att_in_rate, att_out_waiting, att_out_rate) VALUES(?1,?2,?3,?4,?5,"
+        "?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "recording peer status");
@@ -40,6 +41,10 @@ fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p)
         sqlite3_bind_int64(st, 13, p->clock_offset_ms);
     else
         sqlite3_bind_null(st, 13);
+    sqlite3_bind_int64(st, 14, (int64_t)p->att_in_waiting);
+    sqlite3_bind_int64(st, 15, (int64_t)p->att_in_rate);
+    sqlite3_bind_int64(st, 16, (int64_t)p->att_out_waiting);
+    sqlite3_bind_int64(st, 17, (int64_t)p->att_out_rate);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? FSY_OK
@@ -65,6 +70,10 @@ s_row(sqlite3_stmt *st, fsy_peer_status_t *p)
     p->updated_ms = (uint64_t)sqlite3_column_int64(st, 11);
     p->offset_known = sqlite3_column_type(st, 12) != SQLITE_NULL;
     p->clock_offset_ms = sqlite3_column_int64(st, 12);
+    p->att_in_waiting = (uint64_t)sqlite3_column_int64(st, 13);
+    p->att_in_rate = (uint64_t)sqlite3_column_int64(st, 14);
+    p->att_out_waiting = (uint64_t)sqlite3_column_int64(st, 15);
+    p->att_out_rate = (uint64_t)sqlite3_column_int64(st, 16);
     return p->vv ? FSY_OK : fsy_err_set(FSY_ENOMEM, "out of memory");
 }
 
@@ -76,7 +85,8 @@ fsy_store_peers(fsy_store_t *s, fsy_peer_status_t **out, size_t *n)
         s->db,
         "SELECT name, role, connected, last_contact_ms, changes_sent,"
         " changes_received, bytes_sent, bytes_received, refused, vv,"
-        " last_error, updated_ms, clock_offset_ms FROM peers"
+        " last_error, updated_ms, clock_offset_ms, att_in_waiting,"
+        " att_in_rate, att_out_waiting, att_out_rate FROM peers"
         " ORDER BY role DESC, name",
         -1, &st, NULL);
     if (rc != SQLITE_OK)

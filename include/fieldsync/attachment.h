@@ -79,6 +79,9 @@ const char *fsy_ref_guess_type(const char *name);
 /* The first 8 hex digits of the hash, what people see: buf[9]. */
 char *fsy_ref_short_hash(const fsy_ref_t *ref, char buf[9]);
 
+/* "120 B", "900.0 KB", "5.0 MB" (powers of 1024) into buf[16]. */
+const char *fsy_bytes_text(uint64_t n, char buf[16]);
+
 /* The hash as 64 hex digits: buf[65]. */
 char *fsy_ref_hash_hex(const uint8_t hash[FSY_BLOB_HASH_LEN], char buf[65]);
 

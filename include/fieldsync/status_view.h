@@ -55,6 +55,9 @@ typedef struct fsy_site_row {
     bool neighbour; /* counters below are ours with it */
     uint64_t changes_sent, changes_received, bytes_sent, bytes_received;
     uint64_t refused;
+    /* attachments with a neighbour: bytes still to come and to go, and the
+     * rates over the last minute (bytes/s) */
+    uint64_t att_in_waiting, att_in_rate, att_out_waiting, att_out_rate;
     fsy_level_t level;
     char why[128]; /* what made it amber or red, "" when green */
 } fsy_site_row_t;
@@ -77,6 +80,14 @@ int fsy_status_view_load(fsy_store_t *s, const fsy_config_t *cfg,
                          bool all_sites, uint64_t now_ms,
                          fsy_status_view_t *out);
 void fsy_status_view_free(fsy_status_view_t *v);
+
+/* What attachments are doing with a neighbour, for people: "sending 12.4
+ * MB to bamako, about 7 min; receiving 3.1 MB from bamako, about 2 min"
+ * ("" when nothing waits; "rate unknown yet" before a byte moved). */
+const char *fsy_transfer_text(const fsy_site_row_t *r, char *buf, size_t len);
+
+/* Seconds until waiting bytes arrive at rate bytes/s; 0 when unknown. */
+uint64_t fsy_transfer_eta_s(uint64_t waiting, uint64_t rate);
 
 /* "green", "amber", "red". */
 const char *fsy_level_name(fsy_level_t l);

@@ -288,6 +288,9 @@ typedef struct fsy_peer_status {
     uint64_t updated_ms;
     bool offset_known;
     int64_t clock_offset_ms; /* its clock minus ours, if offset_known */
+    /* attachments: bytes still to come from it and to go to it, and the
+     * rates (bytes/s over the last minute) */
+    uint64_t att_in_waiting, att_in_rate, att_out_waiting, att_out_rate;
 } fsy_peer_status_t;
 
 /* Records (insert or replace) one neighbour's status. */

@@ -472,6 +472,11 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
                                   "ALTER TABLE peers DROP COLUMN "
                                   "clock_offset_ms; DROP TABLE sites;"
                                   "ALTER TABLE changes DROP COLUMN ref;"
+                                  "ALTER TABLE peers DROP COLUMN "
+                                  "att_in_waiting; ALTER TABLE peers DROP "
+                                  "COLUMN att_in_rate; ALTER TABLE peers "
+                                  "DROP COLUMN att_out_waiting; ALTER TABLE "
+                                  "peers DROP COLUMN att_out_rate;"
                                   "DROP TABLE blobs; DROP TABLE blob_chunks;"
                                   "PRAGMA user_version=1;",
                                   NULL, NULL, NULL),
