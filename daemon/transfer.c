@@ -312,11 +312,21 @@ s_on_want(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env,
     }
     if (bs.size != m->chunk.size)
         return s_nothave(p, env, m->chunk.hash, "size differs");
+    /* asks pile up while batches hold the link: keep them all (another
+     * blob's asks replace these: the asker moved on) */
+    if (x->n_serve > 0 &&
+        memcmp(x->serve_hash, m->chunk.hash, FSY_BLOB_HASH_LEN) != 0)
+        x->n_serve = 0;
     memcpy(x->serve_hash, m->chunk.hash, FSY_BLOB_HASH_LEN);
     x->serve_size = bs.size;
     x->serve_have = m->have;
-    memcpy(x->serve, m->want, m->n_want * sizeof *m->want);
-    x->n_serve = m->n_want;
+    for (size_t i = 0; i < m->n_want && x->n_serve < FSY_WANT_MAX; i++) {
+        bool queued = false;
+        for (size_t j = 0; j < x->n_serve; j++)
+            queued |= x->serve[j] == m->want[i];
+        if (!queued)
+            x->serve[x->n_serve++] = m->want[i];
+    }
     return FSY_OK;
 }
 
