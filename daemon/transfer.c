@@ -135,9 +135,12 @@ s_pick(fsy_xfer_t *x, const fsy_peer_t *p, const fsy_sync_env_t *env)
         x->n_skipped = 0; /* ask again: it may have it by now */
         x->skipped_ms = env->now_ms;
     }
+    /* from a parent that sends on demand (or none), only what was asked
+     * for: looking further would never reach the one a person fetched */
+    bool fetched_only = p->is_parent && p->attachments != FSY_ATTACH_ALL;
     fsy_blob_wanted_t w[32];
     size_t n = 0;
-    int rc = fsy_store_blobs_wanted(env->store, w, 32, &n);
+    int rc = fsy_store_blobs_wanted(env->store, fetched_only, w, 32, &n);
     for (size_t i = 0; rc == FSY_OK && i < n; i++) {
         if (!s_may_ask(p, &w[i]) || s_skipped(x, w[i].hash) ||
             !s_hub_take(x->hub, w[i].hash))
@@ -382,8 +385,9 @@ s_figures(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env)
     fsy_blob_wanted_t w[64];
     size_t n = 0;
     uint64_t in = 0;
+    bool fetched_only = p->is_parent && p->attachments != FSY_ATTACH_ALL;
     int rc = p->state == FSY_PEER_LIVE
-                 ? fsy_store_blobs_wanted(env->store, w, 64, &n)
+                 ? fsy_store_blobs_wanted(env->store, fetched_only, w, 64, &n)
                  : FSY_OK;
     for (size_t i = 0; rc == FSY_OK && i < n; i++)
         if (s_may_ask(p, &w[i]) && !s_skipped(x, w[i].hash))

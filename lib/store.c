@@ -107,7 +107,8 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_BLOB_WANT] = "INSERT OR IGNORE INTO blobs(hash, size, have, complete, "
                      "created_ms) VALUES(?1, ?2, 0, 0, ?3)",
     [ST_BLOBS_WANTED] = "SELECT hash, size, have, fetch FROM blobs "
-                        "WHERE complete = 0 ORDER BY created_ms, hash",
+                        "WHERE complete = 0 AND fetch >= ?1 "
+                        "ORDER BY created_ms, hash",
     [ST_CHUNK_IDX] = "SELECT idx FROM blob_chunks WHERE hash = ?1 AND "
                      "idx >= ?2 ORDER BY idx",
     [ST_CHUNK_GET] = "SELECT data FROM blob_chunks WHERE hash = ?1 AND "

@@ -408,13 +408,14 @@ fsy_sq_blob_want(fsy_store_t *s, const fsy_change_t *c)
 }
 
 int
-fsy_store_blobs_wanted(fsy_store_t *s, fsy_blob_wanted_t *out, size_t max,
-                       size_t *n)
+fsy_store_blobs_wanted(fsy_store_t *s, bool fetched_only,
+                       fsy_blob_wanted_t *out, size_t max, size_t *n)
 {
     *n = 0;
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_BLOBS_WANTED);
     if (st == NULL)
         return FSY_EINTERNAL;
+    sqlite3_bind_int(st, 1, fetched_only ? 1 : 0);
     int step;
     while (*n < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 0) != FSY_BLOB_HASH_LEN)

@@ -378,9 +378,10 @@ typedef struct fsy_blob_wanted {
     bool fetch; /* asked for by a person or a site below (on demand) */
 } fsy_blob_wanted_t;
 
-/* The wanted blobs, oldest first, at most max (into out[], *n). */
-int fsy_store_blobs_wanted(fsy_store_t *s, fsy_blob_wanted_t *out, size_t max,
-                           size_t *n);
+/* The wanted blobs, oldest first, at most max (into out[], *n); with
+ * fetched_only, those asked for (fsy_store_blob_fetch) only. */
+int fsy_store_blobs_wanted(fsy_store_t *s, bool fetched_only,
+                           fsy_blob_wanted_t *out, size_t max, size_t *n);
 
 /* Up to max chunk indexes from `from` on that are not here, in order. */
 int fsy_store_blob_missing(fsy_store_t *s,
