@@ -403,6 +403,12 @@ s_base64(s_import_t *x, const cJSON *f, uint8_t **out, size_t *len)
     const char *bad;
     bool rep;
 
+    if (cJSON_GetObjectItemCaseSensitive(f, "attachment") != NULL)
+        return s_why(x,
+                     "field \"%s\" is an attachment: NDJSON carries "
+                     "references, not files; attach it with 'fieldsync put "
+                     "DOC --attach %s=PATH', or carry it by bundle",
+                     f->string, f->string);
     if (!fsy_json_keys_ok(f, keys, &bad, &rep) || !cJSON_IsString(b))
         return s_why(x,
                      "field \"%s\": expected a string or "

@@ -167,9 +167,8 @@ bool fsy_peer_report_due(fsy_peer_t *p, const fsy_sync_env_t *env,
 
 /* Attachments' progress with this peer (bytes waiting each way, rates in
  * bytes/s), for its status record. */
-void fsy_peer_set_transfer(fsy_peer_t *p, uint64_t in_waiting,
-                           uint64_t in_rate, uint64_t out_waiting,
-                           uint64_t out_rate);
+void fsy_peer_set_transfer(fsy_peer_t *p, uint64_t in_waiting, uint64_t in_rate,
+                           uint64_t out_waiting, uint64_t out_rate);
 
 /* Counts bytes that crossed the link for this peer (whole frames). */
 void fsy_peer_on_bytes(fsy_peer_t *p, size_t sent, size_t received);

@@ -86,7 +86,7 @@ fsy_xfer_reset(fsy_xfer_t *x)
 {
     s_stop_fetch(x);
     x->n_serve = 0;
-    x->n_skipped = 0;
+    x->n_skipped = x->skip_next = 0;
     x->serve_size = x->serve_have = 0;
 }
 
@@ -132,19 +132,24 @@ s_pick(fsy_xfer_t *x, const fsy_peer_t *p, const fsy_sync_env_t *env)
         return FSY_OK;
     x->pick_ms = env->now_ms;
     if (env->now_ms - x->skipped_ms >= FSY_XFER_RETRY_MS) {
-        x->n_skipped = 0; /* ask again: it may have it by now */
+        x->n_skipped = x->skip_next = 0; /* ask again: it may have it now */
         x->skipped_ms = env->now_ms;
     }
     /* from a parent that sends on demand (or none), only what was asked
      * for: looking further would never reach the one a person fetched */
     bool fetched_only = p->is_parent && p->attachments != FSY_ATTACH_ALL;
+    /* a page of the list a look: blobs nobody can serve at its head never
+     * hide the ones behind them */
     fsy_blob_wanted_t w[32];
     size_t n = 0;
-    int rc = fsy_store_blobs_wanted(env->store, fetched_only, w, 32, &n);
+    int rc = fsy_store_blobs_wanted(env->store, fetched_only, x->pick_from, w,
+                                    32, &n);
+    x->pick_from = n < 32 ? 0 : x->pick_from + n;
     for (size_t i = 0; rc == FSY_OK && i < n; i++) {
         if (!s_may_ask(p, &w[i]) || s_skipped(x, w[i].hash) ||
             !s_hub_take(x->hub, w[i].hash))
             continue;
+        x->stalls = 0;
         x->fetching = true;
         memcpy(x->hash, w[i].hash, FSY_BLOB_HASH_LEN);
         x->size = w[i].size;
@@ -161,11 +166,25 @@ s_pick(fsy_xfer_t *x, const fsy_peer_t *p, const fsy_sync_env_t *env)
     return rc;
 }
 
+/* Chunks to have in flight: one on a slow link, so that what is queued
+ * ahead of the next batch crosses well within timeout_ms (64 KiB at 32
+ * kbit/s is 16 s); two otherwise, to keep the link busy across the
+ * round trip. */
+static size_t
+s_window(const fsy_xfer_t *x, const fsy_sync_env_t *env)
+{
+    uint64_t rate = fsy_rate_per_s(&x->in_rate, env->now_ms);
+    return rate > 0 && rate < FSY_XFER_SLOW_BPS ? 1 : FSY_XFER_WINDOW;
+}
+
 /* Asks for the next missing chunks, up to the window. */
 static int
 s_ask(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env)
 {
-    size_t room = FSY_XFER_WINDOW - x->n_asked, n = 0;
+    size_t window = s_window(x, env), n = 0;
+    if (x->n_asked >= window)
+        return FSY_OK;
+    size_t room = window - x->n_asked;
     fsy_msg_t m = {.type = FSY_MSG_WANT, .fetch = x->fetch};
     int rc = fsy_store_blob_missing(env->store, x->hash, x->size, x->next,
                                     m.want, room, &n);
@@ -183,28 +202,51 @@ s_ask(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env)
     return fsy_peer_send(p, env, &m);
 }
 
+/* This neighbour will not do for this blob (it lacks it, sent it damaged,
+ * or stays silent): another may fetch it; this one asks again later. */
+static void
+s_skip(fsy_xfer_t *x, const uint8_t *hash)
+{
+    if (!s_skipped(x, hash)) {
+        memcpy(x->skipped[x->skip_next], hash, FSY_BLOB_HASH_LEN);
+        x->skip_next = (x->skip_next + 1) % FSY_XFER_SKIP;
+        if (x->n_skipped < FSY_XFER_SKIP)
+            x->n_skipped++;
+    }
+    s_stop_fetch(x);
+}
+
 static int
 s_fetch_more(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env)
 {
-    if (!x->fetching && (x->n_skipped < FSY_XFER_SKIP))
+    if (!x->fetching)
         s_pick(x, p, env);
     if (!x->fetching)
         return FSY_OK;
-    /* silence: what was asked for may be lost; ask again from the start */
+    /* silence: what was asked for may be lost; ask again from the start,
+     * a few times, then leave the blob to another neighbour */
     if (x->n_asked > 0 &&
         env->now_ms - x->progress_ms >= env->cfg->timeout_ms) {
+        char h8[9];
+        if (++x->stalls >= FSY_XFER_STALLS) {
+            fsy_log("warn", "attachment-stalled", "peer=%s hash=%s", p->name,
+                    s_short(x->hash, h8));
+            s_skip(x, x->hash);
+            return FSY_OK;
+        }
         x->n_asked = 0;
         x->next = 0;
         x->progress_ms = env->now_ms;
     }
-    if (x->n_asked == FSY_XFER_WINDOW)
-        return FSY_OK;
+    bool asked_before = x->n_asked > 0;
     int rc = s_ask(x, p, env);
-    if (rc == FSY_OK && x->n_asked == 0) {
+    if (rc == FSY_OK && x->n_asked == 0 && !asked_before) {
         fsy_blob_state_t bs;
         rc = fsy_store_blob_state(env->store, x->hash, &bs);
         if (rc == FSY_OK && bs.complete)
             s_stop_fetch(x);
+        else if (rc == FSY_OK && x->next == 0)
+            s_skip(x, x->hash); /* nothing to ask for, yet not whole */
         else if (rc == FSY_OK)
             x->next = 0; /* a chunk went missing: look again from 0 */
     }
@@ -260,9 +302,7 @@ s_on_nothave(fsy_xfer_t *x, fsy_peer_t *p, const fsy_msg_t *m)
     fsy_log(p->is_parent ? "info" : "debug", "attachment-not-there",
             "peer=%s hash=%s why=\"%s\"", p->name, s_short(m->chunk.hash, h8),
             m->reason);
-    if (x->n_skipped < FSY_XFER_SKIP)
-        memcpy(x->skipped[x->n_skipped++], x->hash, FSY_BLOB_HASH_LEN);
-    s_stop_fetch(x);
+    s_skip(x, x->hash);
     return FSY_OK;
 }
 
@@ -323,7 +363,8 @@ s_on_want(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env,
     memcpy(x->serve_hash, m->chunk.hash, FSY_BLOB_HASH_LEN);
     x->serve_size = bs.size;
     x->serve_have = m->have;
-    for (size_t i = 0; i < m->n_want && x->n_serve < FSY_WANT_MAX; i++) {
+    /* an honest asker has at most a window in flight: more is not served */
+    for (size_t i = 0; i < m->n_want && x->n_serve < FSY_XFER_WINDOW; i++) {
         bool queued = false;
         for (size_t j = 0; j < x->n_serve; j++)
             queued |= x->serve[j] == m->want[i];
@@ -386,9 +427,10 @@ s_figures(fsy_xfer_t *x, fsy_peer_t *p, const fsy_sync_env_t *env)
     size_t n = 0;
     uint64_t in = 0;
     bool fetched_only = p->is_parent && p->attachments != FSY_ATTACH_ALL;
-    int rc = p->state == FSY_PEER_LIVE
-                 ? fsy_store_blobs_wanted(env->store, fetched_only, w, 64, &n)
-                 : FSY_OK;
+    int rc =
+        p->state == FSY_PEER_LIVE
+            ? fsy_store_blobs_wanted(env->store, fetched_only, 0, w, 64, &n)
+            : FSY_OK;
     for (size_t i = 0; rc == FSY_OK && i < n; i++)
         if (s_may_ask(p, &w[i]) && !s_skipped(x, w[i].hash))
             in += w[i].size - (w[i].have < w[i].size ? w[i].have : w[i].size);

@@ -33,7 +33,9 @@
 #include "fieldsync/attachment.h"
 #include "peer.h"
 
-#define FSY_XFER_WINDOW 2       /* chunks asked for at once */
+#define FSY_XFER_WINDOW 2       /* chunks asked for at once ... */
+#define FSY_XFER_SLOW_BPS 8192  /* ... one below this rate (64 kbit/s) */
+#define FSY_XFER_STALLS 3       /* silences before another is tried */
 #define FSY_XFER_SKIP 16        /* blobs a neighbour said it lacks */
 #define FSY_XFER_RETRY_MS 10000 /* ... asked again after this */
 #define FSY_XFER_HUB_MAX 288    /* blobs fetched at once, daemon-wide */
@@ -62,9 +64,12 @@ typedef struct fsy_xfer {
     uint64_t asked[FSY_XFER_WINDOW];
     size_t n_asked;
     uint64_t progress_ms; /* last chunk, or the first ask */
+    unsigned stalls;      /* silences in a row while fetching */
     uint64_t pick_ms;     /* last look for something to fetch */
+    uint64_t pick_from;   /* where in the wanted list the next look starts */
+    /* blobs it said it lacks (or sent damaged), oldest replaced first */
     uint8_t skipped[FSY_XFER_SKIP][FSY_BLOB_HASH_LEN];
-    size_t n_skipped;
+    size_t n_skipped, skip_next;
     uint64_t skipped_ms;
     /* serving: the chunks this neighbour asked for */
     uint8_t serve_hash[FSY_BLOB_HASH_LEN];

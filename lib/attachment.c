@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "fieldsync/attachment.h"
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
@@ -66,11 +68,18 @@ fsy_ref_check_name(const char *name)
                            FSY_ATTACH_NAME_MAX);
     if (!fsy_utf8_valid((const uint8_t *)name, n))
         return fsy_err_set(FSY_EINVAL, "attachment name is not UTF-8");
-    for (const char *p = name; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/' || *p == '\\')
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        /* C0, DEL, C1 (U+0080-009F) and the bidi overrides (U+202A-202E,
+         * U+2066-2069): names reach terminals and pages as they are */
+        bool c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+        bool bidi =
+            p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+                             (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+        if (*p < 0x20 || *p == 0x7f || *p == '/' || *p == '\\' || c1 || bidi)
             return fsy_err_set(FSY_EINVAL,
                                "attachment name may not hold control "
                                "characters, '/' or '\\'");
+    }
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return fsy_err_set(FSY_EINVAL, "attachment name may not be '%s'", name);
     return FSY_OK;
@@ -138,6 +147,12 @@ fsy_ref_parse(const uint8_t *value, size_t len, fsy_ref_t *out)
     out->size = strtoull(size, NULL, 10);
     if (out->size > FSY_ATTACHMENT_SIZE_MAX)
         return fsy_err_set(FSY_EINVAL, "attachment size out of range");
+    /* an empty file has one hash: any other would name bytes nobody has */
+    uint8_t empty[FSY_BLOB_HASH_LEN];
+    crypto_generichash(empty, sizeof empty, NULL, 0, NULL, 0);
+    if (out->size == 0 && memcmp(out->hash, empty, sizeof empty) != 0)
+        return fsy_err_set(FSY_EINVAL, "an empty attachment with the hash "
+                                       "of something else");
     int rc = fsy_ref_check_type(out->type);
     return rc == FSY_OK ? fsy_ref_check_name(out->name) : rc;
 }

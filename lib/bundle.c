@@ -753,8 +753,13 @@ s_take_chunk(s_reader_t *r, const uint8_t *rec, size_t len)
     fsy_chunk_t c;
     bool complete = false;
     int rc = fsy_wire_decode_chunk(rec, len, &c);
-    if (rc == FSY_OK && r->store != NULL)
+    if (rc == FSY_OK && r->store != NULL) {
         rc = fsy_store_blob_chunk_put(r->store, &c, &complete);
+        if (rc == FSY_ENOTFOUND) { /* nothing here refers to it: skipped */
+            free(c.data);
+            return FSY_OK;
+        }
+    }
     if (rc == FSY_OK) {
         r->n_chunks++;
         r->chunk_bytes += c.len;

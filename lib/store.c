@@ -96,7 +96,8 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_BLOB_PUT] =
         "INSERT INTO blobs(hash, size, have, complete, created_ms) "
         "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(hash) DO UPDATE SET "
-        "have = excluded.have, complete = excluded.complete",
+        "size = excluded.size, have = excluded.have, "
+        "complete = excluded.complete",
     [ST_CHUNK_PUT] = "INSERT OR REPLACE INTO blob_chunks(hash, idx, data) "
                      "VALUES(?1, ?2, ?3)",
     [ST_CHUNKS] = "SELECT idx, data FROM blob_chunks WHERE hash = ?1 "
@@ -105,16 +106,16 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_CHUNK_ADD] = "INSERT OR IGNORE INTO blob_chunks(hash, idx, data) "
                      "VALUES(?1, ?2, ?3)",
     [ST_BLOB_WANT] = "INSERT OR IGNORE INTO blobs(hash, size, have, complete, "
-                     "created_ms) VALUES(?1, ?2, 0, 0, ?3)",
+                     "created_ms) VALUES(?1, ?2, 0, ?4, ?3)",
     [ST_BLOBS_WANTED] = "SELECT hash, size, have, fetch FROM blobs "
                         "WHERE complete = 0 AND fetch >= ?1 "
-                        "ORDER BY created_ms, hash",
+                        "ORDER BY created_ms, hash LIMIT -1 OFFSET ?2",
     [ST_CHUNK_IDX] = "SELECT idx FROM blob_chunks WHERE hash = ?1 AND "
                      "idx >= ?2 ORDER BY idx",
     [ST_CHUNK_GET] = "SELECT data FROM blob_chunks WHERE hash = ?1 AND "
                      "idx = ?2",
     [ST_BLOB_FETCH] = "UPDATE blobs SET fetch = 1 WHERE hash = ?1 AND "
-                      "complete = 0",
+                      "complete = 0 AND fetch = 0",
 };
 
 static const char s_schema[] =

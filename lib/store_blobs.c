@@ -89,6 +89,19 @@ s_chunk_put(fsy_store_t *s, const uint8_t *hash, uint64_t idx,
     return fsy_sq_step_done(s, st, "storing an attachment");
 }
 
+/* A whole that did not match its hash: every chunk goes (which one was
+ * bad cannot be told), the row stays with nothing held. */
+static int
+s_chunk_drop(fsy_store_t *s, const uint8_t *hash, uint64_t size)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHUNK_DROP);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_blob(st, 1, hash, FSY_BLOB_HASH_LEN, SQLITE_STATIC);
+    int rc = fsy_sq_step_done(s, st, "dropping an attachment");
+    return rc == FSY_OK ? s_blob_row(s, hash, size, 0, false) : rc;
+}
+
 /* Second pass: every chunk stored, and the content hashed again, since
  * the file may have changed since the first pass. */
 static int
@@ -98,10 +111,14 @@ s_store_chunks(fsy_store_t *s, int fd, const char *path, uint8_t *buf,
     if (lseek(fd, 0, SEEK_SET) != 0)
         return fsy_err_set(FSY_EIO, "cannot read %s again: %s", path,
                            strerror(errno));
+    /* what was held of it goes: the file is the truth (a row with another
+     * size, or chunks from elsewhere, are mended here) */
+    int rc = s_chunk_drop(s, ref->hash, ref->size);
+    if (rc != FSY_OK)
+        return rc;
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, FSY_BLOB_HASH_LEN);
     uint64_t total = 0;
-    int rc = FSY_OK;
     for (uint64_t idx = 0; rc == FSY_OK; idx++) {
         ssize_t n = s_read_full(fd, buf, FSY_CHUNK_BYTES);
         if (n < 0)
@@ -129,7 +146,8 @@ s_store_chunks(fsy_store_t *s, int fd, const char *path, uint8_t *buf,
 static int
 s_open_regular(const char *path, uint64_t max, int *fd)
 {
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake must not hang the command */
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (*fd < 0)
         return fsy_err_set(errno == ENOENT ? FSY_ENOTFOUND : FSY_EIO,
                            "cannot open %s: %s", path, strerror(errno));
@@ -284,22 +302,8 @@ fsy_store_blob_chunks(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
     if (!bs.complete)
         return fsy_err_set(FSY_ENOTFOUND, "the attachment is not complete "
                                           "here");
-    uint8_t got[FSY_BLOB_HASH_LEN];
-    uint64_t total;
-    return s_each_chunk(s, hash, cb, ctx, got, &total);
-}
-
-/* A whole that did not match its hash: every chunk goes (which one was
- * bad cannot be told), the row stays with nothing held. */
-static int
-s_chunk_drop(fsy_store_t *s, const uint8_t *hash, uint64_t size)
-{
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHUNK_DROP);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_blob(st, 1, hash, FSY_BLOB_HASH_LEN, SQLITE_STATIC);
-    int rc = fsy_sq_step_done(s, st, "dropping an attachment");
-    return rc == FSY_OK ? s_blob_row(s, hash, size, 0, false) : rc;
+    /* checked on the way: a damaged copy is never handed on as whole */
+    return s_read_back(s, hash, bs.size, cb, ctx);
 }
 
 /* A chunk from elsewhere; *added whether it was new here (a repeat is
@@ -332,7 +336,10 @@ s_chunk_in(fsy_store_t *s, const fsy_chunk_t *c, bool *complete, bool *dropped)
     *complete = false; /* made complete by this chunk */
     if (rc != FSY_OK || bs.complete)
         return rc;
-    if (bs.known && bs.size != c->size)
+    if (!bs.known) /* bytes no reference here names: not kept */
+        return fsy_err_set(FSY_ENOTFOUND, "no reference here names this "
+                                          "attachment");
+    if (bs.size != c->size)
         return fsy_err_set(FSY_EINVAL,
                            "attachment chunk says %llu bytes, another "
                            "said %llu",
@@ -342,7 +349,7 @@ s_chunk_in(fsy_store_t *s, const fsy_chunk_t *c, bool *complete, bool *dropped)
     uint64_t have = bs.have + (added ? c->len : 0);
     bool whole = have == c->size;
     if (rc == FSY_OK && whole &&
-        s_read_back(s, c->hash, c->size, NULL, NULL) != FSY_OK) {
+        (rc = s_read_back(s, c->hash, c->size, NULL, NULL)) == FSY_ECORRUPT) {
         *dropped = true;
         return s_chunk_drop(s, c->hash, c->size);
     }
@@ -404,11 +411,12 @@ fsy_sq_blob_want(fsy_store_t *s, const fsy_change_t *c)
     sqlite3_bind_blob(st, 1, ref.hash, FSY_BLOB_HASH_LEN, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (int64_t)ref.size);
     sqlite3_bind_int64(st, 3, (int64_t)fsy_sq_now(s));
+    sqlite3_bind_int(st, 4, ref.size == 0); /* nothing to wait for */
     return fsy_sq_step_done(s, st, "noting a wanted attachment");
 }
 
 int
-fsy_store_blobs_wanted(fsy_store_t *s, bool fetched_only,
+fsy_store_blobs_wanted(fsy_store_t *s, bool fetched_only, uint64_t from,
                        fsy_blob_wanted_t *out, size_t max, size_t *n)
 {
     *n = 0;
@@ -416,6 +424,7 @@ fsy_store_blobs_wanted(fsy_store_t *s, bool fetched_only,
     if (st == NULL)
         return FSY_EINTERNAL;
     sqlite3_bind_int(st, 1, fetched_only ? 1 : 0);
+    sqlite3_bind_int64(st, 2, (int64_t)from);
     int step;
     while (*n < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 0) != FSY_BLOB_HASH_LEN)
@@ -500,7 +509,10 @@ fsy_store_blob_fetch(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN])
         return FSY_EINTERNAL;
     sqlite3_bind_blob(st, 1, hash, FSY_BLOB_HASH_LEN, SQLITE_STATIC);
     int rc = fsy_sq_step_done(s, st, "asking for an attachment");
-    if (rc == FSY_OK && sqlite3_changes(s->db) == 0)
+    fsy_blob_state_t bs; /* nothing changed: asked for already, or not */
+    if (rc == FSY_OK && sqlite3_changes(s->db) == 0 &&
+        (rc = fsy_store_blob_state(s, hash, &bs)) == FSY_OK &&
+        (!bs.known || bs.complete))
         rc = fsy_err_set(FSY_ENOTFOUND, "no attachment waited for here has "
                                         "that hash");
     return rc;

@@ -59,7 +59,7 @@ typedef struct fsy_bundle {
     uint64_t created_ms;
     fsy_vv_t sender_vv;        /* the sender's vector when it wrote this */
     fsy_change_list_t changes; /* in the sender's local-log order */
-    size_t n_chunks;           /* attachments' chunks (checked, not kept) */
+    size_t n_chunks; /* attachments' chunks (place and length checked) */
     uint64_t chunk_bytes;
 } fsy_bundle_t;
 

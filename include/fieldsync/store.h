@@ -353,7 +353,8 @@ int fsy_store_blob_write(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
 
 /* Calls cb for each chunk of a complete blob, in order (data borrowed for
  * the call); a non-zero return stops and is returned. FSY_ENOTFOUND if the
- * blob is not complete here. */
+ * blob is not complete here; FSY_ECORRUPT, after the last chunk, if what
+ * is held does not match its hash (the caller discards what it made). */
 typedef int (*fsy_chunk_cb)(uint64_t idx, const uint8_t *data, size_t len,
                             void *ctx);
 int fsy_store_blob_chunks(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
@@ -365,7 +366,9 @@ int fsy_store_blob_chunks(fsy_store_t *s, const uint8_t hash[FSY_BLOB_HASH_LEN],
  * transaction or the open group. Once the blob is whole, its bytes are
  * read back and hashed: it becomes complete, or, not matching its hash,
  * its chunks are dropped (in a group, only when the group commits) and
- * FSY_ECORRUPT returned. Nothing is done for a blob complete already.
+ * FSY_ECORRUPT returned. Nothing is done for a blob complete already;
+ * FSY_ENOTFOUND for one no reference here names (nothing kept), FSY_EINVAL
+ * for a size other than the reference's.
  * *complete (may be NULL) tells whether this chunk completed the blob.
  */
 int fsy_store_blob_chunk_put(fsy_store_t *s, const fsy_chunk_t *c,
@@ -378,9 +381,9 @@ typedef struct fsy_blob_wanted {
     bool fetch; /* asked for by a person or a site below (on demand) */
 } fsy_blob_wanted_t;
 
-/* The wanted blobs, oldest first, at most max (into out[], *n); with
- * fetched_only, those asked for (fsy_store_blob_fetch) only. */
-int fsy_store_blobs_wanted(fsy_store_t *s, bool fetched_only,
+/* The wanted blobs, oldest first, from the from-th on, at most max (into
+ * out[], *n); with fetched_only, those asked for (fsy_store_blob_fetch). */
+int fsy_store_blobs_wanted(fsy_store_t *s, bool fetched_only, uint64_t from,
                            fsy_blob_wanted_t *out, size_t max, size_t *n);
 
 /* Up to max chunk indexes from `from` on that are not here, in order. */

@@ -22,8 +22,11 @@ assert_eq "$hash" "$(b2sum -l 256 "$T/gao-region-map.pdf" | cut -d' ' -f1)" "ref
 assert_eq "$(fs gao get jmac-monthly-11 --json | jq .fields.annex.attachment.size)" 900000 "size"
 fs gao log jmac-monthly-11 | grep -q '\[attachment\] gao-region-map.pdf' ||
   fail "log does not show the reference"
-fs gao export | grep -q '"attachment":{"name":"gao-region-map.pdf"' ||
+fs gao export >"$T/export.ndjson"
+grep -q '"attachment":{"name":"gao-region-map.pdf"' "$T/export.ndjson" ||
   fail "export does not show the reference"
+fs ndj init --site ndj >/dev/null
+expect_fail 1 'field "annex" is an attachment: .*--attach annex=PATH' fs ndj import "$T/export.ndjson"
 
 step "get --field -o: the bytes, whole"
 fs gao get jmac-monthly-11 --field annex -o "$T/out.pdf"
@@ -39,6 +42,11 @@ step "the same content attached twice is stored once"
 fs gao put risk-north --kind assessment --scope MLI --attach map="$T/gao-region-map.pdf" >/dev/null
 assert_eq "$(sqlite3 "$T/gao.db" 'SELECT count(*) FROM blobs')" 2 "blobs (map once, docx once)"
 assert_eq "$(sqlite3 "$T/gao.db" 'SELECT sum(length(data)) FROM blob_chunks')" 900016 "bytes stored"
+
+step "an empty file: a reference whose bytes nobody needs to send"
+: >"$T/empty.txt"
+fs gao put empty-note --kind analysis --scope MLI --attach note="$T/empty.txt" >/dev/null
+fs gao get empty-note | grep -q '\[attachment\] empty.txt (0 B, text/plain, ' || fail "empty attachment not shown"
 
 step "bad paths, types and sizes: refused, nothing written"
 before=$(digest gao)
@@ -69,11 +77,12 @@ all_digests_equal gao hq
 step "a bundle carries the bytes by default; --attachments none only the references"
 fs bamako init --site bamako >/dev/null
 fs gao bundle export --all -o "$T/full.fsb" >"$T/export.txt"
-grep -q '^with 2 attachments (878.9 KB)$' "$T/export.txt" || fail "export does not count attachments: $(cat "$T/export.txt")"
+grep -q '^with 3 attachments (878.9 KB)$' "$T/export.txt" || fail "export does not count attachments: $(cat "$T/export.txt")"
 fs gao bundle export --all --attachments none -o "$T/small.fsb" >/dev/null
 [ "$(stat -c %s "$T/small.fsb")" -lt 10000 ] || fail "--attachments none still carries bytes"
 fs bamako bundle import "$T/small.fsb" >/dev/null
 fs bamako get jmac-monthly-11 | grep -q 'arriving: 0 B of 878.9 KB' || fail "bamako should wait for the bytes"
+fs bamako get empty-note --field note -o "$T/empty-at-bamako.txt" || fail "an empty attachment is not whole at once"
 fs bamako bundle import "$T/full.fsb" >"$T/import.txt"
 grep -q ', 2 attachments now whole here$' "$T/import.txt" || fail "import does not count attachments: $(cat "$T/import.txt")"
 fs bamako get jmac-monthly-11 --field annex -o "$T/bamako.pdf"

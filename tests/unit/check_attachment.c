@@ -44,11 +44,11 @@ START_TEST(test_attachment_ref_round_trips_in_one_form)
     ck_ok(fsy_ref_parse((const uint8_t *)text, len, &back));
     ck_assert_int_eq(memcmp(&back, &r, sizeof r), 0);
     /* a name with spaces is the rest of the line */
-    r = s_ref("Rapport mensuel JMAC.pdf", "application/pdf", 0);
+    r = s_ref("Rapport mensuel JMAC.pdf", "application/pdf", 1);
     ck_ok(fsy_ref_format(&r, text, &len));
     ck_ok(fsy_ref_parse((const uint8_t *)text, len, &back));
     ck_assert_str_eq(back.name, "Rapport mensuel JMAC.pdf");
-    ck_assert_uint_eq(back.size, 0);
+    ck_assert_uint_eq(back.size, 1);
 }
 END_TEST
 
@@ -78,6 +78,14 @@ static const char *const s_bad_refs[] = {
     "application/pdf ",
     "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf  "
     "application/pdf x.pdf",
+    /* C1 control, and a right-to-left override that hides an extension */
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf 1 "
+    "application/pdf map\xc2\x85.pdf",
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf 1 "
+    "application/pdf map\xe2\x80\xae" "fdp.exe",
+    /* empty, with the hash of something else: nobody could ever send it */
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf 0 "
+    "application/pdf empty.pdf",
 };
 
 START_TEST(test_attachment_ref_hostile_texts_refused)
@@ -246,6 +254,29 @@ START_TEST(test_attachment_reference_is_a_value_that_replicates_and_merges)
 }
 END_TEST
 
+START_TEST(test_attachment_empty_file_needs_no_bytes)
+{
+    fsy_store_t *gao = tu_replica("gao"), *hq = tu_replica("hq");
+    const char *path = s_file("empty.txt", 0, 0);
+    fsy_ref_t r;
+    memset(&r, 0, sizeof r);
+    ck_ok(fsy_store_blob_put_file(gao, path, 1 << 20, &r));
+    ck_assert_uint_eq(r.size, 0);
+    snprintf(r.name, sizeof r.name, "empty.txt");
+    snprintf(r.type, sizeof r.type, "text/plain");
+    s_put_ref(gao, "note", &r);
+    tu_sync(gao, hq); /* the reference alone */
+    fsy_blob_state_t st;
+    ck_ok(fsy_store_blob_state(hq, r.hash, &st));
+    ck_assert(st.known && st.complete);
+    int fd = open(tu_path("out.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_ok(fsy_store_blob_write(hq, r.hash, fd));
+    close(fd);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
+}
+END_TEST
+
 START_TEST(test_attachment_flag_is_in_the_checksum)
 {
     fsy_head_t a = {.ref = true, .value = (uint8_t *)"x", .value_len = 1};
@@ -292,6 +323,21 @@ START_TEST(test_attachment_chunks_from_elsewhere_checked_whole)
     fsy_chunk_t c = {.size = r.size};
     memcpy(c.hash, r.hash, sizeof c.hash);
     bool done;
+    /* bytes no reference names are not kept */
+    c.idx = 0;
+    c.data = bytes;
+    c.len = FSY_CHUNK_BYTES;
+    ck_assert_int_eq(fsy_store_blob_chunk_put(hq, &c, &done), FSY_ENOTFOUND);
+    fsy_blob_state_t st;
+    ck_ok(fsy_store_blob_state(hq, r.hash, &st));
+    ck_assert(!st.known);
+    snprintf(r.name, sizeof r.name, "sitrep.pdf");
+    snprintf(r.type, sizeof r.type, "application/pdf");
+    s_put_ref(hq, "sitrep-0412", &r);
+    /* nor a size other than the reference's */
+    c.size = r.size + 1;
+    ck_assert_int_eq(fsy_store_blob_chunk_put(hq, &c, &done), FSY_EINVAL);
+    c.size = r.size;
     /* a damaged chunk: the whole fails its hash and is dropped */
     bytes[5] ^= 1;
     for (uint64_t i = 0; i < 3; i++) {
@@ -302,7 +348,6 @@ START_TEST(test_attachment_chunks_from_elsewhere_checked_whole)
         ck_assert_int_eq(rc, i < 2 ? FSY_OK : FSY_ECORRUPT);
         ck_assert(!done);
     }
-    fsy_blob_state_t st;
     ck_ok(fsy_store_blob_state(hq, r.hash, &st));
     ck_assert(!st.complete);
     ck_assert_uint_eq(st.have, 0); /* all of it goes, to be sent again */
@@ -344,6 +389,7 @@ s_suite(void)
     tcase_add_test(
         tc, test_attachment_reference_is_a_value_that_replicates_and_merges);
     tcase_add_test(tc, test_attachment_flag_is_in_the_checksum);
+    tcase_add_test(tc, test_attachment_empty_file_needs_no_bytes);
     tcase_add_test(tc, test_attachment_chunks_from_elsewhere_checked_whole);
     suite_add_tcase(su, tc);
     return su;
