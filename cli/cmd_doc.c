@@ -306,6 +306,18 @@ s_put_add_set(const fsy_cli_t *cli, s_put_t *p, const char *arg)
     return s_put_add(cli, p, name, (const uint8_t *)value, len, NULL);
 }
 
+/* OPT FIELD=PATH: *name malloc'd (also on error: free it), *path borrowed. */
+static int
+s_path_assign(const fsy_cli_t *cli, const char *opt, const char *arg,
+              char **name, const char **path)
+{
+    int rc = fsy_cli_parse_assign(cli, opt, arg, name, path);
+
+    if (rc == 0 && (*path)[0] == '\0')
+        rc = fsy_cli_badargf(cli, "%s '%.60s': empty path", opt, arg);
+    return rc;
+}
+
 static int
 s_put_add_file(const fsy_cli_t *cli, s_put_t *p, const char *arg)
 {
@@ -313,10 +325,8 @@ s_put_add_file(const fsy_cli_t *cli, s_put_t *p, const char *arg)
     char *name;
     uint8_t *buf = NULL;
     size_t len = 0;
-    int rc = fsy_cli_parse_assign(cli, "--file", arg, &name, &path);
+    int rc = s_path_assign(cli, "--file", arg, &name, &path);
 
-    if (rc == 0 && path[0] == '\0')
-        rc = fsy_cli_badargf(cli, "--file '%.60s': empty path", arg);
     if (rc == 0)
         rc =
             fsy_cli_read_file(cli, path, fsy_cli_value_limit(cli),
@@ -338,10 +348,8 @@ s_put_add_attach(const fsy_cli_t *cli, s_put_t *p, fsy_store_t *s,
     char *name;
     uint8_t *buf = NULL;
     size_t len = 0;
-    int rc = fsy_cli_parse_assign(cli, "--attach", arg, &name, &path);
+    int rc = s_path_assign(cli, "--attach", arg, &name, &path);
 
-    if (rc == 0 && path[0] == '\0')
-        rc = fsy_cli_badargf(cli, "--attach '%.60s': empty path", arg);
     if (rc == 0 && (buf = malloc(FSY_REF_TEXT_MAX + 1)) == NULL)
         rc = fsy_cli_oom(cli);
     if (rc == 0)
