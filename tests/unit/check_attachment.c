@@ -82,7 +82,8 @@ static const char *const s_bad_refs[] = {
     "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf 1 "
     "application/pdf map\xc2\x85.pdf",
     "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf 1 "
-    "application/pdf map\xe2\x80\xae" "fdp.exe",
+    "application/pdf map\xe2\x80\xae"
+    "fdp.exe",
     /* empty, with the hash of something else: nobody could ever send it */
     "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf 0 "
     "application/pdf empty.pdf",
