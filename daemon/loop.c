@@ -74,6 +74,19 @@ s_on_blob(void *ctx, fsy_peer_t *p, const fsy_sync_env_t *env,
     return fsy_xfer_on_msg(ctx, p, env, m);
 }
 
+/* A session's hooks: how it sends, and where its attachments go. */
+static void
+s_hook_peer(fsy_daemon_t *d, fsy_peer_t *p, fsy_xfer_t *x, const char *name,
+            fsy_peer_send_fn send, void *send_ctx)
+{
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->send = send;
+    p->send_ctx = send_ctx;
+    fsy_xfer_init(x, &d->xfer_hub);
+    p->on_blob = s_on_blob;
+    p->blob_ctx = x;
+}
+
 /* ---- admission -------------------------------------------------------- */
 
 /* A refused peer retries every few hundred ms: log the 1st, 2nd, 4th, 8th
@@ -117,13 +130,8 @@ s_child_for(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len, bool hello,
     c->used = true;
     memcpy(c->rid, rid, rid_len);
     c->rid_len = rid_len;
-    snprintf(c->peer.name, sizeof c->peer.name, "child");
-    c->peer.send = s_send_child;
-    c->peer.send_ctx = c;
+    s_hook_peer(d, &c->peer, &c->xfer, "child", s_send_child, c);
     c->peer.on_report = s_on_report;
-    fsy_xfer_init(&c->xfer, &d->xfer_hub);
-    c->peer.on_blob = s_on_blob;
-    c->peer.blob_ctx = &c->xfer;
     fsy_peer_start(&c->peer, env);
     return c;
 }
@@ -456,13 +464,8 @@ fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
 {
     fsy_sync_env_t env = {d->store, &d->cfg, fsy_wall_ms(), d->started_ms};
     if (d->has_parent) {
-        snprintf(d->parent.name, sizeof d->parent.name, "parent");
+        s_hook_peer(d, &d->parent, &d->parent_xfer, "parent", s_send_parent, d);
         d->parent.is_parent = true;
-        d->parent.send = s_send_parent;
-        d->parent.send_ctx = d;
-        fsy_xfer_init(&d->parent_xfer, &d->xfer_hub);
-        d->parent.on_blob = s_on_blob;
-        d->parent.blob_ctx = &d->parent_xfer;
         fsy_peer_start(&d->parent, &env);
     }
     sd_notify(0, "READY=1");
