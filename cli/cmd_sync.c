@@ -240,6 +240,7 @@ typedef struct s_export_opts {
     bool all;
     bool json;
     bool no_attachments;
+    bool attachments_all; /* --attachments all, said explicitly */
 } s_export_opts_t;
 
 /* The key that signs exported bundles: --key, or the site's own. */
@@ -305,7 +306,8 @@ s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
             o->key = optarg;
         else if (c == OPT_ATTACHMENTS &&
                  (strcmp(optarg, "all") == 0 || strcmp(optarg, "none") == 0))
-            o->no_attachments = strcmp(optarg, "none") == 0;
+            o->attachments_all =
+                !(o->no_attachments = strcmp(optarg, "none") == 0);
         else if (c == OPT_ATTACHMENTS)
             return fsy_cli_badargf(cli, "--attachments '%.40s': all or none",
                                    optarg);
@@ -377,6 +379,39 @@ s_bundle_export_print(const fsy_cli_t *cli, const s_export_opts_t *o,
     return fsy_cli_json_print(cli, root, ok);
 }
 
+/*
+ * A bundle for one of this site's children carries what the live link
+ * would: nothing under [child] attachments = none (refused even when
+ * asked for), and on demand only when a person says --attachments all
+ * (as a fetch would).
+ */
+static int
+s_child_policy(const fsy_cli_t *cli, const s_vvfile_t *vf, s_export_opts_t *o)
+{
+    const fsy_child_conf_t *acl =
+        o->to_vv != NULL ? fsy_config_child(&cli->cfg, vf->owner.site) : NULL;
+
+    if (acl == NULL || acl->attachments == FSY_ATTACH_ALL || o->no_attachments)
+        return FSY_EXIT_OK;
+    if (acl->attachments == FSY_ATTACH_NONE && o->attachments_all)
+        return fsy_cli_failf(cli,
+                             "%s gets no attachments ([child %s] attachments "
+                             "= none): leave out --attachments all",
+                             vf->owner.site, vf->owner.site);
+    if (acl->attachments == FSY_ATTACH_ON_DEMAND && o->attachments_all)
+        return FSY_EXIT_OK;
+    o->no_attachments = true;
+    fsy_cli_warnf(cli,
+                  "attachments left out: %s gets them %s ([child %s] "
+                  "attachments)",
+                  vf->owner.site,
+                  acl->attachments == FSY_ATTACH_NONE
+                      ? "never"
+                      : "on demand (--attachments all to carry them)",
+                  vf->owner.site);
+    return FSY_EXIT_OK;
+}
+
 static int
 s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
 {
@@ -388,6 +423,8 @@ s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
 
     if (rc == 0 && o.to_vv != NULL)
         rc = s_vv_read(cli, o.to_vv, &vf);
+    if (rc == 0)
+        rc = s_child_policy(cli, &vf, &o);
     if (rc == 0)
         rc = fsy_cli_open(cli, &s);
     if (rc == 0 && o.to_vv != NULL &&

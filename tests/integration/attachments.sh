@@ -94,6 +94,15 @@ fs hq bundle export --all -o "$T/hq.fsb" 2>"$T/hq.err" >/dev/null
 grep -q "2 attachments not whole here left out" "$T/hq.err" || fail "no warning for attachments left out"
 expect_fail 2 "all or none" fs gao bundle export --all --attachments some -o "$T/x.fsb"
 
+step "a bundle for a child carries what the live link would: its [child] attachments"
+printf '[child bamako]\nattachments = none\n' >"$T/none.conf"
+fs bamako vv -o "$T/bamako.vv"
+"$FIELDSYNC" -c "$T/none.conf" --db "$T/gao.db" bundle export --to-vv "$T/bamako.vv" \
+  -o "$T/policy.fsb" 2>"$T/policy.err" >/dev/null
+grep -q "attachments left out: bamako gets them never" "$T/policy.err" || fail "no word on the policy: $(cat "$T/policy.err")"
+expect_fail 1 "bamako gets no attachments" "$FIELDSYNC" -c "$T/none.conf" --db "$T/gao.db" \
+  bundle export --to-vv "$T/bamako.vv" --attachments all -o "$T/policy.fsb"
+
 step "a replica of schema 2 is upgraded and takes attachments"
 cp "$FSY_SOURCE_DIR/tests/fixtures/replica/gao-v2.db" "$T/old.db"
 assert_eq "$(fs old digest)" 5a95d383897442d3d938df1942ca929c19f97888863ff622557bcd8447b7c6bb "digest of the 0.1.0 replica"
