@@ -23,7 +23,8 @@ enum {
     OPT_JSON,
     OPT_ATTACH,
     OPT_TYPE,
-    OPT_FIELD
+    OPT_FIELD,
+    OPT_URGENT
 };
 
 /* ---- init --------------------------------------------------------------- */
@@ -120,7 +121,7 @@ fsy_cmd_init(fsy_cli_t *cli, int argc, char **argv)
 static const char s_put_usage[] =
     "fieldsync put DOC [--kind K] [--scope S] --set FIELD=VALUE ... "
     "[--file FIELD=PATH ...]\n"
-    "       [--attach FIELD=PATH ... [--type TYPE]]";
+    "       [--attach FIELD=PATH ... [--type TYPE]] [--urgent]";
 static const char s_put_help[] =
     "Creates document DOC, or updates some of its fields, in one\n"
     "transaction. Creating needs --scope and --kind. For an existing\n"
@@ -140,6 +141,9 @@ static const char s_put_help[] =
     "                     file name, e.g. application/pdf for .pdf)\n"
     "  --kind K           kind of a new document: plan, analysis, ...\n"
     "  --scope S          scope of the document, e.g. a mission code\n"
+    "  --urgent           send this write ahead of every change waiting to\n"
+    "                     go (a flash report); attachments never hold it\n"
+    "                     up in any case\n"
     "\n"
     "Field names starting with '_' are reserved.\n"
     "\n"
@@ -149,7 +153,9 @@ static const char s_put_help[] =
     "--set status=draft\n"
     "  fieldsync put isf-mli-2027 --set status=review "
     "--file body=isf-mli-2027.md\n"
-    "  fieldsync put jmac-monthly-11 --attach annex=gao-region-map.pdf\n";
+    "  fieldsync put jmac-monthly-11 --attach annex=gao-region-map.pdf\n"
+    "  fieldsync put flash-0412 --kind analysis --scope MLI --urgent \\\n"
+    "      --set title=\"Flash: road Gao-Ansongo closed at km 42\"\n";
 
 typedef struct s_put {
     const char *doc;
@@ -162,6 +168,7 @@ typedef struct s_put {
     const char **attach_args; /* --attach operands, in order */
     size_t n_attach_args;
     const char *type;      /* --type */
+    bool urgent;           /* --urgent */
     fsy_field_set_t *sets; /* what is written; names and bufs own memory */
     char **names;
     uint8_t **bufs; /* file contents (NULL for --set values) */
@@ -212,13 +219,16 @@ s_put_options(fsy_cli_t *cli, s_put_t *p, int argc, char **argv)
         {"file", required_argument, NULL, OPT_FILE},
         {"attach", required_argument, NULL, OPT_ATTACH},
         {"type", required_argument, NULL, OPT_TYPE},
+        {"urgent", no_argument, NULL, OPT_URGENT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
 
     fsy_cli_getopt_reset();
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == OPT_KIND)
+        if (c == OPT_URGENT)
+            p->urgent = true;
+        else if (c == OPT_KIND)
             p->kind = optarg;
         else if (c == OPT_SCOPE)
             p->scope = optarg;
@@ -394,12 +404,13 @@ s_put_write(const fsy_cli_t *cli, s_put_t *p)
         rc = s_put_add_attach(cli, p, s, p->attach_args[i]);
     if (rc == 0) {
         fsy_err_clear();
+        fsy_store_set_urgent(s, p->urgent);
         rc = fsy_cli_check(
             cli, fsy_store_put(s, scope, p->doc, p->kind, p->sets, p->n));
     }
     if (rc == 0)
-        printf("saved %s in %s (%zu field%s)\n", p->doc, scope, p->n,
-               p->n == 1 ? "" : "s");
+        printf("saved %s in %s (%zu field%s%s)\n", p->doc, scope, p->n,
+               p->n == 1 ? "" : "s", p->urgent ? ", urgent" : "");
     fsy_store_close(&s);
     return rc;
 }

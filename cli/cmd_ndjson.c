@@ -248,7 +248,9 @@ static const char s_import_help[] =
     "format 'fieldsync export' writes: \"scope\" and \"id\" (required),\n"
     "\"kind\" (required to create a document), \"fields\" (an object of\n"
     "text values or {\"base64\": ...} for other bytes); \"conflicts\" is\n"
-    "ignored. Empty lines are skipped; FILE - reads standard input.\n"
+    "ignored. \"urgent\": true sends that document's write ahead of\n"
+    "every change waiting to go, like 'put --urgent'. Empty lines are\n"
+    "skipped; FILE - reads standard input.\n"
     "\n"
     "Lines are written in transactions of N lines. A bad line is reported\n"
     "as FILE:LINE, nothing of its batch is applied, and the import stops;\n"
@@ -272,6 +274,7 @@ typedef struct s_import {
     size_t committed_through; /* physical line of the last commit */
     size_t skipped;           /* lines without fields: nothing to write */
     size_t unchanged;         /* lines whose values were all there already */
+    size_t urgent;            /* lines written as urgent */
     size_t batches;
     bool open; /* a transaction is open */
     char *buf; /* the current line, NUL-terminated */
@@ -287,6 +290,7 @@ typedef struct s_line {
     uint8_t **owned;
     size_t n;       /* sets to write */
     size_t n_owned; /* owned[] slots to free (sets may be dropped later) */
+    bool urgent;
 } s_line_t;
 
 static int s_why(s_import_t *x, const char *fmt, ...)
@@ -494,10 +498,11 @@ s_check(s_import_t *x, int err)
 static int
 s_line_parse(s_import_t *x, const cJSON *root, s_line_t *l)
 {
-    static const char *const keys[] = {"scope",  "id",        "kind",
-                                       "fields", "conflicts", NULL};
+    static const char *const keys[] = {"scope",     "id",     "kind", "fields",
+                                       "conflicts", "urgent", NULL};
     const cJSON *conflicts =
         cJSON_GetObjectItemCaseSensitive(root, "conflicts");
+    const cJSON *urgent = cJSON_GetObjectItemCaseSensitive(root, "urgent");
     const char *bad;
     bool rep;
     int rc;
@@ -512,6 +517,9 @@ s_line_parse(s_import_t *x, const cJSON *root, s_line_t *l)
         return rc;
     if (conflicts != NULL && !cJSON_IsArray(conflicts))
         return s_why(x, "\"conflicts\" must be an array");
+    if (urgent != NULL && !cJSON_IsBool(urgent))
+        return s_why(x, "\"urgent\" must be true or false");
+    l->urgent = cJSON_IsTrue(urgent);
     if ((rc = s_check(x, fsy_check_scope(l->scope))) != 0 ||
         (rc = s_check(x, fsy_check_doc_id(l->id))) != 0)
         return rc;
@@ -593,11 +601,14 @@ s_line_put(s_import_t *x, s_line_t *l)
     fsy_err_clear();
     if ((rc = s_drop_unchanged(x, l)) != FSY_EXIT_OK)
         return rc;
+    fsy_store_set_urgent(x->s, l->urgent);
     if (l->n == 0)
         x->unchanged++;
     else
         rc = s_check(
             x, fsy_store_put(x->s, l->scope, l->id, l->kind, l->sets, l->n));
+    if (rc == FSY_EXIT_OK && l->n > 0 && l->urgent)
+        x->urgent++;
     if (rc == FSY_EXIT_OK && ++x->in_batch == x->batch)
         rc = s_commit(x);
     return rc;
@@ -694,6 +705,8 @@ s_import_print(const s_import_t *x, bool json)
                    x->skipped == 1 ? "" : "s");
         if (x->unchanged > 0)
             printf(" (%zu already up to date)", x->unchanged);
+        if (x->urgent > 0)
+            printf(" (%zu urgent)", x->urgent);
         fputc('\n', stdout);
         return FSY_EXIT_OK;
     }
@@ -702,6 +715,7 @@ s_import_print(const s_import_t *x, bool json)
          fsy_cli_jnum(root, "documents", (double)x->committed) &&
          fsy_cli_jnum(root, "skipped", (double)x->skipped) &&
          fsy_cli_jnum(root, "unchanged", (double)x->unchanged) &&
+         fsy_cli_jnum(root, "urgent", (double)x->urgent) &&
          fsy_cli_jnum(root, "batches", (double)x->batches);
     return fsy_cli_json_print(x->cli, root, ok);
 }

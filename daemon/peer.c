@@ -62,10 +62,10 @@ s_state_name(fsy_peer_state_t st)
 static void
 s_check(const fsy_peer_t *p)
 {
-    FSY_ASSERT(p->inflight <= FSY_WINDOW_MAX);
+    FSY_ASSERT(p->pace.n <= FSY_WINDOW_MAX);
     FSY_ASSERT(p->sent.n <= p->sent_cap || p->sent.n == 0);
     FSY_ASSERT(p->known.n <= p->known_cap || p->known.n == 0);
-    FSY_ASSERT(p->state != FSY_PEER_WAIT_HELLO || p->inflight == 0);
+    FSY_ASSERT(p->state != FSY_PEER_WAIT_HELLO || p->pace.n == 0);
     FSY_ASSERT(p->state != FSY_PEER_LIVE || p->origin.site[0] != '\0');
 }
 
@@ -74,7 +74,7 @@ static void
 s_set_state(fsy_peer_t *p, fsy_peer_state_t to, const char *why)
 {
     if (to == FSY_PEER_WAIT_HELLO)
-        p->inflight = 0; /* nothing is in flight outside a session */
+        fsy_pace_reset(&p->pace); /* nothing in flight outside a session */
     if (p->state != to)
         fsy_log("info", "state", "peer=%s from=%s to=%s why=\"%s\"", p->name,
                 s_state_name(p->state), s_state_name(to), why);
@@ -92,7 +92,7 @@ fsy_peer_connected(const fsy_peer_t *p, const fsy_sync_env_t *env)
 bool
 fsy_peer_idle(const fsy_peer_t *p)
 {
-    return p->state == FSY_PEER_LIVE && p->inflight == 0;
+    return p->state == FSY_PEER_LIVE && p->pace.n == 0;
 }
 
 bool
@@ -286,6 +286,10 @@ typedef struct s_builder {
     bool closed; /* the batch is full and ends a transaction */
     bool behind; /* a change beyond `sent` + 1: rewind after this batch */
     size_t rows;
+    /* urgent: one stream in seq order, up to the transaction ending at
+     * `upto`; the log cursor stays where it is */
+    bool urgent;
+    uint64_t upto;
 } s_builder_t;
 
 static int
@@ -294,7 +298,8 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     s_builder_t *b = ctx;
     fsy_peer_t *p = b->p;
     b->rows++;
-    p->cursor = lseq;
+    if (!b->urgent)
+        p->cursor = lseq;
     /* A child is sent only its read scopes. Seqs count per (origin,
      * scope), so leaving out whole scopes leaves no holes. */
     if (p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, c->scope))
@@ -317,7 +322,8 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     if (rc != FSY_OK)
         return rc;
     b->bytes += c->value_len;
-    if (c->txn_end && (b->batch.n >= b->cfg->batch_changes ||
+    bool reached = b->urgent && c->version.seq >= b->upto;
+    if (c->txn_end && (reached || b->batch.n >= b->cfg->batch_changes ||
                        b->bytes >= b->cfg->batch_bytes)) {
         b->closed = true;
         return S_STOP; /* stop the scan here */
@@ -347,36 +353,116 @@ s_build(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
     }
 }
 
+static bool
+s_window_open(const fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    return p->state == FSY_PEER_LIVE &&
+           fsy_pace_open(&p->pace, env->cfg->window);
+}
+
+/* Sends one built batch; false if the session had to restart. */
+static bool
+s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
+{
+    fsy_msg_t m = {.type = FSY_MSG_BATCH, .id = ++p->next_id};
+    m.changes = b->batch;
+    m.urgent = b->urgent;
+    uint64_t before = p->bytes_sent; /* the send counts its frame */
+    if (fsy_peer_send(p, env, &m) != FSY_OK) {
+        /* `sent` already counts it: only a new session is sure. */
+        s_restart(p, env, "a batch could not be sent");
+        return false;
+    }
+    if (p->pace.n == 0)
+        p->last_ack_ms = env->now_ms;
+    fsy_pace_sent(&p->pace, m.id, p->bytes_sent - before, env->now_ms);
+    p->changes_sent += b->batch.n;
+    return true;
+}
+
+/*
+ * Builds a batch of u's stream from what the peer holds, in seq order,
+ * up to u's transaction (or as much as a batch takes).
+ */
+static int
+s_build_urgent(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_urgent_t *u,
+               s_builder_t *b)
+{
+    memset(b, 0, sizeof *b);
+    b->p = p;
+    b->cfg = env->cfg;
+    b->urgent = true;
+    b->upto = u->seq;
+    for (;;) {
+        const fsy_vv_entry_t *e = fsy_vv_find(&p->sent, u->scope, &u->origin);
+        size_t had = b->batch.n;
+        b->rows = 0;
+        int rc =
+            fsy_store_stream_after(env->store, u->scope, &u->origin,
+                                   e ? e->seq : 0, FSY_SCAN_ROWS, s_take, b);
+        if (rc != FSY_OK && rc != S_STOP)
+            return rc;
+        if (b->closed || b->rows < FSY_SCAN_ROWS || b->batch.n == had)
+            return FSY_OK;
+    }
+}
+
+/* Sends u's transaction, and its stream before it, while the window
+ * allows. */
+static int
+s_pump_one_urgent(fsy_peer_t *p, const fsy_sync_env_t *env,
+                  const fsy_urgent_t *u)
+{
+    if (p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, u->scope))
+        return FSY_OK;
+    for (;;) {
+        const fsy_vv_entry_t *e = fsy_vv_find(&p->sent, u->scope, &u->origin);
+        if (!s_window_open(p, env) || u->seq <= (e ? e->seq : 0))
+            return FSY_OK;
+        s_builder_t b;
+        int rc = s_build_urgent(p, env, u, &b);
+        bool sent = rc == FSY_OK && b.batch.n > 0 && s_send_batch(p, env, &b);
+        if (sent)
+            fsy_log("info", "urgent",
+                    "peer=%s scope=%s origin=%s seq=%" PRIu64 " changes=%zu",
+                    p->name, u->scope, u->origin.site, u->seq, b.batch.n);
+        fsy_change_list_clear(&b.batch);
+        if (!sent)
+            return rc;
+    }
+}
+
+/* Urgent transactions go first, oldest mark first. */
+static int
+s_pump_urgent(fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    fsy_urgent_t u[FSY_URGENT_MAX];
+    size_t n = 0;
+    int rc = fsy_store_urgent_list(env->store, u, &n);
+    for (size_t i = 0; rc == FSY_OK && i < n && s_window_open(p, env); i++)
+        rc = s_pump_one_urgent(p, env, &u[i]);
+    return rc;
+}
+
 int
 fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
-    while (p->state == FSY_PEER_LIVE && p->inflight < env->cfg->window &&
-           p->inflight < FSY_WINDOW_MAX) {
+    if (!s_window_open(p, env))
+        return FSY_OK;
+    int rc = s_pump_urgent(p, env);
+    while (rc == FSY_OK && s_window_open(p, env)) {
         s_builder_t b;
-        int rc = s_build(p, env, &b);
-        if (rc == FSY_OK && b.batch.n > 0) {
-            fsy_msg_t m = {.type = FSY_MSG_BATCH, .id = ++p->next_id};
-            m.changes = b.batch;
-            if (fsy_peer_send(p, env, &m) != FSY_OK) {
-                /* `sent` already counts it: only a new session is sure. */
-                s_restart(p, env, "a batch could not be sent");
-                fsy_change_list_clear(&b.batch);
-                return FSY_OK;
-            }
-            if (p->inflight == 0)
-                p->last_ack_ms = env->now_ms;
-            FSY_ASSERT(p->inflight < FSY_WINDOW_MAX);
-            p->inflight_ids[p->inflight++] = m.id;
-            p->changes_sent += b.batch.n;
-        }
+        rc = s_build(p, env, &b);
         bool more = b.closed;
+        if (rc == FSY_OK && b.batch.n > 0 && !s_send_batch(p, env, &b))
+            more = false;
         fsy_change_list_clear(&b.batch);
         if (b.behind)
             p->cursor = 0; /* a change needed lies before the cursor */
-        if (rc != FSY_OK || !more)
-            return rc;
+        if (!more)
+            break;
     }
-    return FSY_OK;
+    return rc;
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -409,7 +495,7 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
     if (rc != FSY_OK)
         return rc;
-    p->inflight = 0; /* a new session: earlier batches are forgotten */
+    fsy_pace_reset(&p->pace); /* a new session: earlier batches forgotten */
     s_set_state(p, FSY_PEER_LIVE, "hello");
     fsy_log("info", "hello", "peer=%s origin=%s:%016" PRIx64 " entries=%zu",
             p->name, m->origin.site, m->origin.incarnation, m->vv.n);
@@ -476,6 +562,11 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (rc != FSY_OK)
         return rc;
     rc = fsy_store_apply_validated(env->store, kept, n, &st);
+    /* Passed on first in turn; a mark lost is only an order lost. */
+    if (rc == FSY_OK && m->urgent &&
+        fsy_store_mark_urgent(env->store, kept, n) != FSY_OK)
+        fsy_log("warn", "urgent", "peer=%s error=\"%s\"", p->name,
+                fsy_errdetail());
     if (kept != m->changes.v)
         free(kept);
     if (rc != FSY_OK) {
@@ -509,22 +600,10 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     return rc;
 }
 
-/* Takes id out of the batches in flight; false if it is not one of them. */
-static bool
-s_inflight_take(fsy_peer_t *p, uint64_t id)
-{
-    for (unsigned i = 0; i < p->inflight; i++)
-        if (p->inflight_ids[i] == id) {
-            p->inflight_ids[i] = p->inflight_ids[--p->inflight];
-            return true;
-        }
-    return false;
-}
-
 static int
 s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
-    if (!s_inflight_take(p, m->id))
+    if (!fsy_pace_acked(&p->pace, m->id, env->now_ms))
         return FSY_OK; /* from an earlier session, or made up */
     p->last_ack_ms = env->now_ms;
     int rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
@@ -583,7 +662,7 @@ fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env)
     const fsy_config_t *cfg = env->cfg;
     /* Credit never leaks: batches unacknowledged for a whole timeout,
      * with the link otherwise alive, restart the session. */
-    bool stalled = p->state == FSY_PEER_LIVE && p->inflight > 0 &&
+    bool stalled = p->state == FSY_PEER_LIVE && p->pace.n > 0 &&
                    env->now_ms - p->last_ack_ms >= cfg->timeout_ms;
     if (stalled || env->now_ms - p->last_rx_ms >= cfg->timeout_ms) {
         if (!p->is_parent) {

@@ -25,7 +25,7 @@
  * (FSY_ASSERT, on in release builds):
  *   - WAIT_HELLO: no batch in flight;
  *   - LIVE: the peer has introduced itself (origin known);
- *   - always: inflight <= FSY_WINDOW_MAX, vectors within their capacity.
+ *   - always: pace.n <= FSY_WINDOW_MAX, vectors within their capacity.
  * No other file writes `state`; fsy_peer_connected() is the one answer to
  * "is this neighbour connected", for status, health and systemd alike.
  *
@@ -46,9 +46,8 @@
 
 #include "fieldsync/config.h"
 #include "fieldsync/store.h"
+#include "pace.h"
 #include "wire.h"
-
-#define FSY_WINDOW_MAX 1024 /* the largest [sync] window */
 
 typedef enum fsy_peer_state {
     FSY_PEER_WAIT_HELLO = 0,
@@ -74,10 +73,9 @@ typedef struct fsy_peer {
     size_t sent_cap;
     uint64_t cursor;
     uint64_t next_id;
-    unsigned inflight;
-    /* ids of the batches in flight: only their ACKs free credit, so a
-     * stale or forged ACK cannot open the window */
-    uint64_t inflight_ids[FSY_WINDOW_MAX];
+    /* the batches in flight: only their ACKs free credit, so a stale or
+     * forged ACK cannot open the window; and the bytes the link may hold */
+    fsy_pace_t pace;
     uint64_t last_rx_ms, last_tx_ms, hello_tx_ms;
     uint64_t last_ack_ms; /* last progress on batches in flight */
     uint64_t hello_rx_ms; /* last HELLO accepted from the peer */

@@ -63,6 +63,7 @@ typedef struct fsy_msg {
     uint32_t attachments; /* fsy_attach_policy_t, from a parent */
     uint64_t id;
     fsy_change_list_t changes;
+    bool urgent; /* BATCH: urgent transactions, ahead of the log order */
     uint64_t gapped, refused;
     uint64_t sent_ms;
     char reason[256];

@@ -4,7 +4,7 @@
  * store_read.c (reading), store_apply.c (every change into the replica)
  * and store_write.c (this site's own writes).
  *
- * Tables (schema version 3; s_migrate() upgrades older replicas):
+ * Tables (schema version 4; s_migrate() upgrades older replicas):
  *
  *   meta        key/value: site, incarnation, clock (persisted hlc)
  *   origins     (site, incarnation) -> small local row id
@@ -21,6 +21,8 @@
  *   sites       health summaries of every site heard of (store_sites.c)
  *   blobs       attachments' contents by hash: size, bytes held, complete
  *   blob_chunks the bytes, FSY_CHUNK_BYTES a row (store_blobs.c)
+ *   urgent      transactions to send ahead of the log order, this site's
+ *               and received ones (store_urgent.c); local, never sent as such
  *
  * Invariants, all kept inside one transaction per call:
  *  - vv[(scope, origin)] = n exactly when changes 1..n of that stream are in
@@ -116,6 +118,11 @@ static const char *const s_sql[ST__COUNT] = {
                      "idx = ?2",
     [ST_BLOB_FETCH] = "UPDATE blobs SET fetch = 1 WHERE hash = ?1 AND "
                       "complete = 0 AND fetch = 0",
+    [ST_URGENT_ADD] =
+        "INSERT OR IGNORE INTO urgent(scope, origin, seq, created_ms) "
+        "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM changes "
+        "WHERE scope = ?1 AND origin = ?2 AND seq = ?3)",
+    [ST_URGENT_PRUNE] = "DELETE FROM urgent WHERE created_ms < ?1",
 };
 
 static const char s_schema[] =
@@ -166,6 +173,13 @@ static const char s_schema_blobs[] =
     "CREATE INDEX blobs_wanted ON blobs(complete, created_ms);"
     "CREATE TABLE blob_chunks(hash BLOB NOT NULL, idx INTEGER NOT NULL,"
     "  data BLOB NOT NULL, PRIMARY KEY(hash, idx));";
+
+/* Version 4 added urgent transactions: (scope, origin, seq) of each one's
+ * last change, and when it was marked (marks lapse: store_urgent.c). */
+static const char s_schema_urgent[] =
+    "CREATE TABLE urgent(scope TEXT NOT NULL, origin INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(scope, origin, seq)) WITHOUT ROWID;";
 
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =
@@ -492,6 +506,8 @@ s_migrate(fsy_store_t *s, int version)
         rc = fsy_sq_exec(s, s_schema_sites);
     if (rc == FSY_OK && version < 3)
         rc = fsy_sq_exec(s, s_schema_blobs);
+    if (rc == FSY_OK && version < 4)
+        rc = fsy_sq_exec(s, s_schema_urgent);
     char ver[32];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d;", FSY_SCHEMA_VERSION);
     if (rc == FSY_OK)
@@ -548,6 +564,7 @@ s_init_schema(fsy_store_t *s, const char *site)
     if ((rc = fsy_sq_exec(s, s_schema)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_sites)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_blobs)) != FSY_OK ||
+        (rc = fsy_sq_exec(s, s_schema_urgent)) != FSY_OK ||
         (rc = fsy_sq_exec(s, ver)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||

@@ -41,6 +41,8 @@ enum fsy_stmt_id {
     ST_CHUNK_IDX,
     ST_CHUNK_GET,
     ST_BLOB_FETCH,
+    ST_URGENT_ADD,
+    ST_URGENT_PRUNE,
     ST__COUNT
 };
 
@@ -62,6 +64,7 @@ struct fsy_store {
     void *wall_ctx;
     bool in_group;     /* fsy_store_begin() transaction open */
     bool group_failed; /* a write in the open group failed */
+    bool urgent;       /* local writes are marked urgent (store_urgent.c) */
     sqlite3_stmt *stmt[ST__COUNT];
     fsy_origin_slot_t *origins;
     size_t n_origins, cap_origins;
@@ -130,6 +133,9 @@ int fsy_sq_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
 /* A reference arrived (store_blobs.c): its blob is wanted, unless known. */
 int fsy_sq_blob_want(fsy_store_t *s, const fsy_change_t *c);
 
+/* Marks urgent the transaction ending with c, if this replica holds c. */
+int fsy_sq_urgent_mark(fsy_store_t *s, const fsy_change_t *c);
+
 /* Bases are stored as one blob: see fsy_sq_bases_encode(). */
 int fsy_sq_bases_encode(const fsy_version_t *b, size_t n, uint8_t **out,
                         size_t *len);
@@ -154,6 +160,11 @@ int fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
     "c.checksum, o.site, o.incarnation, c.lseq, c.ref"
 #define FSY_SQ_CHANGE_FROM "changes c JOIN origins o ON o.id = c.origin"
 int fsy_sq_row_change(sqlite3_stmt *st, fsy_change_t *out);
+
+/* Steps st (selecting FSY_SQ_CHANGE_COLS), handing each change and its
+ * log position to cb, then finalizes st; cb's non-zero return stops. */
+int fsy_sq_log_rows(fsy_store_t *s, sqlite3_stmt *st, fsy_log_cb cb, void *ctx,
+                    const char *what);
 
 /* Copies at most max bytes of a text column into a NUL-terminated buffer. */
 void fsy_sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t size);

@@ -479,6 +479,25 @@ fsy_store_export(fsy_store_t *s, const fsy_vv_t *other, fsy_change_cb cb,
 }
 
 int
+fsy_sq_log_rows(fsy_store_t *s, sqlite3_stmt *st, fsy_log_cb cb, void *ctx,
+                const char *what)
+{
+    int rc, err = FSY_OK;
+    while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fsy_change_t c;
+        err = fsy_sq_row_change(st, &c);
+        if (err == FSY_OK) {
+            err = cb(&c, (uint64_t)sqlite3_column_int64(st, 11), ctx);
+            fsy_change_clear(&c);
+        }
+    }
+    sqlite3_finalize(st);
+    if (err == FSY_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        err = fsy_sq_err(s, rc, what);
+    return err;
+}
+
+int
 fsy_store_log_after(fsy_store_t *s, uint64_t after, size_t limit, fsy_log_cb cb,
                     void *ctx)
 {
@@ -492,19 +511,7 @@ fsy_store_log_after(fsy_store_t *s, uint64_t after, size_t limit, fsy_log_cb cb,
         return fsy_sq_err(s, rc, "reading the log");
     sqlite3_bind_int64(st, 1, (int64_t)after);
     sqlite3_bind_int64(st, 2, (int64_t)limit);
-    int err = FSY_OK;
-    while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fsy_change_t c;
-        err = fsy_sq_row_change(st, &c);
-        if (err == FSY_OK) {
-            err = cb(&c, (uint64_t)sqlite3_column_int64(st, 11), ctx);
-            fsy_change_clear(&c);
-        }
-    }
-    sqlite3_finalize(st);
-    if (err == FSY_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        err = fsy_sq_err(s, rc, "reading the log");
-    return err;
+    return fsy_sq_log_rows(s, st, cb, ctx, "reading the log");
 }
 
 /* ---- integrity -------------------------------------------------------- */

@@ -107,6 +107,8 @@ s_local_finish(s_local_txn_t *t)
                                   &stats);
     if (rc == FSY_OK && stats.applied != t->list.n)
         rc = fsy_err_set(FSY_EINTERNAL, "local write not applied in full");
+    if (rc == FSY_OK && s->urgent)
+        rc = fsy_sq_urgent_mark(s, &t->list.v[t->list.n - 1]);
     if (rc == FSY_OK)
         rc = fsy_sq_meta_set(s, "clock", NULL, t->clock);
     return rc;

@@ -273,6 +273,8 @@ s_enc_batch_msg(const fsy_msg_t *m, Fieldsync__Batch *b, uint8_t **z)
         return rc;
     b->id = m->id;
     b->raw_len = raw_len;
+    b->has_urgent = m->urgent;
+    b->urgent = m->urgent;
     b->payload.data = *z;
     b->payload.len = zl;
     return FSY_OK;
@@ -365,6 +367,7 @@ s_dec_batch_msg(const Fieldsync__Batch *b, fsy_msg_t *out)
         rc = fsy_err_set(FSY_EINVAL, "empty batch");
     free(raw);
     out->id = b->id;
+    out->urgent = b->has_urgent && b->urgent;
     return rc;
 }
 

@@ -35,7 +35,7 @@
 extern "C" {
 #endif
 
-#define FSY_SCHEMA_VERSION 3
+#define FSY_SCHEMA_VERSION 4
 
 typedef struct fsy_store fsy_store_t;
 
@@ -203,6 +203,49 @@ int fsy_store_export(fsy_store_t *s, const fsy_vv_t *other, fsy_change_cb cb,
 typedef int (*fsy_log_cb)(const fsy_change_t *c, uint64_t lseq, void *ctx);
 int fsy_store_log_after(fsy_store_t *s, uint64_t after, size_t limit,
                         fsy_log_cb cb, void *ctx);
+
+/*
+ * Streams up to `limit` changes of one stream (scope, origin) with
+ * seq > after, in seq order, with each one's log position.
+ */
+int fsy_store_stream_after(fsy_store_t *s, const char *scope,
+                           const fsy_origin_t *origin, uint64_t after,
+                           size_t limit, fsy_log_cb cb, void *ctx);
+
+/* ---- urgent transactions (store_urgent.c) ------------------------------ */
+
+/* A mark lapses after a week: by then the change travels in log order. */
+#define FSY_URGENT_TTL_MS (7ull * 24 * 3600 * 1000)
+#define FSY_URGENT_MAX 64 /* marks fsy_store_urgent_list() returns */
+
+/*
+ * While on, each local write of this handle (put, delete, resolve) is
+ * marked urgent in the same transaction: fieldsyncd sends it ahead of
+ * every other queued change, together with the earlier changes of its own
+ * (scope, origin) stream, which must precede it (a stream has no holes).
+ */
+void fsy_store_set_urgent(fsy_store_t *s, bool on);
+
+/*
+ * Marks urgent the transactions that end among v[0..n) (received in an
+ * urgent batch), so they are passed on first in turn. Changes this replica
+ * does not hold are skipped; marks older than FSY_URGENT_TTL_MS are
+ * dropped. FSY_OK or FSY_EIO/FSY_EBUSY.
+ */
+int fsy_store_mark_urgent(fsy_store_t *s, const fsy_change_t *v, size_t n);
+
+/* One urgent transaction: the (scope, origin, seq) of its last change. */
+typedef struct fsy_urgent {
+    char scope[FSY_SCOPE_MAX + 1];
+    fsy_origin_t origin;
+    uint64_t seq;
+} fsy_urgent_t;
+
+/*
+ * The live marks, oldest first, at most FSY_URGENT_MAX, into out[]
+ * (caller's array of FSY_URGENT_MAX); *n is how many.
+ */
+int fsy_store_urgent_list(fsy_store_t *s, fsy_urgent_t *out, size_t *n);
 
 /* What one fsy_store_apply() did. */
 typedef struct fsy_apply_stats {

@@ -32,4 +32,13 @@ sed 's/"draft"/"endorsed"/' "$T/hq.ndjson" >"$T/edited.ndjson"
 fs juba import "$T/edited.ndjson" >/dev/null
 assert_eq "$(fs juba verify --json | jq .changes_checked)" "$((changes + 1))" "one new change"
 assert_eq "$(fs juba get isf-mli-2027 --json | jq -r .fields.status)" endorsed "status"
+
+step "a line marked urgent is written as urgent; a bad mark is refused"
+printf '%s\n' '{"scope":"MLI","id":"flash-0412","kind":"analysis","urgent":true,"fields":{"title":"Flash: road Gao-Ansongo closed at km 42"}}' \
+  '{"scope":"MLI","id":"sitrep-1203","kind":"analysis","urgent":false,"fields":{"title":"Sitrep 3 Dec"}}' >"$T/urgent.ndjson"
+assert_eq "$(fs juba import "$T/urgent.ndjson" --json | jq -c '[.documents, .urgent]')" "[2,1]" "urgent lines counted"
+assert_eq "$(sqlite3 "$T/juba.db" "SELECT count(*) FROM urgent u JOIN changes c USING (scope, origin, seq) WHERE c.doc = 'flash-0412'")" 1 "the flash report is marked urgent"
+assert_eq "$(sqlite3 "$T/juba.db" 'SELECT count(*) FROM urgent')" 1 "only the urgent line is marked"
+printf '%s\n' '{"scope":"MLI","id":"flash-0413","kind":"analysis","urgent":"yes","fields":{"title":"x"}}' >"$T/bad-urgent.ndjson"
+expect_fail 1 '"urgent" must be true or false' fs juba import "$T/bad-urgent.ndjson"
 echo "PASS ndjson round trip"

@@ -468,19 +468,21 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
     fsy_store_close(&s);
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db,
-                                  "ALTER TABLE peers DROP COLUMN "
-                                  "clock_offset_ms; DROP TABLE sites;"
-                                  "ALTER TABLE changes DROP COLUMN ref;"
-                                  "ALTER TABLE peers DROP COLUMN "
-                                  "att_in_waiting; ALTER TABLE peers DROP "
-                                  "COLUMN att_in_rate; ALTER TABLE peers "
-                                  "DROP COLUMN att_out_waiting; ALTER TABLE "
-                                  "peers DROP COLUMN att_out_rate;"
-                                  "DROP TABLE blobs; DROP TABLE blob_chunks;"
-                                  "PRAGMA user_version=1;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(
+            db,
+            "ALTER TABLE peers DROP COLUMN "
+            "clock_offset_ms; DROP TABLE sites;"
+            "ALTER TABLE changes DROP COLUMN ref;"
+            "ALTER TABLE peers DROP COLUMN "
+            "att_in_waiting; ALTER TABLE peers DROP "
+            "COLUMN att_in_rate; ALTER TABLE peers "
+            "DROP COLUMN att_out_waiting; ALTER TABLE "
+            "peers DROP COLUMN att_out_rate;"
+            "DROP TABLE blobs; DROP TABLE blob_chunks; DROP TABLE urgent;"
+            "PRAGMA user_version=1;",
+            NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     ck_ok(fsy_store_open(&s, tu_path("gao.db")));
     fsy_site_health_t h = s_summary("kidal", "gao");

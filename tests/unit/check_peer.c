@@ -177,11 +177,11 @@ START_TEST(test_peer_window_bounds_batches_in_flight)
     s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao); /* HELLO */
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     ck_assert_uint_eq(l.up.n, 2); /* the window, not six */
-    ck_assert_uint_eq(l.child_side.inflight, 2);
+    ck_assert_uint_eq(l.child_side.pace.n, 2);
     /* An ACK for no batch in flight frees no credit. */
     fsy_msg_t forged = {.type = FSY_MSG_ACK, .id = 424242};
     ck_ok(fsy_peer_on_msg(&l.child_side, &l.env_gao, &forged));
-    ck_assert_uint_eq(l.child_side.inflight, 2);
+    ck_assert_uint_eq(l.child_side.pace.n, 2);
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     ck_assert_uint_eq(l.up.n, 2);
     s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
@@ -194,6 +194,99 @@ START_TEST(test_peer_window_bounds_batches_in_flight)
 }
 END_TEST
 
+/* Delivers the first queued frame, which must be a batch, and says whether
+ * it was urgent and how many changes it held. */
+static void
+s_expect_batch(link_t *l, bool urgent, size_t n)
+{
+    fsy_msg_t m;
+    ck_assert_uint_gt(l->up.n, 0);
+    ck_ok(fsy_wire_decode_msg(l->up.frame[0], l->up.len[0], &m));
+    ck_assert_int_eq(m.type, FSY_MSG_BATCH);
+    ck_assert_int_eq(m.urgent, urgent);
+    ck_assert_uint_eq(m.changes.n, n);
+    fsy_msg_clear(&m);
+    s_deliver_one(&l->up, 0, &l->parent_side, &l->env_hq);
+}
+
+START_TEST(test_peer_urgent_write_goes_ahead_of_the_backlog)
+{
+    link_t l;
+    s_link_init(&l, 1, 1000);
+    /* A backlog in another stream (global), two reports in the urgent
+     * one's own stream (MLI, which must go first: no holes), then the
+     * flash report. */
+    for (int i = 0; i < 40; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "archive-%03d", i);
+        tu_put(l.gao, "global", id, "plan", "title", id);
+    }
+    s_reports(l.gao, "sitrep", 2);
+    fsy_store_set_urgent(l.gao, true);
+    tu_put(l.gao, "MLI", "flash-0412", "analysis", "title",
+           "Flash: road Gao-Ansongo closed at km 42");
+    fsy_store_set_urgent(l.gao, false);
+    tu_put(l.gao, "MLI", "sitrep-later", "analysis", "title", "later");
+
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);   /* HELLO */
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao); /* HELLO */
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    /* The first batch: MLI up to the flash report (3 transactions of 2
+     * changes), urgent; nothing of the backlog, nothing after it. */
+    s_expect_batch(&l, true, 6);
+    ck_assert_str_eq(tu_get(l.hq, "MLI", "flash-0412", "title"),
+                     "Flash: road Gao-Ansongo closed at km 42");
+    ck_assert_uint_eq(tu_changes(l.hq), 6);
+    /* hq marks it too, to pass it on first in turn. */
+    fsy_urgent_t u[FSY_URGENT_MAX];
+    size_t n;
+    ck_ok(fsy_store_urgent_list(l.hq, u, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(u[0].scope, "MLI");
+    ck_assert_str_eq(u[0].origin.site, "gao");
+    ck_assert_uint_eq(u[0].seq, 6);
+    /* The rest in log order, each change once. */
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao); /* its ACK */
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    s_expect_batch(&l, false, 80 + 2);
+    s_settle(&l);
+    s_assert_same(&l);
+    ck_assert_uint_eq(l.child_side.changes_sent, tu_changes(l.gao));
+    ck_assert_uint_eq(l.parent_side.changes_received, tu_changes(l.gao));
+    s_link_free(&l);
+}
+END_TEST
+
+START_TEST(test_pace_bytes_in_flight_follow_the_link_rate)
+{
+    fsy_pace_t pc;
+    fsy_pace_reset(&pc);
+    /* No rate yet: two batches, whatever the window. */
+    ck_assert(fsy_pace_open(&pc, 8));
+    fsy_pace_sent(&pc, 1, 40000, 0);
+    ck_assert(fsy_pace_open(&pc, 8));
+    fsy_pace_sent(&pc, 2, 40000, 0);
+    ck_assert(!fsy_pace_open(&pc, 8));
+    /* A 256 kbit/s link: 40 kB a 1.25 s. */
+    ck_assert(!fsy_pace_acked(&pc, 99, 1250)); /* not in flight */
+    ck_assert(fsy_pace_acked(&pc, 1, 1250));
+    ck_assert_uint_eq(pc.rate, 32000);
+    ck_assert(fsy_pace_acked(&pc, 2, 2500));
+    ck_assert_uint_eq(pc.rate, 32000); /* 80 kB over 2.5 s */
+    /* 3 s of it (96 kB) may be in flight: three batches, not eight. */
+    unsigned n = 0;
+    while (fsy_pace_open(&pc, 8))
+        fsy_pace_sent(&pc, 10 + n++, 40000, 2500);
+    ck_assert_uint_eq(n, 3);
+    /* The window still bounds a fast link. */
+    fsy_pace_reset(&pc);
+    pc.rate = 1u << 30;
+    for (n = 0; fsy_pace_open(&pc, 4); n++)
+        fsy_pace_sent(&pc, n, 40000, 0);
+    ck_assert_uint_eq(n, 4);
+}
+END_TEST
+
 START_TEST(test_peer_reordered_batches_rewind_and_converge)
 {
     link_t l;
@@ -201,6 +294,7 @@ START_TEST(test_peer_reordered_batches_rewind_and_converge)
     s_reports(l.gao, "sitrep", 4);
     s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
     s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
+    l.child_side.pace.rate = 1u << 30; /* as if measured: a fast link */
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     ck_assert_uint_eq(l.up.n, 4);
     /* The second batch overtakes the first: a gap at hq. */
@@ -343,6 +437,8 @@ s_suite(void)
                    test_peer_hello_then_both_sides_stream_what_the_other_lacks);
     tcase_add_test(tc, test_peer_window_bounds_batches_in_flight);
     tcase_add_test(tc, test_peer_reordered_batches_rewind_and_converge);
+    tcase_add_test(tc, test_peer_urgent_write_goes_ahead_of_the_backlog);
+    tcase_add_test(tc, test_pace_bytes_in_flight_follow_the_link_rate);
     tcase_add_test(tc, test_peer_lost_batch_restarts_the_session_after_timeout);
     tcase_add_test(tc, test_peer_parent_refuses_a_child_it_does_not_know);
     tcase_add_test(tc, test_peer_hello_with_other_limits_is_refused);

@@ -1,0 +1,63 @@
+/*
+ * fieldsync — the batches a session has in flight, and how many more it
+ * may send: the window, and no more bytes than the link delivers in
+ * FSY_PACE_TARGET_MS.
+ *
+ * Why bytes: on a 256 kbit/s link a window of eight 80 kB batches is
+ * twenty seconds of queue in the sockets, and an urgent report written
+ * now would wait behind all of it. Bounding the bytes in flight by the
+ * measured delivery rate keeps that queue a few seconds deep, while still
+ * covering the round trip, so the link stays busy.
+ *
+ * The rate: each ACK gives a sample, the bytes acknowledged between the
+ * batch's sending and its ACK over that time (what the link and the
+ * receiver delivered, including this batch); the best sample of the last
+ * FSY_PACE_RATE_MS is kept, so an idle moment does not throttle the next
+ * burst. Until there is one, two batches may be in flight.
+ *
+ * Ownership: plain data, embedded in fsy_peer_t; nothing to free.
+ */
+#ifndef FSY_PACE_H
+#define FSY_PACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FSY_WINDOW_MAX 1024 /* the largest [sync] window */
+#define FSY_PACE_TARGET_MS 3000
+#define FSY_PACE_RATE_MS 10000
+#define FSY_PACE_UNKNOWN_MAX 2 /* batches in flight before a sample */
+
+typedef struct fsy_flight {
+    uint64_t id;        /* the batch's id: only its ACK frees it */
+    uint64_t sent_ms;   /* when it was handed to the link */
+    uint64_t delivered; /* fsy_pace_t.delivered then */
+    uint64_t bytes;     /* its frame's size */
+} fsy_flight_t;
+
+typedef struct fsy_pace {
+    fsy_flight_t f[FSY_WINDOW_MAX];
+    unsigned n;         /* batches in flight */
+    uint64_t bytes;     /* their bytes */
+    uint64_t delivered; /* bytes acknowledged this session */
+    uint64_t rate;      /* bytes/s, best recent sample; 0: none yet */
+    uint64_t rate_ms;   /* when it was taken */
+} fsy_pace_t;
+
+/* A new session: nothing in flight, no rate. */
+void fsy_pace_reset(fsy_pace_t *pc);
+
+/* May another batch go, with at most `window` in flight? */
+bool fsy_pace_open(const fsy_pace_t *pc, unsigned window);
+
+/* Batch `id` of `bytes` was sent at now_ms. The caller checked
+ * fsy_pace_open (there is room). */
+void fsy_pace_sent(fsy_pace_t *pc, uint64_t id, uint64_t bytes,
+                   uint64_t now_ms);
+
+/* Batch `id` was acknowledged at now_ms: false if it is not in flight
+ * (an ACK from an earlier session, or made up), which frees nothing. */
+bool fsy_pace_acked(fsy_pace_t *pc, uint64_t id, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * fieldsync — urgent transactions: which ones, and reading a stream in
+ * order so the sender can put them first.
+ *
+ * A mark names a transaction by its last change, (scope, origin, seq). It
+ * is local: the live sender (daemon/peer.c) sends that stream up to the
+ * mark before anything else in log order, flags the batch urgent, and the
+ * receiver marks the same transactions, so each hop on the way up passes
+ * them on first. Marks lapse after FSY_URGENT_TTL_MS; a lapsed one changes
+ * nothing but the order.
+ */
+#include <string.h>
+
+#include "store_internal.h"
+
+void
+fsy_store_set_urgent(fsy_store_t *s, bool on)
+{
+    s->urgent = on;
+}
+
+int
+fsy_sq_urgent_mark(fsy_store_t *s, const fsy_change_t *c)
+{
+    int64_t oid;
+    bool known;
+    int rc = fsy_sq_origin_find(s, &c->version.origin, &oid, &known);
+    if (rc != FSY_OK || !known)
+        return rc;
+    uint64_t now = fsy_sq_now(s);
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_URGENT_PRUNE);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_int64(
+        st, 1,
+        (int64_t)(now > FSY_URGENT_TTL_MS ? now - FSY_URGENT_TTL_MS : 0));
+    if ((rc = fsy_sq_step_done(s, st, "dropping lapsed urgent marks")) !=
+        FSY_OK)
+        return rc;
+    if ((st = fsy_sq_stmt(s, ST_URGENT_ADD)) == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, oid);
+    sqlite3_bind_int64(st, 3, (int64_t)c->version.seq);
+    sqlite3_bind_int64(st, 4, (int64_t)now);
+    return fsy_sq_step_done(s, st, "marking a transaction urgent");
+}
+
+/* Is v[i] the last change of its stream in v[0..n)? */
+static bool
+s_last_of_stream(const fsy_change_t *v, size_t n, size_t i)
+{
+    for (size_t j = i + 1; j < n; j++)
+        if (strcmp(v[j].scope, v[i].scope) == 0 &&
+            fsy_origin_eq(&v[j].version.origin, &v[i].version.origin))
+            return false;
+    return true;
+}
+
+/* One mark per stream, at its last change: the sender sends the stream up
+ * to there in order anyway, and a batch's earlier transactions would only
+ * crowd out the marks of other streams. */
+int
+fsy_store_mark_urgent(fsy_store_t *s, const fsy_change_t *v, size_t n)
+{
+    int rc = fsy_sq_txn_begin(s);
+    for (size_t i = n; rc == FSY_OK && i-- > 0;)
+        if (v[i].txn_end && s_last_of_stream(v, n, i))
+            rc = fsy_sq_urgent_mark(s, &v[i]);
+    return fsy_sq_txn_end(s, rc);
+}
+
+int
+fsy_store_urgent_list(fsy_store_t *s, fsy_urgent_t *out, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT u.scope, o.site, o.incarnation, u.seq FROM urgent u "
+        "JOIN origins o ON o.id = u.origin WHERE u.created_ms >= ?1 "
+        "ORDER BY u.created_ms, u.scope, u.origin, u.seq LIMIT ?2",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "reading urgent marks");
+    uint64_t now = fsy_sq_now(s);
+    sqlite3_bind_int64(
+        st, 1,
+        (int64_t)(now > FSY_URGENT_TTL_MS ? now - FSY_URGENT_TTL_MS : 0));
+    sqlite3_bind_int(st, 2, FSY_URGENT_MAX);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < FSY_URGENT_MAX) {
+        fsy_urgent_t *u = &out[*n];
+        memset(u, 0, sizeof *u);
+        fsy_sq_col_text(st, 0, u->scope, sizeof u->scope);
+        fsy_sq_col_text(st, 1, u->origin.site, sizeof u->origin.site);
+        u->origin.incarnation = (uint64_t)sqlite3_column_int64(st, 2);
+        u->seq = (uint64_t)sqlite3_column_int64(st, 3);
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return fsy_sq_err(s, rc, "reading urgent marks");
+    return FSY_OK;
+}
+
+int
+fsy_store_stream_after(fsy_store_t *s, const char *scope,
+                       const fsy_origin_t *origin, uint64_t after, size_t limit,
+                       fsy_log_cb cb, void *ctx)
+{
+    int64_t oid;
+    bool known;
+    int rc = fsy_sq_origin_find(s, origin, &oid, &known);
+    if (rc != FSY_OK || !known)
+        return rc;
+    sqlite3_stmt *st;
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT " FSY_SQ_CHANGE_COLS
+                            " FROM " FSY_SQ_CHANGE_FROM
+                            " WHERE c.scope = ?1 AND c.origin = ?2 AND "
+                            "c.seq > ?3 ORDER BY c.seq LIMIT ?4",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "reading a stream");
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, oid);
+    sqlite3_bind_int64(st, 3, (int64_t)after);
+    sqlite3_bind_int64(st, 4, (int64_t)limit);
+    return fsy_sq_log_rows(s, st, cb, ctx, "reading a stream");
+}
