@@ -42,6 +42,7 @@ static int
 s_sent_reset(fsy_peer_t *p, const fsy_vv_t *vv)
 {
     p->cursor = 0;
+    p->urgent_done = 0; /* marks sent may be wanted again */
     return fsy_vv_copy(&p->sent, &p->sent_cap, vv);
 }
 
@@ -407,18 +408,19 @@ s_build_urgent(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_urgent_t *u,
     }
 }
 
-/* Sends u's transaction, and its stream before it, while the window
- * allows. */
+/*
+ * Sends u's transaction, and its stream before it, while the window
+ * allows; *done: nothing of it is left to send to this peer.
+ */
 static int
 s_pump_one_urgent(fsy_peer_t *p, const fsy_sync_env_t *env,
-                  const fsy_urgent_t *u)
+                  const fsy_urgent_t *u, bool *done)
 {
-    if (p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, u->scope))
-        return FSY_OK;
-    for (;;) {
+    *done = p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, u->scope);
+    while (!*done && s_window_open(p, env)) {
         const fsy_vv_entry_t *e = fsy_vv_find(&p->sent, u->scope, &u->origin);
-        if (!s_window_open(p, env) || u->seq <= (e ? e->seq : 0))
-            return FSY_OK;
+        if ((*done = u->seq <= (e ? e->seq : 0)))
+            break;
         s_builder_t b;
         int rc = s_build_urgent(p, env, u, &b);
         bool sent = rc == FSY_OK && b.batch.n > 0 && s_send_batch(p, env, &b);
@@ -430,17 +432,33 @@ s_pump_one_urgent(fsy_peer_t *p, const fsy_sync_env_t *env,
         if (!sent)
             return rc;
     }
+    return FSY_OK;
 }
 
-/* Urgent transactions go first, oldest mark first. */
+/*
+ * Urgent transactions go first, in the order they were marked. The peer
+ * keeps its place in the marks (urgent_done), so marks long sent cost
+ * nothing; a new session starts from the first again.
+ */
 static int
 s_pump_urgent(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
     fsy_urgent_t u[FSY_URGENT_MAX];
-    size_t n = 0;
-    int rc = fsy_store_urgent_list(env->store, u, &n);
-    for (size_t i = 0; rc == FSY_OK && i < n && s_window_open(p, env); i++)
-        rc = s_pump_one_urgent(p, env, &u[i]);
+    size_t n = FSY_URGENT_MAX;
+    int rc = FSY_OK;
+    bool prefix = true; /* every mark so far is done */
+    while (rc == FSY_OK && n == FSY_URGENT_MAX && prefix &&
+           s_window_open(p, env)) {
+        rc = fsy_store_urgent_list(env->store, p->urgent_done, u, &n);
+        for (size_t i = 0; rc == FSY_OK && i < n && s_window_open(p, env);
+             i++) {
+            bool done;
+            rc = s_pump_one_urgent(p, env, &u[i], &done);
+            prefix = prefix && done;
+            if (prefix)
+                p->urgent_done = u[i].id;
+        }
+    }
     return rc;
 }
 

@@ -122,7 +122,8 @@ static const char *const s_sql[ST__COUNT] = {
         "INSERT OR IGNORE INTO urgent(scope, origin, seq, created_ms) "
         "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM changes "
         "WHERE scope = ?1 AND origin = ?2 AND seq = ?3)",
-    [ST_URGENT_PRUNE] = "DELETE FROM urgent WHERE created_ms < ?1",
+    [ST_URGENT_PRUNE] = "DELETE FROM urgent WHERE created_ms < ?1 OR "
+                        "id <= (SELECT max(id) FROM urgent) - ?2",
 };
 
 static const char s_schema[] =
@@ -175,11 +176,13 @@ static const char s_schema_blobs[] =
     "  data BLOB NOT NULL, PRIMARY KEY(hash, idx));";
 
 /* Version 4 added urgent transactions: (scope, origin, seq) of each one's
- * last change, and when it was marked (marks lapse: store_urgent.c). */
+ * last change, numbered in the order marked (a sender's cursor), and when
+ * (marks lapse: store_urgent.c). */
 static const char s_schema_urgent[] =
-    "CREATE TABLE urgent(scope TEXT NOT NULL, origin INTEGER NOT NULL,"
-    "  seq INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
-    "  PRIMARY KEY(scope, origin, seq)) WITHOUT ROWID;";
+    "CREATE TABLE urgent(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  scope TEXT NOT NULL,"
+    "  origin INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, UNIQUE(scope, origin, seq));";
 
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =

@@ -6,12 +6,20 @@
  * is local: the live sender (daemon/peer.c) sends that stream up to the
  * mark before anything else in log order, flags the batch urgent, and the
  * receiver marks the same transactions, so each hop on the way up passes
- * them on first. Marks lapse after FSY_URGENT_TTL_MS; a lapsed one changes
- * nothing but the order.
+ * them on first. Marks lapse after FSY_URGENT_TTL_MS, or when
+ * FSY_URGENT_KEEP newer ones exist, so the table stays small whatever a
+ * neighbour flags; a lapsed one changes nothing but the order.
  */
 #include <string.h>
 
 #include "store_internal.h"
+
+/* Marks made before this are lapsed. */
+static uint64_t
+s_lapse_ms(uint64_t now)
+{
+    return now > FSY_URGENT_TTL_MS ? now - FSY_URGENT_TTL_MS : 0;
+}
 
 void
 fsy_store_set_urgent(fsy_store_t *s, bool on)
@@ -31,9 +39,8 @@ fsy_sq_urgent_mark(fsy_store_t *s, const fsy_change_t *c)
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_URGENT_PRUNE);
     if (st == NULL)
         return FSY_EINTERNAL;
-    sqlite3_bind_int64(
-        st, 1,
-        (int64_t)(now > FSY_URGENT_TTL_MS ? now - FSY_URGENT_TTL_MS : 0));
+    sqlite3_bind_int64(st, 1, (int64_t)s_lapse_ms(now));
+    sqlite3_bind_int64(st, 2, FSY_URGENT_KEEP);
     if ((rc = fsy_sq_step_done(s, st, "dropping lapsed urgent marks")) !=
         FSY_OK)
         return rc;
@@ -71,30 +78,30 @@ fsy_store_mark_urgent(fsy_store_t *s, const fsy_change_t *v, size_t n)
 }
 
 int
-fsy_store_urgent_list(fsy_store_t *s, fsy_urgent_t *out, size_t *n)
+fsy_store_urgent_list(fsy_store_t *s, uint64_t after, fsy_urgent_t *out,
+                      size_t *n)
 {
     *n = 0;
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(
         s->db,
-        "SELECT u.scope, o.site, o.incarnation, u.seq FROM urgent u "
-        "JOIN origins o ON o.id = u.origin WHERE u.created_ms >= ?1 "
-        "ORDER BY u.created_ms, u.scope, u.origin, u.seq LIMIT ?2",
+        "SELECT u.id, u.scope, o.site, o.incarnation, u.seq FROM urgent u "
+        "JOIN origins o ON o.id = u.origin WHERE u.id > ?1 AND "
+        "u.created_ms >= ?2 ORDER BY u.id LIMIT ?3",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "reading urgent marks");
-    uint64_t now = fsy_sq_now(s);
-    sqlite3_bind_int64(
-        st, 1,
-        (int64_t)(now > FSY_URGENT_TTL_MS ? now - FSY_URGENT_TTL_MS : 0));
-    sqlite3_bind_int(st, 2, FSY_URGENT_MAX);
+    sqlite3_bind_int64(st, 1, (int64_t)after);
+    sqlite3_bind_int64(st, 2, (int64_t)s_lapse_ms(fsy_sq_now(s)));
+    sqlite3_bind_int(st, 3, FSY_URGENT_MAX);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < FSY_URGENT_MAX) {
         fsy_urgent_t *u = &out[*n];
         memset(u, 0, sizeof *u);
-        fsy_sq_col_text(st, 0, u->scope, sizeof u->scope);
-        fsy_sq_col_text(st, 1, u->origin.site, sizeof u->origin.site);
-        u->origin.incarnation = (uint64_t)sqlite3_column_int64(st, 2);
-        u->seq = (uint64_t)sqlite3_column_int64(st, 3);
+        u->id = (uint64_t)sqlite3_column_int64(st, 0);
+        fsy_sq_col_text(st, 1, u->scope, sizeof u->scope);
+        fsy_sq_col_text(st, 2, u->origin.site, sizeof u->origin.site);
+        u->origin.incarnation = (uint64_t)sqlite3_column_int64(st, 3);
+        u->seq = (uint64_t)sqlite3_column_int64(st, 4);
         (*n)++;
     }
     sqlite3_finalize(st);

@@ -214,9 +214,11 @@ int fsy_store_stream_after(fsy_store_t *s, const char *scope,
 
 /* ---- urgent transactions (store_urgent.c) ------------------------------ */
 
-/* A mark lapses after a week: by then the change travels in log order. */
+/* A mark lapses after a week, or once FSY_URGENT_KEEP newer ones exist:
+ * the change then travels in log order. */
 #define FSY_URGENT_TTL_MS (7ull * 24 * 3600 * 1000)
-#define FSY_URGENT_MAX 64 /* marks fsy_store_urgent_list() returns */
+#define FSY_URGENT_KEEP 4096
+#define FSY_URGENT_MAX 64 /* marks one fsy_store_urgent_list() returns */
 
 /*
  * While on, each local write of this handle (put, delete, resolve) is
@@ -227,25 +229,28 @@ int fsy_store_stream_after(fsy_store_t *s, const char *scope,
 void fsy_store_set_urgent(fsy_store_t *s, bool on);
 
 /*
- * Marks urgent the transactions that end among v[0..n) (received in an
- * urgent batch), so they are passed on first in turn. Changes this replica
- * does not hold are skipped; marks older than FSY_URGENT_TTL_MS are
- * dropped. FSY_OK or FSY_EIO/FSY_EBUSY.
+ * Marks urgent the last transaction of each stream in v[0..n) (received
+ * in an urgent batch), so it is passed on first in turn. Changes this
+ * replica does not hold are skipped. FSY_OK or FSY_EIO/FSY_EBUSY.
  */
 int fsy_store_mark_urgent(fsy_store_t *s, const fsy_change_t *v, size_t n);
 
-/* One urgent transaction: the (scope, origin, seq) of its last change. */
+/* One urgent transaction: the (scope, origin, seq) of its last change;
+ * `id` numbers marks in the order they were made. */
 typedef struct fsy_urgent {
+    uint64_t id;
     char scope[FSY_SCOPE_MAX + 1];
     fsy_origin_t origin;
     uint64_t seq;
 } fsy_urgent_t;
 
 /*
- * The live marks, oldest first, at most FSY_URGENT_MAX, into out[]
- * (caller's array of FSY_URGENT_MAX); *n is how many.
+ * The live marks with id > after, in id order, at most FSY_URGENT_MAX,
+ * into out[] (the caller's array of FSY_URGENT_MAX); *n is how many. A
+ * sender keeps `after` as its place: marks before it are done for its peer.
  */
-int fsy_store_urgent_list(fsy_store_t *s, fsy_urgent_t *out, size_t *n);
+int fsy_store_urgent_list(fsy_store_t *s, uint64_t after, fsy_urgent_t *out,
+                          size_t *n);
 
 /* What one fsy_store_apply() did. */
 typedef struct fsy_apply_stats {

@@ -1,7 +1,9 @@
 # Attachments over a satellite link (vsat: 256 kbit/s, 600 ms round trip).
 #   hq <-vsat- gao. gao attaches a report's 5 MiB annex (1 MiB under the
-#   sanitizers), then writes a one-line flash report:
-#   - the flash report is at HQ within 10 s while the annex is in flight;
+#   sanitizers), queues a backlog of 500 incident reports (about 15 s of
+#   the link), then writes a one-line flash report with --urgent:
+#   - the flash report is at HQ within 10 s, ahead of the backlog, while
+#     the annex is in flight;
 #   - gao's status says how much is still to send, and when;
 #   - the annex is whole at HQ within 1.3 x (its compressed size / the
 #     link's rate) + 30 s;
@@ -53,18 +55,40 @@ at_hq() { fs hq get "$1" >/dev/null 2>&1; }
 fs gao put isf-mli-2027 --kind plan --scope MLI --set title="ISF Mali 2027" >/dev/null
 wait_converged 60 hq gao
 
-step "gao attaches a $MIB MiB annex, then writes a flash report"
+# N incident reports of ~4 kB each for the shared register, as NDJSON.
+backlog() {
+  awk -v n="$1" 'BEGIN {
+    srand(7)
+    k = split("patrol convoy incident market village armed group civilians " \
+      "displaced water point road checkpoint access security reported " \
+      "observed confirmed clash protest police community harvest fuel", w, " ")
+    for (i = 1; i <= n; i++) {
+      b = ""
+      while (length(b) < 4000) b = b w[1 + int(rand() * k)] " "
+      printf "{\"scope\":\"global\",\"id\":\"incident-%04d\",\"kind\":\"analysis\",", i
+      printf "\"fields\":{\"title\":\"Incident %d\",\"body\":\"%s\"}}\n", i, b
+    }
+  }'
+}
+at_hq_count() { fs hq export --scope global | wc -l; }
+
+step "gao attaches a $MIB MiB annex, queues a backlog, then writes an urgent flash report"
 annex 11 >"$T/annex-a.txt"
+backlog 500 >"$T/backlog.ndjson"
 za=$("$CHUNK_ZSIZE" "$T/annex-a.txt")
 t0=$(date +%s%3N)
 fs gao put jmac-monthly-11 --kind analysis --scope MLI --set title="JMAC monthly, November" \
   --attach annex="$T/annex-a.txt" >/dev/null
 sleep 3
+fs gao import "$T/backlog.ndjson" >/dev/null
 tf=$(date +%s%3N)
-fs gao put flash-0412 --kind analysis --scope MLI \
+fs gao put flash-0412 --kind analysis --scope MLI --urgent \
   --set title="Flash: road Gao-Ansongo closed at km 42" >/dev/null
 wait_until 10 "the flash report did not reach hq within 10 s" at_hq flash-0412
-echo "flash report at hq $(($(date +%s%3N) - tf)) ms after it was written"
+ahead=$(at_hq_count)
+echo "flash report at hq $(($(date +%s%3N) - tf)) ms after it was written; $ahead of 500 backlog reports there"
+[ "$ahead" -lt 500 ] || fail "the whole backlog was at hq before the flash report: nothing was overtaken"
+grep -q "event=urgent peer=parent scope=MLI origin=gao" "$T/gao.log" || fail "gao's log does not show the urgent send"
 whole_at_hq jmac-monthly-11 && fail "the annex was whole before the flash report: not in flight"
 sending() { fs gao status --json | jq -e '.sites[] | select(.role == "parent") |
   .attachments.sending | .bytes_waiting > 0 and .eta_s != null and .eta_s > 0' >/dev/null; }
@@ -110,6 +134,7 @@ wire=$(($(veth_bytes) - before))
 echo "second annex: $zb bytes compressed, $have_at_cut of $((MIB << 20)) at hq when cut;" \
   "the link carried $wire bytes ($(awk -v a="$wire" -v b="$zb" 'BEGIN { printf "%.2f", a / b }') x)"
 [ $((wire * 100)) -le $((zb * 125)) ] || fail "the link carried $wire bytes, over 1.25 x $zb"
+[ "$(at_hq_count)" -eq 500 ] || fail "the backlog did not all reach hq"
 wait_converged 60 hq gao
 for s in hq gao; do fs "$s" verify >/dev/null || fail "$s does not verify"; done
 fs hq get jmac-monthly-12 --field annex -o "$T/hq-b.txt"

@@ -240,7 +240,7 @@ START_TEST(test_peer_urgent_write_goes_ahead_of_the_backlog)
     /* hq marks it too, to pass it on first in turn. */
     fsy_urgent_t u[FSY_URGENT_MAX];
     size_t n;
-    ck_ok(fsy_store_urgent_list(l.hq, u, &n));
+    ck_ok(fsy_store_urgent_list(l.hq, 0, u, &n));
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(u[0].scope, "MLI");
     ck_assert_str_eq(u[0].origin.site, "gao");
@@ -253,6 +253,21 @@ START_TEST(test_peer_urgent_write_goes_ahead_of_the_backlog)
     s_assert_same(&l);
     ck_assert_uint_eq(l.child_side.changes_sent, tu_changes(l.gao));
     ck_assert_uint_eq(l.parent_side.changes_received, tu_changes(l.gao));
+
+    /* More marks than one read returns, all sent: the next urgent write
+     * still goes first. */
+    fsy_store_set_urgent(l.gao, true);
+    s_reports(l.gao, "flash-batch", FSY_URGENT_MAX + 6);
+    s_settle(&l);
+    ck_assert_uint_gt(l.child_side.urgent_done, FSY_URGENT_MAX);
+    fsy_store_set_urgent(l.gao, false);
+    tu_put(l.gao, "global", "archive-late", "plan", "title", "late");
+    fsy_store_set_urgent(l.gao, true);
+    tu_put(l.gao, "MLI", "flash-0413", "analysis", "title", "Flash: Ansongo");
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    s_expect_batch(&l, true, 2);
+    s_settle(&l);
+    s_assert_same(&l);
     s_link_free(&l);
 }
 END_TEST

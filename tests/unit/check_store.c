@@ -614,6 +614,51 @@ s_fixed_now(void *ctx)
     return *(uint64_t *)ctx;
 }
 
+static int
+s_collect_log(const fsy_change_t *c, uint64_t lseq, void *ctx)
+{
+    (void)lseq;
+    return tu_collect(c, ctx);
+}
+
+START_TEST(test_store_urgent_marks_are_numbered_and_lapse)
+{
+    uint64_t now = 1790000000000ull; /* ms */
+    fsy_store_t *s = tu_replica("gao");
+    fsy_store_set_wallclock(s, s_fixed_now, &now);
+    tu_put(s, "MLI", "sitrep-1201", "analysis", "title", "not urgent");
+    fsy_store_set_urgent(s, true);
+    tu_put(s, "MLI", "flash-0412", "analysis", "title", "road closed");
+    tu_put(s, "SSD", "flash-0413", "analysis", "title", "camp flooded");
+    fsy_store_set_urgent(s, false);
+    fsy_urgent_t u[FSY_URGENT_MAX];
+    size_t n;
+    ck_ok(fsy_store_urgent_list(s, 0, u, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(u[0].scope, "MLI");
+    ck_assert_uint_eq(u[0].seq, 4); /* the txn's last change: title, _kind */
+    ck_assert_str_eq(u[1].scope, "SSD");
+    ck_assert_uint_gt(u[1].id, u[0].id);
+    /* A sender's place: only what follows it. */
+    ck_ok(fsy_store_urgent_list(s, u[0].id, u, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(u[0].scope, "SSD");
+    /* Reading a stream in order, from a seq on. */
+    fsy_change_list_t l = {0};
+    fsy_origin_t o = *fsy_store_origin(s);
+    ck_ok(fsy_store_stream_after(s, "MLI", &o, 2, 100, s_collect_log, &l));
+    ck_assert_uint_eq(l.n, 2);
+    ck_assert_uint_eq(l.v[0].version.seq, 3);
+    ck_assert_str_eq(l.v[0].doc, "flash-0412");
+    fsy_change_list_clear(&l);
+    /* A week on, the marks have lapsed. */
+    now += FSY_URGENT_TTL_MS + 1;
+    ck_ok(fsy_store_urgent_list(s, 0, u, &n));
+    ck_assert_uint_eq(n, 0);
+    fsy_store_close(&s);
+}
+END_TEST
+
 START_TEST(test_store_fast_remote_clock_is_accepted_but_bounded)
 {
     uint64_t now = 1790000000000ull; /* ms */
@@ -872,6 +917,7 @@ s_suite(void)
         tc, test_store_apply_refuses_interleaved_or_oversized_transactions);
     tcase_add_test(tc, test_store_write_group_refuses_writes_after_a_failure);
     tcase_add_test(tc, test_store_resolve_on_deleted_document_recreates_it);
+    tcase_add_test(tc, test_store_urgent_marks_are_numbered_and_lapse);
     suite_add_tcase(su, tc);
     return su;
 }
