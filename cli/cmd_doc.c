@@ -340,7 +340,9 @@ s_put_add_file(const fsy_cli_t *cli, s_put_t *p, const char *arg)
     if (rc == 0)
         rc =
             fsy_cli_read_file(cli, path, fsy_cli_value_limit(cli),
-                              "a value ([limits] max_value_bytes)", &buf, &len);
+                              "a value ([limits] max_value_bytes): "
+                              "attach larger files with --attach",
+                              &buf, &len);
     if (rc != 0) {
         free(name);
         return rc;
