@@ -28,7 +28,10 @@ enum {
     OPT_ALL,
     OPT_JSON,
     OPT_KEY,
-    OPT_ATTACHMENTS
+    OPT_ATTACHMENTS,
+    OPT_FOR,
+    OPT_TRUST,
+    OPT_ALLOW_UNSIGNED
 };
 
 /* A vector read from a file (fieldsync/vv.h, fsy_vv_file_parse). */
@@ -202,8 +205,10 @@ fsy_cmd_vv(fsy_cli_t *cli, int argc, char **argv)
 /* ---- bundle ------------------------------------------------------------- */
 
 static const char s_bundle_usage[] =
-    "fieldsync bundle export (--to-vv FILE | --all) -o OUT [--json]\n"
-    "       fieldsync bundle import FILE [--json]";
+    "fieldsync bundle export (--to-vv FILE | --for SITE | --all) -o OUT "
+    "[--json]\n"
+    "       fieldsync bundle import FILE [--trust KEY.pub ...] "
+    "[--allow-unsigned] [--json]";
 static const char s_bundle_help[] =
     "Carries changes between sites by file (USB stick, mail) when there is\n"
     "no working link. A bundle is checksummed and names its sending site;\n"
@@ -211,7 +216,10 @@ static const char s_bundle_help[] =
     "\n"
     "  export --to-vv FILE  the changes the site whose vector is in FILE\n"
     "                       (from its 'fieldsync vv -o FILE') lacks\n"
-    "  export --all         every change this replica holds\n"
+    "  export --for SITE    every change SITE may read (without a vector)\n"
+    "                       A bundle for a [child] holds only its\n"
+    "                       read_scopes, as the live link would send.\n"
+    "  export --all         every change this replica holds, for anyone\n"
     "  export -o OUT        the bundle file to write (atomically)\n"
     "  export --key FILE    sign with this secret key (default: the site's\n"
     "                       [site] secret_key_file from -c CONFIG)\n"
@@ -221,12 +229,23 @@ static const char s_bundle_help[] =
     "                       references (none: a small bundle for a small\n"
     "                       USB key; the bytes follow later)\n"
     "  import FILE          apply a bundle, all of it or nothing\n"
+    "  import --trust KEY.pub\n"
+    "                       also accept bundles signed by this key (a\n"
+    "                       'fieldsync keygen' .pub file; repeatable)\n"
+    "  import --allow-unsigned\n"
+    "                       apply an unsigned bundle (you know where it\n"
+    "                       came from: nothing in it says so)\n"
     "  --json               print the counts as JSON\n"
     "\n"
-    "Signatures: a site whose configuration names keys (its own, its\n"
-    "parent's server_public_key, its children's public_key) imports only\n"
-    "bundles signed by one of them; an unsigned, tampered or\n"
-    "unknown-signer bundle is refused and nothing is applied.\n"
+    "Who may send what: a bundle is accepted if signed by a key this site\n"
+    "knows (its own, its parent's server_public_key, a [child]'s\n"
+    "public_key, a --trust key) and it names its signer as its sender.\n"
+    "Then the live link's rules apply: from a child, only its own changes\n"
+    "and those of its sites_below, in its write_scopes; nobody's copy of\n"
+    "this site's own changes. What is refused is counted and reported\n"
+    "(exit status 1); the rest is applied. A tampered bundle, an unknown\n"
+    "signer or an unsigned bundle without --allow-unsigned is refused\n"
+    "whole.\n"
     "\n"
     "Example, from HQ to the Gao field office:\n"
     "  at gao:  fieldsync vv -o gao.vv\n"
@@ -235,6 +254,8 @@ static const char s_bundle_help[] =
 
 typedef struct s_export_opts {
     const char *to_vv;
+    const char *for_site;  /* --for */
+    const char *recipient; /* --for or the vector file's site; NULL: --all */
     const char *out;
     const char *key; /* --key, else [site] secret_key_file, else unsigned */
     bool all;
@@ -257,32 +278,85 @@ s_signer(const fsy_cli_t *cli, const char *key, fsy_identity_t *id, bool *sign)
     return fsy_cli_check(cli, fsy_identity_load(key, id));
 }
 
+/* Reads a 'fieldsync keygen' .pub file into a signer a person named. */
+static int
+s_trust_file(const fsy_cli_t *cli, const char *path, fsy_bundle_signer_t *out)
+{
+    uint8_t *buf;
+    size_t len;
+    char z85[FSY_KEY_Z85_LEN + 1];
+    int rc = fsy_cli_read_file(cli, path, 256, "a public key file", &buf, &len);
+    if (rc != FSY_EXIT_OK)
+        return rc;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        len--;
+    snprintf(z85, sizeof z85, "%.*s", (int)len, (const char *)buf);
+    free(buf);
+    memset(out, 0, sizeof *out);
+    out->auth.role = FSY_ROLE_NAMED;
+    if (len != FSY_KEY_Z85_LEN || fsy_public_key_parse(z85, out->key, NULL))
+        return fsy_cli_failf(cli,
+                             "--trust %s: not a public key file (the .pub a "
+                             "'fieldsync keygen' writes)",
+                             path);
+    return FSY_EXIT_OK;
+}
+
+/* Adds a configured key (Z85) with its role; "" adds nothing. */
+static int
+s_trust_add(fsy_bundle_signer_t *v, size_t *n, const char *z85, fsy_role_t role,
+            const char *site)
+{
+    if (z85[0] == '\0')
+        return FSY_OK;
+    fsy_bundle_signer_t *t = &v[*n];
+    memset(t, 0, sizeof *t);
+    t->auth.role = role;
+    snprintf(t->auth.site, sizeof t->auth.site, "%s", site);
+    int rc = fsy_public_key_parse(z85, t->key, NULL);
+    *n += rc == FSY_OK;
+    return rc;
+}
+
 /*
- * Who this site accepts bundles from: itself, its parent and its children,
- * by the keys its configuration names. A site with keys configured refuses
- * unsigned bundles (unless insecure = true); one without any accepts them,
- * since it has nothing to check a signature against.
+ * Whom this site accepts bundles from, and what each may write: itself,
+ * its parent and its children by the keys its configuration names (each
+ * child with its [child] limits), and the keys given with --trust.
  */
 static int
-s_trust(const fsy_cli_t *cli, uint8_t (*keys)[32], fsy_bundle_trust_t *t)
+s_trust(const fsy_cli_t *cli, fsy_bundle_signer_t *v, const char **files,
+        size_t n_files, fsy_bundle_trust_t *t)
 {
     const fsy_config_t *cfg = &cli->cfg;
     size_t n = 0;
     int rc = FSY_OK;
     if (cfg->secret_key_file[0] != '\0') {
         fsy_identity_t id;
-        if ((rc = fsy_identity_load(cfg->secret_key_file, &id)) == FSY_OK)
-            memcpy(keys[n++], id.sign_pk, 32);
+        if ((rc = fsy_identity_load(cfg->secret_key_file, &id)) == FSY_OK) {
+            v[n] = (fsy_bundle_signer_t){.auth.role = FSY_ROLE_SELF};
+            memcpy(v[n].key, id.sign_pk, 32);
+            snprintf(v[n++].auth.site, sizeof v->auth.site, "%s", cfg->site_id);
+        }
         fsy_identity_wipe(&id);
     }
-    if (rc == FSY_OK && cfg->parent_public_key[0] != '\0')
-        rc = fsy_public_key_parse(cfg->parent_public_key, keys[n++], NULL);
-    for (size_t i = 0; rc == FSY_OK && i < cfg->n_children; i++)
-        if (cfg->children[i].public_key[0] != '\0')
-            rc = fsy_public_key_parse(cfg->children[i].public_key, keys[n++],
-                                      NULL);
-    *t = (fsy_bundle_trust_t){keys, n, n > 0 && !cfg->insecure};
-    return rc == FSY_OK ? FSY_EXIT_OK : fsy_cli_check(cli, rc);
+    if (rc == FSY_OK)
+        rc = s_trust_add(v, &n, cfg->parent_public_key, FSY_ROLE_PARENT, "");
+    for (size_t i = 0; rc == FSY_OK && i < cfg->n_children; i++) {
+        const fsy_child_conf_t *c = &cfg->children[i];
+        size_t at = n;
+        rc = s_trust_add(v, &n, c->public_key, FSY_ROLE_CHILD, c->site);
+        if (n > at)
+            v[at].auth.child = c;
+    }
+    if (rc != FSY_OK)
+        return fsy_cli_check(cli, rc);
+    for (size_t i = 0; i < n_files; i++)
+        if ((rc = s_trust_file(cli, files[i], &v[n++])) != FSY_EXIT_OK)
+            return rc;
+    t->signers = v;
+    t->n = n;
+    t->cfg = cfg;
+    return FSY_EXIT_OK;
 }
 
 static int
@@ -291,6 +365,7 @@ s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
 {
     static const struct option opts[] = {
         {"to-vv", required_argument, NULL, OPT_TO_VV},
+        {"for", required_argument, NULL, OPT_FOR},
         {"all", no_argument, NULL, OPT_ALL},
         {"output", required_argument, NULL, 'o'},
         {"key", required_argument, NULL, OPT_KEY},
@@ -313,6 +388,8 @@ s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
                                    optarg);
         else if (c == OPT_TO_VV)
             o->to_vv = optarg;
+        else if (c == OPT_FOR)
+            o->for_site = optarg;
         else if (c == OPT_ALL)
             o->all = true;
         else if (c == 'o')
@@ -326,8 +403,15 @@ s_bundle_export_options(fsy_cli_t *cli, int argc, char **argv,
     }
     if ((rc = fsy_cli_operands(cli, argc, argv, 0, "no operands")) != 0)
         return rc;
-    if ((o->to_vv == NULL) == !o->all)
-        return fsy_cli_usagef(cli, "give either --to-vv FILE or --all");
+    if (o->all && (o->to_vv != NULL || o->for_site != NULL))
+        return fsy_cli_usagef(cli, "--all is every change, for anyone: "
+                                   "leave out --to-vv and --for");
+    if (!o->all && o->to_vv == NULL && o->for_site == NULL)
+        return fsy_cli_usagef(cli, "whom is the bundle for? Give --to-vv "
+                                   "FILE, --for SITE, or --all");
+    if (o->for_site != NULL && fsy_check_site(o->for_site) != FSY_OK)
+        return fsy_cli_badargf(cli, "--for '%.40s': %s", o->for_site,
+                               fsy_errdetail());
     if (o->out == NULL)
         return fsy_cli_usagef(cli, "missing -o OUT");
     return FSY_EXIT_OK;
@@ -351,7 +435,7 @@ s_attachments_line(const fsy_cli_t *cli, const fsy_bundle_opts_t *b)
 
 static int
 s_bundle_export_print(const fsy_cli_t *cli, const s_export_opts_t *o,
-                      const s_vvfile_t *vf, const fsy_bundle_opts_t *b)
+                      const fsy_bundle_opts_t *b)
 {
     size_t n = b->n_changes;
     cJSON *root;
@@ -363,8 +447,10 @@ s_bundle_export_print(const fsy_cli_t *cli, const s_export_opts_t *o,
         printf("wrote %zu change%s to %s (every change held here)\n", n,
                n == 1 ? "" : "s", o->out);
     else if (!o->json)
-        printf("wrote %zu change%s to %s (what %s lacks)\n", n,
-               n == 1 ? "" : "s", o->out, vf->owner.site);
+        printf("wrote %zu change%s to %s (what %s lacks%s%s)\n", n,
+               n == 1 ? "" : "s", o->out, o->recipient,
+               b->read_scopes ? " and may read: " : "",
+               b->read_scopes ? b->read_scopes : "");
     if (!o->json)
         return FSY_EXIT_OK;
     root = cJSON_CreateObject();
@@ -372,7 +458,10 @@ s_bundle_export_print(const fsy_cli_t *cli, const s_export_opts_t *o,
          fsy_cli_jnum(root, "changes", (double)n) &&
          fsy_cli_jadd(root, "for",
                       o->all ? cJSON_CreateNull()
-                             : cJSON_CreateString(vf->owner.site)) &&
+                             : cJSON_CreateString(o->recipient)) &&
+         fsy_cli_jadd(root, "read_scopes",
+                      b->read_scopes ? cJSON_CreateString(b->read_scopes)
+                                     : cJSON_CreateNull()) &&
          fsy_cli_jnum(root, "attachments", (double)b->n_blobs) &&
          fsy_cli_jnum(root, "attachment_bytes", (double)b->blob_bytes) &&
          fsy_cli_jnum(root, "attachments_left_out", (double)b->n_missing);
@@ -386,10 +475,10 @@ s_bundle_export_print(const fsy_cli_t *cli, const s_export_opts_t *o,
  * (as a fetch would).
  */
 static int
-s_child_policy(const fsy_cli_t *cli, const s_vvfile_t *vf, s_export_opts_t *o)
+s_child_policy(const fsy_cli_t *cli, s_export_opts_t *o)
 {
     const fsy_child_conf_t *acl =
-        o->to_vv != NULL ? fsy_config_child(&cli->cfg, vf->owner.site) : NULL;
+        o->recipient != NULL ? fsy_config_child(&cli->cfg, o->recipient) : NULL;
 
     if (acl == NULL || acl->attachments == FSY_ATTACH_ALL || o->no_attachments)
         return FSY_EXIT_OK;
@@ -397,18 +486,42 @@ s_child_policy(const fsy_cli_t *cli, const s_vvfile_t *vf, s_export_opts_t *o)
         return fsy_cli_failf(cli,
                              "%s gets no attachments ([child %s] attachments "
                              "= none): leave out --attachments all",
-                             vf->owner.site, vf->owner.site);
+                             o->recipient, o->recipient);
     if (acl->attachments == FSY_ATTACH_ON_DEMAND && o->attachments_all)
         return FSY_EXIT_OK;
     o->no_attachments = true;
     fsy_cli_warnf(cli,
                   "attachments left out: %s gets them %s ([child %s] "
                   "attachments)",
-                  vf->owner.site,
+                  o->recipient,
                   acl->attachments == FSY_ATTACH_NONE
                       ? "never"
                       : "on demand (--attachments all to carry them)",
-                  vf->owner.site);
+                  o->recipient);
+    return FSY_EXIT_OK;
+}
+
+/*
+ * Whom the bundle is for: --for, or the site the vector file names (both:
+ * they must agree). A configured child gets what the live link would send
+ * it: its read_scopes only.
+ */
+static int
+s_recipient(const fsy_cli_t *cli, const s_vvfile_t *vf, s_export_opts_t *o,
+            fsy_bundle_opts_t *b)
+{
+    if (o->all)
+        return FSY_EXIT_OK;
+    if (o->to_vv != NULL && o->for_site != NULL &&
+        strcmp(o->for_site, vf->owner.site) != 0)
+        return fsy_cli_failf(cli,
+                             "%s is %s's vector, not %s's: give the "
+                             "recipient's own vector file",
+                             o->to_vv, vf->owner.site, o->for_site);
+    o->recipient = o->to_vv != NULL ? vf->owner.site : o->for_site;
+    const fsy_child_conf_t *acl = fsy_config_child(&cli->cfg, o->recipient);
+    if (acl != NULL && acl->read_scopes[0] != '\0')
+        b->read_scopes = acl->read_scopes;
     return FSY_EXIT_OK;
 }
 
@@ -424,7 +537,9 @@ s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
     if (rc == 0 && o.to_vv != NULL)
         rc = s_vv_read(cli, o.to_vv, &vf);
     if (rc == 0)
-        rc = s_child_policy(cli, &vf, &o);
+        rc = s_recipient(cli, &vf, &o, &b);
+    if (rc == 0)
+        rc = s_child_policy(cli, &o);
     if (rc == 0)
         rc = fsy_cli_open(cli, &s);
     if (rc == 0 && o.to_vv != NULL &&
@@ -441,13 +556,13 @@ s_bundle_export(fsy_cli_t *cli, int argc, char **argv)
         fsy_err_clear();
         b.signer = sign ? &id : NULL;
         b.no_attachments = o.no_attachments;
-        err = fsy_bundle_export_opts(s, o.all ? NULL : vf.vv, o.out, &b);
+        err = fsy_bundle_export_opts(s, vf.vv, o.out, &b);
         if (err != FSY_OK)
             rc = fsy_cli_failpath(cli, err, "cannot write", o.out);
     }
     fsy_identity_wipe(&id);
     if (rc == 0)
-        rc = s_bundle_export_print(cli, &o, &vf, &b);
+        rc = s_bundle_export_print(cli, &o, &b);
     fsy_store_close(&s);
     fsy_vv_free(&vf.vv);
     return rc;
@@ -504,64 +619,103 @@ s_bundle_import_print(const fsy_cli_t *cli, const char *path,
     return rc != FSY_EXIT_OK ? rc : status;
 }
 
+typedef struct s_import_opts {
+    const char **trust; /* --trust files (argv borrowed) */
+    size_t n_trust;
+    bool allow_unsigned;
+    bool json;
+} s_import_opts_t;
+
 static int
-s_bundle_import(fsy_cli_t *cli, int argc, char **argv)
+s_bundle_import_options(fsy_cli_t *cli, int argc, char **argv,
+                        s_import_opts_t *o)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    fsy_apply_stats_t st;
-    fsy_store_t *s = NULL;
-    bool json = false;
-    int c, rc, err;
+    static const struct option opts[] = {
+        {"trust", required_argument, NULL, OPT_TRUST},
+        {"allow-unsigned", no_argument, NULL, OPT_ALLOW_UNSIGNED},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
 
     fsy_cli_getopt_reset();
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == OPT_JSON)
-            json = true;
+            o->json = true;
+        else if (c == OPT_TRUST)
+            o->trust[o->n_trust++] = optarg;
+        else if (c == OPT_ALLOW_UNSIGNED)
+            o->allow_unsigned = true;
         else if (c == 'h')
             return fsy_cli_help(cli, s_bundle_help);
         else
             return fsy_cli_bad_option(cli, c, argv);
     }
-    if ((rc = fsy_cli_operands(cli, argc, argv, 1, "FILE")) != 0)
-        return rc;
-    if ((rc = fsy_cli_open(cli, &s)) != 0)
-        return rc;
-    memset(&st, 0, sizeof st);
-    fsy_err_clear();
-    uint8_t(*keys)[32] = malloc((FSY_MAX_CHILDREN + 2) * sizeof *keys);
-    fsy_bundle_trust_t trust;
-    if (keys == NULL)
-        err = FSY_ENOMEM;
-    else if ((rc = s_trust(cli, keys, &trust)) != 0) {
-        free(keys);
-        fsy_store_close(&s);
-        return rc;
-    } else
-        err = fsy_bundle_import_trusted(s, argv[optind], &trust, &st);
-    free(keys);
-    fsy_store_close(&s);
-    if (err != FSY_OK)
-        return fsy_cli_failpath(cli, err, "cannot import", argv[optind]);
-    if (st.gapped > 0)
-        s_gap_warning(cli, &st);
-    if (st.ahead_ms >= FSY_CLI_CLOCK_WARN_MS)
+    return fsy_cli_operands(cli, argc, argv, 1, "FILE");
+}
+
+static void
+s_import_warnings(const fsy_cli_t *cli, const fsy_apply_stats_t *st)
+{
+    if (st->gapped > 0)
+        s_gap_warning(cli, st);
+    if (st->ahead_ms >= FSY_CLI_CLOCK_WARN_MS)
         fsy_cli_warnf(cli,
                       "changes from %s are stamped %llum ahead of this "
                       "machine's clock: check the clock at %s (or here); the "
                       "changes were accepted",
-                      st.ahead_origin.site,
-                      (unsigned long long)(st.ahead_ms / 60000),
-                      st.ahead_origin.site);
-    if (st.refused > 0)
+                      st->ahead_origin.site,
+                      (unsigned long long)(st->ahead_ms / 60000),
+                      st->ahead_origin.site);
+    if (st->refused > 0)
         fsy_cli_warnf(cli,
-                      "%zu change%s from %s refused: %s. The rest was "
-                      "applied; tell the operators of %s and keep the bundle",
-                      st.refused, st.refused == 1 ? "" : "s",
-                      st.refused_origin.site, st.refused_why,
-                      st.refused_origin.site);
-    return s_bundle_import_print(cli, argv[optind], &st, json);
+                      "%zu change%s refused: %s. The rest was applied; tell "
+                      "the operators of the sending site and keep the "
+                      "bundle",
+                      st->refused, st->refused == 1 ? "" : "s",
+                      st->refused_why);
+}
+
+static int
+s_bundle_import(fsy_cli_t *cli, int argc, char **argv)
+{
+    fsy_apply_stats_t st;
+    fsy_store_t *s = NULL;
+    s_import_opts_t o = {0};
+    fsy_bundle_trust_t trust = {0};
+    size_t cap = FSY_MAX_CHILDREN + 2 + (size_t)argc;
+    fsy_bundle_signer_t *keys = calloc(cap, sizeof *keys);
+    int rc, err = FSY_OK;
+
+    if ((o.trust = calloc((size_t)argc + 1, sizeof *o.trust)) == NULL ||
+        keys == NULL)
+        rc = fsy_cli_check(cli, FSY_ENOMEM);
+    else
+        rc = s_bundle_import_options(cli, argc, argv, &o);
+    if (rc == 0)
+        rc = s_trust(cli, keys, o.trust, o.n_trust, &trust);
+    trust.allow_unsigned = o.allow_unsigned;
+    if (rc == 0 && o.allow_unsigned)
+        fsy_cli_warnf(cli,
+                      "applying %s even if unsigned: nothing then says "
+                      "which site wrote it",
+                      argv[optind]);
+    if (rc == 0)
+        rc = fsy_cli_open(cli, &s);
+    memset(&st, 0, sizeof st);
+    if (rc == 0) {
+        fsy_err_clear();
+        err = fsy_bundle_import_trusted(s, argv[optind], &trust, &st);
+    }
+    free(keys);
+    free(o.trust);
+    fsy_store_close(&s);
+    if (rc != 0)
+        return rc;
+    if (err != FSY_OK)
+        return fsy_cli_failpath(cli, err, "cannot import", argv[optind]);
+    s_import_warnings(cli, &st);
+    return s_bundle_import_print(cli, argv[optind], &st, o.json);
 }
 
 int

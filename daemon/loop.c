@@ -245,6 +245,40 @@ s_read_parent(fsy_daemon_t *d, const fsy_sync_env_t *env)
     return 1;
 }
 
+/*
+ * Only sites with a [child NAME] section are served, with or without keys
+ * (insecure = true turns off encryption, not authorisation), and a HELLO
+ * must come from the routing id its site sets (transport.c), so no name
+ * can take another's session. Others are refused without a slot, and
+ * logged at rates that fall (anyone can send these).
+ */
+static bool
+s_child_known(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
+              const fsy_msg_t *m)
+{
+    const char *site = m->origin.site;
+    bool named = strlen(site) == rid_len && memcmp(site, rid, rid_len) == 0;
+    if (named && fsy_config_child(&d->cfg, site) != NULL)
+        return true;
+    static uint64_t seen;
+    if (s_worth_logging(++seen)) {
+        char clean[FSY_SITE_MAX + 1];
+        snprintf(clean, sizeof clean, "%s", site);
+        fsy_text_clean(clean);
+        fsy_log("warn", "unknown-child",
+                "site=%s action=refused why=\"%s\" count=%" PRIu64, clean,
+                named ? "no [child] section" : "routing id differs", seen);
+    }
+    fsy_msg_t r = {.type = FSY_MSG_REFUSE};
+    snprintf(r.reason, sizeof r.reason,
+             named ? "this site has no [child %s] section: ask its operators "
+                     "to add one"
+                   : "hello from another routing id than %s's",
+             site);
+    s_send(d, NULL, rid, rid_len, &r);
+    return false;
+}
+
 /* A frame from child rid, decoded. No session and not a HELLO: told to
  * say hello (the child then restarts). */
 static void
@@ -254,8 +288,12 @@ s_from_child(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
 {
     fsy_msg_t m;
     int rc = fsy_wire_decode_msg(buf, len, &m);
-    fsy_child_slot_t *c = s_child_for(
-        d, rid, rid_len, rc == FSY_OK && m.type == FSY_MSG_HELLO, env);
+    bool hello = rc == FSY_OK && m.type == FSY_MSG_HELLO;
+    if (hello && !s_child_known(d, rid, rid_len, &m)) {
+        fsy_msg_clear(&m);
+        return;
+    }
+    fsy_child_slot_t *c = s_child_for(d, rid, rid_len, hello, env);
     if (c != NULL)
         fsy_peer_on_bytes(&c->peer, 0, len);
     if (rc != FSY_OK) {

@@ -9,8 +9,9 @@
 
 #include <sodium.h>
 
-#include "fieldsync/wallclock.h"
+#include "fieldsync/authz.h"
 #include "fieldsync/ident.h"
+#include "fieldsync/wallclock.h"
 #include "log.h"
 #include "peer.h"
 
@@ -507,6 +508,8 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (!p->is_parent) {
         snprintf(p->name, sizeof p->name, "%s", m->origin.site);
         p->acl = fsy_config_child(env->cfg, m->origin.site);
+        if (p->acl == NULL) /* the daemon admits none such: a last guard */
+            return s_send_refuse(p, env, "no [child] section for this site");
     }
     int rc = s_sent_reset(p, &m->vv);
     if (rc == FSY_OK)
@@ -520,17 +523,6 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     return reply ? s_send_hello(p, env) : FSY_OK;
 }
 
-/* May this child originate (or relay) c? */
-static bool
-s_may_write(const fsy_child_conf_t *acl, const fsy_change_t *c)
-{
-    const char *site = c->version.origin.site;
-    bool origin_ok = strcmp(site, acl->site) == 0 ||
-                     (acl->sites_below[0] != '\0' &&
-                      fsy_scope_allowed(acl->sites_below, site));
-    return origin_ok && fsy_scope_allowed(acl->write_scopes, c->scope);
-}
-
 /*
  * Leaves out what a child may not write, counting and logging it; the rest
  * of the batch and the session carry on. *kept points into m (shallow).
@@ -540,30 +532,31 @@ s_authorise(fsy_peer_t *p, const fsy_msg_t *m, fsy_change_t **kept, size_t *n)
 {
     *kept = m->changes.v;
     *n = m->changes.n;
-    if (p->acl == NULL)
-        return FSY_OK;
+    if (p->is_parent)
+        return FSY_OK;  /* a parent may send any origin (authz.h) */
+    if (p->acl == NULL) /* s_on_hello admits configured children only */
+        return fsy_err_set(FSY_EINTERNAL, "child %s has no section", p->name);
+    fsy_authority_t a = {.role = FSY_ROLE_CHILD, .child = p->acl};
+    snprintf(a.site, sizeof a.site, "%s", p->acl->site);
     fsy_change_t *v = malloc((m->changes.n ? m->changes.n : 1) * sizeof *v);
     if (v == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
     size_t k = 0, refused = 0;
-    const fsy_change_t *first = NULL;
+    char why[300], first[300] = "";
     for (size_t i = 0; i < m->changes.n; i++) {
-        if (s_may_write(p->acl, &m->changes.v[i]))
+        if (fsy_authz_may_write(&a, &m->changes.v[i], why, sizeof why))
             v[k++] = m->changes.v[i];
         else if (refused++ == 0)
-            first = &m->changes.v[i];
+            snprintf(first, sizeof first, "%s", why);
     }
     if (refused > 0) {
         p->changes_refused += refused;
         snprintf(p->last_error, sizeof p->last_error,
-                 "refused %" PRIu64 " change(s): %s:%" PRIu64 " in scope %s "
-                 "is outside what %s may write",
-                 p->changes_refused, first->version.origin.site,
-                 first->version.seq, first->scope, p->name);
-        fsy_log("warn", "unauthorised",
-                "peer=%s refused=%zu first=%s:%" PRIu64 " scope=%s", p->name,
-                refused, first->version.origin.site, first->version.seq,
-                first->scope);
+                 "refused %" PRIu64 " change(s): %.200s", p->changes_refused,
+                 first);
+        fsy_text_clean(p->last_error);
+        fsy_log("warn", "unauthorised", "peer=%s refused=%zu first=\"%s\"",
+                p->name, refused, p->last_error);
     }
     *kept = v;
     *n = k;

@@ -21,6 +21,7 @@
 #include <zstd.h>
 
 #include "fieldsync/bundle.h"
+#include "fieldsync/ident.h"
 #include "fieldsync/wallclock.h"
 #include "wire.h"
 #include "wire_blob.h"
@@ -83,8 +84,9 @@ typedef struct s_writer {
     bool created; /* the temporary file exists: remove it on failure */
     uint8_t *rec; /* the encoded batch being written */
     size_t rec_len;
-    bool blobs_wanted; /* carry attachments' bytes */
-    s_blob_t *blobs;   /* referred to by the changes written, distinct */
+    bool blobs_wanted;  /* carry attachments' bytes */
+    const char *scopes; /* the recipient's read scopes; NULL or "": all */
+    s_blob_t *blobs;    /* referred to by the changes written, distinct */
     size_t n_blobs, cap_blobs;
 } s_writer_t;
 
@@ -191,6 +193,8 @@ s_take(const fsy_change_t *c, void *ctx)
 {
     s_writer_t *w = ctx;
     fsy_change_t *slot;
+    if (w->scopes != NULL && !fsy_scope_allowed(w->scopes, c->scope))
+        return 0; /* seqs count per scope: no holes left */
     if (c->ref && w->blobs_wanted && s_note_blob(w, c) != FSY_OK)
         return w->err = FSY_ENOMEM;
     int rc = fsy_change_list_push(&w->chunk, &slot);
@@ -207,6 +211,16 @@ s_take(const fsy_change_t *c, void *ctx)
 }
 
 static void
+s_vv_keep_scopes(fsy_vv_t *vv, const char *scopes)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < vv->n; i++)
+        if (fsy_scope_allowed(scopes, vv->v[i].scope))
+            vv->v[k++] = vv->v[i];
+    vv->n = k;
+}
+
+static void
 s_write_header(s_writer_t *w, fsy_store_t *s)
 {
     uint8_t head[FSY_BUNDLE_HEAD];
@@ -219,6 +233,8 @@ s_write_header(s_writer_t *w, fsy_store_t *s)
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = fsy_store_vv(s, &vv);
+    if (rc == FSY_OK && w->scopes != NULL) /* what the recipient may see */
+        s_vv_keep_scopes(vv, w->scopes);
     if (rc == FSY_OK)
         rc = fsy_wire_encode_bundle_header(fsy_store_origin(s), fsy_wall_ms(),
                                            vv, &buf, &len);
@@ -382,6 +398,9 @@ fsy_bundle_export_opts(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
     int rc = s_writer_open(&w, tmp);
     if (rc == FSY_OK) {
         w.blobs_wanted = !o->no_attachments;
+        w.scopes = o->read_scopes != NULL && o->read_scopes[0] != '\0'
+                       ? o->read_scopes
+                       : NULL;
         s_write_header(&w, s);
         if (w.err == FSY_OK && (rc = fsy_store_export(s, to_vv, s_take, &w)))
             w.err = w.err ? w.err : rc;
@@ -439,6 +458,9 @@ typedef struct s_reader {
     fsy_apply_stats_t *stats;
     size_t n_chunks;
     uint64_t chunk_bytes;
+    /* What the sender may write here (NULL: no limits, trust NULL) */
+    const fsy_authority_t *auth;
+    fsy_authority_t auth_buf;
 } s_reader_t;
 
 static int
@@ -721,27 +743,61 @@ s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b)
     return rc;
 }
 
-/* Before anything is applied: is the signer one this site trusts? */
+/* An unsigned bundle a person allowed: the authority of the site it
+ * claims to come from, if configured, else none beyond the store's. */
 static int
-s_check_trust(const s_reader_t *r, const fsy_bundle_trust_t *trust)
+s_unsigned_authority(s_reader_t *r, const fsy_bundle_trust_t *t,
+                     const fsy_origin_t *sender)
 {
-    if (trust == NULL)
+    if (!t->allow_unsigned)
+        return fsy_err_set(FSY_EINVAL,
+                           "bundle is not signed, so nothing says it comes "
+                           "from %s: have it exported with a key ([site] "
+                           "secret_key_file), or give --allow-unsigned if "
+                           "you know where it came from",
+                           sender->site);
+    if (t->cfg == NULL || !fsy_authz_child(t->cfg, sender->site, &r->auth_buf))
+        r->auth_buf = (fsy_authority_t){.role = FSY_ROLE_NAMED};
+    r->auth = &r->auth_buf;
+    return FSY_OK;
+}
+
+/*
+ * Before anything is applied: is the signer one this site knows, and does
+ * the bundle name its signer as its sender? Sets r->auth: what the sender
+ * may write (the same rule as the live link, authz.h).
+ */
+static int
+s_check_trust(s_reader_t *r, const fsy_bundle_trust_t *t,
+              const fsy_origin_t *sender)
+{
+    if (t == NULL)
         return FSY_OK;
     if (!r->is_signed)
-        return trust->require_signed
-                   ? fsy_err_set(FSY_EINVAL, "bundle is not signed: the "
-                                             "exporting site needs a key "
-                                             "([site] secret_key_file)")
-                   : FSY_OK;
-    for (size_t i = 0; i < trust->n; i++)
-        if (sodium_memcmp(trust->keys[i], r->signer, 32) == 0)
-            return FSY_OK;
-    char z85[41];
-    fsy_z85_encode(z85, r->signer, 32);
-    return fsy_err_set(FSY_EINVAL,
-                       "bundle signed by an unknown key %s: add "
-                       "it to this site's configuration if you trust it",
-                       z85);
+        return s_unsigned_authority(r, t, sender);
+    const fsy_bundle_signer_t *who = NULL;
+    for (size_t i = 0; i < t->n && who == NULL; i++)
+        if (sodium_memcmp(t->signers[i].key, r->signer, 32) == 0)
+            who = &t->signers[i];
+    if (who == NULL) {
+        char z85[41];
+        fsy_z85_encode(z85, r->signer, 32);
+        return fsy_err_set(FSY_EINVAL,
+                           "bundle signed by a key this site does not know "
+                           "(%s): configure the sender as [child] or "
+                           "[parent], or give --trust KEY.pub",
+                           z85);
+    }
+    bool named = who->auth.role == FSY_ROLE_NAMED ||
+                 who->auth.role == FSY_ROLE_PARENT; /* config has no name */
+    if (!named && strcmp(who->auth.site, sender->site) != 0)
+        return fsy_err_set(FSY_EINVAL,
+                           "bundle says it comes from %s but is signed with "
+                           "%s's key (%s): refused",
+                           sender->site, who->auth.site,
+                           fsy_role_name(who->auth.role));
+    r->auth = &who->auth;
+    return FSY_OK;
 }
 
 /* An attachment's chunk: checked, then stored when importing. A bundle
@@ -919,20 +975,60 @@ s_add_stats(fsy_apply_stats_t *sum, const fsy_apply_stats_t *st)
     sum->refused += st->refused;
 }
 
+/*
+ * Leaves out of batch what the sender may not write, counted in sum as
+ * refused (the first with its reason). Streams are whole per (scope,
+ * origin), so no transaction is split. What this replica held before the
+ * import (`had`) passes: a copy of it is a duplicate, checked as such by
+ * the store (a child's --all bundle carries what it got from its parent).
+ */
+static void
+s_authorise(const fsy_authority_t *a, const fsy_vv_t *had,
+            fsy_change_list_t *batch, fsy_apply_stats_t *sum)
+{
+    size_t k = 0;
+    char why[sizeof sum->refused_why];
+    for (size_t i = 0; i < batch->n; i++) {
+        fsy_change_t *c = &batch->v[i];
+        if (c->version.seq <= fsy_vv_get(had, c->scope, &c->version.origin) ||
+            fsy_authz_may_write(a, c, why, sizeof why)) {
+            if (k != i) {
+                batch->v[k] = *c;
+                memset(c, 0, sizeof *c);
+            }
+            k++;
+            continue;
+        }
+        if (sum->refused++ == 0) {
+            sum->refused_origin = c->version.origin;
+            snprintf(sum->refused_why, sizeof sum->refused_why, "%s", why);
+        }
+        fsy_change_clear(c);
+    }
+    batch->n = k;
+}
+
 static int
 s_import_batches(fsy_store_t *s, s_reader_t *r, fsy_apply_stats_t *sum)
 {
     fsy_change_list_t batch = {0};
     fsy_apply_stats_t st;
-    int rc;
+    fsy_vv_t *had = NULL;
+    int rc = r->auth != NULL ? fsy_store_vv(s, &had) : FSY_OK;
     /* The decoder validated every change: no second check. */
-    while ((rc = s_next_batch(r, &batch)) == FSY_OK && batch.n > 0) {
+    while (rc == FSY_OK && (rc = s_next_batch(r, &batch)) == FSY_OK &&
+           batch.n > 0) {
+        if (r->auth != NULL)
+            s_authorise(r->auth, had, &batch, sum);
+        if (batch.n == 0)
+            continue;
         rc = fsy_store_apply_validated(s, batch.v, batch.n, &st);
         if (rc != FSY_OK)
             break;
         s_add_stats(sum, &st);
     }
     fsy_change_list_clear(&batch);
+    fsy_vv_free(&had);
     return rc;
 }
 
@@ -960,7 +1056,7 @@ fsy_bundle_import_trusted(fsy_store_t *s, const char *path,
     rc = s_reader_open(&r, &src, &head);
     free(head.sender_vv.v);
     if (rc == FSY_OK)
-        rc = s_check_trust(&r, trust);
+        rc = s_check_trust(&r, trust, &head.sender);
     r.store = s;
     r.stats = stats;
     if (rc == FSY_OK && (rc = fsy_store_begin(s)) == FSY_OK) {

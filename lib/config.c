@@ -440,6 +440,36 @@ s_handler(void *user, const char *section, const char *key, const char *value)
     return 0;
 }
 
+/*
+ * inih calls the handler per key only, so a [child NAME] section with no
+ * keys (a plaintext link, nothing restricted) would go unseen: its
+ * headers are read in a second pass. Returns the line of a bad name, 0.
+ */
+static int
+s_child_sections(FILE *f, s_parse_t *p)
+{
+    char line[512];
+    int n = 0;
+    rewind(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        n++;
+        const char *l = line + strspn(line, " \t");
+        if (strncmp(l, "[child", 6) != 0 || (l[6] != ' ' && l[6] != '\t'))
+            continue;
+        const char *name = l + 6 + strspn(l + 6, " \t");
+        size_t len = strcspn(name, " \t]");
+        char site[FSY_SITE_MAX + 2];
+        snprintf(site, sizeof site, "%.*s", (int)len, name);
+        if (len > FSY_SITE_MAX || s_child(p, site) == NULL) {
+            if (p->why[0] == '\0')
+                snprintf(p->why, sizeof p->why, "[child %.40s]: not a site id",
+                         name);
+            return n;
+        }
+    }
+    return 0;
+}
+
 int
 fsy_config_load(fsy_config_t *cfg, const char *path)
 {
@@ -452,6 +482,8 @@ fsy_config_load(fsy_config_t *cfg, const char *path)
     tmp.n_children = 0;
     s_parse_t p = {.cfg = &tmp};
     int line = ini_parse_file(f, s_handler, &p);
+    if (line == 0)
+        line = s_child_sections(f, &p);
     fclose(f);
     if (line != 0) {
         fsy_config_free(&tmp);

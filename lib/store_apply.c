@@ -47,6 +47,7 @@ typedef struct s_apply_ctx {
     size_t txn_stream; /* index into streams */
     size_t txn_changes, txn_bytes;
     bool validated;              /* the caller validated every change already */
+    bool remote;                 /* from another site (link or bundle) */
     bool superseded;             /* the superseded table may hold rows */
     const fsy_change_t *touched; /* last document marked touched */
 } s_apply_ctx_t;
@@ -420,6 +421,28 @@ s_note_refused(fsy_apply_stats_t *st, const fsy_change_t *c, const char *why)
     return FSY_OK;
 }
 
+/*
+ * A new change of this site's own stream from elsewhere: only this replica
+ * writes its stream, so it is a forgery, or this replica was restored from
+ * a backup older than what its neighbours hold. Never applied: the stream
+ * is refused for the rest of the call (and the open group).
+ */
+static int
+s_refuse_own(fsy_store_t *s, s_stream_t *t, const fsy_change_t *c,
+             fsy_apply_stats_t *stats)
+{
+    char why[200];
+    snprintf(why, sizeof why,
+             "%s:%llu is this site's own change, yet came from elsewhere "
+             "(this replica holds up to %s:%llu): a forgery, or a replica "
+             "restored from an older backup",
+             c->version.origin.site, (unsigned long long)c->version.seq,
+             c->version.origin.site, (unsigned long long)t->seq);
+    t->refused = true;
+    int rc = s_group_refuse(s, t);
+    return rc != FSY_OK ? rc : s_note_refused(stats, c, why);
+}
+
 /* One change: validate, then skip, drop or store it by the vector. */
 static int
 s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
@@ -446,6 +469,8 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
         stats->duplicates += rc == FSY_OK;
         return rc;
     }
+    if (ax->remote && oid == s->origin_id)
+        return s_refuse_own(s, t, c, stats);
     if (t->blocked || c->version.seq != t->seq + 1) {
         t->blocked = true;
         s_note_gap(stats, c, t->seq);
@@ -553,6 +578,7 @@ fsy_sq_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
                      fsy_sq_source_t from, fsy_apply_stats_t *stats)
 {
     s_apply_ctx_t ax = {.validated = from == FSY_SQ_FROM_VALIDATED,
+                        .remote = from != FSY_SQ_FROM_LOCAL,
                         .now_ms = fsy_sq_now(s)};
     int rc = s_superseded_any(s, &ax.superseded);
     for (size_t i = 0; rc == FSY_OK && i < n; i++)

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fieldsync/authz.h"
 #include "fieldsync/change.h"
 #include "fieldsync/keys.h"
 #include "fieldsync/store.h"
@@ -81,6 +82,9 @@ int fsy_bundle_export_signed(fsy_store_t *s, const fsy_vv_t *to_vv,
 typedef struct fsy_bundle_opts {
     const fsy_identity_t *signer;
     bool no_attachments;
+    /* The recipient's read scopes ("MLI, global"; NULL or "": all): only
+     * those changes, and only those entries of the sender's vector. */
+    const char *read_scopes;
     size_t n_changes;    /* out */
     size_t n_blobs;      /* out: attachments carried whole */
     size_t n_missing;    /* out: referred to but not whole here: left out */
@@ -90,11 +94,19 @@ typedef struct fsy_bundle_opts {
 int fsy_bundle_export_opts(fsy_store_t *s, const fsy_vv_t *to_vv,
                            const char *path, fsy_bundle_opts_t *o);
 
-/* Which signers an importing site accepts. */
+/* A key an importing site knows, and what its holder may write. */
+typedef struct fsy_bundle_signer {
+    uint8_t key[32]; /* Ed25519 public key */
+    fsy_authority_t auth;
+} fsy_bundle_signer_t;
+
+/* Whom an importing site accepts bundles from. */
 typedef struct fsy_bundle_trust {
-    const uint8_t (*keys)[32]; /* Ed25519 public keys */
+    const fsy_bundle_signer_t *signers;
     size_t n;
-    bool require_signed; /* refuse unsigned bundles */
+    bool allow_unsigned;     /* a person said so (--allow-unsigned) */
+    const fsy_config_t *cfg; /* an unsigned bundle's claimed sender's
+                                [child] limits apply; may be NULL */
 } fsy_bundle_trust_t;
 
 /*
@@ -118,9 +130,12 @@ int fsy_bundle_import(fsy_store_t *s, const char *path,
 
 /*
  * fsy_bundle_import() that first checks the signer against `trust`:
- * FSY_EINVAL for an unsigned bundle when signatures are required, or one
- * signed by a key not in the list. A bad signature is FSY_ECORRUPT for
- * every reader. trust NULL: any bundle whose signature (if any) verifies.
+ * FSY_EINVAL for an unsigned bundle (unless allowed), one signed by a key
+ * not in the list, or one whose header names another sender than its
+ * signer. Then only what the signer may write is applied (authz.h); the
+ * rest is counted in stats->refused, with the first reason. A bad
+ * signature is FSY_ECORRUPT for every reader. trust NULL: any bundle
+ * whose signature (if any) verifies, without limits (tests, tools).
  */
 int fsy_bundle_import_trusted(fsy_store_t *s, const char *path,
                               const fsy_bundle_trust_t *trust,

@@ -56,23 +56,23 @@ flip_byte "$T/flipped.bundle" $((size / 2))
 cmp -s "$T/good.bundle" "$T/flipped.bundle" && fail "flip_byte changed nothing"
 echo "Minutes of the security cell meeting" >"$T/minutes.txt"
 : >"$T/empty.bundle"
-expect_fail 1 "truncated" fs gao bundle import "$T/truncated.bundle"
-expect_fail 1 "damaged" fs gao bundle import "$T/flipped.bundle"
-expect_fail 1 "not a fieldsync bundle" fs gao bundle import "$T/minutes.txt"
-expect_fail 1 "not a fieldsync bundle" fs gao bundle import "$T/empty.bundle"
-expect_fail 1 "cannot open" fs gao bundle import "$T/absent.bundle"
+expect_fail 1 "truncated" fs gao bundle import --allow-unsigned "$T/truncated.bundle"
+expect_fail 1 "damaged" fs gao bundle import --allow-unsigned "$T/flipped.bundle"
+expect_fail 1 "not a fieldsync bundle" fs gao bundle import --allow-unsigned "$T/minutes.txt"
+expect_fail 1 "not a fieldsync bundle" fs gao bundle import --allow-unsigned "$T/empty.bundle"
+expect_fail 1 "cannot open" fs gao bundle import --allow-unsigned "$T/absent.bundle"
 echo '{"format":"fieldsync-vv","version":1' >"$T/broken.vv"
 expect_fail 1 "broken.vv" fs gao bundle export --to-vv "$T/broken.vv" -o "$T/x.bundle"
 unchanged "bad bundles"
 
 step "a replay and a site's own bundle change nothing"
-fs gao bundle import "$T/good.bundle" >/dev/null
-fs gao bundle import "$T/good.bundle" >/dev/null
+fs gao bundle import --allow-unsigned "$T/good.bundle" >/dev/null
+fs gao bundle import --allow-unsigned "$T/good.bundle" >/dev/null
 unchanged "own bundle imported twice"
 fs hq init --site hq >/dev/null
-fs hq bundle import "$T/good.bundle" >/dev/null
+fs hq bundle import --allow-unsigned "$T/good.bundle" >/dev/null
 hq_digest=$(digest hq)
-fs hq bundle import "$T/good.bundle" >/dev/null
+fs hq bundle import --allow-unsigned "$T/good.bundle" >/dev/null
 assert_eq "$(digest hq)" "$hq_digest" "hq digest after replay"
 assert_eq "$hq_digest" "$before" "hq equals gao"
 
@@ -86,7 +86,7 @@ cp "$T/kidal-backup.db" "$T/kidal.db"
 rm -f "$T/kidal.db-wal" "$T/kidal.db-shm"
 fs kidal put sitrep-kidal --kind analysis --scope MLI --set title="Other text" >/dev/null
 fs kidal bundle export --all -o "$T/restored.bundle" >/dev/null
-expect_fail 1 "from kidal refused: .*differs" fs hq bundle import "$T/restored.bundle"
+expect_fail 1 "refused: .*differs" fs hq bundle import --allow-unsigned "$T/restored.bundle"
 grep -q "2 refused" "$T/out" || fail "import summary lacks the refused count: $(cat "$T/out")"
 assert_eq "$(digest hq)" "$hq_before" "hq digest after refused bundle"
 

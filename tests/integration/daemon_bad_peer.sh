@@ -26,6 +26,16 @@ step "another protocol version is refused by name"
 grep -q "refuse: peer speaks protocol 99, this fieldsyncd speaks 2" "$T/poke.out" ||
   fail "version reply: $(cat "$T/poke.out")"
 
+step "without keys, only configured children are served"
+site kidal hq # hq's configuration, written when it started, has no [child kidal]
+start kidal
+fs kidal put sitrep-kidal --kind analysis --scope MLI --set title="Not admitted" >/dev/null
+wait_until 10 "hq did not refuse kidal" grep -q "event=unknown-child site=kidal" "$T/hq.log"
+wait_until 10 "kidal was not told why" grep -q "no \[child kidal\] section" "$T/kidal.log"
+sleep 1
+fs hq get sitrep-kidal >/dev/null 2>&1 && fail "hq applied a change from a site it does not serve"
+stop kidal
+
 step "the good child kept syncing"
 fs gao put sitrep-gao --set status="after the noise" >/dev/null
 fs hq put isf-mli-2027 --kind plan --scope MLI --set title="ISF" >/dev/null

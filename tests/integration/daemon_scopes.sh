@@ -35,7 +35,7 @@ wait_scope 20 MLI hq bamako gao
 refused() { fs bamako status --json | jq -e '.sites[] | select(.site == "gao") | .batches_refused > 0' >/dev/null; }
 bamako_status() { fs bamako status; }
 explain=bamako_status wait_until 10 "no refusal in bamako's status" refused
-fs bamako status | grep -q "scope SSD is outside what gao may write" || fail "status lacks the reason: $(fs bamako status)"
+fs bamako status | grep -q "is in scope SSD: gao may write MLI" || fail "status lacks the reason: $(fs bamako status)"
 grep -q "event=unauthorised peer=gao" "$T/bamako.log" || fail "no log line"
 for s in hq bamako; do
   fs $s get ssd-rumour >/dev/null 2>&1 && fail "$s holds gao's SSD document"

@@ -21,7 +21,7 @@ digest() { fs "$1" digest; }
 exchange() {
   fs "$2" vv -o "$T/$2.vv"
   fs "$1" bundle export --to-vv "$T/$2.vv" -o "$T/$1-to-$2.bundle" >/dev/null
-  fs "$2" bundle import "$T/$1-to-$2.bundle" >/dev/null
+  fs "$2" bundle import --allow-unsigned "$T/$1-to-$2.bundle" >/dev/null
 }
 
 # both ways

@@ -1481,6 +1481,63 @@ START_TEST(test_codec_decode_budget_fits_real_batches_not_bombs)
 }
 END_TEST
 
+/* A signed bundle carries only what its signer may write, by the live
+ * link's rules: a child's own changes in its write scopes; not another
+ * site's, not the importer's own; and its header must name its signer. */
+START_TEST(test_codec_bundle_carries_only_what_its_signer_may_write)
+{
+    ck_ok(fsy_keygen(tu_path("gao"), false, NULL));
+    fsy_identity_t gao_id;
+    ck_ok(fsy_identity_load(tu_path("gao.key"), &gao_id));
+    /* gao holds hq's SSD report, its own MLI plan, and an SSD write of
+     * its own (outside what hq lets it write). */
+    fsy_store_t *gao = s_gao_with_history(), *hq = tu_replica("bamako");
+    tu_put(gao, "SSD", "ssd-rumour", "analysis", "title", "out of mandate");
+    const char *path = tu_path("gao-to-bamako.bundle");
+    ck_ok(fsy_bundle_export_signed(gao, NULL, path, &gao_id, NULL));
+    fsy_child_conf_t child = {.site = "gao", .write_scopes = "MLI"};
+    fsy_bundle_signer_t keys[1] = {
+        {.auth = {.role = FSY_ROLE_CHILD, .site = "gao", .child = &child}}};
+    memcpy(keys[0].key, gao_id.sign_pk, 32);
+    fsy_bundle_trust_t trust = {.signers = keys, .n = 1};
+    fsy_apply_stats_t st;
+    ck_ok(fsy_bundle_import_trusted(hq, path, &trust, &st));
+    /* hq's change (not gao's to relay) and gao's SSD write are refused;
+     * gao's MLI plan is applied. */
+    ck_assert_uint_eq(st.refused, 4);     /* two transactions of two */
+    ck_assert_uint_eq(tu_changes(hq), 3); /* the plan: title, kind, status */
+    ck_assert_str_eq(tu_get(hq, "MLI", "isf-mli-2027", "status"), "draft");
+    ck_assert_ptr_null(tu_get(hq, "SSD", "ssd-rumour", "title"));
+    /* A bundle that says it is kidal's, signed with gao's key. */
+    fsy_store_t *kidal = tu_replica("kidal");
+    tu_put(kidal, "MLI", "sitrep-kidal", "analysis", "title", "calm");
+    const char *lie = tu_path("kidal-as-gao.bundle");
+    ck_ok(fsy_bundle_export_signed(kidal, NULL, lie, &gao_id, NULL));
+    ck_assert_int_eq(fsy_bundle_import_trusted(hq, lie, &trust, NULL),
+                     FSY_EINVAL);
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "comes from kidal"));
+    /* Unsigned: refused unless allowed; allowed, the claimed sender's
+     * [child] limits still hold. */
+    const char *plain = tu_path("plain.bundle");
+    ck_ok(fsy_bundle_export(gao, NULL, plain, NULL));
+    ck_assert_int_eq(fsy_bundle_import_trusted(hq, plain, &trust, NULL),
+                     FSY_EINVAL);
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "not signed"));
+    fsy_config_t cfg;
+    fsy_config_defaults(&cfg);
+    cfg.children = &child;
+    cfg.n_children = 1;
+    fsy_bundle_trust_t loose = {.allow_unsigned = true, .cfg = &cfg};
+    ck_ok(fsy_bundle_import_trusted(hq, plain, &loose, &st));
+    ck_assert_uint_eq(st.refused, 4);     /* two transactions of two */
+    ck_assert_uint_eq(tu_changes(hq), 3); /* the plan: title, kind, status */
+    fsy_identity_wipe(&gao_id);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
+    fsy_store_close(&kidal);
+}
+END_TEST
+
 /* Signed bundles: a trusted signer imports; a re-sealed (tampered) bundle
  * fails its signature; an unknown signer and an unsigned bundle are
  * refused where signatures are required. Nothing changes on refusal. */
@@ -1497,14 +1554,14 @@ START_TEST(test_codec_signed_bundles_are_checked_against_trusted_keys)
     ck_ok(fsy_bundle_export_signed(gao, NULL, good, &gao_id, NULL));
     ck_ok(fsy_bundle_export_signed(gao, NULL, odd, &stranger, NULL));
     ck_ok(fsy_bundle_export(gao, NULL, plain, NULL));
-    uint8_t keys[1][32];
-    memcpy(keys[0], gao_id.sign_pk, 32);
-    fsy_bundle_trust_t trust = {keys, 1, true};
+    fsy_bundle_signer_t keys[1] = {{.auth.role = FSY_ROLE_NAMED}};
+    memcpy(keys[0].key, gao_id.sign_pk, 32);
+    fsy_bundle_trust_t trust = {.signers = keys, .n = 1};
     char before[65], after[65];
     tu_digest(hq, before);
     ck_assert_int_eq(fsy_bundle_import_trusted(hq, odd, &trust, NULL),
                      FSY_EINVAL);
-    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "unknown key"));
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "does not know"));
     ck_assert_int_eq(fsy_bundle_import_trusted(hq, plain, &trust, NULL),
                      FSY_EINVAL);
     ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "not signed"));
@@ -1717,6 +1774,8 @@ s_suite(void)
     tcase_add_test(tc, test_codec_bundle_of_many_batches_round_trips);
     tcase_add_test(tc,
                    test_codec_signed_bundles_are_checked_against_trusted_keys);
+    tcase_add_test(tc,
+                   test_codec_bundle_carries_only_what_its_signer_may_write);
     tcase_add_test(tc, test_codec_decode_budget_fits_real_batches_not_bombs);
     tcase_add_test(tc, test_codec_importing_a_damaged_bundle_changes_nothing);
     tcase_add_test(

@@ -21,6 +21,7 @@ typedef struct queue {
 
 typedef struct link {
     fsy_store_t *gao, *hq;
+    fsy_child_conf_t child; /* [child gao] at hq */
     fsy_peer_t child_side;  /* at gao: its parent */
     fsy_peer_t parent_side; /* at hq: its child */
     queue_t up, down;       /* gao -> hq, hq -> gao */
@@ -47,6 +48,9 @@ s_link_init(link_t *l, unsigned window, size_t batch_changes)
     fsy_config_defaults(&l->cfg);
     l->cfg.window = window;
     l->cfg.batch_changes = batch_changes;
+    snprintf(l->child.site, sizeof l->child.site, "gao");
+    l->cfg.children = &l->child; /* borrowed: never freed by the test */
+    l->cfg.n_children = 1;
     l->env_gao = (fsy_sync_env_t){l->gao, &l->cfg, 1000, 1000};
     l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000, 1000};
     l->child_side.is_parent = true;

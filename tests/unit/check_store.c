@@ -614,6 +614,38 @@ s_fixed_now(void *ctx)
     return *(uint64_t *)ctx;
 }
 
+/* Only this replica writes its own stream: a change of it from elsewhere
+ * (a forgery, or what the tree holds of a replica restored from an older
+ * copy) is refused, never applied as this site's work. */
+START_TEST(test_store_own_changes_from_elsewhere_are_refused)
+{
+    fsy_store_t *gao = tu_replica("gao");
+    tu_put(gao, "MLI", "sitrep-1201", "analysis", "title", "r1");
+    fsy_store_close(&gao);
+    /* the copy a backup would keep */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", tu_path("gao.db"),
+             tu_path("gao-backup.db"));
+    ck_assert_int_eq(system(cmd), 0);
+    ck_ok(fsy_store_open(&gao, tu_path("gao.db")));
+    tu_put(gao, "MLI", "sitrep-1202", "analysis", "title", "r2");
+    fsy_change_list_t l = {0};
+    ck_ok(fsy_store_export(gao, NULL, tu_collect, &l));
+    fsy_store_t *old;
+    ck_ok(fsy_store_open(&old, tu_path("gao-backup.db")));
+    fsy_apply_stats_t st;
+    ck_ok(fsy_store_apply(old, l.v, l.n, &st));
+    ck_assert_uint_eq(st.duplicates, 2);
+    ck_assert_uint_eq(st.applied, 0);
+    ck_assert_uint_eq(st.refused, 2);
+    ck_assert_ptr_nonnull(strstr(st.refused_why, "this site's own change"));
+    ck_assert_ptr_null(tu_get(old, "MLI", "sitrep-1202", "title"));
+    fsy_change_list_clear(&l);
+    fsy_store_close(&old);
+    fsy_store_close(&gao);
+}
+END_TEST
+
 static int
 s_collect_log(const fsy_change_t *c, uint64_t lseq, void *ctx)
 {
@@ -918,6 +950,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_write_group_refuses_writes_after_a_failure);
     tcase_add_test(tc, test_store_resolve_on_deleted_document_recreates_it);
     tcase_add_test(tc, test_store_urgent_marks_are_numbered_and_lapse);
+    tcase_add_test(tc, test_store_own_changes_from_elsewhere_are_refused);
     suite_add_tcase(su, tc);
     return su;
 }
