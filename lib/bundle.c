@@ -458,7 +458,9 @@ typedef struct s_reader {
     fsy_apply_stats_t *stats;
     size_t n_chunks;
     uint64_t chunk_bytes;
-    /* What the sender may write here (NULL: no limits, trust NULL) */
+    /* Its signer as this site knows it (NULL: unsigned or no trust), and
+     * what the sender may write here (NULL: no limits, trust NULL) */
+    const fsy_bundle_signer_t *who;
     const fsy_authority_t *auth;
     fsy_authority_t auth_buf;
 } s_reader_t;
@@ -716,9 +718,75 @@ s_reader_finish(s_reader_t *r)
     return FSY_OK;
 }
 
-/* Opens, verifies and reads the header record into b. */
+/*
+ * Before the payload is decompressed or decoded: is the bundle signed by a
+ * key this site knows (or unsigned and allowed)? Only the envelope, hash
+ * and signature have been read, so a refused bundle costs no more.
+ */
 static int
-s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b)
+s_check_signer(s_reader_t *r, const fsy_bundle_trust_t *t)
+{
+    if (t == NULL)
+        return FSY_OK;
+    if (!r->is_signed)
+        return t->allow_unsigned
+                   ? FSY_OK
+                   : fsy_err_set(FSY_EINVAL,
+                                 "bundle is not signed, so nothing says which "
+                                 "site wrote it: have it exported with a key "
+                                 "([site] secret_key_file), or give "
+                                 "--allow-unsigned if you know where it came "
+                                 "from");
+    for (size_t i = 0; i < t->n && r->who == NULL; i++)
+        if (sodium_memcmp(t->signers[i].key, r->signer, 32) == 0)
+            r->who = &t->signers[i];
+    if (r->who != NULL)
+        return FSY_OK;
+    char z85[41];
+    fsy_z85_encode(z85, r->signer, 32);
+    return fsy_err_set(FSY_EINVAL,
+                       "bundle signed by a key this site does not know "
+                       "(%s): configure the sender as [child] or [parent], "
+                       "or give --trust KEY.pub",
+                       z85);
+}
+
+/*
+ * After the header: the bundle must name its signer as its sender. Sets
+ * r->auth, what the sender may write (the live link's rule, authz.h). An
+ * unsigned bundle a person allowed gets the [child] limits of the site it
+ * claims to come from, if configured.
+ */
+static int
+s_check_sender(s_reader_t *r, const fsy_bundle_trust_t *t,
+               const fsy_origin_t *sender)
+{
+    if (t == NULL)
+        return FSY_OK;
+    if (r->who == NULL) {
+        if (t->cfg == NULL ||
+            !fsy_authz_child(t->cfg, sender->site, &r->auth_buf))
+            r->auth_buf = (fsy_authority_t){.role = FSY_ROLE_NAMED};
+        r->auth = &r->auth_buf;
+        return FSY_OK;
+    }
+    const fsy_authority_t *a = &r->who->auth;
+    bool named = a->role == FSY_ROLE_NAMED ||
+                 a->role == FSY_ROLE_PARENT; /* config has no name */
+    if (!named && strcmp(a->site, sender->site) != 0)
+        return fsy_err_set(FSY_EINVAL,
+                           "bundle says it comes from %s but is signed with "
+                           "%s's key (%s): refused",
+                           sender->site, a->site, fsy_role_name(a->role));
+    r->auth = a;
+    return FSY_OK;
+}
+
+/* Opens, verifies (trust may be NULL) and reads the header record into
+ * b; the signer is checked before anything is decompressed. */
+static int
+s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b,
+              const fsy_bundle_trust_t *trust)
 {
     memset(r, 0, sizeof *r);
     r->src = *src;
@@ -726,6 +794,8 @@ s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b)
     size_t len;
     uint32_t kind;
     int rc = s_reader_start(r);
+    if (rc == FSY_OK)
+        rc = s_check_signer(r, trust);
     if (rc == FSY_OK)
         rc = s_next_record(r, &rec, &len, &kind);
     if (rc == FSY_OK && rec == NULL)
@@ -740,64 +810,9 @@ s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b)
     b->sender_vv = h.sender_vv; /* b owns the entries now */
     b->is_signed = r->is_signed;
     memcpy(b->signer, r->signer, sizeof b->signer);
+    if (rc == FSY_OK)
+        rc = s_check_sender(r, trust, &b->sender);
     return rc;
-}
-
-/* An unsigned bundle a person allowed: the authority of the site it
- * claims to come from, if configured, else none beyond the store's. */
-static int
-s_unsigned_authority(s_reader_t *r, const fsy_bundle_trust_t *t,
-                     const fsy_origin_t *sender)
-{
-    if (!t->allow_unsigned)
-        return fsy_err_set(FSY_EINVAL,
-                           "bundle is not signed, so nothing says it comes "
-                           "from %s: have it exported with a key ([site] "
-                           "secret_key_file), or give --allow-unsigned if "
-                           "you know where it came from",
-                           sender->site);
-    if (t->cfg == NULL || !fsy_authz_child(t->cfg, sender->site, &r->auth_buf))
-        r->auth_buf = (fsy_authority_t){.role = FSY_ROLE_NAMED};
-    r->auth = &r->auth_buf;
-    return FSY_OK;
-}
-
-/*
- * Before anything is applied: is the signer one this site knows, and does
- * the bundle name its signer as its sender? Sets r->auth: what the sender
- * may write (the same rule as the live link, authz.h).
- */
-static int
-s_check_trust(s_reader_t *r, const fsy_bundle_trust_t *t,
-              const fsy_origin_t *sender)
-{
-    if (t == NULL)
-        return FSY_OK;
-    if (!r->is_signed)
-        return s_unsigned_authority(r, t, sender);
-    const fsy_bundle_signer_t *who = NULL;
-    for (size_t i = 0; i < t->n && who == NULL; i++)
-        if (sodium_memcmp(t->signers[i].key, r->signer, 32) == 0)
-            who = &t->signers[i];
-    if (who == NULL) {
-        char z85[41];
-        fsy_z85_encode(z85, r->signer, 32);
-        return fsy_err_set(FSY_EINVAL,
-                           "bundle signed by a key this site does not know "
-                           "(%s): configure the sender as [child] or "
-                           "[parent], or give --trust KEY.pub",
-                           z85);
-    }
-    bool named = who->auth.role == FSY_ROLE_NAMED ||
-                 who->auth.role == FSY_ROLE_PARENT; /* config has no name */
-    if (!named && strcmp(who->auth.site, sender->site) != 0)
-        return fsy_err_set(FSY_EINVAL,
-                           "bundle says it comes from %s but is signed with "
-                           "%s's key (%s): refused",
-                           sender->site, who->auth.site,
-                           fsy_role_name(who->auth.role));
-    r->auth = &who->auth;
-    return FSY_OK;
 }
 
 /* An attachment's chunk: checked, then stored when importing. A bundle
@@ -896,7 +911,7 @@ s_read_all(const s_src_t *src, fsy_bundle_t **out)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
     s_reader_t r;
     fsy_change_list_t batch = {0};
-    int rc = s_reader_open(&r, src, b);
+    int rc = s_reader_open(&r, src, b, NULL);
     if (rc == FSY_OK && r.raw_len > FSY_BUNDLE_MAX)
         rc = fsy_err_set(FSY_ETOOBIG, "bundle too large to hold in memory");
     while (rc == FSY_OK && (rc = s_next_batch(&r, &batch)) == FSY_OK &&
@@ -1053,10 +1068,8 @@ fsy_bundle_import_trusted(fsy_store_t *s, const char *path,
         return rc;
     s_reader_t r;
     fsy_bundle_t head = {0};
-    rc = s_reader_open(&r, &src, &head);
+    rc = s_reader_open(&r, &src, &head, trust);
     free(head.sender_vv.v);
-    if (rc == FSY_OK)
-        rc = s_check_trust(&r, trust, &head.sender);
     r.store = s;
     r.stats = stats;
     if (rc == FSY_OK && (rc = fsy_store_begin(s)) == FSY_OK) {
