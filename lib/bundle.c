@@ -25,6 +25,7 @@
 #include "fieldsync/wallclock.h"
 #include "wire.h"
 #include "wire_blob.h"
+#include "wire_stream.h"
 #include "z85.h"
 
 #define FSY_BUNDLE_MAGIC "FSYBNDL1"
@@ -34,8 +35,11 @@
 #define FSY_BUNDLE_HASH 32
 #define FSY_BUNDLE_ZSTD 1u
 #define FSY_BUNDLE_LEVEL 6
-#define FSY_BUNDLE_WINDOW_LOG_MAX 24 /* 16 MiB decoder window at most */
-#define FSY_BATCH_CHANGES 1000       /* a batch closes after this many ... */
+#define FSY_BUNDLE_WINDOW_LOG_MAX 22 /* 4 MiB decoder window, as written */
+/* Records read whole: the header (a vector) and attachments' chunks. */
+#define FSY_BUNDLE_HEADER_MAX ((size_t)1 << 20)
+#define FSY_BUNDLE_CHUNK_RECORD_MAX ((size_t)FSY_CHUNK_BYTES + 4096)
+#define FSY_BATCH_CHANGES 1000 /* a batch closes after this many ... */
 #define FSY_BATCH_BYTES ((size_t)4 << 20) /* ... or this many value bytes */
 /* A record's u32 prefix: kind in the top 4 bits, length below (records
  * are at most FSY_BUNDLE_RECORD_MAX, 2^26). Format 1 has only kind 0. */
@@ -658,37 +662,28 @@ s_inflate(s_reader_t *r)
 }
 
 /*
- * The next record (borrowed until the next call) and its kind, or *len = 0
- * and buf = NULL at the end of the payload.
+ * The next record's kind and length, its 4-byte prefix consumed; *len = 0
+ * and *kind = S_KIND_END at the end of the payload. Its bytes follow in
+ * the pending buffer as they are inflated.
  */
+#define S_KIND_END 0xffu
 static int
-s_next_record(s_reader_t *r, const uint8_t **buf, size_t *len, uint32_t *kind)
+s_next_prefix(s_reader_t *r, uint32_t *kind, size_t *len)
 {
     for (;;) {
         size_t have = r->pend_len - r->pend_off;
-        /* pend is NULL before the first inflate: no arithmetic on it. */
-        const uint8_t *p = have > 0 ? r->pend + r->pend_off : NULL;
         if (have >= 4) {
-            uint32_t prefix = (uint32_t)s_get_le(p, 4);
-            size_t rl = prefix & S_LEN_MASK;
+            uint32_t prefix = (uint32_t)s_get_le(r->pend + r->pend_off, 4);
+            *len = prefix & S_LEN_MASK;
             *kind = prefix >> S_KIND_SHIFT;
             if (*kind > (r->format >= 2 ? S_KIND_CHUNK : S_KIND_CHANGES))
                 return fsy_err_set(FSY_ECORRUPT,
                                    "bundle record of unknown kind %u", *kind);
-            if (rl > FSY_BUNDLE_RECORD_MAX)
-                return fsy_err_set(FSY_ECORRUPT,
-                                   "bundle record of %zu bytes "
-                                   "is over the limit",
-                                   rl);
-            if (have - 4 >= rl) {
-                *buf = p + 4;
-                *len = rl;
-                r->pend_off += 4 + rl;
-                return FSY_OK;
-            }
+            r->pend_off += 4;
+            return FSY_OK;
         }
         if (r->done) {
-            *buf = NULL;
+            *kind = S_KIND_END;
             *len = 0;
             return have == 0 ? FSY_OK
                              : fsy_err_set(FSY_ECORRUPT, "bundle payload ends "
@@ -698,6 +693,54 @@ s_next_record(s_reader_t *r, const uint8_t **buf, size_t *len, uint32_t *kind)
         if (rc != FSY_OK)
             return rc;
     }
+}
+
+/* A whole record of len bytes (at most max), borrowed until the next call:
+ * the header and attachments' chunks, which are small. */
+static int
+s_whole_record(s_reader_t *r, size_t len, size_t max, const uint8_t **buf)
+{
+    if (len > max)
+        return fsy_err_set(FSY_ECORRUPT,
+                           "bundle record of %zu bytes is over the %zu-byte "
+                           "limit for its kind",
+                           len, max);
+    while (r->pend_len - r->pend_off < len) {
+        if (r->done)
+            return fsy_err_set(FSY_ECORRUPT, "bundle payload ends inside a "
+                                             "record");
+        int rc = s_inflate(r);
+        if (rc != FSY_OK)
+            return rc;
+    }
+    *buf = r->pend + r->pend_off;
+    r->pend_off += len;
+    return FSY_OK;
+}
+
+/* A record of changes, len bytes, fed to the parser as it is inflated:
+ * the record never exists whole (wire_stream.h). */
+static int
+s_stream_record(s_reader_t *r, size_t len, fsy_batch_parser_t *p)
+{
+    if (len > FSY_BUNDLE_RECORD_MAX)
+        return fsy_err_set(FSY_ECORRUPT,
+                           "bundle record of %zu bytes is over the limit", len);
+    while (len > 0) {
+        size_t have = r->pend_len - r->pend_off;
+        if (have == 0 && r->done)
+            return fsy_err_set(FSY_ECORRUPT, "bundle payload ends inside a "
+                                             "record");
+        int rc = have == 0 ? s_inflate(r) : FSY_OK;
+        size_t take = have < len ? have : len;
+        if (rc == FSY_OK && take > 0)
+            rc = fsy_batch_parser_feed(p, r->pend + r->pend_off, take);
+        if (rc != FSY_OK)
+            return rc;
+        r->pend_off += take;
+        len -= take;
+    }
+    return fsy_batch_parser_end(p);
 }
 
 /* After the last record: everything was read, and hashed the same again. */
@@ -790,16 +833,18 @@ s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b,
 {
     memset(r, 0, sizeof *r);
     r->src = *src;
-    const uint8_t *rec;
-    size_t len;
-    uint32_t kind;
+    const uint8_t *rec = NULL;
+    size_t len = 0;
+    uint32_t kind = S_KIND_END;
     int rc = s_reader_start(r);
     if (rc == FSY_OK)
         rc = s_check_signer(r, trust);
     if (rc == FSY_OK)
-        rc = s_next_record(r, &rec, &len, &kind);
-    if (rc == FSY_OK && rec == NULL)
+        rc = s_next_prefix(r, &kind, &len);
+    if (rc == FSY_OK && kind != S_KIND_CHANGES)
         rc = fsy_err_set(FSY_ECORRUPT, "bundle has no header");
+    if (rc == FSY_OK)
+        rc = s_whole_record(r, len, FSY_BUNDLE_HEADER_MAX, &rec);
     fsy_bundle_header_t h;
     memset(&h, 0, sizeof h);
     if (rc == FSY_OK)
@@ -848,26 +893,32 @@ s_take_chunk(s_reader_t *r, const uint8_t *rec, size_t len)
 static int
 s_next_batch(s_reader_t *r, fsy_change_list_t *out)
 {
-    const uint8_t *rec;
-    size_t len;
-    uint32_t kind = S_KIND_CHANGES;
     fsy_change_list_clear(out);
-    int rc;
     for (;;) {
-        rc = s_next_record(r, &rec, &len, &kind);
-        if (rc != FSY_OK || rec == NULL || kind != S_KIND_CHUNK)
-            break;
-        if ((rc = s_take_chunk(r, rec, len)) != FSY_OK)
+        uint32_t kind;
+        size_t len;
+        const uint8_t *rec = NULL;
+        int rc = s_next_prefix(r, &kind, &len);
+        if (rc != FSY_OK)
             return rc;
-    }
-    if (rc != FSY_OK)
+        if (kind == S_KIND_END)
+            return s_reader_finish(r);
+        if (kind == S_KIND_CHUNK) {
+            rc = s_whole_record(r, len, FSY_BUNDLE_CHUNK_RECORD_MAX, &rec);
+            if (rc == FSY_OK)
+                rc = s_take_chunk(r, rec, len);
+            if (rc != FSY_OK)
+                return rc;
+            continue;
+        }
+        fsy_batch_parser_t p;
+        fsy_batch_parser_init(&p, out);
+        rc = s_stream_record(r, len, &p);
+        fsy_batch_parser_free(&p);
+        if (rc == FSY_OK && out->n == 0)
+            rc = fsy_err_set(FSY_ECORRUPT, "bundle holds an empty batch");
         return rc;
-    if (rec == NULL)
-        return s_reader_finish(r);
-    rc = fsy_wire_decode_batch(rec, len, out);
-    if (rc == FSY_OK && out->n == 0)
-        rc = fsy_err_set(FSY_ECORRUPT, "bundle holds an empty batch");
-    return rc;
+    }
 }
 
 static int

@@ -17,8 +17,9 @@
 #include "fieldsync.pb-c.h"
 #include "fieldsync/ident.h"
 #include "wire.h"
-#include "wire_codec.h"
 #include "wire_blob.h"
+#include "wire_codec.h"
+#include "wire_stream.h"
 #include "wire_health.h"
 
 /* ---- encoding a batch ------------------------------------------------- */
@@ -143,89 +144,17 @@ fsy_wire_encode_bundle_header(const fsy_origin_t *sender, uint64_t created_ms,
 
 /* ---- decoding a batch and a bundle header ---------------------------- */
 
-static int
-s_dec_change(const Fieldsync__Change *m, const fsy_origin_t *tab, size_t no,
-             fsy_change_t *c)
-{
-    int rc;
-    if ((rc = fsy_wire_origin_at(tab, no, m->origin, &c->version.origin)) ||
-        (rc =
-             fsy_wire_copy_str(c->scope, sizeof c->scope, m->scope, "scope")) ||
-        (rc =
-             fsy_wire_copy_str(c->doc, sizeof c->doc, m->doc, "document id")) ||
-        (rc = fsy_wire_copy_str(c->field, sizeof c->field, m->field,
-                                "field name")))
-        return rc;
-    c->version.seq = m->seq;
-    c->version.hlc = m->hlc;
-    c->txn_end = m->txn_end;
-    c->absent = !m->has_value;
-    c->ref = m->has_ref && m->ref;
-    if (m->checksum.len != FSY_CHECKSUM_LEN)
-        return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
-                           m->checksum.len);
-    memcpy(c->checksum, m->checksum.data, FSY_CHECKSUM_LEN);
-    if (m->n_bases > FSY_BASES_MAX)
-        return fsy_err_set(FSY_ETOOBIG, "%zu bases", m->n_bases);
-    if (m->has_value && m->value.len > FSY_VALUE_MAX)
-        return fsy_err_set(FSY_ETOOBIG, "value of %zu bytes", m->value.len);
-    if (m->has_value && m->value.len > 0) {
-        if ((c->value = malloc(m->value.len)) == NULL)
-            return fsy_err_set(FSY_ENOMEM, "out of memory");
-        memcpy(c->value, m->value.data, m->value.len);
-        c->value_len = m->value.len;
-    }
-    if (m->n_bases > 0 &&
-        (c->bases = calloc(m->n_bases, sizeof *c->bases)) == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
-    c->n_bases = m->n_bases;
-    for (size_t k = 0; k < m->n_bases; k++) {
-        c->bases[k].hlc = m->bases[k]->hlc;
-        c->bases[k].seq = m->bases[k]->seq;
-        rc = fsy_wire_origin_at(tab, no, m->bases[k]->origin,
-                                &c->bases[k].origin);
-        if (rc != FSY_OK)
-            return rc;
-    }
-    return fsy_change_validate(c);
-}
-
-static int
-s_dec_batch(const Fieldsync__ChangeBatch *m, fsy_change_list_t *out)
-{
-    fsy_origin_t *tab;
-    int rc = fsy_wire_dec_origins(m->origins, m->n_origins, &tab);
-    for (size_t i = 0; rc == FSY_OK && i < m->n_changes; i++) {
-        fsy_change_t *c;
-        rc = fsy_change_list_push(out, &c);
-        if (rc == FSY_OK)
-            rc = s_dec_change(m->changes[i], tab, m->n_origins, c);
-        if (rc != FSY_OK)
-            rc = fsy_err_set(rc, "change %zu: %s", i + 1, fsy_errdetail());
-    }
-    free(tab);
-    /* protobuf has no end marker: a batch cut between two changes decodes.
-     * Batches end on a transaction boundary, so such a cut shows here. */
-    if (rc == FSY_OK && out->n > 0 && !out->v[out->n - 1].txn_end)
-        rc = fsy_err_set(FSY_ECORRUPT, "batch ends inside a transaction "
-                                       "(truncated?)");
-    if (rc != FSY_OK)
-        fsy_change_list_clear(out);
-    return rc;
-}
-
 int
 fsy_wire_decode_batch(const uint8_t *buf, size_t len, fsy_change_list_t *out)
 {
-    fsy_wire_budget_t budget;
-    fsy_wire_budget_init(&budget, len);
-    Fieldsync__ChangeBatch *m =
-        fieldsync__change_batch__unpack(&budget.a, len, buf);
-    if (m == NULL)
-        return fsy_err_set(FSY_EFORMAT, "undecodable change batch (or one "
-                                        "too costly to decode)");
-    int rc = s_dec_batch(m, out);
-    fieldsync__change_batch__free_unpacked(m, &budget.a);
+    fsy_batch_parser_t p;
+    fsy_batch_parser_init(&p, out);
+    int rc = fsy_batch_parser_feed(&p, buf, len);
+    if (rc == FSY_OK)
+        rc = fsy_batch_parser_end(&p);
+    fsy_batch_parser_free(&p);
+    if (rc != FSY_OK)
+        fsy_change_list_clear(out);
     return rc;
 }
 
@@ -358,14 +287,10 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
 static int
 s_dec_batch_msg(const Fieldsync__Batch *b, fsy_msg_t *out)
 {
-    uint8_t *raw;
-    int rc = fsy_wire_decompress(&b->payload, b->raw_len, FSY_MSG_MAX, &raw);
-    if (rc != FSY_OK)
-        return rc;
-    rc = fsy_wire_decode_batch(raw, b->raw_len, &out->changes);
+    int rc = fsy_wire_inflate_batch(b->payload.data, b->payload.len, b->raw_len,
+                                    FSY_MSG_MAX, &out->changes);
     if (rc == FSY_OK && out->changes.n == 0)
         rc = fsy_err_set(FSY_EINVAL, "empty batch");
-    free(raw);
     out->id = b->id;
     out->urgent = b->has_urgent && b->urgent;
     return rc;

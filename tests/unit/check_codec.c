@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -1474,10 +1475,215 @@ START_TEST(test_codec_decode_budget_fits_real_batches_not_bombs)
     free(buf);
     s_batch_with_bases(&l, 1, 1000000, 0);
     ck_ok(fsy_wire_encode_batch(l.v, l.n, &buf, &len));
-    ck_assert_int_eq(fsy_wire_decode_batch(buf, len, &out), FSY_EFORMAT);
+    /* a change larger than any site writes: refused before unpacking */
+    ck_assert_int_eq(fsy_wire_decode_batch(buf, len, &out), FSY_ETOOBIG);
     ck_assert_uint_eq(out.n, 0);
     fsy_change_list_clear(&l);
     free(buf);
+}
+END_TEST
+
+/* ---- bombs: a few kilobytes declaring 64 MiB ------------------------ */
+
+#define BOMB_RAW ((size_t)64 << 20)
+#if defined(__SANITIZE_ADDRESS__)
+#define S_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define S_SANITIZED 1
+#endif
+#endif
+
+/* zstd of `raw` bytes: `pro` (plen bytes), then `unit` repeated (NULL:
+ * zeros), compressed in pieces so the test itself never holds the whole.
+ * Caller frees. */
+static uint8_t *
+s_bomb_after(const uint8_t *pro, size_t plen, const uint8_t *unit,
+             size_t unit_len, size_t raw, size_t *zlen)
+{
+    static uint8_t piece[1 << 16];
+    memset(piece, 0, sizeof piece);
+    if (unit != NULL)
+        for (size_t i = 0; i + unit_len <= sizeof piece; i += unit_len)
+            memcpy(piece + i, unit, unit_len);
+    size_t step = unit ? sizeof piece - sizeof piece % unit_len : sizeof piece;
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    size_t cap = 1 << 20, n = 0;
+    uint8_t *out = malloc(cap);
+    ZSTD_CCtx_setPledgedSrcSize(z, raw);
+    for (size_t done = 0; done < raw;) {
+        const uint8_t *src = done < plen ? pro + done : piece;
+        size_t room = done < plen ? plen - done : step;
+        size_t take = raw - done < room ? raw - done : room;
+        ZSTD_inBuffer in = {src, take, 0};
+        done += take;
+        ZSTD_EndDirective mode = done == raw ? ZSTD_e_end : ZSTD_e_continue;
+        size_t left;
+        do {
+            ZSTD_outBuffer o = {out + n, cap - n, 0};
+            left = ZSTD_compressStream2(z, &o, &in, mode);
+            ck_assert(!ZSTD_isError(left));
+            n += o.pos;
+        } while (in.pos < in.size || (mode == ZSTD_e_end && left != 0));
+    }
+    ZSTD_freeCCtx(z);
+    *zlen = n;
+    return out;
+}
+
+static uint8_t *
+s_bomb(const uint8_t *unit, size_t unit_len, size_t raw, size_t *zlen)
+{
+    return s_bomb_after(NULL, 0, unit, unit_len, raw, zlen);
+}
+
+typedef struct cost {
+    struct timespec t;
+    long rss_kb;
+} cost_t;
+
+static void
+s_cost_start(cost_t *c)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    c->rss_kb = ru.ru_maxrss;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c->t);
+}
+
+/* Under 50 ms of CPU and 16 MiB more peak memory (not measured under the
+ * sanitizers, whose allocator and checks cost more than what is tested). */
+static void
+s_cost_check(const cost_t *c, const char *what)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double ms = (double)(t.tv_sec - c->t.tv_sec) * 1e3 +
+                (double)(t.tv_nsec - c->t.tv_nsec) / 1e6;
+    long kb = ru.ru_maxrss - c->rss_kb;
+    printf("%s: %.1f ms of CPU, peak memory +%ld KiB\n", what, ms, kb);
+#ifndef S_SANITIZED
+    ck_assert_msg(ms < 50, "%s took %.1f ms", what, ms);
+    ck_assert_msg(kb < 16 * 1024, "%s took %ld KiB", what, kb);
+#endif
+}
+
+/* A Batch frame whose payload is z (zlen bytes) declaring raw bytes. */
+static uint8_t *
+s_bomb_frame(uint8_t *z, size_t zlen, size_t raw, size_t *len)
+{
+    Fieldsync__Frame f = FIELDSYNC__FRAME__INIT;
+    Fieldsync__Batch b = FIELDSYNC__BATCH__INIT;
+    f.protocol = FSY_PROTOCOL_VERSION;
+    f.body_case = FIELDSYNC__FRAME__BODY_BATCH;
+    f.batch = &b;
+    b.id = 7;
+    b.raw_len = raw;
+    b.payload.data = z;
+    b.payload.len = zlen;
+    *len = fieldsync__frame__get_packed_size(&f);
+    uint8_t *buf = malloc(*len);
+    fieldsync__frame__pack(&f, buf);
+    return buf;
+}
+
+START_TEST(test_codec_frame_bombs_cost_milliseconds)
+{
+    /* zeros, then 64 MiB of one valid origin over and over */
+    static const uint8_t origin[] = {0x0a, 0x07, 0x0a, 0x03, 'g',
+                                     'a',  'o',  0x10, 0x01};
+    const struct {
+        const uint8_t *unit;
+        size_t len;
+        const char *what;
+    } kinds[] = {{NULL, 0, "frame of 64 MiB of zeros"},
+                 {origin, sizeof origin, "frame of 64 MiB of origins"}};
+    for (size_t k = 0; k < 2; k++) {
+        size_t zlen, len;
+        uint8_t *z = s_bomb(kinds[k].unit, kinds[k].len, BOMB_RAW, &zlen);
+        uint8_t *frame = s_bomb_frame(z, zlen, BOMB_RAW, &len);
+        ck_assert_uint_lt(len, 16 << 10);
+        cost_t c;
+        s_cost_start(&c);
+        fsy_msg_t m;
+        ck_assert_int_ne(fsy_wire_decode_msg(frame, len, &m), FSY_OK);
+        s_cost_check(&c, kinds[k].what);
+        free(frame);
+        free(z);
+    }
+}
+END_TEST
+
+/* A bundle around one zstd frame z of raw bytes, unsigned. */
+static void
+s_bomb_bundle(const char *path, const uint8_t *z, size_t zlen, size_t raw)
+{
+    size_t len = 12 + zlen + 144;
+    uint8_t *b = calloc(1, len);
+    memcpy(b, "FSYBNDL1", 8);
+    b[8] = 1; /* zstd */
+    memcpy(b + 12, z, zlen);
+    uint8_t *t = b + 12 + zlen;
+    for (int i = 0; i < 8; i++) {
+        t[i] = (uint8_t)(raw >> (8 * i));
+        t[8 + i] = (uint8_t)((uint64_t)zlen >> (8 * i));
+    }
+    crypto_generichash(t + 16, 32, b, 12 + zlen + 16, NULL, 0);
+    s_spit(path, b, len);
+    free(b);
+}
+
+START_TEST(test_codec_bundle_bombs_cost_milliseconds)
+{
+    /* a header record declaring 64 MiB, then zeros; and a header, then a
+     * changes record of 64 MiB of zeros */
+    fsy_store_t *gao = tu_replica("gao");
+    const char *plain = tu_path("plain.bundle");
+    ck_ok(fsy_bundle_export(gao, NULL, plain, NULL));
+    fsy_bundle_t *head = NULL;
+    ck_ok(fsy_bundle_read(plain, &head));
+    fsy_bundle_free(&head);
+    static const uint8_t big_header[4] = {0xff, 0xff, 0xff, 0x03};
+    size_t zlen;
+    uint8_t *z = s_bomb(big_header, 4, BOMB_RAW, &zlen);
+    s_bomb_bundle(tu_path("bomb.bundle"), z, zlen, BOMB_RAW);
+    free(z);
+    /* a real header, then a changes record of zeros to 64 MiB */
+    fsy_vv_t vv = {0};
+    uint8_t *hdr, pro[1024];
+    size_t hlen;
+    ck_ok(fsy_wire_encode_bundle_header(fsy_store_origin(gao), 1, &vv, &hdr,
+                                        &hlen));
+    ck_assert_uint_lt(hlen + 8, sizeof pro);
+    uint32_t rl = (uint32_t)(BOMB_RAW - hlen - 8);
+    for (int i = 0; i < 4; i++) {
+        pro[i] = (uint8_t)(hlen >> (8 * i));
+        pro[4 + hlen + (size_t)i] = (uint8_t)(rl >> (8 * i));
+    }
+    memcpy(pro + 4, hdr, hlen);
+    free(hdr);
+    z = s_bomb_after(pro, hlen + 8, NULL, 0, BOMB_RAW, &zlen);
+    s_bomb_bundle(tu_path("bomb2.bundle"), z, zlen, BOMB_RAW);
+    free(z);
+    fsy_bundle_trust_t allow = {.allow_unsigned = true}, strict = {0};
+    const char *bombs[] = {"bomb.bundle", "bomb2.bundle"};
+    for (int i = 0; i < 2; i++) {
+        cost_t c;
+        s_cost_start(&c);
+        ck_assert_int_ne(
+            fsy_bundle_import_trusted(gao, tu_path(bombs[i]), &strict, NULL),
+            FSY_OK);
+        s_cost_check(&c, "unsigned bundle bomb, refused");
+        s_cost_start(&c);
+        ck_assert_int_ne(
+            fsy_bundle_import_trusted(gao, tu_path(bombs[i]), &allow, NULL),
+            FSY_OK);
+        s_cost_check(&c, "bundle bomb, unsigned allowed");
+    }
+    ck_assert_uint_eq(tu_changes(gao), 0);
+    fsy_store_close(&gao);
 }
 END_TEST
 
@@ -1777,6 +1983,8 @@ s_suite(void)
     tcase_add_test(tc,
                    test_codec_bundle_carries_only_what_its_signer_may_write);
     tcase_add_test(tc, test_codec_decode_budget_fits_real_batches_not_bombs);
+    tcase_add_test(tc, test_codec_frame_bombs_cost_milliseconds);
+    tcase_add_test(tc, test_codec_bundle_bombs_cost_milliseconds);
     tcase_add_test(tc, test_codec_importing_a_damaged_bundle_changes_nothing);
     tcase_add_test(
         tc,

@@ -1,0 +1,284 @@
+/*
+ * fieldsync — a change batch decoded as its bytes arrive (wire_stream.h
+ * says why and what is refused).
+ */
+#include "wire_stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "fieldsync.pb-c.h"
+#include "fieldsync/error.h"
+#include "wire_codec.h"
+
+enum { S_ORIGINS = 1, S_CHANGES = 2, S_LEN_DELIMITED = 2 };
+
+static int
+s_dec_change(const Fieldsync__Change *m, const fsy_origin_t *tab, size_t no,
+             fsy_change_t *c)
+{
+    int rc;
+    if ((rc = fsy_wire_origin_at(tab, no, m->origin, &c->version.origin)) ||
+        (rc =
+             fsy_wire_copy_str(c->scope, sizeof c->scope, m->scope, "scope")) ||
+        (rc =
+             fsy_wire_copy_str(c->doc, sizeof c->doc, m->doc, "document id")) ||
+        (rc = fsy_wire_copy_str(c->field, sizeof c->field, m->field,
+                                "field name")))
+        return rc;
+    c->version.seq = m->seq;
+    c->version.hlc = m->hlc;
+    c->txn_end = m->txn_end;
+    c->absent = !m->has_value;
+    c->ref = m->has_ref && m->ref;
+    if (m->checksum.len != FSY_CHECKSUM_LEN)
+        return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
+                           m->checksum.len);
+    memcpy(c->checksum, m->checksum.data, FSY_CHECKSUM_LEN);
+    if (m->n_bases > FSY_BASES_MAX)
+        return fsy_err_set(FSY_ETOOBIG, "%zu bases", m->n_bases);
+    if (m->has_value && m->value.len > FSY_VALUE_MAX)
+        return fsy_err_set(FSY_ETOOBIG, "value of %zu bytes", m->value.len);
+    if (m->has_value && m->value.len > 0) {
+        if ((c->value = malloc(m->value.len)) == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        memcpy(c->value, m->value.data, m->value.len);
+        c->value_len = m->value.len;
+    }
+    if (m->n_bases > 0 &&
+        (c->bases = calloc(m->n_bases, sizeof *c->bases)) == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    c->n_bases = m->n_bases;
+    for (size_t k = 0; k < m->n_bases; k++) {
+        c->bases[k].hlc = m->bases[k]->hlc;
+        c->bases[k].seq = m->bases[k]->seq;
+        rc = fsy_wire_origin_at(tab, no, m->bases[k]->origin,
+                                &c->bases[k].origin);
+        if (rc != FSY_OK)
+            return rc;
+    }
+    return fsy_change_validate(c);
+}
+
+void
+fsy_batch_parser_init(fsy_batch_parser_t *p, fsy_change_list_t *out)
+{
+    memset(p, 0, sizeof *p);
+    p->out = out;
+}
+
+void
+fsy_batch_parser_free(fsy_batch_parser_t *p)
+{
+    free(p->buf);
+    free(p->tab);
+    memset(p, 0, sizeof *p);
+}
+
+/* A varint at b[*pos..n): 1 read, 0 incomplete, -1 malformed. */
+static int
+s_varint(const uint8_t *b, size_t n, size_t *pos, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        if (*pos + i >= n)
+            return 0;
+        uint8_t c = b[*pos + i];
+        *v |= (uint64_t)(c & 0x7f) << (7 * i);
+        if ((c & 0x80) == 0) {
+            *pos += i + 1;
+            return 1;
+        }
+    }
+    return -1;
+}
+
+static int
+s_origin(fsy_batch_parser_t *p, const uint8_t *b, size_t len)
+{
+    if (p->n_tab == FSY_WIRE_ORIGINS_MAX)
+        return fsy_err_set(FSY_ETOOBIG, "more than %d origins in a batch",
+                           FSY_WIRE_ORIGINS_MAX);
+    if (p->n_tab == p->cap_tab) {
+        size_t cap = p->cap_tab ? p->cap_tab * 2 : 16;
+        fsy_origin_t *t = realloc(p->tab, cap * sizeof *t);
+        if (t == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        p->tab = t;
+        p->cap_tab = cap;
+    }
+    fsy_wire_budget_t budget;
+    fsy_wire_budget_init(&budget, len);
+    Fieldsync__Origin *m = fieldsync__origin__unpack(&budget.a, len, b);
+    if (m == NULL)
+        return fsy_err_set(FSY_EFORMAT, "undecodable origin in a batch");
+    int rc = fsy_wire_dec_origin(m, &p->tab[p->n_tab]);
+    fieldsync__origin__free_unpacked(m, &budget.a);
+    p->n_tab += rc == FSY_OK;
+    return rc;
+}
+
+static int
+s_change(fsy_batch_parser_t *p, const uint8_t *b, size_t len)
+{
+    if (p->out->n == FSY_WIRE_CHANGES_MAX)
+        return fsy_err_set(FSY_ETOOBIG, "more than %zu changes in a batch",
+                           FSY_WIRE_CHANGES_MAX);
+    fsy_wire_budget_t budget;
+    fsy_wire_budget_init(&budget, len);
+    Fieldsync__Change *m = fieldsync__change__unpack(&budget.a, len, b);
+    if (m == NULL)
+        return fsy_err_set(FSY_EFORMAT, "change %zu: undecodable",
+                           p->out->n + 1);
+    fsy_change_t *c;
+    int rc = fsy_change_list_push(p->out, &c);
+    if (rc == FSY_OK)
+        rc = s_dec_change(m, p->tab, p->n_tab, c);
+    fieldsync__change__free_unpacked(m, &budget.a);
+    if (rc != FSY_OK)
+        rc = fsy_err_set(rc, "change %zu: %s", p->out->n, fsy_errdetail());
+    return rc;
+}
+
+/*
+ * Decodes the complete fields at the start of b[0..n); *used is how many
+ * bytes they took (the rest is an incomplete field).
+ */
+static int
+s_fields(fsy_batch_parser_t *p, const uint8_t *b, size_t n, size_t *used)
+{
+    *used = 0;
+    for (;;) {
+        size_t pos = *used;
+        uint64_t tag, len;
+        int r = s_varint(b, n, &pos, &tag);
+        if (r > 0)
+            r = s_varint(b, n, &pos, &len);
+        if (r < 0 ||
+            (r > 0 && ((tag & 7) != S_LEN_DELIMITED ||
+                       ((tag >> 3) != S_ORIGINS && (tag >> 3) != S_CHANGES))))
+            return fsy_err_set(FSY_EFORMAT,
+                               "not a change batch (field "
+                               "%llu of type %llu)",
+                               (unsigned long long)(tag >> 3),
+                               (unsigned long long)(tag & 7));
+        if (r > 0 && len > FSY_WIRE_FIELD_MAX)
+            return fsy_err_set(FSY_ETOOBIG,
+                               "a field of %llu bytes in a batch: larger "
+                               "than any change",
+                               (unsigned long long)len);
+        if (r == 0 || n - pos < len)
+            return FSY_OK;
+        int rc = (tag >> 3) == S_ORIGINS ? s_origin(p, b + pos, (size_t)len)
+                                         : s_change(p, b + pos, (size_t)len);
+        if (rc != FSY_OK)
+            return rc;
+        *used = pos + (size_t)len;
+    }
+}
+
+int
+fsy_batch_parser_feed(fsy_batch_parser_t *p, const uint8_t *data, size_t n)
+{
+    size_t used;
+    if (p->len == 0) { /* nothing pending: decode straight from data */
+        int rc = s_fields(p, data, n, &used);
+        if (rc != FSY_OK)
+            return rc;
+        data += used;
+        n -= used;
+    }
+    if (n == 0)
+        return FSY_OK;
+    if (p->len + n > p->cap) { /* at most one field and a window */
+        size_t cap = p->len + n;
+        uint8_t *b = realloc(p->buf, cap);
+        if (b == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        p->buf = b;
+        p->cap = cap;
+    }
+    memcpy(p->buf + p->len, data, n);
+    p->len += n;
+    int rc = s_fields(p, p->buf, p->len, &used);
+    memmove(p->buf, p->buf + used, p->len - used);
+    p->len -= used;
+    return rc;
+}
+
+int
+fsy_batch_parser_end(fsy_batch_parser_t *p)
+{
+    if (p->len > 0)
+        return fsy_err_set(FSY_EFORMAT, "batch ends inside a change "
+                                        "(truncated?)");
+    /* protobuf has no end marker: a batch cut between two changes decodes.
+     * Batches end on a transaction boundary, so such a cut shows here. */
+    if (p->out->n > 0 && !p->out->v[p->out->n - 1].txn_end)
+        return fsy_err_set(FSY_ECORRUPT, "batch ends inside a transaction "
+                                         "(truncated?)");
+    return FSY_OK;
+}
+
+/* zstd output is taken in pieces of this size: the whole never exists. */
+#define S_PIECE ((size_t)128 << 10)
+
+static int
+s_inflate(ZSTD_DCtx *z, fsy_batch_parser_t *p, const uint8_t *zb, size_t zlen,
+          uint64_t raw_len)
+{
+    uint8_t *piece = malloc(S_PIECE);
+    if (piece == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    ZSTD_inBuffer in = {zb, zlen, 0};
+    uint64_t total = 0;
+    size_t left = 1;
+    int rc = FSY_OK;
+    while (rc == FSY_OK && left != 0) {
+        ZSTD_outBuffer out = {piece, S_PIECE, 0};
+        left = ZSTD_decompressStream(z, &out, &in);
+        if (ZSTD_isError(left) || (out.pos == 0 && in.pos == in.size && left))
+            rc = fsy_err_set(FSY_ECORRUPT, "payload does not decompress");
+        else if ((total += out.pos) > raw_len)
+            rc = fsy_err_set(FSY_ECORRUPT, "payload is longer than it says");
+        else
+            rc = fsy_batch_parser_feed(p, piece, out.pos);
+    }
+    free(piece);
+    if (rc == FSY_OK && (total != raw_len || in.pos != in.size))
+        rc = fsy_err_set(FSY_ECORRUPT,
+                         "payload is not the %llu bytes it "
+                         "says",
+                         (unsigned long long)raw_len);
+    return rc;
+}
+
+int
+fsy_wire_inflate_batch(const uint8_t *z, size_t zlen, uint64_t raw_len,
+                       uint64_t max, fsy_change_list_t *out)
+{
+    if (raw_len > max)
+        return fsy_err_set(FSY_ETOOBIG,
+                           "payload of %llu bytes is over the %llu-byte "
+                           "limit",
+                           (unsigned long long)raw_len,
+                           (unsigned long long)max);
+    ZSTD_DCtx *dz = ZSTD_createDCtx();
+    if (dz == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    /* Batches are compressed at a level whose window is 2 MiB at most; a
+     * frame asking for more is not one of ours. */
+    ZSTD_DCtx_setParameter(dz, ZSTD_d_windowLogMax, 22);
+    fsy_batch_parser_t p;
+    fsy_batch_parser_init(&p, out);
+    int rc = s_inflate(dz, &p, z, zlen, raw_len);
+    if (rc == FSY_OK)
+        rc = fsy_batch_parser_end(&p);
+    fsy_batch_parser_free(&p);
+    ZSTD_freeDCtx(dz);
+    if (rc != FSY_OK)
+        fsy_change_list_clear(out);
+    return rc;
+}

@@ -1,0 +1,63 @@
+/*
+ * fieldsync — decoding a change batch as its bytes arrive, in bounded
+ * memory (live frames: wire.c; bundle records: bundle.c).
+ *
+ * Why: protobuf-c unpacks a whole message before anything can be
+ * checked, and a few kilobytes of zstd can declare 64 MiB of anything. A
+ * batch is a run of length-delimited fields (origins, then changes), each
+ * small (a change is at most one value plus its bases): the parser keeps
+ * only the field being completed, unpacks each change on its own under a
+ * budget of its size, converts and validates it, and stops at the first
+ * thing wrong. A bomb of garbage costs one window of decompression; a
+ * batch's real contents cost what they are.
+ *
+ * Limits: a field over FSY_WIRE_FIELD_MAX, more than FSY_WIRE_CHANGES_MAX
+ * changes or FSY_WIRE_ORIGINS_MAX origins, a field of another number or
+ * type: FSY_EFORMAT / FSY_ETOOBIG with a one-line detail.
+ *
+ * Ownership: the parser appends to the caller's list (which it never
+ * frees); fsy_batch_parser_free() frees its own buffers. Output of a
+ * failed parse must be cleared by the caller.
+ */
+#ifndef FSY_WIRE_STREAM_H
+#define FSY_WIRE_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldsync/change.h"
+
+/* A change's encoding: its value, its bases and the rest. */
+#define FSY_WIRE_FIELD_MAX ((size_t)FSY_VALUE_MAX + FSY_BASES_MAX * 64 + 4096)
+#define FSY_WIRE_CHANGES_MAX ((size_t)FSY_TXN_MAX * 64) /* batch_changes max   \
+                                                         */
+#define FSY_WIRE_ORIGINS_MAX 4096
+
+typedef struct fsy_batch_parser {
+    fsy_change_list_t *out;
+    uint8_t *buf; /* bytes of the field being completed */
+    size_t len, cap;
+    fsy_origin_t *tab; /* the batch's origins, by index */
+    size_t n_tab, cap_tab;
+} fsy_batch_parser_t;
+
+void fsy_batch_parser_init(fsy_batch_parser_t *p, fsy_change_list_t *out);
+
+/* Takes n more bytes of the batch; decodes every field they complete. */
+int fsy_batch_parser_feed(fsy_batch_parser_t *p, const uint8_t *data, size_t n);
+
+/* The batch has ended: nothing may be left over, and the last change must
+ * end a transaction (a batch cut between changes would still decode). */
+int fsy_batch_parser_end(fsy_batch_parser_t *p);
+
+void fsy_batch_parser_free(fsy_batch_parser_t *p);
+
+/*
+ * Decompresses and decodes a zstd-compressed batch of raw_len bytes (at
+ * most max) into out, streaming. FSY_ECORRUPT if it does not decompress to
+ * exactly raw_len; the parser's errors otherwise. out is cleared on error.
+ */
+int fsy_wire_inflate_batch(const uint8_t *z, size_t zlen, uint64_t raw_len,
+                           uint64_t max, fsy_change_list_t *out);
+
+#endif
