@@ -213,12 +213,38 @@ fsy_peer_send(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     return p->send(p->send_ctx, m);
 }
 
+/*
+ * Our vector as this peer may see it: a child with read_scopes learns the
+ * entries of those scopes, and of the streams it writes itself (its own
+ * and its sites_below'), so it neither resends them nor hears of the rest.
+ */
+static int
+s_my_vv(const fsy_peer_t *p, const fsy_sync_env_t *env, fsy_vv_t **out)
+{
+    int rc = fsy_store_vv(env->store, out);
+    const fsy_child_conf_t *k = p->is_parent ? NULL : p->acl;
+    if (rc != FSY_OK || k == NULL || k->read_scopes[0] == '\0')
+        return rc;
+    fsy_vv_t *vv = *out;
+    size_t n = 0;
+    for (size_t i = 0; i < vv->n; i++) {
+        const fsy_vv_entry_t *e = &vv->v[i];
+        const char *o = e->origin.site;
+        if (fsy_scope_allowed(k->read_scopes, e->scope) ||
+            strcmp(o, k->site) == 0 ||
+            (k->sites_below[0] != '\0' && fsy_scope_allowed(k->sites_below, o)))
+            vv->v[n++] = *e;
+    }
+    vv->n = n;
+    return FSY_OK;
+}
+
 static int
 s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
     fsy_msg_t m = {.type = FSY_MSG_HELLO};
     fsy_vv_t *vv = NULL;
-    int rc = fsy_store_vv(env->store, &vv);
+    int rc = s_my_vv(p, env, &vv);
     if (rc != FSY_OK)
         return rc;
     m.origin = *fsy_store_origin(env->store);
@@ -601,7 +627,7 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
                 p->name, st.refused_origin.site, st.refused, st.refused_why);
     fsy_msg_t ack = {.type = FSY_MSG_ACK, .id = m->id};
     fsy_vv_t *vv = NULL;
-    if ((rc = fsy_store_vv(env->store, &vv)) != FSY_OK)
+    if ((rc = s_my_vv(p, env, &vv)) != FSY_OK)
         return rc;
     ack.vv = *vv;
     ack.gapped = st.gapped;

@@ -27,6 +27,11 @@ wait_scope 20 global hq bamako
 assert_eq "$(fs gao list --json | jq -c '[.[].scope] | unique')" '["MLI"]' "scopes at gao"
 assert_eq "$(fs bamako list --json | jq -c '[.[].scope] | unique')" '["MLI","global"]' "scopes at bamako"
 assert_eq "$(fs gao vv --json | jq -c '[.entries[].scope] | unique')" '["MLI"]' "gao's vector"
+# what gao hears of bamako's vector (HELLO, ACK) names its scopes only
+parent_vv() { sqlite3 "$T/gao.db" "SELECT vv FROM peers WHERE role = 'parent'"; }
+wait_until 10 "gao has not recorded bamako's vector" sh -c "[ -n \"\$(sqlite3 '$T/gao.db' \"SELECT vv FROM peers WHERE role = 'parent'\")\" ]"
+parent_vv | grep -qE "^(global|SSD) " && fail "gao heard of scopes it may not read: $(parent_vv)"
+parent_vv | grep -q "^MLI hq " || fail "gao's view of bamako's vector lacks MLI: $(parent_vv)"
 
 step "a change gao originates for SSD is refused upstream and reported"
 fs gao put ssd-rumour --kind analysis --scope SSD --set title="Out of mandate" >/dev/null
