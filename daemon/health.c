@@ -156,9 +156,9 @@ typedef struct s_known {
 
 /*
  * Whether child p may speak for site: not for us, our parent or itself
- * twice; only for its sites_below when the configuration names them, else
- * for no child of ours; and not for a site another child reported lately
- * (a site that moved is taken over once that report is stale). Names not
+ * twice; only for its sites_below (none named: for no other site, as for
+ * changes: authz.h), and not for a site another child reported lately (a
+ * site that moved is taken over once that report is stale). Names not
  * held yet count against FSY_HEALTH_SITES_MAX.
  */
 static bool
@@ -168,9 +168,8 @@ s_may_relay(const fsy_peer_t *p, const fsy_sync_env_t *env, s_known_t *k,
     if (strcmp(site, fsy_store_origin(env->store)->site) == 0 ||
         strcmp(site, p->origin.site) == 0 || strcmp(site, k->parent) == 0)
         return false;
-    if (p->acl != NULL && p->acl->sites_below[0] != '\0'
-            ? !fsy_scope_allowed(p->acl->sites_below, site)
-            : fsy_config_child(env->cfg, site) != NULL)
+    if (p->acl == NULL || p->acl->sites_below[0] == '\0' ||
+        !fsy_scope_allowed(p->acl->sites_below, site))
         return false;
     for (size_t i = 0; i < k->n; i++)
         if (strcmp(k->rows[i].site, site) == 0)

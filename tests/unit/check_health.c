@@ -262,7 +262,8 @@ s_uptime_of(fsy_store_t *s, const char *site)
 START_TEST(test_health_child_cannot_speak_for_others_nor_flood)
 {
     parent_side_t p;
-    s_parent_init(&p, ""); /* no sites_below: anything but the rules */
+    /* un-hq is our parent: named or not, bamako may not speak for it */
+    s_parent_init(&p, "gao, tessit, un-hq");
     fsy_site_health_t mine = s_summary("hq", "un-hq"),
                       theirs = s_summary("tessit", "kidal");
     mine.updated_ms = theirs.updated_ms = NOW;
@@ -286,6 +287,15 @@ START_TEST(test_health_child_cannot_speak_for_others_nor_flood)
     /* once kidal's report of tessit is stale, tessit may have moved */
     s_report(&p, NOW + fsy_health_stale_ms(&p.cfg) + 1000, "tessit", 16);
     ck_assert_uint_eq(s_uptime_of(p.hq, "tessit"), 16);
+    /* a site not below bamako: made up, or another hub's */
+    p.child.health_rx_ms = 0;
+    s_report(&p, NOW + fsy_health_stale_ms(&p.cfg) + 2000, "menaka", 17);
+    ck_assert_uint_eq(s_uptime_of(p.hq, "menaka"), 0);
+    /* without sites_below, a child speaks for itself alone */
+    p.cfg.children[0].sites_below[0] = '\0';
+    p.child.health_rx_ms = 0;
+    s_report(&p, NOW + fsy_health_stale_ms(&p.cfg) + 3000, "gao", 18);
+    ck_assert_uint_eq(s_uptime_of(p.hq, "gao"), 15);
     s_parent_free(&p);
 }
 END_TEST
