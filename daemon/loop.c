@@ -165,10 +165,14 @@ s_rid_ok(const fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
         memcmp(user, rid, rid_len) == 0)
         return true;
     static uint64_t seen;
-    if (s_worth_logging(++seen))
+    if (s_worth_logging(++seen)) {
+        char shown[FSY_RID_MAX + 1]; /* chosen by the peer: cleaned */
+        snprintf(shown, sizeof shown, "%.*s", (int)rid_len, (const char *)rid);
+        fsy_text_clean(shown);
         fsy_log("warn", "impostor",
-                "key=%s routing_id=%.*s action=dropped count=%" PRIu64,
-                user[0] ? user : "-", (int)rid_len, (const char *)rid, seen);
+                "key=%s routing_id=%s action=dropped count=%" PRIu64,
+                user[0] ? user : "-", shown, seen);
+    }
     return false;
 }
 
@@ -192,17 +196,22 @@ s_admit(void *ctx, const uint8_t key[32], char site[FSY_RID_MAX + 1])
 /* ---- receiving: each frame decoded once, where it enters -------------- */
 
 /* A frame that does not decode is dropped and counted; the session and
- * every other peer carry on. Another version is refused by name. The
- * log is rate-limited for ids with no session (anyone can send those). */
+ * every other peer carry on. Another version is refused by name. The log
+ * is rate-limited (the 1st, 2nd, 4th, 8th ... line): a peer sending
+ * garbage in a loop must not fill the disk. */
 static void
 s_malformed(fsy_daemon_t *d, fsy_peer_t *p, const uint8_t *rid, size_t rid_len,
             size_t len, int rc)
 {
     d->malformed++;
-    if (p != NULL || s_worth_logging(d->malformed))
+    if (s_worth_logging(d->malformed)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", fsy_errdetail());
+        fsy_text_clean(why);
         fsy_log("warn", "malformed",
                 "peer=%s bytes=%zu error=\"%s\" total=%" PRIu64,
-                p ? p->name : "unknown", len, fsy_errdetail(), d->malformed);
+                p ? p->name : "unknown", len, why, d->malformed);
+    }
     if (rc != FSY_EVERSION)
         return;
     fsy_msg_t r = {.type = FSY_MSG_REFUSE};

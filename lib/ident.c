@@ -55,6 +55,25 @@ fsy_utf8_valid(const uint8_t *s, size_t len)
     return true;
 }
 
+/*
+ * Characters that change what a terminal or a log shows beyond themselves:
+ * C1 controls (U+0080-009F; U+009B is a CSI), bidirectional overrides and
+ * isolates (U+061C, U+200E-200F, U+202A-202E, U+2066-2069) and the line and
+ * paragraph separators (U+2028-2029). s[0..n) is one UTF-8 sequence.
+ */
+static bool
+s_format_char(const uint8_t *s, size_t n)
+{
+    if (n == 2)
+        return (s[0] == 0xC2 && s[1] <= 0x9F) ||
+               (s[0] == 0xD8 && s[1] == 0x9C);
+    if (n != 3 || s[0] != 0xE2)
+        return false;
+    return (s[1] == 0x80 && (s[2] == 0x8E || s[2] == 0x8F ||
+                             (s[2] >= 0xA8 && s[2] <= 0xAE))) ||
+           (s[1] == 0x81 && s[2] >= 0xA6 && s[2] <= 0xA9);
+}
+
 void
 fsy_text_clean(char *text)
 {
@@ -65,6 +84,8 @@ fsy_text_clean(char *text)
         if (n == 0 || (n == 1 && (s[i] < 0x20 || s[i] == 0x7F))) {
             s[i] = '?';
             n = 1;
+        } else if (s_format_char(s + i, n)) {
+            memset(s + i, '?', n);
         }
     }
 }
@@ -122,7 +143,8 @@ fsy_check_kind(const char *kind)
     return s_check_token("kind", kind, FSY_KIND_MAX, false, true);
 }
 
-/* UTF-8 text without control characters (C0 and DEL). */
+/* UTF-8 text without control characters (C0, DEL, C1) or the characters
+ * that reorder or break what a terminal shows (s_format_char). */
 static int
 s_check_text(const char *what, const char *s, size_t max)
 {
@@ -132,10 +154,14 @@ s_check_text(const char *what, const char *s, size_t max)
     size_t len = strlen(s);
     if (!fsy_utf8_valid((const uint8_t *)s, len))
         return fsy_err_set(FSY_EINVAL, "%s is not valid UTF-8", what);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7F)
-            return fsy_err_set(FSY_EINVAL, "%s contains a control character",
+    const uint8_t *u = (const uint8_t *)s;
+    for (size_t i = 0, n; i < len; i += n) {
+        n = s_utf8_seq(u + i, len - i);
+        if ((n == 1 && (u[i] < 0x20 || u[i] == 0x7F)) ||
+            s_format_char(u + i, n))
+            return fsy_err_set(FSY_EINVAL,
+                               "%s contains a control or text-direction "
+                               "character",
                                what);
     }
     return FSY_OK;

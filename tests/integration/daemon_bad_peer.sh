@@ -7,7 +7,7 @@
 INSECURE=1
 . "$(dirname "$0")/lib_daemon.sh"
 : "${FSY_POKE:?FSY_POKE must point at the fsy_poke test tool}"
-site hq; site gao hq
+site hq; site gao hq; site menaka hq # menaka: admitted, and goes wrong
 start hq; start gao
 fs gao put sitrep-gao --kind analysis --scope MLI --set title="Before the noise" >/dev/null
 wait_converged 20 hq gao
@@ -20,6 +20,12 @@ for kind in garbage truncated oversize garbage; do
   kill -0 "${PID[hq]}" || fail "hq died after $kind"
 done
 grep -q "event=malformed" "$T/hq.log" || fail "no malformed-frame line in hq's log"
+FSY_POKE_ID=menaka "$FSY_POKE" "$ep" session-garbage 500 >/dev/null
+wait_until 10 "hq did not count 500 more bad frames" grep -q "total=256" "$T/hq.log"
+grep -q "event=hello peer=menaka" "$T/hq.log" || fail "the garbage did not come from a session"
+lines=$(grep -c "event=malformed" "$T/hq.log")
+echo "504 bad frames, 500 from a session: $lines log lines"
+[ "$lines" -le 12 ] || fail "$lines log lines for 504 bad frames: not rate-limited"
 
 step "another protocol version is refused by name"
 "$FSY_POKE" "$ep" version >"$T/poke.out"

@@ -6,6 +6,11 @@
  *   fsy_poke ENDPOINT truncated      a valid HELLO cut in half
  *   fsy_poke ENDPOINT oversize       a frame over the size limit
  *   fsy_poke ENDPOINT version        a HELLO speaking protocol 99
+ *   fsy_poke ENDPOINT KIND COUNT     the same frame COUNT times
+ *
+ * FSY_POKE_ID names the site it claims (routing id and HELLO; default
+ * "poke"). Kind "session-garbage" says HELLO first, so the garbage comes
+ * from a session, as from an admitted child gone wrong.
  *
  * Prints the reply frame's type if one arrives within a second ("refuse:
  * REASON", or "none"). Test tool only: never installed.
@@ -19,11 +24,18 @@
 #include "fieldsync.pb-c.h"
 #include "wire.h"
 
+static const char *
+s_id(void)
+{
+    const char *id = getenv("FSY_POKE_ID");
+    return id != NULL && id[0] != '\0' ? id : "poke";
+}
+
 static size_t
 s_hello(uint8_t **out, unsigned protocol)
 {
     fsy_msg_t m = {.type = FSY_MSG_HELLO};
-    snprintf(m.origin.site, sizeof m.origin.site, "poke");
+    snprintf(m.origin.site, sizeof m.origin.site, "%s", s_id());
     m.origin.incarnation = 1;
     m.max_value = FSY_VALUE_MAX;
     m.max_txn_changes = FSY_TXN_MAX;
@@ -42,7 +54,7 @@ s_hello(uint8_t **out, unsigned protocol)
 static size_t
 s_frame(const char *kind, uint8_t **out)
 {
-    if (strcmp(kind, "garbage") == 0) {
+    if (strcmp(kind, "garbage") == 0 || strcmp(kind, "session-garbage") == 0) {
         *out = malloc(4096);
         for (int i = 0; i < 4096; i++)
             (*out)[i] = (uint8_t)(rand() & 0xff);
@@ -86,20 +98,27 @@ s_print_reply(void *sock)
 int
 main(int argc, char **argv)
 {
-    if (argc != 3) {
+    if (argc != 3 && argc != 4) {
         fprintf(stderr, "usage: fsy_poke ENDPOINT garbage|truncated|"
-                        "oversize|version\n");
+                        "oversize|version [COUNT]\n");
         return 2;
     }
+    int count = argc == 4 ? atoi(argv[3]) : 1;
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 2000;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_ROUTING_ID, "poke", 4);
+    zmq_setsockopt(sock, ZMQ_ROUTING_ID, s_id(), strlen(s_id()));
     if (zmq_connect(sock, argv[1]) != 0)
         return fprintf(stderr, "fsy_poke: %s\n", zmq_strerror(zmq_errno())), 1;
     uint8_t *buf;
+    if (strcmp(argv[2], "session-garbage") == 0) {
+        size_t n = s_hello(&buf, FSY_PROTOCOL_VERSION);
+        zmq_send(sock, buf, n, 0);
+        free(buf);
+    }
     size_t len = s_frame(argv[2], &buf);
-    zmq_send(sock, buf, len, 0);
+    for (int i = 0; i < count; i++)
+        zmq_send(sock, buf, len, 0);
     free(buf);
     s_print_reply(sock);
     zmq_close(sock);

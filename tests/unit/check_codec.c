@@ -430,6 +430,21 @@ m_doc_control(s_pb_t *p)
     p->change[1].doc = "isf\nmli";
 }
 static void
+m_doc_c1_csi(s_pb_t *p)
+{
+    p->change[1].doc = "isf-\xc2\x9b" "31m-mli";
+}
+static void
+m_doc_bidi(s_pb_t *p)
+{
+    p->change[1].doc = "isf-\xe2\x80\xae" "7202-ilm";
+}
+static void
+m_field_isolate(s_pb_t *p)
+{
+    p->change[1].field = "title\xe2\x81\xa6";
+}
+static void
 m_doc_empty(s_pb_t *p)
 {
     p->change[1].doc = "";
@@ -581,6 +596,9 @@ static const struct {
     {"doc id overlong UTF-8", m_doc_overlong_utf8, FSY_EINVAL},
     {"doc id UTF-8 surrogate", m_doc_surrogate, FSY_EINVAL},
     {"doc id with a control character", m_doc_control, FSY_EINVAL},
+    {"doc id with a C1 control (CSI)", m_doc_c1_csi, FSY_EINVAL},
+    {"doc id with a right-to-left override", m_doc_bidi, FSY_EINVAL},
+    {"field name with a bidi isolate", m_field_isolate, FSY_EINVAL},
     {"empty doc id", m_doc_empty, FSY_EINVAL},
     {"scope with a space", m_scope_space, FSY_EINVAL},
     {"field name with '='", m_field_equals, FSY_EINVAL},
