@@ -663,13 +663,19 @@ fsy_cli_read_file(const fsy_cli_t *cli, const char *path, size_t limit,
     return rc;
 }
 
-/* mkstemp creates 0600; give the file the mode open(2) would have. */
+/* mkstemp creates 0600; give the file the mode open(2) would have, but
+ * never more than the replica's own: what comes out of a replica is as
+ * private as the replica (0640 for the daemon's). */
 static void
-s_default_mode(int fd)
+s_default_mode(const fsy_cli_t *cli, int fd)
 {
-    mode_t mask = umask(0);
+    mode_t mask = umask(0), mode;
+    struct stat st;
     umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
+    mode = 0666 & ~mask;
+    if (cli->db != NULL && stat(cli->db, &st) == 0)
+        mode &= st.st_mode & 0666;
+    (void)fchmod(fd, mode);
 }
 
 /* The rename is durable only once the directory entry is on disk. Best
@@ -703,7 +709,7 @@ fsy_cli_out_open(const fsy_cli_t *cli, const char *path, fsy_cli_out_t *o)
     snprintf(o->tmp, n, "%s.tmp-XXXXXX", path);
     fd = mkstemp(o->tmp);
     if (fd >= 0) {
-        s_default_mode(fd);
+        s_default_mode(cli, fd);
         if ((o->f = fdopen(fd, "wb")) == NULL) {
             e = errno;
             close(fd);

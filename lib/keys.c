@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,24 +29,44 @@ s_z85(const uint8_t key[32], char out[FSY_KEY_Z85_LEN + 1])
     return fsy_z85_encode(out, key, 32);
 }
 
-/* Writes "text\n" to path, creating it (exclusive unless force). */
+/* Refuses an existing path (a dangling symlink exists too) unless force. */
+static int
+s_check_absent(const char *path, bool force)
+{
+    struct stat st;
+    if (force || lstat(path, &st) != 0)
+        return FSY_OK;
+    return fsy_err_set(FSY_EEXIST, "%s exists (use --force to replace it)",
+                       path);
+}
+
+/*
+ * Writes "text\n" to path through a new file in the same directory, then
+ * renames it over path: whatever path was (a file, a symlink planted to
+ * catch the secret), the key lands in a new file of this mode, and a
+ * crash leaves the old one or the new one whole.
+ */
 static int
 s_write_key(const char *path, const char *text, mode_t mode, bool force)
 {
-    int flags = O_WRONLY | O_CREAT | (force ? O_TRUNC : O_EXCL);
-    int fd = open(path, flags, mode);
+    int rc = s_check_absent(path, force);
+    char tmp[4200];
+    if (rc != FSY_OK)
+        return rc;
+    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp); /* O_EXCL, 0600: never an existing file */
     if (fd < 0)
-        return fsy_err_set(errno == EEXIST ? FSY_EEXIST : FSY_EIO, "%s: %s%s",
-                           path, strerror(errno),
-                           errno == EEXIST ? " (use --force to replace it)"
-                                           : "");
-    int rc = FSY_OK;
+        return fsy_err_set(FSY_EIO, "%s: %s", path, strerror(errno));
     size_t len = strlen(text);
     if (fchmod(fd, mode) != 0 || write(fd, text, len) != (ssize_t)len ||
         write(fd, "\n", 1) != 1 || fsync(fd) != 0)
         rc = fsy_err_set(FSY_EIO, "%s: %s", path, strerror(errno));
     if (close(fd) != 0 && rc == FSY_OK)
         rc = fsy_err_set(FSY_EIO, "%s: %s", path, strerror(errno));
+    if (rc == FSY_OK && rename(tmp, path) != 0)
+        rc = fsy_err_set(FSY_EIO, "%s: %s", path, strerror(errno));
+    if (rc != FSY_OK)
+        unlink(tmp);
     return rc;
 }
 
@@ -62,12 +83,8 @@ fsy_keygen(const char *name, bool force, char public_z85[FSY_KEY_Z85_LEN + 1])
         rc = s_z85(id.seed, seed);
     if (rc == FSY_OK)
         rc = s_z85(id.sign_pk, pub);
-    if (rc == FSY_OK && snprintf(path, sizeof path, "%s.pub", name) > 0 &&
-        !force && access(path, F_OK) == 0)
-        rc = fsy_err_set(FSY_EEXIST,
-                         "%s exists (use --force to replace "
-                         "it)",
-                         path);
+    if (rc == FSY_OK && snprintf(path, sizeof path, "%s.pub", name) > 0)
+        rc = s_check_absent(path, force);
     if (rc == FSY_OK) {
         snprintf(path, sizeof path, "%s.key", name);
         rc = s_write_key(path, seed, 0600, force);

@@ -83,4 +83,13 @@ fs kidal bundle import --trust "$T/gao.pub" "$T/gao-signed.fsb" >/dev/null
 assert_eq "$(fs kidal get sitrep-gao --json | jq -r .fields.status)" final "imported with --trust"
 fs kidal bundle import --allow-unsigned "$T/plain.fsb" 2>"$T/warn" >/dev/null
 grep -q "even if unsigned" "$T/warn" || fail "no warning for --allow-unsigned"
+
+step "keygen never writes through a symlink planted at its files"
+echo "keep me" >"$T/victim"
+ln -s "$T/victim" "$T/trap.key"
+expect_fail 1 "exists" "$FIELDSYNC" keygen -o "$T/trap"
+"$FIELDSYNC" keygen -o "$T/trap" --force >/dev/null
+assert_eq "$(cat "$T/victim")" "keep me" "the symlink's target"
+[ -f "$T/trap.key" ] && [ ! -L "$T/trap.key" ] || fail "trap.key is not a new file"
+assert_eq "$(stat -c %a "$T/trap.key")" 600 "mode of the secret key"
 echo "PASS bundle signing"

@@ -41,4 +41,9 @@ assert_eq "$(sqlite3 "$T/juba.db" "SELECT count(*) FROM urgent u JOIN changes c 
 assert_eq "$(sqlite3 "$T/juba.db" 'SELECT count(*) FROM urgent')" 1 "only the urgent line is marked"
 printf '%s\n' '{"scope":"MLI","id":"flash-0413","kind":"analysis","urgent":"yes","fields":{"title":"x"}}' >"$T/bad-urgent.ndjson"
 expect_fail 1 '"urgent" must be true or false' fs juba import "$T/bad-urgent.ndjson"
+
+step "an export is no more readable than its replica"
+chmod 0640 "$T/juba.db"
+(umask 022 && fs juba export -o "$T/private.ndjson")
+assert_eq "$(stat -c %a "$T/private.ndjson")" 640 "mode of the export"
 echo "PASS ndjson round trip"
