@@ -227,6 +227,12 @@ s_mhd_log(void *cls, const char *fmt, va_list ap)
     fsy_log("warn", "http", "msg=\"%s\"", msg);
 }
 
+/* Clients that open connections and dribble a request must not keep a
+ * monitor's /healthz out: room for many (epoll, not select), and a
+ * connection idle this long is closed. */
+#define FSY_HTTP_CONNECTIONS 512
+#define FSY_HTTP_IDLE_S 5
+
 int
 fsy_http_start(fsy_http_t **out, const fsy_http_opts_t *o)
 {
@@ -241,8 +247,9 @@ fsy_http_start(fsy_http_t **out, const fsy_http_opts_t *o)
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
         s_handle, h, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)FSY_HTTP_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FSY_HTTP_IDLE_S,
+        MHD_OPTION_END);
     if (h->mhd == NULL) {
         free(h);
         return fsy_err_set(FSY_EIO,

@@ -137,6 +137,16 @@ step "healthz, and systemd hears READY and WATCHDOG"
   fail "an unknown path is not 404"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:${HTTP[hq]}/status")" = 405 ] ||
   fail "POST is not refused"
+# 64 clients dribbling requests do not keep a monitor out
+slow=()
+for _ in $(seq 1 64); do
+  exec {fd}<>"/dev/tcp/127.0.0.1/${HTTP[hq]}"
+  printf 'GET /heal' >&"$fd"
+  slow+=("$fd")
+done
+[ "$(curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:${HTTP[hq]}/healthz")" = 200 ] ||
+  fail "healthz does not answer beside 64 slow clients"
+for fd in "${slow[@]}"; do exec {fd}>&-; done
 grep -q '^READY=1$' "$T/notify.out" || fail "no READY=1: $(cat "$T/notify.out")"
 grep -q '^WATCHDOG=1 STATUS=parent none, 1 child session(s)$' "$T/notify.out" ||
   fail "no WATCHDOG=1 with a status: $(cat "$T/notify.out")"
