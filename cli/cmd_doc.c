@@ -338,11 +338,10 @@ s_put_add_file(const fsy_cli_t *cli, s_put_t *p, const char *arg)
     int rc = s_path_assign(cli, "--file", arg, &name, &path);
 
     if (rc == 0)
-        rc =
-            fsy_cli_read_file(cli, path, fsy_cli_value_limit(cli),
-                              "a value ([limits] max_value_bytes): "
-                              "attach larger files with --attach",
-                              &buf, &len);
+        rc = fsy_cli_read_file(cli, path, fsy_cli_value_limit(cli),
+                               "a value ([limits] max_value_bytes): "
+                               "attach larger files with --attach",
+                               &buf, &len);
     if (rc != 0) {
         free(name);
         return rc;

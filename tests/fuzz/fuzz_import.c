@@ -14,9 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sodium.h>
-#include <zstd.h>
-
+#include "envelope.h"
 #include "fieldsync/bundle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,9 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static fsy_store_t *s_hq;
 static char s_path[64];
 static uint8_t s_pk[32], s_sk[64];
-static fsy_child_conf_t s_gao = {.site = "gao",
-                                 .write_scopes = "MLI",
-                                 .sites_below = "kidal"};
+static fsy_child_conf_t s_gao = {
+    .site = "gao", .write_scopes = "MLI", .sites_below = "kidal"};
 static fsy_bundle_signer_t s_signer;
 
 static void
@@ -48,31 +45,17 @@ s_setup(void)
         .role = FSY_ROLE_CHILD, .site = "gao", .child = &s_gao};
 }
 
-/* magic | flags | zstd(payload) | raw | stored | hash | gao's key | sig */
+/* The payload in an envelope signed with gao's key, written to s_path. */
 static int
 s_write_signed(const uint8_t *payload, size_t n)
 {
-    size_t bound = ZSTD_compressBound(n);
-    uint8_t *buf = malloc(12 + bound + 144);
-    if (buf == NULL)
-        return -1;
-    size_t z = ZSTD_compress(buf + 12, bound, payload, n, 1);
+    size_t len;
+    uint8_t *buf = fuzz_envelope(payload, n, s_pk, s_sk, &len);
     int rc = -1;
-    if (!ZSTD_isError(z)) {
-        memcpy(buf, "FSYBNDL1\x01\0\0\0", 12);
-        uint8_t *t = buf + 12 + z;
-        for (int i = 0; i < 8; i++) {
-            t[i] = (uint8_t)((uint64_t)n >> (8 * i));
-            t[8 + i] = (uint8_t)((uint64_t)z >> (8 * i));
-        }
-        crypto_generichash(t + 16, 32, buf, 12 + z + 16, NULL, 0);
-        memcpy(t + 48, s_pk, 32);
-        crypto_sign_detached(t + 80, NULL, t + 16, 32, s_sk);
-        FILE *f = fopen(s_path, "wb");
-        if (f != NULL) {
-            rc = fwrite(buf, 1, 12 + z + 144, f) == 12 + z + 144 ? 0 : -1;
-            rc = fclose(f) == 0 ? rc : -1;
-        }
+    FILE *f = buf != NULL ? fopen(s_path, "wb") : NULL;
+    if (f != NULL) {
+        rc = fwrite(buf, 1, len, f) == len ? 0 : -1;
+        rc = fclose(f) == 0 ? rc : -1;
     }
     free(buf);
     return rc;
