@@ -723,6 +723,7 @@ s_whole_record(s_reader_t *r, size_t len, size_t max, const uint8_t **buf)
 static int
 s_stream_record(s_reader_t *r, size_t len, fsy_batch_parser_t *p)
 {
+    uint64_t at = r->off > r->in_cap ? r->off - r->in_cap : 0;
     if (len > FSY_BUNDLE_RECORD_MAX)
         return fsy_err_set(FSY_ECORRUPT,
                            "bundle record of %zu bytes is over the limit", len);
@@ -735,6 +736,8 @@ s_stream_record(s_reader_t *r, size_t len, fsy_batch_parser_t *p)
         size_t take = have < len ? have : len;
         if (rc == FSY_OK && take > 0)
             rc = fsy_batch_parser_feed(p, r->pend + r->pend_off, take);
+        if (rc == FSY_OK) /* compressed bytes read for this record, about */
+            rc = fsy_batch_parser_check(p, r->off - at);
         if (rc != FSY_OK)
             return rc;
         r->pend_off += take;
@@ -798,7 +801,8 @@ s_check_signer(s_reader_t *r, const fsy_bundle_trust_t *t)
  * After the header: the bundle must name its signer as its sender. Sets
  * r->auth, what the sender may write (the live link's rule, authz.h). An
  * unsigned bundle a person allowed gets the [child] limits of the site it
- * claims to come from, if configured.
+ * claims to come from; at a site with [child] sections it must claim one
+ * of them (nothing else would limit it). A site without any applies it.
  */
 static int
 s_check_sender(s_reader_t *r, const fsy_bundle_trust_t *t,
@@ -806,9 +810,15 @@ s_check_sender(s_reader_t *r, const fsy_bundle_trust_t *t,
 {
     if (t == NULL)
         return FSY_OK;
-    if (r->who == NULL) {
-        if (t->cfg == NULL ||
-            !fsy_authz_child(t->cfg, sender->site, &r->auth_buf))
+    if (r->who == NULL) { /* unsigned, and a person allowed it */
+        bool children = t->cfg != NULL && t->cfg->n_children > 0;
+        if (children && !fsy_authz_child(t->cfg, sender->site, &r->auth_buf))
+            return fsy_err_set(FSY_EINVAL,
+                               "an unsigned bundle says it comes from %s, "
+                               "which is not a [child] of this site: ask for "
+                               "a signed bundle",
+                               sender->site);
+        if (!children)
             r->auth_buf = (fsy_authority_t){.role = FSY_ROLE_NAMED};
         r->auth = &r->auth_buf;
         return FSY_OK;

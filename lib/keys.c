@@ -63,9 +63,13 @@ s_write_key(const char *path, const char *text, mode_t mode, bool force)
         rc = fsy_err_set(FSY_EIO, "%s: %s", path, strerror(errno));
     if (close(fd) != 0 && rc == FSY_OK)
         rc = fsy_err_set(FSY_EIO, "%s: %s", path, strerror(errno));
-    if (rc == FSY_OK && rename(tmp, path) != 0)
-        rc = fsy_err_set(FSY_EIO, "%s: %s", path, strerror(errno));
-    if (rc != FSY_OK)
+    /* Without force, link(2) refuses an existing path, even one made since
+     * the check; with force, rename(2) replaces it (a symlink itself). */
+    if (rc == FSY_OK && (force ? rename(tmp, path) : link(tmp, path)) != 0)
+        rc = fsy_err_set(errno == EEXIST ? FSY_EEXIST : FSY_EIO, "%s: %s%s",
+                         path, strerror(errno),
+                         errno == EEXIST ? " (use --force to replace it)" : "");
+    if (rc != FSY_OK || !force)
         unlink(tmp);
     return rc;
 }

@@ -431,7 +431,7 @@ static int
 s_refuse_own(fsy_store_t *s, s_stream_t *t, const fsy_change_t *c,
              fsy_apply_stats_t *stats)
 {
-    char why[200];
+    char why[256];
     snprintf(why, sizeof why,
              "%s:%llu is this site's own change, yet came from elsewhere "
              "(this replica holds up to %s:%llu): a forgery, or a replica "

@@ -27,53 +27,72 @@ fsy_store_set_urgent(fsy_store_t *s, bool on)
     s->urgent = on;
 }
 
-int
-fsy_sq_urgent_mark(fsy_store_t *s, const fsy_change_t *c)
+/* Drops lapsed marks, and all but the FSY_URGENT_KEEP newest. */
+static int
+s_prune(fsy_store_t *s)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_URGENT_PRUNE);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_int64(st, 1, (int64_t)s_lapse_ms(fsy_sq_now(s)));
+    sqlite3_bind_int64(st, 2, FSY_URGENT_KEEP);
+    return fsy_sq_step_done(s, st, "dropping lapsed urgent marks");
+}
+
+/* Marks c's transaction, if this replica holds c. */
+static int
+s_mark(fsy_store_t *s, const fsy_change_t *c)
 {
     int64_t oid;
     bool known;
     int rc = fsy_sq_origin_find(s, &c->version.origin, &oid, &known);
     if (rc != FSY_OK || !known)
         return rc;
-    uint64_t now = fsy_sq_now(s);
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_URGENT_PRUNE);
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_URGENT_ADD);
     if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_int64(st, 1, (int64_t)s_lapse_ms(now));
-    sqlite3_bind_int64(st, 2, FSY_URGENT_KEEP);
-    if ((rc = fsy_sq_step_done(s, st, "dropping lapsed urgent marks")) !=
-        FSY_OK)
-        return rc;
-    if ((st = fsy_sq_stmt(s, ST_URGENT_ADD)) == NULL)
         return FSY_EINTERNAL;
     sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, oid);
     sqlite3_bind_int64(st, 3, (int64_t)c->version.seq);
-    sqlite3_bind_int64(st, 4, (int64_t)now);
+    sqlite3_bind_int64(st, 4, (int64_t)fsy_sq_now(s));
     return fsy_sq_step_done(s, st, "marking a transaction urgent");
 }
 
-/* Is v[i] the last change of its stream in v[0..n)? */
-static bool
-s_last_of_stream(const fsy_change_t *v, size_t n, size_t i)
+int
+fsy_sq_urgent_mark(fsy_store_t *s, const fsy_change_t *c)
 {
-    for (size_t j = i + 1; j < n; j++)
-        if (strcmp(v[j].scope, v[i].scope) == 0 &&
-            fsy_origin_eq(&v[j].version.origin, &v[i].version.origin))
-            return false;
-    return true;
+    int rc = s_prune(s);
+    return rc == FSY_OK ? s_mark(s, c) : rc;
 }
 
-/* One mark per stream, at its last change: the sender sends the stream up
+/* Streams one urgent batch may mark: a sender's urgent batch holds one
+ * stream, so more is a peer flagging everything. */
+#define S_MARKS_MAX 16
+
+/*
+ * One mark per stream, at its last change: the sender sends the stream up
  * to there in order anyway, and a batch's earlier transactions would only
- * crowd out the marks of other streams. */
+ * crowd out the marks of other streams. Walked from the end, remembering
+ * at most S_MARKS_MAX streams, so a hostile batch costs O(n).
+ */
 int
 fsy_store_mark_urgent(fsy_store_t *s, const fsy_change_t *v, size_t n)
 {
+    const fsy_change_t *seen[S_MARKS_MAX];
+    size_t n_seen = 0;
     int rc = fsy_sq_txn_begin(s);
-    for (size_t i = n; rc == FSY_OK && i-- > 0;)
-        if (v[i].txn_end && s_last_of_stream(v, n, i))
-            rc = fsy_sq_urgent_mark(s, &v[i]);
+    if (rc == FSY_OK)
+        rc = s_prune(s);
+    for (size_t i = n; rc == FSY_OK && i-- > 0 && n_seen < S_MARKS_MAX;) {
+        bool dup = !v[i].txn_end;
+        for (size_t k = 0; k < n_seen && !dup; k++)
+            dup = strcmp(seen[k]->scope, v[i].scope) == 0 &&
+                  fsy_origin_eq(&seen[k]->version.origin, &v[i].version.origin);
+        if (dup)
+            continue;
+        seen[n_seen++] = &v[i];
+        rc = s_mark(s, &v[i]);
+    }
     return fsy_sq_txn_end(s, rc);
 }
 

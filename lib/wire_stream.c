@@ -101,6 +101,7 @@ s_origin(fsy_batch_parser_t *p, const uint8_t *b, size_t len)
     if (p->n_tab == FSY_WIRE_ORIGINS_MAX)
         return fsy_err_set(FSY_ETOOBIG, "more than %d origins in a batch",
                            FSY_WIRE_ORIGINS_MAX);
+    p->cost += sizeof *p->tab;
     if (p->n_tab == p->cap_tab) {
         size_t cap = p->cap_tab ? p->cap_tab * 2 : 16;
         fsy_origin_t *t = realloc(p->tab, cap * sizeof *t);
@@ -137,6 +138,8 @@ s_change(fsy_batch_parser_t *p, const uint8_t *b, size_t len)
     if (rc == FSY_OK)
         rc = s_dec_change(m, p->tab, p->n_tab, c);
     fieldsync__change__free_unpacked(m, &budget.a);
+    if (rc == FSY_OK)
+        p->cost += sizeof *c + c->value_len + c->n_bases * sizeof *c->bases;
     if (rc != FSY_OK)
         rc = fsy_err_set(rc, "change %zu: %s", p->out->n, fsy_errdetail());
     return rc;
@@ -209,6 +212,18 @@ fsy_batch_parser_feed(fsy_batch_parser_t *p, const uint8_t *data, size_t n)
 }
 
 int
+fsy_batch_parser_check(const fsy_batch_parser_t *p, uint64_t zbytes)
+{
+    if (p->cost <= FSY_WIRE_COST_FLOOR ||
+        p->cost / (zbytes ? zbytes : 1) <= FSY_WIRE_RATIO_MAX)
+        return FSY_OK;
+    return fsy_err_set(FSY_ETOOBIG,
+                       "%llu bytes of changes from %llu compressed: a "
+                       "decompression bomb, refused",
+                       (unsigned long long)p->cost, (unsigned long long)zbytes);
+}
+
+int
 fsy_batch_parser_end(fsy_batch_parser_t *p)
 {
     if (p->len > 0)
@@ -243,8 +258,8 @@ s_inflate(ZSTD_DCtx *z, fsy_batch_parser_t *p, const uint8_t *zb, size_t zlen,
             rc = fsy_err_set(FSY_ECORRUPT, "payload does not decompress");
         else if ((total += out.pos) > raw_len)
             rc = fsy_err_set(FSY_ECORRUPT, "payload is longer than it says");
-        else
-            rc = fsy_batch_parser_feed(p, piece, out.pos);
+        else if ((rc = fsy_batch_parser_feed(p, piece, out.pos)) == FSY_OK)
+            rc = fsy_batch_parser_check(p, in.pos);
     }
     free(piece);
     if (rc == FSY_OK && (total != raw_len || in.pos != in.size))

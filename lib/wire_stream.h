@@ -29,9 +29,15 @@
 
 /* A change's encoding: its value, its bases and the rest. */
 #define FSY_WIRE_FIELD_MAX ((size_t)FSY_VALUE_MAX + FSY_BASES_MAX * 64 + 4096)
-#define FSY_WIRE_CHANGES_MAX ((size_t)FSY_TXN_MAX * 64) /* batch_changes max   \
-                                                         */
-#define FSY_WIRE_ORIGINS_MAX 4096
+/* batch_changes' largest setting, and the transaction that closes a batch */
+#define FSY_WIRE_CHANGES_MAX ((size_t)FSY_TXN_MAX * 65)
+#define FSY_WIRE_ORIGINS_MAX 65536
+/* Decoded memory past this, at more than FSY_WIRE_RATIO_MAX times the
+ * compressed bytes it came from, is a bomb of valid-looking changes (a
+ * base is 8 bytes compressed and 64 decoded): refused. Real batches of
+ * text and 16-byte bases come nowhere near. */
+#define FSY_WIRE_COST_FLOOR ((uint64_t)4 << 20)
+#define FSY_WIRE_RATIO_MAX 256
 
 typedef struct fsy_batch_parser {
     fsy_change_list_t *out;
@@ -39,12 +45,17 @@ typedef struct fsy_batch_parser {
     size_t len, cap;
     fsy_origin_t *tab; /* the batch's origins, by index */
     size_t n_tab, cap_tab;
+    uint64_t cost; /* bytes the decoded changes take in memory */
 } fsy_batch_parser_t;
 
 void fsy_batch_parser_init(fsy_batch_parser_t *p, fsy_change_list_t *out);
 
 /* Takes n more bytes of the batch; decodes every field they complete. */
 int fsy_batch_parser_feed(fsy_batch_parser_t *p, const uint8_t *data, size_t n);
+
+/* After zbytes of compressed input: FSY_ETOOBIG if what was decoded from
+ * them is past FSY_WIRE_COST_FLOOR and FSY_WIRE_RATIO_MAX times as large. */
+int fsy_batch_parser_check(const fsy_batch_parser_t *p, uint64_t zbytes);
 
 /* The batch has ended: nothing may be left over, and the last change must
  * end a transaction (a batch cut between changes would still decode). */

@@ -432,12 +432,14 @@ m_doc_control(s_pb_t *p)
 static void
 m_doc_c1_csi(s_pb_t *p)
 {
-    p->change[1].doc = "isf-\xc2\x9b" "31m-mli";
+    p->change[1].doc = "isf-\xc2\x9b"
+                       "31m-mli";
 }
 static void
 m_doc_bidi(s_pb_t *p)
 {
-    p->change[1].doc = "isf-\xe2\x80\xae" "7202-ilm";
+    p->change[1].doc = "isf-\xe2\x80\xae"
+                       "7202-ilm";
 }
 static void
 m_field_isolate(s_pb_t *p)
@@ -1610,15 +1612,27 @@ s_bomb_frame(uint8_t *z, size_t zlen, size_t raw, size_t *len)
 START_TEST(test_codec_frame_bombs_cost_milliseconds)
 {
     /* zeros, then 64 MiB of one valid origin over and over */
-    static const uint8_t origin[] = {0x0a, 0x07, 0x0a, 0x03, 'g',
-                                     'a',  'o',  0x10, 0x01};
-    const struct {
+    static const uint8_t origin[] = {
+        0x0a, 0x0e,                             /* an origin of 14 bytes: */
+        0x0a, 0x03, 'g', 'a', 'o',              /* site "gao", */
+        0x11, 1,    0,   0,   0,   0, 0, 0, 0}; /* incarnation 1 (fixed64) */
+    struct {
         const uint8_t *unit;
         size_t len;
         const char *what;
     } kinds[] = {{NULL, 0, "frame of 64 MiB of zeros"},
-                 {origin, sizeof origin, "frame of 64 MiB of origins"}};
-    for (size_t k = 0; k < 2; k++) {
+                 {origin, sizeof origin, "frame of 64 MiB of origins"},
+                 {NULL, 0, "frame of 64 MiB of valid changes, 256 bases each"}};
+    /* the third: one real change with the most bases, over and over */
+    fsy_change_list_t one = {0};
+    uint8_t *unit;
+    size_t unit_len;
+    s_batch_with_bases(&one, 1, FSY_BASES_MAX, T0);
+    ck_ok(fsy_wire_encode_batch(one.v, 1, &unit, &unit_len));
+    fsy_change_list_clear(&one);
+    kinds[2].unit = unit;
+    kinds[2].len = unit_len;
+    for (size_t k = 0; k < 3; k++) {
         size_t zlen, len;
         uint8_t *z = s_bomb(kinds[k].unit, kinds[k].len, BOMB_RAW, &zlen);
         uint8_t *frame = s_bomb_frame(z, zlen, BOMB_RAW, &len);
@@ -1627,10 +1641,12 @@ START_TEST(test_codec_frame_bombs_cost_milliseconds)
         s_cost_start(&c);
         fsy_msg_t m;
         ck_assert_int_ne(fsy_wire_decode_msg(frame, len, &m), FSY_OK);
+        printf("%s refused: %s\n", kinds[k].what, fsy_errdetail());
         s_cost_check(&c, kinds[k].what);
         free(frame);
         free(z);
     }
+    free(unit);
 }
 END_TEST
 
@@ -1755,6 +1771,13 @@ START_TEST(test_codec_bundle_carries_only_what_its_signer_may_write)
     ck_ok(fsy_bundle_import_trusted(hq, plain, &loose, &st));
     ck_assert_uint_eq(st.refused, 4);     /* two transactions of two */
     ck_assert_uint_eq(tu_changes(hq), 3); /* the plan: title, kind, status */
+    /* unsigned and claiming a site that is no child here: nothing would
+     * limit it, so it is refused */
+    const char *stray = tu_path("kidal-plain.bundle");
+    ck_ok(fsy_bundle_export(kidal, NULL, stray, NULL));
+    ck_assert_int_eq(fsy_bundle_import_trusted(hq, stray, &loose, NULL),
+                     FSY_EINVAL);
+    ck_assert_ptr_nonnull(strstr(fsy_errdetail(), "not a [child]"));
     fsy_identity_wipe(&gao_id);
     fsy_store_close(&gao);
     fsy_store_close(&hq);
