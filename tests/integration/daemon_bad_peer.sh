@@ -42,7 +42,14 @@ sleep 1
 fs hq get sitrep-kidal >/dev/null 2>&1 && fail "hq applied a change from a site it does not serve"
 stop kidal
 
-step "the good child kept syncing"
+step "300 made-up names take no session, and the real child still gets in"
+for i in $(seq 1 300); do
+  FSY_POKE_ID="fake$i" "$FSY_POKE" "$ep" hello >"$T/poke.out"
+  grep -q "refuse: this site has no \[child fake$i\] section" "$T/poke.out" ||
+    fail "fake$i was not refused: $(cat "$T/poke.out")"
+done
+stop gao
+start gao
 fs gao put sitrep-gao --set status="after the noise" >/dev/null
 fs hq put isf-mli-2027 --kind plan --scope MLI --set title="ISF" >/dev/null
 wait_converged 20 hq gao

@@ -6,6 +6,7 @@
  *   fsy_poke ENDPOINT truncated      a valid HELLO cut in half
  *   fsy_poke ENDPOINT oversize       a frame over the size limit
  *   fsy_poke ENDPOINT version        a HELLO speaking protocol 99
+ *   fsy_poke ENDPOINT hello          a valid HELLO
  *   fsy_poke ENDPOINT KIND COUNT     the same frame COUNT times
  *
  * FSY_POKE_ID names the site it claims (routing id and HELLO; default
@@ -69,6 +70,8 @@ s_frame(const char *kind, uint8_t **out)
         return s_hello(out, FSY_PROTOCOL_VERSION) / 2;
     if (strcmp(kind, "version") == 0)
         return s_hello(out, 99);
+    if (strcmp(kind, "hello") == 0)
+        return s_hello(out, FSY_PROTOCOL_VERSION);
     fprintf(stderr, "fsy_poke: unknown kind %s\n", kind);
     exit(2);
 }
@@ -100,7 +103,7 @@ main(int argc, char **argv)
 {
     if (argc != 3 && argc != 4) {
         fprintf(stderr, "usage: fsy_poke ENDPOINT garbage|truncated|"
-                        "oversize|version [COUNT]\n");
+                        "oversize|version|hello|session-garbage [COUNT]\n");
         return 2;
     }
     int count = argc == 4 ? atoi(argv[3]) : 1;
