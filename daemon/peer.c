@@ -253,8 +253,14 @@ s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
     m.max_txn_changes = FSY_TXN_MAX;
     if (!p->is_parent && p->acl != NULL) /* what we serve this child */
         m.attachments = (uint32_t)p->acl->attachments;
+    fsy_tip_t tips[FSY_TIPS_MAX];
+    if (!p->is_parent && p->origin.site[0] != '\0') { /* its own streams */
+        rc = fsy_store_tips(env->store, vv, &p->origin, tips, &m.n_tips);
+        m.tips = tips;
+    }
     p->hello_tx_ms = env->now_ms;
-    rc = fsy_peer_send(p, env, &m);
+    if (rc == FSY_OK)
+        rc = fsy_peer_send(p, env, &m);
     fsy_vv_free(&vv);
     /* Not connected yet (nothing was queued): try again soon rather than
      * a whole heartbeat later, so a session starts as the link comes up. */
@@ -512,6 +518,62 @@ fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
 
 /* ---- receiving -------------------------------------------------------- */
 
+/*
+ * Has one side gone back in time on its own stream (../shared/DESIGN.md,
+ * "An origin's stream is write-once")? A child checks its parent's vector
+ * and tips of its streams against its replica; a parent checks that the
+ * child holds at least what the parent holds of the child's stream.
+ */
+static int
+s_rolled_back(const fsy_peer_t *p, const fsy_sync_env_t *env,
+              const fsy_msg_t *m, bool *behind, char *why, size_t len)
+{
+    if (p->is_parent)
+        return fsy_store_rolled_back(env->store, &m->vv, m->tips, m->n_tips,
+                                     behind, why, len);
+    fsy_vv_t *mine = NULL;
+    int rc = fsy_store_vv(env->store, &mine);
+    *behind = false;
+    for (size_t i = 0; rc == FSY_OK && i < mine->n && !*behind; i++) {
+        const fsy_vv_entry_t *e = &mine->v[i];
+        uint64_t theirs = fsy_vv_get(&m->vv, e->scope, &m->origin);
+        if (fsy_origin_eq(&e->origin, &m->origin) && e->seq > theirs) {
+            *behind = true;
+            snprintf(why, len,
+                     "%s's replica holds its own changes up to %s:%" PRIu64
+                     " in %s, this site up to %" PRIu64,
+                     m->origin.site, m->origin.site, theirs, e->scope, e->seq);
+        }
+    }
+    fsy_vv_free(&mine);
+    return rc;
+}
+
+/*
+ * A rollback: no session until it is recovered, so nothing of the site's
+ * reused seqs is sent or taken; both ends say why (status, log, REFUSE).
+ */
+static int
+s_rollback(fsy_peer_t *p, const fsy_sync_env_t *env, const char *where)
+{
+    const char *site =
+        p->is_parent ? fsy_store_origin(env->store)->site : p->origin.site;
+    char why[sizeof p->last_error];
+    snprintf(why, sizeof why,
+             "%.32s was restored from an older copy or runs on two machines "
+             "(%.90s): sync stopped, nothing lost; see OPERATIONS.md, "
+             "\"A restored replica\"",
+             site, where);
+    if (!p->rolled_back) /* once, not at every hello */
+        fsy_log("error", "rollback", "peer=%s why=\"%s\"", p->name, why);
+    p->rolled_back = true;
+    s_error(p, why);
+    s_set_state(p, FSY_PEER_WAIT_HELLO, "rollback");
+    fsy_msg_t r = {.type = FSY_MSG_REFUSE};
+    snprintf(r.reason, sizeof r.reason, "%s", why);
+    return fsy_peer_send(p, env, &r);
+}
+
 static int
 s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
@@ -537,12 +599,20 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         if (p->acl == NULL) /* the daemon admits none such: a last guard */
             return s_send_refuse(p, env, "no [child] section for this site");
     }
-    int rc = s_sent_reset(p, &m->vv);
+    bool behind = false;
+    char why[256];
+    int rc = s_rolled_back(p, env, m, &behind, why, sizeof why);
+    if (rc == FSY_OK && behind && reply) /* the child sees it for itself */
+        rc = s_send_hello(p, env);
+    if (rc != FSY_OK || behind)
+        return rc != FSY_OK ? rc : s_rollback(p, env, why);
+    rc = s_sent_reset(p, &m->vv);
     if (rc == FSY_OK)
         rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
     if (rc != FSY_OK)
         return rc;
     fsy_pace_reset(&p->pace); /* a new session: earlier batches forgotten */
+    p->rolled_back = false;
     s_set_state(p, FSY_PEER_LIVE, "hello");
     fsy_log("info", "hello", "peer=%s origin=%s:%016" PRIx64 " entries=%zu",
             p->name, m->origin.site, m->origin.incarnation, m->vv.n);

@@ -73,6 +73,7 @@ typedef struct fsy_peer {
     size_t sent_cap;
     uint64_t cursor;
     uint64_t urgent_done; /* urgent marks up to this id are sent (or moot) */
+    bool rolled_back;     /* a rollback was seen and logged (s_rollback) */
     uint64_t next_id;
     /* the batches in flight: only their ACKs free credit, so a stale or
      * forged ACK cannot open the window; and the bytes the link may hold */

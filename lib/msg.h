@@ -14,6 +14,7 @@
 #include "fieldsync/attachment.h"
 #include "fieldsync/change.h"
 #include "fieldsync/health.h"
+#include "fieldsync/store.h"
 #include "fieldsync/vv.h"
 
 /* 2 added attachment references: a version-1 peer would take one for
@@ -61,6 +62,8 @@ typedef struct fsy_msg {
     fsy_vv_t vv;
     uint32_t max_value, max_txn_changes;
     uint32_t attachments; /* fsy_attach_policy_t, from a parent */
+    fsy_tip_t *tips;      /* HELLO from a parent: the child's own streams */
+    size_t n_tips;
     uint64_t id;
     fsy_change_list_t changes;
     bool urgent; /* BATCH: urgent transactions, ahead of the log order */

@@ -710,6 +710,23 @@ s_origin_cache(fsy_store_t *s, const fsy_origin_t *o, int64_t id)
  */
 /* The row id of a known origin; *known false if there is none. */
 int
+fsy_sq_vv_get(fsy_store_t *s, const char *scope, int64_t origin_id,
+              uint64_t *seq)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_VV_GET);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, origin_id);
+    int rc = sqlite3_step(st);
+    *seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fsy_sq_err(s, rc, "reading the version vector");
+    return FSY_OK;
+}
+
+int
 fsy_sq_origin_find(fsy_store_t *s, const fsy_origin_t *o, int64_t *id,
                    bool *known)
 {

@@ -105,6 +105,10 @@ int fsy_sq_meta_get_u64(fsy_store_t *s, const char *key, uint64_t *out);
 int fsy_sq_origin_find(fsy_store_t *s, const fsy_origin_t *o, int64_t *id,
                        bool *known);
 
+/* vv[(scope, origin_id)] into *seq (0 if none). */
+int fsy_sq_vv_get(fsy_store_t *s, const char *scope, int64_t origin_id,
+                  uint64_t *seq);
+
 /* The local row id of origin o, added if new. */
 int fsy_sq_origin_id(fsy_store_t *s, const fsy_origin_t *o, int64_t *id);
 

@@ -36,18 +36,7 @@ s_local_begin(fsy_store_t *s, s_local_txn_t *t, const char *scope,
     int rc = fsy_sq_meta_get_u64(s, "clock", &t->clock);
     if (rc != FSY_OK)
         return rc;
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_VV_GET);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, s->origin_id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        t->seq = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fsy_sq_err(s, rc, "reading the version vector");
-    return FSY_OK;
+    return fsy_sq_vv_get(s, scope, s->origin_id, &t->seq);
 }
 
 /*

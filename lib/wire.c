@@ -209,6 +209,62 @@ s_enc_batch_msg(const fsy_msg_t *m, Fieldsync__Batch *b, uint8_t **z)
     return FSY_OK;
 }
 
+/* A HELLO's tips, as protobuf-c wants them (pointers into m). */
+typedef struct s_tips_enc {
+    Fieldsync__StreamTip *v;
+    Fieldsync__StreamTip **p;
+} s_tips_enc_t;
+
+static int
+s_enc_tips(const fsy_msg_t *m, Fieldsync__Hello *h, s_tips_enc_t *e)
+{
+    if (m->n_tips == 0)
+        return FSY_OK;
+    e->v = calloc(m->n_tips, sizeof *e->v);
+    e->p = calloc(m->n_tips, sizeof *e->p);
+    if (e->v == NULL || e->p == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->n_tips; i++) {
+        fieldsync__stream_tip__init(&e->v[i]);
+        e->v[i].scope = (char *)m->tips[i].scope;
+        e->v[i].seq = m->tips[i].seq;
+        e->v[i].checksum.data = (uint8_t *)m->tips[i].checksum;
+        e->v[i].checksum.len = FSY_CHECKSUM_LEN;
+        e->p[i] = &e->v[i];
+    }
+    h->tips = e->p;
+    h->n_tips = m->n_tips;
+    return FSY_OK;
+}
+
+static int
+s_dec_tips(const Fieldsync__Hello *h, fsy_msg_t *out)
+{
+    if (h->n_tips == 0)
+        return FSY_OK;
+    if (h->n_tips > FSY_TIPS_MAX)
+        return fsy_err_set(FSY_ETOOBIG, "%zu stream tips", h->n_tips);
+    if ((out->tips = calloc(h->n_tips, sizeof *out->tips)) == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    for (size_t i = 0; i < h->n_tips; i++) {
+        const Fieldsync__StreamTip *t = h->tips[i];
+        fsy_tip_t *o = &out->tips[i];
+        int rc =
+            fsy_wire_copy_str(o->scope, sizeof o->scope, t->scope, "scope");
+        if (rc == FSY_OK)
+            rc = fsy_check_scope(o->scope);
+        if (rc == FSY_OK && t->checksum.len != FSY_CHECKSUM_LEN)
+            rc = fsy_err_set(FSY_EINVAL, "tip checksum of %zu bytes",
+                             t->checksum.len);
+        if (rc != FSY_OK)
+            return rc;
+        memcpy(o->checksum, t->checksum.data, FSY_CHECKSUM_LEN);
+        o->seq = t->seq;
+        out->n_tips++;
+    }
+    return FSY_OK;
+}
+
 int
 fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
 {
@@ -222,6 +278,7 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
     Fieldsync__Origin origin = FIELDSYNC__ORIGIN__INIT;
     fsy_wire_vv_enc_t ve = {0};
     fsy_wire_blob_enc_t be = {0};
+    s_tips_enc_t tips = {0};
     uint8_t *z = NULL;
     int rc = FSY_OK;
     f.protocol = FSY_PROTOCOL_VERSION;
@@ -236,6 +293,8 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
         hello.attachments = m->attachments;
         rc = fsy_wire_vv_build(&ve, &m->vv);
         hello.vv = &ve.msg;
+        if (rc == FSY_OK)
+            rc = s_enc_tips(m, &hello, &tips);
         f.body_case = FIELDSYNC__FRAME__BODY_HELLO;
         f.hello = &hello;
         break;
@@ -279,6 +338,8 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
     if (rc == FSY_OK)
         rc = fsy_wire_pack(&f.base, out, len);
     fsy_wire_blob_enc_free(&be);
+    free(tips.v);
+    free(tips.p);
     fsy_wire_vv_enc_free(&ve);
     free(z);
     return rc;
@@ -310,7 +371,9 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
             return fsy_err_set(FSY_EINVAL, "unknown attachments policy %u",
                                out->attachments);
         int rc = fsy_wire_dec_origin(f->hello->origin, &out->origin);
-        return rc ? rc : fsy_wire_dec_vv(f->hello->vv, &out->vv);
+        if (rc == FSY_OK)
+            rc = fsy_wire_dec_vv(f->hello->vv, &out->vv);
+        return rc ? rc : s_dec_tips(f->hello, out);
     }
     case FIELDSYNC__FRAME__BODY_BATCH:
         out->type = FSY_MSG_BATCH;

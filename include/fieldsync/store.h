@@ -212,6 +212,37 @@ int fsy_store_stream_after(fsy_store_t *s, const char *scope,
                            const fsy_origin_t *origin, uint64_t after,
                            size_t limit, fsy_log_cb cb, void *ctx);
 
+/* ---- this site's own stream, as a neighbour holds it (store_rollback.c) */
+
+/* The last change a neighbour holds of one of our streams. */
+typedef struct fsy_tip {
+    char scope[FSY_SCOPE_MAX + 1];
+    uint64_t seq;
+    uint8_t checksum[FSY_CHECKSUM_LEN];
+} fsy_tip_t;
+
+#define FSY_TIPS_MAX 256 /* tips one HELLO carries */
+
+/*
+ * Tips of `owner`'s streams as this replica holds them: for each entry of
+ * vv whose origin is owner, the checksum of the change at its seq. Fills
+ * out[0..FSY_TIPS_MAX); *n is how many.
+ */
+int fsy_store_tips(fsy_store_t *s, const fsy_vv_t *vv,
+                   const fsy_origin_t *owner, fsy_tip_t *out, size_t *n);
+
+/*
+ * Is this replica behind what a neighbour holds of its own current
+ * stream? `theirs` is the neighbour's vector, tips its checksums of our
+ * streams (may be NULL/0). *behind is set, with the first place it shows
+ * in why (size len): the neighbour holds more of a stream than we do, or
+ * other content at a seq we hold: this replica was restored from an
+ * older copy, or another machine runs as this site.
+ */
+int fsy_store_rolled_back(fsy_store_t *s, const fsy_vv_t *theirs,
+                          const fsy_tip_t *tips, size_t n, bool *behind,
+                          char *why, size_t len);
+
 /* ---- urgent transactions (store_urgent.c) ------------------------------ */
 
 /* A mark lapses after a week, or once FSY_URGENT_KEEP newer ones exist:

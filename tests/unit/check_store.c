@@ -614,6 +614,36 @@ s_fixed_now(void *ctx)
     return *(uint64_t *)ctx;
 }
 
+/* What a neighbour holds of our own stream, against what we hold: more
+ * of it, or other content at a seq we hold, means we went back in time. */
+START_TEST(test_store_rollback_is_seen_in_vectors_and_tips)
+{
+    fsy_store_t *gao = tu_replica("gao");
+    tu_put(gao, "MLI", "sitrep-1201", "analysis", "title", "r1");
+    fsy_vv_t *vv = NULL;
+    ck_ok(fsy_store_vv(gao, &vv));
+    fsy_tip_t tips[FSY_TIPS_MAX];
+    size_t n;
+    ck_ok(fsy_store_tips(gao, vv, fsy_store_origin(gao), tips, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(tips[0].seq, 2);
+    bool behind;
+    char why[256];
+    ck_ok(fsy_store_rolled_back(gao, vv, tips, n, &behind, why, sizeof why));
+    ck_assert(!behind); /* the same: all is well */
+    tips[0].checksum[0] ^= 1;
+    ck_ok(fsy_store_rolled_back(gao, vv, tips, n, &behind, why, sizeof why));
+    ck_assert(behind);
+    ck_assert_ptr_nonnull(strstr(why, "another change as gao:2 in MLI"));
+    vv->v[0].seq = 5; /* the neighbour holds more of our stream */
+    ck_ok(fsy_store_rolled_back(gao, vv, NULL, 0, &behind, why, sizeof why));
+    ck_assert(behind);
+    ck_assert_ptr_nonnull(strstr(why, "up to gao:5 in MLI"));
+    fsy_vv_free(&vv);
+    fsy_store_close(&gao);
+}
+END_TEST
+
 /* Only this replica writes its own stream: a change of it from elsewhere
  * (a forgery, or what the tree holds of a replica restored from an older
  * copy) is refused, never applied as this site's work. */
@@ -951,6 +981,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_resolve_on_deleted_document_recreates_it);
     tcase_add_test(tc, test_store_urgent_marks_are_numbered_and_lapse);
     tcase_add_test(tc, test_store_own_changes_from_elsewhere_are_refused);
+    tcase_add_test(tc, test_store_rollback_is_seen_in_vectors_and_tips);
     suite_add_tcase(su, tc);
     return su;
 }
