@@ -702,13 +702,7 @@ s_origin_cache(fsy_store_t *s, const fsy_origin_t *o, int64_t id)
     return FSY_OK;
 }
 
-/*
- * The cache may only hold ids of committed rows: an id minted inside a
- * transaction that rolls back would be reused for another origin. So new
- * ids are cached only after lookup, which sees committed or own rows; the
- * rollback path clears the cache (fsy_sq_txn_rollback).
- */
-/* The row id of a known origin; *known false if there is none. */
+/* vv[(scope, origin_id)], 0 when there is no entry. */
 int
 fsy_sq_vv_get(fsy_store_t *s, const char *scope, int64_t origin_id,
               uint64_t *seq)
@@ -726,6 +720,13 @@ fsy_sq_vv_get(fsy_store_t *s, const char *scope, int64_t origin_id,
     return FSY_OK;
 }
 
+/*
+ * The cache may only hold ids of committed rows: an id minted inside a
+ * transaction that rolls back would be reused for another origin. So new
+ * ids are cached only after lookup, which sees committed or own rows; the
+ * rollback path clears the cache (fsy_sq_txn_rollback).
+ */
+/* The row id of a known origin; *known false if there is none. */
 int
 fsy_sq_origin_find(fsy_store_t *s, const fsy_origin_t *o, int64_t *id,
                    bool *known)

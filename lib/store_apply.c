@@ -84,17 +84,9 @@ s_stream_get(fsy_store_t *s, s_apply_ctx_t *ax, const char *scope,
     t->scope = scope; /* borrowed from the change, which outlives ax */
     t->origin_id = origin_id;
     t->refused = s_group_refused(s, scope, origin_id);
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_VV_GET);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, origin_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        t->seq = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fsy_sq_err(s, rc, "reading the version vector");
+    int rc = fsy_sq_vv_get(s, scope, origin_id, &t->seq);
+    if (rc != FSY_OK)
+        return rc;
     ax->last = ax->n++;
     *out = t;
     return FSY_OK;
