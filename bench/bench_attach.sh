@@ -19,7 +19,7 @@ now_ms() { date +%s%3N; }
 head -c $((MIB << 20)) /dev/urandom >"$W/annex.bin"
 for run in $(seq 1 "$RUNS"); do
   rm -f "$W"/*.db* "$W"/*.conf
-  P=$((20000 + RANDOM % 40000))
+  P=$((20000 + RANDOM % 12000))
   "$F" --db "$W/hq.db" init --site hq >/dev/null
   "$F" --db "$W/gao.db" init --site gao >/dev/null
   printf '[site]\ndb = %s\ninsecure = true\n[listen]\nendpoint = tcp://127.0.0.1:%s\n[http]\nlisten = off\n' "$W/hq.db" "$P" >"$W/hq.conf"

@@ -16,7 +16,7 @@ SYNC=${FSY_BENCH_SYNC:-} # extra [sync] lines, e.g. 'batch_changes = 4000'
 F=$PWD/$B/fieldsync D=$PWD/$B/fieldsyncd
 W=$(mktemp -d /tmp/fsy-bench-sync.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
-port() { echo $((20000 + RANDOM % 40000)); }
+port() { echo $((20000 + RANDOM % 12000)); }
 P=$(port)
 now_ms() { date +%s%3N; }
 

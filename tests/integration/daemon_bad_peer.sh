@@ -36,7 +36,8 @@ step "without keys, only configured children are served"
 site kidal hq # hq's configuration, written when it started, has no [child kidal]
 start kidal
 fs kidal put sitrep-kidal --kind analysis --scope MLI --set title="Not admitted" >/dev/null
-wait_until 10 "hq did not refuse kidal" grep -q "event=unknown-child site=kidal" "$T/hq.log"
+kidal_log() { tail -5 "$T/kidal.log"; tail -5 "$T/hq.log"; }
+explain=kidal_log wait_until 10 "hq did not refuse kidal" grep -q "event=unknown-child site=kidal" "$T/hq.log"
 wait_until 10 "kidal was not told why" grep -q "no \[child kidal\] section" "$T/kidal.log"
 sleep 1
 fs hq get sitrep-kidal >/dev/null 2>&1 && fail "hq applied a change from a site it does not serve"

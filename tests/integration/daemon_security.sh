@@ -6,11 +6,18 @@
 : "${FSY_POKE:?}"
 site hq; site gao hq
 start hq; start gao
+ep="tcp://127.0.0.1:${PORT[hq]}"
 fs hq put isf-mli-2027 --kind plan --scope MLI --set title="ISF Mali 2027" >/dev/null
 fs gao put sitrep-gao --kind analysis --scope MLI --set title="Sitrep Gao" >/dev/null
 wait_converged 20 hq gao
 grep -q "curve=on" "$T/hq.log" || fail "hq does not run CURVE"
 hq_digest=$(digest hq)
+
+step "an admitted key with a newline in its routing id forges no log line"
+FSY_POKE_ID=$'gao\n2026-01-01T00:00:00Z level=error site=hq event=forged' \
+  FSY_POKE_KEY="$T/gao.key" FSY_POKE_SERVER="$(cat "$T/hq.pub")" "$FSY_POKE" "$ep" hello >/dev/null
+wait_until 10 "hq did not log the odd routing id" grep -q "routing_id=gao?2026" "$T/hq.log"
+grep -q "^2026-01-01T00:00:00Z level=error site=hq event=forged" "$T/hq.log" && fail "a forged line in hq's log"
 
 step "a child with an unknown key gets nothing and gives nothing"
 fs rogue init --site rogue >/dev/null

@@ -29,13 +29,15 @@ trap 'exit 143' TERM INT HUP # a killed run still cleans up
 
 # A loopback port nobody listens on (bash's /dev/tcp probes it), and that
 # no other scenario running now, nor this one, has taken: each port handed
-# out is reserved by a directory (mkdir is atomic), released on exit.
+# out is reserved by a directory (mkdir is atomic), released on exit. Drawn
+# from 20000-31999, below Linux's ephemeral range (32768-60999): there, an
+# outgoing connection may take the port between the probe and the bind.
 PORTS_DIR=${TMPDIR:-/tmp}/fsy-ports
 mkdir -p "$PORTS_DIR"
 free_port() {
   local p
   for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % 12000))
     mkdir "$PORTS_DIR/$p" 2>/dev/null || continue
     echo $$ >"$PORTS_DIR/$p/owner"
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then continue; fi

@@ -10,8 +10,10 @@
  *   fsy_poke ENDPOINT KIND COUNT     the same frame COUNT times
  *
  * FSY_POKE_ID names the site it claims (routing id and HELLO; default
- * "poke"). Kind "session-garbage" says HELLO first, so the garbage comes
- * from a session, as from an admitted child gone wrong.
+ * "poke"). With FSY_POKE_KEY (a site's .key) and FSY_POKE_SERVER (the
+ * parent's public key, Z85) it connects with CURVE, as that site. Kind
+ * "session-garbage" says HELLO first, so the garbage comes from a session, as
+ * from an admitted child gone wrong.
  *
  * Prints the reply frame's type if one arrives within a second ("refuse:
  * REASON", or "none"). Test tool only: never installed.
@@ -23,6 +25,7 @@
 #include <zmq.h>
 
 #include "fieldsync.pb-c.h"
+#include "fieldsync/keys.h"
 #include "wire.h"
 
 static const char *
@@ -110,7 +113,25 @@ main(int argc, char **argv)
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 2000;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    /* A send never blocks for good: to a CURVE server a plaintext client's
+     * connection is torn down and made again, and between the two a
+     * DEALER has no pipe to queue on. */
+    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_ROUTING_ID, s_id(), strlen(s_id()));
+    const char *key = getenv("FSY_POKE_KEY"),
+               *server = getenv("FSY_POKE_SERVER");
+    if (key != NULL && server != NULL) {
+        fsy_identity_t id;
+        uint8_t server_pk[32];
+        if (fsy_identity_load(key, &id) != FSY_OK ||
+            fsy_public_key_parse(server, NULL, server_pk) != FSY_OK)
+            return fprintf(stderr, "fsy_poke: bad FSY_POKE_KEY or _SERVER\n"),
+                   2;
+        zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_pk, 32);
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, id.curve_pk, 32);
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, id.curve_sk, 32);
+        fsy_identity_wipe(&id);
+    }
     if (zmq_connect(sock, argv[1]) != 0)
         return fprintf(stderr, "fsy_poke: %s\n", zmq_strerror(zmq_errno())), 1;
     uint8_t *buf;
