@@ -334,9 +334,11 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     b->rows++;
     if (!b->urgent)
         p->cursor = lseq;
-    /* A child is sent only its read scopes. Seqs count per (origin,
-     * scope), so leaving out whole scopes leaves no holes. */
-    if (p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, c->scope))
+    /* A child is sent only its read scopes, and its own streams (a
+     * restored child takes its old one back: store_recover.c). Seqs count
+     * per (origin, scope), so leaving out whole streams leaves no holes. */
+    if (p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, c->scope) &&
+        strcmp(c->version.origin.site, p->acl->site) != 0)
         return 0;
     fsy_vv_entry_t *e = fsy_vv_find(&p->sent, c->scope, &c->version.origin);
     uint64_t have = e ? e->seq : 0;
@@ -561,17 +563,85 @@ s_rollback(fsy_peer_t *p, const fsy_sync_env_t *env, const char *where)
     char why[sizeof p->last_error];
     snprintf(why, sizeof why,
              "%.32s was restored from an older copy or runs on two machines "
-             "(%.90s): sync stopped, nothing lost; see OPERATIONS.md, "
-             "\"A restored replica\"",
-             site, where);
+             "(%.90s): its reused seqs are refused; %s",
+             site, where,
+             p->is_parent ? "sync stopped: see OPERATIONS.md"
+                          : "it recovers by itself at its next hello");
     if (!p->rolled_back) /* once, not at every hello */
-        fsy_log("error", "rollback", "peer=%s why=\"%s\"", p->name, why);
+        fsy_log(p->is_parent ? "error" : "warn", "rollback",
+                "peer=%s why=\"%s\"", p->name, why);
     p->rolled_back = true;
     s_error(p, why);
     s_set_state(p, FSY_PEER_WAIT_HELLO, "rollback");
     fsy_msg_t r = {.type = FSY_MSG_REFUSE};
     snprintf(r.reason, sizeof r.reason, "%s", why);
     return fsy_peer_send(p, env, &r);
+}
+
+/* What status says while a recovery waits for the tree. */
+static void
+s_recovering_error(fsy_peer_t *p, uint64_t displaced)
+{
+    char why[sizeof p->last_error];
+    snprintf(
+        why, sizeof why,
+        "recovering: this replica was restored from an older copy; %" PRIu64
+        " change(s) written since are set aside until the parent's copy "
+        "of this site's stream is back, then written again: nothing lost",
+        displaced);
+    s_error(p, why);
+}
+
+/*
+ * We (a child) went back in time: set aside what we wrote beyond what the
+ * parent is known to hold and take a new incarnation (store_recover.c),
+ * then say hello again as it. Falls back to stopping if that fails.
+ */
+static int
+s_recover(fsy_peer_t *p, const fsy_sync_env_t *env, const char *where)
+{
+    fsy_recovery_t rec;
+    fsy_origin_t old = *fsy_store_origin(env->store);
+    if (fsy_store_recover_begin(env->store, &rec) != FSY_OK) {
+        fsy_log("error", "recover", "peer=%s error=\"%s\"", p->name,
+                fsy_errdetail());
+        return s_rollback(p, env, where);
+    }
+    fsy_log("warn", "rollback",
+            "peer=%s action=recovering retired=%s:%016" PRIx64
+            " incarnation=%016" PRIx64 " set_aside=%" PRIu64 " why=\"%s\"",
+            p->name, old.site, old.incarnation,
+            fsy_store_origin(env->store)->incarnation, rec.displaced, where);
+    s_recovering_error(p, rec.displaced);
+    s_set_state(p, FSY_PEER_WAIT_HELLO, "recovering");
+    return s_send_hello(p, env);
+}
+
+/*
+ * From the parent: remember how far it holds our streams, and end a
+ * recovery once the retired stream is back. Neither stops the session.
+ */
+static void
+s_parent_progress(fsy_peer_t *p, const fsy_sync_env_t *env,
+                  const fsy_vv_t *theirs)
+{
+    fsy_recover_result_t r;
+    if (fsy_store_delivered(env->store, theirs) != FSY_OK ||
+        fsy_store_recover_finish(env->store, &p->known, &r) != FSY_OK) {
+        fsy_log("warn", "recover", "peer=%s error=\"%s\"", p->name,
+                fsy_errdetail());
+        return;
+    }
+    if (r.done) {
+        fsy_log("info", "recovered",
+                "peer=%s reissued=%" PRIu64 " dropped=%" PRIu64, p->name,
+                r.reissued, r.dropped);
+        s_error(p, "");
+    } else if (r.waiting && strncmp(p->last_error, "recovering", 10) != 0) {
+        fsy_recovery_t rec;
+        if (fsy_store_recovery(env->store, &rec) == FSY_OK)
+            s_recovering_error(p, rec.displaced);
+    }
 }
 
 static int
@@ -602,6 +672,8 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     bool behind = false;
     char why[256];
     int rc = s_rolled_back(p, env, m, &behind, why, sizeof why);
+    if (rc == FSY_OK && behind && p->is_parent)
+        return s_recover(p, env, why);
     if (rc == FSY_OK && behind && reply) /* the child sees it for itself */
         rc = s_send_hello(p, env);
     if (rc != FSY_OK || behind)
@@ -612,10 +684,16 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (rc != FSY_OK)
         return rc;
     fsy_pace_reset(&p->pace); /* a new session: earlier batches forgotten */
+    if (p->rolled_back) {     /* it came back as a new incarnation */
+        fsy_log("info", "rollback", "peer=%s action=cleared", p->name);
+        s_error(p, "");
+    }
     p->rolled_back = false;
     s_set_state(p, FSY_PEER_LIVE, "hello");
     fsy_log("info", "hello", "peer=%s origin=%s:%016" PRIx64 " entries=%zu",
             p->name, m->origin.site, m->origin.incarnation, m->vv.n);
+    if (p->is_parent)
+        s_parent_progress(p, env, &m->vv);
     return reply ? s_send_hello(p, env) : FSY_OK;
 }
 
@@ -695,6 +773,8 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (st.refused > 0)
         fsy_log("error", "refused", "peer=%s origin=%s count=%zu why=\"%s\"",
                 p->name, st.refused_origin.site, st.refused, st.refused_why);
+    if (p->is_parent)
+        s_parent_progress(p, env, &p->known);
     fsy_msg_t ack = {.type = FSY_MSG_ACK, .id = m->id};
     fsy_vv_t *vv = NULL;
     if ((rc = s_my_vv(p, env, &vv)) != FSY_OK)
@@ -714,6 +794,8 @@ s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return FSY_OK; /* from an earlier session, or made up */
     p->last_ack_ms = env->now_ms;
     int rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
+    if (rc == FSY_OK && p->is_parent)
+        s_parent_progress(p, env, &m->vv);
     if (rc != FSY_OK || m->gapped == 0)
         return rc;
     fsy_log("info", "rewind", "peer=%s batch=%" PRIu64 " gapped=%" PRIu64,

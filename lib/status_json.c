@@ -3,6 +3,7 @@
  * daemon's /status print the same document. Field names are part of the
  * interface (docs/OPERATIONS.md): add, never rename.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,19 @@ s_row(const fsy_site_row_t *r, uint64_t now)
     return o;
 }
 
+/* "recovery": null, or the restore this site is recovering from. */
+static bool
+s_recovery(cJSON *root, const fsy_recovery_t *r)
+{
+    if (!r->active)
+        return cJSON_AddNullToObject(root, "recovery") != NULL;
+    char inc[17];
+    snprintf(inc, sizeof inc, "%016" PRIx64, r->retired.incarnation);
+    cJSON *o = cJSON_AddObjectToObject(root, "recovery");
+    return o != NULL && s_str(o, "retired_incarnation", inc) &&
+           s_num(o, "set_aside", (double)r->displaced);
+}
+
 char *
 fsy_status_view_json(const fsy_status_view_t *v)
 {
@@ -113,7 +127,8 @@ fsy_status_view_json(const fsy_status_view_t *v)
               s_num(root, "generated_ms", (double)v->now_ms) &&
               s_num(root, "changes", (double)v->counts.changes) &&
               s_num(root, "documents", (double)v->counts.documents) &&
-              s_num(root, "conflicts", (double)v->counts.conflicts);
+              s_num(root, "conflicts", (double)v->counts.conflicts) &&
+              s_recovery(root, &v->recovery);
     for (size_t i = 0; ok && i < v->n; i++) {
         cJSON *r = s_row(&v->rows[i], v->now_ms);
         ok = r != NULL && cJSON_AddItemToArray(sites, r);

@@ -94,6 +94,8 @@ s_level(fsy_site_row_t *r, const fsy_thresholds_t *t, uint64_t now)
     r->why[0] = '\0';
     snprintf(b, sizeof b, "%" PRIu64 " open conflict(s)", r->conflicts);
     if (strcmp(r->role, "self") == 0) {
+        if (r->recovering)
+            s_raise(r, FSY_LEVEL_AMBER, "recovering from a restore");
         if (r->conflicts > 0)
             s_raise(r, FSY_LEVEL_AMBER, b);
         return;
@@ -260,6 +262,14 @@ s_self(fsy_status_view_t *v, fsy_site_row_t *r, const fsy_site_health_t *h)
         r->conflicts = v->counts.conflicts; /* fresher than the summary */
         snprintf(r->last_error, sizeof r->last_error, "%s", h->last_error);
     }
+    r->recovering = v->recovery.active;
+    if (r->recovering) /* the replica's own word, fresher than any */
+        snprintf(r->last_error, sizeof r->last_error,
+                 "restored from an older copy; %" PRIu64
+                 " change(s) written since are set aside until the parent "
+                 "sends back this site's old stream (retired incarnation "
+                 "%016" PRIx64 "), then written again",
+                 v->recovery.displaced, v->recovery.retired.incarnation);
 }
 
 static void
@@ -287,6 +297,8 @@ fsy_status_view_load(fsy_store_t *s, const fsy_config_t *cfg, bool all_sites,
     memset(out, 0, sizeof *out);
     s_src_t src = {0};
     int rc = fsy_store_counts(s, &out->counts);
+    if (rc == FSY_OK)
+        rc = fsy_store_recovery(s, &out->recovery);
     if (rc == FSY_OK)
         rc = fsy_store_vv(s, &src.vv);
     if (rc == FSY_OK)

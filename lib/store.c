@@ -4,7 +4,7 @@
  * store_read.c (reading), store_apply.c (every change into the replica)
  * and store_write.c (this site's own writes).
  *
- * Tables (schema version 4; s_migrate() upgrades older replicas):
+ * Tables (schema version 5; s_migrate() upgrades older replicas):
  *
  *   meta        key/value: site, incarnation, clock (persisted hlc)
  *   origins     (site, incarnation) -> small local row id
@@ -23,6 +23,11 @@
  *   blob_chunks the bytes, FSY_CHUNK_BYTES a row (store_blobs.c)
  *   urgent      transactions to send ahead of the log order, this site's
  *               and received ones (store_urgent.c); local, never sent as such
+ *   delivery    (scope, origin) -> how far the parent holds this site's
+ *               own streams (store_recover.c), and how far the root (HQ)
+ *               holds any stream, as the parent relayed it (store_delivery.c)
+ *   displaced   this site's changes set aside while it recovers from a
+ *               restore: the rows of `changes` as they were (store_recover.c)
  *
  * Invariants, all kept inside one transaction per call:
  *  - vv[(scope, origin)] = n exactly when changes 1..n of that stream are in
@@ -183,6 +188,20 @@ static const char s_schema_urgent[] =
     "  scope TEXT NOT NULL,"
     "  origin INTEGER NOT NULL, seq INTEGER NOT NULL,"
     "  created_ms INTEGER NOT NULL, UNIQUE(scope, origin, seq));";
+
+/* Version 5 added recovery from a restore: how far the parent holds each
+ * of this site's own streams, and the changes set aside meanwhile. */
+static const char s_schema_recovery[] =
+    "CREATE TABLE delivery(scope TEXT NOT NULL, origin INTEGER NOT NULL,"
+    "  at_parent INTEGER NOT NULL DEFAULT 0,"
+    "  at_root INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(scope, origin)) WITHOUT ROWID;"
+    "CREATE TABLE displaced(lseq INTEGER PRIMARY KEY, scope TEXT NOT NULL,"
+    "  origin INTEGER NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+    "  doc TEXT NOT NULL, field TEXT NOT NULL, value BLOB,"
+    "  bases BLOB NOT NULL, txn_end INTEGER NOT NULL,"
+    "  checksum BLOB NOT NULL, ref INTEGER NOT NULL,"
+    "  UNIQUE(scope, origin, seq));";
 
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =
@@ -434,8 +453,8 @@ s_open_db(fsy_store_t *s, int flags)
 
 /* Looks up (or creates) the local row id of an origin. */
 
-static int
-s_load_identity(fsy_store_t *s)
+int
+fsy_sq_load_identity(fsy_store_t *s)
 {
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_META_GET);
     if (st == NULL)
@@ -511,6 +530,8 @@ s_migrate(fsy_store_t *s, int version)
         rc = fsy_sq_exec(s, s_schema_blobs);
     if (rc == FSY_OK && version < 4)
         rc = fsy_sq_exec(s, s_schema_urgent);
+    if (rc == FSY_OK && version < 5)
+        rc = fsy_sq_exec(s, s_schema_recovery);
     char ver[32];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d;", FSY_SCHEMA_VERSION);
     if (rc == FSY_OK)
@@ -543,7 +564,7 @@ fsy_store_open(fsy_store_t **out, const char *path)
         (rc = s_check_schema(s, &version)) != FSY_OK ||
         (rc = s_configure(s)) != FSY_OK ||
         (rc = s_migrate(s, version)) != FSY_OK ||
-        (rc = s_load_identity(s)) != FSY_OK) {
+        (rc = fsy_sq_load_identity(s)) != FSY_OK) {
         fsy_store_close(&s);
         return rc;
     }
@@ -568,6 +589,7 @@ s_init_schema(fsy_store_t *s, const char *site)
         (rc = fsy_sq_exec(s, s_schema_sites)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_blobs)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_urgent)) != FSY_OK ||
+        (rc = fsy_sq_exec(s, s_schema_recovery)) != FSY_OK ||
         (rc = fsy_sq_exec(s, ver)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||
@@ -606,7 +628,7 @@ fsy_store_create(fsy_store_t **out, const char *path, const char *site)
     if ((rc = s_open_db(s, SQLITE_OPEN_READWRITE)) != FSY_OK ||
         (rc = s_configure(s)) != FSY_OK ||
         (rc = s_init_schema(s, site)) != FSY_OK ||
-        (rc = s_load_identity(s)) != FSY_OK) {
+        (rc = fsy_sq_load_identity(s)) != FSY_OK) {
         fsy_store_close(&s);
         unlink(path);
         return rc;

@@ -36,6 +36,7 @@ s_group_refused(const fsy_store_t *s, const char *scope, int64_t origin_id)
 }
 
 typedef struct s_apply_ctx {
+    fsy_store_t *store;
     s_stream_t *streams;
     size_t n, cap;
     size_t last; /* last hit: batches come in runs of one stream */
@@ -513,8 +514,61 @@ s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc)
     return rc;
 }
 
+/* Rebuilding, first pass: every logged change of the document is a head. */
 static int
-s_refresh_touched(fsy_store_t *s)
+s_replay_head(const fsy_change_t *c, uint64_t lseq, void *ctx)
+{
+    s_apply_ctx_t *ax = ctx;
+    return s_insert_head(ax->store, c, (int64_t)lseq);
+}
+
+/* Second pass: each base ends its target's headship, or waits for it.
+ * In two passes, so a base logged before its target counts as well. */
+static int
+s_replay_bases(const fsy_change_t *c, uint64_t lseq, void *ctx)
+{
+    (void)lseq;
+    s_apply_ctx_t *ax = ctx;
+    int rc = FSY_OK;
+    for (size_t i = 0; rc == FSY_OK && i < c->n_bases; i++)
+        rc = s_apply_base(ax->store, ax, c, &c->bases[i]);
+    return rc;
+}
+
+/* Derives one document's heads and superseded versions again from the
+ * changes of it the log holds, then its docs row. */
+static int
+s_rebuild_doc(fsy_store_t *s, const char *scope, const char *doc)
+{
+    static const char sel[] =
+        "SELECT " FSY_SQ_CHANGE_COLS " FROM " FSY_SQ_CHANGE_FROM
+        " WHERE c.scope = ?1 AND c.doc = ?2";
+    static const char *const sql[] = {
+        "DELETE FROM heads WHERE scope = ?1 AND doc = ?2",
+        "DELETE FROM superseded WHERE scope = ?1 AND doc = ?2", sel, sel};
+    fsy_log_cb pass[] = {NULL, NULL, s_replay_head, s_replay_bases};
+    s_apply_ctx_t ax = {.store = s, .superseded = true};
+    int rc = FSY_OK;
+    for (size_t i = 0; rc == FSY_OK && i < 4; i++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+            return fsy_sq_err(s, sqlite3_errcode(s->db), "rebuilding heads");
+        sqlite3_bind_text(st, 1, scope, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, doc, -1, SQLITE_TRANSIENT);
+        if (pass[i] != NULL) {
+            rc = fsy_sq_log_rows(s, st, pass[i], &ax, "rebuilding heads");
+        } else {
+            rc = fsy_sq_step_done(s, st, "rebuilding heads");
+            sqlite3_finalize(st);
+        }
+    }
+    return rc == FSY_OK ? s_refresh_doc(s, scope, doc) : rc;
+}
+
+/* Runs fn on every document in temp.touched, then empties it. */
+static int
+s_each_touched(fsy_store_t *s,
+               int (*fn)(fsy_store_t *, const char *, const char *))
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db, "SELECT scope, doc FROM temp.touched",
@@ -523,14 +577,26 @@ s_refresh_touched(fsy_store_t *s)
         return fsy_sq_err(s, rc, "listing touched documents");
     int err = FSY_OK;
     while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        err = s_refresh_doc(s, (const char *)sqlite3_column_text(st, 0),
-                            (const char *)sqlite3_column_text(st, 1));
+        err = fn(s, (const char *)sqlite3_column_text(st, 0),
+                 (const char *)sqlite3_column_text(st, 1));
     sqlite3_finalize(st);
     if (err != FSY_OK)
         return err;
     if (rc != SQLITE_DONE)
         return fsy_sq_err(s, rc, "listing touched documents");
     return fsy_sq_exec(s, "DELETE FROM temp.touched");
+}
+
+int
+fsy_sq_rebuild_touched(fsy_store_t *s)
+{
+    return s_each_touched(s, s_rebuild_doc);
+}
+
+static int
+s_refresh_touched(fsy_store_t *s)
+{
+    return s_each_touched(s, s_refresh_doc);
 }
 
 /* Advances the persisted clock past what was just applied (bounded). */

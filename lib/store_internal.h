@@ -137,6 +137,24 @@ int fsy_sq_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
 /* A reference arrived (store_blobs.c): its blob is wanted, unless known. */
 int fsy_sq_blob_want(fsy_store_t *s, const fsy_change_t *c);
 
+/* Reads this site's identity (site, incarnation, origin row) from meta
+ * into s: at open, and after a new incarnation. */
+int fsy_sq_load_identity(fsy_store_t *s);
+
+/*
+ * Derives heads, superseded versions and the docs row of every document
+ * in temp.touched again from its changes in the log, as their applies
+ * did, and empties temp.touched: after changes left the log
+ * (store_recover.c). Inside the caller's transaction.
+ */
+int fsy_sq_rebuild_touched(fsy_store_t *s);
+
+/* The checksum of (scope, origin, seq) in the log; *found false if the
+ * log does not hold it (store_rollback.c). */
+int fsy_sq_checksum_at(fsy_store_t *s, const char *scope, const fsy_origin_t *o,
+                       uint64_t seq, uint8_t out[FSY_CHECKSUM_LEN],
+                       bool *found);
+
 /* Marks urgent the transaction ending with c, if this replica holds c. */
 int fsy_sq_urgent_mark(fsy_store_t *s, const fsy_change_t *c);
 

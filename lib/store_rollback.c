@@ -16,10 +16,9 @@
 
 #include "store_internal.h"
 
-/* The checksum of (scope, origin, seq) here; *found false if not held. */
-static int
-s_checksum_at(fsy_store_t *s, const char *scope, const fsy_origin_t *o,
-              uint64_t seq, uint8_t out[FSY_CHECKSUM_LEN], bool *found)
+int
+fsy_sq_checksum_at(fsy_store_t *s, const char *scope, const fsy_origin_t *o,
+                   uint64_t seq, uint8_t out[FSY_CHECKSUM_LEN], bool *found)
 {
     int64_t oid;
     bool known;
@@ -55,7 +54,8 @@ fsy_store_tips(fsy_store_t *s, const fsy_vv_t *vv, const fsy_origin_t *owner,
             continue;
         bool found;
         fsy_tip_t *t = &out[*n];
-        int rc = s_checksum_at(s, e->scope, owner, e->seq, t->checksum, &found);
+        int rc =
+            fsy_sq_checksum_at(s, e->scope, owner, e->seq, t->checksum, &found);
         if (rc != FSY_OK)
             return rc;
         if (!found)
@@ -73,7 +73,7 @@ s_tip_differs(fsy_store_t *s, const fsy_tip_t *t, bool *differs)
 {
     uint8_t mine[FSY_CHECKSUM_LEN];
     bool found;
-    int rc = s_checksum_at(s, t->scope, &s->origin, t->seq, mine, &found);
+    int rc = fsy_sq_checksum_at(s, t->scope, &s->origin, t->seq, mine, &found);
     *differs = rc == FSY_OK && found &&
                sodium_memcmp(mine, t->checksum, FSY_CHECKSUM_LEN) != 0;
     return rc;
@@ -102,6 +102,10 @@ fsy_store_rolled_back(fsy_store_t *s, const fsy_vv_t *theirs,
                      site, site, e->seq, e->scope, mine);
     }
     for (size_t i = 0; i < n && !*behind; i++) {
+        /* Tips carry no origin: only one at the end of our current
+         * stream in their vector is ours (not an older incarnation's). */
+        if (fsy_vv_get(theirs, tips[i].scope, &s->origin) != tips[i].seq)
+            continue;
         int rc = s_tip_differs(s, &tips[i], behind);
         if (rc != FSY_OK)
             return rc;

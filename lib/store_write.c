@@ -33,7 +33,14 @@ s_local_begin(fsy_store_t *s, s_local_txn_t *t, const char *scope,
     t->s = s;
     t->scope = scope;
     t->doc = doc;
-    int rc = fsy_sq_meta_get_u64(s, "clock", &t->clock);
+    /* The daemon may have taken a new incarnation since this handle
+     * opened (store_recover.c): never write as the retired one. */
+    uint64_t inc;
+    int rc = fsy_sq_meta_get_u64(s, "incarnation", &inc);
+    if (rc == FSY_OK && inc != s->origin.incarnation)
+        rc = fsy_sq_load_identity(s);
+    if (rc == FSY_OK)
+        rc = fsy_sq_meta_get_u64(s, "clock", &t->clock);
     if (rc != FSY_OK)
         return rc;
     return fsy_sq_vv_get(s, scope, s->origin_id, &t->seq);

@@ -58,6 +58,7 @@ typedef struct fsy_site_row {
     /* attachments with a neighbour: bytes still to come and to go, and the
      * rates over the last minute (bytes/s) */
     uint64_t att_in_waiting, att_in_rate, att_out_waiting, att_out_rate;
+    bool recovering; /* self: recovering from a restore (store_recover.c) */
     fsy_level_t level;
     char why[128]; /* what made it amber or red, "" when green */
 } fsy_site_row_t;
@@ -69,6 +70,7 @@ typedef struct fsy_status_view {
     uint64_t now_ms;
     fsy_site_row_t *rows; /* self first, then parent, children, below */
     size_t n;
+    fsy_recovery_t recovery; /* this site recovering from a restore */
 } fsy_status_view_t;
 
 /*

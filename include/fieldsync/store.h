@@ -35,7 +35,7 @@
 extern "C" {
 #endif
 
-#define FSY_SCHEMA_VERSION 4
+#define FSY_SCHEMA_VERSION 5
 
 typedef struct fsy_store fsy_store_t;
 
@@ -242,6 +242,61 @@ int fsy_store_tips(fsy_store_t *s, const fsy_vv_t *vv,
 int fsy_store_rolled_back(fsy_store_t *s, const fsy_vv_t *theirs,
                           const fsy_tip_t *tips, size_t n, bool *behind,
                           char *why, size_t len);
+
+/* ---- recovering from a restore (store_recover.c) ----------------------
+ *
+ * A site whose replica went back in time (restored from a backup, a VM
+ * snapshot) may have reused seqs the tree already holds under other
+ * content. It recovers by itself (docs/RECOVERY.md):
+ *   1. fsy_store_recover_begin: every change of its stream beyond what the
+ *      parent is known to hold (fsy_store_delivered) is set aside, the
+ *      stream's vector drops back to there, and the site takes a new
+ *      incarnation: the old one is retired, written by nobody any more.
+ *   2. the parent sends the retired stream back as it holds it (any
+ *      origin's changes travel this way).
+ *   3. fsy_store_recover_finish, once this replica holds all of the
+ *      retired stream the parent has: each set-aside transaction the tree
+ *      holds identically is dropped; every other one is written again
+ *      under the new incarnation, with its bases following it.
+ */
+
+/* This site's streams the parent holds: for each entry of the parent's
+ * vector whose origin is this site's current one, remembers its seq as
+ * delivered (never lowered). Its own write transaction; returns FSY_OK or
+ * an fsy_err_t. */
+int fsy_store_delivered(fsy_store_t *s, const fsy_vv_t *parent_vv);
+
+/* A recovery under way: the retired incarnation and how many changes are
+ * set aside. active is false when there is none. */
+typedef struct fsy_recovery {
+    bool active;
+    fsy_origin_t retired;
+    uint64_t displaced;
+} fsy_recovery_t;
+
+int fsy_store_recovery(fsy_store_t *s, fsy_recovery_t *out);
+
+/*
+ * Step 1 above, in one transaction; fills *out. FSY_EINVAL if a recovery
+ * is already under way. After it, fsy_store_origin() is the new
+ * incarnation.
+ */
+int fsy_store_recover_begin(fsy_store_t *s, fsy_recovery_t *out);
+
+typedef struct fsy_recover_result {
+    bool done;         /* the recovery ended in this call */
+    uint64_t reissued; /* changes written again under the new incarnation */
+    uint64_t dropped;  /* changes the tree held identically */
+    bool waiting;      /* one is under way, still waiting for the tree */
+} fsy_recover_result_t;
+
+/*
+ * Step 3 above, if a recovery is under way and this replica holds every
+ * change of the retired stream that theirs (the parent's vector, as far
+ * as it is known) names; otherwise nothing (done false). One transaction.
+ */
+int fsy_store_recover_finish(fsy_store_t *s, const fsy_vv_t *theirs,
+                             fsy_recover_result_t *out);
 
 /* ---- urgent transactions (store_urgent.c) ------------------------------ */
 

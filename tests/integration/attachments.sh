@@ -1,7 +1,7 @@
 # Attachments at one site and by bundle: a file is kept once by content,
 # shown as a reference, written back whole; bad paths and sizes are refused
 # with the replica unchanged; a receiver without the bytes says so; a
-# replica of schema 2 (fieldsync 0.1.0) is upgraded (to 4) and takes attachments
+# replica of schema 2 (fieldsync 0.1.0) is upgraded (to 5) and takes attachments
 #   and urgent writes.
 . "$(dirname "$0")/lib.sh"
 
@@ -107,7 +107,7 @@ expect_fail 1 "bamako gets no attachments" "$FIELDSYNC" -c "$T/none.conf" --db "
 step "a replica of schema 2 is upgraded and takes attachments"
 cp "$FSY_SOURCE_DIR/tests/fixtures/replica/gao-v2.db" "$T/old.db"
 assert_eq "$(fs old digest)" 5a95d383897442d3d938df1942ca929c19f97888863ff622557bcd8447b7c6bb "digest of the 0.1.0 replica"
-assert_eq "$(sqlite3 "$T/old.db" 'PRAGMA user_version')" 4 "schema after opening"
+assert_eq "$(sqlite3 "$T/old.db" 'PRAGMA user_version')" 5 "schema after opening"
 fs old put jmac-weekly-48 --attach annex="$T/gao-region-map.pdf" --urgent >/dev/null
 assert_eq "$(sqlite3 "$T/old.db" 'SELECT count(*) FROM urgent')" 1 "urgent marks in the upgraded replica"
 fs old verify >/dev/null || fail "upgraded replica does not verify"

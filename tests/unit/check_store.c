@@ -635,6 +635,10 @@ START_TEST(test_store_rollback_is_seen_in_vectors_and_tips)
     ck_ok(fsy_store_rolled_back(gao, vv, tips, n, &behind, why, sizeof why));
     ck_assert(behind);
     ck_assert_ptr_nonnull(strstr(why, "another change as gao:2 in MLI"));
+    vv->v[0].seq = 1; /* a tip not at the end of our stream in their vector
+                         is another incarnation's: no verdict from it */
+    ck_ok(fsy_store_rolled_back(gao, vv, tips, n, &behind, why, sizeof why));
+    ck_assert(!behind);
     vv->v[0].seq = 5; /* the neighbour holds more of our stream */
     ck_ok(fsy_store_rolled_back(gao, vv, NULL, 0, &behind, why, sizeof why));
     ck_assert(behind);
@@ -673,6 +677,106 @@ START_TEST(test_store_own_changes_from_elsewhere_are_refused)
     fsy_change_list_clear(&l);
     fsy_store_close(&old);
     fsy_store_close(&gao);
+}
+END_TEST
+
+static void
+s_copy_file(const char *from, const char *to)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", tu_path(from), tu_path(to));
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+s_delivered(fsy_store_t *child, fsy_store_t *parent)
+{
+    fsy_vv_t *vv = NULL;
+    ck_ok(fsy_store_vv(parent, &vv));
+    ck_ok(fsy_store_delivered(child, vv));
+    fsy_vv_free(&vv);
+}
+
+static fsy_recover_result_t
+s_finish(fsy_store_t *child, fsy_store_t *parent)
+{
+    fsy_vv_t *vv = NULL;
+    fsy_recover_result_t r;
+    ck_ok(fsy_store_vv(parent, &vv));
+    ck_ok(fsy_store_recover_finish(child, vv, &r));
+    fsy_vv_free(&vv);
+    return r;
+}
+
+static void
+s_verify(fsy_store_t *s)
+{
+    fsy_verify_report_t rep;
+    ck_ok(fsy_store_verify(s, &rep));
+}
+
+/*
+ * A restored replica recovers by itself, with nothing lost: what it wrote
+ * after the restore is set aside, the tree's version of its old stream
+ * comes back, and only what the tree lacks is written again, under a new
+ * incarnation, bases following their targets.
+ */
+START_TEST(test_store_restored_replica_recovers)
+{
+    fsy_store_t *hq = tu_replica("hq"), *gao = tu_replica("gao");
+    tu_put(gao, "MLI", "sitrep-1201", "analysis", "title", "r1");
+    tu_sync(gao, hq);
+    s_delivered(gao, hq); /* hq acknowledged r1 */
+    tu_put(gao, "MLI", "sitrep-1200", "analysis", "title", "r0");
+    tu_sync(gao, hq); /* at hq, but its acknowledgement was not recorded */
+    fsy_store_close(&gao);
+    s_copy_file("gao.db", "gao-copy.db");
+    ck_ok(fsy_store_open(&gao, tu_path("gao.db")));
+    tu_put(gao, "MLI", "sitrep-1202", "analysis", "title", "r2");
+    tu_put(gao, "MLI", "sitrep-1201", NULL, "title", "r1 (lost edit)");
+    tu_sync(gao, hq);
+    fsy_store_close(&gao);
+    s_copy_file("gao-copy.db", "gao.db");
+    ck_ok(fsy_store_open(&gao, tu_path("gao.db")));
+    fsy_origin_t old = *fsy_store_origin(gao);
+    tu_put(gao, "MLI", "sitrep-1203", "analysis", "title", "r3");
+    tu_put(gao, "MLI", "sitrep-1203", NULL, "title", "r3, revised");
+    tu_put(gao, "MLI", "sitrep-1201", NULL, "title", "r1 (new edit)");
+
+    fsy_recovery_t rec;
+    ck_ok(fsy_store_recover_begin(gao, &rec));
+    ck_assert(rec.active);
+    ck_assert_uint_eq(rec.retired.incarnation, old.incarnation);
+    ck_assert_uint_eq(rec.displaced, 2 + 3 + 1); /* r0, r3 twice, r1 edit */
+    ck_assert_uint_ne(fsy_store_origin(gao)->incarnation, old.incarnation);
+    ck_assert(!s_visible(gao, "MLI", "sitrep-1203")); /* set aside */
+    ck_assert_str_eq(tu_get(gao, "MLI", "sitrep-1201", "title"), "r1");
+    ck_assert_int_eq(fsy_store_recover_begin(gao, &rec), FSY_EINVAL);
+    s_verify(gao);
+
+    fsy_recover_result_t r = s_finish(gao, hq); /* gao lacks hq's r0, r2 */
+    ck_assert(!r.done);
+    tu_sync(hq, gao); /* the old stream comes back, as hq holds it */
+    r = s_finish(gao, hq);
+    ck_assert(r.done);
+    ck_assert_uint_eq(r.dropped, 2); /* r0: hq holds it, identical */
+    ck_assert_uint_eq(r.reissued, 3 + 1);
+    ck_ok(fsy_store_recovery(gao, &rec));
+    ck_assert(!rec.active);
+
+    ck_assert_str_eq(tu_get(gao, "MLI", "sitrep-1200", "title"), "r0");
+    ck_assert_str_eq(tu_get(gao, "MLI", "sitrep-1202", "title"), "r2");
+    ck_assert_str_eq(tu_get(gao, "MLI", "sitrep-1203", "title"),
+                     "r3, revised"); /* its base followed it: no conflict */
+    ck_assert_uint_eq(s_conflicts(gao, "MLI", "sitrep-1203"), 0);
+    ck_assert(s_has_conflict(gao, "MLI", "sitrep-1201", "title"));
+    s_exchange(gao, hq);
+    s_assert_same(gao, hq);
+    ck_assert_str_eq(tu_get(hq, "MLI", "sitrep-1203", "title"), "r3, revised");
+    s_verify(gao);
+    s_verify(hq);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
 }
 END_TEST
 
@@ -982,6 +1086,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_urgent_marks_are_numbered_and_lapse);
     tcase_add_test(tc, test_store_own_changes_from_elsewhere_are_refused);
     tcase_add_test(tc, test_store_rollback_is_seen_in_vectors_and_tips);
+    tcase_add_test(tc, test_store_restored_replica_recovers);
     suite_add_tcase(su, tc);
     return su;
 }
