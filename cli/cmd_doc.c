@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -541,6 +542,29 @@ s_print_arriving(fsy_store_t *s, const fsy_field_t *f)
         printf("  (%s)", arriving);
 }
 
+/* Whether what was written here of d is at HQ (store_delivery.c); NULL
+ * at the root, or when it cannot be read. */
+static const char *
+s_delivery_text(fsy_store_t *s, const fsy_doc_t *d, fsy_pending_t *p, char *buf,
+                size_t len)
+{
+    if (fsy_store_pending_doc(s, d->scope, d->id, p) != FSY_OK || p->is_root)
+        return NULL;
+    if (p->changes == 0)
+        snprintf(buf, len, "at HQ (every change written here)");
+    else if (p->changes_not_at_parent > 0)
+        snprintf(buf, len,
+                 "not yet at HQ: %" PRIu64 " change(s) written here, %" PRIu64
+                 " not even at the parent",
+                 p->changes, p->changes_not_at_parent);
+    else
+        snprintf(buf, len,
+                 "not yet at HQ: %" PRIu64 " change(s) written here are at "
+                 "the parent",
+                 p->changes);
+    return buf;
+}
+
 static void
 s_get_text(fsy_store_t *s, const fsy_doc_t *d)
 {
@@ -562,6 +586,10 @@ s_get_text(fsy_store_t *s, const fsy_doc_t *d)
     }
     if (shown == 0)
         puts("  (no fields)");
+    char where[160];
+    fsy_pending_t p;
+    if (s_delivery_text(s, d, &p, where, sizeof where) != NULL)
+        printf("delivery: %s\n", where);
     if (d->n_conflicts > 0) {
         printf("\n%zu open conflict%s:\n", d->n_conflicts,
                d->n_conflicts == 1 ? "" : "s");
@@ -590,8 +618,28 @@ s_fields_json(const fsy_doc_t *d)
     return ok ? obj : NULL;
 }
 
+/* "delivery": {"at_hq", "changes_not_at_hq", "changes_not_at_parent",
+ * "text"}, or null at the root. */
+static cJSON *
+s_delivery_json(fsy_store_t *s, const fsy_doc_t *d)
+{
+    char where[160];
+    fsy_pending_t p;
+    if (s_delivery_text(s, d, &p, where, sizeof where) == NULL)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    bool ok = fsy_cli_jbool(o, "at_hq", p.changes == 0) &&
+              fsy_cli_jnum(o, "changes_not_at_hq", (double)p.changes) &&
+              fsy_cli_jnum(o, "changes_not_at_parent",
+                           (double)p.changes_not_at_parent) &&
+              fsy_cli_jstr(o, "text", where);
+    if (!ok)
+        cJSON_Delete(o);
+    return ok ? o : NULL;
+}
+
 static int
-s_get_json(const fsy_cli_t *cli, const fsy_doc_t *d)
+s_get_json(const fsy_cli_t *cli, fsy_store_t *s, const fsy_doc_t *d)
 {
     cJSON *root = cJSON_CreateObject();
     bool ok = fsy_cli_jstr(root, "scope", d->scope) &&
@@ -600,7 +648,8 @@ s_get_json(const fsy_cli_t *cli, const fsy_doc_t *d)
               fsy_cli_jbool(root, "visible", d->visible) &&
               fsy_cli_jtime(root, "updated", d->updated_hlc) &&
               fsy_cli_jadd(root, "fields", s_fields_json(d)) &&
-              fsy_cli_jadd(root, "conflicts", fsy_cli_json_conflicts(d));
+              fsy_cli_jadd(root, "conflicts", fsy_cli_json_conflicts(d)) &&
+              fsy_cli_jadd(root, "delivery", s_delivery_json(s, d));
 
     return fsy_cli_json_print(cli, root, ok);
 }
@@ -640,7 +689,7 @@ s_get_show(const fsy_cli_t *cli, fsy_store_t *s, const char *scope,
     else if (o->field != NULL)
         rc = s_get_field(cli, s, d, o);
     else if (o->json)
-        rc = s_get_json(cli, d);
+        rc = s_get_json(cli, s, d);
     else
         s_get_text(s, d);
     fsy_doc_free(&d);

@@ -40,6 +40,23 @@ static const char s_status_help[] =
     "  fieldsync -c /etc/fieldsync/hq.conf status --all-sites\n"
     "  fieldsync --db gao.db status --json\n";
 
+static const char s_pending_usage[] = "fieldsync pending [--json]";
+
+static const char s_pending_help[] =
+    "Lists the documents with changes written at this site that are not\n"
+    "yet stored at HQ (the root of the tree), oldest first: how many\n"
+    "changes each, how many of them are not even at this site's parent\n"
+    "yet, and when the oldest was written. Each parent passes down what\n"
+    "HQ holds, hop by hop, so this works at every level and offline (it\n"
+    "shows what was known when the link was last up). At HQ nothing is\n"
+    "pending.\n"
+    "\n"
+    "  --json   one JSON object: the totals and a \"documents\" array\n"
+    "\n"
+    "Examples:\n"
+    "  fieldsync -c /etc/fieldsync/gao.conf pending\n"
+    "  fieldsync --db gao.db pending --json | jq '.documents[].id'\n";
+
 static const char *
 s_colour(fsy_level_t l)
 {
@@ -95,6 +112,9 @@ s_print_text(const fsy_status_view_t *v)
            " documents, %" PRIu64 " open conflict%s\n",
            v->site, v->incarnation, v->counts.changes, v->counts.documents,
            v->counts.conflicts, v->counts.conflicts == 1 ? "" : "s");
+    char pending[256];
+    if (fsy_pending_text(&v->pending, v->now_ms, pending, sizeof pending)[0])
+        printf("%s\n", pending);
     if (v->n == 1) {
         printf("no neighbours recorded: fieldsyncd has not synced yet\n");
         return;
@@ -109,6 +129,8 @@ s_print_text(const fsy_status_view_t *v)
 static int
 s_options(fsy_cli_t *cli, int argc, char **argv, bool *json, bool *all)
 {
+    const char *help =
+        cli->usage == s_status_usage ? s_status_help : s_pending_help;
     enum { OPT_JSON = 256, OPT_ALL };
     static const struct option opts[] = {
         {"json", no_argument, NULL, OPT_JSON},
@@ -123,7 +145,7 @@ s_options(fsy_cli_t *cli, int argc, char **argv, bool *json, bool *all)
         else if (c == OPT_ALL)
             *all = true;
         else if (c == 'h')
-            return fsy_cli_help(cli, s_status_help);
+            return fsy_cli_help(cli, help);
         else
             return fsy_cli_bad_option(cli, c, argv);
     }
@@ -157,6 +179,95 @@ fsy_cmd_status(fsy_cli_t *cli, int argc, char **argv)
         s_print_text(&v);
     }
     fsy_status_view_free(&v);
+    fsy_store_close(&s);
+    return rc;
+}
+
+/* ---- pending: has my report reached HQ? -------------------------------- */
+
+typedef struct s_pending_out {
+    bool json;
+    cJSON *docs; /* --json */
+    uint64_t now;
+    bool header;
+} s_pending_out_t;
+
+static int
+s_pending_row(const fsy_pending_doc_t *d, void *ctx)
+{
+    s_pending_out_t *o = ctx;
+    char age[32];
+    fsy_age(d->oldest_ms, o->now, age, sizeof age);
+    if (!o->json) {
+        if (!o->header)
+            printf("%-10s %-32s %8s %14s  %s\n", "SCOPE", "DOCUMENT", "CHANGES",
+                   "NOT AT PARENT", "OLDEST WRITTEN");
+        o->header = true;
+        printf("%-10s %-32s %8" PRIu64 " %14" PRIu64 "  %s\n", d->scope, d->doc,
+               d->changes, d->not_at_parent, age);
+        return 0;
+    }
+    cJSON *r = cJSON_CreateObject();
+    bool ok =
+        fsy_cli_jstr(r, "scope", d->scope) && fsy_cli_jstr(r, "id", d->doc) &&
+        fsy_cli_jnum(r, "changes_not_at_hq", (double)d->changes) &&
+        fsy_cli_jnum(r, "changes_not_at_parent", (double)d->not_at_parent) &&
+        fsy_cli_jnum(r, "oldest_ms", (double)d->oldest_ms) &&
+        fsy_cli_jstr(r, "oldest", age);
+    if (!ok)
+        cJSON_Delete(r);
+    return ok && fsy_cli_jpush(o->docs, r) ? 0 : FSY_ENOMEM;
+}
+
+static int
+s_pending_json(const fsy_cli_t *cli, const fsy_pending_t *p, cJSON *docs,
+               uint64_t now)
+{
+    char text[256];
+    cJSON *root = cJSON_CreateObject();
+    bool ok = fsy_cli_jbool(root, "root", p->is_root) &&
+              fsy_cli_jnum(root, "documents_not_at_hq", (double)p->docs) &&
+              fsy_cli_jnum(root, "changes_not_at_hq", (double)p->changes) &&
+              fsy_cli_jnum(root, "documents_not_at_parent",
+                           (double)p->docs_not_at_parent) &&
+              fsy_cli_jnum(root, "changes_not_at_parent",
+                           (double)p->changes_not_at_parent) &&
+              fsy_cli_jstr(root, "text",
+                           fsy_pending_text(p, now, text, sizeof text)) &&
+              fsy_cli_jadd(root, "documents", docs);
+    return fsy_cli_json_print(cli, root, ok);
+}
+
+int
+fsy_cmd_pending(fsy_cli_t *cli, int argc, char **argv)
+{
+    fsy_store_t *s = NULL;
+    bool json = false, all = false;
+    cli->usage = s_pending_usage;
+    int rc = s_options(cli, argc, argv, &json, &all);
+    if (rc == 0 && all)
+        rc = fsy_cli_failf(cli, "--all-sites is an option of status");
+    if (rc == 0)
+        rc = fsy_cli_open(cli, &s);
+    s_pending_out_t o = {.json = json, .now = fsy_wall_ms()};
+    if (rc == 0 && json && (o.docs = cJSON_CreateArray()) == NULL)
+        rc = fsy_cli_oom(cli);
+    fsy_pending_t p;
+    if (rc == 0) {
+        fsy_err_clear();
+        rc = fsy_cli_check(cli, fsy_store_pending(s, s_pending_row, &o, &p));
+    }
+    char text[256];
+    if (rc == 0 && json) {
+        rc = s_pending_json(cli, &p, o.docs, o.now);
+        o.docs = NULL;
+    } else if (rc == 0) {
+        printf("%s\n", p.is_root
+                           ? "this site is HQ: everything written "
+                             "here is at HQ"
+                           : fsy_pending_text(&p, o.now, text, sizeof text));
+    }
+    cJSON_Delete(o.docs);
     fsy_store_close(&s);
     return rc;
 }

@@ -44,6 +44,7 @@ static const s_cmd_t s_cmds[] = {
     {"import", fsy_cmd_import, "create or update documents from NDJSON"},
     {"verify", fsy_cmd_verify, "check the replica for damage"},
     {"status", fsy_cmd_status, "this site and its neighbours' sync state"},
+    {"pending", fsy_cmd_pending, "what was written here and is not yet at HQ"},
     {"keygen", fsy_cmd_keygen, "create this site's key pair"},
     {"fetch", fsy_cmd_fetch, "ask for an attachment sent on demand"},
 };

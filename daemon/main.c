@@ -152,6 +152,9 @@ s_setup(fsy_daemon_t *d, const char *path)
     if (fsy_transport_open(&d->tr, &topts))
         return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
     d->has_parent = d->cfg.parent[0] != '\0';
+    /* The root's vector is what "at HQ" means to every site below it. */
+    if (fsy_store_set_root(d->store, !d->has_parent) != FSY_OK)
+        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
     fsy_log_set_site(site);
     return 0;
 }

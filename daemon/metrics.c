@@ -117,6 +117,34 @@ s_process(FILE *f, const fsy_status_view_t *v, const fsy_process_info_t *p)
             v->counts.documents);
 }
 
+/* What was written here and is not yet at the parent, or at HQ: one
+ * family each, with a `where` label (no series at HQ itself). */
+static void
+s_delivery(FILE *f, const fsy_status_view_t *v)
+{
+    const fsy_pending_t *p = &v->pending;
+    if (p->is_root)
+        return;
+    s_family(f, "fieldsync_pending_documents", "gauge",
+             "Documents with changes written here not yet stored there.");
+    fprintf(f,
+            "fieldsync_pending_documents{where=\"parent\"} %" PRIu64 "\n"
+            "fieldsync_pending_documents{where=\"hq\"} %" PRIu64 "\n",
+            p->docs_not_at_parent, p->docs);
+    s_family(f, "fieldsync_pending_changes", "gauge",
+             "Changes written here not yet stored there.");
+    fprintf(f,
+            "fieldsync_pending_changes{where=\"parent\"} %" PRIu64 "\n"
+            "fieldsync_pending_changes{where=\"hq\"} %" PRIu64 "\n",
+            p->changes_not_at_parent, p->changes);
+    s_family(f, "fieldsync_pending_oldest_seconds", "gauge",
+             "Age of the oldest change written here not yet at HQ (0: none).");
+    uint64_t age = p->oldest_ms == 0 || p->oldest_ms > v->now_ms
+                       ? 0
+                       : (v->now_ms - p->oldest_ms) / 1000;
+    fprintf(f, "fieldsync_pending_oldest_seconds %" PRIu64 "\n", age);
+}
+
 char *
 fsy_metrics_render(const fsy_status_view_t *v, const fsy_process_info_t *p)
 {
@@ -126,6 +154,7 @@ fsy_metrics_render(const fsy_status_view_t *v, const fsy_process_info_t *p)
     if (f == NULL)
         return NULL;
     s_process(f, v, p);
+    s_delivery(f, v);
     s_per_site(f, v, "fieldsync_site_connected", "gauge",
                "1 if the site is connected to its parent.", s_connected);
     s_per_site(f, v, "fieldsync_site_last_contact_seconds", "gauge",

@@ -218,6 +218,15 @@ fsy_peer_send(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
  * entries of those scopes, and of the streams it writes itself (its own
  * and its sites_below'), so it neither resends them nor hears of the rest.
  */
+/* Is site the child of section k or a site below it? */
+static bool
+s_in_subtree(const fsy_child_conf_t *k, const char *site)
+{
+    return strcmp(site, k->site) == 0 ||
+           (k->sites_below[0] != '\0' &&
+            fsy_scope_allowed(k->sites_below, site));
+}
+
 static int
 s_my_vv(const fsy_peer_t *p, const fsy_sync_env_t *env, fsy_vv_t **out)
 {
@@ -229,14 +238,69 @@ s_my_vv(const fsy_peer_t *p, const fsy_sync_env_t *env, fsy_vv_t **out)
     size_t n = 0;
     for (size_t i = 0; i < vv->n; i++) {
         const fsy_vv_entry_t *e = &vv->v[i];
-        const char *o = e->origin.site;
         if (fsy_scope_allowed(k->read_scopes, e->scope) ||
-            strcmp(o, k->site) == 0 ||
-            (k->sites_below[0] != '\0' && fsy_scope_allowed(k->sites_below, o)))
+            s_in_subtree(k, e->origin.site))
             vv->v[n++] = *e;
     }
     vv->n = n;
     return FSY_OK;
+}
+
+/*
+ * For a child: what the root holds of the streams of the child and the
+ * sites below it (store_delivery.c), so it learns how far up its changes
+ * are. *out NULL for a parent, or a child not introduced yet.
+ */
+static int
+s_root_for(const fsy_peer_t *p, const fsy_sync_env_t *env, fsy_vv_t **out)
+{
+    *out = NULL;
+    const fsy_child_conf_t *k = p->is_parent ? NULL : p->acl;
+    int rc = k == NULL ? FSY_OK : fsy_store_root_vv(env->store, out);
+    if (rc != FSY_OK || *out == NULL)
+        return rc;
+    fsy_vv_t *vv = *out;
+    size_t n = 0;
+    for (size_t i = 0; i < vv->n; i++)
+        if (s_in_subtree(k, vv->v[i].origin.site))
+            vv->v[n++] = vv->v[i];
+    vv->n = n;
+    return FSY_OK;
+}
+
+static uint64_t
+s_vv_print(const fsy_vv_t *vv)
+{
+    uint64_t h = 14695981039346656037u;
+    for (size_t i = 0; i < vv->n; i++) {
+        const fsy_vv_entry_t *e = &vv->v[i];
+        for (const char *c = e->scope; *c; c++)
+            h = (h ^ (uint8_t)*c) * 1099511628211u;
+        for (const char *c = e->origin.site; *c; c++)
+            h = (h ^ (uint8_t)*c) * 1099511628211u;
+        h = (h ^ e->origin.incarnation) * 1099511628211u;
+        h = (h ^ e->seq) * 1099511628211u;
+    }
+    return h;
+}
+
+/* Sends m with what the root holds for this peer, if it is a child;
+ * a heartbeat carries it only when it changed since last sent. */
+static int
+s_send_with_root(fsy_peer_t *p, const fsy_sync_env_t *env, fsy_msg_t *m)
+{
+    fsy_vv_t *root = NULL;
+    int rc = s_root_for(p, env, &root);
+    if (rc == FSY_OK && root != NULL) {
+        uint64_t print = s_vv_print(root);
+        m->root = *root;
+        m->has_root = m->type != FSY_MSG_HEARTBEAT || print != p->root_print;
+        p->root_print = print;
+    }
+    if (rc == FSY_OK)
+        rc = fsy_peer_send(p, env, m);
+    fsy_vv_free(&root);
+    return rc;
 }
 
 static int
@@ -260,7 +324,7 @@ s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
     }
     p->hello_tx_ms = env->now_ms;
     if (rc == FSY_OK)
-        rc = fsy_peer_send(p, env, &m);
+        rc = s_send_with_root(p, env, &m);
     fsy_vv_free(&vv);
     /* Not connected yet (nothing was queued): try again soon rather than
      * a whole heartbeat later, so a session starts as the link comes up. */
@@ -623,10 +687,12 @@ s_recover(fsy_peer_t *p, const fsy_sync_env_t *env, const char *where)
  */
 static void
 s_parent_progress(fsy_peer_t *p, const fsy_sync_env_t *env,
-                  const fsy_vv_t *theirs)
+                  const fsy_vv_t *theirs, const fsy_msg_t *m)
 {
     fsy_recover_result_t r;
-    if (fsy_store_delivered(env->store, theirs) != FSY_OK ||
+    if ((m != NULL && m->has_root &&
+         fsy_store_root_delivered(env->store, &m->root) != FSY_OK) ||
+        fsy_store_delivered(env->store, theirs) != FSY_OK ||
         fsy_store_recover_finish(env->store, &p->known, &r) != FSY_OK) {
         fsy_log("warn", "recover", "peer=%s error=\"%s\"", p->name,
                 fsy_errdetail());
@@ -693,7 +759,7 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     fsy_log("info", "hello", "peer=%s origin=%s:%016" PRIx64 " entries=%zu",
             p->name, m->origin.site, m->origin.incarnation, m->vv.n);
     if (p->is_parent)
-        s_parent_progress(p, env, &m->vv);
+        s_parent_progress(p, env, &m->vv, m);
     return reply ? s_send_hello(p, env) : FSY_OK;
 }
 
@@ -774,7 +840,7 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         fsy_log("error", "refused", "peer=%s origin=%s count=%zu why=\"%s\"",
                 p->name, st.refused_origin.site, st.refused, st.refused_why);
     if (p->is_parent)
-        s_parent_progress(p, env, &p->known);
+        s_parent_progress(p, env, &p->known, NULL);
     fsy_msg_t ack = {.type = FSY_MSG_ACK, .id = m->id};
     fsy_vv_t *vv = NULL;
     if ((rc = s_my_vv(p, env, &vv)) != FSY_OK)
@@ -782,7 +848,7 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     ack.vv = *vv;
     ack.gapped = st.gapped;
     ack.refused = st.refused;
-    rc = fsy_peer_send(p, env, &ack);
+    rc = s_send_with_root(p, env, &ack);
     fsy_vv_free(&vv);
     return rc;
 }
@@ -795,7 +861,7 @@ s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     p->last_ack_ms = env->now_ms;
     int rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
     if (rc == FSY_OK && p->is_parent)
-        s_parent_progress(p, env, &m->vv);
+        s_parent_progress(p, env, &m->vv, m);
     if (rc != FSY_OK || m->gapped == 0)
         return rc;
     fsy_log("info", "rewind", "peer=%s batch=%" PRIu64 " gapped=%" PRIu64,
@@ -831,6 +897,10 @@ fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return p->is_parent ? FSY_OK : s_send_refuse(p, env, "say hello first");
     if (m->type == FSY_MSG_HEARTBEAT) {
         fsy_peer_clock(p, env, m->sent_ms);
+        if (p->is_parent && m->has_root &&
+            fsy_store_root_delivered(env->store, &m->root) != FSY_OK)
+            fsy_log("warn", "delivery", "peer=%s error=\"%s\"", p->name,
+                    fsy_errdetail());
         return FSY_OK;
     }
     if (m->type == FSY_MSG_HEALTH)
@@ -867,7 +937,7 @@ fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env)
             s_send_hello(p, env);
     } else if (env->now_ms - p->last_tx_ms >= cfg->heartbeat_ms) {
         fsy_msg_t hb = {.type = FSY_MSG_HEARTBEAT, .sent_ms = env->now_ms};
-        fsy_peer_send(p, env, &hb);
+        s_send_with_root(p, env, &hb);
     }
     return true;
 }

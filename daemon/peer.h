@@ -74,6 +74,7 @@ typedef struct fsy_peer {
     uint64_t cursor;
     uint64_t urgent_done; /* urgent marks up to this id are sent (or moot) */
     bool rolled_back;     /* a rollback was seen and logged (s_rollback) */
+    uint64_t root_print;  /* the root vector last sent to this child */
     uint64_t next_id;
     /* the batches in flight: only their ACKs free credit, so a stale or
      * forged ACK cannot open the window; and the bytes the link may hold */

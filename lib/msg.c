@@ -13,6 +13,7 @@ fsy_msg_clear(fsy_msg_t *m)
     if (m == NULL)
         return;
     free(m->vv.v);
+    free(m->root.v);
     free(m->tips);
     fsy_change_list_clear(&m->changes);
     fsy_site_health_free(m->sites, m->n_sites);

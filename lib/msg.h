@@ -64,6 +64,10 @@ typedef struct fsy_msg {
     uint32_t attachments; /* fsy_attach_policy_t, from a parent */
     fsy_tip_t *tips;      /* HELLO from a parent: the child's own streams */
     size_t n_tips;
+    /* HELLO, ACK or HEARTBEAT from a parent: what the root holds of the
+     * child's subtree's streams (has_root false: not sent) */
+    fsy_vv_t root;
+    bool has_root;
     uint64_t id;
     fsy_change_list_t changes;
     bool urgent; /* BATCH: urgent transactions, ahead of the log order */

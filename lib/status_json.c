@@ -117,6 +117,23 @@ s_recovery(cJSON *root, const fsy_recovery_t *r)
            s_num(o, "set_aside", (double)r->displaced);
 }
 
+/* "delivery": how far up the tree this site's changes are. */
+static bool
+s_delivery(cJSON *root, const fsy_pending_t *p, uint64_t now)
+{
+    char text[256];
+    cJSON *o = cJSON_AddObjectToObject(root, "delivery");
+    return o != NULL && cJSON_AddBoolToObject(o, "root", p->is_root) &&
+           s_num(o, "documents_not_at_hq", (double)p->docs) &&
+           s_num(o, "changes_not_at_hq", (double)p->changes) &&
+           s_num(o, "documents_not_at_parent", (double)p->docs_not_at_parent) &&
+           s_num(o, "changes_not_at_parent",
+                 (double)p->changes_not_at_parent) &&
+           (p->oldest_ms == 0 ? cJSON_AddNullToObject(o, "oldest_ms") != NULL
+                              : s_num(o, "oldest_ms", (double)p->oldest_ms)) &&
+           s_str(o, "text", fsy_pending_text(p, now, text, sizeof text));
+}
+
 char *
 fsy_status_view_json(const fsy_status_view_t *v)
 {
@@ -128,7 +145,8 @@ fsy_status_view_json(const fsy_status_view_t *v)
               s_num(root, "changes", (double)v->counts.changes) &&
               s_num(root, "documents", (double)v->counts.documents) &&
               s_num(root, "conflicts", (double)v->counts.conflicts) &&
-              s_recovery(root, &v->recovery);
+              s_recovery(root, &v->recovery) &&
+              s_delivery(root, &v->pending, v->now_ms);
     for (size_t i = 0; ok && i < v->n; i++) {
         cJSON *r = s_row(&v->rows[i], v->now_ms);
         ok = r != NULL && cJSON_AddItemToArray(sites, r);

@@ -67,6 +67,29 @@ fsy_level_name(fsy_level_t l)
                                   : "green";
 }
 
+const char *
+fsy_pending_text(const fsy_pending_t *p, uint64_t now_ms, char *buf, size_t len)
+{
+    char age[32], parent[96] = "";
+    if (p->is_root)
+        snprintf(buf, len, "%s", "");
+    else if (p->changes == 0)
+        snprintf(buf, len, "everything written here is at HQ");
+    else {
+        if (p->changes_not_at_parent > 0)
+            snprintf(parent, sizeof parent,
+                     "; %" PRIu64 " of them (%" PRIu64
+                     " changes) not yet at the parent",
+                     p->docs_not_at_parent, p->changes_not_at_parent);
+        snprintf(buf, len,
+                 "%" PRIu64 " document%s (%" PRIu64
+                 " changes) not yet at HQ, oldest written %s%s",
+                 p->docs, p->docs == 1 ? "" : "s", p->changes,
+                 fsy_age(p->oldest_ms, now_ms, age, sizeof age), parent);
+    }
+    return buf;
+}
+
 void
 fsy_status_view_free(fsy_status_view_t *v)
 {
@@ -299,6 +322,8 @@ fsy_status_view_load(fsy_store_t *s, const fsy_config_t *cfg, bool all_sites,
     int rc = fsy_store_counts(s, &out->counts);
     if (rc == FSY_OK)
         rc = fsy_store_recovery(s, &out->recovery);
+    if (rc == FSY_OK)
+        rc = fsy_store_pending(s, NULL, NULL, &out->pending);
     if (rc == FSY_OK)
         rc = fsy_store_vv(s, &src.vv);
     if (rc == FSY_OK)

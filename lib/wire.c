@@ -265,6 +265,13 @@ s_dec_tips(const Fieldsync__Hello *h, fsy_msg_t *out)
     return FSY_OK;
 }
 
+static int
+s_dec_root(const Fieldsync__VersionVector *root, fsy_msg_t *out)
+{
+    out->has_root = root != NULL;
+    return root == NULL ? FSY_OK : fsy_wire_dec_vv(root, &out->root);
+}
+
 int
 fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
 {
@@ -276,11 +283,16 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
     Fieldsync__Refuse refuse = FIELDSYNC__REFUSE__INIT;
     Fieldsync__Health health = FIELDSYNC__HEALTH__INIT;
     Fieldsync__Origin origin = FIELDSYNC__ORIGIN__INIT;
-    fsy_wire_vv_enc_t ve = {0};
+    int rc = FSY_OK;
+    fsy_wire_vv_enc_t ve = {0}, re = {0};
     fsy_wire_blob_enc_t be = {0};
     s_tips_enc_t tips = {0};
+    Fieldsync__VersionVector *root = NULL;
+    if (m->has_root) {
+        rc = fsy_wire_vv_build(&re, &m->root);
+        root = &re.msg;
+    }
     uint8_t *z = NULL;
-    int rc = FSY_OK;
     f.protocol = FSY_PROTOCOL_VERSION;
     switch (m->type) {
     case FSY_MSG_HELLO:
@@ -291,8 +303,10 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
         hello.max_txn_changes = m->max_txn_changes;
         hello.has_attachments = m->attachments != 0;
         hello.attachments = m->attachments;
-        rc = fsy_wire_vv_build(&ve, &m->vv);
+        if (rc == FSY_OK)
+            rc = fsy_wire_vv_build(&ve, &m->vv);
         hello.vv = &ve.msg;
+        hello.root = root;
         if (rc == FSY_OK)
             rc = s_enc_tips(m, &hello, &tips);
         f.body_case = FIELDSYNC__FRAME__BODY_HELLO;
@@ -307,13 +321,16 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
         ack.id = m->id;
         ack.gapped = m->gapped;
         ack.refused = m->refused;
-        rc = fsy_wire_vv_build(&ve, &m->vv);
+        if (rc == FSY_OK)
+            rc = fsy_wire_vv_build(&ve, &m->vv);
         ack.vv = &ve.msg;
+        ack.root = root;
         f.body_case = FIELDSYNC__FRAME__BODY_ACK;
         f.ack = &ack;
         break;
     case FSY_MSG_HEARTBEAT:
         hb.sent_ms = m->sent_ms;
+        hb.root = root;
         f.body_case = FIELDSYNC__FRAME__BODY_HEARTBEAT;
         f.heartbeat = &hb;
         break;
@@ -341,6 +358,7 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
     free(tips.v);
     free(tips.p);
     fsy_wire_vv_enc_free(&ve);
+    fsy_wire_vv_enc_free(&re);
     free(z);
     return rc;
 }
@@ -373,21 +391,25 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
         int rc = fsy_wire_dec_origin(f->hello->origin, &out->origin);
         if (rc == FSY_OK)
             rc = fsy_wire_dec_vv(f->hello->vv, &out->vv);
+        if (rc == FSY_OK)
+            rc = s_dec_root(f->hello->root, out);
         return rc ? rc : s_dec_tips(f->hello, out);
     }
     case FIELDSYNC__FRAME__BODY_BATCH:
         out->type = FSY_MSG_BATCH;
         return s_dec_batch_msg(f->batch, out);
-    case FIELDSYNC__FRAME__BODY_ACK:
+    case FIELDSYNC__FRAME__BODY_ACK: {
         out->type = FSY_MSG_ACK;
         out->id = f->ack->id;
         out->gapped = f->ack->gapped;
         out->refused = f->ack->refused;
-        return fsy_wire_dec_vv(f->ack->vv, &out->vv);
+        int rc = fsy_wire_dec_vv(f->ack->vv, &out->vv);
+        return rc ? rc : s_dec_root(f->ack->root, out);
+    }
     case FIELDSYNC__FRAME__BODY_HEARTBEAT:
         out->type = FSY_MSG_HEARTBEAT;
         out->sent_ms = f->heartbeat->sent_ms;
-        return FSY_OK;
+        return s_dec_root(f->heartbeat->root, out);
     case FIELDSYNC__FRAME__BODY_REFUSE:
         out->type = FSY_MSG_REFUSE;
         snprintf(out->reason, sizeof out->reason, "%s", f->refuse->reason);

@@ -71,6 +71,7 @@ typedef struct fsy_status_view {
     fsy_site_row_t *rows; /* self first, then parent, children, below */
     size_t n;
     fsy_recovery_t recovery; /* this site recovering from a restore */
+    fsy_pending_t pending;   /* what was written here, not yet at HQ */
 } fsy_status_view_t;
 
 /*
@@ -90,6 +91,13 @@ const char *fsy_transfer_text(const fsy_site_row_t *r, char *buf, size_t len);
 
 /* Seconds until waiting bytes arrive at rate bytes/s; 0 when unknown. */
 uint64_t fsy_transfer_eta_s(uint64_t waiting, uint64_t rate);
+
+/* How far up the tree this site's changes are, for people: "12 documents
+ * (31 changes) not yet at HQ, oldest written 3d02h ago; 5 of them (9
+ * changes) not yet at the parent", "everything written here is at HQ", or
+ * "" at the root. Returns buf. */
+const char *fsy_pending_text(const fsy_pending_t *p, uint64_t now_ms, char *buf,
+                             size_t len);
 
 /* "green", "amber", "red". */
 const char *fsy_level_name(fsy_level_t l);

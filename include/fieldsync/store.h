@@ -298,6 +298,53 @@ typedef struct fsy_recover_result {
 int fsy_store_recover_finish(fsy_store_t *s, const fsy_vv_t *theirs,
                              fsy_recover_result_t *out);
 
+/* ---- how far up the tree this site's changes are (store_delivery.c) ---
+ *
+ * The root (HQ) holds what its vector says; each parent passes down what
+ * it knows the root holds (HELLO and ACK), so a site learns per stream how
+ * far its own changes got.
+ */
+
+/* Marks this replica as the root's (a site with no parent: everything
+ * here is at the root) or not. Writes only on a change. */
+int fsy_store_set_root(fsy_store_t *s, bool is_root);
+
+/* What the root holds, as the parent relayed it: remembered per entry
+ * (never lowered). One transaction. */
+int fsy_store_root_delivered(fsy_store_t *s, const fsy_vv_t *root);
+
+/* What this replica knows the root holds, of every stream: at the root,
+ * its own vector. *out is the caller's (fsy_vv_free). */
+int fsy_store_root_vv(fsy_store_t *s, fsy_vv_t **out);
+
+/* One document with changes written here and not yet at the root. */
+typedef struct fsy_pending_doc {
+    char scope[FSY_SCOPE_MAX + 1];
+    char doc[FSY_DOC_MAX + 1];
+    uint64_t changes;       /* not yet at the root */
+    uint64_t not_at_parent; /* of those, not even at the parent */
+    uint64_t oldest_ms;     /* when the oldest was written (its hlc) */
+} fsy_pending_doc_t;
+
+typedef struct fsy_pending {
+    bool is_root;           /* this is the root: nothing is pending */
+    uint64_t docs, changes; /* not yet at the root */
+    uint64_t docs_not_at_parent, changes_not_at_parent;
+    uint64_t oldest_ms; /* 0 when none */
+} fsy_pending_t;
+
+typedef int (*fsy_pending_cb)(const fsy_pending_doc_t *d, void *ctx);
+
+/* This site's documents with changes not yet at the root, oldest first,
+ * to cb (may be NULL), and the totals in *out. cb's non-zero return stops
+ * the walk and is returned. */
+int fsy_store_pending(fsy_store_t *s, fsy_pending_cb cb, void *ctx,
+                      fsy_pending_t *out);
+
+/* The same for one document (out->docs is 0 or 1). */
+int fsy_store_pending_doc(fsy_store_t *s, const char *scope, const char *doc,
+                          fsy_pending_t *out);
+
 /* ---- urgent transactions (store_urgent.c) ------------------------------ */
 
 /* A mark lapses after a week, or once FSY_URGENT_KEEP newer ones exist:

@@ -6,8 +6,8 @@
 # aside, takes a new incarnation, gets its old stream (r2) back from hq and
 # writes r3 again: within 30 s r2 is back at gao, r3 is at hq, digests are
 # equal, both verify, and status said "recovering" (amber) meanwhile.
-# The link is slowed (link_relay, 800 ms each way) so the recovery lasts
-# long enough to be seen.
+# The link is slowed (link_relay, 800 ms each way), and held while status
+# is read during the recovery.
 . "$(dirname "$0")/lib_daemon.sh"
 : "${LINK_RELAY:?LINK_RELAY must point at the link_relay tool}"
 SYNC_CONF='heartbeat_ms = 200\ntimeout_ms = 8000\nbatch_changes = 100\nwindow = 2'
@@ -36,7 +36,8 @@ fs gao put sitrep-1203 --kind analysis --scope MLI --set title="r3" >/dev/null
 [ "$(title gao sitrep-1202)" = "" ] || fail "the restored copy holds r2"
 relay=$(free_port)
 "$LINK_RELAY" relay "$relay" "127.0.0.1:${PORT[hq]}" 800 >>"$T/relay.log" 2>&1 &
-PIDS+=("$!")
+RELAY=$!
+PIDS+=("$RELAY")
 PARENT_EP[gao]=tcp://127.0.0.1:$relay
 conf gao >"$T/gao.conf"
 : >"$T/gao.log"
@@ -44,14 +45,19 @@ t0=$SECONDS
 start gao
 
 step "gao says it is recovering (amber, with the reason), then recovers"
+# The link is held (the relay stopped) as soon as gao starts recovering,
+# so what status says meanwhile is read without a race; then let go.
+wait_until 20 "gao did not start recovering" grep -q "event=rollback.*action=recovering" "$T/gao.log"
+kill -STOP "$RELAY"
 recovering() {
   fs gao status --json >"$T/st.json" 2>/dev/null || return 1
   [ "$(jq -r '.sites[0].health' "$T/st.json")" = amber ] &&
     [ "$(jq -r '.sites[0].why' "$T/st.json")" = "recovering from a restore" ] &&
     jq -r '.sites[0].last_error' "$T/st.json" | grep -q "restored from an older copy"
 }
-wait_until 20 "gao's status never said it was recovering" recovering
+wait_until 10 "gao's status does not say it is recovering" recovering
 echo "gao's status while recovering: $(fs gao status | grep -m1 'recovering from')"
+kill -CONT "$RELAY"
 at_hq() { [ "$(title hq sitrep-1203)" = r3 ]; }
 wait_until 30 "r3 did not reach hq" at_hq
 wait_converged 30 hq gao

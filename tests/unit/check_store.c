@@ -780,6 +780,51 @@ START_TEST(test_store_restored_replica_recovers)
 }
 END_TEST
 
+/* What was written here and is not yet at the parent, or at the root:
+ * per document, from what the parent and the root are known to hold. */
+START_TEST(test_store_pending_follows_parent_and_root)
+{
+    fsy_store_t *hq = tu_replica("hq"), *gao = tu_replica("gao");
+    ck_ok(fsy_store_set_root(hq, true));
+    tu_put(gao, "MLI", "jmac-flash-01", "analysis", "title", "a");
+    tu_put(gao, "MLI", "jmac-flash-02", "analysis", "title", "b");
+    tu_put(hq, "MLI", "isf-mli-2027", "plan", "title", "ISF");
+    tu_sync(hq, gao); /* others' changes are never pending here */
+    fsy_pending_t p;
+    ck_ok(fsy_store_pending(gao, NULL, NULL, &p));
+    ck_assert(!p.is_root);
+    ck_assert_uint_eq(p.docs, 2);
+    ck_assert_uint_eq(p.changes, 4);
+    ck_assert_uint_eq(p.docs_not_at_parent, 2);
+    ck_assert_uint_ne(p.oldest_ms, 0);
+
+    tu_sync(gao, hq); /* the parent is the root here */
+    s_delivered(gao, hq);
+    ck_ok(fsy_store_pending(gao, NULL, NULL, &p));
+    ck_assert_uint_eq(p.docs, 2); /* at the parent, root not heard yet */
+    ck_assert_uint_eq(p.docs_not_at_parent, 0);
+    tu_put(gao, "MLI", "jmac-flash-01", NULL, "title", "a2");
+    fsy_vv_t *root = NULL;
+    ck_ok(fsy_store_root_vv(hq, &root));
+    ck_ok(fsy_store_root_delivered(gao, root));
+    fsy_vv_free(&root);
+    ck_ok(fsy_store_pending(gao, NULL, NULL, &p));
+    ck_assert_uint_eq(p.docs, 1); /* only the edit after */
+    ck_assert_uint_eq(p.changes, 1);
+    ck_assert_uint_eq(p.changes_not_at_parent, 1);
+    ck_ok(fsy_store_pending_doc(gao, "MLI", "jmac-flash-02", &p));
+    ck_assert_uint_eq(p.changes, 0);
+    ck_ok(fsy_store_root_vv(gao, &root)); /* what gao relays to its own */
+    ck_assert_uint_eq(fsy_vv_get(root, "MLI", fsy_store_origin(gao)), 4);
+    fsy_vv_free(&root);
+    ck_ok(fsy_store_pending(hq, NULL, NULL, &p));
+    ck_assert(p.is_root);
+    ck_assert_uint_eq(p.docs, 0);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
+}
+END_TEST
+
 static int
 s_collect_log(const fsy_change_t *c, uint64_t lseq, void *ctx)
 {
@@ -1087,6 +1132,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_own_changes_from_elsewhere_are_refused);
     tcase_add_test(tc, test_store_rollback_is_seen_in_vectors_and_tips);
     tcase_add_test(tc, test_store_restored_replica_recovers);
+    tcase_add_test(tc, test_store_pending_follows_parent_and_root);
     suite_add_tcase(su, tc);
     return su;
 }
