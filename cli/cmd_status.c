@@ -29,7 +29,9 @@ static const char s_status_help[] =
     "each: its state, when it was last heard from, BEHIND (changes held\n"
     "here that it lacks, in the scopes it receives), AHEAD (changes it\n"
     "holds that are not here yet), its open conflicts, its clock against\n"
-    "this site's, and its last error. HEALTH is green, amber or red by\n"
+    "this site's, AS OF (how old its newest change here is), and its\n"
+    "last error. Sites heard of by bundle only have the role courier.\n"
+    "HEALTH is green, amber or red by\n"
     "the [status] thresholds of the configuration (-c), and WHY says\n"
     "what made it so. Colours only when stdout is a terminal.\n"
     "\n"
@@ -83,13 +85,26 @@ s_offset(const fsy_site_row_t *r, char *buf, size_t len)
     return buf;
 }
 
+/* "3d02h" (age, one word), or "-" for none. */
+static const char *
+s_short_age(uint64_t then_ms, uint64_t now, char *buf, size_t len)
+{
+    if (then_ms == 0)
+        return "-";
+    fsy_age(then_ms, now, buf, len);
+    char *sp = strchr(buf, ' ');
+    if (sp != NULL)
+        *sp = '\0';
+    return buf;
+}
+
 static void
 s_print_row(const fsy_site_row_t *r, uint64_t now, bool colour)
 {
-    char age[32], off[32], conf[24];
+    char age[32], off[32], conf[24], asof[32];
     snprintf(conf, sizeof conf, "%" PRIu64, r->conflicts);
-    printf("%s%-6s%s %-16s %-6s %-12s %-13s %8" PRIu64 " %8" PRIu64
-           " %9s %-8s %s%s%s\n",
+    printf("%s%-7s%s %-16s %-7s %-12s %-13s %8" PRIu64 " %8" PRIu64
+           " %9s %-8s %-8s %s%s%s\n",
            colour ? s_colour(r->level) : "", fsy_level_name(r->level),
            colour ? "\033[0m" : "", r->site, r->role, r->state,
            strcmp(r->role, "self") == 0
@@ -97,11 +112,15 @@ s_print_row(const fsy_site_row_t *r, uint64_t now, bool colour)
                : fsy_age(r->last_contact_ms, now, age, sizeof age),
            r->behind, r->ahead,
            r->reported || strcmp(r->role, "self") == 0 ? conf : "?",
+           s_short_age(r->as_of_ms, now, asof, sizeof asof),
            s_offset(r, off, sizeof off), r->why[0] ? r->why : "-",
            r->last_error[0] ? ": " : "", r->last_error);
     char moving[160];
     if (fsy_transfer_text(r, moving, sizeof moving)[0] != '\0')
-        printf("%-6s attachments: %s\n", "", moving);
+        printf("%-7s attachments: %s\n", "", moving);
+    if (r->courier_ms != 0 && strcmp(r->role, "courier") != 0)
+        printf("%-7s by courier too: last bundle imported %s\n", "",
+               fsy_age(r->courier_ms, now, age, sizeof age));
 }
 
 static void
@@ -119,9 +138,9 @@ s_print_text(const fsy_status_view_t *v)
         printf("no neighbours recorded: fieldsyncd has not synced yet\n");
         return;
     }
-    printf("%-6s %-16s %-6s %-12s %-13s %8s %8s %9s %-8s %s\n", "HEALTH",
+    printf("%-7s %-16s %-7s %-12s %-13s %8s %8s %9s %-8s %-8s %s\n", "HEALTH",
            "SITE", "ROLE", "STATE", "LAST CONTACT", "BEHIND", "AHEAD",
-           "CONFLICTS", "CLOCK", "WHY: LAST ERROR");
+           "CONFLICTS", "AS OF", "CLOCK", "WHY: LAST ERROR");
     for (size_t i = 0; i < v->n; i++)
         s_print_row(&v->rows[i], v->now_ms, colour);
 }
@@ -129,8 +148,6 @@ s_print_text(const fsy_status_view_t *v)
 static int
 s_options(fsy_cli_t *cli, int argc, char **argv, bool *json, bool *all)
 {
-    const char *help =
-        cli->usage == s_status_usage ? s_status_help : s_pending_help;
     enum { OPT_JSON = 256, OPT_ALL };
     static const struct option opts[] = {
         {"json", no_argument, NULL, OPT_JSON},
@@ -145,7 +162,7 @@ s_options(fsy_cli_t *cli, int argc, char **argv, bool *json, bool *all)
         else if (c == OPT_ALL)
             *all = true;
         else if (c == 'h')
-            return fsy_cli_help(cli, help);
+            return fsy_cli_help(cli, s_status_help);
         else
             return fsy_cli_bad_option(cli, c, argv);
     }
@@ -242,11 +259,9 @@ int
 fsy_cmd_pending(fsy_cli_t *cli, int argc, char **argv)
 {
     fsy_store_t *s = NULL;
-    bool json = false, all = false;
+    bool json = false;
     cli->usage = s_pending_usage;
-    int rc = s_options(cli, argc, argv, &json, &all);
-    if (rc == 0 && all)
-        rc = fsy_cli_failf(cli, "--all-sites is an option of status");
+    int rc = fsy_cli_json_only(cli, argc, argv, s_pending_help, &json);
     if (rc == 0)
         rc = fsy_cli_open(cli, &s);
     s_pending_out_t o = {.json = json, .now = fsy_wall_ms()};

@@ -66,6 +66,7 @@ int fsy_cmd_digest(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_verify(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_status(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_pending(fsy_cli_t *cli, int argc, char **argv);
+int fsy_cmd_decommission(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_keygen(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_export(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_import(fsy_cli_t *cli, int argc, char **argv);

@@ -45,6 +45,8 @@ static const s_cmd_t s_cmds[] = {
     {"verify", fsy_cmd_verify, "check the replica for damage"},
     {"status", fsy_cmd_status, "this site and its neighbours' sync state"},
     {"pending", fsy_cmd_pending, "what was written here and is not yet at HQ"},
+    {"decommission", fsy_cmd_decommission,
+     "take a closed site off the roster (its data stays)"},
     {"keygen", fsy_cmd_keygen, "create this site's key pair"},
     {"fetch", fsy_cmd_fetch, "ask for an attachment sent on demand"},
 };

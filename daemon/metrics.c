@@ -82,6 +82,9 @@ S_VALUE(s_ahead, s_other(r), r->ahead)
 S_VALUE(s_conflicts, r->reported || !s_other(r), r->conflicts)
 S_VALUE(s_offset, s_other(r) && r->offset_known, r->clock_offset_ms / 1e3)
 S_VALUE(s_level, true, r->level)
+S_VALUE(s_data_age, r->as_of_ms != 0, fsy_since_ms(r->as_of_ms, now) / 1e3)
+S_VALUE(s_bundle_age, r->courier_ms != 0,
+        fsy_since_ms(r->courier_ms, now) / 1e3)
 /* counters: ours with each neighbour */
 S_VALUE(s_bytes_sent, r->neighbour, r->bytes_sent)
 S_VALUE(s_bytes_received, r->neighbour, r->bytes_received)
@@ -170,6 +173,11 @@ fsy_metrics_render(const fsy_status_view_t *v, const fsy_process_info_t *p)
                "The site's clock minus this site's, estimated.", s_offset);
     s_per_site(f, v, "fieldsync_site_health", "gauge",
                "0 green, 1 amber, 2 red, by the [status] thresholds.", s_level);
+    s_per_site(f, v, "fieldsync_site_data_age_seconds", "gauge",
+               "Age of the site's newest change held here.", s_data_age);
+    s_per_site(f, v, "fieldsync_site_last_bundle_seconds", "gauge",
+               "Seconds since a bundle from the site was last imported.",
+               s_bundle_age);
     s_per_site(f, v, "fieldsync_peer_bytes_sent_total", "counter",
                "Bytes sent to a neighbour (resets with its session).",
                s_bytes_sent);

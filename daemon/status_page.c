@@ -97,6 +97,8 @@ s_row(FILE *f, const fsy_site_row_t *r, uint64_t now)
         fprintf(f, "<td class=\"n\">%" PRIu64 "</td>", r->conflicts);
     else
         fputs("<td class=\"n muted\">?</td>", f);
+    fprintf(f, "<td>%s</td>",
+            r->as_of_ms ? fsy_age(r->as_of_ms, now, age, sizeof age) : "-");
     if (r->offset_known && strcmp(r->role, "self") != 0)
         fprintf(f, "<td class=\"n\">%+.1f s</td><td>",
                 r->clock_offset_ms / 1e3);
@@ -108,6 +110,10 @@ s_row(FILE *f, const fsy_site_row_t *r, uint64_t now)
         fputs(r->why[0] ? "<br>" : "", f);
         s_esc(f, moving);
     }
+    if (r->courier_ms != 0 && strcmp(r->role, "courier") != 0)
+        fprintf(f, "%sby courier too: last bundle imported %s",
+                r->why[0] ? "<br>" : "",
+                fsy_age(r->courier_ms, now, age, sizeof age));
     if (r->last_error[0] != '\0') {
         fputs(r->why[0] ? "<br><span class=\"muted\">"
                         : "<span class=\"muted\">",
@@ -142,7 +148,8 @@ fsy_status_page_render(const fsy_status_view_t *v, unsigned refresh_s)
             v->counts.conflicts, FSY_VERSION_STRING, refresh_s);
     fputs("<table id=\"sites\"><thead><tr><th>Health</th><th>Site</th>"
           "<th>Role</th><th>State</th><th>Last contact</th><th>Behind</th>"
-          "<th>Ahead</th><th>Conflicts</th><th>Clock</th><th>Why</th>"
+          "<th>Ahead</th><th>Conflicts</th><th>Data as of</th><th>Clock</th>"
+          "<th>Why</th>"
           "</tr></thead><tbody>\n",
           f);
     for (size_t i = 0; i < v->n; i++)

@@ -1135,6 +1135,8 @@ fsy_bundle_import_trusted(fsy_store_t *s, const char *path,
     r.stats = stats;
     if (rc == FSY_OK && (rc = fsy_store_begin(s)) == FSY_OK) {
         rc = s_import_batches(s, &r, stats);
+        if (rc == FSY_OK) /* the roster: this site came by courier */
+            rc = fsy_store_courier_seen(s, head.sender.site, head.created_ms);
         if (rc == FSY_OK)
             rc = fsy_store_commit(s);
         else

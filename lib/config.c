@@ -55,7 +55,9 @@ fsy_config_defaults(fsy_config_t *cfg)
                                          .red_after_s = 900,
                                          .amber_behind = 1000,
                                          .red_behind = 100000,
-                                         .amber_clock_offset_s = 60};
+                                         .amber_clock_offset_s = 60,
+                                         .courier_amber_after_s = 8 * 86400,
+                                         .courier_red_after_s = 30 * 86400};
     cfg->log_level = FSY_LOG_INFO;
 }
 
@@ -228,6 +230,8 @@ static const s_tuning_t s_tunings[] = {
     S_LIMIT(amber_behind, 1, (uint64_t)1 << 40),
     S_LIMIT(red_behind, 1, (uint64_t)1 << 40),
     S_LIMIT(amber_clock_offset_s, 1, 30u * 86400u),
+    S_LIMIT(courier_amber_after_s, 1, 365u * 86400u),
+    S_LIMIT(courier_red_after_s, 1, 365u * 86400u),
 };
 
 /* 1: handled; 0: bad value (p->why says why); -1: not a numeric key. */

@@ -95,8 +95,13 @@ s_row(const fsy_site_row_t *r, uint64_t now)
              ? s_num(o, "clock_offset_ms", (double)r->clock_offset_ms)
              : cJSON_AddNullToObject(o, "clock_offset_ms") != NULL) &&
         s_str(o, "last_error", r->last_error) && s_counters(o, r) &&
-        s_attachments(o, r) && s_str(o, "health", fsy_level_name(r->level)) &&
-        s_str(o, "why", r->why);
+        s_attachments(o, r) &&
+        (r->as_of_ms == 0 ? cJSON_AddNullToObject(o, "data_as_of_ms") != NULL
+                          : s_num(o, "data_as_of_ms", (double)r->as_of_ms)) &&
+        (r->courier_ms == 0
+             ? cJSON_AddNullToObject(o, "last_bundle_ms") != NULL
+             : s_num(o, "last_bundle_ms", (double)r->courier_ms)) &&
+        s_str(o, "health", fsy_level_name(r->level)) && s_str(o, "why", r->why);
     if (!ok) {
         cJSON_Delete(o);
         return NULL;

@@ -8,6 +8,7 @@
 
 #include "fieldsync/attachment.h"
 #include "fieldsync/health.h"
+#include "fieldsync/ident.h"
 #include "fieldsync/status_view.h"
 #include "fieldsync/version.h"
 
@@ -109,6 +110,22 @@ s_raise(fsy_site_row_t *r, fsy_level_t l, const char *why)
     }
 }
 
+/* A site heard of by courier only: by the age of its last bundle. */
+static void
+s_courier_level(fsy_site_row_t *r, const fsy_thresholds_t *t, uint64_t now)
+{
+    char b[80], age[32];
+    uint64_t s = fsy_since_ms(r->last_contact_ms, now) / 1000;
+    snprintf(b, sizeof b, "last bundle imported %s",
+             fsy_age(r->last_contact_ms, now, age, sizeof age));
+    if (s >= t->courier_red_after_s)
+        s_raise(r, FSY_LEVEL_RED, b);
+    else if (s >= t->courier_amber_after_s)
+        s_raise(r, FSY_LEVEL_AMBER, b);
+    if (r->conflicts > 0)
+        s_raise(r, FSY_LEVEL_AMBER, "open conflicts");
+}
+
 static void
 s_level(fsy_site_row_t *r, const fsy_thresholds_t *t, uint64_t now)
 {
@@ -131,8 +148,14 @@ s_level(fsy_site_row_t *r, const fsy_thresholds_t *t, uint64_t now)
              fsy_age(r->last_contact_ms, now, age, sizeof age));
     snprintf(changes, sizeof changes, "%" PRIu64 " changes apart", apart);
     snprintf(clock, sizeof clock, "clock off by %" PRIu64 " s", skew / 1000);
+    if (strcmp(r->role, "courier") == 0) {
+        s_courier_level(r, t, now);
+        return;
+    }
     if (r->last_contact_ms == 0)
-        s_raise(r, FSY_LEVEL_RED, "never heard from");
+        s_raise(r, FSY_LEVEL_RED,
+                strcmp(r->role, "child") == 0 ? "never connected"
+                                              : "never heard from");
     if (age_s >= t->red_after_s)
         s_raise(r, FSY_LEVEL_RED, heard);
     if (apart >= t->red_behind)
@@ -160,6 +183,10 @@ typedef struct s_src {
     size_t n_peers;
     fsy_site_health_t *sites;
     size_t n_sites;
+    fsy_courier_t *couriers;
+    size_t n_couriers;
+    fsy_as_of_t *as_of;
+    size_t n_as_of;
 } s_src_t;
 
 static void
@@ -168,6 +195,8 @@ s_src_free(s_src_t *src)
     fsy_vv_free(&src->vv);
     fsy_peer_status_free(src->peers, src->n_peers);
     fsy_site_health_free(src->sites, src->n_sites);
+    free(src->couriers);
+    free(src->as_of);
 }
 
 static const fsy_peer_status_t *
@@ -295,22 +324,144 @@ s_self(fsy_status_view_t *v, fsy_site_row_t *r, const fsy_site_health_t *h)
                  v->recovery.displaced, v->recovery.retired.incarnation);
 }
 
+/* A new, zeroed row; NULL when out of memory. */
+static fsy_site_row_t *
+s_push(fsy_status_view_t *v)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        fsy_site_row_t *r = realloc(v->rows, cap * sizeof *r);
+        if (r == NULL)
+            return NULL;
+        v->rows = r;
+        v->cap = cap;
+    }
+    fsy_site_row_t *r = &v->rows[v->n++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+static bool
+s_listed(const fsy_status_view_t *v, const char *site)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(v->rows[i].site, site) == 0)
+            return true;
+    return false;
+}
+
+/* A site the configuration names that never connected (or was never
+ * heard of): red, "never connected", in every view. */
+static bool
+s_unheard(fsy_status_view_t *v, const char *site, const char *role,
+          const char *via)
+{
+    if (s_listed(v, site))
+        return true;
+    fsy_site_row_t *r = s_push(v);
+    if (r == NULL)
+        return false;
+    snprintf(r->site, sizeof r->site, "%s", site);
+    snprintf(r->via, sizeof r->via, "%s", via);
+    r->role = role;
+    r->state = "disconnected";
+    r->neighbour = strcmp(role, "child") == 0;
+    return true;
+}
+
+static bool
+s_by_courier(const s_src_t *src, const char *site)
+{
+    for (size_t i = 0; i < src->n_couriers; i++)
+        if (strcmp(src->couriers[i].site, site) == 0)
+            return true;
+    return false;
+}
+
+/* Configured children and the sites below them, however they came; one
+ * whose bundles were imported is a courier site, not a silent one. */
+static bool
+s_configured(fsy_status_view_t *v, const s_src_t *src, const fsy_config_t *cfg,
+             bool all_sites)
+{
+    for (size_t i = 0; i < cfg->n_children; i++) {
+        const fsy_child_conf_t *k = &cfg->children[i];
+        if (!s_by_courier(src, k->site) && !s_unheard(v, k->site, "child", ""))
+            return false;
+        char list[sizeof k->sites_below], *save = NULL;
+        snprintf(list, sizeof list, "%s", k->sites_below);
+        for (char *t = strtok_r(list, ", \t", &save); all_sites && t;
+             t = strtok_r(NULL, ", \t", &save))
+            if (fsy_check_site(t) == FSY_OK && !s_by_courier(src, t) &&
+                !s_unheard(v, t, "below", k->site))
+                return false;
+    }
+    return true;
+}
+
+/* Sites heard of by courier only. */
+static bool
+s_couriers(fsy_status_view_t *v, const s_src_t *src)
+{
+    for (size_t i = 0; i < src->n_couriers; i++) {
+        const fsy_courier_t *c = &src->couriers[i];
+        if (s_listed(v, c->site))
+            continue;
+        fsy_site_row_t *r = s_push(v);
+        if (r == NULL)
+            return false;
+        snprintf(r->site, sizeof r->site, "%s", c->site);
+        r->role = r->state = "courier";
+        r->last_contact_ms = c->imported_ms;
+    }
+    return true;
+}
+
+/* Data as of, and the last bundle, for every row. */
 static void
+s_dates(fsy_status_view_t *v, const s_src_t *src)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        fsy_site_row_t *r = &v->rows[i];
+        for (size_t j = 0; j < src->n_as_of; j++)
+            if (strcmp(src->as_of[j].site, r->site) == 0)
+                r->as_of_ms = src->as_of[j].newest_ms;
+        for (size_t j = 0; j < src->n_couriers; j++)
+            if (strcmp(src->couriers[j].site, r->site) == 0)
+                r->courier_ms = src->couriers[j].imported_ms;
+    }
+}
+
+static int
 s_rows(fsy_status_view_t *v, const s_src_t *src, const fsy_config_t *cfg,
        bool all_sites)
 {
-    s_self(v, &v->rows[v->n++], s_health_of(src->sites, src->n_sites, v->site));
-    for (size_t i = 0; i < src->n_peers; i++)
-        s_neighbour(&v->rows[v->n++], &src->peers[i],
+    fsy_site_row_t *r = s_push(v);
+    if (r == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    s_self(v, r, s_health_of(src->sites, src->n_sites, v->site));
+    for (size_t i = 0; i < src->n_peers; i++) {
+        if ((r = s_push(v)) == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        s_neighbour(r, &src->peers[i],
                     s_health_of(src->sites, src->n_sites, src->peers[i].name),
                     src->vv, cfg, v->now_ms);
+    }
     for (size_t i = 0; all_sites && i < src->n_sites; i++) {
         const fsy_site_health_t *h = &src->sites[i];
-        if (strcmp(h->site, v->site) != 0 && s_peer(src, h->site) == NULL)
-            s_below(&v->rows[v->n++], h, src, cfg, v->now_ms);
+        if (strcmp(h->site, v->site) == 0 || s_peer(src, h->site) != NULL)
+            continue;
+        if ((r = s_push(v)) == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        s_below(r, h, src, cfg, v->now_ms);
     }
+    if (!s_configured(v, src, cfg, all_sites) ||
+        (all_sites && !s_couriers(v, src)))
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    s_dates(v, src);
     for (size_t i = 0; i < v->n; i++)
         s_level(&v->rows[i], &cfg->thresholds, v->now_ms);
+    return FSY_OK;
 }
 
 int
@@ -330,16 +481,17 @@ fsy_status_view_load(fsy_store_t *s, const fsy_config_t *cfg, bool all_sites,
         rc = fsy_store_peers(s, &src.peers, &src.n_peers);
     if (rc == FSY_OK)
         rc = fsy_store_sites(s, &src.sites, &src.n_sites);
-    if (rc == FSY_OK && (out->rows = calloc(1 + src.n_peers + src.n_sites,
-                                            sizeof *out->rows)) == NULL)
-        rc = fsy_err_set(FSY_ENOMEM, "out of memory");
+    if (rc == FSY_OK)
+        rc = fsy_store_couriers(s, &src.couriers, &src.n_couriers);
+    if (rc == FSY_OK)
+        rc = fsy_store_as_of(s, &src.as_of, &src.n_as_of);
     if (rc == FSY_OK) {
         const fsy_origin_t *o = fsy_store_origin(s);
         snprintf(out->site, sizeof out->site, "%s", o->site);
         snprintf(out->incarnation, sizeof out->incarnation, "%016" PRIx64,
                  o->incarnation);
         out->now_ms = now_ms;
-        s_rows(out, &src, cfg, all_sites);
+        rc = s_rows(out, &src, cfg, all_sites);
     }
     s_src_free(&src);
     if (rc != FSY_OK)

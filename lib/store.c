@@ -26,6 +26,8 @@
  *   delivery    (scope, origin) -> how far the parent holds this site's
  *               own streams (store_recover.c), and how far the root (HQ)
  *               holds any stream, as the parent relayed it (store_delivery.c)
+ *   couriers    sites heard of by bundle: last import, newest bundle
+ *               (store_roster.c)
  *   displaced   this site's changes set aside while it recovers from a
  *               restore: the rows of `changes` as they were (store_recover.c)
  *
@@ -202,6 +204,11 @@ static const char s_schema_recovery[] =
     "  bases BLOB NOT NULL, txn_end INTEGER NOT NULL,"
     "  checksum BLOB NOT NULL, ref INTEGER NOT NULL,"
     "  UNIQUE(scope, origin, seq));";
+
+/* Version 5 also added the sites heard of by courier (store_roster.c). */
+static const char s_schema_roster[] =
+    "CREATE TABLE couriers(site TEXT PRIMARY KEY, imported_ms INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, bundles INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =
@@ -532,6 +539,8 @@ s_migrate(fsy_store_t *s, int version)
         rc = fsy_sq_exec(s, s_schema_urgent);
     if (rc == FSY_OK && version < 5)
         rc = fsy_sq_exec(s, s_schema_recovery);
+    if (rc == FSY_OK && version < 5)
+        rc = fsy_sq_exec(s, s_schema_roster);
     char ver[32];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d;", FSY_SCHEMA_VERSION);
     if (rc == FSY_OK)
@@ -590,6 +599,7 @@ s_init_schema(fsy_store_t *s, const char *site)
         (rc = fsy_sq_exec(s, s_schema_blobs)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_urgent)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_recovery)) != FSY_OK ||
+        (rc = fsy_sq_exec(s, s_schema_roster)) != FSY_OK ||
         (rc = fsy_sq_exec(s, ver)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||

@@ -77,6 +77,8 @@ typedef struct fsy_thresholds {
     unsigned amber_after_s, red_after_s; /* since last contact */
     size_t amber_behind, red_behind;     /* changes apart, either way */
     unsigned amber_clock_offset_s;       /* its clock against ours */
+    /* a site heard of by courier only: since its last bundle */
+    unsigned courier_amber_after_s, courier_red_after_s;
 } fsy_thresholds_t;
 
 /* Log levels, most verbose first, and their names indexed by level. */

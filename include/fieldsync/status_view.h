@@ -36,7 +36,8 @@ typedef enum fsy_level {
 
 typedef struct fsy_site_row {
     char site[FSY_SITE_MAX + 1];
-    const char *role;              /* "self", "parent", "child" or "below" */
+    const char *role;              /* "self", "parent", "child", "below"
+                                      or "courier" (bundles only) */
     const char *state;             /* "self", "connected", "disconnected",
                                       "unreachable" (no news: the path is down) */
     char via[FSY_SITE_MAX + 1];    /* neighbour it is heard through */
@@ -58,7 +59,9 @@ typedef struct fsy_site_row {
     /* attachments with a neighbour: bytes still to come and to go, and the
      * rates over the last minute (bytes/s) */
     uint64_t att_in_waiting, att_in_rate, att_out_waiting, att_out_rate;
-    bool recovering; /* self: recovering from a restore (store_recover.c) */
+    bool recovering;     /* self: recovering from a restore (store_recover.c) */
+    uint64_t as_of_ms;   /* its newest change held here; 0: none */
+    uint64_t courier_ms; /* its last bundle imported here; 0: never */
     fsy_level_t level;
     char why[128]; /* what made it amber or red, "" when green */
 } fsy_site_row_t;
@@ -68,8 +71,9 @@ typedef struct fsy_status_view {
     char incarnation[17];
     fsy_store_counts_t counts;
     uint64_t now_ms;
-    fsy_site_row_t *rows; /* self first, then parent, children, below */
-    size_t n;
+    fsy_site_row_t *rows; /* self first, then parent, children, below,
+                             couriers */
+    size_t n, cap;
     fsy_recovery_t recovery; /* this site recovering from a restore */
     fsy_pending_t pending;   /* what was written here, not yet at HQ */
 } fsy_status_view_t;

@@ -498,6 +498,38 @@ int fsy_store_sites(fsy_store_t *s, struct fsy_site_health **out, size_t *n);
 int fsy_store_site_disconnected(fsy_store_t *s, const char *site,
                                 uint64_t heard_ms);
 
+/* ---- the roster: sites known otherwise (store_roster.c) -------------- */
+
+/* A site heard of by courier: bundles from it imported here. */
+typedef struct fsy_courier {
+    char site[FSY_SITE_MAX + 1];
+    uint64_t imported_ms; /* the last import */
+    uint64_t created_ms;  /* when the newest of them was written */
+    uint64_t bundles;     /* how many were imported */
+} fsy_courier_t;
+
+/* Records a bundle from site imported now (not our own), inside the
+ * caller's transaction or group. */
+int fsy_store_courier_seen(fsy_store_t *s, const char *site,
+                           uint64_t created_ms);
+
+/* Every courier site, by name; *out is the caller's (free()). */
+int fsy_store_couriers(fsy_store_t *s, fsy_courier_t **out, size_t *n);
+
+/* How recent each site's data is here: its newest change (any scope,
+ * any incarnation). *out is the caller's (free()). */
+typedef struct fsy_as_of {
+    char site[FSY_SITE_MAX + 1];
+    uint64_t newest_ms;
+} fsy_as_of_t;
+
+int fsy_store_as_of(fsy_store_t *s, fsy_as_of_t **out, size_t *n);
+
+/* Decommissioning: forgets what the roster holds of site (neighbour
+ * record, health reports, couriers), never its data. *known: there was
+ * something to forget. One transaction. */
+int fsy_store_forget_site(fsy_store_t *s, const char *site, bool *known);
+
 /* ---- attachments' blobs (fieldsync/attachment.h) --------------------- */
 
 typedef struct fsy_blob_state {

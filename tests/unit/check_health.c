@@ -490,7 +490,7 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
             "DROP COLUMN att_out_waiting; ALTER TABLE "
             "peers DROP COLUMN att_out_rate;"
             "DROP TABLE blobs; DROP TABLE blob_chunks; DROP TABLE urgent;"
-            "DROP TABLE delivery; DROP TABLE displaced;"
+            "DROP TABLE delivery; DROP TABLE displaced; DROP TABLE couriers;"
             "PRAGMA user_version=1;",
             NULL, NULL, NULL),
         SQLITE_OK);

@@ -1,0 +1,55 @@
+# Every site HQ knows of is on its roster, in all four views (status,
+# /status, the page, /metrics): Kidal, a configured child that never
+# connected, is red "never connected"; Tessalit, a field office whose data
+# travels by USB key only, appears after its bundle is imported, with the
+# time its data is as of (its newest change) apart from the import time.
+# Decommissioning takes a site off the roster, never its data.
+. "$(dirname "$0")/lib_daemon.sh"
+site hq; site gao hq; site kidal hq; site tessalit
+start hq; start gao
+hqfs() { "$FIELDSYNC" -c "$T/hq.conf" "$@"; }
+web() { curl -sf "http://127.0.0.1:${HTTP[hq]}$1"; }
+row() { jq -c --arg s "$1" '.sites[] | select(.site == $s)' "$T/st.json"; }
+
+step "Kidal never connected: red, 'never connected', in every view"
+fs gao put jmac-weekly-48 --kind analysis --scope MLI --set title="Weekly 48" >/dev/null
+wait_converged 20 hq gao
+hqfs status | grep -qE '^red +kidal +child .*never connected' ||
+  fail "status does not show kidal red: $(hqfs status)"
+web /status >"$T/st.json" || fail "no /status at hq"
+[ "$(row kidal | jq -r .health)" = red ] || fail "/status: kidal is not red: $(row kidal)"
+[ "$(row kidal | jq -r .why)" = "never connected" ] || fail "/status: kidal's why: $(row kidal)"
+web /metrics | grep -q '^fieldsync_site_health{site="kidal"} 2$' || fail "/metrics has no red series for kidal"
+web / | grep -q 'class="red" data-site="kidal"' || fail "the page has no red row for kidal"
+web / | grep -q "never connected" || fail "the page does not say kidal never connected"
+
+step "Tessalit's data comes by courier: on the roster, with its data's date"
+t0=$(date +%s%3N)
+fs tessalit put sitrep-tessalit-0312 --kind analysis --scope MLI \
+  --set title="Tessalit situation report, 3 Dec" >/dev/null
+t1=$(date +%s%3N)
+fs tessalit bundle export --all --key "$T/tessalit.key" -o "$T/usb.fsb" >/dev/null
+sleep 2 # the courier travels: the import comes later than the data
+hqfs bundle import "$T/usb.fsb" --trust "$T/tessalit.pub" >/dev/null
+hqfs status --all-sites | grep -qE '^green +tessalit +courier ' ||
+  fail "status --all-sites has no courier row: $(hqfs status --all-sites)"
+web /status >"$T/st.json"
+asof=$(row tessalit | jq .data_as_of_ms)
+bundle=$(row tessalit | jq .last_bundle_ms)
+[ "$asof" -ge $((t0 - 1000)) ] && [ "$asof" -le $((t1 + 1000)) ] ||
+  fail "tessalit's data is as of $asof, written between $t0 and $t1"
+[ "$bundle" -ge $((asof + 1500)) ] || fail "the import ($bundle) is not apart from the data ($asof)"
+[ "$(row tessalit | jq -r .role)" = courier ] || fail "/status: tessalit is not a courier site"
+web /metrics | grep -q '^fieldsync_site_last_bundle_seconds{site="tessalit"} ' ||
+  fail "/metrics has no bundle age for tessalit"
+web /metrics | grep -q '^fieldsync_site_data_age_seconds{site="tessalit"} ' ||
+  fail "/metrics has no data age for tessalit"
+web / | grep -q 'data-site="tessalit"' || fail "the page has no tessalit row"
+
+step "decommissioning takes Tessalit off the roster; its report stays"
+hqfs decommission tessalit | grep -q "tessalit decommissioned" || fail "decommission said otherwise"
+hqfs status --all-sites | grep -q tessalit && fail "tessalit is still on the roster"
+fs hq get sitrep-tessalit-0312 >/dev/null || fail "decommissioning lost tessalit's report"
+hqfs decommission kidal 2>&1 | grep -q "still has \[child kidal\]" || fail "no word on kidal's [child] section"
+expect_fail 1 "is this site" hqfs decommission hq
+echo "PASS roster"
