@@ -54,6 +54,10 @@ struct fsy_daemon {
     uint64_t watchdog_us;           /* systemd's WatchdogSec, 0 if none */
     uint64_t job_ms[FSY_LOOP_JOBS]; /* last run of each periodic job */
     bool parent_live;               /* as the health job last saw it */
+    /* the last connection refused for an unknown key: shown on this
+     * site's own row for a while (s_admit) */
+    char key_note[200];
+    uint64_t key_note_ms;
 };
 
 /*

@@ -38,6 +38,8 @@ s_own(const fsy_peer_t *parent, const fsy_sync_env_t *env, fsy_site_health_t *h)
         h->pending = fsy_vv_missing(vv, &parent->known, "");
         snprintf(h->last_error, sizeof h->last_error, "%s", parent->last_error);
     }
+    if (h->last_error[0] == '\0' && env->note != NULL)
+        snprintf(h->last_error, sizeof h->last_error, "%s", env->note);
     h->vv = *vv;
     free(vv); /* the struct only: h owns the entries now */
     return FSY_OK;

@@ -22,6 +22,7 @@
 #include "fieldsync/wallclock.h"
 #include "health.h"
 #include "log.h"
+#include "z85.h"
 
 #define FSY_WAIT_MS 50
 #define FSY_READS_PER_TURN 256 /* then serve timers and pumps again */
@@ -176,11 +177,23 @@ s_rid_ok(const fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
     return false;
 }
 
+/* A key as people see it: the first characters of its .pub file. */
+static const char *
+s_fingerprint(const uint8_t key[32], char out[12])
+{
+    char z85[41];
+    if (fsy_z85_encode(z85, key, 32) != 0)
+        snprintf(z85, sizeof z85, "?");
+    snprintf(out, 12, "%.8s...", z85);
+    return out;
+}
+
 /* ZAP: a connecting key is admitted as the [child] it is configured for. */
 static int
-s_admit(void *ctx, const uint8_t key[32], char site[FSY_RID_MAX + 1])
+s_admit(void *ctx, const uint8_t key[32], const char *address,
+        char site[FSY_RID_MAX + 1])
 {
-    const fsy_daemon_t *d = ctx;
+    fsy_daemon_t *d = ctx;
     for (size_t i = 0; i < d->cfg.n_children; i++)
         if (d->cfg.children[i].public_key[0] != '\0' &&
             memcmp(d->cfg.children[i].curve_pk, key, 32) == 0) {
@@ -188,9 +201,52 @@ s_admit(void *ctx, const uint8_t key[32], char site[FSY_RID_MAX + 1])
             return 1;
         }
     static uint64_t seen;
+    char fp[12];
+    s_fingerprint(key, fp);
     if (s_worth_logging(++seen))
-        fsy_log("warn", "unknown-key", "action=refused count=%" PRIu64, seen);
+        fsy_log("warn", "unknown-key",
+                "key=%s address=%s action=refused count=%" PRIu64, fp, address,
+                seen);
+    snprintf(d->key_note, sizeof d->key_note,
+             "refused a key no [child] section has (CURVE %s) from %.40s: if "
+             "a child's key was regenerated, put its new .pub in its [child]",
+             fp, address);
+    d->key_note_ms = fsy_wall_ms();
     return 0;
+}
+
+/* How long a refused key stays on this site's own row. */
+#define S_KEY_NOTE_MS (10 * 60 * 1000)
+
+/* The parent connection's handshakes: a key refused or mismatched is
+ * said in words (status, log) instead of looking like silence. */
+static void
+s_parent_events(fsy_daemon_t *d)
+{
+    fsy_link_event_t ev;
+    const char *site = fsy_store_origin(d->store)->site;
+    while (fsy_transport_parent_event(&d->tr, &ev) == 1) {
+        char fp[12], why[300];
+        if (ev == FSY_LINK_OK) {
+            fsy_peer_link_ok(&d->parent);
+            continue;
+        }
+        char fp2[12];
+        if (ev == FSY_LINK_KEY_REFUSED)
+            snprintf(why, sizeof why,
+                     "the parent refused this site's key (.pub %s, CURVE %s): "
+                     "was it regenerated? copy %s's .pub to the parent's "
+                     "[child %s] public_key",
+                     s_fingerprint(d->id.sign_pk, fp),
+                     s_fingerprint(d->id.curve_pk, fp2), site, site);
+        else
+            snprintf(why, sizeof why,
+                     "the parent's key is not [parent] server_public_key "
+                     "(%.8s...): was the parent's key regenerated? copy its "
+                     ".pub here",
+                     d->cfg.parent_public_key);
+        fsy_peer_link_problem(&d->parent, why);
+    }
 }
 
 /* ---- receiving: each frame decoded once, where it enters -------------- */
@@ -509,7 +565,8 @@ s_leave(fsy_daemon_t *d, const fsy_sync_env_t *env)
 void
 fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
 {
-    fsy_sync_env_t env = {d->store, &d->cfg, fsy_wall_ms(), d->started_ms};
+    fsy_sync_env_t env = {d->store, &d->cfg, fsy_wall_ms(), d->started_ms,
+                          NULL};
     if (d->has_parent) {
         s_hook_peer(d, &d->parent, &d->parent_xfer, "parent", s_send_parent, d);
         d->parent.is_parent = true;
@@ -521,6 +578,12 @@ fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
         env.now_ms = fsy_wall_ms();
         atomic_store(&d->loop_ms, env.now_ms);
         fsy_transport_zap(&d->tr, s_admit, d);
+        if (d->has_parent)
+            s_parent_events(d);
+        env.note =
+            d->key_note_ms != 0 && env.now_ms - d->key_note_ms < S_KEY_NOTE_MS
+                ? d->key_note
+                : NULL;
         s_read_all(d, &env);
         s_cron(d, &env);
     }

@@ -54,6 +54,15 @@ s_error(fsy_peer_t *p, const char *why)
     fsy_text_clean(p->last_error); /* may quote a peer; may be cut short */
 }
 
+/* Clears last_error when the condition it described is over; the
+ * problems that end elsewhere (a recovery, a refused key) stay. */
+static void
+s_clear_error(fsy_peer_t *p)
+{
+    if (!p->link_problem && strncmp(p->last_error, "recovering", 10) != 0)
+        s_error(p, "");
+}
+
 static const char *
 s_state_name(fsy_peer_state_t st)
 {
@@ -143,11 +152,35 @@ s_status_print(const fsy_peer_t *p, bool connected)
     return h;
 }
 
+void
+fsy_peer_link_problem(fsy_peer_t *p, const char *why)
+{
+    if (!p->link_problem || strcmp(p->last_error, why) != 0)
+        fsy_log("warn", "link", "peer=%s why=\"%s\"", p->name, why);
+    s_error(p, why);
+    p->link_problem = true;
+}
+
+void
+fsy_peer_link_ok(fsy_peer_t *p)
+{
+    if (!p->link_problem)
+        return;
+    fsy_log("info", "link", "peer=%s state=ok", p->name);
+    p->link_problem = false;
+    s_error(p, "");
+}
+
 int
 fsy_peer_record(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
-    if (p->origin.site[0] == '\0')
-        return FSY_OK; /* not introduced yet */
+    if (p->origin.site[0] == '\0') { /* not introduced yet */
+        if (!p->is_parent || !p->link_problem ||
+            s_status_print(p, false) == p->recorded_print)
+            return FSY_OK;
+        p->recorded_print = s_status_print(p, false);
+        return fsy_store_peer_note(env->store, "parent", p->last_error);
+    }
     bool connected = fsy_peer_connected(p, env);
     /* Each record is a durable write (an fsync on a field laptop's disk):
      * only when something changed, or to keep last contact fresh. */
@@ -210,7 +243,9 @@ int
 fsy_peer_send(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
     p->last_tx_ms = env->now_ms;
-    return p->send(p->send_ctx, m);
+    int rc = p->send(p->send_ctx, m);
+    p->send_failed |= rc != FSY_OK;
+    return rc;
 }
 
 /*
@@ -362,7 +397,8 @@ static void
 s_restart(fsy_peer_t *p, const fsy_sync_env_t *env, const char *why)
 {
     fsy_log("info", "restart", "peer=%s why=\"%s\"", p->name, why);
-    s_error(p, why);
+    if (!p->link_problem) /* the cause, rather than its symptom */
+        s_error(p, why);
     s_set_state(p, FSY_PEER_WAIT_HELLO, why);
     p->hello_tx_ms = env->now_ms;
 }
@@ -750,10 +786,9 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (rc != FSY_OK)
         return rc;
     fsy_pace_reset(&p->pace); /* a new session: earlier batches forgotten */
-    if (p->rolled_back) {     /* it came back as a new incarnation */
+    if (p->rolled_back)       /* it came back as a new incarnation */
         fsy_log("info", "rollback", "peer=%s action=cleared", p->name);
-        s_error(p, "");
-    }
+    s_clear_error(p); /* a new session: earlier trouble is over */
     p->rolled_back = false;
     s_set_state(p, FSY_PEER_LIVE, "hello");
     fsy_log("info", "hello", "peer=%s origin=%s:%016" PRIx64 " entries=%zu",
@@ -812,7 +847,9 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     int rc = s_authorise(p, m, &kept, &n);
     if (rc != FSY_OK)
         return rc;
+    bool clean = n == m->changes.n; /* nothing left out as unauthorised */
     rc = fsy_store_apply_validated(env->store, kept, n, &st);
+    clean = clean && st.gapped == 0;
     /* Passed on first in turn; a mark lost is only an order lost. */
     if (rc == FSY_OK && m->urgent &&
         fsy_store_mark_urgent(env->store, kept, n) != FSY_OK)
@@ -834,11 +871,15 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
             FSY_OK ||
         (rc = s_vv_raise_all(&p->sent, &p->sent_cap, &m->changes)) != FSY_OK)
         return rc;
-    if (st.refused > 0)
-        s_error(p, st.refused_why);
-    if (st.refused > 0)
+    if (st.refused > 0) {
+        char why[sizeof p->last_error];
+        snprintf(why, sizeof why, "blocked: %.240s", st.refused_why);
+        s_error(p, why);
         fsy_log("error", "refused", "peer=%s origin=%s count=%zu why=\"%s\"",
                 p->name, st.refused_origin.site, st.refused, st.refused_why);
+    } else if (clean) {
+        s_clear_error(p);
+    }
     if (p->is_parent)
         s_parent_progress(p, env, &p->known, NULL);
     fsy_msg_t ack = {.type = FSY_MSG_ACK, .id = m->id};
@@ -869,8 +910,30 @@ s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     return s_sent_reset(p, &m->vv);
 }
 
+static int s_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env,
+                    const fsy_msg_t *m);
+
+/*
+ * A reply that cannot be sent (the peer dropped the connection, say after
+ * a stall) ends the session; it restarts and the vectors resend what
+ * matters, so it is a restart, not an error.
+ */
 int
 fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
+{
+    p->send_failed = false;
+    int rc = s_on_msg(p, env, m);
+    if (rc != FSY_OK && p->send_failed) {
+        s_restart(p, env,
+                  "a reply could not be sent: the connection was "
+                  "dropped");
+        return FSY_OK;
+    }
+    return rc;
+}
+
+static int
+s_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
     p->last_rx_ms = env->now_ms;
     if (m->type == FSY_MSG_HELLO)

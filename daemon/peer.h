@@ -74,6 +74,8 @@ typedef struct fsy_peer {
     uint64_t cursor;
     uint64_t urgent_done; /* urgent marks up to this id are sent (or moot) */
     bool rolled_back;     /* a rollback was seen and logged (s_rollback) */
+    bool link_problem;    /* last_error is fsy_peer_link_problem's */
+    bool send_failed;     /* a send failed while handling a message */
     uint64_t root_print;  /* the root vector last sent to this child */
     uint64_t next_id;
     /* the batches in flight: only their ACKs free credit, so a stale or
@@ -119,6 +121,7 @@ typedef struct fsy_sync_env {
     const fsy_config_t *cfg;
     uint64_t now_ms;
     uint64_t started_ms; /* when the daemon started (uptime) */
+    const char *note;    /* a problem of this site's own, or NULL */
 } fsy_sync_env_t;
 
 /* Starts (or restarts) a session: a parent-side peer waits for HELLO; a
@@ -137,6 +140,13 @@ int fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env);
  * dead and should be dropped.
  */
 bool fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env);
+
+/* The connection to this parent cannot be made, for a reason below the
+ * session (a key refused): why goes to status and, when new, the log. */
+void fsy_peer_link_problem(fsy_peer_t *p, const char *why);
+
+/* A handshake succeeded: a link problem said before is over. */
+void fsy_peer_link_ok(fsy_peer_t *p);
 
 /* Records this peer's status in the replica (once it has said hello). */
 /* How often an unchanged status is written anyway (last contact). */

@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "fieldsync/error.h"
+#include "fieldsync/ident.h"
 #include "transport.h"
 
 static int
@@ -92,6 +93,23 @@ s_open_dealer(fsy_transport_t *t, const fsy_transport_opts_t *o)
     return FSY_OK;
 }
 
+/* Handshake events of the parent connection, so a refused key is said
+ * in words rather than seen as silence. */
+#define S_MONITOR "inproc://fieldsync.parent-monitor"
+
+static int
+s_open_monitor(fsy_transport_t *t)
+{
+    if (zmq_socket_monitor(t->dealer, S_MONITOR,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
+        (t->mon = zmq_socket(t->ctx, ZMQ_PAIR)) == NULL ||
+        zmq_connect(t->mon, S_MONITOR) != 0)
+        return s_zerr("parent socket monitor");
+    return FSY_OK;
+}
+
 int
 fsy_transport_open(fsy_transport_t *t, const fsy_transport_opts_t *o)
 {
@@ -104,6 +122,8 @@ fsy_transport_open(fsy_transport_t *t, const fsy_transport_opts_t *o)
         rc = s_open_router(t, o);
     if (rc == FSY_OK && o->parent[0] != '\0')
         rc = s_open_dealer(t, o);
+    if (rc == FSY_OK && o->parent[0] != '\0' && o->curve)
+        rc = s_open_monitor(t);
     if (rc != FSY_OK)
         fsy_transport_close(t);
     return rc;
@@ -118,6 +138,8 @@ fsy_transport_close(fsy_transport_t *t)
         zmq_close(t->dealer);
     if (t->zap != NULL)
         zmq_close(t->zap);
+    if (t->mon != NULL)
+        zmq_close(t->mon);
     if (t->ctx != NULL)
         zmq_ctx_term(t->ctx);
     memset(t, 0, sizeof *t);
@@ -180,6 +202,39 @@ s_drain(void *sock, int more)
 }
 
 int
+fsy_transport_parent_event(fsy_transport_t *t, fsy_link_event_t *ev)
+{
+    for (;;) {
+        uint8_t *b = NULL, *endpoint = NULL;
+        size_t l = 0, el = 0;
+        int more = 0;
+        if (t->mon == NULL || s_recv_part(t->mon, &b, &l, &more) != FSY_OK)
+            return 0;
+        if (more) /* the second frame names the endpoint */
+            s_recv_part(t->mon, &endpoint, &el, &more);
+        free(endpoint);
+        uint16_t what = 0;
+        uint32_t value = 0;
+        if (l >= 6) {
+            memcpy(&what, b, 2);
+            memcpy(&value, b + 2, 4);
+        }
+        free(b);
+        if (what == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            *ev = FSY_LINK_OK;
+        else if (what == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            *ev = FSY_LINK_KEY_REFUSED;
+        else if (what == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+                 (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC ||
+                  value == ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE))
+            *ev = FSY_LINK_KEY_MISMATCH;
+        else
+            continue; /* other protocol trouble: the session says it */
+        return 1;
+    }
+}
+
+int
 fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
                    size_t *rid_len, uint8_t **buf, size_t *len,
                    char user[FSY_RID_MAX + 1])
@@ -213,8 +268,10 @@ fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
 int
 fsy_transport_wait(fsy_transport_t *t, long timeout_ms)
 {
-    zmq_pollitem_t items[3];
+    zmq_pollitem_t items[4];
     int n = 0;
+    if (t->mon)
+        items[n++] = (zmq_pollitem_t){t->mon, 0, ZMQ_POLLIN, 0};
     if (t->zap)
         items[n++] = (zmq_pollitem_t){t->zap, 0, ZMQ_POLLIN, 0};
     if (t->router)
@@ -275,10 +332,14 @@ fsy_transport_zap(fsy_transport_t *t, fsy_admit_fn admit, void *ctx)
         int n = s_zap_read(t->zap, part, len);
         if (n == 0)
             return;
-        char site[FSY_RID_MAX + 1] = "";
+        char site[FSY_RID_MAX + 1] = "", address[64] = "";
         bool curve = n == ZAP_FRAMES && len[5] == 5 &&
                      memcmp(part[5], "CURVE", 5) == 0 && len[6] == 32;
-        if (n >= 2 && curve && admit(ctx, part[6], site))
+        if (n >= 4)
+            snprintf(address, sizeof address, "%.*s", (int)len[3],
+                     (const char *)part[3]);
+        fsy_text_clean(address); /* from the network */
+        if (n >= 2 && curve && admit(ctx, part[6], address, site))
             s_zap_reply(t->zap, part[1], len[1], "200", "OK", site);
         else if (n >= 2)
             s_zap_reply(t->zap, part[1], len[1], "400", "unknown key", "");

@@ -25,7 +25,19 @@ typedef struct fsy_transport {
     void *router; /* NULL without [listen] */
     void *dealer; /* NULL without [parent] */
     void *zap;    /* ZAP handler socket, with CURVE and [listen] */
+    void *mon;    /* handshake events of the parent connection */
 } fsy_transport_t;
+
+/* What became of a handshake with the parent (ZMQ socket monitor). */
+typedef enum fsy_link_event {
+    FSY_LINK_OK = 0,       /* handshake done (keys accepted) */
+    FSY_LINK_KEY_REFUSED,  /* the parent refused our key (ZAP 400) */
+    FSY_LINK_KEY_MISMATCH, /* the parent is not who [parent] says */
+} fsy_link_event_t;
+
+/* One handshake event of the parent connection: 1 (*ev set) or 0 when
+ * none is waiting. Never blocks. */
+int fsy_transport_parent_event(fsy_transport_t *t, fsy_link_event_t *ev);
 
 /* What the sockets need from the configuration. */
 typedef struct fsy_transport_opts {
@@ -44,11 +56,12 @@ typedef struct fsy_transport_opts {
 } fsy_transport_opts_t;
 
 /*
- * Admission of a connecting child (ZAP): given its CURVE public key, write
+ * Admission of a connecting child (ZAP): given its CURVE public key (and
+ * the address it connects from, for messages), write
  * the site id it is admitted as and return 1, or return 0 to refuse.
  */
 typedef int (*fsy_admit_fn)(void *ctx, const uint8_t key[32],
-                            char site[FSY_RID_MAX + 1]);
+                            const char *address, char site[FSY_RID_MAX + 1]);
 
 /* Answers pending ZAP requests (call every turn). */
 void fsy_transport_zap(fsy_transport_t *t, fsy_admit_fn admit, void *ctx);

@@ -110,6 +110,17 @@ s_raise(fsy_site_row_t *r, fsy_level_t l, const char *why)
     }
 }
 
+/* A problem said in words (a refused key, a blocked stream, a recovery)
+ * is never green; the error clears when the problem is over. */
+static void
+s_said(fsy_site_row_t *r)
+{
+    if (r->last_error[0] != '\0')
+        s_raise(r, FSY_LEVEL_AMBER,
+                strncmp(r->last_error, "blocked", 7) == 0 ? "stream blocked"
+                                                          : "error");
+}
+
 /* A site heard of by courier only: by the age of its last bundle. */
 static void
 s_courier_level(fsy_site_row_t *r, const fsy_thresholds_t *t, uint64_t now)
@@ -138,6 +149,7 @@ s_level(fsy_site_row_t *r, const fsy_thresholds_t *t, uint64_t now)
             s_raise(r, FSY_LEVEL_AMBER, "recovering from a restore");
         if (r->conflicts > 0)
             s_raise(r, FSY_LEVEL_AMBER, b);
+        s_said(r);
         return;
     }
     uint64_t age_s = fsy_since_ms(r->last_contact_ms, now) / 1000;
@@ -173,6 +185,8 @@ s_level(fsy_site_row_t *r, const fsy_thresholds_t *t, uint64_t now)
         s_raise(r, FSY_LEVEL_AMBER, clock);
     if (r->conflicts > 0)
         s_raise(r, FSY_LEVEL_AMBER, b);
+    if (strcmp(r->state, "unreachable") != 0) /* else its news is old */
+        s_said(r);
 }
 
 /* ---- rows ------------------------------------------------------------- */

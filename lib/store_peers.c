@@ -123,3 +123,23 @@ fsy_peer_status_free(fsy_peer_status_t *v, size_t n)
         free(v[i].vv);
     free(v);
 }
+
+int
+fsy_store_peer_note(fsy_store_t *s, const char *role, const char *last_error)
+{
+    int rc = fsy_sq_txn_begin(s);
+    if (rc != FSY_OK)
+        return rc;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE peers SET last_error = ?2, connected = 0 "
+                           "WHERE role = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fsy_sq_txn_end(
+            s, fsy_sq_err(s, sqlite3_errcode(s->db), "recording a neighbour"));
+    sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, last_error, -1, SQLITE_STATIC);
+    rc = fsy_sq_step_done(s, st, "recording a neighbour");
+    sqlite3_finalize(st);
+    return fsy_sq_txn_end(s, rc);
+}

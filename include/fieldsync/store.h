@@ -477,6 +477,11 @@ typedef struct fsy_peer_status {
 /* Records (insert or replace) one neighbour's status. */
 int fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p);
 
+/* A neighbour that could not even say hello (a refused key): its last
+ * error goes on the recorded row(s) of that role, shown disconnected. */
+int fsy_store_peer_note(fsy_store_t *s, const char *role,
+                        const char *last_error);
+
 /* Every recorded neighbour, by name; free with fsy_peer_status_free. */
 int fsy_store_peers(fsy_store_t *s, fsy_peer_status_t **out, size_t *n);
 void fsy_peer_status_free(fsy_peer_status_t *v, size_t n);

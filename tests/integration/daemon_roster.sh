@@ -3,7 +3,9 @@
 # connected, is red "never connected"; Tessalit, a field office whose data
 # travels by USB key only, appears after its bundle is imported, with the
 # time its data is as of (its newest change) apart from the import time.
-# Decommissioning takes a site off the roster, never its data.
+# Decommissioning takes a site off the roster, never its data. A child
+# whose key was regenerated is told so, and its parent says which key it
+# refused and from where.
 . "$(dirname "$0")/lib_daemon.sh"
 site hq; site gao hq; site kidal hq; site tessalit
 start hq; start gao
@@ -52,4 +54,19 @@ hqfs status --all-sites | grep -q tessalit && fail "tessalit is still on the ros
 fs hq get sitrep-tessalit-0312 >/dev/null || fail "decommissioning lost tessalit's report"
 hqfs decommission kidal 2>&1 | grep -q "still has \[child kidal\]" || fail "no word on kidal's [child] section"
 expect_fail 1 "is this site" hqfs decommission hq
+step "Gao's key is regenerated: both ends say which key was refused, and why"
+stop gao
+"$FIELDSYNC" keygen -o "$T/gao" --force >/dev/null
+fp=$(head -c 8 "$T/gao.pub")
+: >"$T/gao.log"
+start gao
+parent_says() { fs gao status | grep -E "^amber +hq +parent" | grep -F "the parent refused this site's key (.pub $fp..." | grep -q "\[child gao\]"; }
+wait_until 15 "gao's status does not say its key was refused: $(fs gao status)" parent_says
+curve=$(fs gao status | grep -oE "CURVE [^)]*" | head -1)
+hq_says() { hqfs status | grep -E "^amber +hq +self" | grep -qF "refused a key no [child] section has ($curve) from 127.0.0.1"; }
+wait_until 15 "hq's status does not name the key gao offers ($curve): $(hqfs status)" hq_says
+grep -qF "event=unknown-key key=${curve#CURVE } address=127.0.0.1" "$T/hq.log" || fail "hq's log does not name the key and address"
+echo "gao: $(fs gao status | grep -F 'refused this site')"
+echo "hq: $(hqfs status | grep -F 'refused a key')"
 echo "PASS roster"
+
