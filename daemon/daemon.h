@@ -15,6 +15,7 @@
 #include "fieldsync/config.h"
 #include "fieldsync/keys.h"
 #include "fieldsync/store.h"
+#include "alert.h"
 #include "http.h"
 #include "peer.h"
 #include "transfer.h"
@@ -33,7 +34,7 @@ typedef struct fsy_child_slot {
 } fsy_child_slot_t;
 
 /* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
-#define FSY_LOOP_JOBS 4
+#define FSY_LOOP_JOBS 5
 
 struct fsy_daemon {
     fsy_config_t cfg;
@@ -58,6 +59,7 @@ struct fsy_daemon {
      * site's own row for a while (s_admit) */
     char key_note[200];
     uint64_t key_note_ms;
+    fsy_alerts_t alerts; /* [alert] command: colours last told */
 };
 
 /*

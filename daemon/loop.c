@@ -520,6 +520,31 @@ s_watchdog_period(const fsy_daemon_t *d)
     return d->watchdog_us == 0 ? UINT64_MAX : d->watchdog_us / 2000;
 }
 
+/* Health colours that changed run the [alert] command (alert.h). */
+static void
+s_job_alerts(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    fsy_alerts_reap(&d->alerts);
+    /* Children reconnect within a timeout of a start: no alert for that. */
+    if (env->now_ms - d->started_ms < d->cfg.timeout_ms)
+        return;
+    fsy_status_view_t v;
+    if (fsy_status_view_load(d->store, &d->cfg, true, env->now_ms, &v) !=
+        FSY_OK) {
+        fsy_log("warn", "alert", "error=\"%s\"", fsy_errdetail());
+        return;
+    }
+    fsy_alerts_check(&d->alerts, d->cfg.alert_command,
+                     fsy_store_origin(d->store)->site, &v);
+    fsy_status_view_free(&v);
+}
+
+static uint64_t
+s_alerts_period(const fsy_daemon_t *d)
+{
+    return d->cfg.alert_command[0] == '\0' ? UINT64_MAX : FSY_ALERT_CHECK_MS;
+}
+
 typedef struct s_job {
     const char *name;
     uint64_t (*period_ms)(const fsy_daemon_t *d);
@@ -533,6 +558,7 @@ static const s_job_t s_jobs[FSY_LOOP_JOBS] = {
     {"health", s_health_period, s_health_early, s_job_health},
     {"status", s_status_period, NULL, s_job_status},
     {"watchdog", s_watchdog_period, NULL, s_job_watchdog},
+    {"alerts", s_alerts_period, NULL, s_job_alerts},
 };
 
 static void

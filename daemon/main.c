@@ -198,6 +198,7 @@ s_teardown(fsy_daemon_t *d)
         if (d->children[i].used)
             fsy_peer_clear(&d->children[i].peer);
     fsy_transport_close(&d->tr);
+    fsy_alerts_free(&d->alerts);
     fsy_store_close(&d->store);
     fsy_identity_wipe(&d->id);
     fsy_config_free(&d->cfg);

@@ -324,6 +324,25 @@ s_log_key(s_parse_t *p, const char *key, const char *value)
     return 0;
 }
 
+/* [alert] command: an absolute path, run without a shell (daemon/alert.c). */
+static int
+s_alert_key(s_parse_t *p, const char *key, const char *value)
+{
+    if (strcmp(key, "command") != 0) {
+        snprintf(p->why, sizeof p->why, "unknown key '%s' in [alert]", key);
+        return 0;
+    }
+    if (value[0] != '/' || strlen(value) >= sizeof p->cfg->alert_command) {
+        snprintf(p->why, sizeof p->why,
+                 "[alert] command: want an absolute path to a program, not "
+                 "'%.60s'",
+                 value);
+        return 0;
+    }
+    snprintf(p->cfg->alert_command, sizeof p->cfg->alert_command, "%s", value);
+    return 1;
+}
+
 /* "MLI, global" or "gao, kidal": identifiers separated by commas and
  * blanks, each passing `check` (fsy_check_scope or fsy_check_site). */
 static int
@@ -432,6 +451,8 @@ s_handler(void *user, const char *section, const char *key, const char *value)
         return s_http_listen(p, value);
     if (strcmp(section, "log") == 0)
         return s_log_key(p, key, value);
+    if (strcmp(section, "alert") == 0)
+        return s_alert_key(p, key, value);
     int rc = s_number_key(p, section, key, value);
     if (rc >= 0)
         return rc;

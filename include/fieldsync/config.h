@@ -108,6 +108,7 @@ typedef struct fsy_config {
     char parent_public_key[41];  /* [parent] server_public_key (Z85) */
     unsigned health_ms;          /* [sync]: summaries to the parent */
     char http_listen[64];        /* [http] "127.0.0.1:7480", "" = off */
+    char alert_command[4096];    /* [alert] command: a program, "" none */
     uint8_t http_ip[4];          /* ... parsed: IPv4, network order */
     uint16_t http_port;          /* ... and port */
     size_t min_free_bytes;       /* [http]: /healthz fails below */

@@ -14,6 +14,8 @@ expect_fail 1 "neg.conf:2: .*max_clock_skew" "$FIELDSYNC" -c "$T/neg.conf" list
 printf '[sites]\nid = gao\n' >"$T/section.conf"
 expect_fail 1 "section.conf:2: unknown section \[sites\]" "$FIELDSYNC" -c "$T/section.conf" list
 expect_fail 1 "cannot open config" "$FIELDSYNC" -c "$T/missing.conf" list
+printf '[alert]\ncommand = fieldsync-alert-mail\n' >"$T/alert.conf"
+expect_fail 1 "alert.conf:2: .*absolute path" "$FIELDSYNC" -c "$T/alert.conf" list
 step "[site] write_scopes: local writes outside them are refused"
 printf '[site]\ndb = %s\nwrite_scopes = MLI, global\n' "$T/site.db" >"$T/scoped.conf"
 "$FIELDSYNC" -c "$T/scoped.conf" put jmac-note --kind analysis --scope MLI --set title=ok >/dev/null

@@ -11,6 +11,9 @@ site hq; site gao hq; site kidal hq; site tessalit
 start hq; start gao
 hqfs() { "$FIELDSYNC" -c "$T/hq.conf" "$@"; }
 web() { curl -sf "http://127.0.0.1:${HTTP[hq]}$1"; }
+# has PATH PATTERN: the whole answer first (grep -q leaving a pipe early
+# would fail it under pipefail)
+has() { local out; out=$(web "$1") || return 1; grep -q -- "$2" <<<"$out"; }
 row() { jq -c --arg s "$1" '.sites[] | select(.site == $s)' "$T/st.json"; }
 
 step "Kidal never connected: red, 'never connected', in every view"
@@ -21,9 +24,9 @@ hqfs status | grep -qE '^red +kidal +child .*never connected' ||
 web /status >"$T/st.json" || fail "no /status at hq"
 [ "$(row kidal | jq -r .health)" = red ] || fail "/status: kidal is not red: $(row kidal)"
 [ "$(row kidal | jq -r .why)" = "never connected" ] || fail "/status: kidal's why: $(row kidal)"
-web /metrics | grep -q '^fieldsync_site_health{site="kidal"} 2$' || fail "/metrics has no red series for kidal"
-web / | grep -q 'class="red" data-site="kidal"' || fail "the page has no red row for kidal"
-web / | grep -q "never connected" || fail "the page does not say kidal never connected"
+has /metrics '^fieldsync_site_health{site="kidal"} 2$' || fail "/metrics has no red series for kidal"
+has / 'class="red" data-site="kidal"' || fail "the page has no red row for kidal"
+has / "never connected" || fail "the page does not say kidal never connected"
 
 step "Tessalit's data comes by courier: on the roster, with its data's date"
 t0=$(date +%s%3N)
@@ -42,17 +45,19 @@ bundle=$(row tessalit | jq .last_bundle_ms)
   fail "tessalit's data is as of $asof, written between $t0 and $t1"
 [ "$bundle" -ge $((asof + 1500)) ] || fail "the import ($bundle) is not apart from the data ($asof)"
 [ "$(row tessalit | jq -r .role)" = courier ] || fail "/status: tessalit is not a courier site"
-web /metrics | grep -q '^fieldsync_site_last_bundle_seconds{site="tessalit"} ' ||
+has /metrics '^fieldsync_site_last_bundle_seconds{site="tessalit"} ' ||
   fail "/metrics has no bundle age for tessalit"
-web /metrics | grep -q '^fieldsync_site_data_age_seconds{site="tessalit"} ' ||
+has /metrics '^fieldsync_site_data_age_seconds{site="tessalit"} ' ||
   fail "/metrics has no data age for tessalit"
-web / | grep -q 'data-site="tessalit"' || fail "the page has no tessalit row"
+has / 'data-site="tessalit"' || fail "the page has no tessalit row"
 
 step "decommissioning takes Tessalit off the roster; its report stays"
-hqfs decommission tessalit | grep -q "tessalit decommissioned" || fail "decommission said otherwise"
+said=$(hqfs decommission tessalit)
+grep -q "tessalit decommissioned" <<<"$said" || fail "decommission said otherwise: $said"
 hqfs status --all-sites | grep -q tessalit && fail "tessalit is still on the roster"
 fs hq get sitrep-tessalit-0312 >/dev/null || fail "decommissioning lost tessalit's report"
-hqfs decommission kidal 2>&1 | grep -q "still has \[child kidal\]" || fail "no word on kidal's [child] section"
+said=$(hqfs decommission kidal 2>&1)
+grep -q "still has \[child kidal\]" <<<"$said" || fail "no word on kidal's [child] section: $said"
 expect_fail 1 "is this site" hqfs decommission hq
 step "Gao's key is regenerated: both ends say which key was refused, and why"
 stop gao
@@ -62,10 +67,11 @@ fp=$(head -c 8 "$T/gao.pub")
 start gao
 parent_says() { fs gao status | grep -E "^amber +hq +parent" | grep -F "the parent refused this site's key (.pub $fp..." | grep -q "\[child gao\]"; }
 wait_until 15 "gao's status does not say its key was refused: $(fs gao status)" parent_says
-curve=$(fs gao status | grep -oE "CURVE [^)]*" | head -1)
+curve=$(fs gao status | grep -m1 -oE "CURVE .{8}\.\.\.")
 hq_says() { hqfs status | grep -E "^amber +hq +self" | grep -qF "refused a key no [child] section has ($curve) from 127.0.0.1"; }
 wait_until 15 "hq's status does not name the key gao offers ($curve): $(hqfs status)" hq_says
-grep -qF "event=unknown-key key=${curve#CURVE } address=127.0.0.1" "$T/hq.log" || fail "hq's log does not name the key and address"
+grep -qF "event=unknown-key key=${curve#CURVE } address=127.0.0.1" "$T/hq.log" ||
+  fail "hq's log does not name the key ($curve) and address: $(grep unknown-key "$T/hq.log")"
 echo "gao: $(fs gao status | grep -F 'refused this site')"
 echo "hq: $(hqfs status | grep -F 'refused a key')"
 echo "PASS roster"
