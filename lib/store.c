@@ -318,6 +318,21 @@ fsy_sq_meta_get_u64(fsy_store_t *s, const char *key, uint64_t *out)
 }
 
 int
+fsy_sq_meta_get_opt(fsy_store_t *s, const char *key, uint64_t *out)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_META_GET);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fsy_sq_err(s, rc, "reading replica metadata");
+    return FSY_OK;
+}
+
+int
 fsy_sq_meta_set(fsy_store_t *s, const char *key, const char *text, uint64_t num)
 {
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_META_SET);

@@ -14,32 +14,26 @@
 #include "clock.h"
 #include "store_internal.h"
 
+static int
+s_is_root(fsy_store_t *s, bool *is_root)
+{
+    uint64_t v;
+    int rc = fsy_sq_meta_get_opt(s, "is_root", &v);
+    *is_root = rc == FSY_OK && v == 1;
+    return rc;
+}
+
 int
 fsy_store_set_root(fsy_store_t *s, bool is_root)
 {
-    uint64_t now = 0;
-    int rc = fsy_sq_meta_get_u64(s, "is_root", &now);
-    if (rc == FSY_OK && now == (is_root ? 1 : 0))
-        return FSY_OK; /* no write (and no fsync) when nothing changes */
+    bool now = false;
+    int rc = s_is_root(s, &now);
+    if (rc != FSY_OK || now == is_root)
+        return rc; /* no write (and no fsync) when nothing changes */
     if ((rc = fsy_sq_txn_begin(s)) != FSY_OK)
         return rc;
     rc = fsy_sq_meta_set(s, "is_root", NULL, is_root ? 1 : 0);
     return fsy_sq_txn_end(s, rc);
-}
-
-static int
-s_is_root(fsy_store_t *s, bool *is_root)
-{
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_META_GET);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, "is_root", -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *is_root = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == 1;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fsy_sq_err(s, rc, "reading replica metadata");
-    return FSY_OK;
 }
 
 int

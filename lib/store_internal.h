@@ -101,6 +101,9 @@ int fsy_sq_meta_set(fsy_store_t *s, const char *key, const char *text,
 /* meta[key] as a number into *out. */
 int fsy_sq_meta_get_u64(fsy_store_t *s, const char *key, uint64_t *out);
 
+/* The same for a key that may be missing: *out is 0 then. */
+int fsy_sq_meta_get_opt(fsy_store_t *s, const char *key, uint64_t *out);
+
 /* The row id of a known origin; *known false if there is none. */
 int fsy_sq_origin_find(fsy_store_t *s, const fsy_origin_t *o, int64_t *id,
                        bool *known);

@@ -22,16 +22,7 @@
 static int
 s_retired(fsy_store_t *s, uint64_t *inc)
 {
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_META_GET);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, "retired", -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *inc = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fsy_sq_err(s, rc, "reading replica metadata");
-    return FSY_OK;
+    return fsy_sq_meta_get_opt(s, "retired", inc);
 }
 
 /* Runs sql, binding ?1 scope, ?2 origin row, ?3 seq; *changed: rows. */
