@@ -226,20 +226,20 @@ s_parent_events(fsy_daemon_t *d)
     fsy_link_event_t ev;
     const char *site = fsy_store_origin(d->store)->site;
     while (fsy_transport_parent_event(&d->tr, &ev) == 1) {
-        char fp[12], why[300];
+        char why[300];
         if (ev == FSY_LINK_OK) {
             fsy_peer_link_ok(&d->parent);
             continue;
         }
-        char fp2[12];
-        if (ev == FSY_LINK_KEY_REFUSED)
+        if (ev == FSY_LINK_KEY_REFUSED) {
+            char fp[12], fp2[12];
             snprintf(why, sizeof why,
                      "the parent refused this site's key (.pub %s, CURVE %s): "
                      "was it regenerated? copy %s's .pub to the parent's "
                      "[child %s] public_key",
                      s_fingerprint(d->id.sign_pk, fp),
                      s_fingerprint(d->id.curve_pk, fp2), site, site);
-        else
+        } else
             snprintf(why, sizeof why,
                      "the parent's key is not [parent] server_public_key "
                      "(%.8s...): was the parent's key regenerated? copy its "
