@@ -54,7 +54,8 @@ s_var(char *buf, size_t len, const char *name, const char *value)
     return buf;
 }
 
-static void
+/* Starts the command for row r; false if it could not be started. */
+static bool
 s_run(fsy_alerts_t *a, const char *command, const char *self,
       const fsy_site_row_t *r, fsy_level_t before)
 {
@@ -84,11 +85,12 @@ s_run(fsy_alerts_t *a, const char *command, const char *self,
     if (rc != 0) {
         fsy_log("warn", "alert", "site=%s command=%s error=\"%s\"", r->site,
                 command, strerror(rc));
-        return;
+        return false;
     }
     a->running++;
     fsy_log("info", "alert", "site=%s health=%s previous=%s pid=%d", r->site,
             fsy_level_name(r->level), fsy_level_name(before), (int)pid);
+    return true;
 }
 
 void
@@ -104,11 +106,10 @@ fsy_alerts_check(fsy_alerts_t *a, const char *command, const char *self,
             continue;
         if ((s->run_ms != 0 && v->now_ms - s->run_ms < FSY_ALERT_GAP_MS) ||
             a->running >= FSY_ALERT_RUNNING_MAX)
-            continue; /* told later, if it still stands */
-        fsy_level_t before = s->told;
-        s->told = r->level;
-        s->run_ms = v->now_ms;
-        s_run(a, command, self, r, before);
+            continue;          /* told later, if it still stands */
+        s->run_ms = v->now_ms; /* a failed start is tried in a minute */
+        if (s_run(a, command, self, r, s->told))
+            s->told = r->level;
     }
 }
 

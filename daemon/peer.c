@@ -326,14 +326,16 @@ s_send_with_root(fsy_peer_t *p, const fsy_sync_env_t *env, fsy_msg_t *m)
 {
     fsy_vv_t *root = NULL;
     int rc = s_root_for(p, env, &root);
+    uint64_t print = 0;
     if (rc == FSY_OK && root != NULL) {
-        uint64_t print = s_vv_print(root);
+        print = s_vv_print(root);
         m->root = *root;
         m->has_root = m->type != FSY_MSG_HEARTBEAT || print != p->root_print;
-        p->root_print = print;
     }
     if (rc == FSY_OK)
         rc = fsy_peer_send(p, env, m);
+    if (rc == FSY_OK && m->has_root) /* else sent again next time */
+        p->root_print = print;
     fsy_vv_free(&root);
     return rc;
 }
@@ -600,6 +602,10 @@ s_pump_urgent(fsy_peer_t *p, const fsy_sync_env_t *env)
 int
 fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
+    if (p->log_epoch != fsy_store_log_epoch(env->store)) {
+        p->log_epoch = fsy_store_log_epoch(env->store);
+        p->cursor = 0; /* positions past it may hold other changes now */
+    }
     if (!s_window_open(p, env))
         return FSY_OK;
     int rc = s_pump_urgent(p, env);
@@ -923,7 +929,8 @@ fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
     p->send_failed = false;
     int rc = s_on_msg(p, env, m);
-    if (rc != FSY_OK && p->send_failed) {
+    if (rc != FSY_OK && p->send_failed &&
+        strncmp(fsy_errdetail(), "send:", 5) == 0) {
         s_restart(p, env,
                   "a reply could not be sent: the connection was "
                   "dropped");

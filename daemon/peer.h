@@ -72,6 +72,7 @@ typedef struct fsy_peer {
     fsy_vv_t sent;
     size_t sent_cap;
     uint64_t cursor;
+    uint64_t log_epoch;   /* fsy_store_log_epoch() the cursor belongs to */
     uint64_t urgent_done; /* urgent marks up to this id are sent (or moot) */
     bool rolled_back;     /* a rollback was seen and logged (s_rollback) */
     bool link_problem;    /* last_error is fsy_peer_link_problem's */

@@ -109,16 +109,23 @@ fsy_store_root_vv(fsy_store_t *s, fsy_vv_t **out)
 
 /* This site's changes not yet at the root, per document, oldest first;
  * ?1 is this site's origin row; ?2/?3 narrow to one document (or NULL). */
+/* This site's changes not yet at the root, per document, oldest first:
+ * its current stream above what the root holds, and what a recovery set
+ * aside (at neither until written again). ?1 is this site's origin row;
+ * ?2/?3 narrow to one document (or NULL). */
 static const char s_pending_sql[] =
     "WITH own AS (SELECT v.scope AS scope, v.origin AS origin,"
     "  coalesce(d.at_parent, 0) AS ap, coalesce(d.at_root, 0) AS ar"
     "  FROM vv v LEFT JOIN delivery d ON d.scope = v.scope"
-    "  AND d.origin = v.origin WHERE v.origin = ?1)"
-    " SELECT c.scope, c.doc, count(*), sum(c.seq > max(own.ap, own.ar)),"
-    "  min(c.hlc) FROM own JOIN changes c ON c.scope = own.scope"
+    "  AND d.origin = v.origin WHERE v.origin = ?1),"
+    " pend AS (SELECT c.scope AS scope, c.doc AS doc,"
+    "  c.seq > max(own.ap, own.ar) AS np, c.hlc AS hlc"
+    "  FROM own JOIN changes c ON c.scope = own.scope"
     "  AND c.origin = own.origin AND c.seq > own.ar"
-    " WHERE (?2 IS NULL OR c.scope = ?2) AND (?3 IS NULL OR c.doc = ?3)"
-    " GROUP BY c.scope, c.doc ORDER BY min(c.hlc), c.scope, c.doc";
+    "  UNION ALL SELECT scope, doc, 1, hlc FROM displaced)"
+    " SELECT scope, doc, count(*), sum(np), min(hlc) FROM pend"
+    " WHERE (?2 IS NULL OR scope = ?2) AND (?3 IS NULL OR doc = ?3)"
+    " GROUP BY scope, doc ORDER BY min(hlc), scope, doc";
 
 static void
 s_count(fsy_pending_t *out, const fsy_pending_doc_t *d)

@@ -25,6 +25,14 @@ fsy_store_peer_put(fsy_store_t *s, const fsy_peer_status_t *p)
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "recording peer status");
+    if (strcmp(p->role, "parent") == 0 && strcmp(p->name, "parent") != 0)
+        rc = sqlite3_exec(s->db, /* the placeholder of fsy_store_peer_note */
+                          "DELETE FROM peers WHERE name = 'parent'", NULL, NULL,
+                          NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return fsy_sq_err(s, rc, "recording peer status");
+    }
     sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, p->role, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, p->connected ? 1 : 0);
@@ -141,5 +149,14 @@ fsy_store_peer_note(fsy_store_t *s, const char *role, const char *last_error)
     sqlite3_bind_text(st, 2, last_error, -1, SQLITE_STATIC);
     rc = fsy_sq_step_done(s, st, "recording a neighbour");
     sqlite3_finalize(st);
+    if (rc == FSY_OK && sqlite3_changes(s->db) == 0) {
+        /* never introduced: a row named after its role, until it is */
+        fsy_peer_status_t p = {.vv = ""};
+        snprintf(p.name, sizeof p.name, "%s", role);
+        snprintf(p.role, sizeof p.role, "%s", role);
+        snprintf(p.last_error, sizeof p.last_error, "%s", last_error);
+        p.updated_ms = fsy_sq_now(s);
+        rc = fsy_store_peer_put(s, &p);
+    }
     return fsy_sq_txn_end(s, rc);
 }

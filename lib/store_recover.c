@@ -199,7 +199,14 @@ fsy_store_recover_begin(fsy_store_t *s, fsy_recovery_t *out)
     out->active = true;
     out->retired = old;
     out->displaced = moved;
+    s->log_epoch++; /* the tail's lseqs will be given out again */
     return FSY_OK;
+}
+
+uint64_t
+fsy_store_log_epoch(const fsy_store_t *s)
+{
+    return s->log_epoch;
 }
 
 /* ---- writing again ---------------------------------------------------- */

@@ -283,6 +283,11 @@ int fsy_store_recovery(fsy_store_t *s, fsy_recovery_t *out);
  */
 int fsy_store_recover_begin(fsy_store_t *s, fsy_recovery_t *out);
 
+/* Log positions (lseq) a reader saw before this number changed may be
+ * given to other changes (a recovery took the log's tail away): a reader
+ * that keeps its place in the log starts over when it changes. */
+uint64_t fsy_store_log_epoch(const fsy_store_t *s);
+
 typedef struct fsy_recover_result {
     bool done;         /* the recovery ended in this call */
     uint64_t reissued; /* changes written again under the new incarnation */

@@ -753,6 +753,11 @@ START_TEST(test_store_restored_replica_recovers)
     ck_assert_str_eq(tu_get(gao, "MLI", "sitrep-1201", "title"), "r1");
     ck_assert_int_eq(fsy_store_recover_begin(gao, &rec), FSY_EINVAL);
     s_verify(gao);
+    fsy_pending_t p; /* set aside: at neither the parent nor HQ */
+    ck_ok(fsy_store_pending(gao, NULL, NULL, &p));
+    ck_assert_uint_eq(p.changes, 6);
+    ck_assert_uint_eq(p.changes_not_at_parent, 6);
+    ck_assert_uint_eq(p.docs, 3);
 
     fsy_recover_result_t r = s_finish(gao, hq); /* gao lacks hq's r0, r2 */
     ck_assert(!r.done);
