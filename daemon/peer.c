@@ -883,6 +883,14 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         s_error(p, why);
         fsy_log("error", "refused", "peer=%s origin=%s count=%zu why=\"%s\"",
                 p->name, st.refused_origin.site, st.refused, st.refused_why);
+    } else if (st.gapped > 0) { /* amber until a batch applies whole */
+        char why[sizeof p->last_error];
+        snprintf(why, sizeof why,
+                 "blocked at %.32s:%" PRIu64 " in %.32s: %.32s:%" PRIu64
+                 " came first; the sender was asked to resend from there",
+                 st.gap_origin.site, st.gap_have + 1, st.gap_scope,
+                 st.gap_origin.site, st.gap_got);
+        s_error(p, why);
     } else if (clean) {
         s_clear_error(p);
     }
