@@ -268,19 +268,20 @@ fsy_cmd_pending(fsy_cli_t *cli, int argc, char **argv)
     if (rc == 0 && json && (o.docs = cJSON_CreateArray()) == NULL)
         rc = fsy_cli_oom(cli);
     fsy_pending_t p;
-    if (rc == 0) {
-        fsy_err_clear();
-        rc = fsy_cli_check(cli, fsy_store_pending(s, s_pending_row, &o, &p));
-    }
     char text[256];
-    if (rc == 0 && json) {
-        rc = s_pending_json(cli, &p, o.docs, o.now);
-        o.docs = NULL;
-    } else if (rc == 0) {
+    fsy_err_clear();
+    if (rc == 0 && !json) /* the totals first, then the documents */
+        rc = fsy_cli_check(cli, fsy_store_pending(s, NULL, NULL, &p));
+    if (rc == 0 && !json)
         printf("%s\n", p.is_root
                            ? "this site is HQ: everything written "
                              "here is at HQ"
                            : fsy_pending_text(&p, o.now, text, sizeof text));
+    if (rc == 0)
+        rc = fsy_cli_check(cli, fsy_store_pending(s, s_pending_row, &o, &p));
+    if (rc == 0 && json) {
+        rc = s_pending_json(cli, &p, o.docs, o.now);
+        o.docs = NULL;
     }
     cJSON_Delete(o.docs);
     fsy_store_close(&s);
