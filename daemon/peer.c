@@ -891,8 +891,9 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
                  st.gap_origin.site, st.gap_have + 1, st.gap_scope,
                  st.gap_origin.site, st.gap_got);
         s_error(p, why);
-    } else if (clean) {
-        s_clear_error(p);
+    } else if (clean && strncmp(p->last_error, "blocked", 7) == 0) {
+        s_clear_error(p); /* the stream moves again; a refusal of
+                             unauthorised changes stands until a session */
     }
     if (p->is_parent)
         s_parent_progress(p, env, &p->known, NULL);

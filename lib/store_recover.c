@@ -129,22 +129,30 @@ s_own_streams(fsy_store_t *s, s_own_stream_t **out, size_t *n)
     return rc == SQLITE_DONE ? FSY_OK : fsy_sq_err(s, rc, "recovering");
 }
 
+/* Setting aside one stream's tail: ?1 scope, ?2 origin row, ?3 the line. */
+#define S_TAIL " WHERE scope = ?1 AND origin = ?2 AND seq > ?3"
+static const char s_sql_displace[] =
+    "INSERT INTO displaced(lseq, scope, origin, seq, hlc, doc, field, value,"
+    " bases, txn_end, checksum, ref) SELECT lseq, scope, origin, seq, hlc,"
+    " doc, field, value, bases, txn_end, checksum, ref FROM changes" S_TAIL;
+static const char s_sql_touch[] =
+    "INSERT OR IGNORE INTO temp.touched(scope, doc)"
+    " SELECT DISTINCT scope, doc FROM changes" S_TAIL;
+static const char s_sql_unmark[] = "DELETE FROM urgent" S_TAIL;
+static const char s_sql_drop[] = "DELETE FROM changes" S_TAIL;
+static const char s_sql_vv_lower[] =
+    "UPDATE vv SET seq = ?3 WHERE scope = ?1 AND origin = ?2 AND ?3 > 0";
+static const char s_sql_vv_none[] =
+    "DELETE FROM vv WHERE scope = ?1 AND origin = ?2 AND ?3 = 0";
+
 /* Sets aside the changes of one stream beyond w: its vector drops to w. */
 static int
 s_set_aside_stream(fsy_store_t *s, const char *scope, uint64_t w,
                    uint64_t *moved)
 {
-    static const char *const sql[] = {
-        "INSERT INTO displaced(lseq, scope, origin, seq, hlc, doc, field, "
-        "value, bases, txn_end, checksum, ref) SELECT lseq, scope, origin, "
-        "seq, hlc, doc, field, value, bases, txn_end, checksum, ref FROM "
-        "changes WHERE scope = ?1 AND origin = ?2 AND seq > ?3",
-        "INSERT OR IGNORE INTO temp.touched(scope, doc) SELECT DISTINCT "
-        "scope, doc FROM changes WHERE scope = ?1 AND origin = ?2 AND seq > ?3",
-        "DELETE FROM urgent WHERE scope = ?1 AND origin = ?2 AND seq > ?3",
-        "DELETE FROM changes WHERE scope = ?1 AND origin = ?2 AND seq > ?3",
-        "UPDATE vv SET seq = ?3 WHERE scope = ?1 AND origin = ?2 AND ?3 > 0",
-        "DELETE FROM vv WHERE scope = ?1 AND origin = ?2 AND ?3 = 0"};
+    static const char *const sql[] = {s_sql_displace, s_sql_touch,
+                                      s_sql_unmark,   s_sql_drop,
+                                      s_sql_vv_lower, s_sql_vv_none};
     int rc = FSY_OK;
     for (size_t i = 0; rc == FSY_OK && i < sizeof sql / sizeof sql[0]; i++)
         rc = s_exec_stream(s, sql[i], scope, s->origin_id, w,
