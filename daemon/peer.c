@@ -248,11 +248,6 @@ fsy_peer_send(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     return rc;
 }
 
-/*
- * Our vector as this peer may see it: a child with read_scopes learns the
- * entries of those scopes, and of the streams it writes itself (its own
- * and its sites_below'), so it neither resends them nor hears of the rest.
- */
 /* Is site the child of section k or a site below it? */
 static bool
 s_in_subtree(const fsy_child_conf_t *k, const char *site)
@@ -262,6 +257,11 @@ s_in_subtree(const fsy_child_conf_t *k, const char *site)
             fsy_scope_allowed(k->sites_below, site));
 }
 
+/*
+ * Our vector as this peer may see it: a child with read_scopes learns the
+ * entries of those scopes, and of the streams it writes itself (its own
+ * and its sites_below'), so it neither resends them nor hears of the rest.
+ */
 static int
 s_my_vv(const fsy_peer_t *p, const fsy_sync_env_t *env, fsy_vv_t **out)
 {
