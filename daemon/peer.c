@@ -319,8 +319,9 @@ s_vv_print(const fsy_vv_t *vv)
     return h;
 }
 
-/* Sends m with what the root holds for this peer, if it is a child;
- * a heartbeat carries it only when it changed since last sent. */
+/* Sends m with what the root holds for this peer, if it is a child: a
+ * HELLO always, an ACK or heartbeat only when it changed since last sent
+ * (every byte counts on a thin link). */
 static int
 s_send_with_root(fsy_peer_t *p, const fsy_sync_env_t *env, fsy_msg_t *m)
 {
@@ -330,7 +331,7 @@ s_send_with_root(fsy_peer_t *p, const fsy_sync_env_t *env, fsy_msg_t *m)
     if (rc == FSY_OK && root != NULL) {
         print = s_vv_print(root);
         m->root = *root;
-        m->has_root = m->type != FSY_MSG_HEARTBEAT || print != p->root_print;
+        m->has_root = m->type == FSY_MSG_HELLO || print != p->root_print;
     }
     if (rc == FSY_OK)
         rc = fsy_peer_send(p, env, m);
