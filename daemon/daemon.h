@@ -59,7 +59,8 @@ struct fsy_daemon {
      * site's own row for a while (s_admit) */
     char key_note[200];
     uint64_t key_note_ms;
-    fsy_alerts_t alerts; /* [alert] command: colours last told */
+    fsy_alerts_t alerts;        /* [alert] command: colours last told */
+    unsigned handshakes_broken; /* with the parent, since the last one done */
 };
 
 /*

@@ -218,6 +218,8 @@ s_admit(void *ctx, const uint8_t key[32], const char *address,
 /* How long a refused key stays on this site's own row. */
 #define S_KEY_NOTE_MS (10 * 60 * 1000)
 
+#define S_BROKEN_HANDSHAKES 3
+
 /* The parent connection's handshakes: a key refused or mismatched is
  * said in words (status, log) instead of looking like silence. */
 static void
@@ -228,9 +230,16 @@ s_parent_events(fsy_daemon_t *d)
     while (fsy_transport_parent_event(&d->tr, &ev) == 1) {
         char why[300];
         if (ev == FSY_LINK_OK) {
+            d->handshakes_broken = 0;
             fsy_peer_link_ok(&d->parent);
             continue;
         }
+        /* A handshake broken off once is a flaky link; again and again,
+         * with no refusal said, it is the parent's key. */
+        if (ev == FSY_LINK_KEY_MISMATCH &&
+            (++d->handshakes_broken < S_BROKEN_HANDSHAKES ||
+             strstr(d->parent.last_error, "refused this site's key") != NULL))
+            continue;
         if (ev == FSY_LINK_KEY_REFUSED) {
             char fp[12], fp2[12];
             snprintf(why, sizeof why,
@@ -241,9 +250,10 @@ s_parent_events(fsy_daemon_t *d)
                      s_fingerprint(d->id.curve_pk, fp2), site, site);
         } else
             snprintf(why, sizeof why,
-                     "the parent's key is not [parent] server_public_key "
-                     "(%.8s...): was the parent's key regenerated? copy its "
-                     ".pub here",
+                     "the parent closes every connection in the handshake: "
+                     "is its key still [parent] server_public_key "
+                     "(%.8s...)? if it was regenerated, copy its new .pub "
+                     "here",
                      d->cfg.parent_public_key);
         fsy_peer_link_problem(&d->parent, why);
     }

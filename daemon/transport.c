@@ -103,7 +103,8 @@ s_open_monitor(fsy_transport_t *t)
     if (zmq_socket_monitor(t->dealer, S_MONITOR,
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
         (t->mon = zmq_socket(t->ctx, ZMQ_PAIR)) == NULL ||
         zmq_connect(t->mon, S_MONITOR) != 0)
         return s_zerr("parent socket monitor");
@@ -224,9 +225,12 @@ fsy_transport_parent_event(fsy_transport_t *t, fsy_link_event_t *ev)
             *ev = FSY_LINK_OK;
         else if (what == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
             *ev = FSY_LINK_KEY_REFUSED;
-        else if (what == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
-                 (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC ||
-                  value == ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE))
+        else if ((what == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+                  (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC ||
+                   value == ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE)) ||
+                 what == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            /* a parent that cannot read our HELLO box (we hold another
+             * key for it) closes the connection: seen as no detail */
             *ev = FSY_LINK_KEY_MISMATCH;
         else
             continue; /* other protocol trouble: the session says it */

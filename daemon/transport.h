@@ -32,7 +32,8 @@ typedef struct fsy_transport {
 typedef enum fsy_link_event {
     FSY_LINK_OK = 0,       /* handshake done (keys accepted) */
     FSY_LINK_KEY_REFUSED,  /* the parent refused our key (ZAP 400) */
-    FSY_LINK_KEY_MISMATCH, /* the parent is not who [parent] says */
+    FSY_LINK_KEY_MISMATCH, /* the handshake broke off: most often the
+                              parent is not who [parent] says */
 } fsy_link_event_t;
 
 /* One handshake event of the parent connection: 1 (*ev set) or 0 when

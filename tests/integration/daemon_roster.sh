@@ -74,5 +74,15 @@ grep -qF "event=unknown-key key=${curve#CURVE } address=127.0.0.1" "$T/hq.log" |
   fail "hq's log does not name the key ($curve) and address: $(grep unknown-key "$T/hq.log")"
 echo "gao: $(fs gao status | grep -F 'refused this site')"
 echo "hq: $(hqfs status | grep -F 'refused a key')"
+step "HQ's key is regenerated (or gao holds another): gao says which key it expects"
+stop gao
+"$FIELDSYNC" keygen -o "$T/other" >/dev/null
+K=$(cat "$T/other.pub") awk '/^server_public_key = /{print "server_public_key = " ENVIRON["K"]; next} {print}' \
+  "$T/gao.conf" >"$T/gao-wrong.conf"
+mv "$T/gao-wrong.conf" "$T/gao.conf"
+start gao
+want=$(head -c 8 "$T/other.pub")
+mismatch() { fs gao status | grep -E "^amber +hq +parent" | grep -qF "is its key still [parent] server_public_key ($want...)"; }
+wait_until 15 "gao does not say the parent's key differs: $(fs gao status)" mismatch
 echo "PASS roster"
 
