@@ -34,17 +34,6 @@ s_site(fsy_alerts_t *a, const char *site)
     return s;
 }
 
-/* "2026-12-03T14:05:00Z", or "" for 0. */
-static void
-s_iso(uint64_t ms, char *buf, size_t len)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms == 0 || gmtime_r(&t, &tm) == NULL ||
-        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        buf[0] = '\0';
-}
-
 /* NAME=value into buf; the value is cleaned (it may quote a peer). */
 static char *
 s_var(char *buf, size_t len, const char *name, const char *value)
@@ -64,8 +53,8 @@ s_run(fsy_alerts_t *a, const char *command, const char *self,
     char vars[N_VARS][480];
     snprintf(why, sizeof why, "%s%s%s", r->why, r->last_error[0] ? ": " : "",
              r->last_error);
-    s_iso(r->as_of_ms, as_of, sizeof as_of);
-    s_iso(r->last_contact_ms, contact, sizeof contact);
+    fsy_log_iso(r->as_of_ms, as_of, sizeof as_of);
+    fsy_log_iso(r->last_contact_ms, contact, sizeof contact);
     char *envp[N_VARS + 1] = {
         s_var(vars[0], sizeof vars[0], "PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         s_var(vars[1], sizeof vars[1], "FIELDSYNC_ALERT_FROM", self),

@@ -31,6 +31,11 @@ typedef struct fsy_child_slot {
     size_t rid_len;
     fsy_peer_t peer;
     fsy_xfer_t xfer; /* attachments to and from this child */
+    /* the daemon run behind it, from its last HELLO (site_claim.h) */
+    char address[64];
+    char instance[FSY_INSTANCE_MAX + 1];
+    uint64_t since_ms;   /* its first HELLO on this slot */
+    uint64_t claimed_ms; /* another run of the site last refused; 0 none */
 } fsy_child_slot_t;
 
 /* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
@@ -59,6 +64,8 @@ struct fsy_daemon {
      * site's own row for a while (s_admit) */
     char key_note[200];
     uint64_t key_note_ms;
+    char instance[FSY_INSTANCE_MAX + 1]; /* "host pid N" (main.c) */
+    char routing_id[FSY_RID_MAX + 1];    /* to the parent: "site/nonce" */
     fsy_alerts_t alerts;        /* [alert] command: colours last told */
     unsigned handshakes_broken; /* with the parent, since the last one done */
 };

@@ -64,3 +64,19 @@ fsy_log(const char *level, const char *event, const char *fmt, ...)
             ts.tv_nsec / 1000000, level, s_site, event, rest[0] ? " " : "",
             rest);
 }
+
+void
+fsy_log_iso(uint64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms == 0 || gmtime_r(&t, &tm) == NULL ||
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        buf[0] = '\0';
+}
+
+bool
+fsy_log_worth(uint64_t n)
+{
+    return (n & (n - 1)) == 0;
+}

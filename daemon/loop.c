@@ -22,6 +22,7 @@
 #include "fieldsync/wallclock.h"
 #include "health.h"
 #include "log.h"
+#include "site_claim.h"
 #include "z85.h"
 
 #define FSY_WAIT_MS 50
@@ -90,14 +91,6 @@ s_hook_peer(fsy_daemon_t *d, fsy_peer_t *p, fsy_xfer_t *x, const char *name,
 
 /* ---- admission -------------------------------------------------------- */
 
-/* A refused peer retries every few hundred ms: log the 1st, 2nd, 4th, 8th
- * ... time, so the log shows it without being flooded. */
-static bool
-s_worth_logging(uint64_t n)
-{
-    return (n & (n - 1)) == 0;
-}
-
 /*
  * The session of routing id rid. A new one is made only for a frame that
  * is a HELLO (hello true): anything else from an unknown id gets no slot,
@@ -120,7 +113,7 @@ s_child_for(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len, bool hello,
         return NULL;
     if (free_slot == NULL) {
         static uint64_t full;
-        if (s_worth_logging(++full))
+        if (fsy_log_worth(++full))
             fsy_log("warn", "children-full", "max=%d count=%" PRIu64,
                     FSY_MAX_CHILDREN, full);
         return NULL;
@@ -154,19 +147,20 @@ s_hello_matches(fsy_daemon_t *d, fsy_peer_t *p, const fsy_msg_t *m,
     return false;
 }
 
-/* With CURVE, a child's routing id must be the site its key names, so no
- * admitted child can take over another's connection. */
+/* With CURVE, a child's routing id must begin with the site its key
+ * names, so no admitted child can take over another's connection. */
 static bool
 s_rid_ok(const fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
          const char *user)
 {
     if (!d->curve)
         return true;
-    if (user[0] != '\0' && strlen(user) == rid_len &&
-        memcmp(user, rid, rid_len) == 0)
+    size_t site_len = fsy_transport_rid_site_len(rid, rid_len);
+    if (user[0] != '\0' && strlen(user) == site_len &&
+        memcmp(user, rid, site_len) == 0)
         return true;
     static uint64_t seen;
-    if (s_worth_logging(++seen)) {
+    if (fsy_log_worth(++seen)) {
         char shown[FSY_RID_MAX + 1]; /* chosen by the peer: cleaned */
         snprintf(shown, sizeof shown, "%.*s", (int)rid_len, (const char *)rid);
         fsy_text_clean(shown);
@@ -203,7 +197,7 @@ s_admit(void *ctx, const uint8_t key[32], const char *address,
     static uint64_t seen;
     char fp[12];
     s_fingerprint(key, fp);
-    if (s_worth_logging(++seen))
+    if (fsy_log_worth(++seen))
         fsy_log("warn", "unknown-key",
                 "key=%s address=%s action=refused count=%" PRIu64, fp, address,
                 seen);
@@ -259,6 +253,27 @@ s_parent_events(fsy_daemon_t *d)
     }
 }
 
+/* A session is over: recorded so in `peers` (and for a child, `sites`). */
+static void
+s_session_gone(fsy_daemon_t *d, fsy_peer_t *p, const fsy_sync_env_t *env,
+               const char *why)
+{
+    if (fsy_peer_stop(p, env, why) != FSY_OK)
+        fsy_log("warn", "status", "error=\"%s\"", fsy_errdetail());
+    if (!p->is_parent && p->origin.site[0] != '\0')
+        fsy_store_site_disconnected(d->store, p->origin.site, p->last_rx_ms);
+}
+
+/* Ends child c's session (recorded so, with why) and frees its slot. */
+static void
+s_child_end(fsy_child_slot_t *c, const fsy_sync_env_t *env, const char *why)
+{
+    s_session_gone(c->d, &c->peer, env, why);
+    fsy_xfer_reset(&c->xfer);
+    fsy_peer_clear(&c->peer);
+    memset(c, 0, sizeof *c);
+}
+
 /* ---- receiving: each frame decoded once, where it enters -------------- */
 
 /* A frame that does not decode is dropped and counted; the session and
@@ -270,7 +285,7 @@ s_malformed(fsy_daemon_t *d, fsy_peer_t *p, const uint8_t *rid, size_t rid_len,
             size_t len, int rc)
 {
     d->malformed++;
-    if (s_worth_logging(d->malformed)) {
+    if (fsy_log_worth(d->malformed)) {
         char why[256];
         snprintf(why, sizeof why, "%s", fsy_errdetail());
         fsy_text_clean(why);
@@ -302,9 +317,9 @@ s_read_parent(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     uint8_t rid[FSY_RID_MAX], *buf = NULL;
     size_t rid_len = 0, len = 0;
-    char user[FSY_RID_MAX + 1];
+    fsy_frame_from_t from;
     if (!d->has_parent ||
-        fsy_transport_recv(&d->tr, 1, rid, &rid_len, &buf, &len, user) !=
+        fsy_transport_recv(&d->tr, 1, rid, &rid_len, &buf, &len, &from) !=
             FSY_OK ||
         buf == NULL)
         return 0;
@@ -332,11 +347,12 @@ s_child_known(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
               const fsy_msg_t *m)
 {
     const char *site = m->origin.site;
-    bool named = strlen(site) == rid_len && memcmp(site, rid, rid_len) == 0;
+    size_t site_len = fsy_transport_rid_site_len(rid, rid_len);
+    bool named = strlen(site) == site_len && memcmp(site, rid, site_len) == 0;
     if (named && fsy_config_child(&d->cfg, site) != NULL)
         return true;
     static uint64_t seen;
-    if (s_worth_logging(++seen)) {
+    if (fsy_log_worth(++seen)) {
         char clean[FSY_SITE_MAX + 1];
         snprintf(clean, sizeof clean, "%s", site);
         fsy_text_clean(clean);
@@ -358,23 +374,29 @@ s_child_known(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
  * say hello (the child then restarts). */
 static void
 s_from_child(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
-             const uint8_t *buf, size_t len, const char *user,
+             const uint8_t *buf, size_t len, const fsy_frame_from_t *from,
              const fsy_sync_env_t *env)
 {
     fsy_msg_t m;
+    fsy_child_slot_t *gone = NULL;
     int rc = fsy_wire_decode_msg(buf, len, &m);
     bool hello = rc == FSY_OK && m.type == FSY_MSG_HELLO;
-    if (hello && !s_child_known(d, rid, rid_len, &m)) {
+    if (hello && (!s_child_known(d, rid, rid_len, &m) ||
+                  !fsy_claim_admit(d, rid, rid_len, &m, from, env, &gone))) {
         fsy_msg_clear(&m);
         return;
     }
+    if (gone != NULL)
+        s_child_end(gone, env, "replaced by another run of the site");
     fsy_child_slot_t *c = s_child_for(d, rid, rid_len, hello, env);
     if (c != NULL)
         fsy_peer_on_bytes(&c->peer, 0, len);
+    if (c != NULL && hello)
+        fsy_claim_introduce(c, &m, from, env);
     if (rc != FSY_OK) {
         s_malformed(d, c ? &c->peer : NULL, rid, rid_len, len, rc);
     } else if (c != NULL) {
-        s_deliver(d, &c->peer, &m, user, env);
+        s_deliver(d, &c->peer, &m, from->user, env);
     } else {
         fsy_msg_t r = {.type = FSY_MSG_REFUSE};
         snprintf(r.reason, sizeof r.reason, "say hello first");
@@ -388,13 +410,13 @@ s_read_child(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     uint8_t rid[FSY_RID_MAX], *buf = NULL;
     size_t rid_len = 0, len = 0;
-    char user[FSY_RID_MAX + 1];
-    if (fsy_transport_recv(&d->tr, 0, rid, &rid_len, &buf, &len, user) !=
+    fsy_frame_from_t from;
+    if (fsy_transport_recv(&d->tr, 0, rid, &rid_len, &buf, &len, &from) !=
             FSY_OK ||
         buf == NULL)
         return 0;
-    if (s_rid_ok(d, rid, rid_len, user))
-        s_from_child(d, rid, rid_len, buf, len, user, env);
+    if (s_rid_ok(d, rid, rid_len, from.user))
+        s_from_child(d, rid, rid_len, buf, len, &from, env);
     free(buf);
     return 1;
 }
@@ -408,17 +430,6 @@ s_read_all(fsy_daemon_t *d, const fsy_sync_env_t *env)
 }
 
 /* ---- periodic jobs ---------------------------------------------------- */
-
-/* A session is over: recorded so in `peers` (and for a child, `sites`). */
-static void
-s_session_gone(fsy_daemon_t *d, fsy_peer_t *p, const fsy_sync_env_t *env,
-               const char *why)
-{
-    if (fsy_peer_stop(p, env, why) != FSY_OK)
-        fsy_log("warn", "status", "error=\"%s\"", fsy_errdetail());
-    if (!p->is_parent && p->origin.site[0] != '\0')
-        fsy_store_site_disconnected(d->store, p->origin.site, p->last_rx_ms);
-}
 
 /* What the peer lacks: changes first, then attachments' chunks. */
 static void
@@ -445,12 +456,10 @@ s_job_sessions(fsy_daemon_t *d, const fsy_sync_env_t *env)
         if (!c->used)
             continue;
         if (!fsy_peer_tick(&c->peer, env)) {
-            s_session_gone(d, &c->peer, env, "timeout");
-            fsy_xfer_reset(&c->xfer);
-            fsy_peer_clear(&c->peer);
-            c->used = false;
+            s_child_end(c, env, "timeout");
             continue;
         }
+        fsy_claim_tick(c, env);
         s_pump(&c->peer, &c->xfer, env);
     }
 }
@@ -601,8 +610,8 @@ s_leave(fsy_daemon_t *d, const fsy_sync_env_t *env)
 void
 fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
 {
-    fsy_sync_env_t env = {d->store, &d->cfg, fsy_wall_ms(), d->started_ms,
-                          NULL};
+    fsy_sync_env_t env = {d->store,      &d->cfg, fsy_wall_ms(),
+                          d->started_ms, NULL,    d->instance};
     if (d->has_parent) {
         s_hook_peer(d, &d->parent, &d->parent_xfer, "parent", s_send_parent, d);
         d->parent.is_parent = true;

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "fieldsync/ident.h"
 #include "fieldsync/version.h"
 #include "fieldsync/wallclock.h"
 #include "log.h"
@@ -98,6 +100,21 @@ s_verify(fsy_daemon_t *d)
     return rc == FSY_OK ? 0 : 1;
 }
 
+/* This run of the daemon, as its parent tells it from another machine
+ * running as the same site: a routing id of its own, and "host pid N". */
+static void
+s_instance(fsy_daemon_t *d, const char *site)
+{
+    char host[64] = "";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    snprintf(d->instance, sizeof d->instance, "%.30s pid %ld", host,
+             (long)getpid());
+    fsy_text_clean(d->instance);
+    fsy_transport_routing_id(site, d->routing_id);
+}
+
 static int
 s_setup(fsy_daemon_t *d, const char *path)
 {
@@ -137,9 +154,10 @@ s_setup(fsy_daemon_t *d, const char *path)
         return 1;
     fsy_store_set_max_clock_skew(d->store, d->cfg.max_clock_skew_ms);
     fsy_store_set_max_value(d->store, d->cfg.max_value_bytes);
+    s_instance(d, site);
     fsy_transport_opts_t topts = {.listen = d->cfg.listen,
                                   .parent = d->cfg.parent,
-                                  .site = site,
+                                  .routing_id = d->routing_id,
                                   .reconnect_ms = d->cfg.reconnect_ms,
                                   .reconnect_max_ms = d->cfg.reconnect_max_ms,
                                   .heartbeat_ms = d->cfg.heartbeat_ms,

@@ -19,6 +19,8 @@
 #define FSY_SCAN_ROWS 2000
 /* How soon a HELLO that could not be sent is tried again. */
 #define FSY_HELLO_RETRY_MS 100
+/* The longest a parent may tell us to wait before saying hello again. */
+#define FSY_RETRY_MAX_MS (10 * 60 * 1000)
 /* A scan callback's "enough": negative, unlike every fsy_err_t. */
 #define S_STOP (-1)
 
@@ -353,6 +355,8 @@ s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
     m.vv = *vv;
     m.max_value = FSY_VALUE_MAX;
     m.max_txn_changes = FSY_TXN_MAX;
+    if (env->instance != NULL)
+        snprintf(m.instance, sizeof m.instance, "%s", env->instance);
     if (!p->is_parent && p->acl != NULL) /* what we serve this child */
         m.attachments = (uint32_t)p->acl->attachments;
     fsy_tip_t tips[FSY_TIPS_MAX];
@@ -968,6 +972,10 @@ s_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         if (p->state == FSY_PEER_LIVE)
             s_restart(p, env, "refused by the peer");
         s_error(p, m->reason);
+        if (p->is_parent && m->retry_ms > 0) /* bounded: it is the peer's */
+            p->retry_at_ms = env->now_ms + (m->retry_ms < FSY_RETRY_MAX_MS
+                                                ? m->retry_ms
+                                                : FSY_RETRY_MAX_MS);
         return FSY_OK;
     }
     /* A child talking to a parent that does not know it (the parent
@@ -999,6 +1007,13 @@ bool
 fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
     const fsy_config_t *cfg = env->cfg;
+    /* Told to try later: quiet until then, the reason kept on show. */
+    if (p->retry_at_ms != 0) {
+        if (env->now_ms < p->retry_at_ms)
+            return true;
+        p->retry_at_ms = p->hello_tx_ms = 0;
+        p->last_rx_ms = p->last_ack_ms = env->now_ms;
+    }
     /* Credit never leaks: batches unacknowledged for a whole timeout,
      * with the link otherwise alive, restart the session. */
     bool stalled = p->state == FSY_PEER_LIVE && p->pace.n > 0 &&

@@ -85,6 +85,8 @@ typedef struct fsy_peer {
     uint64_t last_rx_ms, last_tx_ms, hello_tx_ms;
     uint64_t last_ack_ms; /* last progress on batches in flight */
     uint64_t hello_rx_ms; /* last HELLO accepted from the peer */
+    uint64_t retry_at_ms; /* refused with a time to try again: no HELLO
+                             before it (0: none) */
     uint64_t recorded_ms, recorded_print; /* last status written */
     /* what status shows (fieldsync status) */
     uint64_t changes_sent, changes_received, batches_refused;
@@ -121,8 +123,9 @@ typedef struct fsy_sync_env {
     fsy_store_t *store;
     const fsy_config_t *cfg;
     uint64_t now_ms;
-    uint64_t started_ms; /* when the daemon started (uptime) */
-    const char *note;    /* a problem of this site's own, or NULL */
+    uint64_t started_ms;  /* when the daemon started (uptime) */
+    const char *note;     /* a problem of this site's own, or NULL */
+    const char *instance; /* this daemon run in HELLO ("host pid N") */
 } fsy_sync_env_t;
 
 /* Starts (or restarts) a session: a parent-side peer waits for HELLO; a

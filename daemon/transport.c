@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <zmq.h>
 
 #include "fieldsync/error.h"
@@ -71,11 +72,11 @@ s_open_router(fsy_transport_t *t, const fsy_transport_opts_t *o)
 static int
 s_open_dealer(fsy_transport_t *t, const fsy_transport_opts_t *o)
 {
-    const char *parent = o->parent, *site = o->site;
+    const char *parent = o->parent, *rid = o->routing_id;
     int one = 1, ivl = (int)o->reconnect_ms, ivl_max = (int)o->reconnect_max_ms;
     t->dealer = zmq_socket(t->ctx, ZMQ_DEALER);
     if (t->dealer == NULL || s_common_opts(t->dealer, o) != FSY_OK ||
-        zmq_setsockopt(t->dealer, ZMQ_ROUTING_ID, site, strlen(site)) ||
+        zmq_setsockopt(t->dealer, ZMQ_ROUTING_ID, rid, strlen(rid)) ||
         zmq_setsockopt(t->dealer, ZMQ_IMMEDIATE, &one, sizeof one) ||
         zmq_setsockopt(t->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) ||
         zmq_setsockopt(t->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
@@ -160,9 +161,46 @@ fsy_transport_send(fsy_transport_t *t, const uint8_t *rid, size_t rid_len,
     return FSY_OK;
 }
 
-/* Reads one message part into a fresh buffer (and its User-Id, if any). */
+void
+fsy_transport_routing_id(const char *site, char out[FSY_RID_MAX + 1])
+{
+    uint8_t nonce[8];
+    randombytes_buf(nonce, sizeof nonce);
+    int n = snprintf(out, FSY_RID_MAX + 1, "%.*s/", FSY_RID_MAX - 17, site);
+    for (size_t i = 0; i < sizeof nonce; i++)
+        snprintf(out + n + 2 * i, 3, "%02x", nonce[i]);
+}
+
+size_t
+fsy_transport_rid_site_len(const uint8_t *rid, size_t rid_len)
+{
+    const uint8_t *slash = memchr(rid, '/', rid_len);
+    return slash ? (size_t)(slash - rid) : rid_len;
+}
+
+int
+fsy_transport_send_if_there(fsy_transport_t *t, const uint8_t *rid,
+                            size_t rid_len, const uint8_t *buf, size_t len)
+{
+    int on = 1, off = 0, rc = FSY_OK;
+    /* Unroutable frames fail rather than vanish, for this send only. */
+    if (t->router == NULL ||
+        zmq_setsockopt(t->router, ZMQ_ROUTER_MANDATORY, &on, sizeof on) != 0)
+        return s_zerr("send");
+    if (zmq_send(t->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        rc = zmq_errno() == EHOSTUNREACH ? FSY_ENOTFOUND
+             : zmq_errno() == EAGAIN     ? FSY_OK
+                                         : s_zerr("send");
+    else if (zmq_send(t->router, buf, len, ZMQ_DONTWAIT) < 0)
+        rc = zmq_errno() == EAGAIN ? FSY_OK : s_zerr("send");
+    zmq_setsockopt(t->router, ZMQ_ROUTER_MANDATORY, &off, sizeof off);
+    return rc;
+}
+
+/* Reads one message part into a fresh buffer (and who sent it, if any). */
 static int
-s_recv_part_user(void *sock, uint8_t **buf, size_t *len, int *more, char *user)
+s_recv_part_from(void *sock, uint8_t **buf, size_t *len, int *more,
+                 fsy_frame_from_t *from)
 {
     zmq_msg_t msg;
     zmq_msg_init(&msg);
@@ -172,9 +210,11 @@ s_recv_part_user(void *sock, uint8_t **buf, size_t *len, int *more, char *user)
     }
     *len = zmq_msg_size(&msg);
     *more = zmq_msg_more(&msg);
-    if (user != NULL) {
+    if (from != NULL) {
         const char *u = zmq_msg_gets(&msg, "User-Id");
-        snprintf(user, FSY_RID_MAX + 1, "%s", u ? u : "");
+        const char *a = zmq_msg_gets(&msg, "Peer-Address");
+        snprintf(from->user, sizeof from->user, "%s", u ? u : "");
+        snprintf(from->address, sizeof from->address, "%s", a ? a : "");
     }
     *buf = malloc(*len ? *len : 1);
     if (*buf != NULL && *len > 0)
@@ -186,7 +226,7 @@ s_recv_part_user(void *sock, uint8_t **buf, size_t *len, int *more, char *user)
 static int
 s_recv_part(void *sock, uint8_t **buf, size_t *len, int *more)
 {
-    return s_recv_part_user(sock, buf, len, more, NULL);
+    return s_recv_part_from(sock, buf, len, more, NULL);
 }
 
 /* Drops the rest of a multipart message nobody understands. */
@@ -241,9 +281,9 @@ fsy_transport_parent_event(fsy_transport_t *t, fsy_link_event_t *ev)
 int
 fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
                    size_t *rid_len, uint8_t **buf, size_t *len,
-                   char user[FSY_RID_MAX + 1])
+                   fsy_frame_from_t *from)
 {
-    user[0] = '\0';
+    from->user[0] = from->address[0] = '\0';
     void *sock = from_parent ? t->dealer : t->router;
     int more = 0, rc;
     *len = 0;
@@ -262,7 +302,7 @@ fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
         if (!more)
             return FSY_OK; /* an empty message: ignore */
     }
-    rc = s_recv_part_user(sock, buf, len, &more, user);
+    rc = s_recv_part_from(sock, buf, len, &more, from);
     if (rc == FSY_ENOTFOUND)
         return FSY_OK;
     s_drain(sock, more);

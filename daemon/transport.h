@@ -2,11 +2,14 @@
  * fieldsync — ZeroMQ sockets for fieldsyncd. Knows nothing of documents.
  *
  * A site that accepts children binds a ROUTER; a site with a parent
- * connects a DEALER whose routing id is its site id (ROUTER_HANDOVER lets a
- * restarted child take over its id at once). With CURVE (the default) the
- * ROUTER is a CURVE server and a ZAP handler admits only configured child
- * keys, naming each connection's site in the frames' User-Id; `user`
- * returns it with every frame from a child. Frames are bounded by
+ * connects a DEALER whose routing id is its site id, a '/' and a nonce
+ * drawn at each start ("gao/3f9c0b1e2d4a5c6e"): a link that comes back
+ * takes over its run's id at once (ROUTER_HANDOVER), while a second
+ * machine running as the same site gets an id of its own, so it cannot
+ * steal the first one's connection and the parent can refuse it. With CURVE
+ * (the default) the ROUTER is a CURVE server and a ZAP handler admits only
+ * configured child keys, naming each connection's site in the frames' User-Id;
+ * `user` returns it with every frame from a child. Frames are bounded by
  * FSY_MSG_MAX at the socket (ZMQ_MAXMSGSIZE): a peer sending more is
  * disconnected by ZeroMQ itself.
  *
@@ -42,9 +45,9 @@ int fsy_transport_parent_event(fsy_transport_t *t, fsy_link_event_t *ev);
 
 /* What the sockets need from the configuration. */
 typedef struct fsy_transport_opts {
-    const char *listen; /* "" for none */
-    const char *parent; /* "" for none */
-    const char *site;   /* the DEALER's routing id */
+    const char *listen;     /* "" for none */
+    const char *parent;     /* "" for none */
+    const char *routing_id; /* the DEALER's: fsy_transport_routing_id() */
     unsigned reconnect_ms, reconnect_max_ms;
     /* ZMTP heartbeats: a connection silent for timeout_ms is dropped and
      * made again, rather than left to TCP's own patience (~15 minutes) */
@@ -75,6 +78,19 @@ void fsy_transport_close(fsy_transport_t *t);
 int fsy_transport_send(fsy_transport_t *t, const uint8_t *rid, size_t rid_len,
                        const uint8_t *buf, size_t len);
 
+/* Writes a routing id for site: the site, '/', 16 random hex digits. */
+void fsy_transport_routing_id(const char *site, char out[FSY_RID_MAX + 1]);
+
+/* The length of the site id that begins routing id rid (up to its '/'). */
+size_t fsy_transport_rid_site_len(const uint8_t *rid, size_t rid_len);
+
+/* Who sent a frame: the site its key was admitted as ("" without CURVE)
+ * and the address it connects from ("" if unknown), both from ZeroMQ. */
+typedef struct fsy_frame_from {
+    char user[FSY_RID_MAX + 1];
+    char address[64];
+} fsy_frame_from_t;
+
 /*
  * Receives one frame if any is waiting: *len = 0 when none. From the
  * ROUTER (from_parent false) rid receives the sender's routing id. The
@@ -82,7 +98,13 @@ int fsy_transport_send(fsy_transport_t *t, const uint8_t *rid, size_t rid_len,
  */
 int fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
                        size_t *rid_len, uint8_t **buf, size_t *len,
-                       char user[FSY_RID_MAX + 1]);
+                       fsy_frame_from_t *from);
+
+/* Sends one frame to child rid only if its connection is still open:
+ * FSY_OK (sent, or its queue is full: it is there), FSY_ENOTFOUND when
+ * no connection has that routing id any more, else FSY_EIO. */
+int fsy_transport_send_if_there(fsy_transport_t *t, const uint8_t *rid,
+                                size_t rid_len, const uint8_t *buf, size_t len);
 
 /* Waits up to timeout_ms for something to read; FSY_OK also on EINTR. */
 int fsy_transport_wait(fsy_transport_t *t, long timeout_ms);

@@ -37,16 +37,20 @@ typedef enum fsy_msg_type {
     FSY_MSG_NOTHAVE
 } fsy_msg_type_t;
 
+/* Longest HELLO instance kept ("host pid N"); longer ones are cut. */
+#define FSY_INSTANCE_MAX 48
+
 /* Most chunks one WANT asks for. */
 #define FSY_WANT_MAX 64
 
 /*
  * One decoded frame. Which members mean something depends on `type`:
- *   HELLO      origin, vv, max_value, max_txn_changes, attachments
+ *   HELLO      origin, vv, max_value, max_txn_changes, attachments,
+ *              instance ("" when the sender left it out)
  *   BATCH      id, changes (decompressed, decoded, validated)
  *   ACK        id, vv, gapped, refused
  *   HEARTBEAT  sent_ms
- *   REFUSE     reason
+ *   REFUSE     reason, retry_ms (0: whenever the sender likes)
  *   HEALTH     sites, n_sites: the sender's own summary first; in each,
  *              heard_ms carries an AGE (ms since last heard), and via and
  *              updated_ms are unused (the receiver fills them)
@@ -74,6 +78,9 @@ typedef struct fsy_msg {
     uint64_t gapped, refused;
     uint64_t sent_ms;
     char reason[256];
+    uint64_t retry_ms;
+    /* HELLO: the daemon run, as people name it: "host pid N" (cleaned) */
+    char instance[FSY_INSTANCE_MAX + 1];
     fsy_site_health_t *sites;
     size_t n_sites;
     fsy_chunk_t chunk;

@@ -307,6 +307,8 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
             rc = fsy_wire_vv_build(&ve, &m->vv);
         hello.vv = &ve.msg;
         hello.root = root;
+        if (m->instance[0] != '\0')
+            hello.instance = (char *)m->instance;
         if (rc == FSY_OK)
             rc = s_enc_tips(m, &hello, &tips);
         f.body_case = FIELDSYNC__FRAME__BODY_HELLO;
@@ -336,6 +338,8 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
         break;
     case FSY_MSG_REFUSE:
         refuse.reason = (char *)m->reason;
+        refuse.has_retry_ms = m->retry_ms != 0;
+        refuse.retry_ms = m->retry_ms;
         f.body_case = FIELDSYNC__FRAME__BODY_REFUSE;
         f.refuse = &refuse;
         break;
@@ -388,6 +392,11 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
         if (out->attachments > 2)
             return fsy_err_set(FSY_EINVAL, "unknown attachments policy %u",
                                out->attachments);
+        if (f->hello->instance != NULL) { /* it reaches logs and pages */
+            snprintf(out->instance, sizeof out->instance, "%s",
+                     f->hello->instance);
+            fsy_text_clean(out->instance);
+        }
         int rc = fsy_wire_dec_origin(f->hello->origin, &out->origin);
         if (rc == FSY_OK)
             rc = fsy_wire_dec_vv(f->hello->vv, &out->vv);
@@ -414,6 +423,7 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
         out->type = FSY_MSG_REFUSE;
         snprintf(out->reason, sizeof out->reason, "%s", f->refuse->reason);
         fsy_text_clean(out->reason); /* it reaches logs and terminals */
+        out->retry_ms = f->refuse->has_retry_ms ? f->refuse->retry_ms : 0;
         return FSY_OK;
     case FIELDSYNC__FRAME__BODY_HEALTH:
         out->type = FSY_MSG_HEALTH;

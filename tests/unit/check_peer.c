@@ -51,8 +51,8 @@ s_link_init(link_t *l, unsigned window, size_t batch_changes)
     snprintf(l->child.site, sizeof l->child.site, "gao");
     l->cfg.children = &l->child; /* borrowed: never freed by the test */
     l->cfg.n_children = 1;
-    l->env_gao = (fsy_sync_env_t){l->gao, &l->cfg, 1000, 1000, NULL};
-    l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000, 1000, NULL};
+    l->env_gao = (fsy_sync_env_t){l->gao, &l->cfg, 1000, 1000, NULL, NULL};
+    l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000, 1000, NULL, NULL};
     l->child_side.is_parent = true;
     snprintf(l->child_side.name, sizeof l->child_side.name, "parent");
     l->child_side.send = s_enqueue;
@@ -446,6 +446,48 @@ START_TEST(test_peer_refusals_of_an_old_session_do_not_put_hello_off)
 }
 END_TEST
 
+/* A parent that refuses with a time to try again (another machine runs as
+ * this site: site_claim.h) is left alone until then, its reason on show,
+ * whatever the silence meanwhile; then the HELLO goes, naming this run. */
+START_TEST(test_peer_refusal_with_retry_time_quiets_hello_until_then)
+{
+    link_t l;
+    s_link_init(&l, 4, 1000);
+    l.env_gao.instance = "ws-gao-02 pid 977\x1b[2J";
+    size_t len;
+    free(s_take(&l.up, 0, &len)); /* the first HELLO */
+    fsy_msg_t r = {.type = FSY_MSG_REFUSE, .retry_ms = 15000};
+    snprintf(r.reason, sizeof r.reason, "gao already runs on ws-gao-01");
+    uint8_t *f;
+    ck_ok(fsy_wire_encode_msg(&r, &f, &len));
+    fsy_msg_t got;
+    ck_ok(fsy_wire_decode_msg(f, len, &got));
+    free(f);
+    ck_assert_uint_eq(got.retry_ms, 15000);
+    ck_ok(fsy_peer_on_msg(&l.child_side, &l.env_gao, &got));
+    for (int i = 0; i < 149; i++) { /* silence, far beyond the timeout */
+        l.env_gao.now_ms += 100;
+        ck_assert(fsy_peer_tick(&l.child_side, &l.env_gao));
+    }
+    ck_assert_uint_eq(l.up.n, 0);
+    ck_assert_str_eq(l.child_side.last_error, "gao already runs on ws-gao-01");
+    l.env_gao.now_ms += 100;
+    ck_assert(fsy_peer_tick(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 1);
+    fsy_msg_t hello;
+    ck_ok(fsy_wire_decode_msg(l.up.frame[0], l.up.len[0], &hello));
+    ck_assert_int_eq(hello.type, FSY_MSG_HELLO);
+    ck_assert_str_eq(hello.instance, "ws-gao-02 pid 977?[2J"); /* cleaned */
+    fsy_msg_clear(&hello);
+    /* a parent cannot silence a child for longer than ten minutes */
+    r.retry_ms = UINT64_MAX / 2;
+    ck_ok(fsy_peer_on_msg(&l.child_side, &l.env_gao, &r));
+    ck_assert_uint_le(l.child_side.retry_at_ms,
+                      l.env_gao.now_ms + 10 * 60 * 1000);
+    s_link_free(&l);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -462,6 +504,8 @@ s_suite(void)
     tcase_add_test(tc, test_peer_parent_refuses_a_child_it_does_not_know);
     tcase_add_test(tc, test_peer_hello_with_other_limits_is_refused);
     tcase_add_test(tc, test_peer_hello_flood_is_rate_limited);
+    tcase_add_test(tc,
+                   test_peer_refusal_with_retry_time_quiets_hello_until_then);
     tcase_add_test(tc,
                    test_peer_refusals_of_an_old_session_do_not_put_hello_off);
     suite_add_tcase(su, tc);
