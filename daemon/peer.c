@@ -40,12 +40,16 @@ s_vv_raise_all(fsy_vv_t *vv, size_t *cap, const fsy_change_list_t *l)
     return FSY_OK;
 }
 
-/* sent := the peer's own vector (HELLO, or an ACK asking to rewind). */
+/* sent := the peer's own vector (HELLO, or an ACK asking to rewind). What
+ * is resent goes in a new compression stream: the peer may have lost
+ * frames of the last one. */
 static int
 s_sent_reset(fsy_peer_t *p, const fsy_vv_t *vv)
 {
     p->cursor = 0;
     p->urgent_done = 0; /* marks sent may be wanted again */
+    fsy_ztx_restart(&p->ztx, p->ztx.level);
+    p->rewind_id = p->next_id;
     return fsy_vv_copy(&p->sent, &p->sent_cap, vv);
 }
 
@@ -503,15 +507,55 @@ s_window_open(const fsy_peer_t *p, const fsy_sync_env_t *env)
            fsy_pace_open(&p->pace, env->cfg->window);
 }
 
+/* zstd levels and about what each compresses per second of reports on
+ * a small machine: the highest that keeps 20 times ahead of the link
+ * (compressed bytes at ratio ~5, with room to spare) is the one used. */
+static int
+s_link_level(uint64_t link_bytes_per_s)
+{
+    static const struct {
+        int level;
+        uint64_t raw_per_s;
+    } t[] = {{19, 2 << 20}, {15, 8 << 20}, {12, 15 << 20},
+             {9, 40 << 20}, {6, 60 << 20}, {3, 150 << 20}};
+    if (link_bytes_per_s == 0)
+        return 3; /* not measured yet */
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].raw_per_s / 20 >= link_bytes_per_s)
+            return t[i].level;
+    return 1;
+}
+
+/* The level for what is sent next: [sync] compression_level, or what the
+ * link's measured rate allows; a change of 3 levels or more starts a new
+ * stream at the new level (its history is the price). */
+static void
+s_pick_level(fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    int want = env->cfg->compression_level ? (int)env->cfg->compression_level
+                                           : s_link_level(p->pace.rate);
+    if (p->ztx.id == 0 || abs(want - p->ztx.level) >= 3)
+        fsy_ztx_restart(&p->ztx, want);
+}
+
 /* Sends one built batch; false if the session had to restart. */
 static bool
 s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
 {
     fsy_msg_t m = {.type = FSY_MSG_BATCH, .id = ++p->next_id};
-    m.changes = b->batch;
     m.urgent = b->urgent;
+    s_pick_level(p, env);
+    if (fsy_ztx_batch(&p->ztx, b->batch.v, b->batch.n, &m.zpayload, &m.zlen,
+                      &m.raw_len, &m.zstream, &m.zseq) != FSY_OK) {
+        fsy_log("error", "compress", "peer=%s error=\"%s\"", p->name,
+                fsy_errdetail());
+        s_restart(p, env, "a batch could not be compressed");
+        return false;
+    }
     uint64_t before = p->bytes_sent; /* the send counts its frame */
-    if (fsy_peer_send(p, env, &m) != FSY_OK) {
+    int rc = fsy_peer_send(p, env, &m);
+    free(m.zpayload);
+    if (rc != FSY_OK) {
         /* `sent` already counts it: only a new session is sure. */
         s_restart(p, env, "a batch could not be sent");
         return false;
@@ -850,7 +894,7 @@ s_authorise(fsy_peer_t *p, const fsy_msg_t *m, fsy_change_t **kept, size_t *n)
 }
 
 static int
-s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
+s_apply_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
     fsy_apply_stats_t st;
     fsy_change_t *kept;
@@ -914,6 +958,40 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     return rc;
 }
 
+/*
+ * A batch in the session's compression stream is inflated here. One that
+ * does not follow the stream (a frame lost on a cut, a frame of an
+ * earlier stream) or does not decode is not applied: a gapped ACK asks
+ * the sender to resend from our vector, in a new stream.
+ */
+static int
+s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
+{
+    if (m->zstream == 0)
+        return s_apply_batch(p, env, m);
+    fsy_msg_t whole = *m; /* borrows m's payload; owns its changes */
+    memset(&whole.changes, 0, sizeof whole.changes);
+    int rc = fsy_zrx_batch(&p->zrx, m->zpayload, m->zlen, m->raw_len,
+                           m->zstream, m->zseq, FSY_MSG_MAX, &whole.changes);
+    if (rc == FSY_OK) {
+        rc = s_apply_batch(p, env, &whole);
+        fsy_change_list_clear(&whole.changes);
+        return rc;
+    }
+    if (fsy_log_worth(++p->frames_lost))
+        fsy_log(rc == FSY_ENOTFOUND ? "info" : "warn", "resend",
+                "peer=%s batch=%" PRIu64 " why=\"%s\" count=%" PRIu64, p->name,
+                m->id, fsy_errdetail(), p->frames_lost);
+    fsy_msg_t ack = {.type = FSY_MSG_ACK, .id = m->id, .gapped = 1};
+    fsy_vv_t *vv = NULL;
+    if ((rc = s_my_vv(p, env, &vv)) != FSY_OK)
+        return rc;
+    ack.vv = *vv;
+    rc = s_send_with_root(p, env, &ack);
+    fsy_vv_free(&vv);
+    return rc;
+}
+
 static int
 s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
@@ -923,7 +1001,8 @@ s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     int rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
     if (rc == FSY_OK && p->is_parent)
         s_parent_progress(p, env, &m->vv, m);
-    if (rc != FSY_OK || m->gapped == 0)
+    /* a batch sent before the last rewind: what it lacked is resent */
+    if (rc != FSY_OK || m->gapped == 0 || m->id <= p->rewind_id)
         return rc;
     fsy_log("info", "rewind", "peer=%s batch=%" PRIu64 " gapped=%" PRIu64,
             p->name, m->id, m->gapped);
@@ -1042,5 +1121,7 @@ fsy_peer_clear(fsy_peer_t *p)
 {
     free(p->sent.v);
     free(p->known.v);
+    fsy_ztx_free(&p->ztx);
+    fsy_zrx_free(&p->zrx);
     memset(p, 0, sizeof *p);
 }

@@ -48,6 +48,7 @@
 #include "fieldsync/store.h"
 #include "pace.h"
 #include "wire.h"
+#include "wire_zstream.h"
 
 typedef enum fsy_peer_state {
     FSY_PEER_WAIT_HELLO = 0,
@@ -85,6 +86,12 @@ typedef struct fsy_peer {
     uint64_t last_rx_ms, last_tx_ms, hello_tx_ms;
     uint64_t last_ack_ms; /* last progress on batches in flight */
     uint64_t hello_rx_ms; /* last HELLO accepted from the peer */
+    /* one compression stream each way (lib/wire_zstream.h) */
+    fsy_ztx_t ztx;
+    fsy_zrx_t zrx;
+    uint64_t rewind_id;   /* batches up to this id were sent before the
+                             last rewind: their gapped ACKs are moot */
+    uint64_t frames_lost; /* stream frames that could not be inflated */
     uint64_t retry_at_ms; /* refused with a time to try again: no HELLO
                              before it (0: none) */
     uint64_t recorded_ms, recorded_print; /* last status written */

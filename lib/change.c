@@ -185,6 +185,15 @@ fsy_change_validate(const fsy_change_t *c)
     return FSY_OK;
 }
 
+int
+fsy_change_validate_seal(fsy_change_t *c)
+{
+    int rc = s_validate_content(c);
+    if (rc == FSY_OK)
+        fsy_change_seal(c);
+    return rc;
+}
+
 /* ---- memory ----------------------------------------------------------- */
 
 int

@@ -217,6 +217,7 @@ static const s_tuning_t s_tunings[] = {
     S_TUNING(batch_changes, 1, FSY_TXN_MAX * 64),
     S_TUNING(batch_bytes, 1024, (uint64_t)32 << 20),
     S_TUNING(window, 1, 1024),
+    S_TUNING(compression_level, 0, 19),
     S_TUNING(heartbeat_ms, 50, 600000),
     S_TUNING(timeout_ms, 200, 3600000),
     S_TUNING(reconnect_ms, 10, 600000),

@@ -18,5 +18,6 @@ fsy_msg_clear(fsy_msg_t *m)
     fsy_change_list_clear(&m->changes);
     fsy_site_health_free(m->sites, m->n_sites);
     free(m->chunk.data);
+    free(m->zpayload);
     memset(m, 0, sizeof *m);
 }

@@ -19,8 +19,10 @@
 
 /* 2 added attachment references: a version-1 peer would take one for
  * bytes and refuse its batch, so the sessions refuse each other instead,
- * with a message that says to upgrade. */
-#define FSY_PROTOCOL_VERSION 2
+ * with a message that says to upgrade. 3: batches in wire format 2
+ * (proto/fieldsync.proto, message Change), which a version-2 peer cannot
+ * read. */
+#define FSY_PROTOCOL_VERSION 3
 /* Largest frame any peer sends or accepts (a batch of whole transactions
  * always fits: see FSY_TXN_BYTES_MAX). */
 #define FSY_MSG_MAX ((size_t)64 << 20)
@@ -47,7 +49,11 @@ typedef enum fsy_msg_type {
  * One decoded frame. Which members mean something depends on `type`:
  *   HELLO      origin, vv, max_value, max_txn_changes, attachments,
  *              instance ("" when the sender left it out)
- *   BATCH      id, changes (decompressed, decoded, validated)
+ *   BATCH      id, changes (decompressed, decoded, validated); or, a
+ *              frame of the session's compression stream (zstream != 0),
+ *              zpayload, zlen, raw_len, zstream, zseq: left compressed for
+ *              the session to inflate (lib/wire_zstream.h). Decoded, the
+ *              payload is owned by the message; to encode, it is borrowed
  *   ACK        id, vv, gapped, refused
  *   HEARTBEAT  sent_ms
  *   REFUSE     reason, retry_ms (0: whenever the sender likes)
@@ -74,7 +80,10 @@ typedef struct fsy_msg {
     bool has_root;
     uint64_t id;
     fsy_change_list_t changes;
-    bool urgent; /* BATCH: urgent transactions, ahead of the log order */
+    bool urgent;       /* BATCH: urgent transactions, ahead of the log order */
+    uint8_t *zpayload; /* BATCH of a compression stream (see above) */
+    size_t zlen;
+    uint64_t raw_len, zstream, zseq;
     uint64_t gapped, refused;
     uint64_t sent_ms;
     char reason[256];

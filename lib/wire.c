@@ -7,10 +7,12 @@
  * a batch of 1,000 changes from three sites carries three site names, not
  * a thousand.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <zstd.h>
 
 #include "fieldsync/error.h"
@@ -24,6 +26,43 @@
 
 /* ---- encoding a batch ------------------------------------------------- */
 
+/* Field names numbered in order of first use in a batch (format 2): a
+ * small open-addressing table of indexes into the batch's changes. */
+typedef struct s_names {
+    const fsy_change_t *c; /* the batch: names are c[first[k]].field */
+    uint32_t *slot;        /* 1 + the number of the name, 0 empty */
+    size_t *first;         /* by number: the change that named it */
+    size_t n, cap;         /* cap: slots, a power of two */
+} s_names_t;
+
+static uint64_t
+s_name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211u;
+    return h;
+}
+
+/* The number of change i's field name; *fresh when it is new here. */
+static int
+s_names_number(s_names_t *t, size_t i, uint32_t *num, bool *fresh)
+{
+    const char *name = t->c[i].field;
+    size_t k = (size_t)s_name_hash(name) & (t->cap - 1);
+    for (; t->slot[k] != 0; k = (k + 1) & (t->cap - 1))
+        if (strcmp(t->c[t->first[t->slot[k] - 1]].field, name) == 0) {
+            *num = t->slot[k] - 1;
+            *fresh = false;
+            return FSY_OK;
+        }
+    t->first[t->n] = i;
+    *num = (uint32_t)t->n;
+    t->slot[k] = (uint32_t)++t->n;
+    *fresh = true;
+    return FSY_OK;
+}
+
 typedef struct s_batch_enc {
     Fieldsync__ChangeBatch msg;
     fsy_wire_otab_t origins;
@@ -31,6 +70,8 @@ typedef struct s_batch_enc {
     Fieldsync__Change **cptrs;
     Fieldsync__Version *versions; /* all bases, flat */
     Fieldsync__Version **vptrs;
+    s_names_t fields;
+    uint8_t hash[FSY_CHECKSUM_LEN];
 } s_batch_enc_t;
 
 static void
@@ -41,29 +82,14 @@ s_batch_enc_free(s_batch_enc_t *e)
     free(e->cptrs);
     free(e->versions);
     free(e->vptrs);
+    free(e->fields.slot);
+    free(e->fields.first);
 }
 
 static int
-s_enc_change(s_batch_enc_t *e, const fsy_change_t *c, Fieldsync__Change *m,
-             size_t *vi)
+s_enc_bases(s_batch_enc_t *e, const fsy_change_t *c, Fieldsync__Change *m,
+            size_t *vi)
 {
-    fieldsync__change__init(m);
-    int rc = fsy_wire_otab_index(&e->origins, &c->version.origin, &m->origin);
-    if (rc != FSY_OK)
-        return rc;
-    m->scope = (char *)c->scope;
-    m->seq = c->version.seq;
-    m->hlc = c->version.hlc;
-    m->doc = (char *)c->doc;
-    m->field = (char *)c->field;
-    m->has_value = !c->absent;
-    m->has_ref = c->ref;
-    m->ref = c->ref;
-    m->value.data = c->value;
-    m->value.len = c->value_len;
-    m->txn_end = c->txn_end;
-    m->checksum.data = (uint8_t *)c->checksum;
-    m->checksum.len = FSY_CHECKSUM_LEN;
     m->n_bases = c->n_bases;
     m->bases = &e->vptrs[*vi];
     for (size_t k = 0; k < c->n_bases; k++, (*vi)++) {
@@ -71,11 +97,73 @@ s_enc_change(s_batch_enc_t *e, const fsy_change_t *c, Fieldsync__Change *m,
         fieldsync__version__init(v);
         v->hlc = c->bases[k].hlc;
         v->seq = c->bases[k].seq;
-        rc = fsy_wire_otab_index(&e->origins, &c->bases[k].origin, &v->origin);
+        int rc =
+            fsy_wire_otab_index(&e->origins, &c->bases[k].origin, &v->origin);
         if (rc != FSY_OK)
             return rc;
         e->vptrs[*vi] = v;
     }
+    return FSY_OK;
+}
+
+/* Change i in format 2: what the previous change tells is left out
+ * (proto/fieldsync.proto, message Change). */
+static int
+s_enc_change(s_batch_enc_t *e, const fsy_change_t *all, size_t i,
+             Fieldsync__Change *m, size_t *vi)
+{
+    const fsy_change_t *c = &all[i], *prev = i > 0 ? &all[i - 1] : NULL;
+    fieldsync__change__init(m);
+    uint32_t oi, fi;
+    bool fresh;
+    int rc = fsy_wire_otab_index(&e->origins, &c->version.origin, &oi);
+    if (rc == FSY_OK)
+        rc = s_names_number(&e->fields, i, &fi, &fresh);
+    if (rc != FSY_OK)
+        return rc;
+    bool same_origin =
+        prev && fsy_origin_eq(&prev->version.origin, &c->version.origin);
+    bool same_scope = prev && strcmp(prev->scope, c->scope) == 0;
+    m->has_origin = !same_origin;
+    m->origin = oi;
+    m->scope = same_scope ? NULL : (char *)c->scope;
+    m->has_seq =
+        !(same_origin && same_scope && c->version.seq == prev->version.seq + 1);
+    m->seq = c->version.seq;
+    /* hlcs are below 2^63 (validated): the difference fits */
+    m->hlc_delta =
+        (int64_t)c->version.hlc - (prev ? (int64_t)prev->version.hlc : 0);
+    m->has_hlc_delta = m->hlc_delta != 0;
+    m->doc = prev && strcmp(prev->doc, c->doc) == 0 ? NULL : (char *)c->doc;
+    m->field = fresh ? (char *)c->field : NULL;
+    m->has_field_ref = !fresh;
+    m->field_ref = fi;
+    m->has_value = !c->absent;
+    m->has_ref = c->ref;
+    m->ref = c->ref;
+    m->value.data = c->value;
+    m->value.len = c->value_len;
+    m->has_txn_end = c->txn_end;
+    m->txn_end = c->txn_end;
+    return s_enc_bases(e, c, m, vi);
+}
+
+static int
+s_batch_alloc(s_batch_enc_t *e, size_t n, size_t nv)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    e->changes = calloc(n ? n : 1, sizeof *e->changes);
+    e->cptrs = calloc(n ? n : 1, sizeof *e->cptrs);
+    e->versions = calloc(nv ? nv : 1, sizeof *e->versions);
+    e->vptrs = calloc(nv ? nv : 1, sizeof *e->vptrs);
+    e->fields.slot = calloc(cap, sizeof *e->fields.slot);
+    e->fields.first = calloc(n ? n : 1, sizeof *e->fields.first);
+    e->fields.cap = cap;
+    if (!e->changes || !e->cptrs || !e->versions || !e->vptrs ||
+        !e->fields.slot || !e->fields.first)
+        return fsy_err_set(FSY_ENOMEM, "out of memory encoding changes");
     return FSY_OK;
 }
 
@@ -86,26 +174,29 @@ s_batch_build(s_batch_enc_t *e, const fsy_change_t *c, size_t n)
     for (size_t i = 0; i < n; i++)
         nv += c[i].n_bases;
     fieldsync__change_batch__init(&e->msg);
-    e->changes = calloc(n ? n : 1, sizeof *e->changes);
-    e->cptrs = calloc(n ? n : 1, sizeof *e->cptrs);
-    e->versions = calloc(nv ? nv : 1, sizeof *e->versions);
-    e->vptrs = calloc(nv ? nv : 1, sizeof *e->vptrs);
-    if (!e->changes || !e->cptrs || !e->versions || !e->vptrs)
-        return fsy_err_set(FSY_ENOMEM, "out of memory encoding changes");
+    int rc = s_batch_alloc(e, n, nv);
+    if (rc != FSY_OK)
+        return rc;
+    e->fields.c = c;
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, sizeof e->hash);
     size_t vi = 0;
     for (size_t i = 0; i < n; i++) {
-        int rc = s_enc_change(e, &c[i], &e->changes[i], &vi);
-        if (rc != FSY_OK)
+        if ((rc = s_enc_change(e, c, i, &e->changes[i], &vi)) != FSY_OK)
             return rc;
         e->cptrs[i] = &e->changes[i];
+        crypto_generichash_update(&h, c[i].checksum, FSY_CHECKSUM_LEN);
     }
-    int rc = fsy_wire_otab_ptrs(&e->origins);
-    if (rc != FSY_OK)
+    crypto_generichash_final(&h, e->hash, sizeof e->hash);
+    if ((rc = fsy_wire_otab_ptrs(&e->origins)) != FSY_OK)
         return rc;
     e->msg.n_origins = e->origins.n;
     e->msg.origins = e->origins.ptrs;
     e->msg.n_changes = n;
     e->msg.changes = e->cptrs;
+    e->msg.has_hash = n > 0;
+    e->msg.hash.data = e->hash;
+    e->msg.hash.len = sizeof e->hash;
     return FSY_OK;
 }
 
@@ -191,6 +282,18 @@ fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len,
 static int
 s_enc_batch_msg(const fsy_msg_t *m, Fieldsync__Batch *b, uint8_t **z)
 {
+    if (m->zstream != 0) { /* compressed in the session's stream */
+        b->id = m->id;
+        b->raw_len = m->raw_len;
+        b->has_urgent = m->urgent;
+        b->urgent = m->urgent;
+        b->payload.data = m->zpayload;
+        b->payload.len = m->zlen;
+        b->has_stream = b->has_stream_seq = 1;
+        b->stream = m->zstream;
+        b->stream_seq = m->zseq;
+        return FSY_OK;
+    }
     uint8_t *raw;
     size_t raw_len = 0, zl = 0;
     int rc = fsy_wire_encode_batch(m->changes.v, m->changes.n, &raw, &raw_len);
@@ -370,6 +473,22 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
 static int
 s_dec_batch_msg(const Fieldsync__Batch *b, fsy_msg_t *out)
 {
+    out->id = b->id;
+    out->urgent = b->has_urgent && b->urgent;
+    if (b->has_stream) { /* the session inflates it, in its stream */
+        if (b->stream == 0 || !b->has_stream_seq || b->raw_len > FSY_MSG_MAX)
+            return fsy_err_set(FSY_EINVAL, "batch of stream %llu",
+                               (unsigned long long)b->stream);
+        if ((out->zpayload = malloc(b->payload.len ? b->payload.len : 1)) ==
+            NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        memcpy(out->zpayload, b->payload.data, b->payload.len);
+        out->zlen = b->payload.len;
+        out->raw_len = b->raw_len;
+        out->zstream = b->stream;
+        out->zseq = b->stream_seq;
+        return FSY_OK;
+    }
     int rc = fsy_wire_inflate_batch(b->payload.data, b->payload.len, b->raw_len,
                                     FSY_MSG_MAX, &out->changes);
     if (rc == FSY_OK && out->changes.n == 0)

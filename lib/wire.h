@@ -27,8 +27,10 @@
 #include "msg.h"
 
 /* Bundle formats written and read: 2 added attachment references (a
- * format-1 reader would take a reference for bytes and refuse it). */
-#define FSY_BUNDLE_FORMAT 2
+ * format-1 reader would take a reference for bytes and refuse it); 3 has
+ * batches in wire format 2 (no checksum per change, names and clocks
+ * relative to the previous change). Formats 1 and 2 still import. */
+#define FSY_BUNDLE_FORMAT 3
 #define FSY_BUNDLE_FORMAT_MIN 1
 
 /* A batch of changes: the unit the daemon sends and a bundle carries. */

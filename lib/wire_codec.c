@@ -118,6 +118,8 @@ fsy_wire_vv_enc_free(fsy_wire_vv_enc_t *e)
 int
 fsy_wire_copy_str(char *dst, size_t size, const char *src, const char *what)
 {
+    if (src == NULL) /* an optional string left out where it is needed */
+        return fsy_err_set(FSY_EFORMAT, "no %s", what);
     size_t n = strlen(src);
     if (n >= size)
         return fsy_err_set(FSY_ETOOBIG, "%s is longer than %zu bytes", what,

@@ -61,7 +61,8 @@ int fsy_wire_origin_at(const fsy_origin_t *tab, size_t n, uint32_t idx,
 /* Packs m into a malloc'd buffer. */
 int fsy_wire_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len);
 
-/* Copies a decoded string, FSY_ETOOBIG if it does not fit in size. */
+/* Copies a decoded string, FSY_ETOOBIG if it does not fit in size,
+ * FSY_EFORMAT if there is none (src NULL). */
 int fsy_wire_copy_str(char *dst, size_t size, const char *src,
                       const char *what);
 

@@ -7,38 +7,102 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <zstd.h>
 
 #include "fieldsync.pb-c.h"
 #include "fieldsync/error.h"
 #include "wire_codec.h"
 
-enum { S_ORIGINS = 1, S_CHANGES = 2, S_LEN_DELIMITED = 2 };
+enum { S_ORIGINS = 1, S_CHANGES = 2, S_HASH = 3, S_LEN_DELIMITED = 2 };
+
+/* The previous change of the batch, which format 2 leaves out fields
+ * relative to (proto/fieldsync.proto, message Change); NULL at the first. */
+static int
+s_dec_ids(fsy_batch_parser_t *p, const Fieldsync__Change *m,
+          const fsy_change_t *prev, fsy_change_t *c)
+{
+    int rc = FSY_OK;
+    if (m->has_origin)
+        rc =
+            fsy_wire_origin_at(p->tab, p->n_tab, m->origin, &c->version.origin);
+    else if (prev != NULL)
+        c->version.origin = prev->version.origin;
+    else
+        rc = fsy_err_set(FSY_EFORMAT, "first change names no origin");
+    if (rc == FSY_OK && (m->scope != NULL || prev == NULL))
+        rc = fsy_wire_copy_str(c->scope, sizeof c->scope, m->scope, "scope");
+    else if (rc == FSY_OK)
+        memcpy(c->scope, prev->scope, sizeof c->scope);
+    if (rc == FSY_OK && (m->doc != NULL || prev == NULL))
+        rc = fsy_wire_copy_str(c->doc, sizeof c->doc, m->doc, "document id");
+    else if (rc == FSY_OK)
+        memcpy(c->doc, prev->doc, sizeof c->doc);
+    return rc;
+}
+
+/* seq and hlc: carried, or from the previous change's (format 2). */
+static int
+s_dec_clock(const Fieldsync__Change *m, const fsy_change_t *prev,
+            fsy_change_t *c)
+{
+    bool same_stream =
+        prev != NULL &&
+        fsy_origin_eq(&prev->version.origin, &c->version.origin) &&
+        strcmp(prev->scope, c->scope) == 0;
+    if (m->has_seq)
+        c->version.seq = m->seq;
+    else if (same_stream && prev->version.seq < INT64_MAX)
+        c->version.seq = prev->version.seq + 1;
+    else
+        return fsy_err_set(FSY_EFORMAT, "a change names no seq");
+    if (m->has_hlc) {
+        c->version.hlc = m->hlc;
+        return FSY_OK;
+    }
+    /* both hlcs are below 2^63 (validated): the sum cannot wrap */
+    int64_t base = prev ? (int64_t)prev->version.hlc : 0;
+    int64_t d = m->has_hlc_delta ? m->hlc_delta : 0;
+    if ((d > 0 && base > INT64_MAX - d) || base + d <= 0)
+        return fsy_err_set(FSY_EINVAL, "clock value out of range");
+    c->version.hlc = (uint64_t)(base + d);
+    return FSY_OK;
+}
+
+/* The field name: inline (format 2: numbered in the batch) or by number. */
+static int
+s_dec_field(fsy_batch_parser_t *p, const Fieldsync__Change *m, fsy_change_t *c)
+{
+    if (m->has_field_ref) {
+        if (m->field_ref >= p->n_fields)
+            return fsy_err_set(FSY_EINVAL, "field number %u of %zu",
+                               m->field_ref, p->n_fields);
+        memcpy(c->field, p->fields[m->field_ref], sizeof c->field);
+        return FSY_OK;
+    }
+    int rc =
+        fsy_wire_copy_str(c->field, sizeof c->field, m->field, "field name");
+    if (rc != FSY_OK)
+        return rc;
+    if (p->n_fields == p->cap_fields) {
+        size_t cap = p->cap_fields ? p->cap_fields * 2 : 16;
+        char(*f)[FSY_FIELD_MAX + 1] = realloc(p->fields, cap * sizeof *f);
+        if (f == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        p->fields = f;
+        p->cap_fields = cap;
+    }
+    memcpy(p->fields[p->n_fields++], c->field, sizeof c->field);
+    p->cost += sizeof *p->fields;
+    return FSY_OK;
+}
 
 static int
-s_dec_change(const Fieldsync__Change *m, const fsy_origin_t *tab, size_t no,
-             fsy_change_t *c)
+s_dec_value(const Fieldsync__Change *m, fsy_change_t *c)
 {
-    int rc;
-    if ((rc = fsy_wire_origin_at(tab, no, m->origin, &c->version.origin)) ||
-        (rc =
-             fsy_wire_copy_str(c->scope, sizeof c->scope, m->scope, "scope")) ||
-        (rc =
-             fsy_wire_copy_str(c->doc, sizeof c->doc, m->doc, "document id")) ||
-        (rc = fsy_wire_copy_str(c->field, sizeof c->field, m->field,
-                                "field name")))
-        return rc;
-    c->version.seq = m->seq;
-    c->version.hlc = m->hlc;
-    c->txn_end = m->txn_end;
+    c->txn_end = m->has_txn_end && m->txn_end;
     c->absent = !m->has_value;
     c->ref = m->has_ref && m->ref;
-    if (m->checksum.len != FSY_CHECKSUM_LEN)
-        return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
-                           m->checksum.len);
-    memcpy(c->checksum, m->checksum.data, FSY_CHECKSUM_LEN);
-    if (m->n_bases > FSY_BASES_MAX)
-        return fsy_err_set(FSY_ETOOBIG, "%zu bases", m->n_bases);
     if (m->has_value && m->value.len > FSY_VALUE_MAX)
         return fsy_err_set(FSY_ETOOBIG, "value of %zu bytes", m->value.len);
     if (m->has_value && m->value.len > 0) {
@@ -47,6 +111,15 @@ s_dec_change(const Fieldsync__Change *m, const fsy_origin_t *tab, size_t no,
         memcpy(c->value, m->value.data, m->value.len);
         c->value_len = m->value.len;
     }
+    return FSY_OK;
+}
+
+static int
+s_dec_bases(const fsy_batch_parser_t *p, const Fieldsync__Change *m,
+            fsy_change_t *c)
+{
+    if (m->n_bases > FSY_BASES_MAX)
+        return fsy_err_set(FSY_ETOOBIG, "%zu bases", m->n_bases);
     if (m->n_bases > 0 &&
         (c->bases = calloc(m->n_bases, sizeof *c->bases)) == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
@@ -54,12 +127,38 @@ s_dec_change(const Fieldsync__Change *m, const fsy_origin_t *tab, size_t no,
     for (size_t k = 0; k < m->n_bases; k++) {
         c->bases[k].hlc = m->bases[k]->hlc;
         c->bases[k].seq = m->bases[k]->seq;
-        rc = fsy_wire_origin_at(tab, no, m->bases[k]->origin,
-                                &c->bases[k].origin);
+        int rc = fsy_wire_origin_at(p->tab, p->n_tab, m->bases[k]->origin,
+                                    &c->bases[k].origin);
         if (rc != FSY_OK)
             return rc;
     }
-    return fsy_change_validate(c);
+    return FSY_OK;
+}
+
+/* A change with its checksum is checked against it; one without (format
+ * 2) gets it computed, and the batch's hash covers it. */
+static int
+s_dec_change(fsy_batch_parser_t *p, const Fieldsync__Change *m,
+             const fsy_change_t *prev, fsy_change_t *c)
+{
+    int rc;
+    if ((rc = s_dec_ids(p, m, prev, c)) || (rc = s_dec_clock(m, prev, c)) ||
+        (rc = s_dec_field(p, m, c)) || (rc = s_dec_value(m, c)) ||
+        (rc = s_dec_bases(p, m, c)))
+        return rc;
+    if (m->has_checksum) {
+        if (m->checksum.len != FSY_CHECKSUM_LEN)
+            return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
+                               m->checksum.len);
+        memcpy(c->checksum, m->checksum.data, FSY_CHECKSUM_LEN);
+        rc = fsy_change_validate(c);
+    } else {
+        p->unsealed = true;
+        rc = fsy_change_validate_seal(c);
+    }
+    if (rc == FSY_OK)
+        crypto_generichash_update(&p->hash, c->checksum, FSY_CHECKSUM_LEN);
+    return rc;
 }
 
 void
@@ -67,6 +166,7 @@ fsy_batch_parser_init(fsy_batch_parser_t *p, fsy_change_list_t *out)
 {
     memset(p, 0, sizeof *p);
     p->out = out;
+    crypto_generichash_init(&p->hash, NULL, 0, FSY_CHECKSUM_LEN);
 }
 
 void
@@ -74,6 +174,7 @@ fsy_batch_parser_free(fsy_batch_parser_t *p)
 {
     free(p->buf);
     free(p->tab);
+    free(p->fields);
     memset(p, 0, sizeof *p);
 }
 
@@ -134,15 +235,28 @@ s_change(fsy_batch_parser_t *p, const uint8_t *b, size_t len)
         return fsy_err_set(FSY_EFORMAT, "change %zu: undecodable",
                            p->out->n + 1);
     fsy_change_t *c;
-    int rc = fsy_change_list_push(p->out, &c);
+    int rc = p->has_hash ? fsy_err_set(FSY_EFORMAT, "a change after the "
+                                                    "batch's hash")
+                         : fsy_change_list_push(p->out, &c);
     if (rc == FSY_OK)
-        rc = s_dec_change(m, p->tab, p->n_tab, c);
+        rc = s_dec_change(p, m, p->out->n > 1 ? c - 1 : NULL, c);
     fieldsync__change__free_unpacked(m, &budget.a);
     if (rc == FSY_OK)
         p->cost += sizeof *c + c->value_len + c->n_bases * sizeof *c->bases;
     if (rc != FSY_OK)
         rc = fsy_err_set(rc, "change %zu: %s", p->out->n, fsy_errdetail());
     return rc;
+}
+
+static int
+s_hash(fsy_batch_parser_t *p, const uint8_t *b, size_t len)
+{
+    if (len != FSY_CHECKSUM_LEN || p->has_hash)
+        return fsy_err_set(FSY_EFORMAT, "a batch hash of %zu bytes%s", len,
+                           p->has_hash ? ", twice" : "");
+    memcpy(p->sent_hash, b, FSY_CHECKSUM_LEN);
+    p->has_hash = true;
+    return FSY_OK;
 }
 
 /*
@@ -159,9 +273,8 @@ s_fields(fsy_batch_parser_t *p, const uint8_t *b, size_t n, size_t *used)
         int r = s_varint(b, n, &pos, &tag);
         if (r > 0)
             r = s_varint(b, n, &pos, &len);
-        if (r < 0 ||
-            (r > 0 && ((tag & 7) != S_LEN_DELIMITED ||
-                       ((tag >> 3) != S_ORIGINS && (tag >> 3) != S_CHANGES))))
+        if (r < 0 || (r > 0 && ((tag & 7) != S_LEN_DELIMITED ||
+                                (tag >> 3) < S_ORIGINS || (tag >> 3) > S_HASH)))
             return fsy_err_set(FSY_EFORMAT,
                                "not a change batch (field "
                                "%llu of type %llu)",
@@ -174,8 +287,9 @@ s_fields(fsy_batch_parser_t *p, const uint8_t *b, size_t n, size_t *used)
                                (unsigned long long)len);
         if (r == 0 || n - pos < len)
             return FSY_OK;
-        int rc = (tag >> 3) == S_ORIGINS ? s_origin(p, b + pos, (size_t)len)
-                                         : s_change(p, b + pos, (size_t)len);
+        int rc = (tag >> 3) == S_ORIGINS   ? s_origin(p, b + pos, (size_t)len)
+                 : (tag >> 3) == S_CHANGES ? s_change(p, b + pos, (size_t)len)
+                                           : s_hash(p, b + pos, (size_t)len);
         if (rc != FSY_OK)
             return rc;
         *used = pos + (size_t)len;
@@ -234,6 +348,15 @@ fsy_batch_parser_end(fsy_batch_parser_t *p)
     if (p->out->n > 0 && !p->out->v[p->out->n - 1].txn_end)
         return fsy_err_set(FSY_ECORRUPT, "batch ends inside a transaction "
                                          "(truncated?)");
+    if (!p->has_hash)
+        return p->unsealed ? fsy_err_set(FSY_ECORRUPT, "batch without its hash "
+                                                       "(truncated?)")
+                           : FSY_OK;
+    uint8_t sum[FSY_CHECKSUM_LEN];
+    crypto_generichash_final(&p->hash, sum, sizeof sum);
+    if (sodium_memcmp(sum, p->sent_hash, sizeof sum) != 0)
+        return fsy_err_set(FSY_ECORRUPT, "batch hash mismatch: changes "
+                                         "damaged on the way");
     return FSY_OK;
 }
 

@@ -22,8 +22,11 @@
 #ifndef FSY_WIRE_STREAM_H
 #define FSY_WIRE_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <sodium.h>
 
 #include "fieldsync/change.h"
 
@@ -45,7 +48,15 @@ typedef struct fsy_batch_parser {
     size_t len, cap;
     fsy_origin_t *tab; /* the batch's origins, by index */
     size_t n_tab, cap_tab;
+    char (*fields)[FSY_FIELD_MAX + 1]; /* format 2: field names by number */
+    size_t n_fields, cap_fields;
     uint64_t cost; /* bytes the decoded changes take in memory */
+    /* format 2: the changes' checksums, computed here, hashed as the
+     * batch's hash must match */
+    crypto_generichash_state hash;
+    uint8_t sent_hash[FSY_CHECKSUM_LEN];
+    bool has_hash; /* the batch's hash was read (nothing may follow) */
+    bool unsealed; /* a change came without its checksum */
 } fsy_batch_parser_t;
 
 void fsy_batch_parser_init(fsy_batch_parser_t *p, fsy_change_list_t *out);

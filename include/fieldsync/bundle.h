@@ -15,8 +15,9 @@
  *
  * All integers little-endian. The trailing hash is checked before anything
  * is decoded (and again while reading, so a file changed underneath is
- * caught before commit); every change also carries its own checksum,
- * verified when its batch is decoded.
+ * caught before commit); every change's checksum is verified (formats 1-2
+ * carry it) or computed and covered by its batch's hash (format 3, wire
+ * format 2: docs/SYNC.md) when its batch is decoded.
  *
  * Records are written and read one at a time, so exporting or importing a
  * bundle of any size uses memory bounded by one batch, not by the bundle.

@@ -100,6 +100,10 @@ void fsy_change_seal(fsy_change_t *c);
  */
 int fsy_change_validate(const fsy_change_t *c);
 
+/* The same checks but the checksum's, for a change whose checksum did not
+ * travel (wire format 2): on FSY_OK, c->checksum is set from its content. */
+int fsy_change_validate_seal(fsy_change_t *c);
+
 /* Deep copy. Returns FSY_OK or FSY_ENOMEM (dst untouched on error). */
 int fsy_change_copy(fsy_change_t *dst, const fsy_change_t *src);
 

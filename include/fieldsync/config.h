@@ -16,6 +16,7 @@
  *   batch_changes = 1000  batch_bytes = 1048576  window = 4
  *   heartbeat_ms = 1000   timeout_ms = 5000
  *   reconnect_ms = 200    reconnect_max_ms = 30000
+ *   compression_level = 0        ; 1-19 forces a zstd level; 0 follows the link
  *   [site] secret_key_file = gao.key   insecure = false
  *   [site] verify_at_start = true   ; refuse to run on a damaged replica
  *   [parent] server_public_key = <Z85>
@@ -96,6 +97,7 @@ typedef struct fsy_config {
     size_t batch_changes; /* a batch closes at a transaction's end after */
     size_t batch_bytes;   /* ... this many changes or value bytes */
     unsigned window;      /* batches in flight, unacknowledged */
+    unsigned compression_level; /* [sync] zstd level 1-19; 0: by the link */
     unsigned heartbeat_ms;
     unsigned timeout_ms;         /* silence after which a session restarts */
     unsigned reconnect_ms;       /* first wait before reconnecting ... */

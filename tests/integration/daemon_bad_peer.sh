@@ -20,7 +20,8 @@ for kind in garbage truncated oversize garbage; do
   kill -0 "${PID[hq]}" || fail "hq died after $kind"
 done
 grep -q "event=malformed" "$T/hq.log" || fail "no malformed-frame line in hq's log"
-FSY_POKE_ID=menaka "$FSY_POKE" "$ep" session-garbage 500 >/dev/null
+FSY_POKE_ID=menaka "$FSY_POKE" "$ep" session-garbage 500 >"$T/poke.out"
+assert_eq "$(cat "$T/poke.out")" answered "hq's replies to the hellos around the garbage"
 wait_until 10 "hq did not count 500 more bad frames" grep -q "total=256" "$T/hq.log"
 grep -q "event=hello peer=menaka" "$T/hq.log" || fail "the garbage did not come from a session"
 lines=$(grep -c "event=malformed" "$T/hq.log")
@@ -29,7 +30,7 @@ echo "504 bad frames, 500 from a session: $lines log lines"
 
 step "another protocol version is refused by name"
 "$FSY_POKE" "$ep" version >"$T/poke.out"
-grep -q "refuse: peer speaks protocol 99, this fieldsyncd speaks 2" "$T/poke.out" ||
+grep -q "refuse: peer speaks protocol 99, this fieldsyncd speaks 3" "$T/poke.out" ||
   fail "version reply: $(cat "$T/poke.out")"
 
 step "without keys, only configured children are served"

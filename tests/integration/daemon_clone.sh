@@ -28,9 +28,10 @@ sed -e "s#$T/gao\.#$T/copy.#" \
   -e "s#127.0.0.1:${HTTP[gao]}#127.0.0.1:${HTTP[copy]}#" \
   -e "s#127.0.0.1:${PORT[gao]}#127.0.0.1:${PORT[copy]}#" "$T/gao.conf" >"$T/copy.conf"
 grep -q "$T/copy.db" "$T/copy.conf" || fail "the copy's configuration names another replica"
+hellos=$(grep -c "event=hello peer=gao" "$T/hq.log")
 start gao
-live() { [ "$(gao_row state)" = connected ]; }
-wait_until 10 "gao did not reconnect" live
+again() { [ "$(grep -c "event=hello peer=gao" "$T/hq.log")" -gt "$hellos" ]; }
+wait_until 10 "gao did not reconnect" again
 
 step "the copy starts as gao too: refused, and both it and hq say why"
 gao_sessions=$(grep -c "event=state.*to=wait-hello" "$T/gao.log" || true)

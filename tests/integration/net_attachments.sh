@@ -43,10 +43,11 @@ annex() {
       s = ""
       for (j = 0; j < 14; j++) s = s w[1 + int(rand() * n)] " "
       s = s "near " pl[1 + int(rand() * m)] ", " int(rand() * 900) " people.\n"
+      if (out + length(s) > size) s = substr(s, 1, size - out)
       printf "%s", s
       out += length(s)
     }
-  }' | head -c $((MIB << 20))
+  }' # exactly size bytes: a "| head -c" would kill awk with SIGPIPE at times
 }
 veth_bytes() { ip -n "${NS[gao]}" -s -j link show dev "${VETH_C[gao]}" | jq '.[0].stats64 | .rx.bytes + .tx.bytes'; }
 whole_at_hq() { ! fs hq get "$1" 2>/dev/null | grep -q arriving && fs hq get "$1" >/dev/null 2>&1; }

@@ -13,14 +13,20 @@
  * "poke"). With FSY_POKE_KEY (a site's .key) and FSY_POKE_SERVER (the
  * parent's public key, Z85) it connects with CURVE, as that site. Kind
  * "session-garbage" says HELLO first, so the garbage comes from a session, as
- * from an admitted child gone wrong.
+ * from an admitted child gone wrong, and HELLO again after it: frames a
+ * peer has not read when the connection closes are lost, so the tool hangs
+ * up only after the reply to the last HELLO (up to 10 s), which the peer
+ * sends once it has read everything before it; prints "answered" (or
+ * "unanswered" if no reply came).
  *
  * Prints the reply frame's type if one arrives within a second ("refuse:
  * REASON", or "none"). Test tool only: never installed.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <zmq.h>
 
@@ -101,6 +107,47 @@ s_print_reply(void *sock)
     zmq_msg_close(&msg);
 }
 
+/* Reads frames for up to 10 s until one is a HELLO; heartbeats may come
+ * first. */
+static bool
+s_await_hello(void *sock)
+{
+    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+    for (int turns = 0; turns < 100; turns++) {
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        zmq_msg_recv(&msg, sock, 0);
+        fsy_msg_t m;
+        bool hello = fsy_wire_decode_msg(zmq_msg_data(&msg), zmq_msg_size(&msg),
+                                         &m) == FSY_OK &&
+                     m.type == FSY_MSG_HELLO;
+        fsy_msg_clear(&m);
+        zmq_msg_close(&msg);
+        if (hello)
+            return true;
+    }
+    return false;
+}
+
+/* Says HELLO again after the garbage, once the first is answered and half
+ * a second later (a daemon takes one HELLO a heartbeat from a live peer),
+ * and waits for the answer: every frame before it was read. */
+static void
+s_hello_after(void *sock)
+{
+    bool answered = s_await_hello(sock);
+    struct timespec half = {0, 500 * 1000 * 1000};
+    nanosleep(&half, NULL);
+    uint8_t *buf;
+    size_t n = s_hello(&buf, FSY_PROTOCOL_VERSION);
+    zmq_send(sock, buf, n, 0);
+    free(buf);
+    answered = answered && s_await_hello(sock);
+    printf(answered ? "answered\n" : "unanswered\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -144,7 +191,10 @@ main(int argc, char **argv)
     for (int i = 0; i < count; i++)
         zmq_send(sock, buf, len, 0);
     free(buf);
-    s_print_reply(sock);
+    if (strcmp(argv[2], "session-garbage") == 0)
+        s_hello_after(sock);
+    else
+        s_print_reply(sock);
     zmq_close(sock);
     zmq_ctx_term(ctx);
     return 0;

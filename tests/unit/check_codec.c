@@ -26,6 +26,8 @@
 #include "fieldsync.pb-c.h"
 #include "testutil.h"
 #include "wire.h"
+#include "wire_codec.h"
+#include "wire_zstream.h"
 
 /* ---- building changes ------------------------------------------------- */
 
@@ -189,6 +191,270 @@ START_TEST(test_codec_batch_round_trip_preserves_every_field)
 }
 END_TEST
 
+/* ---- wire format 2: what is left out, and the batch's hash ------------ */
+
+/* s_sample in format 2, unpacked for a mutation, packed again, decoded. */
+typedef void (*s_mut2_fn)(Fieldsync__ChangeBatch *b);
+
+static int
+s_decode_mutated(s_mut2_fn mutate, fsy_change_list_t *out)
+{
+    fsy_change_list_t in = {0};
+    s_sample(&in);
+    uint8_t *buf;
+    size_t len;
+    ck_ok(fsy_wire_encode_batch(in.v, in.n, &buf, &len));
+    Fieldsync__ChangeBatch *b = fieldsync__change_batch__unpack(NULL, len, buf);
+    ck_assert_ptr_nonnull(b);
+    free(buf);
+    mutate(b);
+    len = fieldsync__change_batch__get_packed_size(b);
+    buf = malloc(len);
+    ck_assert_ptr_nonnull(buf);
+    fieldsync__change_batch__pack(b, buf);
+    int rc = fsy_wire_decode_batch(buf, len, out);
+    fieldsync__change_batch__free_unpacked(b, NULL);
+    free(buf);
+    fsy_change_list_clear(&in);
+    return rc;
+}
+
+static void
+m2_none(Fieldsync__ChangeBatch *b)
+{
+    /* format 2 leaves out what the previous change tells */
+    ck_assert(!b->changes[1]->has_origin && b->changes[1]->scope == NULL &&
+              b->changes[1]->doc == NULL && !b->changes[1]->has_seq);
+    ck_assert(b->changes[3]->has_origin && b->changes[3]->has_seq);
+    for (size_t i = 0; i < b->n_changes; i++)
+        ck_assert(!b->changes[i]->has_checksum && !b->changes[i]->has_hlc);
+    ck_assert(b->has_hash && b->hash.len == FSY_CHECKSUM_LEN);
+}
+static void
+m2_hash_flipped(Fieldsync__ChangeBatch *b)
+{
+    b->hash.data[3] ^= 1;
+}
+static void
+m2_value_altered(Fieldsync__ChangeBatch *b)
+{
+    b->changes[1]->value.data[0] ^= 1; /* still UTF-8: 'C' -> 'B' */
+}
+static void
+m2_hlc_altered(Fieldsync__ChangeBatch *b)
+{
+    b->changes[3]->hlc_delta += 1; /* change 3's clock alone moves */
+    b->changes[4]->hlc_delta -= 1;
+}
+static void
+m2_hash_dropped(Fieldsync__ChangeBatch *b)
+{
+    b->has_hash = 0;
+}
+static void
+m2_txn_end_dropped(Fieldsync__ChangeBatch *b)
+{
+    b->changes[2]->has_txn_end = 0; /* the first transaction runs on */
+}
+static void
+m2_field_number_unknown(Fieldsync__ChangeBatch *b)
+{
+    free(b->changes[4]->field); /* protobuf-c's: the system allocator */
+    b->changes[4]->field = NULL;
+    b->changes[4]->has_field_ref = 1;
+    b->changes[4]->field_ref = 5;
+}
+static void
+m2_seq_left_out_across_streams(Fieldsync__ChangeBatch *b)
+{
+    b->changes[3]->has_seq = 0;
+}
+static void
+m2_first_names_no_origin(Fieldsync__ChangeBatch *b)
+{
+    b->changes[0]->has_origin = 0;
+}
+static void
+m2_first_names_no_doc(Fieldsync__ChangeBatch *b)
+{
+    free(b->changes[0]->doc);
+    b->changes[0]->doc = NULL;
+}
+static void
+m2_clock_wraps(Fieldsync__ChangeBatch *b)
+{
+    b->changes[4]->hlc_delta = INT64_MAX; /* on top of T0 + 9 */
+}
+static void
+m2_clock_below_one(Fieldsync__ChangeBatch *b)
+{
+    b->changes[0]->hlc_delta = -1;
+}
+
+static const struct {
+    const char *what;
+    s_mut2_fn mutate;
+    int want;
+} s_format2_rows[] = {
+    {"untouched (control)", m2_none, FSY_OK},
+    {"batch hash flipped", m2_hash_flipped, FSY_ECORRUPT},
+    {"a value altered", m2_value_altered, FSY_ECORRUPT},
+    {"a clock altered", m2_hlc_altered, FSY_ECORRUPT},
+    {"hash left out", m2_hash_dropped, FSY_ECORRUPT},
+    {"a transaction end left out", m2_txn_end_dropped, FSY_ECORRUPT},
+    {"field number never given", m2_field_number_unknown, FSY_EINVAL},
+    {"seq left out where the stream changes", m2_seq_left_out_across_streams,
+     FSY_EFORMAT},
+    {"first change names no origin", m2_first_names_no_origin, FSY_EFORMAT},
+    {"first change names no document", m2_first_names_no_doc, FSY_EFORMAT},
+    {"clock delta past 2^63", m2_clock_wraps, FSY_EINVAL},
+    {"clock delta below 1", m2_clock_below_one, FSY_EINVAL},
+};
+
+START_TEST(test_codec_format2_leaves_out_what_is_known_and_hash_checks_all)
+{
+    fsy_change_list_t out = {0};
+    int rc = s_decode_mutated(s_format2_rows[_i].mutate, &out);
+    ck_assert_msg(rc == s_format2_rows[_i].want, "%s: got %s (%s), want %s",
+                  s_format2_rows[_i].what, fsy_strerror(rc), fsy_errdetail(),
+                  fsy_strerror(s_format2_rows[_i].want));
+    if (rc != FSY_OK)
+        s_assert_empty(&out);
+    fsy_change_list_clear(&out);
+}
+END_TEST
+
+/* Per change of a report, format 2 spends its value and a few bytes: no
+ * checksum, no repeated names (a regression here is bytes on every link). */
+START_TEST(test_codec_format2_costs_a_few_bytes_per_change_beyond_values)
+{
+    fsy_change_list_t l = {0};
+    static const char *fields[] = {"_kind",  "title",   "status", "tags",
+                                   "region", "summary", "body"};
+    size_t values = 0;
+    uint64_t seq = 1;
+    for (int d = 0; d < 100; d++) {
+        char doc[32];
+        snprintf(doc, sizeof doc, "jmac-mli-%06d", d);
+        for (size_t f = 0; f < 7; f++) {
+            fsy_change_t *c;
+            ck_ok(fsy_change_list_push(&l, &c));
+            const char *v = f == 0 ? "analysis" : "Gao sector, week 48";
+            s_change(c, tu_version(T0 + seq, "gao", INC_GAO, seq), "MLI", doc,
+                     fields[f], v, strlen(v), f == 6);
+            fsy_change_seal(c);
+            values += strlen(v);
+            seq++;
+        }
+    }
+    uint8_t *buf;
+    size_t len;
+    ck_ok(fsy_wire_encode_batch(l.v, l.n, &buf, &len));
+    /* value: 2 bytes of framing; change: tag, length, hlc delta, field
+     * number; a document's first change its id (15 + 2) */
+    size_t limit = values + l.n * 10 + 100 * 17 + 64;
+    ck_assert_msg(len <= limit, "%zu bytes for %zu changes (limit %zu)", len,
+                  l.n, limit);
+    fsy_change_list_t out = {0};
+    ck_ok(fsy_wire_decode_batch(buf, len, &out));
+    ck_assert_uint_eq(out.n, l.n);
+    for (size_t i = 0; i < l.n; i++)
+        s_assert_change_eq(&out.v[i], &l.v[i], i);
+    free(buf);
+    fsy_change_list_clear(&l);
+    fsy_change_list_clear(&out);
+}
+END_TEST
+
+/* ---- the session's compression stream -------------------------------- */
+
+/* n reports of one office, seq from `first`, into l. */
+static void
+s_reports_batch(fsy_change_list_t *l, uint64_t first, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char doc[32], body[200];
+        snprintf(doc, sizeof doc, "jmac-mli-%06zu", (size_t)first + i);
+        /* the i-th body of every batch alike: a later batch repeats an
+         * earlier one's prose, as weekly reports do */
+        uint32_t h = (uint32_t)i * 2654435761u;
+        snprintf(body, sizeof body,
+                 "Patrol %08x near Ansongo reported %08x; prices %08x; "
+                 "access to water point %08x restored for %08x returnees.",
+                 h, h * 7, h * 13, h * 31, h * 101);
+        fsy_change_t *c;
+        ck_ok(fsy_change_list_push(l, &c));
+        s_change(c, tu_version(T0 + first + i, "gao", INC_GAO, first + i),
+                 "MLI", doc, "body", body, strlen(body), true);
+        fsy_change_seal(c);
+    }
+}
+
+START_TEST(test_codec_stream_frames_use_history_and_must_follow)
+{
+    fsy_ztx_t tx = {0};
+    fsy_zrx_t rx = {0};
+    fsy_ztx_restart(&tx, 3);
+    fsy_change_list_t a = {0}, b = {0}, out = {0};
+    s_reports_batch(&a, 1, 50);
+    s_reports_batch(&b, 51, 50);
+    uint8_t *za, *zb, *alone;
+    size_t la, lb, lalone, raw_alone;
+    uint64_t ra, rb, sa, sb, qa, qb;
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, &za, &la, &ra, &sa, &qa));
+    ck_ok(fsy_ztx_batch(&tx, b.v, b.n, &zb, &lb, &rb, &sb, &qb));
+    ck_assert_uint_eq(sa, sb);
+    ck_assert_uint_eq(qa, 0);
+    ck_assert_uint_eq(qb, 1);
+    /* the second frame leans on the first: far smaller than alone */
+    uint8_t *raw;
+    ck_ok(fsy_wire_encode_batch(b.v, b.n, &raw, &raw_alone));
+    ck_ok(fsy_wire_compress(raw, raw_alone, &alone, &lalone));
+    free(raw);
+    ck_assert_msg(lb * 2 < lalone, "%zu bytes in the stream, %zu alone", lb,
+                  lalone);
+    /* out of order: not decodable, and the stream is abandoned */
+    ck_assert_int_eq(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, &out),
+                     FSY_ENOTFOUND);
+    s_assert_empty(&out);
+    ck_ok(fsy_zrx_batch(&rx, za, la, ra, sa, qa, FSY_MSG_MAX, &out));
+    ck_assert_uint_eq(out.n, a.n);
+    fsy_change_list_clear(&out);
+    ck_ok(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, &out));
+    ck_assert_uint_eq(out.n, b.n);
+    for (size_t i = 0; i < b.n; i++)
+        s_assert_change_eq(&out.v[i], &b.v[i], i);
+    fsy_change_list_clear(&out);
+    /* the same frame again does not follow: abandoned */
+    ck_assert_int_eq(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, &out),
+                     FSY_ENOTFOUND);
+    /* a new stream starts over, whatever came before */
+    free(za);
+    fsy_ztx_restart(&tx, 19);
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, &za, &la, &ra, &sa, &qa));
+    ck_assert_uint_ne(sa, sb);
+    ck_assert_uint_eq(qa, 0);
+    ck_ok(fsy_zrx_batch(&rx, za, la, ra, sa, qa, FSY_MSG_MAX, &out));
+    ck_assert_uint_eq(out.n, a.n);
+    /* damaged on the way: refused, and the stream with it */
+    fsy_change_list_clear(&out);
+    free(zb);
+    ck_ok(fsy_ztx_batch(&tx, b.v, b.n, &zb, &lb, &rb, &sb, &qb));
+    zb[lb / 2] ^= 0x40;
+    ck_assert_int_ne(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, &out),
+                     FSY_OK);
+    s_assert_empty(&out);
+    ck_assert_uint_eq(rx.id, 0);
+    free(za);
+    free(zb);
+    free(alone);
+    fsy_ztx_free(&tx);
+    fsy_zrx_free(&rx);
+    fsy_change_list_clear(&a);
+    fsy_change_list_clear(&b);
+}
+END_TEST
+
 START_TEST(test_codec_empty_batch_round_trips)
 {
     uint8_t *buf;
@@ -277,7 +543,9 @@ s_pb_change(s_pb_t *p, size_t i, uint32_t origin)
 {
     fsy_change_t *c = &p->src[i];
     Fieldsync__Change *m = &p->change[i];
-    fieldsync__change__init(m);
+    fieldsync__change__init(m); /* format 1: every field carried */
+    m->has_origin = m->has_seq = m->has_hlc = 1;
+    m->has_txn_end = m->has_checksum = 1;
     m->origin = origin;
     m->scope = c->scope;
     m->seq = c->version.seq;
@@ -1992,6 +2260,12 @@ s_suite(void)
     tcase_add_checked_fixture(tc, NULL, tu_cleanup);
     tcase_add_test(tc, test_codec_checksum_of_a_known_change_is_stable);
     tcase_add_test(tc, test_codec_batch_round_trip_preserves_every_field);
+    tcase_add_loop_test(
+        tc, test_codec_format2_leaves_out_what_is_known_and_hash_checks_all, 0,
+        (int)(sizeof s_format2_rows / sizeof s_format2_rows[0]));
+    tcase_add_test(
+        tc, test_codec_format2_costs_a_few_bytes_per_change_beyond_values);
+    tcase_add_test(tc, test_codec_stream_frames_use_history_and_must_follow);
     tcase_add_test(tc, test_codec_empty_batch_round_trips);
     tcase_add_test(tc, test_codec_value_of_exactly_value_max_round_trips);
     tcase_add_loop_test(tc, test_codec_garbage_is_not_a_batch, 0,

@@ -199,7 +199,8 @@ START_TEST(test_peer_window_bounds_batches_in_flight)
 END_TEST
 
 /* Delivers the first queued frame, which must be a batch, and says whether
- * it was urgent and how many changes it held. */
+ * it was urgent and how many changes it held (all new at hq: the batch is
+ * in the session's compression stream, which only hq follows). */
 static void
 s_expect_batch(link_t *l, bool urgent, size_t n)
 {
@@ -208,9 +209,11 @@ s_expect_batch(link_t *l, bool urgent, size_t n)
     ck_ok(fsy_wire_decode_msg(l->up.frame[0], l->up.len[0], &m));
     ck_assert_int_eq(m.type, FSY_MSG_BATCH);
     ck_assert_int_eq(m.urgent, urgent);
-    ck_assert_uint_eq(m.changes.n, n);
+    ck_assert_uint_ne(m.zstream, 0);
     fsy_msg_clear(&m);
+    uint64_t before = l->parent_side.changes_received;
     s_deliver_one(&l->up, 0, &l->parent_side, &l->env_hq);
+    ck_assert_uint_eq(l->parent_side.changes_received - before, n);
 }
 
 START_TEST(test_peer_urgent_write_goes_ahead_of_the_backlog)
@@ -306,21 +309,48 @@ START_TEST(test_pace_bytes_in_flight_follow_the_link_rate)
 }
 END_TEST
 
+/* A session up over a fast link, gao's four reports sent as four batches
+ * and none delivered yet. */
+static void
+s_four_batches_in_flight(link_t *l)
+{
+    s_link_init(l, 4, 1);
+    s_reports(l->gao, "sitrep", 4);
+    s_deliver_one(&l->up, 0, &l->parent_side, &l->env_hq);
+    s_deliver_one(&l->down, 0, &l->child_side, &l->env_gao);
+    l->child_side.pace.rate = 1u << 30; /* as if measured: a fast link */
+    ck_ok(fsy_peer_pump(&l->child_side, &l->env_gao));
+    ck_assert_uint_eq(l->up.n, 4);
+}
+
 START_TEST(test_peer_reordered_batches_rewind_and_converge)
 {
     link_t l;
-    s_link_init(&l, 4, 1);
-    s_reports(l.gao, "sitrep", 4);
-    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
-    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
-    l.child_side.pace.rate = 1u << 30; /* as if measured: a fast link */
-    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
-    ck_assert_uint_eq(l.up.n, 4);
+    s_four_batches_in_flight(&l);
     /* The second batch overtakes the first: a gap at hq. */
     s_deliver_one(&l.up, 1, &l.parent_side, &l.env_hq);
     ck_assert_uint_eq(tu_changes(l.hq), 0);
     s_settle(&l);
     s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
+/* A frame of the compression stream lost on the way: the next one cannot
+ * be inflated, hq asks for a resend at once (no timeout), and gao resends
+ * from hq's vector in a new stream. */
+START_TEST(test_peer_lost_stream_frame_is_resent_in_a_new_stream)
+{
+    link_t l;
+    s_four_batches_in_flight(&l);
+    uint64_t first_stream = l.child_side.ztx.id;
+    size_t len;
+    free(s_take(&l.up, 1, &len)); /* lost */
+    s_settle(&l);
+    s_assert_same(&l);
+    ck_assert_uint_ge(l.parent_side.frames_lost, 1);
+    ck_assert_uint_ne(l.child_side.ztx.id, first_stream);
+    ck_assert_uint_eq(l.parent_side.zrx.id, l.child_side.ztx.id);
     s_link_free(&l);
 }
 END_TEST
@@ -501,6 +531,7 @@ s_suite(void)
     tcase_add_test(tc, test_peer_urgent_write_goes_ahead_of_the_backlog);
     tcase_add_test(tc, test_pace_bytes_in_flight_follow_the_link_rate);
     tcase_add_test(tc, test_peer_lost_batch_restarts_the_session_after_timeout);
+    tcase_add_test(tc, test_peer_lost_stream_frame_is_resent_in_a_new_stream);
     tcase_add_test(tc, test_peer_parent_refuses_a_child_it_does_not_know);
     tcase_add_test(tc, test_peer_hello_with_other_limits_is_refused);
     tcase_add_test(tc, test_peer_hello_flood_is_rate_limited);
