@@ -119,10 +119,13 @@ s_token(const char **p, const char *end, char *tok, size_t size)
 int
 fsy_ref_parse(const uint8_t *value, size_t len, fsy_ref_t *out)
 {
-    const char *p = (const char *)value, *end = p + len;
     char hex[2 * FSY_BLOB_HASH_LEN + 2], size[24];
     memset(out, 0, sizeof *out);
-    if (len == 0 || len > FSY_REF_TEXT_MAX || memchr(value, 0, len) != NULL ||
+    /* An empty value may come with a NULL pointer: no arithmetic on it. */
+    if (value == NULL || len == 0)
+        return fsy_err_set(FSY_EINVAL, "not an attachment reference");
+    const char *p = (const char *)value, *end = p + len;
+    if (len > FSY_REF_TEXT_MAX || memchr(value, 0, len) != NULL ||
         !s_token(&p, end, hex, sizeof hex) ||
         !s_token(&p, end, size, sizeof size) ||
         !s_token(&p, end, out->type, sizeof out->type) ||
