@@ -20,6 +20,7 @@
 #include "peer.h"
 #include "transfer.h"
 #include "transport.h"
+#include "verify.h"
 
 typedef struct fsy_daemon fsy_daemon_t;
 
@@ -39,7 +40,7 @@ typedef struct fsy_child_slot {
 } fsy_child_slot_t;
 
 /* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
-#define FSY_LOOP_JOBS 5
+#define FSY_LOOP_JOBS 6
 
 struct fsy_daemon {
     fsy_config_t cfg;
@@ -55,7 +56,12 @@ struct fsy_daemon {
     fsy_child_slot_t children[FSY_MAX_CHILDREN];
     uint64_t malformed;
     uint64_t started_ms;
-    _Atomic uint64_t loop_ms; /* last turn of the loop, for /healthz */
+    _Atomic uint64_t loop_ms;     /* last turn of the loop, for /healthz */
+    _Atomic uint64_t turn_max_us; /* the longest turn yet, for /metrics */
+    /* the replica checked while running (loop.c, "verify") */
+    fsy_verifier_t *verifier; /* while the check runs */
+    bool verify_done;         /* it ran (or could not) this run */
+    char damaged[256];        /* damage found: the loop ends, main says it */
     fsy_http_t *http;
     uint64_t watchdog_us;           /* systemd's WatchdogSec, 0 if none */
     uint64_t job_ms[FSY_LOOP_JOBS]; /* last run of each periodic job */

@@ -19,6 +19,7 @@
 #include "fieldsync/wallclock.h"
 #include "http.h"
 #include "log.h"
+#include "wire_zstream.h"
 
 /* The sync loop turns every 50 ms; one batch may hold it for seconds. */
 #define S_LOOP_STALL_MS 30000
@@ -87,10 +88,12 @@ s_status(const fsy_http_t *h, s_reply_t *r, int what)
         r->body = fsy_status_view_json(&v);
     } else if (what == 'm') {
         uint64_t now = fsy_wall_ms();
-        fsy_process_info_t p = {.uptime_s = (now - h->o.started_ms) / 1000,
-                                .replica_bytes =
-                                    s_file_size(h->o.cfg->db, "") +
-                                    s_file_size(h->o.cfg->db, "-wal")};
+        fsy_process_info_t p = {
+            .uptime_s = (now - h->o.started_ms) / 1000,
+            .replica_bytes = s_file_size(h->o.cfg->db, "") +
+                             s_file_size(h->o.cfg->db, "-wal"),
+            .stream_bytes = {fsy_zstream_held(0), fsy_zstream_held(1)},
+            .turn_max_us = atomic_load(h->o.turn_max_us)};
         r->type = "text/plain; version=0.0.4; charset=utf-8";
         r->body = fsy_metrics_render(&v, &p);
     } else {

@@ -27,6 +27,7 @@ typedef struct fsy_http_opts {
     /* the sync loop's last turn (borrowed): /healthz fails when it stops
      * turning */
     const _Atomic uint64_t *loop_ms;
+    const _Atomic uint64_t *turn_max_us; /* the loop's longest turn */
 } fsy_http_opts_t;
 
 /* Starts serving at cfg->http_listen. FSY_EIO (detail says why: address

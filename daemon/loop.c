@@ -12,6 +12,7 @@
  * batch is either committed and acknowledged or neither.
  */
 #include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,11 +432,23 @@ s_read_all(fsy_daemon_t *d, const fsy_sync_env_t *env)
 
 /* ---- periodic jobs ---------------------------------------------------- */
 
+/* Damage found in the replica: the loop ends and main.c says what to do
+ * (the daemon would send it on). */
+static void
+s_damaged(fsy_daemon_t *d, const char *what)
+{
+    fsy_log("error", "damaged", "error=\"%s\"", what);
+    snprintf(d->damaged, sizeof d->damaged, "%s", what);
+}
+
 /* What the peer lacks: changes first, then attachments' chunks. */
 static void
-s_pump(fsy_peer_t *p, fsy_xfer_t *x, const fsy_sync_env_t *env)
+s_pump(fsy_daemon_t *d, fsy_peer_t *p, fsy_xfer_t *x, const fsy_sync_env_t *env)
 {
-    if (fsy_peer_pump(p, env) != FSY_OK)
+    int rc = fsy_peer_pump(p, env);
+    if (rc == FSY_ECORRUPT)
+        s_damaged(d, fsy_errdetail());
+    else if (rc != FSY_OK)
         fsy_log("error", "pump", "peer=%s error=\"%s\"", p->name,
                 fsy_errdetail());
     if (fsy_xfer_tick(x, p, env) != FSY_OK)
@@ -449,7 +462,7 @@ s_job_sessions(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     if (d->has_parent) {
         fsy_peer_tick(&d->parent, env);
-        s_pump(&d->parent, &d->parent_xfer, env);
+        s_pump(d, &d->parent, &d->parent_xfer, env);
     }
     for (size_t i = 0; i < FSY_MAX_CHILDREN; i++) {
         fsy_child_slot_t *c = &d->children[i];
@@ -460,7 +473,7 @@ s_job_sessions(fsy_daemon_t *d, const fsy_sync_env_t *env)
             continue;
         }
         fsy_claim_tick(c, env);
-        s_pump(&c->peer, &c->xfer, env);
+        s_pump(d, &c->peer, &c->xfer, env);
     }
 }
 
@@ -564,6 +577,48 @@ s_alerts_period(const fsy_daemon_t *d)
     return d->cfg.alert_command[0] == '\0' ? UINT64_MAX : FSY_ALERT_CHECK_MS;
 }
 
+/*
+ * The whole replica, checked on a thread while the daemon runs (verify.h),
+ * once a run; a sound check records how far it went, so the next start
+ * checks only what came after (main.c). Damage ends the run, as it would
+ * have refused the start.
+ */
+static void
+s_job_verify(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    char why[256];
+    uint64_t through;
+    if (d->verifier == NULL &&
+        fsy_verifier_start(&d->verifier, d->cfg.db) != FSY_OK) {
+        fsy_log("warn", "verify", "error=\"%s\"", fsy_errdetail());
+        d->verify_done = true;
+        return;
+    }
+    fsy_verify_state_t st =
+        fsy_verifier_poll(d->verifier, &through, why, sizeof why);
+    if (st == FSY_VERIFY_RUNNING)
+        return;
+    fsy_verifier_stop(&d->verifier);
+    d->verify_done = true;
+    if (st == FSY_VERIFY_DAMAGED)
+        return s_damaged(d, why);
+    if (st == FSY_VERIFY_FAILED) { /* not damage: the next start checks */
+        fsy_log("warn", "verify", "error=\"%s\"", why);
+        return;
+    }
+    if (fsy_store_set_verified(d->store, through) != FSY_OK)
+        fsy_log("warn", "verify", "error=\"%s\"", fsy_errdetail());
+    fsy_log("info", "verified", "through=%" PRIu64 " s=%" PRIu64, through,
+            (env->now_ms - d->started_ms) / 1000);
+}
+
+/* Polled twice a second while it runs. */
+static uint64_t
+s_verify_period(const fsy_daemon_t *d)
+{
+    return d->verify_done || !d->cfg.verify_at_start ? UINT64_MAX : 500;
+}
+
 typedef struct s_job {
     const char *name;
     uint64_t (*period_ms)(const fsy_daemon_t *d);
@@ -578,6 +633,7 @@ static const s_job_t s_jobs[FSY_LOOP_JOBS] = {
     {"status", s_status_period, NULL, s_job_status},
     {"watchdog", s_watchdog_period, NULL, s_job_watchdog},
     {"alerts", s_alerts_period, NULL, s_job_alerts},
+    {"verify", s_verify_period, NULL, s_job_verify},
 };
 
 static void
@@ -607,6 +663,29 @@ s_leave(fsy_daemon_t *d, const fsy_sync_env_t *env)
         s_session_gone(d, &d->parent, env, "stopping");
 }
 
+static uint64_t
+s_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A turn that held the loop: every neighbour waited that long. The
+ * longest is a metric; one over S_SLOW_TURN_US is logged. */
+#define S_SLOW_TURN_US 100000
+static void
+s_turn_took(fsy_daemon_t *d, uint64_t us)
+{
+    static uint64_t slow;
+    if (us > atomic_load(&d->turn_max_us))
+        atomic_store(&d->turn_max_us, us);
+    if (us >= S_SLOW_TURN_US && fsy_log_worth(++slow))
+        fsy_log("warn", "slow-turn",
+                "ms=%" PRIu64 " longest_ms=%" PRIu64 " count=%" PRIu64,
+                us / 1000, atomic_load(&d->turn_max_us) / 1000, slow);
+}
+
 void
 fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
 {
@@ -618,8 +697,9 @@ fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
         fsy_peer_start(&d->parent, &env);
     }
     sd_notify(0, "READY=1");
-    while (!*stop) {
+    while (!*stop && d->damaged[0] == '\0') {
         fsy_transport_wait(&d->tr, FSY_WAIT_MS);
+        uint64_t turn = s_mono_us();
         env.now_ms = fsy_wall_ms();
         atomic_store(&d->loop_ms, env.now_ms);
         fsy_transport_zap(&d->tr, s_admit, d);
@@ -631,7 +711,9 @@ fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
                 : NULL;
         s_read_all(d, &env);
         s_cron(d, &env);
+        s_turn_took(d, s_mono_us() - turn);
     }
     sd_notify(0, "STOPPING=1");
+    fsy_verifier_stop(&d->verifier);
     s_leave(d, &env);
 }

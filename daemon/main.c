@@ -76,22 +76,37 @@ s_keys(fsy_daemon_t *d, const char *path)
     return 0;
 }
 
-/* A damaged replica would send its damage to every other site: refuse to
- * run on it, and say how to rebuild it (docs/RELIABILITY.md). */
+static void
+s_say_damaged(const fsy_daemon_t *d, const char *what, const char *doing)
+{
+    fprintf(stderr,
+            "fieldsyncd: %s is damaged: %s. %s: it would send the damage to "
+            "other sites. Keep the file for investigation and rebuild this "
+            "site from its parent (docs/RELIABILITY.md, \"Rebuilding a "
+            "site\").\n",
+            d->cfg.db, what, doing);
+}
+
+/*
+ * A damaged replica would send its damage to every other site: refuse to
+ * run on it, and say how to rebuild it (docs/RELIABILITY.md). --check
+ * verifies all of it; a start the changes added since the last whole pass
+ * (the loop checks the rest while it runs), so a restart does not wait
+ * for a million checksums.
+ */
 static int
-s_verify(fsy_daemon_t *d)
+s_verify(fsy_daemon_t *d, bool whole)
 {
     fsy_verify_report_t r;
+    uint64_t from = 0, last;
     if (!d->cfg.verify_at_start)
         return 0;
-    int rc = fsy_store_verify(d->store, &r);
+    int rc = whole ? fsy_store_verify(d->store, &r)
+                   : fsy_store_verified(d->store, &from);
+    if (rc == FSY_OK && !whole)
+        rc = fsy_store_verify_slice(d->store, from, SIZE_MAX, &r, &last);
     if (rc == FSY_ECORRUPT)
-        fprintf(stderr,
-                "fieldsyncd: %s is damaged: %s. Not starting: it would send "
-                "the damage to other sites. Keep the file for investigation "
-                "and rebuild this site from its parent (docs/RELIABILITY.md, "
-                "\"Rebuilding a site\").\n",
-                d->cfg.db, fsy_errdetail());
+        s_say_damaged(d, fsy_errdetail(), "Not starting");
     else if (rc != FSY_OK) /* busy, out of memory, I/O: not damage */
         fprintf(stderr,
                 "fieldsyncd: could not verify %s: %s (try again; "
@@ -116,7 +131,7 @@ s_instance(fsy_daemon_t *d, const char *site)
 }
 
 static int
-s_setup(fsy_daemon_t *d, const char *path)
+s_setup(fsy_daemon_t *d, const char *path, bool check)
 {
     fsy_config_defaults(&d->cfg);
     if (fsy_config_load(&d->cfg, path) != FSY_OK)
@@ -150,7 +165,7 @@ s_setup(fsy_daemon_t *d, const char *path)
                        "replica belongs to %s\n",
                        path, d->cfg.site_id, site),
                1;
-    if (s_verify(d) != 0 || s_keys(d, path) != 0)
+    if (s_verify(d, check) != 0 || s_keys(d, path) != 0)
         return 1;
     fsy_store_set_max_clock_skew(d->store, d->cfg.max_clock_skew_ms);
     fsy_store_set_max_value(d->store, d->cfg.max_value_bytes);
@@ -189,8 +204,10 @@ s_serve(fsy_daemon_t *d)
         d->watchdog_us = us;
     if (d->cfg.http_listen[0] == '\0')
         return 0;
-    fsy_http_opts_t ho = {
-        .cfg = &d->cfg, .started_ms = d->started_ms, .loop_ms = &d->loop_ms};
+    fsy_http_opts_t ho = {.cfg = &d->cfg,
+                          .started_ms = d->started_ms,
+                          .loop_ms = &d->loop_ms,
+                          .turn_max_us = &d->turn_max_us};
     if (fsy_http_start(&d->http, &ho) != FSY_OK)
         return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
     return 0;
@@ -246,7 +263,7 @@ main(int argc, char **argv)
     if (config == NULL)
         return s_usage(stderr, 2);
     static fsy_daemon_t d; /* large: the children table */
-    int rc = s_setup(&d, config);
+    int rc = s_setup(&d, config, check);
     if (rc == 0 && check)
         printf("%s: configuration and replica are usable\n", config);
     else if (rc == 0 && (rc = s_serve(&d)) == 0) {
@@ -262,6 +279,10 @@ main(int argc, char **argv)
                     "nor authenticated\"");
         fsy_loop_run(&d, &s_stop);
         fsy_log("info", "stop", "malformed=%" PRIu64, d.malformed);
+        if (d.damaged[0] != '\0') {
+            s_say_damaged(&d, d.damaged, "Stopped");
+            rc = 1;
+        }
     }
     s_teardown(&d);
     return rc;

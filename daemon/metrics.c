@@ -118,6 +118,18 @@ s_process(FILE *f, const fsy_status_view_t *v, const fsy_process_info_t *p)
              "Documents visible at this site.");
     fprintf(f, "fieldsync_replica_documents %" PRIu64 "\n",
             v->counts.documents);
+    s_family(f, "fieldsync_stream_memory_bytes", "gauge",
+             "Memory the sessions' compression streams hold, by direction.");
+    fprintf(f,
+            "fieldsync_stream_memory_bytes{direction=\"send\"} %" PRIu64 "\n"
+            "fieldsync_stream_memory_bytes{direction=\"receive\"} %" PRIu64
+            "\n",
+            p->stream_bytes[0], p->stream_bytes[1]);
+    s_family(f, "fieldsync_loop_turn_longest_seconds", "gauge",
+             "The longest turn of the sync loop since the daemon started "
+             "(every neighbour waits that long; it should stay under 0.1).");
+    fprintf(f, "fieldsync_loop_turn_longest_seconds %.6f\n",
+            (double)p->turn_max_us / 1e6);
 }
 
 /* What was written here and is not yet at the parent, or at HQ: one

@@ -46,7 +46,7 @@ s_vv_raise_all(fsy_vv_t *vv, size_t *cap, const fsy_change_list_t *l)
 static int
 s_sent_reset(fsy_peer_t *p, const fsy_vv_t *vv)
 {
-    p->cursor = 0;
+    p->seek = true;
     p->urgent_done = 0; /* marks sent may be wanted again */
     fsy_ztx_restart(&p->ztx, p->ztx.level);
     p->rewind_id = p->next_id;
@@ -170,9 +170,15 @@ fsy_peer_link_problem(fsy_peer_t *p, const char *why)
 void
 fsy_peer_link_ok(fsy_peer_t *p)
 {
+    /* A session not live says hello at once (this turn's tick), so a
+     * resume takes one round trip after the handshake, not a retry
+     * interval more. */
+    if (p->state != FSY_PEER_LIVE && p->retry_at_ms == 0)
+        p->hello_tx_ms = 0;
+    fsy_log("info", "link", "peer=%s state=%s", p->name,
+            p->link_problem ? "ok" : "up");
     if (!p->link_problem)
         return;
-    fsy_log("info", "link", "peer=%s state=ok", p->name);
     p->link_problem = false;
     s_error(p, "");
 }
@@ -361,6 +367,10 @@ s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
     m.max_txn_changes = FSY_TXN_MAX;
     if (env->instance != NULL)
         snprintf(m.instance, sizeof m.instance, "%s", env->instance);
+    /* the window every neighbour may stream to us with at once */
+    m.has_window = true;
+    m.window_log = (uint32_t)fsy_zrx_offer(env->cfg->n_children + 1);
+    fsy_zrx_window(&p->zrx, (int)m.window_log);
     if (!p->is_parent && p->acl != NULL) /* what we serve this child */
         m.attachments = (uint32_t)p->acl->attachments;
     fsy_tip_t tips[FSY_TIPS_MAX];
@@ -393,6 +403,7 @@ fsy_peer_start(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
     s_set_state(p, FSY_PEER_WAIT_HELLO, "session start");
     p->cursor = 0;
+    p->seek = true;
     p->sent.n = 0;
     p->last_rx_ms = p->last_ack_ms = env->now_ms;
     /* Batch ids start at a random point per session, so an ACK from an
@@ -428,14 +439,27 @@ typedef struct s_builder {
     const fsy_config_t *cfg;
     fsy_change_list_t batch;
     size_t bytes;
-    bool closed; /* the batch is full and ends a transaction */
-    bool behind; /* a change beyond `sent` + 1: rewind after this batch */
+    bool closed;   /* the batch is full and ends a transaction */
+    bool txn_done; /* the last change taken ends its transaction */
+    bool more;     /* stopped short of the log's end (S_BUILD_ROWS) */
+    bool behind;   /* a change beyond `sent` + 1: rewind after this batch */
     size_t rows;
     /* urgent: one stream in seq order, up to the transaction ending at
      * `upto`; the log cursor stays where it is */
     bool urgent;
     uint64_t upto;
 } s_builder_t;
+
+/* Does the peer take the stream (scope, site)? A child is sent only its
+ * read scopes, and its own streams (a restored child takes its old one
+ * back: store_recover.c). Seqs count per (origin, scope), so leaving out
+ * whole streams leaves no holes. */
+static bool
+s_readable(const fsy_peer_t *p, const char *scope, const char *site)
+{
+    return p->acl == NULL || fsy_scope_allowed(p->acl->read_scopes, scope) ||
+           strcmp(site, p->acl->site) == 0;
+}
 
 static int
 s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
@@ -445,11 +469,7 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     b->rows++;
     if (!b->urgent)
         p->cursor = lseq;
-    /* A child is sent only its read scopes, and its own streams (a
-     * restored child takes its old one back: store_recover.c). Seqs count
-     * per (origin, scope), so leaving out whole streams leaves no holes. */
-    if (p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, c->scope) &&
-        strcmp(c->version.origin.site, p->acl->site) != 0)
+    if (!s_readable(p, c->scope, c->version.origin.site))
         return 0;
     fsy_vv_entry_t *e = fsy_vv_find(&p->sent, c->scope, &c->version.origin);
     uint64_t have = e ? e->seq : 0;
@@ -459,6 +479,12 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
         b->behind = true;
         return 0;
     }
+    /* Receivers compute checksums from what they are sent: a change
+     * damaged on our disk must never leave (the loop stops on this). */
+    if (!fsy_change_sound(c))
+        return fsy_err_set(
+            FSY_ECORRUPT,
+            "the change at log position %" PRIu64 " fails its checksum", lseq);
     fsy_change_t *slot;
     int rc = fsy_change_list_push(&b->batch, &slot);
     if (rc == FSY_OK && (rc = fsy_change_copy(slot, c)) != FSY_OK)
@@ -469,6 +495,7 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     if (rc != FSY_OK)
         return rc;
     b->bytes += c->value_len;
+    b->txn_done = c->txn_end;
     bool reached = b->urgent && c->version.seq >= b->upto;
     if (c->txn_end && (reached || b->batch.n >= b->cfg->batch_changes ||
                        b->bytes >= b->cfg->batch_bytes)) {
@@ -478,18 +505,66 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     return 0;
 }
 
+/* The first change of a stream after a seq: its log position. */
+static int
+s_first_pos(const fsy_change_t *c, uint64_t lseq, void *ctx)
+{
+    (void)c;
+    *(uint64_t *)ctx = lseq;
+    return S_STOP;
+}
+
+/*
+ * Puts the cursor just before the first change the peer lacks, looked up
+ * per stream it takes with the index on (scope, origin, seq): a session
+ * start or a rewind costs a lookup per stream, not a scan of the log.
+ * Nothing lacking: the cursor goes to the log's end.
+ */
+static int
+s_seek(fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    fsy_vv_t *mine = NULL;
+    uint64_t from = UINT64_MAX;
+    int rc = fsy_store_vv(env->store, &mine);
+    for (size_t i = 0; rc == FSY_OK && i < mine->n; i++) {
+        const fsy_vv_entry_t *e = &mine->v[i];
+        const fsy_vv_entry_t *s = fsy_vv_find(&p->sent, e->scope, &e->origin);
+        uint64_t have = s ? s->seq : 0, pos = UINT64_MAX;
+        if (e->seq <= have || !s_readable(p, e->scope, e->origin.site))
+            continue;
+        rc = fsy_store_stream_after(env->store, e->scope, &e->origin, have, 1,
+                                    s_first_pos, &pos);
+        rc = rc == S_STOP ? FSY_OK : rc;
+        from = pos < from ? pos : from;
+    }
+    fsy_vv_free(&mine);
+    if (rc == FSY_OK && from == UINT64_MAX)
+        rc = fsy_store_log_last(env->store, &from);
+    else if (rc == FSY_OK)
+        from--;
+    if (rc == FSY_OK) {
+        p->cursor = from;
+        p->seek = false;
+    }
+    return rc;
+}
+
 /*
  * Scans the log from the cursor until the batch is full or the log ends.
  * Transactions are contiguous in every log (store_apply.c refuses anything
- * else), so the log's end is always a transaction's end.
+ * else), so the log's end is always a transaction's end. A turn of the
+ * loop scans at most S_BUILD_ROWS rows before it stops at a transaction's
+ * end (the next turn goes on from the cursor), so a child that takes few
+ * of many streams does not hold the loop.
  */
+#define S_BUILD_ROWS (4 * FSY_SCAN_ROWS)
 static int
 s_build(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
 {
     memset(b, 0, sizeof *b);
     b->p = p;
     b->cfg = env->cfg;
-    for (;;) {
+    for (size_t scanned = 0;;) {
         b->rows = 0;
         int rc = fsy_store_log_after(env->store, p->cursor, FSY_SCAN_ROWS,
                                      s_take, b);
@@ -497,6 +572,11 @@ s_build(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
             return rc;
         if (b->closed || b->rows < FSY_SCAN_ROWS)
             return FSY_OK;
+        scanned += b->rows;
+        if (scanned >= S_BUILD_ROWS && (b->batch.n == 0 || b->txn_done)) {
+            b->more = true; /* not the log's end: the next turn goes on */
+            return FSY_OK;
+        }
     }
 }
 
@@ -545,8 +625,8 @@ s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
     fsy_msg_t m = {.type = FSY_MSG_BATCH, .id = ++p->next_id};
     m.urgent = b->urgent;
     s_pick_level(p, env);
-    if (fsy_ztx_batch(&p->ztx, b->batch.v, b->batch.n, &m.zpayload, &m.zlen,
-                      &m.raw_len, &m.zstream, &m.zseq) != FSY_OK) {
+    if (fsy_ztx_batch(&p->ztx, b->batch.v, b->batch.n, env->now_ms, &m.zpayload,
+                      &m.zlen, &m.raw_len, &m.zstream, &m.zseq) != FSY_OK) {
         fsy_log("error", "compress", "peer=%s error=\"%s\"", p->name,
                 fsy_errdetail());
         s_restart(p, env, "a batch could not be compressed");
@@ -653,11 +733,13 @@ fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
     if (p->log_epoch != fsy_store_log_epoch(env->store)) {
         p->log_epoch = fsy_store_log_epoch(env->store);
-        p->cursor = 0; /* positions past it may hold other changes now */
+        p->seek = true; /* positions past it may hold other changes now */
     }
     if (!s_window_open(p, env))
         return FSY_OK;
-    int rc = s_pump_urgent(p, env);
+    int rc = p->seek ? s_seek(p, env) : FSY_OK;
+    if (rc == FSY_OK)
+        rc = s_pump_urgent(p, env);
     while (rc == FSY_OK && s_window_open(p, env)) {
         s_builder_t b;
         rc = s_build(p, env, &b);
@@ -665,8 +747,8 @@ fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
         if (rc == FSY_OK && b.batch.n > 0 && !s_send_batch(p, env, &b))
             more = false;
         fsy_change_list_clear(&b.batch);
-        if (b.behind)
-            p->cursor = 0; /* a change needed lies before the cursor */
+        if (b.behind) /* a change needed lies before the cursor */
+            rc = rc == FSY_OK ? s_seek(p, env) : rc;
         if (!more)
             break;
     }
@@ -835,6 +917,10 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         rc = s_send_hello(p, env);
     if (rc != FSY_OK || behind)
         return rc != FSY_OK ? rc : s_rollback(p, env, why);
+    fsy_ztx_window(&p->ztx, !m->has_window ? FSY_ZSTREAM_WINDOW_LOG
+                            : m->window_log > FSY_ZSTREAM_WINDOW_LOG
+                                ? FSY_ZSTREAM_WINDOW_LOG
+                                : (int)m->window_log);
     rc = s_sent_reset(p, &m->vv);
     if (rc == FSY_OK)
         rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
@@ -971,8 +1057,9 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return s_apply_batch(p, env, m);
     fsy_msg_t whole = *m; /* borrows m's payload; owns its changes */
     memset(&whole.changes, 0, sizeof whole.changes);
-    int rc = fsy_zrx_batch(&p->zrx, m->zpayload, m->zlen, m->raw_len,
-                           m->zstream, m->zseq, FSY_MSG_MAX, &whole.changes);
+    int rc =
+        fsy_zrx_batch(&p->zrx, m->zpayload, m->zlen, m->raw_len, m->zstream,
+                      m->zseq, FSY_MSG_MAX, env->now_ms, &whole.changes);
     if (rc == FSY_OK) {
         rc = s_apply_batch(p, env, &whole);
         fsy_change_list_clear(&whole.changes);
@@ -1113,6 +1200,8 @@ fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env)
         fsy_msg_t hb = {.type = FSY_MSG_HEARTBEAT, .sent_ms = env->now_ms};
         s_send_with_root(p, env, &hb);
     }
+    fsy_ztx_idle(&p->ztx, env->now_ms); /* memory back from quiet streams */
+    fsy_zrx_idle(&p->zrx, env->now_ms);
     return true;
 }
 

@@ -15,9 +15,12 @@
  * Invariants (LIVE):
  *   - `sent` is what the peer holds or will hold once every batch in
  *     flight is applied; a change is sent only if seq == sent + 1.
- *   - `cursor` is the log position scanned up to; a gap reported in an ACK
- *     rewinds `sent` to the peer's vector and `cursor` to 0 (the design's
- *     "rewind to the smallest local seq holding a needed change", simply).
+ *   - `cursor` is the log position scanned up to. A session start, or a
+ *     gap reported in an ACK, sets `sent` to the peer's vector and `seek`:
+ *     the next pump puts the cursor just before the first change the peer
+ *     lacks, found per stream with the index on (scope, origin, seq) (the
+ *     design's "rewind to the smallest local seq holding a needed
+ *     change"), so a resume with nothing new scans nothing.
  *   - every batch ends with a change that ends its transaction.
  *
  * Every change of state goes through one function in peer.c,
@@ -73,6 +76,7 @@ typedef struct fsy_peer {
     fsy_vv_t sent;
     size_t sent_cap;
     uint64_t cursor;
+    bool seek;            /* the cursor is to be found again (above) */
     uint64_t log_epoch;   /* fsy_store_log_epoch() the cursor belongs to */
     uint64_t urgent_done; /* urgent marks up to this id are sent (or moot) */
     bool rolled_back;     /* a rollback was seen and logged (s_rollback) */
@@ -156,7 +160,8 @@ bool fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env);
  * session (a key refused): why goes to status and, when new, the log. */
 void fsy_peer_link_problem(fsy_peer_t *p, const char *why);
 
-/* A handshake succeeded: a link problem said before is over. */
+/* A handshake succeeded: logged; a link problem said before is over; a
+ * session not live says hello at the next tick. */
 void fsy_peer_link_ok(fsy_peer_t *p);
 
 /* Records this peer's status in the replica (once it has said hello). */

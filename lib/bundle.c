@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,7 +199,14 @@ s_take(const fsy_change_t *c, void *ctx)
     s_writer_t *w = ctx;
     fsy_change_t *slot;
     if (w->scopes != NULL && !fsy_scope_allowed(w->scopes, c->scope))
-        return 0; /* seqs count per scope: no holes left */
+        return 0;             /* seqs count per scope: no holes left */
+    if (!fsy_change_sound(c)) /* a bundle carries no checksums */
+        return w->err = fsy_err_set(
+                   FSY_ECORRUPT,
+                   "a stored change (seq %" PRIu64 ") fails its checksum: "
+                   "this replica is damaged; rebuild it from its parent "
+                   "(docs/RELIABILITY.md)",
+                   c->version.seq);
     if (c->ref && w->blobs_wanted && s_note_blob(w, c) != FSY_OK)
         return w->err = FSY_ENOMEM;
     int rc = fsy_change_list_push(&w->chunk, &slot);

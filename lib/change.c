@@ -85,6 +85,14 @@ fsy_change_seal(fsy_change_t *c)
     fsy_change_checksum(c, c->checksum);
 }
 
+bool
+fsy_change_sound(const fsy_change_t *c)
+{
+    uint8_t sum[FSY_CHECKSUM_LEN];
+    fsy_change_checksum(c, sum);
+    return memcmp(sum, c->checksum, sizeof sum) == 0;
+}
+
 /* ---- validation ------------------------------------------------------- */
 
 static int

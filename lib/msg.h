@@ -90,6 +90,10 @@ typedef struct fsy_msg {
     uint64_t retry_ms;
     /* HELLO: the daemon run, as people name it: "host pid N" (cleaned) */
     char instance[FSY_INSTANCE_MAX + 1];
+    /* HELLO: the sender's largest window in a compression stream, as on
+     * the wire (has_window false: not said, the largest) */
+    uint32_t window_log;
+    bool has_window;
     fsy_site_health_t *sites;
     size_t n_sites;
     fsy_chunk_t chunk;

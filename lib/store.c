@@ -596,6 +596,12 @@ fsy_store_open(fsy_store_t **out, const char *path)
     return FSY_OK;
 }
 
+void
+fsy_store_interrupt(fsy_store_t *s)
+{
+    sqlite3_interrupt(s->db);
+}
+
 static int
 s_init_schema(fsy_store_t *s, const char *site)
 {

@@ -199,6 +199,10 @@ fsy_store_recover_begin(fsy_store_t *s, fsy_recovery_t *out)
         rc = fsy_sq_rebuild_touched(s);
     if (rc == FSY_OK)
         rc = s_reincarnate(s);
+    if (rc == FSY_OK) /* positions past the log's end will be new rows */
+        rc = fsy_sq_exec(s, "UPDATE meta SET value = min(value, (SELECT "
+                            "coalesce(max(lseq), 0) FROM changes)) WHERE "
+                            "key = 'verified_lseq'");
     fsy_origin_t old = s->origin;
     rc = fsy_sq_txn_end(s, rc);
     int id_rc = fsy_sq_load_identity(s); /* the new one, or still the old */

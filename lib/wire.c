@@ -282,14 +282,14 @@ fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len,
 static int
 s_enc_batch_msg(const fsy_msg_t *m, Fieldsync__Batch *b, uint8_t **z)
 {
-    if (m->zstream != 0) { /* compressed in the session's stream */
+    if (m->zpayload != NULL) { /* compressed already: in a stream or alone */
         b->id = m->id;
         b->raw_len = m->raw_len;
         b->has_urgent = m->urgent;
         b->urgent = m->urgent;
         b->payload.data = m->zpayload;
         b->payload.len = m->zlen;
-        b->has_stream = b->has_stream_seq = 1;
+        b->has_stream = b->has_stream_seq = m->zstream != 0;
         b->stream = m->zstream;
         b->stream_seq = m->zseq;
         return FSY_OK;
@@ -412,6 +412,8 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
         hello.root = root;
         if (m->instance[0] != '\0')
             hello.instance = (char *)m->instance;
+        hello.has_stream_window_log = m->has_window;
+        hello.stream_window_log = m->window_log;
         if (rc == FSY_OK)
             rc = s_enc_tips(m, &hello, &tips);
         f.body_case = FIELDSYNC__FRAME__BODY_HELLO;
@@ -516,6 +518,8 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
                      f->hello->instance);
             fsy_text_clean(out->instance);
         }
+        out->has_window = f->hello->has_stream_window_log;
+        out->window_log = f->hello->stream_window_log;
         int rc = fsy_wire_dec_origin(f->hello->origin, &out->origin);
         if (rc == FSY_OK)
             rc = fsy_wire_dec_vv(f->hello->vv, &out->vv);

@@ -1,6 +1,8 @@
 /* fieldsync — a zstd stream per direction of a session. See wire_zstream.h. */
+#define ZSTD_STATIC_LINKING_ONLY /* the size estimates and parameters */
 #include "wire_zstream.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -15,8 +17,48 @@
  * cost memory per child (zstd -19 uses 2^22-2^24 entries by default). */
 #define S_HASH_LOG_MAX 20
 #define S_CHAIN_LOG_MAX 21
-/* From this level zstd's own tables are at least that large. */
-#define S_BIG_TABLES_FROM 10
+
+/* What the streams of the process hold, to send and to receive. The
+ * loop's thread changes them; /metrics reads them from its own. */
+static _Atomic size_t s_held[2];
+
+size_t
+fsy_zstream_held(int receiving)
+{
+    return atomic_load(&s_held[receiving != 0]);
+}
+
+static void
+s_hold(size_t *held, int receiving, size_t bytes)
+{
+    atomic_fetch_sub(&s_held[receiving != 0], *held);
+    atomic_fetch_add(&s_held[receiving != 0], bytes);
+    *held = bytes;
+}
+
+int
+fsy_zrx_offer(size_t n)
+{
+    for (int w = FSY_ZSTREAM_WINDOW_LOG; w >= FSY_ZSTREAM_WINDOW_LOG_MIN; w--)
+        if (n <=
+            FSY_ZSTREAM_RX_BUDGET / ZSTD_estimateDStreamSize((size_t)1 << w))
+            return w;
+    return 0;
+}
+
+void
+fsy_ztx_window(fsy_ztx_t *t, int window_log)
+{
+    t->window_log = window_log > FSY_ZSTREAM_WINDOW_LOG ? FSY_ZSTREAM_WINDOW_LOG
+                    : window_log >= FSY_ZSTREAM_WINDOW_LOG_MIN ? window_log
+                                                               : -1;
+}
+
+void
+fsy_zrx_window(fsy_zrx_t *r, int window_log)
+{
+    r->window_log = window_log;
+}
 
 void
 fsy_ztx_restart(fsy_ztx_t *t, int level)
@@ -34,6 +76,7 @@ fsy_ztx_free(fsy_ztx_t *t)
 {
     ZSTD_freeCCtx(t->cctx);
     t->cctx = NULL;
+    s_hold(&t->held, 0, 0);
     fsy_ztx_restart(t, t->level);
 }
 
@@ -42,27 +85,106 @@ fsy_zrx_free(fsy_zrx_t *r)
 {
     ZSTD_freeDCtx(r->dctx);
     r->dctx = NULL;
+    s_hold(&r->held, 1, 0);
     r->id = r->next = 0;
 }
 
-static int
-s_start(fsy_ztx_t *t)
+void
+fsy_ztx_idle(fsy_ztx_t *t, uint64_t now_ms)
 {
-    if (t->cctx == NULL && (t->cctx = ZSTD_createCCtx()) == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
-    int level = t->level ? t->level : 3;
-    bool big = level >= S_BIG_TABLES_FROM; /* defaults past the caps */
-    ZSTD_CCtx_reset(t->cctx, ZSTD_reset_session_and_parameters);
-    size_t e = ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_compressionLevel, level);
+    if (t->cctx != NULL && now_ms - t->idle_ms >= FSY_ZSTREAM_IDLE_MS)
+        fsy_ztx_free(t);
+}
+
+void
+fsy_zrx_idle(fsy_zrx_t *r, uint64_t now_ms)
+{
+    if (r->dctx != NULL && now_ms - r->idle_ms >= 10 * FSY_ZSTREAM_IDLE_MS)
+        fsy_zrx_free(r);
+}
+
+/* The parameters of level with a window of 2^wlog, the tables held to
+ * the window; what a stream with them holds. */
+static size_t
+s_cparams(int level, int wlog, ZSTD_compressionParameters *cp)
+{
+    *cp = ZSTD_getCParams(level, ZSTD_CONTENTSIZE_UNKNOWN, 0);
+    cp->windowLog = (unsigned)wlog;
+    unsigned hmax = (unsigned)wlog + 1 < S_HASH_LOG_MAX ? (unsigned)wlog + 1
+                                                        : S_HASH_LOG_MAX;
+    unsigned cmax = (unsigned)wlog + 1 < S_CHAIN_LOG_MAX ? (unsigned)wlog + 1
+                                                         : S_CHAIN_LOG_MAX;
+    if (cp->hashLog > hmax)
+        cp->hashLog = hmax;
+    if (cp->chainLog > cmax)
+        cp->chainLog = cmax;
+    return ZSTD_estimateCStreamSize_usingCParams(*cp);
+}
+
+/* The highest level (then the largest window) at or under what is wanted
+ * whose stream fits the budget beside the others; false if none does. */
+static bool
+s_fit(const fsy_ztx_t *t, int *level, ZSTD_compressionParameters *cp,
+      size_t *size)
+{
+    static const int steps[] = {19, 15, 12, 9, 6, 3, 1};
+    int want = t->level ? t->level : 3;
+    int wmax = t->window_log ? t->window_log : FSY_ZSTREAM_WINDOW_LOG;
+    size_t others = fsy_zstream_held(0) - t->held;
+    size_t room =
+        others < FSY_ZSTREAM_TX_BUDGET ? FSY_ZSTREAM_TX_BUDGET - others : 0;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        *level = i == 0 ? want : steps[i];
+        if (i > 0 && steps[i] >= want)
+            continue;
+        for (int w = wmax; w >= FSY_ZSTREAM_WINDOW_LOG_MIN; w--)
+            if ((*size = s_cparams(*level, w, cp)) <= room)
+                return true;
+    }
+    return false;
+}
+
+static int
+s_set(ZSTD_CCtx *c, int level, const ZSTD_compressionParameters *cp)
+{
+    ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+    size_t e = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
     if (!ZSTD_isError(e))
-        e = ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_windowLog,
-                                   FSY_ZSTREAM_WINDOW_LOG);
-    if (!ZSTD_isError(e) && big)
-        e = ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_hashLog, S_HASH_LOG_MAX);
-    if (!ZSTD_isError(e) && big)
-        e = ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_chainLog, S_CHAIN_LOG_MAX);
+        e = ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, (int)cp->windowLog);
+    if (!ZSTD_isError(e))
+        e = ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, (int)cp->hashLog);
+    if (!ZSTD_isError(e))
+        e = ZSTD_CCtx_setParameter(c, ZSTD_c_chainLog, (int)cp->chainLog);
     if (ZSTD_isError(e))
         return fsy_err_set(FSY_EINTERNAL, "zstd: %s", ZSTD_getErrorName(e));
+    return FSY_OK;
+}
+
+/* A new stream, if the budget has room for one: *alone when it has not
+ * (or the receiver takes none), the frame then goes alone. */
+static int
+s_start(fsy_ztx_t *t, bool *alone)
+{
+    ZSTD_compressionParameters cp;
+    int level;
+    size_t size;
+    *alone = t->window_log < 0 || !s_fit(t, &level, &cp, &size);
+    if (*alone) {
+        fsy_ztx_free(t); /* what it held is another stream's to take */
+        return FSY_OK;
+    }
+    /* A context made for other parameters keeps their tables: anew. */
+    if (t->cctx != NULL && t->held != size) {
+        ZSTD_freeCCtx(t->cctx);
+        t->cctx = NULL;
+    }
+    if (t->cctx == NULL && (t->cctx = ZSTD_createCCtx()) == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    s_hold(&t->held, 0, size);
+    int rc = s_set(t->cctx, level, &cp);
+    if (rc != FSY_OK)
+        return rc;
+    t->used_level = level;
     do
         t->id = ((uint64_t)randombytes_random() << 32) | randombytes_random();
     while (t->id == 0);
@@ -92,23 +214,47 @@ s_flush(fsy_ztx_t *t, const uint8_t *raw, size_t len, uint8_t **z, size_t *zl)
     return FSY_OK;
 }
 
+/* A batch compressed alone, at a level whose tables are modest: this is
+ * the path of a sender short of memory. */
+static int
+s_alone(const fsy_ztx_t *t, const uint8_t *raw, size_t len, uint8_t **z,
+        size_t *zl)
+{
+    int level = t->level < 9 ? (t->level ? t->level : 3) : 9;
+    size_t cap = ZSTD_compressBound(len);
+    if ((*z = malloc(cap)) == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    size_t n = ZSTD_compress(*z, cap, raw, len, level);
+    if (ZSTD_isError(n)) {
+        free(*z);
+        *z = NULL;
+        return fsy_err_set(FSY_EINTERNAL, "cannot compress a batch");
+    }
+    *zl = n;
+    return FSY_OK;
+}
+
 int
-fsy_ztx_batch(fsy_ztx_t *t, const fsy_change_t *c, size_t n, uint8_t **z,
-              size_t *zl, uint64_t *raw_len, uint64_t *stream, uint64_t *seq)
+fsy_ztx_batch(fsy_ztx_t *t, const fsy_change_t *c, size_t n, uint64_t now_ms,
+              uint8_t **z, size_t *zl, uint64_t *raw_len, uint64_t *stream,
+              uint64_t *seq)
 {
     uint8_t *raw = NULL;
     size_t len = 0;
+    bool alone = false;
     *z = NULL;
     *zl = 0;
+    fsy_ztx_idle(t, now_ms); /* a stream that idled away starts anew */
+    t->idle_ms = now_ms;
     int rc = fsy_wire_encode_batch(c, n, &raw, &len);
     if (rc == FSY_OK && t->id == 0)
-        rc = s_start(t);
+        rc = s_start(t, &alone);
     if (rc == FSY_OK)
-        rc = s_flush(t, raw, len, z, zl);
+        rc = alone ? s_alone(t, raw, len, z, zl) : s_flush(t, raw, len, z, zl);
     if (rc == FSY_OK) {
         *raw_len = len;
-        *stream = t->id;
-        *seq = t->seq++;
+        *stream = alone ? 0 : t->id;
+        *seq = alone ? 0 : t->seq++;
         t->bytes += *zl;
     }
     free(raw);
@@ -161,11 +307,12 @@ s_follow(fsy_zrx_t *r, uint64_t stream, uint64_t seq)
                            "earlier frames did not arrive",
                            (unsigned long long)seq);
     }
+    int wlog = r->window_log ? r->window_log : FSY_ZSTREAM_WINDOW_LOG;
     if (r->dctx == NULL && (r->dctx = ZSTD_createDCtx()) == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
+    s_hold(&r->held, 1, ZSTD_estimateDStreamSize((size_t)1 << wlog));
     ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_and_parameters);
-    ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax,
-                           FSY_ZSTREAM_WINDOW_LOG);
+    ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, wlog);
     r->id = stream;
     r->next = 0;
     return FSY_OK;
@@ -173,13 +320,14 @@ s_follow(fsy_zrx_t *r, uint64_t stream, uint64_t seq)
 
 int
 fsy_zrx_batch(fsy_zrx_t *r, const uint8_t *z, size_t zl, uint64_t raw_len,
-              uint64_t stream, uint64_t seq, uint64_t max,
+              uint64_t stream, uint64_t seq, uint64_t max, uint64_t now_ms,
               fsy_change_list_t *out)
 {
     if (raw_len > max)
         return fsy_err_set(
             FSY_ETOOBIG, "payload of %llu bytes is over the %llu-byte limit",
             (unsigned long long)raw_len, (unsigned long long)max);
+    r->idle_ms = now_ms;
     int rc = s_follow(r, stream, seq);
     if (rc != FSY_OK)
         return rc;

@@ -92,6 +92,11 @@ void fsy_change_checksum(const fsy_change_t *c, uint8_t out[FSY_CHECKSUM_LEN]);
 /* Sets c->checksum from its content. */
 void fsy_change_seal(fsy_change_t *c);
 
+/* Whether c->checksum is that of its content: a stored change read back
+ * to be sent on (wire format 2 and bundles carry no checksums, so a
+ * change damaged on disk must be caught before it leaves). */
+bool fsy_change_sound(const fsy_change_t *c);
+
 /*
  * Validates a change from any source (wire, bundle, replica): identifiers,
  * UTF-8, sizes, reserved-field values, bases, and the checksum.

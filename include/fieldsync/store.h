@@ -54,6 +54,10 @@ int fsy_store_create(fsy_store_t **out, const char *path, const char *site);
  */
 int fsy_store_open(fsy_store_t **out, const char *path);
 
+/* Makes what the store is doing on another thread stop soon with an
+ * error (sqlite3_interrupt); the store must stay open meanwhile. */
+void fsy_store_interrupt(fsy_store_t *s);
+
 /* Closes and frees; accepts NULL and sets *s to NULL. */
 void fsy_store_close(fsy_store_t **s);
 
@@ -203,6 +207,9 @@ int fsy_store_export(fsy_store_t *s, const fsy_vv_t *other, fsy_change_cb cb,
 typedef int (*fsy_log_cb)(const fsy_change_t *c, uint64_t lseq, void *ctx);
 int fsy_store_log_after(fsy_store_t *s, uint64_t after, size_t limit,
                         fsy_log_cb cb, void *ctx);
+
+/* The log's last position (0: the log is empty). */
+int fsy_store_log_last(fsy_store_t *s, uint64_t *lseq);
 
 /*
  * Streams up to `limit` changes of one stream (scope, origin) with
@@ -453,6 +460,23 @@ typedef struct fsy_verify_report {
  * FSY_ECORRUPT (report filled in) on damage.
  */
 int fsy_store_verify(fsy_store_t *s, fsy_verify_report_t *report);
+
+/*
+ * A slice of fsy_store_verify, for a daemon that checks its replica while
+ * it runs: up to `limit` changes after log position `after` against their
+ * checksums; *last is the last position checked (`after` when none was
+ * left). FSY_ECORRUPT on damage, as fsy_store_verify. The vector and
+ * SQLite's integrity check, which take the whole file at once, are left
+ * to fsy_store_verify (SQLite reports a damaged page on any read).
+ */
+int fsy_store_verify_slice(fsy_store_t *s, uint64_t after, size_t limit,
+                           fsy_verify_report_t *report, uint64_t *last);
+
+/* The log position up to which a whole pass last found every change sound
+ * (0: none yet), as recorded with fsy_store_set_verified. A recovery that
+ * gives positions out again lowers it. */
+int fsy_store_verified(fsy_store_t *s, uint64_t *lseq);
+int fsy_store_set_verified(fsy_store_t *s, uint64_t lseq);
 
 /* ---- sync status (written by fieldsyncd, read by `fieldsync status`) -- */
 

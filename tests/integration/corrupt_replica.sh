@@ -1,7 +1,9 @@
-# Reliability 7: a replica damaged on disk is caught when fieldsyncd starts,
-# and the daemon refuses to run on it rather than send the damage on; the
-# site is then rebuilt from its parent as docs/RELIABILITY.md says, with
-# what only it held salvaged from the damaged file.
+# Reliability 7: a replica damaged on disk is caught by fieldsyncd, which
+# will not run on it rather than send the damage on: at start for what was
+# added since its last whole check, while it runs for the rest, and before
+# any change leaves; the site is then rebuilt from its parent as
+# docs/RELIABILITY.md says, with what only it held salvaged from the
+# damaged file.
 . "$(dirname "$0")/lib_daemon.sh"
 site hq; site gao hq
 start hq; start gao
@@ -18,18 +20,60 @@ cp "$T/gao.db" "$T/gao.good"
 step "a change altered on disk: the daemon refuses to start"
 sqlite3 "$T/gao.db" "UPDATE changes SET value = CAST('forged' AS BLOB)
   WHERE lseq = (SELECT max(lseq) FROM changes WHERE field = 'title')"
-expect_fail 1 "gao.db is damaged: 1 of 8 changes fail their checksum .*Not starting: it would send the damage to other sites.*Rebuilding a site" \
+expect_fail 1 "gao.db is damaged: 1 of [0-9]+ changes fail their checksum .*Not starting: it would send the damage to other sites.*Rebuilding a site" \
   timeout 30 "$FIELDSYNCD" -c "$T/gao.conf"
 expect_fail 1 "is damaged" timeout 30 "$FIELDSYNCD" --check -c "$T/gao.conf"
 assert_eq "$(digest hq)" "$hq_digest" "hq's digest"
 
-step "a page overwritten on disk: the daemon refuses to start"
+# fresh GOOD: gao.db is the good copy again, daemon files gone
+fresh() { cp "$T/gao.good" "$T/gao.db"; rm -f "$T/gao.db-wal" "$T/gao.db-shm"; }
+# alter WHICH: a title change's value altered in place (min or max lseq)
+alter() { sqlite3 "$T/gao.db" "UPDATE changes SET value = CAST('forged' AS BLOB)
+  WHERE lseq = (SELECT $1(lseq) FROM changes WHERE field = 'title')"; }
+# stops_damaged: gao's daemon ends by itself, saying why
+stops_damaged() {
+  local rc=0
+  wait "${PID[gao]}" || rc=$?
+  [ "$rc" = 1 ] || fail "gao's daemon ended with $rc, not 1: $(tail -3 "$T/gao.log")"
+  grep -q "gao.db is damaged: .*checksum.*Stopped: it would send the damage" "$T/gao.log" ||
+    fail "gao's daemon did not say it stopped on damage: $(tail -3 "$T/gao.log")"
+}
+
+step "a damaged change is never sent, even with the checks at start off"
+fresh
+alter max # sitrep-gao-49's title: hq lacks it
+sed -i 's/^\[site\]$/[site]\nverify_at_start = false/' "$T/gao.conf"
+: >"$T/gao.log"
+start gao
+wait_until 20 "gao's daemon is still running with a damaged change to send" \
+  bash -c "! kill -0 ${PID[gao]} 2>/dev/null"
+stops_damaged
+assert_eq "$(digest hq)" "$hq_digest" "hq's digest"
+fs hq get sitrep-gao-49 >/dev/null 2>&1 && fail "the damaged sitrep reached hq"
+sed -i '/^verify_at_start = false$/d' "$T/gao.conf"
+
+step "an old change altered: the start passes it, the check while running stops the daemon"
+fresh
+: >"$T/gao.log"
+start gao # a whole pass, recorded: the next start checks only what is new
+wait_until 20 "gao's daemon did not check its whole replica" grep -q "event=verified" "$T/gao.log"
+stop gao
+alter min
+: >"$T/gao.log"
+start gao
+wait_until 20 "gao's daemon is still running on a damaged replica" \
+  bash -c "! kill -0 ${PID[gao]} 2>/dev/null"
+stops_damaged
+# gao's sound changes may have gone first: the forged one never did
+assert_eq "$(fs hq get isf-mli-2027 --json | jq -r .fields.title)" "ISF Mali 2027" "hq's ISF title"
+
+step "a page overwritten on disk: the daemon stops, at start or soon after"
 cp "$T/gao.good" "$T/gao.db"
 rm -f "$T/gao.db-wal" "$T/gao.db-shm"
 pages=$(( $(stat -c %s "$T/gao.db") / 4096 ))
 dd if=/dev/urandom of="$T/gao.db" bs=4096 seek=$((pages / 2)) count=1 conv=notrunc 2>/dev/null
 expect_fail 1 "damaged|malformed|not a fieldsync replica" timeout 30 "$FIELDSYNCD" -c "$T/gao.conf"
-assert_eq "$(digest hq)" "$hq_digest" "hq's digest"
+assert_eq "$(fs hq get isf-mli-2027 --json | jq -r .fields.title)" "ISF Mali 2027" "hq's ISF title"
 
 step "rebuilding gao from its parent, with what only gao held salvaged"
 cp "$T/gao.good" "$T/gao.db"

@@ -401,8 +401,8 @@ START_TEST(test_codec_stream_frames_use_history_and_must_follow)
     uint8_t *za, *zb, *alone;
     size_t la, lb, lalone, raw_alone;
     uint64_t ra, rb, sa, sb, qa, qb;
-    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, &za, &la, &ra, &sa, &qa));
-    ck_ok(fsy_ztx_batch(&tx, b.v, b.n, &zb, &lb, &rb, &sb, &qb));
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, 0, &za, &la, &ra, &sa, &qa));
+    ck_ok(fsy_ztx_batch(&tx, b.v, b.n, 0, &zb, &lb, &rb, &sb, &qb));
     ck_assert_uint_eq(sa, sb);
     ck_assert_uint_eq(qa, 0);
     ck_assert_uint_eq(qb, 1);
@@ -414,35 +414,37 @@ START_TEST(test_codec_stream_frames_use_history_and_must_follow)
     ck_assert_msg(lb * 2 < lalone, "%zu bytes in the stream, %zu alone", lb,
                   lalone);
     /* out of order: not decodable, and the stream is abandoned */
-    ck_assert_int_eq(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, &out),
-                     FSY_ENOTFOUND);
+    ck_assert_int_eq(
+        fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0, &out),
+        FSY_ENOTFOUND);
     s_assert_empty(&out);
-    ck_ok(fsy_zrx_batch(&rx, za, la, ra, sa, qa, FSY_MSG_MAX, &out));
+    ck_ok(fsy_zrx_batch(&rx, za, la, ra, sa, qa, FSY_MSG_MAX, 0, &out));
     ck_assert_uint_eq(out.n, a.n);
     fsy_change_list_clear(&out);
-    ck_ok(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, &out));
+    ck_ok(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0, &out));
     ck_assert_uint_eq(out.n, b.n);
     for (size_t i = 0; i < b.n; i++)
         s_assert_change_eq(&out.v[i], &b.v[i], i);
     fsy_change_list_clear(&out);
     /* the same frame again does not follow: abandoned */
-    ck_assert_int_eq(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, &out),
-                     FSY_ENOTFOUND);
+    ck_assert_int_eq(
+        fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0, &out),
+        FSY_ENOTFOUND);
     /* a new stream starts over, whatever came before */
     free(za);
     fsy_ztx_restart(&tx, 19);
-    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, &za, &la, &ra, &sa, &qa));
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, 0, &za, &la, &ra, &sa, &qa));
     ck_assert_uint_ne(sa, sb);
     ck_assert_uint_eq(qa, 0);
-    ck_ok(fsy_zrx_batch(&rx, za, la, ra, sa, qa, FSY_MSG_MAX, &out));
+    ck_ok(fsy_zrx_batch(&rx, za, la, ra, sa, qa, FSY_MSG_MAX, 0, &out));
     ck_assert_uint_eq(out.n, a.n);
     /* damaged on the way: refused, and the stream with it */
     fsy_change_list_clear(&out);
     free(zb);
-    ck_ok(fsy_ztx_batch(&tx, b.v, b.n, &zb, &lb, &rb, &sb, &qb));
+    ck_ok(fsy_ztx_batch(&tx, b.v, b.n, 0, &zb, &lb, &rb, &sb, &qb));
     zb[lb / 2] ^= 0x40;
-    ck_assert_int_ne(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, &out),
-                     FSY_OK);
+    ck_assert_int_ne(
+        fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0, &out), FSY_OK);
     s_assert_empty(&out);
     ck_assert_uint_eq(rx.id, 0);
     free(za);
@@ -452,6 +454,122 @@ START_TEST(test_codec_stream_frames_use_history_and_must_follow)
     fsy_zrx_free(&rx);
     fsy_change_list_clear(&a);
     fsy_change_list_clear(&b);
+}
+END_TEST
+
+/* A hub with 256 children streaming at once: what every stream holds
+ * stays in the budgets, each stream's real size within what it counts
+ * for, every frame decodes at the window its receiver offered, and a
+ * stream that idles gives its memory back. */
+START_TEST(test_codec_stream_memory_is_bounded_for_many_children)
+{
+    enum { N = 256 };
+    ck_assert_int_eq(fsy_zrx_offer(1), FSY_ZSTREAM_WINDOW_LOG);
+    ck_assert_int_eq(fsy_zrx_offer(N + 1), FSY_ZSTREAM_WINDOW_LOG_MIN);
+    ck_assert_int_eq(fsy_zrx_offer(100000), 0);
+    fsy_ztx_t *tx = calloc(N, sizeof *tx);
+    fsy_zrx_t *rx = calloc(N, sizeof *rx);
+    fsy_change_list_t a = {0}, out = {0};
+    s_reports_batch(&a, 1, 200);
+    size_t streamed = 0, alone = 0, real = 0;
+    for (size_t i = 0; i < N; i++) {
+        fsy_ztx_restart(&tx[i], 19);
+        fsy_ztx_window(&tx[i], fsy_zrx_offer(N + 1));
+        fsy_zrx_window(&rx[i], fsy_zrx_offer(N + 1));
+        uint8_t *z;
+        size_t zl;
+        uint64_t raw, st, seq;
+        ck_ok(fsy_ztx_batch(&tx[i], a.v, a.n, 1000, &z, &zl, &raw, &st, &seq));
+        if (st == 0) { /* alone: what the wire decodes as a plain batch */
+            alone++;
+            uint8_t *plain;
+            ProtobufCBinaryData bin = {zl, z};
+            ck_ok(fsy_wire_decompress(&bin, raw, FSY_MSG_MAX, &plain));
+            ck_ok(fsy_wire_decode_batch(plain, raw, &out));
+            free(plain);
+        } else {
+            streamed++;
+            real += ZSTD_sizeof_CCtx(tx[i].cctx);
+            ck_assert_uint_le(ZSTD_sizeof_CCtx(tx[i].cctx), tx[i].held);
+            ck_ok(fsy_zrx_batch(&rx[i], z, zl, raw, st, seq, FSY_MSG_MAX, 1000,
+                                &out));
+        }
+        ck_assert_uint_eq(out.n, a.n);
+        fsy_change_list_clear(&out);
+        free(z);
+        ck_assert_uint_le(fsy_zstream_held(0), FSY_ZSTREAM_TX_BUDGET);
+        ck_assert_uint_le(fsy_zstream_held(1), FSY_ZSTREAM_RX_BUDGET);
+    }
+    ck_assert_uint_le(real, FSY_ZSTREAM_TX_BUDGET);
+    ck_assert_int_eq(tx[0].used_level, 19); /* the first at what it wants */
+    /* the budget is used, not left idle while batches go alone */
+    printf("256 streams at level 19: %zu streamed (%zu KiB held), %zu alone\n",
+           streamed, fsy_zstream_held(0) >> 10, alone);
+    ck_assert_uint_ge(streamed, 8);
+    ck_assert_uint_lt(FSY_ZSTREAM_TX_BUDGET - fsy_zstream_held(0),
+                      (size_t)1 << 20);
+    ck_assert_uint_eq(streamed + alone, N);
+    /* quiet streams give their memory back; the next frame starts anew */
+    uint64_t id = tx[0].id;
+    for (size_t i = 0; i < N; i++) {
+        fsy_ztx_idle(&tx[i], 1000 + FSY_ZSTREAM_IDLE_MS);
+        fsy_zrx_idle(&rx[i], 1000 + 10 * FSY_ZSTREAM_IDLE_MS);
+    }
+    ck_assert_uint_eq(fsy_zstream_held(0), 0);
+    ck_assert_uint_eq(fsy_zstream_held(1), 0);
+    uint8_t *z;
+    size_t zl;
+    uint64_t raw, st, seq;
+    ck_ok(fsy_ztx_batch(&tx[0], a.v, a.n, 1000 + FSY_ZSTREAM_IDLE_MS, &z, &zl,
+                        &raw, &st, &seq));
+    ck_assert_uint_ne(st, id);
+    ck_assert_uint_eq(seq, 0);
+    free(z);
+    for (size_t i = 0; i < N; i++) {
+        fsy_ztx_free(&tx[i]);
+        fsy_zrx_free(&rx[i]);
+    }
+    free(tx);
+    free(rx);
+    fsy_change_list_clear(&a);
+}
+END_TEST
+
+/* A receiver decodes no window larger than it offered: a sender that
+ * ignores the offer is refused, not obeyed with more memory. */
+START_TEST(test_codec_stream_window_over_the_offer_does_not_decode)
+{
+    fsy_ztx_t tx = {0};
+    fsy_zrx_t rx = {0};
+    fsy_ztx_restart(&tx, 3);
+    fsy_zrx_window(&rx, FSY_ZSTREAM_WINDOW_LOG_MIN);
+    fsy_change_list_t a = {0}, out = {0};
+    s_reports_batch(&a, 1, 50);
+    uint8_t *z;
+    size_t zl;
+    uint64_t raw, st, seq;
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, 0, &z, &zl, &raw, &st, &seq));
+    ck_assert_int_ne(
+        fsy_zrx_batch(&rx, z, zl, raw, st, seq, FSY_MSG_MAX, 0, &out), FSY_OK);
+    s_assert_empty(&out);
+    free(z);
+    /* the offer taken: it decodes; a window said as 5 means no stream */
+    fsy_ztx_window(&tx, FSY_ZSTREAM_WINDOW_LOG_MIN);
+    fsy_ztx_restart(&tx, 3);
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, 0, &z, &zl, &raw, &st, &seq));
+    ck_ok(fsy_zrx_batch(&rx, z, zl, raw, st, seq, FSY_MSG_MAX, 0, &out));
+    ck_assert_uint_eq(out.n, a.n);
+    fsy_change_list_clear(&out);
+    free(z);
+    fsy_ztx_window(&tx, 5);
+    fsy_ztx_restart(&tx, 3);
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, 0, &z, &zl, &raw, &st, &seq));
+    ck_assert_uint_eq(st, 0);
+    ck_assert_uint_eq(fsy_zstream_held(0), 0);
+    free(z);
+    fsy_ztx_free(&tx);
+    fsy_zrx_free(&rx);
+    fsy_change_list_clear(&a);
 }
 END_TEST
 
@@ -2266,6 +2384,8 @@ s_suite(void)
     tcase_add_test(
         tc, test_codec_format2_costs_a_few_bytes_per_change_beyond_values);
     tcase_add_test(tc, test_codec_stream_frames_use_history_and_must_follow);
+    tcase_add_test(tc, test_codec_stream_memory_is_bounded_for_many_children);
+    tcase_add_test(tc, test_codec_stream_window_over_the_offer_does_not_decode);
     tcase_add_test(tc, test_codec_empty_batch_round_trips);
     tcase_add_test(tc, test_codec_value_of_exactly_value_max_round_trips);
     tcase_add_loop_test(tc, test_codec_garbage_is_not_a_batch, 0,

@@ -172,6 +172,55 @@ START_TEST(test_peer_hello_then_both_sides_stream_what_the_other_lacks)
 }
 END_TEST
 
+/* n documents of `fields` fields each, a transaction a document. */
+static void
+s_wide_docs(fsy_store_t *s, const char *scope, int n, int fields)
+{
+    fsy_field_set_t *sets = calloc((size_t)fields, sizeof *sets);
+    char(*names)[16] = calloc((size_t)fields, sizeof *names);
+    for (int f = 0; f < fields; f++) {
+        snprintf(names[f], sizeof names[f], "line-%03d", f);
+        sets[f] =
+            (fsy_field_set_t){names[f], (const uint8_t *)"approved", 8, false};
+    }
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "budget-%03d", i);
+        ck_ok(fsy_store_put(s, scope, id, "plan", sets, (size_t)fields));
+    }
+    free(sets);
+    free(names);
+}
+
+/* A session start finds what the peer lacks per stream: with nothing new
+ * the sender's first pump puts its cursor at the log's end without
+ * scanning the log (a hub restarting with a long log), and what is
+ * written afterwards still goes. */
+START_TEST(test_peer_session_start_scans_nothing_when_nothing_is_new)
+{
+    link_t l;
+    s_link_init(&l, 4, 1000);
+    s_wide_docs(l.hq, "MINUSMA-HQ", 45, 200); /* 9,045 changes */
+    s_settle(&l);
+    s_assert_same(&l);
+    uint64_t end;
+    ck_ok(fsy_store_log_last(l.hq, &end));
+    ck_assert_uint_gt(end, 9000);
+    ck_ok(fsy_peer_start(&l.parent_side, &l.env_hq));
+    ck_ok(fsy_peer_start(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 1); /* the child's HELLO */
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
+    ck_assert_int_eq(l.parent_side.state, FSY_PEER_LIVE);
+    ck_ok(fsy_peer_pump(&l.parent_side, &l.env_hq));
+    ck_assert_uint_eq(l.parent_side.cursor, end);
+    s_settle(&l);
+    tu_put(l.hq, "MLI", "isf-mali-2027", "plan", "title", "ISF Mali 2027");
+    s_settle(&l);
+    s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
 START_TEST(test_peer_window_bounds_batches_in_flight)
 {
     link_t l;
@@ -526,6 +575,8 @@ s_suite(void)
     tcase_add_checked_fixture(tc, NULL, tu_cleanup);
     tcase_add_test(tc,
                    test_peer_hello_then_both_sides_stream_what_the_other_lacks);
+    tcase_add_test(tc,
+                   test_peer_session_start_scans_nothing_when_nothing_is_new);
     tcase_add_test(tc, test_peer_window_bounds_batches_in_flight);
     tcase_add_test(tc, test_peer_reordered_batches_rewind_and_converge);
     tcase_add_test(tc, test_peer_urgent_write_goes_ahead_of_the_backlog);

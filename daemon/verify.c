@@ -1,0 +1,100 @@
+/* fieldsync — the whole replica checked on a thread. See verify.h. */
+#include "verify.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync/error.h"
+#include "fieldsync/store.h"
+
+struct fsy_verifier {
+    char *db;
+    pthread_t thread;
+    pthread_mutex_t lock; /* store, as fsy_verifier_stop interrupts it */
+    fsy_store_t *store;
+    _Atomic bool stopping;
+    _Atomic int state; /* fsy_verify_state_t, set last by the thread */
+    uint64_t through;  /* written before state, by the thread */
+    char why[256];
+};
+
+static void *
+s_run(void *arg)
+{
+    fsy_verifier_t *v = arg;
+    fsy_store_t *s = NULL;
+    fsy_verify_report_t r;
+    int rc = fsy_store_open(&s, v->db);
+    pthread_mutex_lock(&v->lock);
+    v->store = s;
+    pthread_mutex_unlock(&v->lock);
+    /* Read before the check: what is written meanwhile is checked too,
+     * and left for the next start to check again. */
+    if (rc == FSY_OK)
+        rc = fsy_store_log_last(s, &v->through);
+    if (rc == FSY_OK && atomic_load(&v->stopping))
+        rc = fsy_err_set(FSY_EBUSY, "stopping");
+    if (rc == FSY_OK)
+        rc = fsy_store_verify(s, &r);
+    snprintf(v->why, sizeof v->why, "%s", rc == FSY_OK ? "" : fsy_errdetail());
+    pthread_mutex_lock(&v->lock);
+    v->store = NULL;
+    pthread_mutex_unlock(&v->lock);
+    fsy_store_close(&s);
+    atomic_store(&v->state, rc == FSY_OK         ? FSY_VERIFY_SOUND
+                            : rc == FSY_ECORRUPT ? FSY_VERIFY_DAMAGED
+                                                 : FSY_VERIFY_FAILED);
+    return NULL;
+}
+
+int
+fsy_verifier_start(fsy_verifier_t **out, const char *db)
+{
+    fsy_verifier_t *v = calloc(1, sizeof *v);
+    if (v == NULL || (v->db = strdup(db)) == NULL) {
+        free(v);
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&v->lock, NULL);
+    atomic_store(&v->state, FSY_VERIFY_RUNNING);
+    if (pthread_create(&v->thread, NULL, s_run, v) != 0) {
+        pthread_mutex_destroy(&v->lock);
+        free(v->db);
+        free(v);
+        return fsy_err_set(FSY_EINTERNAL, "cannot start a thread");
+    }
+    *out = v;
+    return FSY_OK;
+}
+
+fsy_verify_state_t
+fsy_verifier_poll(fsy_verifier_t *v, uint64_t *through, char *why, size_t len)
+{
+    fsy_verify_state_t st = (fsy_verify_state_t)atomic_load(&v->state);
+    if (st != FSY_VERIFY_RUNNING) {
+        *through = v->through;
+        snprintf(why, len, "%s", v->why);
+    }
+    return st;
+}
+
+void
+fsy_verifier_stop(fsy_verifier_t **vp)
+{
+    fsy_verifier_t *v = *vp;
+    if (v == NULL)
+        return;
+    pthread_mutex_lock(&v->lock);
+    atomic_store(&v->stopping, true);
+    if (v->store != NULL)
+        fsy_store_interrupt(v->store);
+    pthread_mutex_unlock(&v->lock);
+    pthread_join(v->thread, NULL);
+    pthread_mutex_destroy(&v->lock);
+    free(v->db);
+    free(v);
+    *vp = NULL;
+}
