@@ -106,6 +106,16 @@ until [ "$(sqlite3 "$W/hq.db" "SELECT count(*) FROM changes WHERE doc = 'jmac-ml
 sleep 1
 edit=$(($(wire) - before))
 
+# Another sentence, once the session's compression stream has been given
+# back (idle 30 s): the edit travels as a delta against what HQ holds.
+sleep "${FSY_BENCH_IDLE_S:-35}"
+before=$(wire)
+edited2="${edited:0:15000}Community leaders in Menaka asked for a second water point before the rains, the cluster reports.${edited:15100}"
+"$F" --db "$W/gao.db" put jmac-mli-long --set body="$edited2" >/dev/null
+until [ "$(sqlite3 "$W/hq.db" "SELECT count(*) FROM changes WHERE doc = 'jmac-mli-long'")" -ge 4 ]; do sleep 0.05; done
+sleep 1
+late=$(($(wire) - before))
+
 per() { echo $(($1 / N)); }
 echo "documents: $N ($total changes), NDJSON $json B ($(per "$json") B/doc)"
 echo "zstd -3 of the NDJSON:  $z3 B ($(per "$z3") B/doc)"
@@ -113,7 +123,9 @@ echo "zstd -19 of the NDJSON: $z19 B ($(per "$z19") B/doc)"
 echo "catch-up on the wire:   $catchup B ($(per "$catchup") B/doc), $(awk -v a="$catchup" -v b="$z19" 'BEGIN { printf "%.2f", a / b }') x zstd -19"
 echo "  of which fieldsync frames: $frames B; ZeroMQ, CURVE and the rest: $((catchup - frames)) B"
 echo "one sentence changed in a 20 KB report: $edit B on the wire"
+echo "another, after the stream went idle: $late B on the wire (a heartbeat or two included)"
 echo "bench wire_bytes_per_doc $(per "$catchup")"
 echo "bench zstd19_bytes_per_doc $(per "$z19")"
 echo "bench wire_vs_zstd19 $(awk -v a="$catchup" -v b="$z19" 'BEGIN { printf "%.3f", a / b }')"
 echo "bench edit_bytes $edit"
+echo "bench late_edit_bytes $late"

@@ -54,18 +54,22 @@ struct fsy_daemon {
     fsy_xfer_t parent_xfer;
     fsy_xfer_hub_t xfer_hub; /* who fetches which attachment */
     fsy_child_slot_t children[FSY_MAX_CHILDREN];
+    size_t pump_next; /* the child pumped first next turn (loop.c) */
     uint64_t malformed;
     uint64_t started_ms;
     _Atomic uint64_t loop_ms;     /* last turn of the loop, for /healthz */
     _Atomic uint64_t turn_max_us; /* the longest turn yet, for /metrics */
     /* the replica checked while running (loop.c, "verify") */
     fsy_verifier_t *verifier; /* while the check runs */
+    uint64_t verify_mark;     /* as recorded: checked up to here */
     bool verify_done;         /* it ran (or could not) this run */
     char damaged[256];        /* damage found: the loop ends, main says it */
     fsy_http_t *http;
     uint64_t watchdog_us;           /* systemd's WatchdogSec, 0 if none */
     uint64_t job_ms[FSY_LOOP_JOBS]; /* last run of each periodic job */
-    bool parent_live;               /* as the health job last saw it */
+    /* this turn: reading messages, then each job (a slow turn says) */
+    uint64_t turn_us[1 + FSY_LOOP_JOBS];
+    bool parent_live; /* as the health job last saw it */
     /* the last connection refused for an unknown key: shown on this
      * site's own row for a while (s_admit) */
     char key_note[200];

@@ -422,11 +422,29 @@ s_read_child(fsy_daemon_t *d, const fsy_sync_env_t *env)
     return 1;
 }
 
+static uint64_t
+s_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Children are pumped for about this long a turn (then the next turn goes
+ * on with the next one). */
+#define S_PUMP_US 40000
+
+/* Messages are read for at most this long a turn: fifty children saying
+ * hello at once (each a few disk writes) are spread over turns, and
+ * timers and pumps run between. */
+#define S_READ_US 40000
 static void
 s_read_all(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
+    uint64_t t0 = s_mono_us();
     for (int i = 0; i < FSY_READS_PER_TURN; i++)
-        if (s_read_parent(d, env) + s_read_child(d, env) == 0)
+        if (s_read_parent(d, env) + s_read_child(d, env) == 0 ||
+            s_mono_us() - t0 >= S_READ_US)
             return;
 }
 
@@ -466,14 +484,25 @@ s_job_sessions(fsy_daemon_t *d, const fsy_sync_env_t *env)
     }
     for (size_t i = 0; i < FSY_MAX_CHILDREN; i++) {
         fsy_child_slot_t *c = &d->children[i];
+        if (c->used && !fsy_peer_tick(&c->peer, env))
+            s_child_end(c, env, "timeout");
+        else if (c->used)
+            fsy_claim_tick(c, env);
+    }
+    /* Pumps take turns: one starting where the last turn stopped, each
+     * until the turn's time is up, so fifty children with something to
+     * send share the loop and none waits long for another. */
+    uint64_t t0 = s_mono_us();
+    for (size_t k = 0; k < FSY_MAX_CHILDREN; k++) {
+        size_t i = (d->pump_next + k) % FSY_MAX_CHILDREN;
+        fsy_child_slot_t *c = &d->children[i];
         if (!c->used)
             continue;
-        if (!fsy_peer_tick(&c->peer, env)) {
-            s_child_end(c, env, "timeout");
-            continue;
-        }
-        fsy_claim_tick(c, env);
         s_pump(d, &c->peer, &c->xfer, env);
+        if (s_mono_us() - t0 >= S_PUMP_US) {
+            d->pump_next = (i + 1) % FSY_MAX_CHILDREN;
+            return;
+        }
     }
 }
 
@@ -482,12 +511,19 @@ s_job_sessions(fsy_daemon_t *d, const fsy_sync_env_t *env)
 static void
 s_job_status(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
-    int rc = FSY_OK;
-    if (d->has_parent)
+    /* One transaction for them all, and no disk sync: status rows are
+     * rewritten within seconds, and fifty children coming back at once
+     * must not hold the loop for fifty syncs. */
+    int rc = fsy_store_begin_volatile(d->store);
+    if (rc == FSY_OK && d->has_parent)
         rc = fsy_peer_record(&d->parent, env);
     for (size_t i = 0; rc == FSY_OK && i < FSY_MAX_CHILDREN; i++)
         if (d->children[i].used)
             rc = fsy_peer_record(&d->children[i].peer, env);
+    if (rc == FSY_OK)
+        rc = fsy_store_commit(d->store);
+    else
+        fsy_store_rollback(d->store);
     if (rc != FSY_OK)
         fsy_log("warn", "status", "error=\"%s\"", fsy_errdetail());
 }
@@ -577,39 +613,54 @@ s_alerts_period(const fsy_daemon_t *d)
     return d->cfg.alert_command[0] == '\0' ? UINT64_MAX : FSY_ALERT_CHECK_MS;
 }
 
+/* The mark the next start checks from moves forward only (a check
+ * begun anew re-reads what an earlier one passed). */
+static void
+s_verified_to(fsy_daemon_t *d, uint64_t through)
+{
+    if (through <= d->verify_mark)
+        return;
+    if (fsy_store_set_verified(d->store, through) != FSY_OK)
+        fsy_log("warn", "verify", "error=\"%s\"", fsy_errdetail());
+    else
+        d->verify_mark = through;
+}
+
 /*
  * The whole replica, checked on a thread while the daemon runs (verify.h),
- * once a run; a sound check records how far it went, so the next start
- * checks only what came after (main.c). Damage ends the run, as it would
- * have refused the start.
+ * once a run; how far it found every change sound is recorded as it goes,
+ * so the next start checks only what came after (main.c), even if this
+ * run stops half-way. Damage ends the run, as it would have refused the
+ * start.
  */
 static void
 s_job_verify(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     char why[256];
     uint64_t through;
-    if (d->verifier == NULL &&
-        fsy_verifier_start(&d->verifier, d->cfg.db) != FSY_OK) {
-        fsy_log("warn", "verify", "error=\"%s\"", fsy_errdetail());
-        d->verify_done = true;
+    if (d->verifier == NULL) {
+        if (fsy_store_verified(d->store, &d->verify_mark) != FSY_OK ||
+            fsy_verifier_start(&d->verifier, d->cfg.db) != FSY_OK) {
+            fsy_log("warn", "verify", "error=\"%s\"", fsy_errdetail());
+            d->verify_done = true;
+        }
         return;
     }
     fsy_verify_state_t st =
         fsy_verifier_poll(d->verifier, &through, why, sizeof why);
+    if (st != FSY_VERIFY_DAMAGED)
+        s_verified_to(d, through);
     if (st == FSY_VERIFY_RUNNING)
         return;
     fsy_verifier_stop(&d->verifier);
     d->verify_done = true;
     if (st == FSY_VERIFY_DAMAGED)
         return s_damaged(d, why);
-    if (st == FSY_VERIFY_FAILED) { /* not damage: the next start checks */
+    if (st == FSY_VERIFY_FAILED) /* not damage: the next start checks */
         fsy_log("warn", "verify", "error=\"%s\"", why);
-        return;
-    }
-    if (fsy_store_set_verified(d->store, through) != FSY_OK)
-        fsy_log("warn", "verify", "error=\"%s\"", fsy_errdetail());
-    fsy_log("info", "verified", "through=%" PRIu64 " s=%" PRIu64, through,
-            (env->now_ms - d->started_ms) / 1000);
+    else
+        fsy_log("info", "verified", "through=%" PRIu64 " s=%" PRIu64, through,
+                (env->now_ms - d->started_ms) / 1000);
 }
 
 /* Polled twice a second while it runs. */
@@ -646,7 +697,9 @@ s_cron(fsy_daemon_t *d, const fsy_sync_env_t *env)
         if (!due && (j->early == NULL || !j->early(d)))
             continue;
         d->job_ms[i] = env->now_ms;
+        uint64_t t0 = s_mono_us();
         j->run(d, env);
+        d->turn_us[1 + i] = s_mono_us() - t0;
     }
 }
 
@@ -663,27 +716,40 @@ s_leave(fsy_daemon_t *d, const fsy_sync_env_t *env)
         s_session_gone(d, &d->parent, env, "stopping");
 }
 
-static uint64_t
-s_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* A turn that held the loop: every neighbour waited that long. The
  * longest is a metric; one over S_SLOW_TURN_US is logged. */
 #define S_SLOW_TURN_US 100000
+/* This thread's processor time: a slow turn that used little of it
+ * waited (the disk, other processes). */
+static uint64_t
+s_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void
-s_turn_took(fsy_daemon_t *d, uint64_t us)
+s_turn_took(fsy_daemon_t *d, uint64_t us, uint64_t cpu_us)
 {
     static uint64_t slow;
     if (us > atomic_load(&d->turn_max_us))
         atomic_store(&d->turn_max_us, us);
-    if (us >= S_SLOW_TURN_US && fsy_log_worth(++slow))
+    if (us >= S_SLOW_TURN_US && fsy_log_worth(++slow)) {
+        char parts[256] = "";
+        size_t n = 0;
+        for (size_t i = 0; i <= FSY_LOOP_JOBS && n < sizeof parts; i++)
+            if (d->turn_us[i] >= 1000)
+                n += (size_t)snprintf(
+                    parts + n, sizeof parts - n, " %s_ms=%" PRIu64,
+                    i ? s_jobs[i - 1].name : "read", d->turn_us[i] / 1000);
         fsy_log("warn", "slow-turn",
-                "ms=%" PRIu64 " longest_ms=%" PRIu64 " count=%" PRIu64,
-                us / 1000, atomic_load(&d->turn_max_us) / 1000, slow);
+                "ms=%" PRIu64 " cpu_ms=%" PRIu64 "%s longest_ms=%" PRIu64
+                " count=%" PRIu64,
+                us / 1000, cpu_us / 1000, parts,
+                atomic_load(&d->turn_max_us) / 1000, slow);
+    }
+    memset(d->turn_us, 0, sizeof d->turn_us);
 }
 
 void
@@ -699,7 +765,7 @@ fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
     sd_notify(0, "READY=1");
     while (!*stop && d->damaged[0] == '\0') {
         fsy_transport_wait(&d->tr, FSY_WAIT_MS);
-        uint64_t turn = s_mono_us();
+        uint64_t turn = s_mono_us(), cpu = s_cpu_us();
         env.now_ms = fsy_wall_ms();
         atomic_store(&d->loop_ms, env.now_ms);
         fsy_transport_zap(&d->tr, s_admit, d);
@@ -710,10 +776,18 @@ fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
                 ? d->key_note
                 : NULL;
         s_read_all(d, &env);
+        d->turn_us[0] = s_mono_us() - turn;
         s_cron(d, &env);
-        s_turn_took(d, s_mono_us() - turn);
+        s_turn_took(d, s_mono_us() - turn, s_cpu_us() - cpu);
     }
     sd_notify(0, "STOPPING=1");
-    fsy_verifier_stop(&d->verifier);
+    if (d->verifier != NULL) { /* what it found sound so far is kept */
+        char why[8];
+        uint64_t through;
+        if (fsy_verifier_poll(d->verifier, &through, why, sizeof why) !=
+            FSY_VERIFY_DAMAGED)
+            s_verified_to(d, through);
+        fsy_verifier_stop(&d->verifier);
+    }
     s_leave(d, &env);
 }

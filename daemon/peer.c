@@ -14,6 +14,7 @@
 #include "fieldsync/wallclock.h"
 #include "log.h"
 #include "peer.h"
+#include "store_delta.h"
 
 /* Log rows read per scan while building a batch. */
 #define FSY_SCAN_ROWS 2000
@@ -170,15 +171,20 @@ fsy_peer_link_problem(fsy_peer_t *p, const char *why)
 void
 fsy_peer_link_ok(fsy_peer_t *p)
 {
-    /* A session not live says hello at once (this turn's tick), so a
-     * resume takes one round trip after the handshake, not a retry
-     * interval more. */
-    if (p->state != FSY_PEER_LIVE && p->retry_at_ms == 0)
-        p->hello_tx_ms = 0;
-    fsy_log("info", "link", "peer=%s state=%s", p->name,
-            p->link_problem ? "ok" : "up");
+    /* A new connection: the parent may have restarted, and frames of the
+     * old one may be lost; the session starts over from the vectors, and
+     * says hello at once (this turn's tick), so a resume takes one round
+     * trip after the handshake, not a heartbeat and a refusal more. */
+    if (p->is_parent) {
+        fsy_log("info", "link", "peer=%s state=up", p->name);
+        if (p->state == FSY_PEER_LIVE)
+            s_set_state(p, FSY_PEER_WAIT_HELLO, "new connection");
+        if (p->retry_at_ms == 0)
+            p->hello_tx_ms = 0;
+    }
     if (!p->link_problem)
         return;
+    fsy_log("info", "link", "peer=%s state=ok", p->name);
     p->link_problem = false;
     s_error(p, "");
 }
@@ -448,6 +454,10 @@ typedef struct s_builder {
      * `upto`; the log cursor stays where it is */
     bool urgent;
     uint64_t upto;
+    /* what the peer held when the batch began: bases it may be sent as
+     * deltas against (not urgent batches) */
+    fsy_vv_t held;
+    size_t held_cap;
 } s_builder_t;
 
 /* Does the peer take the stream (scope, site)? A child is sent only its
@@ -564,6 +574,9 @@ s_build(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
     memset(b, 0, sizeof *b);
     b->p = p;
     b->cfg = env->cfg;
+    int rc0 = fsy_vv_copy(&b->held, &b->held_cap, &p->sent);
+    if (rc0 != FSY_OK)
+        return rc0;
     for (size_t scanned = 0;;) {
         b->rows = 0;
         int rc = fsy_store_log_after(env->store, p->cursor, FSY_SCAN_ROWS,
@@ -625,8 +638,16 @@ s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
     fsy_msg_t m = {.type = FSY_MSG_BATCH, .id = ++p->next_id};
     m.urgent = b->urgent;
     s_pick_level(p, env);
-    if (fsy_ztx_batch(&p->ztx, b->batch.v, b->batch.n, env->now_ms, &m.zpayload,
-                      &m.zlen, &m.raw_len, &m.zstream, &m.zseq) != FSY_OK) {
+    fsy_delta_t *d = NULL; /* none worth it is no error: values go whole */
+    if (!b->urgent && fsy_store_deltas(env->store, b->batch.v, b->batch.n,
+                                       &b->held, &d) != FSY_OK)
+        fsy_log("warn", "delta", "peer=%s error=\"%s\"", p->name,
+                fsy_errdetail());
+    int zrc =
+        fsy_ztx_batch(&p->ztx, b->batch.v, b->batch.n, d, env->now_ms,
+                      &m.zpayload, &m.zlen, &m.raw_len, &m.zstream, &m.zseq);
+    fsy_deltas_free(d, b->batch.n);
+    if (zrc != FSY_OK) {
         fsy_log("error", "compress", "peer=%s error=\"%s\"", p->name,
                 fsy_errdetail());
         s_restart(p, env, "a batch could not be compressed");
@@ -695,6 +716,7 @@ s_pump_one_urgent(fsy_peer_t *p, const fsy_sync_env_t *env,
                     "peer=%s scope=%s origin=%s seq=%" PRIu64 " changes=%zu",
                     p->name, u->scope, u->origin.site, u->seq, b.batch.n);
         fsy_change_list_clear(&b.batch);
+        free(b.held.v);
         if (!sent)
             return rc;
     }
@@ -747,6 +769,7 @@ fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
         if (rc == FSY_OK && b.batch.n > 0 && !s_send_batch(p, env, &b))
             more = false;
         fsy_change_list_clear(&b.batch);
+        free(b.held.v);
         if (b.behind) /* a change needed lies before the cursor */
             rc = rc == FSY_OK ? s_seek(p, env) : rc;
         if (!more)
@@ -1057,9 +1080,9 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return s_apply_batch(p, env, m);
     fsy_msg_t whole = *m; /* borrows m's payload; owns its changes */
     memset(&whole.changes, 0, sizeof whole.changes);
-    int rc =
-        fsy_zrx_batch(&p->zrx, m->zpayload, m->zlen, m->raw_len, m->zstream,
-                      m->zseq, FSY_MSG_MAX, env->now_ms, &whole.changes);
+    int rc = fsy_zrx_batch(&p->zrx, m->zpayload, m->zlen, m->raw_len,
+                           m->zstream, m->zseq, FSY_MSG_MAX, env->now_ms,
+                           fsy_store_base, env->store, &whole.changes);
     if (rc == FSY_OK) {
         rc = s_apply_batch(p, env, &whole);
         fsy_change_list_clear(&whole.changes);

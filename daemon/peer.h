@@ -160,8 +160,9 @@ bool fsy_peer_tick(fsy_peer_t *p, const fsy_sync_env_t *env);
  * session (a key refused): why goes to status and, when new, the log. */
 void fsy_peer_link_problem(fsy_peer_t *p, const char *why);
 
-/* A handshake succeeded: logged; a link problem said before is over; a
- * session not live says hello at the next tick. */
+/* A handshake succeeded, or a child's trouble is over: a link problem
+ * said before is over. For the parent (a new connection): logged, and
+ * the session starts over with a hello at the next tick. */
 void fsy_peer_link_ok(fsy_peer_t *p);
 
 /* Records this peer's status in the replica (once it has said hello). */

@@ -4,11 +4,11 @@
  * A start checks only the changes added since the last whole check
  * (main.c), so a restart does not wait for a million checksums; this
  * checks the rest as fsy_store_verify does (every change against its
- * checksum, the vector against the log, SQLite's integrity check) on a
- * thread of its own with a connection of its own, so the loop never waits
- * for it. The loop polls it; damage stops the daemon as it would have
- * refused the start (changes read to be sent are checked as well:
- * peer.c).
+ * checksum, in steps whose progress is published, then the vector
+ * against the log and SQLite's integrity check) on a thread of its own
+ * with a connection of its own, so the loop never waits for it. The loop polls
+ * it; damage stops the daemon as it would have refused the start (changes read
+ * to be sent are checked as well: peer.c).
  *
  * Ownership: fsy_verifier_start allocates *out; fsy_verifier_stop
  * interrupts the check, waits for the thread and frees it (NULL is fine).
@@ -32,7 +32,8 @@ typedef enum fsy_verify_state {
  * thread could be made. */
 int fsy_verifier_start(fsy_verifier_t **out, const char *db);
 
-/* Where the check is; once it is over, *through (SOUND) or why (else). */
+/* Where the check is: *through, every change up to it found sound so far
+ * (while it runs too); once it is over, why (DAMAGED, FAILED). */
 fsy_verify_state_t fsy_verifier_poll(fsy_verifier_t *v, uint64_t *through,
                                      char *why, size_t len);
 

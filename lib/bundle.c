@@ -24,6 +24,7 @@
 #include "fieldsync/bundle.h"
 #include "fieldsync/ident.h"
 #include "fieldsync/wallclock.h"
+#include "store_delta.h"
 #include "wire.h"
 #include "wire_blob.h"
 #include "wire_stream.h"
@@ -93,6 +94,10 @@ typedef struct s_writer {
     const char *scopes; /* the recipient's read scopes; NULL or "": all */
     s_blob_t *blobs;    /* referred to by the changes written, distinct */
     size_t n_blobs, cap_blobs;
+    /* the replica, and the vector the bundle is made for: changes whose
+     * base that holds travel as deltas (NULL: none) */
+    fsy_store_t *store;
+    const fsy_vv_t *held;
 } s_writer_t;
 
 /* Writes bytes to the file, hashing them. */
@@ -157,8 +162,12 @@ s_flush_chunk(s_writer_t *w)
 {
     if (w->err != FSY_OK || w->chunk.n == 0)
         return;
-    w->err =
-        fsy_wire_encode_batch(w->chunk.v, w->chunk.n, &w->rec, &w->rec_len);
+    fsy_delta_t *d = NULL;
+    w->err = fsy_store_deltas(w->store, w->chunk.v, w->chunk.n, w->held, &d);
+    if (w->err == FSY_OK)
+        w->err = fsy_wire_encode_batch_deltas(w->chunk.v, w->chunk.n, d,
+                                              &w->rec, &w->rec_len);
+    fsy_deltas_free(d, w->chunk.n);
     if (w->err == FSY_OK)
         s_record(w, S_KIND_CHANGES, w->rec, w->rec_len);
     free(w->rec);
@@ -410,6 +419,8 @@ fsy_bundle_export_opts(fsy_store_t *s, const fsy_vv_t *to_vv, const char *path,
     int rc = s_writer_open(&w, tmp);
     if (rc == FSY_OK) {
         w.blobs_wanted = !o->no_attachments;
+        w.store = s;
+        w.held = to_vv;
         w.scopes = o->read_scopes != NULL && o->read_scopes[0] != '\0'
                        ? o->read_scopes
                        : NULL;
@@ -931,6 +942,10 @@ s_next_batch(s_reader_t *r, fsy_change_list_t *out)
         }
         fsy_batch_parser_t p;
         fsy_batch_parser_init(&p, out);
+        /* deltas are rebuilt from the importing replica; read alone, a
+         * bundle made with them is refused */
+        if (r->store != NULL)
+            fsy_batch_parser_bases(&p, fsy_store_base, r->store);
         rc = s_stream_record(r, len, &p);
         fsy_batch_parser_free(&p);
         if (rc == FSY_OK && out->n == 0)

@@ -210,6 +210,26 @@ static const char s_schema_roster[] =
     "CREATE TABLE couriers(site TEXT PRIMARY KEY, imported_ms INTEGER NOT NULL,"
     "  created_ms INTEGER NOT NULL, bundles INTEGER NOT NULL) WITHOUT ROWID;";
 
+/* Version 6: the documents visible and the open conflicts, kept counted
+ * as `docs` changes, so status and health reports read two numbers
+ * instead of scanning every document (a hub of a million changes spent
+ * 0.2 s of its loop on that). */
+static const char s_schema_counts[] =
+    "CREATE TABLE doc_counts(visible INTEGER NOT NULL,"
+    "  conflicts INTEGER NOT NULL);"
+    "INSERT INTO doc_counts SELECT count(*) FILTER (WHERE visible = 1),"
+    "  coalesce(sum(n_conflicts), 0) FROM docs;"
+    "CREATE TRIGGER docs_counted_in AFTER INSERT ON docs BEGIN"
+    "  UPDATE doc_counts SET visible = visible + new.visible,"
+    "  conflicts = conflicts + new.n_conflicts; END;"
+    "CREATE TRIGGER docs_counted_up AFTER UPDATE OF visible, n_conflicts"
+    "  ON docs BEGIN UPDATE doc_counts SET"
+    "  visible = visible + new.visible - old.visible,"
+    "  conflicts = conflicts + new.n_conflicts - old.n_conflicts; END;"
+    "CREATE TRIGGER docs_counted_out AFTER DELETE ON docs BEGIN"
+    "  UPDATE doc_counts SET visible = visible - old.visible,"
+    "  conflicts = conflicts - old.n_conflicts; END;";
+
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =
     "CREATE TABLE sites(site TEXT PRIMARY KEY, parent TEXT NOT NULL,"
@@ -556,6 +576,8 @@ s_migrate(fsy_store_t *s, int version)
         rc = fsy_sq_exec(s, s_schema_recovery);
     if (rc == FSY_OK && version < 5)
         rc = fsy_sq_exec(s, s_schema_roster);
+    if (rc == FSY_OK && version < 6)
+        rc = fsy_sq_exec(s, s_schema_counts);
     char ver[32];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d;", FSY_SCHEMA_VERSION);
     if (rc == FSY_OK)
@@ -621,6 +643,7 @@ s_init_schema(fsy_store_t *s, const char *site)
         (rc = fsy_sq_exec(s, s_schema_urgent)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_recovery)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_roster)) != FSY_OK ||
+        (rc = fsy_sq_exec(s, s_schema_counts)) != FSY_OK ||
         (rc = fsy_sq_exec(s, ver)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||
@@ -876,6 +899,19 @@ fsy_sq_refuse(fsy_store_t *s, int rc)
 }
 
 int
+fsy_store_begin_volatile(fsy_store_t *s)
+{
+    if (s->in_group)
+        return fsy_err_set(FSY_EINVAL, "a write group is already open");
+    int rc = fsy_sq_exec(s, "PRAGMA synchronous=NORMAL");
+    if (rc == FSY_OK && (rc = fsy_store_begin(s)) == FSY_OK)
+        s->volatile_group = true;
+    else
+        fsy_sq_exec(s, "PRAGMA synchronous=FULL");
+    return rc;
+}
+
+int
 fsy_store_begin(fsy_store_t *s)
 {
     if (s->in_group)
@@ -889,20 +925,29 @@ fsy_store_begin(fsy_store_t *s)
     return rc;
 }
 
+/* Back to a disk sync at every commit after a volatile group. */
+static void
+s_group_closed(fsy_store_t *s)
+{
+    s->in_group = false;
+    if (s->volatile_group)
+        sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    s->volatile_group = false;
+}
+
 int
 fsy_store_commit(fsy_store_t *s)
 {
     if (!s->in_group)
         return fsy_err_set(FSY_EINVAL, "no write group is open");
-    s->in_group = false;
+    int rc = FSY_OK;
     if (s->group_failed) {
         fsy_sq_txn_rollback(s);
-        return fsy_err_set(FSY_EINVAL, "a write in this group failed: the "
-                                       "group was rolled back");
-    }
-    int rc = fsy_sq_exec(s, "COMMIT");
-    if (rc != FSY_OK)
+        rc = fsy_err_set(FSY_EINVAL, "a write in this group failed: the "
+                                     "group was rolled back");
+    } else if ((rc = fsy_sq_exec(s, "COMMIT")) != FSY_OK)
         fsy_sq_txn_rollback(s);
+    s_group_closed(s);
     return rc;
 }
 
@@ -911,6 +956,6 @@ fsy_store_rollback(fsy_store_t *s)
 {
     if (!s->in_group)
         return;
-    s->in_group = false;
     fsy_sq_txn_rollback(s);
+    s_group_closed(s);
 }

@@ -62,10 +62,11 @@ struct fsy_store {
     uint64_t max_skew_ms;
     fsy_wallclock_fn wall;
     void *wall_ctx;
-    bool in_group;      /* fsy_store_begin() transaction open */
-    bool group_failed;  /* a write in the open group failed */
-    bool urgent;        /* local writes are marked urgent (store_urgent.c) */
-    uint64_t log_epoch; /* bumped when log positions may be reused */
+    bool in_group;       /* fsy_store_begin() transaction open */
+    bool volatile_group; /* ... by fsy_store_begin_volatile() */
+    bool group_failed;   /* a write in the open group failed */
+    bool urgent;         /* local writes are marked urgent (store_urgent.c) */
+    uint64_t log_epoch;  /* bumped when log positions may be reused */
     sqlite3_stmt *stmt[ST__COUNT];
     fsy_origin_slot_t *origins;
     size_t n_origins, cap_origins;

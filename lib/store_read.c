@@ -515,6 +515,38 @@ fsy_store_log_after(fsy_store_t *s, uint64_t after, size_t limit, fsy_log_cb cb,
 }
 
 int
+fsy_store_version_value(fsy_store_t *s, const char *scope, const char *doc,
+                        const char *field, const fsy_version_t *v,
+                        uint8_t **value, size_t *len)
+{
+    *value = NULL;
+    *len = 0;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT c.value FROM changes c JOIN origins o ON o.id = c.origin "
+        "WHERE o.site = ?1 AND o.incarnation = ?2 AND c.scope = ?3 AND "
+        "c.seq = ?4 AND c.doc = ?5 AND c.field = ?6 AND c.ref = 0 AND "
+        "c.value IS NOT NULL",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "reading a version");
+    sqlite3_bind_text(st, 1, v->origin.site, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)v->origin.incarnation);
+    sqlite3_bind_text(st, 3, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)v->seq);
+    sqlite3_bind_text(st, 5, doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, field, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    int err = rc == SQLITE_ROW ? s_col_blob(st, 0, value, len)
+              : rc == SQLITE_DONE
+                  ? fsy_err_set(FSY_ENOTFOUND, "no such version held")
+                  : fsy_sq_err(s, rc, "reading a version");
+    sqlite3_finalize(st);
+    return err;
+}
+
+int
 fsy_store_log_last(fsy_store_t *s, uint64_t *lseq)
 {
     sqlite3_stmt *st;
@@ -646,6 +678,16 @@ fsy_store_verify(fsy_store_t *s, fsy_verify_report_t *r)
 }
 
 int
+fsy_store_verify_structure(fsy_store_t *s, fsy_verify_report_t *r)
+{
+    memset(r, 0, sizeof *r);
+    int rc = s_verify_sqlite(s, r);
+    if (rc == FSY_OK)
+        rc = s_verify_vv(s, r);
+    return rc != FSY_OK ? rc : s_verify_verdict(r);
+}
+
+int
 fsy_store_verify_slice(fsy_store_t *s, uint64_t after, size_t limit,
                        fsy_verify_report_t *r, uint64_t *last)
 {
@@ -672,13 +714,14 @@ int
 fsy_store_counts(fsy_store_t *s, fsy_store_counts_t *out)
 {
     sqlite3_stmt *st;
-    int rc =
-        sqlite3_prepare_v2(s->db,
-                           "SELECT (SELECT count(*) FROM changes),"
-                           " (SELECT count(*) FROM docs WHERE visible = 1),"
-                           " (SELECT coalesce(sum(n_conflicts), 0) FROM docs),"
-                           " (SELECT value FROM meta WHERE key = 'clock')",
-                           -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(s->db,
+                                /* the log is every stream's changes 1..seq
+                                 * (fsy_store_verify checks it): no scan */
+                                "SELECT (SELECT coalesce(sum(seq), 0) FROM vv),"
+                                " visible, conflicts,"
+                                " (SELECT value FROM meta WHERE key = 'clock')"
+                                " FROM doc_counts",
+                                -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "counting");
     rc = sqlite3_step(st);

@@ -51,7 +51,11 @@ fsy_store_sites_put(fsy_store_t *s, const fsy_site_health_t *v, size_t n)
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "recording site health");
-    rc = fsy_sq_exec(s, "BEGIN IMMEDIATE");
+    /* Reports come again every health period: no disk sync for them (a
+     * hub hearing fifty children must not wait for fifty). */
+    rc = fsy_sq_exec(s, "PRAGMA synchronous=NORMAL");
+    if (rc == FSY_OK)
+        rc = fsy_sq_exec(s, "BEGIN IMMEDIATE");
     for (size_t i = 0; rc == FSY_OK && i < n; i++)
         rc = s_put_one(s, st, &v[i]);
     sqlite3_finalize(st);
@@ -59,6 +63,7 @@ fsy_store_sites_put(fsy_store_t *s, const fsy_site_health_t *v, size_t n)
         rc = fsy_sq_exec(s, "COMMIT");
     if (rc != FSY_OK)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
     return rc;
 }
 

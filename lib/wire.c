@@ -110,7 +110,7 @@ s_enc_bases(s_batch_enc_t *e, const fsy_change_t *c, Fieldsync__Change *m,
  * (proto/fieldsync.proto, message Change). */
 static int
 s_enc_change(s_batch_enc_t *e, const fsy_change_t *all, size_t i,
-             Fieldsync__Change *m, size_t *vi)
+             const fsy_delta_t *d, Fieldsync__Change *m, size_t *vi)
 {
     const fsy_change_t *c = &all[i], *prev = i > 0 ? &all[i - 1] : NULL;
     fieldsync__change__init(m);
@@ -143,6 +143,14 @@ s_enc_change(s_batch_enc_t *e, const fsy_change_t *all, size_t i,
     m->ref = c->ref;
     m->value.data = c->value;
     m->value.len = c->value_len;
+    if (d != NULL && d->bytes != NULL) { /* what changed since its base */
+        m->has_value = false;
+        m->has_delta = true;
+        m->delta.data = d->bytes;
+        m->delta.len = d->len;
+        m->has_delta_base = d->base != 0;
+        m->delta_base = d->base;
+    }
     m->has_txn_end = c->txn_end;
     m->txn_end = c->txn_end;
     return s_enc_bases(e, c, m, vi);
@@ -168,7 +176,8 @@ s_batch_alloc(s_batch_enc_t *e, size_t n, size_t nv)
 }
 
 static int
-s_batch_build(s_batch_enc_t *e, const fsy_change_t *c, size_t n)
+s_batch_build(s_batch_enc_t *e, const fsy_change_t *c, size_t n,
+              const fsy_delta_t *d)
 {
     size_t nv = 0;
     for (size_t i = 0; i < n; i++)
@@ -182,7 +191,8 @@ s_batch_build(s_batch_enc_t *e, const fsy_change_t *c, size_t n)
     crypto_generichash_init(&h, NULL, 0, sizeof e->hash);
     size_t vi = 0;
     for (size_t i = 0; i < n; i++) {
-        if ((rc = s_enc_change(e, c, i, &e->changes[i], &vi)) != FSY_OK)
+        if ((rc = s_enc_change(e, c, i, d ? &d[i] : NULL, &e->changes[i],
+                               &vi)) != FSY_OK)
             return rc;
         e->cptrs[i] = &e->changes[i];
         crypto_generichash_update(&h, c[i].checksum, FSY_CHECKSUM_LEN);
@@ -204,8 +214,15 @@ int
 fsy_wire_encode_batch(const fsy_change_t *c, size_t n, uint8_t **out,
                       size_t *len)
 {
+    return fsy_wire_encode_batch_deltas(c, n, NULL, out, len);
+}
+
+int
+fsy_wire_encode_batch_deltas(const fsy_change_t *c, size_t n,
+                             const fsy_delta_t *d, uint8_t **out, size_t *len)
+{
     s_batch_enc_t e = {0};
-    int rc = s_batch_build(&e, c, n);
+    int rc = s_batch_build(&e, c, n, d);
     if (rc == FSY_OK)
         rc = fsy_wire_pack(&e.msg.base, out, len);
     s_batch_enc_free(&e);

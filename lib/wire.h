@@ -25,6 +25,7 @@
 #include "fieldsync/error.h"
 #include "fieldsync/vv.h"
 #include "msg.h"
+#include "wire_delta.h"
 
 /* Bundle formats written and read: 2 added attachment references (a
  * format-1 reader would take a reference for bytes and refuse it); 3 has
@@ -33,9 +34,15 @@
 #define FSY_BUNDLE_FORMAT 3
 #define FSY_BUNDLE_FORMAT_MIN 1
 
-/* A batch of changes: the unit the daemon sends and a bundle carries. */
+/* A batch of changes: the unit the daemon sends and a bundle carries.
+ * With deltas (d: NULL, or one per change), a change whose delta has
+ * bytes carries them instead of its value; such a batch decodes only
+ * with a way to the bases (fsy_batch_parser_bases). */
 int fsy_wire_encode_batch(const fsy_change_t *c, size_t n, uint8_t **out,
                           size_t *len);
+int fsy_wire_encode_batch_deltas(const fsy_change_t *c, size_t n,
+                                 const fsy_delta_t *d, uint8_t **out,
+                                 size_t *len);
 int fsy_wire_decode_batch(const uint8_t *buf, size_t len,
                           fsy_change_list_t *out);
 

@@ -97,12 +97,39 @@ s_dec_field(fsy_batch_parser_t *p, const Fieldsync__Change *m, fsy_change_t *c)
     return FSY_OK;
 }
 
+/* A value sent as a delta, rebuilt from the receiver's copy of its base
+ * (wire_delta.h); a change's bases are decoded first. */
+static int
+s_dec_delta(const fsy_batch_parser_t *p, const Fieldsync__Change *m,
+            fsy_change_t *c)
+{
+    uint32_t k = m->has_delta_base ? m->delta_base : 0;
+    if (c->ref || k >= c->n_bases)
+        return fsy_err_set(FSY_EFORMAT, "a delta with no base");
+    if (p->base_fn == NULL)
+        return fsy_err_set(FSY_EFORMAT, "a delta where no replica can "
+                                        "rebuild it");
+    uint8_t *bv = NULL;
+    size_t bl = 0;
+    int rc = p->base_fn(p->base_ctx, c, &c->bases[k], &bv, &bl);
+    if (rc == FSY_ENOTFOUND)
+        rc = fsy_err_set(FSY_ECORRUPT, "a delta against a version this "
+                                       "site does not hold");
+    if (rc == FSY_OK)
+        rc = fsy_delta_apply(m->delta.data, m->delta.len, bv, bl, &c->value,
+                             &c->value_len);
+    free(bv);
+    return rc;
+}
+
 static int
 s_dec_value(const Fieldsync__Change *m, fsy_change_t *c)
 {
     c->txn_end = m->has_txn_end && m->txn_end;
-    c->absent = !m->has_value;
+    c->absent = !m->has_value && !m->has_delta;
     c->ref = m->has_ref && m->ref;
+    if (m->has_value && m->has_delta)
+        return fsy_err_set(FSY_EFORMAT, "a value and a delta");
     if (m->has_value && m->value.len > FSY_VALUE_MAX)
         return fsy_err_set(FSY_ETOOBIG, "value of %zu bytes", m->value.len);
     if (m->has_value && m->value.len > 0) {
@@ -146,6 +173,8 @@ s_dec_change(fsy_batch_parser_t *p, const Fieldsync__Change *m,
         (rc = s_dec_field(p, m, c)) || (rc = s_dec_value(m, c)) ||
         (rc = s_dec_bases(p, m, c)))
         return rc;
+    if (m->has_delta && (rc = s_dec_delta(p, m, c)) != FSY_OK)
+        return rc;
     if (m->has_checksum) {
         if (m->checksum.len != FSY_CHECKSUM_LEN)
             return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
@@ -167,6 +196,13 @@ fsy_batch_parser_init(fsy_batch_parser_t *p, fsy_change_list_t *out)
     memset(p, 0, sizeof *p);
     p->out = out;
     crypto_generichash_init(&p->hash, NULL, 0, FSY_CHECKSUM_LEN);
+}
+
+void
+fsy_batch_parser_bases(fsy_batch_parser_t *p, fsy_base_fn fn, void *ctx)
+{
+    p->base_fn = fn;
+    p->base_ctx = ctx;
 }
 
 void

@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "fieldsync/change.h"
+#include "wire_delta.h"
 
 /* A change's encoding: its value, its bases and the rest. */
 #define FSY_WIRE_FIELD_MAX ((size_t)FSY_VALUE_MAX + FSY_BASES_MAX * 64 + 4096)
@@ -55,11 +56,16 @@ typedef struct fsy_batch_parser {
      * batch's hash must match */
     crypto_generichash_state hash;
     uint8_t sent_hash[FSY_CHECKSUM_LEN];
-    bool has_hash; /* the batch's hash was read (nothing may follow) */
-    bool unsealed; /* a change came without its checksum */
+    bool has_hash;       /* the batch's hash was read (nothing may follow) */
+    bool unsealed;       /* a change came without its checksum */
+    fsy_base_fn base_fn; /* deltas: the receiver's values of bases */
+    void *base_ctx;
 } fsy_batch_parser_t;
 
 void fsy_batch_parser_init(fsy_batch_parser_t *p, fsy_change_list_t *out);
+
+/* Deltas in the batch are rebuilt with fn (NULL: a delta is refused). */
+void fsy_batch_parser_bases(fsy_batch_parser_t *p, fsy_base_fn fn, void *ctx);
 
 /* Takes n more bytes of the batch; decodes every field they complete. */
 int fsy_batch_parser_feed(fsy_batch_parser_t *p, const uint8_t *data, size_t n);

@@ -235,9 +235,9 @@ s_alone(const fsy_ztx_t *t, const uint8_t *raw, size_t len, uint8_t **z,
 }
 
 int
-fsy_ztx_batch(fsy_ztx_t *t, const fsy_change_t *c, size_t n, uint64_t now_ms,
-              uint8_t **z, size_t *zl, uint64_t *raw_len, uint64_t *stream,
-              uint64_t *seq)
+fsy_ztx_batch(fsy_ztx_t *t, const fsy_change_t *c, size_t n,
+              const fsy_delta_t *d, uint64_t now_ms, uint8_t **z, size_t *zl,
+              uint64_t *raw_len, uint64_t *stream, uint64_t *seq)
 {
     uint8_t *raw = NULL;
     size_t len = 0;
@@ -246,9 +246,9 @@ fsy_ztx_batch(fsy_ztx_t *t, const fsy_change_t *c, size_t n, uint64_t now_ms,
     *zl = 0;
     fsy_ztx_idle(t, now_ms); /* a stream that idled away starts anew */
     t->idle_ms = now_ms;
-    int rc = fsy_wire_encode_batch(c, n, &raw, &len);
-    if (rc == FSY_OK && t->id == 0)
-        rc = s_start(t, &alone);
+    int rc = t->id == 0 ? s_start(t, &alone) : FSY_OK;
+    if (rc == FSY_OK)
+        rc = fsy_wire_encode_batch_deltas(c, n, alone ? NULL : d, &raw, &len);
     if (rc == FSY_OK)
         rc = alone ? s_alone(t, raw, len, z, zl) : s_flush(t, raw, len, z, zl);
     if (rc == FSY_OK) {
@@ -321,7 +321,7 @@ s_follow(fsy_zrx_t *r, uint64_t stream, uint64_t seq)
 int
 fsy_zrx_batch(fsy_zrx_t *r, const uint8_t *z, size_t zl, uint64_t raw_len,
               uint64_t stream, uint64_t seq, uint64_t max, uint64_t now_ms,
-              fsy_change_list_t *out)
+              fsy_base_fn base_fn, void *base_ctx, fsy_change_list_t *out)
 {
     if (raw_len > max)
         return fsy_err_set(
@@ -333,6 +333,7 @@ fsy_zrx_batch(fsy_zrx_t *r, const uint8_t *z, size_t zl, uint64_t raw_len,
         return rc;
     fsy_batch_parser_t p;
     fsy_batch_parser_init(&p, out);
+    fsy_batch_parser_bases(&p, base_fn, base_ctx);
     rc = s_inflate(r->dctx, &p, z, zl, raw_len);
     if (rc == FSY_OK)
         rc = fsy_batch_parser_end(&p);

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "fieldsync/change.h"
+#include "wire_delta.h"
 
 #define FSY_ZSTREAM_WINDOW_LOG 20     /* the largest window: 1 MiB */
 #define FSY_ZSTREAM_WINDOW_LOG_MIN 17 /* below, frames go alone */
@@ -91,23 +92,27 @@ void fsy_ztx_free(fsy_ztx_t *t);
 void fsy_zrx_free(fsy_zrx_t *r);
 
 /* A frame of the stream at now_ms: the batch of n changes (wire format
- * 2), compressed and flushed. Sets *raw_len, *stream and *seq for the
- * frame; *stream 0: the batch was compressed alone (no window, or no
- * room in the budget), to be sent as a frame of no stream. */
+ * 2; d: NULL or a delta per change), compressed and flushed. Sets
+ * *raw_len, *stream and *seq for the frame; *stream 0: the batch was
+ * compressed alone (no window, or no room in the budget), to be sent as a
+ * frame of no stream, and then without deltas (such a frame is decoded
+ * where no replica is at hand). */
 int fsy_ztx_batch(fsy_ztx_t *t, const fsy_change_t *c, size_t n,
-                  uint64_t now_ms, uint8_t **z, size_t *zl, uint64_t *raw_len,
-                  uint64_t *stream, uint64_t *seq);
+                  const fsy_delta_t *d, uint64_t now_ms, uint8_t **z,
+                  size_t *zl, uint64_t *raw_len, uint64_t *stream,
+                  uint64_t *seq);
 
 /* Sets the receiving end's largest window (fsy_zrx_offer; 0 the
  * largest); a stream that needs more does not decode. */
 void fsy_zrx_window(fsy_zrx_t *r, int window_log);
 
 /* Decodes frame (stream, seq) of raw_len bytes (at most max) into out,
- * which is cleared on error. On FSY_ENOTFOUND and on any other error the
- * current stream is abandoned: only a new one (seq 0) decodes after it. */
+ * which is cleared on error; deltas are rebuilt with base_fn (NULL: a
+ * delta is refused). On FSY_ENOTFOUND and on any other error the current
+ * stream is abandoned: only a new one (seq 0) decodes after it. */
 int fsy_zrx_batch(fsy_zrx_t *r, const uint8_t *z, size_t zl, uint64_t raw_len,
                   uint64_t stream, uint64_t seq, uint64_t max, uint64_t now_ms,
-                  fsy_change_list_t *out);
+                  fsy_base_fn base_fn, void *base_ctx, fsy_change_list_t *out);
 
 /* Gives back the contexts of streams idle at now_ms (see above). */
 void fsy_ztx_idle(fsy_ztx_t *t, uint64_t now_ms);

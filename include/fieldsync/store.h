@@ -35,7 +35,7 @@
 extern "C" {
 #endif
 
-#define FSY_SCHEMA_VERSION 5
+#define FSY_SCHEMA_VERSION 6
 
 typedef struct fsy_store fsy_store_t;
 
@@ -96,6 +96,10 @@ void fsy_store_set_wallclock(fsy_store_t *s, fsy_wallclock_fn fn, void *ctx);
  * Nesting is not supported: FSY_EINVAL if a group is already open.
  */
 int fsy_store_begin(fsy_store_t *s);
+/* The same for writes that may be lost on a power cut without harm (the
+ * daemon's status rows, rewritten a second later): committed without a
+ * disk sync (synchronous=NORMAL for this group only). Never for changes. */
+int fsy_store_begin_volatile(fsy_store_t *s);
 /* Commits the group; on failure the group is rolled back and closed. */
 int fsy_store_commit(fsy_store_t *s);
 /* Rolls back an open group; does nothing if none is open. */
@@ -207,6 +211,13 @@ int fsy_store_export(fsy_store_t *s, const fsy_vv_t *other, fsy_change_cb cb,
 typedef int (*fsy_log_cb)(const fsy_change_t *c, uint64_t lseq, void *ctx);
 int fsy_store_log_after(fsy_store_t *s, uint64_t after, size_t limit,
                         fsy_log_cb cb, void *ctx);
+
+/* The bytes of version v of (scope, doc, field), when held and a plain
+ * value (not absent, not an attachment reference): *value allocated (the
+ * caller frees; NULL for an empty value). FSY_ENOTFOUND otherwise. */
+int fsy_store_version_value(fsy_store_t *s, const char *scope, const char *doc,
+                            const char *field, const fsy_version_t *v,
+                            uint8_t **value, size_t *len);
 
 /* The log's last position (0: the log is empty). */
 int fsy_store_log_last(fsy_store_t *s, uint64_t *lseq);
@@ -471,6 +482,10 @@ int fsy_store_verify(fsy_store_t *s, fsy_verify_report_t *report);
  */
 int fsy_store_verify_slice(fsy_store_t *s, uint64_t after, size_t limit,
                            fsy_verify_report_t *report, uint64_t *last);
+
+/* The rest of fsy_store_verify: the vector against the log and SQLite's
+ * integrity check (the whole file at once). */
+int fsy_store_verify_structure(fsy_store_t *s, fsy_verify_report_t *report);
 
 /* The log position up to which a whole pass last found every change sound
  * (0: none yet), as recorded with fsy_store_set_verified. A recovery that

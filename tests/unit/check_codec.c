@@ -27,6 +27,7 @@
 #include "testutil.h"
 #include "wire.h"
 #include "wire_codec.h"
+#include "wire_stream.h"
 #include "wire_zstream.h"
 
 /* ---- building changes ------------------------------------------------- */
@@ -401,8 +402,8 @@ START_TEST(test_codec_stream_frames_use_history_and_must_follow)
     uint8_t *za, *zb, *alone;
     size_t la, lb, lalone, raw_alone;
     uint64_t ra, rb, sa, sb, qa, qb;
-    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, 0, &za, &la, &ra, &sa, &qa));
-    ck_ok(fsy_ztx_batch(&tx, b.v, b.n, 0, &zb, &lb, &rb, &sb, &qb));
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, NULL, 0, &za, &la, &ra, &sa, &qa));
+    ck_ok(fsy_ztx_batch(&tx, b.v, b.n, NULL, 0, &zb, &lb, &rb, &sb, &qb));
     ck_assert_uint_eq(sa, sb);
     ck_assert_uint_eq(qa, 0);
     ck_assert_uint_eq(qb, 1);
@@ -414,37 +415,41 @@ START_TEST(test_codec_stream_frames_use_history_and_must_follow)
     ck_assert_msg(lb * 2 < lalone, "%zu bytes in the stream, %zu alone", lb,
                   lalone);
     /* out of order: not decodable, and the stream is abandoned */
-    ck_assert_int_eq(
-        fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0, &out),
-        FSY_ENOTFOUND);
+    ck_assert_int_eq(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0,
+                                   NULL, NULL, &out),
+                     FSY_ENOTFOUND);
     s_assert_empty(&out);
-    ck_ok(fsy_zrx_batch(&rx, za, la, ra, sa, qa, FSY_MSG_MAX, 0, &out));
+    ck_ok(fsy_zrx_batch(&rx, za, la, ra, sa, qa, FSY_MSG_MAX, 0, NULL, NULL,
+                        &out));
     ck_assert_uint_eq(out.n, a.n);
     fsy_change_list_clear(&out);
-    ck_ok(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0, &out));
+    ck_ok(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0, NULL, NULL,
+                        &out));
     ck_assert_uint_eq(out.n, b.n);
     for (size_t i = 0; i < b.n; i++)
         s_assert_change_eq(&out.v[i], &b.v[i], i);
     fsy_change_list_clear(&out);
     /* the same frame again does not follow: abandoned */
-    ck_assert_int_eq(
-        fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0, &out),
-        FSY_ENOTFOUND);
+    ck_assert_int_eq(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0,
+                                   NULL, NULL, &out),
+                     FSY_ENOTFOUND);
     /* a new stream starts over, whatever came before */
     free(za);
     fsy_ztx_restart(&tx, 19);
-    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, 0, &za, &la, &ra, &sa, &qa));
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, NULL, 0, &za, &la, &ra, &sa, &qa));
     ck_assert_uint_ne(sa, sb);
     ck_assert_uint_eq(qa, 0);
-    ck_ok(fsy_zrx_batch(&rx, za, la, ra, sa, qa, FSY_MSG_MAX, 0, &out));
+    ck_ok(fsy_zrx_batch(&rx, za, la, ra, sa, qa, FSY_MSG_MAX, 0, NULL, NULL,
+                        &out));
     ck_assert_uint_eq(out.n, a.n);
     /* damaged on the way: refused, and the stream with it */
     fsy_change_list_clear(&out);
     free(zb);
-    ck_ok(fsy_ztx_batch(&tx, b.v, b.n, 0, &zb, &lb, &rb, &sb, &qb));
+    ck_ok(fsy_ztx_batch(&tx, b.v, b.n, NULL, 0, &zb, &lb, &rb, &sb, &qb));
     zb[lb / 2] ^= 0x40;
-    ck_assert_int_ne(
-        fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0, &out), FSY_OK);
+    ck_assert_int_ne(fsy_zrx_batch(&rx, zb, lb, rb, sb, qb, FSY_MSG_MAX, 0,
+                                   NULL, NULL, &out),
+                     FSY_OK);
     s_assert_empty(&out);
     ck_assert_uint_eq(rx.id, 0);
     free(za);
@@ -479,7 +484,8 @@ START_TEST(test_codec_stream_memory_is_bounded_for_many_children)
         uint8_t *z;
         size_t zl;
         uint64_t raw, st, seq;
-        ck_ok(fsy_ztx_batch(&tx[i], a.v, a.n, 1000, &z, &zl, &raw, &st, &seq));
+        ck_ok(fsy_ztx_batch(&tx[i], a.v, a.n, NULL, 1000, &z, &zl, &raw, &st,
+                            &seq));
         if (st == 0) { /* alone: what the wire decodes as a plain batch */
             alone++;
             uint8_t *plain;
@@ -492,7 +498,7 @@ START_TEST(test_codec_stream_memory_is_bounded_for_many_children)
             real += ZSTD_sizeof_CCtx(tx[i].cctx);
             ck_assert_uint_le(ZSTD_sizeof_CCtx(tx[i].cctx), tx[i].held);
             ck_ok(fsy_zrx_batch(&rx[i], z, zl, raw, st, seq, FSY_MSG_MAX, 1000,
-                                &out));
+                                NULL, NULL, &out));
         }
         ck_assert_uint_eq(out.n, a.n);
         fsy_change_list_clear(&out);
@@ -520,8 +526,8 @@ START_TEST(test_codec_stream_memory_is_bounded_for_many_children)
     uint8_t *z;
     size_t zl;
     uint64_t raw, st, seq;
-    ck_ok(fsy_ztx_batch(&tx[0], a.v, a.n, 1000 + FSY_ZSTREAM_IDLE_MS, &z, &zl,
-                        &raw, &st, &seq));
+    ck_ok(fsy_ztx_batch(&tx[0], a.v, a.n, NULL, 1000 + FSY_ZSTREAM_IDLE_MS, &z,
+                        &zl, &raw, &st, &seq));
     ck_assert_uint_ne(st, id);
     ck_assert_uint_eq(seq, 0);
     free(z);
@@ -548,28 +554,146 @@ START_TEST(test_codec_stream_window_over_the_offer_does_not_decode)
     uint8_t *z;
     size_t zl;
     uint64_t raw, st, seq;
-    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, 0, &z, &zl, &raw, &st, &seq));
-    ck_assert_int_ne(
-        fsy_zrx_batch(&rx, z, zl, raw, st, seq, FSY_MSG_MAX, 0, &out), FSY_OK);
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, NULL, 0, &z, &zl, &raw, &st, &seq));
+    ck_assert_int_ne(fsy_zrx_batch(&rx, z, zl, raw, st, seq, FSY_MSG_MAX, 0,
+                                   NULL, NULL, &out),
+                     FSY_OK);
     s_assert_empty(&out);
     free(z);
     /* the offer taken: it decodes; a window said as 5 means no stream */
     fsy_ztx_window(&tx, FSY_ZSTREAM_WINDOW_LOG_MIN);
     fsy_ztx_restart(&tx, 3);
-    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, 0, &z, &zl, &raw, &st, &seq));
-    ck_ok(fsy_zrx_batch(&rx, z, zl, raw, st, seq, FSY_MSG_MAX, 0, &out));
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, NULL, 0, &z, &zl, &raw, &st, &seq));
+    ck_ok(fsy_zrx_batch(&rx, z, zl, raw, st, seq, FSY_MSG_MAX, 0, NULL, NULL,
+                        &out));
     ck_assert_uint_eq(out.n, a.n);
     fsy_change_list_clear(&out);
     free(z);
     fsy_ztx_window(&tx, 5);
     fsy_ztx_restart(&tx, 3);
-    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, 0, &z, &zl, &raw, &st, &seq));
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, NULL, 0, &z, &zl, &raw, &st, &seq));
     ck_assert_uint_eq(st, 0);
     ck_assert_uint_eq(fsy_zstream_held(0), 0);
     free(z);
     fsy_ztx_free(&tx);
     fsy_zrx_free(&rx);
     fsy_change_list_clear(&a);
+}
+END_TEST
+
+/* The receiver's copy of a base, for the delta tests. */
+static const char *s_base_value;
+static int s_base_calls;
+
+static int
+s_base_of(void *ctx, const fsy_change_t *c, const fsy_version_t *base,
+          uint8_t **value, size_t *len)
+{
+    (void)ctx;
+    (void)c;
+    s_base_calls++;
+    if (s_base_value == NULL || base->seq != 7)
+        return fsy_err_set(FSY_ENOTFOUND, "not held");
+    *len = strlen(s_base_value);
+    *value = malloc(*len);
+    memcpy(*value, s_base_value, *len);
+    return FSY_OK;
+}
+
+/* A 20 KB report, with sentence k replaced when k >= 0. */
+static char *
+s_long_report(int k)
+{
+    char *r = calloc(1, 32000);
+    for (int i = 0; i < 200; i++)
+        snprintf(r + strlen(r), 32000 - strlen(r),
+                 i == k ? "Sentence %03d: the team confirmed renewed access "
+                          "near the ferry of Bourem, UNPOL says. "
+                        : "Sentence %03d: patrol %08x near %08x reported "
+                          "%08x displaced families at %08x. ",
+                 i, (unsigned)i * 2654435761u, (unsigned)i * 40503u,
+                 (unsigned)i * 2246822519u, (unsigned)i * 3266489917u);
+    return r;
+}
+
+/* One sentence changed in a 20 KB report travels as a delta against the
+ * version the receiver holds, and comes back byte for byte; without the
+ * base, or with nothing to rebuild it from, the batch is refused. */
+START_TEST(test_codec_delta_sends_what_changed_and_rebuilds_exactly)
+{
+    char *base = s_long_report(-1), *edited = s_long_report(80);
+    fsy_change_list_t l = {0}, out = {0};
+    fsy_change_t *c;
+    ck_ok(fsy_change_list_push(&l, &c));
+    s_change(c, tu_version(T0 + 9, "gao", INC_GAO, 9), "MLI", "jmac-mli-long",
+             "body", edited, strlen(edited), true);
+    s_add_base(c, tu_version(T0 + 7, "gao", INC_GAO, 7));
+    fsy_change_seal(c);
+    fsy_delta_t d = {0};
+    ck_ok(fsy_delta_make(c, 0, (const uint8_t *)base, strlen(base), &d));
+    ck_assert_ptr_nonnull(d.bytes);
+    printf("one sentence changed in %zu bytes: a delta of %zu bytes\n",
+           strlen(edited), d.len);
+    ck_assert_uint_lt(d.len, 200);
+    uint8_t *raw, *whole;
+    size_t len, whole_len;
+    ck_ok(fsy_wire_encode_batch_deltas(l.v, l.n, &d, &raw, &len));
+    ck_ok(fsy_wire_encode_batch(l.v, l.n, &whole, &whole_len));
+    ck_assert_uint_lt(len + 10000, whole_len);
+    /* rebuilt from the receiver's base: the same change, checksum and all */
+    s_base_value = base;
+    fsy_batch_parser_t p;
+    fsy_batch_parser_init(&p, &out);
+    fsy_batch_parser_bases(&p, s_base_of, NULL);
+    ck_ok(fsy_batch_parser_feed(&p, raw, len));
+    ck_ok(fsy_batch_parser_end(&p));
+    fsy_batch_parser_free(&p);
+    ck_assert_uint_eq(out.n, 1);
+    s_assert_change_eq(&out.v[0], c, 0);
+    fsy_change_list_clear(&out);
+    /* the base not held there, or no replica to ask: refused */
+    s_base_value = NULL;
+    fsy_batch_parser_init(&p, &out);
+    fsy_batch_parser_bases(&p, s_base_of, NULL);
+    ck_assert_int_eq(fsy_batch_parser_feed(&p, raw, len), FSY_ECORRUPT);
+    fsy_batch_parser_free(&p);
+    fsy_change_list_clear(&out);
+    ck_assert_int_ne(fsy_wire_decode_batch(raw, len, &out), FSY_OK);
+    s_assert_empty(&out);
+    /* another base than the one it was made against: refused (the
+     * checksum computed over what it rebuilds is not the batch's) */
+    char *other = s_long_report(3);
+    s_base_value = other;
+    fsy_batch_parser_init(&p, &out);
+    fsy_batch_parser_bases(&p, s_base_of, NULL);
+    int rc = fsy_batch_parser_feed(&p, raw, len);
+    if (rc == FSY_OK)
+        rc = fsy_batch_parser_end(&p);
+    ck_assert_int_ne(rc, FSY_OK);
+    fsy_batch_parser_free(&p);
+    fsy_change_list_clear(&out);
+    /* a delta claiming more than a value may hold: refused before any
+     * allocation */
+    uint8_t *v;
+    size_t vl;
+    uint8_t bomb[32];
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    ZSTD_CCtx_setPledgedSrcSize(z, (unsigned long long)FSY_VALUE_MAX + 1);
+    ZSTD_outBuffer o = {bomb, sizeof bomb, 0};
+    ZSTD_inBuffer in = {"", 0, 0};
+    ZSTD_compressStream2(z, &o, &in, ZSTD_e_flush); /* the header only */
+    ZSTD_freeCCtx(z);
+    ck_assert_int_eq(fsy_delta_apply(bomb, o.pos, (const uint8_t *)base,
+                                     strlen(base), &v, &vl),
+                     FSY_ECORRUPT);
+    ck_assert_ptr_null(v);
+    free(other);
+    free(raw);
+    free(whole);
+    free(d.bytes);
+    free(base);
+    free(edited);
+    fsy_change_list_clear(&l);
 }
 END_TEST
 
@@ -1537,6 +1661,44 @@ START_TEST(test_codec_bundle_against_a_vector_holds_only_what_is_lacking)
 }
 END_TEST
 
+/* A bundle made for a site's vector carries an edit of a long report as
+ * a delta against the version that site holds: a courier's USB key
+ * holds what changed, and the import rebuilds the value exactly. Read
+ * without a replica, such a bundle is refused, not misread. */
+START_TEST(test_codec_bundle_carries_an_edit_as_a_delta)
+{
+    fsy_store_t *gao = tu_replica("gao"), *juba = tu_replica("juba");
+    char *body = s_long_report(-1), *edited = s_long_report(80);
+    tu_put(gao, "MLI", "jmac-mli-long", "analysis", "body", body);
+    tu_sync(gao, juba);
+    tu_put(gao, "MLI", "jmac-mli-long", NULL, "body", edited);
+    fsy_vv_t *vv;
+    ck_ok(fsy_store_vv(juba, &vv));
+    ck_ok(fsy_bundle_export(gao, vv, tu_path("edit.bundle"), NULL));
+    ck_ok(fsy_bundle_export(gao, NULL, tu_path("whole.bundle"), NULL));
+    fsy_vv_free(&vv);
+    size_t edit_len, whole_len;
+    free(s_slurp(tu_path("edit.bundle"), &edit_len));
+    free(s_slurp(tu_path("whole.bundle"), &whole_len));
+    printf("a bundle of one edited sentence: %zu bytes (everything: %zu)\n",
+           edit_len, whole_len);
+    ck_assert_uint_lt(edit_len, 600);
+    fsy_bundle_t *b = NULL;
+    ck_assert_int_ne(fsy_bundle_read(tu_path("edit.bundle"), &b), FSY_OK);
+    fsy_apply_stats_t st;
+    ck_ok(fsy_bundle_import(juba, tu_path("edit.bundle"), &st));
+    ck_assert_uint_eq(st.applied, 1);
+    char a[65], c[65];
+    tu_digest(gao, a);
+    tu_digest(juba, c);
+    ck_assert_str_eq(a, c);
+    free(body);
+    free(edited);
+    fsy_store_close(&gao);
+    fsy_store_close(&juba);
+}
+END_TEST
+
 /* A small bundle's bytes, for the corruption tests. */
 static uint8_t *
 s_small_bundle(size_t *len)
@@ -2386,6 +2548,8 @@ s_suite(void)
     tcase_add_test(tc, test_codec_stream_frames_use_history_and_must_follow);
     tcase_add_test(tc, test_codec_stream_memory_is_bounded_for_many_children);
     tcase_add_test(tc, test_codec_stream_window_over_the_offer_does_not_decode);
+    tcase_add_test(tc,
+                   test_codec_delta_sends_what_changed_and_rebuilds_exactly);
     tcase_add_test(tc, test_codec_empty_batch_round_trips);
     tcase_add_test(tc, test_codec_value_of_exactly_value_max_round_trips);
     tcase_add_loop_test(tc, test_codec_garbage_is_not_a_batch, 0,
@@ -2401,6 +2565,7 @@ s_suite(void)
         tc, test_codec_change_validate_follows_table, 0,
         (int)(sizeof s_validate_rows / sizeof s_validate_rows[0]));
     tcase_add_test(tc, test_codec_bundle_export_read_back_matches_replica);
+    tcase_add_test(tc, test_codec_bundle_carries_an_edit_as_a_delta);
     tcase_add_test(
         tc, test_codec_bundle_against_a_vector_holds_only_what_is_lacking);
     tcase_add_test(tc, test_codec_bundle_parses_untouched_bytes);

@@ -491,6 +491,8 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
             "peers DROP COLUMN att_out_rate;"
             "DROP TABLE blobs; DROP TABLE blob_chunks; DROP TABLE urgent;"
             "DROP TABLE delivery; DROP TABLE displaced; DROP TABLE couriers;"
+            "DROP TRIGGER docs_counted_in; DROP TRIGGER docs_counted_up;"
+            "DROP TRIGGER docs_counted_out; DROP TABLE doc_counts;"
             "PRAGMA user_version=1;",
             NULL, NULL, NULL),
         SQLITE_OK);

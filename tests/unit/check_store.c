@@ -293,6 +293,33 @@ END_TEST
 
 /* ---- the delete cases of the design ----------------------------------- */
 
+/* The counts status reads (kept by triggers, the vector's sum) are what
+ * counting every row says. */
+static void
+s_assert_counts(fsy_store_t *s, const char *site)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.db", site);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_open(tu_path(name), &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db,
+                           "SELECT (SELECT count(*) FROM changes), (SELECT "
+                           "count(*) FROM docs WHERE visible = 1), (SELECT "
+                           "coalesce(sum(n_conflicts), 0) FROM docs)",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    fsy_store_counts_t c;
+    ck_ok(fsy_store_counts(s, &c));
+    ck_assert_uint_eq(c.changes, (uint64_t)sqlite3_column_int64(st, 0));
+    ck_assert_uint_eq(c.documents, (uint64_t)sqlite3_column_int64(st, 1));
+    ck_assert_uint_eq(c.conflicts, (uint64_t)sqlite3_column_int64(st, 2));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 START_TEST(test_store_delete_concurrent_with_edit_keeps_doc_with_conflict)
 {
     fsy_store_t *a = tu_replica("hq"), *b = tu_replica("gao");
@@ -306,6 +333,8 @@ START_TEST(test_store_delete_concurrent_with_edit_keeps_doc_with_conflict)
     ck_assert(s_visible(a, "MLI", "brief"));
     ck_assert(s_visible(b, "MLI", "brief"));
     ck_assert_uint_gt(s_conflicts(a, "MLI", "brief"), 0);
+    s_assert_counts(a, "hq");
+    s_assert_counts(b, "gao");
     /* Keeping the edit keeps the document and clears both conflicts. */
     fsy_doc_t *d;
     ck_ok(fsy_store_get(b, "MLI", "brief", &d));
@@ -321,6 +350,9 @@ START_TEST(test_store_delete_concurrent_with_edit_keeps_doc_with_conflict)
     ck_assert_uint_eq(s_conflicts(a, "MLI", "brief"), 0);
     ck_assert_str_eq(tu_get(a, "MLI", "brief", "body"), "v2");
     s_assert_same(a, b);
+    s_assert_counts(a, "hq");
+    ck_ok(fsy_store_delete(a, "MLI", "brief"));
+    s_assert_counts(a, "hq");
     fsy_store_close(&a);
     fsy_store_close(&b);
 }
