@@ -62,6 +62,7 @@ struct fsy_daemon {
     /* the replica checked while running (loop.c, "verify") */
     fsy_verifier_t *verifier; /* while the check runs */
     uint64_t verify_mark;     /* as recorded: checked up to here */
+    uint64_t verify_epoch;    /* the log's epoch when the check began */
     bool verify_done;         /* it ran (or could not) this run */
     char damaged[256];        /* damage found: the loop ends, main says it */
     fsy_http_t *http;

@@ -457,6 +457,10 @@ s_damaged(fsy_daemon_t *d, const char *what)
 {
     fsy_log("error", "damaged", "error=\"%s\"", what);
     snprintf(d->damaged, sizeof d->damaged, "%s", what);
+    /* the next start checks everything and refuses (best effort) */
+    if (fsy_store_set_suspect(d->store, true) != FSY_OK)
+        fsy_log("warn", "damaged", "note=\"not recorded: %s\"",
+                fsy_errdetail());
 }
 
 /* What the peer lacks: changes first, then attachments' chunks. */
@@ -618,7 +622,10 @@ s_alerts_period(const fsy_daemon_t *d)
 static void
 s_verified_to(fsy_daemon_t *d, uint64_t through)
 {
-    if (through <= d->verify_mark)
+    /* a recovery gave positions out again since the check began: what it
+     * saw there is not what is there now; the next start checks it */
+    if (through <= d->verify_mark ||
+        d->verify_epoch != fsy_store_log_epoch(d->store))
         return;
     if (fsy_store_set_verified(d->store, through) != FSY_OK)
         fsy_log("warn", "verify", "error=\"%s\"", fsy_errdetail());
@@ -639,6 +646,7 @@ s_job_verify(fsy_daemon_t *d, const fsy_sync_env_t *env)
     char why[256];
     uint64_t through;
     if (d->verifier == NULL) {
+        d->verify_epoch = fsy_store_log_epoch(d->store);
         if (fsy_store_verified(d->store, &d->verify_mark) != FSY_OK ||
             fsy_verifier_start(&d->verifier, d->cfg.db) != FSY_OK) {
             fsy_log("warn", "verify", "error=\"%s\"", fsy_errdetail());

@@ -99,12 +99,18 @@ s_verify(fsy_daemon_t *d, bool whole)
 {
     fsy_verify_report_t r;
     uint64_t from = 0, last;
+    bool suspect = false;
     if (!d->cfg.verify_at_start)
         return 0;
+    /* damage seen by an earlier run: everything again, refused or cleared */
+    if (!whole && fsy_store_suspect(d->store, &suspect) == FSY_OK && suspect)
+        whole = true;
     int rc = whole ? fsy_store_verify(d->store, &r)
                    : fsy_store_verified(d->store, &from);
     if (rc == FSY_OK && !whole)
         rc = fsy_store_verify_slice(d->store, from, SIZE_MAX, &r, &last);
+    if (rc == FSY_OK && suspect)
+        rc = fsy_store_set_suspect(d->store, false);
     if (rc == FSY_ECORRUPT)
         s_say_damaged(d, fsy_errdetail(), "Not starting");
     else if (rc != FSY_OK) /* busy, out of memory, I/O: not damage */

@@ -639,8 +639,9 @@ s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
     m.urgent = b->urgent;
     s_pick_level(p, env);
     fsy_delta_t *d = NULL; /* none worth it is no error: values go whole */
-    if (!b->urgent && fsy_store_deltas(env->store, b->batch.v, b->batch.n,
-                                       &b->held, &d) != FSY_OK)
+    if (!b->urgent && p->peer_deltas &&
+        fsy_store_deltas(env->store, b->batch.v, b->batch.n, &b->held, &d) !=
+            FSY_OK)
         fsy_log("warn", "delta", "peer=%s error=\"%s\"", p->name,
                 fsy_errdetail());
     int zrc =
@@ -940,6 +941,7 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         rc = s_send_hello(p, env);
     if (rc != FSY_OK || behind)
         return rc != FSY_OK ? rc : s_rollback(p, env, why);
+    p->peer_deltas = m->has_window; /* the same release: Change.delta */
     fsy_ztx_window(&p->ztx, !m->has_window ? FSY_ZSTREAM_WINDOW_LOG
                             : m->window_log > FSY_ZSTREAM_WINDOW_LOG
                                 ? FSY_ZSTREAM_WINDOW_LOG

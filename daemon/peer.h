@@ -92,6 +92,7 @@ typedef struct fsy_peer {
     uint64_t hello_rx_ms; /* last HELLO accepted from the peer */
     /* one compression stream each way (lib/wire_zstream.h) */
     fsy_ztx_t ztx;
+    bool peer_deltas; /* its HELLO said a window: it rebuilds deltas */
     fsy_zrx_t zrx;
     uint64_t rewind_id;   /* batches up to this id were sent before the
                              last rewind: their gapped ACKs are moot */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fieldsync/error.h"
 #include "fieldsync/store.h"
@@ -104,11 +105,16 @@ fsy_verifier_stop(fsy_verifier_t **vp)
     fsy_verifier_t *v = *vp;
     if (v == NULL)
         return;
-    pthread_mutex_lock(&v->lock);
+    /* An interrupt reaches only a statement running: again until the
+     * thread is done (it checks `stopping` between its statements too). */
     atomic_store(&v->stopping, true);
-    if (v->store != NULL)
-        fsy_store_interrupt(v->store);
-    pthread_mutex_unlock(&v->lock);
+    while (atomic_load(&v->state) == FSY_VERIFY_RUNNING) {
+        pthread_mutex_lock(&v->lock);
+        if (v->store != NULL)
+            fsy_store_interrupt(v->store);
+        pthread_mutex_unlock(&v->lock);
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
     pthread_join(v->thread, NULL);
     pthread_mutex_destroy(&v->lock);
     free(v->db);

@@ -16,10 +16,6 @@
 #include "fieldsync/vv.h"
 #include "wire_delta.h"
 
-/* Values rebuilt from deltas in one batch at most: far under the decoder's
- * bomb floor (FSY_WIRE_COST_FLOOR), so honest batches always pass it. */
-#define FSY_DELTA_BATCH_MAX ((size_t)2 << 20)
-
 /* A delta for each of the n changes whose base version the site holding
  * `held` holds (before any of these changes), when it pays. */
 int fsy_store_deltas(fsy_store_t *s, const fsy_change_t *c, size_t n,

@@ -711,6 +711,21 @@ fsy_store_set_verified(fsy_store_t *s, uint64_t lseq)
 }
 
 int
+fsy_store_suspect(fsy_store_t *s, bool *suspect)
+{
+    uint64_t v = 0;
+    int rc = fsy_sq_meta_get_opt(s, "suspect", &v);
+    *suspect = v != 0;
+    return rc;
+}
+
+int
+fsy_store_set_suspect(fsy_store_t *s, bool suspect)
+{
+    return fsy_sq_meta_set(s, "suspect", NULL, suspect ? 1 : 0);
+}
+
+int
 fsy_store_counts(fsy_store_t *s, fsy_store_counts_t *out)
 {
     sqlite3_stmt *st;

@@ -44,7 +44,7 @@ fsy_delta_make(const fsy_change_t *c, uint32_t base, const uint8_t *bv,
 
 int
 fsy_delta_apply(const uint8_t *delta, size_t len, const uint8_t *bv, size_t bl,
-                uint8_t **value, size_t *vlen)
+                size_t max, uint8_t **value, size_t *vlen)
 {
     *value = NULL;
     *vlen = 0;
@@ -53,6 +53,10 @@ fsy_delta_apply(const uint8_t *delta, size_t len, const uint8_t *bv, size_t bl,
     if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ||
         size > FSY_VALUE_MAX || size == 0)
         return fsy_err_set(FSY_ECORRUPT, "a delta of no valid size");
+    if (size > max)
+        return fsy_err_set(FSY_ETOOBIG,
+                           "deltas rebuilding over %zu bytes in one batch",
+                           (size_t)FSY_DELTA_BATCH_MAX);
     ZSTD_DCtx *z = ZSTD_createDCtx();
     uint8_t *out = malloc((size_t)size);
     if (z == NULL || out == NULL) {

@@ -26,6 +26,10 @@
 
 /* Values shorter than this go whole: a delta's framing would eat the gain. */
 #define FSY_DELTA_MIN 512
+/* Values rebuilt from deltas in one batch at most (the sender keeps to
+ * it; a receiver refuses more: a few bytes of delta against a large base
+ * must not make gigabytes). */
+#define FSY_DELTA_BATCH_MAX ((size_t)2 << 20)
 
 /* A change's value as a delta; bytes NULL: the value goes whole. */
 typedef struct fsy_delta {
@@ -46,9 +50,11 @@ typedef int (*fsy_base_fn)(void *ctx, const fsy_change_t *c,
 int fsy_delta_make(const fsy_change_t *c, uint32_t base, const uint8_t *bv,
                    size_t bl, fsy_delta_t *d);
 
-/* Rebuilds a value from delta (len bytes) and its base's value. */
+/* Rebuilds a value of at most max bytes (and FSY_VALUE_MAX) from delta
+ * (len bytes) and its base's value; the size the delta says is checked
+ * before anything is allocated (FSY_ETOOBIG over max). */
 int fsy_delta_apply(const uint8_t *delta, size_t len, const uint8_t *bv,
-                    size_t bl, uint8_t **value, size_t *vlen);
+                    size_t bl, size_t max, uint8_t **value, size_t *vlen);
 
 /* Frees the bytes of n deltas and the array; NULL is fine. */
 void fsy_deltas_free(fsy_delta_t *d, size_t n);

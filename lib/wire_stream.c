@@ -100,8 +100,7 @@ s_dec_field(fsy_batch_parser_t *p, const Fieldsync__Change *m, fsy_change_t *c)
 /* A value sent as a delta, rebuilt from the receiver's copy of its base
  * (wire_delta.h); a change's bases are decoded first. */
 static int
-s_dec_delta(const fsy_batch_parser_t *p, const Fieldsync__Change *m,
-            fsy_change_t *c)
+s_dec_delta(fsy_batch_parser_t *p, const Fieldsync__Change *m, fsy_change_t *c)
 {
     uint32_t k = m->has_delta_base ? m->delta_base : 0;
     if (c->ref || k >= c->n_bases)
@@ -112,13 +111,19 @@ s_dec_delta(const fsy_batch_parser_t *p, const Fieldsync__Change *m,
     uint8_t *bv = NULL;
     size_t bl = 0;
     int rc = p->base_fn(p->base_ctx, c, &c->bases[k], &bv, &bl);
-    if (rc == FSY_ENOTFOUND)
-        rc = fsy_err_set(FSY_ECORRUPT, "a delta against a version this "
-                                       "site does not hold");
+    if (rc == FSY_ENOTFOUND) /* the sender's idea of our vector was wrong */
+        rc = fsy_err_set(FSY_ECORRUPT,
+                         "a delta against a version this site does not "
+                         "hold (restored from a backup since its vector "
+                         "was taken?): for a bundle, import one made with "
+                         "--all or for this site's vector as it is now");
     if (rc == FSY_OK)
-        rc = fsy_delta_apply(m->delta.data, m->delta.len, bv, bl, &c->value,
+        rc = fsy_delta_apply(m->delta.data, m->delta.len, bv, bl,
+                             FSY_DELTA_BATCH_MAX - p->rebuilt, &c->value,
                              &c->value_len);
     free(bv);
+    if (rc == FSY_OK)
+        p->rebuilt += c->value_len;
     return rc;
 }
 

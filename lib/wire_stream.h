@@ -60,6 +60,7 @@ typedef struct fsy_batch_parser {
     bool unsealed;       /* a change came without its checksum */
     fsy_base_fn base_fn; /* deltas: the receiver's values of bases */
     void *base_ctx;
+    size_t rebuilt; /* bytes rebuilt from deltas (FSY_DELTA_BATCH_MAX) */
 } fsy_batch_parser_t;
 
 void fsy_batch_parser_init(fsy_batch_parser_t *p, fsy_change_list_t *out);

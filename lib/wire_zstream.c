@@ -178,8 +178,10 @@ s_start(fsy_ztx_t *t, bool *alone)
         ZSTD_freeCCtx(t->cctx);
         t->cctx = NULL;
     }
-    if (t->cctx == NULL && (t->cctx = ZSTD_createCCtx()) == NULL)
+    if (t->cctx == NULL && (t->cctx = ZSTD_createCCtx()) == NULL) {
+        s_hold(&t->held, 0, 0);
         return fsy_err_set(FSY_ENOMEM, "out of memory");
+    }
     s_hold(&t->held, 0, size);
     int rc = s_set(t->cctx, level, &cp);
     if (rc != FSY_OK)

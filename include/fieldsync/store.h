@@ -493,6 +493,12 @@ int fsy_store_verify_structure(fsy_store_t *s, fsy_verify_report_t *report);
 int fsy_store_verified(fsy_store_t *s, uint64_t *lseq);
 int fsy_store_set_verified(fsy_store_t *s, uint64_t lseq);
 
+/* Damage was found while running: until a whole check passes, a start
+ * checks everything, not only what is new (fieldsyncd). Recording it is
+ * best effort on a damaged file. */
+int fsy_store_suspect(fsy_store_t *s, bool *suspect);
+int fsy_store_set_suspect(fsy_store_t *s, bool suspect);
+
 /* ---- sync status (written by fieldsyncd, read by `fieldsync status`) -- */
 
 /*

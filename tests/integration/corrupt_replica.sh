@@ -64,6 +64,8 @@ start gao
 wait_until 20 "gao's daemon is still running on a damaged replica" \
   bash -c "! kill -0 ${PID[gao]} 2>/dev/null"
 stops_damaged
+# it said so in the replica: the next start checks everything, and refuses
+expect_fail 1 "gao.db is damaged: .*Not starting" timeout 30 "$FIELDSYNCD" -c "$T/gao.conf"
 # gao's sound changes may have gone first: the forged one never did
 assert_eq "$(fs hq get isf-mli-2027 --json | jq -r .fields.title)" "ISF Mali 2027" "hq's ISF title"
 

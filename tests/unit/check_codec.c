@@ -684,9 +684,39 @@ START_TEST(test_codec_delta_sends_what_changed_and_rebuilds_exactly)
     ZSTD_compressStream2(z, &o, &in, ZSTD_e_flush); /* the header only */
     ZSTD_freeCCtx(z);
     ck_assert_int_eq(fsy_delta_apply(bomb, o.pos, (const uint8_t *)base,
-                                     strlen(base), &v, &vl),
+                                     strlen(base), FSY_VALUE_MAX, &v, &vl),
                      FSY_ECORRUPT);
     ck_assert_ptr_null(v);
+    /* three deltas of a few bytes, each rebuilding 1 MiB: more than a
+     * batch may rebuild, refused as it is met */
+    char *mib = malloc(FSY_VALUE_MAX + 1);
+    memset(mib, 'a', FSY_VALUE_MAX);
+    mib[FSY_VALUE_MAX] = '\0';
+    fsy_change_list_t big = {0};
+    fsy_delta_t bd[3] = {{0}};
+    for (int i = 0; i < 3; i++) {
+        ck_ok(fsy_change_list_push(&big, &c));
+        s_change(c, tu_version(T0 + 20 + i, "gao", INC_GAO, 20 + i), "MLI",
+                 "big", "body", mib, FSY_VALUE_MAX, true);
+        s_add_base(c, tu_version(T0 + 7, "gao", INC_GAO, 7));
+        fsy_change_seal(c);
+        ck_ok(
+            fsy_delta_make(c, 0, (const uint8_t *)mib, FSY_VALUE_MAX, &bd[i]));
+        ck_assert_ptr_nonnull(bd[i].bytes);
+    }
+    free(raw);
+    ck_ok(fsy_wire_encode_batch_deltas(big.v, big.n, bd, &raw, &len));
+    printf("three deltas rebuilding 1 MiB each: %zu bytes\n", len);
+    s_base_value = mib;
+    fsy_batch_parser_init(&p, &out);
+    fsy_batch_parser_bases(&p, s_base_of, NULL);
+    ck_assert_int_eq(fsy_batch_parser_feed(&p, raw, len), FSY_ETOOBIG);
+    fsy_batch_parser_free(&p);
+    fsy_change_list_clear(&out);
+    for (int i = 0; i < 3; i++)
+        free(bd[i].bytes);
+    fsy_change_list_clear(&big);
+    free(mib);
     free(other);
     free(raw);
     free(whole);

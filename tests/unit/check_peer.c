@@ -278,6 +278,43 @@ START_TEST(test_peer_late_edit_travels_as_a_delta)
 }
 END_TEST
 
+/* The compression level follows the link: a satellite link's rate gets
+ * zstd's highest level (free beside the link's time), a LAN's a fast
+ * one; [sync] compression_level forces one. */
+START_TEST(test_peer_compression_level_follows_the_link)
+{
+    link_t l;
+    s_link_init(&l, 4, 1000);
+    s_settle(&l);
+    static const struct {
+        uint64_t rate; /* bytes/s measured */
+        int level;
+    } t[] = {
+        {8000, 19}, {32000, 19}, {150000, 15}, {2000000, 9}, {100000000, 1}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        l.child_side.pace.rate = t[i].rate;
+        l.child_side.pace.rate_ms = l.env_gao.now_ms;
+        char id[32];
+        snprintf(id, sizeof id, "sitrep-%zu", i);
+        tu_put(l.gao, "MLI", id, "analysis", "title", id);
+        ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+        ck_assert_msg(l.child_side.ztx.used_level == t[i].level,
+                      "%llu B/s: level %d, not %d",
+                      (unsigned long long)t[i].rate,
+                      l.child_side.ztx.used_level, t[i].level);
+        s_settle(&l);
+    }
+    l.cfg.compression_level = 4; /* forced */
+    l.child_side.pace.rate = 8000;
+    tu_put(l.gao, "MLI", "isf", "plan", "title", "ISF");
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_int_eq(l.child_side.ztx.used_level, 4);
+    s_settle(&l);
+    s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
 START_TEST(test_peer_window_bounds_batches_in_flight)
 {
     link_t l;
@@ -635,6 +672,7 @@ s_suite(void)
     tcase_add_test(tc,
                    test_peer_session_start_scans_nothing_when_nothing_is_new);
     tcase_add_test(tc, test_peer_late_edit_travels_as_a_delta);
+    tcase_add_test(tc, test_peer_compression_level_follows_the_link);
     tcase_add_test(tc, test_peer_window_bounds_batches_in_flight);
     tcase_add_test(tc, test_peer_reordered_batches_rewind_and_converge);
     tcase_add_test(tc, test_peer_urgent_write_goes_ahead_of_the_backlog);
