@@ -600,28 +600,12 @@ s_base_of(void *ctx, const fsy_change_t *c, const fsy_version_t *base,
     return FSY_OK;
 }
 
-/* A 20 KB report, with sentence k replaced when k >= 0. */
-static char *
-s_long_report(int k)
-{
-    char *r = calloc(1, 32000);
-    for (int i = 0; i < 200; i++)
-        snprintf(r + strlen(r), 32000 - strlen(r),
-                 i == k ? "Sentence %03d: the team confirmed renewed access "
-                          "near the ferry of Bourem, UNPOL says. "
-                        : "Sentence %03d: patrol %08x near %08x reported "
-                          "%08x displaced families at %08x. ",
-                 i, (unsigned)i * 2654435761u, (unsigned)i * 40503u,
-                 (unsigned)i * 2246822519u, (unsigned)i * 3266489917u);
-    return r;
-}
-
 /* One sentence changed in a 20 KB report travels as a delta against the
  * version the receiver holds, and comes back byte for byte; without the
  * base, or with nothing to rebuild it from, the batch is refused. */
 START_TEST(test_codec_delta_sends_what_changed_and_rebuilds_exactly)
 {
-    char *base = s_long_report(-1), *edited = s_long_report(80);
+    char *base = tu_long_report(-1), *edited = tu_long_report(80);
     fsy_change_list_t l = {0}, out = {0};
     fsy_change_t *c;
     ck_ok(fsy_change_list_push(&l, &c));
@@ -662,7 +646,7 @@ START_TEST(test_codec_delta_sends_what_changed_and_rebuilds_exactly)
     s_assert_empty(&out);
     /* another base than the one it was made against: refused (the
      * checksum computed over what it rebuilds is not the batch's) */
-    char *other = s_long_report(3);
+    char *other = tu_long_report(3);
     s_base_value = other;
     fsy_batch_parser_init(&p, &out);
     fsy_batch_parser_bases(&p, s_base_of, NULL);
@@ -1698,7 +1682,7 @@ END_TEST
 START_TEST(test_codec_bundle_carries_an_edit_as_a_delta)
 {
     fsy_store_t *gao = tu_replica("gao"), *juba = tu_replica("juba");
-    char *body = s_long_report(-1), *edited = s_long_report(80);
+    char *body = tu_long_report(-1), *edited = tu_long_report(80);
     tu_put(gao, "MLI", "jmac-mli-long", "analysis", "body", body);
     tu_sync(gao, juba);
     tu_put(gao, "MLI", "jmac-mli-long", NULL, "body", edited);

@@ -221,22 +221,6 @@ START_TEST(test_peer_session_start_scans_nothing_when_nothing_is_new)
 }
 END_TEST
 
-/* A 20 KB report with sentence k changed (k < 0: none). */
-static char *
-s_report(int k)
-{
-    char *r = calloc(1, 32000);
-    for (int i = 0; i < 200; i++)
-        snprintf(r + strlen(r), 32000 - strlen(r),
-                 i == k ? "Sentence %03d: the team confirmed renewed access "
-                          "near the ferry of Bourem, UNPOL says. "
-                        : "Sentence %03d: patrol %08x near %08x reported "
-                          "%08x displaced families at %08x. ",
-                 i, (unsigned)i * 2654435761u, (unsigned)i * 40503u,
-                 (unsigned)i * 2246822519u, (unsigned)i * 3266489917u);
-    return r;
-}
-
 /* An edit made long after the report was sent (its compression stream
  * long given back) costs what changed: it travels as a delta against the
  * version hq holds, and hq rebuilds it byte for byte. */
@@ -244,7 +228,7 @@ START_TEST(test_peer_late_edit_travels_as_a_delta)
 {
     link_t l;
     s_link_init(&l, 4, 1000);
-    char *body = s_report(-1), *edited = s_report(80);
+    char *body = tu_long_report(-1), *edited = tu_long_report(80);
     tu_put(l.gao, "MLI", "jmac-mli-long", "analysis", "body", body);
     s_settle(&l);
     s_assert_same(&l);

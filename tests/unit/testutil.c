@@ -161,3 +161,19 @@ tu_version(uint64_t hlc, const char *site, uint64_t inc, uint64_t seq)
     v.seq = seq;
     return v;
 }
+
+char *
+tu_long_report(int k)
+{
+    char *r = calloc(1, 32000);
+    ck_assert_ptr_nonnull(r);
+    for (int i = 0; i < 200; i++)
+        snprintf(r + strlen(r), 32000 - strlen(r),
+                 i == k ? "Sentence %03d: the team confirmed renewed access "
+                          "near the ferry of Bourem, UNPOL says. "
+                        : "Sentence %03d: patrol %08x near %08x reported "
+                          "%08x displaced families at %08x. ",
+                 i, (unsigned)i * 2654435761u, (unsigned)i * 40503u,
+                 (unsigned)i * 2246822519u, (unsigned)i * 3266489917u);
+    return r;
+}

@@ -42,6 +42,10 @@ int tu_collect(const fsy_change_t *c, void *ctx);
 int tu_run(Suite *su);
 
 /* A version built from its parts. */
+/* A 19 KB report of 200 sentences, sentence k (k >= 0) replaced by
+ * another; the caller frees it. */
+char *tu_long_report(int k);
+
 fsy_version_t tu_version(uint64_t hlc, const char *site, uint64_t inc,
                          uint64_t seq);
 
