@@ -44,7 +44,10 @@ longest=$(metric fieldsync_loop_turn_longest_seconds)
 echo "longest loop turn: ${longest} s"
 awk -v l="$longest" -v m="$TURN_MS" 'BEGIN { exit !(l * 1000 <= m) }' ||
   fail "a loop turn took ${longest} s (at most ${TURN_MS} ms)"
-grep -q "event=slow-turn" "$T/bamako.log" && fail "bamako logged a slow turn: $(grep slow-turn "$T/bamako.log")"
+# (a turn over 100 ms is logged: under ASan some are, within its bound)
+if [ "$TURN_MS" -le 100 ] && grep -q "event=slow-turn" "$T/bamako.log"; then
+  fail "bamako logged a slow turn: $(grep slow-turn "$T/bamako.log")"
+fi
 
 step "what is new still flows at once, both ways"
 fs bamako put isf-mali-2027 --set status="endorsed by the UNCT" >/dev/null
