@@ -5,8 +5,8 @@
 # neighbour lacks costs the most: the start of a session looks that up per
 # stream instead (daemon/peer.c, s_seek). The longest turn is a metric.
 . "$(dirname "$0")/lib_daemon.sh"
-N=140000 TURN_MS=100 # ASan is several times slower: a smaller log, more room
-[ "${FSY_SANITIZE:-OFF}" != ON ] || { N=30000 TURN_MS=400; }
+N=140000 TURN_MS=100 LIVE_MS=2000 # ASan is several times slower: a smaller log, more room
+[ "${FSY_SANITIZE:-OFF}" != ON ] || { N=30000 TURN_MS=400 LIVE_MS=4000; }
 KIDS=(gao kidal menaka timbuktu mopti)
 SYNC_CONF='heartbeat_ms = 200\ntimeout_ms = 2000\nreconnect_ms = 100\nreconnect_max_ms = 200'
 site bamako
@@ -26,7 +26,7 @@ wait_until 60 "the field offices did not all receive the ISF" has_isf
 live() { [ "$(hubfs status --json | jq '[.sites[] | select(.role == "child" and .connected)] | length')" = ${#KIDS[@]} ]; }
 wait_until 20 "not every office is connected to bamako" live
 
-step "bamako restarts: every session is live within 2 s, no turn over ${TURN_MS} ms"
+step "bamako restarts: every session is live within ${LIVE_MS} ms, no turn over ${TURN_MS} ms"
 stop bamako
 : >"$T/bamako.log"
 t0=$(date +%s%3N)
@@ -37,7 +37,7 @@ until live; do
 done
 took=$(($(date +%s%3N) - t0))
 echo "all ${#KIDS[@]} sessions live ${took} ms after the restart"
-[ "$took" -le 2000 ] || fail "sessions took ${took} ms to come back (at most 2000)"
+[ "$took" -le "$LIVE_MS" ] || fail "sessions took ${took} ms to come back (at most ${LIVE_MS})"
 [ "$(grep -c 'event=hello ' "$T/bamako.log")" -ge ${#KIDS[@]} ] || fail "bamako's log has not a hello per office"
 longest=$(metric fieldsync_loop_turn_longest_seconds)
 [ -n "$longest" ] || fail "no fieldsync_loop_turn_longest_seconds in /metrics"
