@@ -17,7 +17,7 @@
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 
-enum { OPT_SCOPE = 256, OPT_KEEP, OPT_VALUE, OPT_JSON };
+enum { OPT_SCOPE = 256, OPT_KEEP, OPT_VALUE, OPT_FILE, OPT_JSON };
 
 static const char s_deleted_note[] =
     "deleted at one site while edited at another: resolve a field to keep "
@@ -41,7 +41,7 @@ s_needs_deleted_line(const fsy_doc_t *d)
 }
 
 static void
-s_head_widths(const fsy_doc_t *d, size_t *wl, size_t *ws)
+s_head_widths(const fsy_doc_t *d, size_t *wl, size_t *ws, size_t *wa)
 {
     char label[FSY_CLI_LABEL_LEN];
     const fsy_field_t *f;
@@ -52,13 +52,14 @@ s_head_widths(const fsy_doc_t *d, size_t *wl, size_t *ws)
         for (k = 0; f->conflict && k < f->n_heads; k++) {
             fsy_cli_widen(wl, fsy_cli_label(&f->heads[k].version, label));
             fsy_cli_widen(ws, f->heads[k].version.origin.site);
+            fsy_cli_widen(wa, f->heads[k].author);
         }
     }
 }
 
 static void
 s_print_head(FILE *f, const fsy_head_t *h, bool winner, const char *indent,
-             const size_t w[2])
+             const size_t w[3])
 {
     char label[FSY_CLI_LABEL_LEN], t[FSY_CLI_TIME_LEN];
 
@@ -66,6 +67,8 @@ s_print_head(FILE *f, const fsy_head_t *h, bool winner, const char *indent,
     fsy_cli_pad(f, fsy_cli_label(&h->version, label), w[0]);
     fsy_cli_pad(f, h->version.origin.site, w[1]);
     fsy_cli_pad(f, fsy_cli_time(h->version.hlc, false, t), 20);
+    if (w[2] > 0) /* authors are checked on every path in (ident.h) */
+        fsy_cli_pad(f, h->author, w[2]);
     fsy_cli_print_oneline(f, h->value, h->value_len, h->absent, h->ref,
                           FSY_CLI_ONELINE_MAX);
     fputc('\n', f);
@@ -73,7 +76,7 @@ s_print_head(FILE *f, const fsy_head_t *h, bool winner, const char *indent,
 
 static void
 s_print_field(FILE *f, const fsy_doc_t *d, const fsy_field_t *fld,
-              const char *indent, const size_t w[2])
+              const char *indent, const size_t w[3])
 {
     size_t k;
 
@@ -89,9 +92,9 @@ s_print_field(FILE *f, const fsy_doc_t *d, const fsy_field_t *fld,
 void
 fsy_cli_print_conflicts(FILE *f, const fsy_doc_t *d, const char *indent)
 {
-    size_t w[2] = {0, 0}, i;
+    size_t w[3] = {0, 0, 0}, i;
 
-    s_head_widths(d, &w[0], &w[1]);
+    s_head_widths(d, &w[0], &w[1], &w[2]);
     if (s_needs_deleted_line(d))
         fprintf(f, "%s%s  %s\n", indent, FSY_FIELD_DELETED, s_deleted_note);
     for (i = 0; i < d->n_fields; i++)
@@ -106,6 +109,7 @@ s_head_json(const fsy_head_t *h, bool winner)
     cJSON *obj = cJSON_CreateObject();
     bool ok = fsy_cli_jstr(obj, "version", fsy_cli_label(&h->version, label)) &&
               fsy_cli_jstr(obj, "site", h->version.origin.site) &&
+              fsy_cli_jstr(obj, "author", h->author) &&
               fsy_cli_jtime(obj, "time", h->version.hlc) &&
               fsy_cli_jadd(obj, "value",
                            fsy_cli_json_value(h->value, h->value_len, h->absent,
@@ -285,8 +289,8 @@ fsy_cmd_conflicts(fsy_cli_t *cli, int argc, char **argv)
 /* ---- resolve ------------------------------------------------------------ */
 
 static const char s_resolve_usage[] =
-    "fieldsync resolve DOC FIELD (--keep VERSION | --value VALUE) "
-    "[--scope S]";
+    "fieldsync resolve DOC FIELD (--keep VERSION | --value VALUE | "
+    "--file PATH) [--scope S]";
 static const char s_resolve_help[] =
     "Settles a conflict on FIELD of document DOC by writing a new version\n"
     "that replaces every competing one, at every site once exchanged.\n"
@@ -294,6 +298,8 @@ static const char s_resolve_help[] =
     "  --keep VERSION  keep the value of one competing version, named by\n"
     "                  its label SITE:SEQ as 'get' or 'conflicts' show it\n"
     "  --value VALUE   write VALUE (UTF-8 text) instead\n"
+    "  --file PATH     write the contents of PATH instead (a merged text\n"
+    "                  prepared with 'fieldsync diff', for example)\n"
     "  --scope S       needed only when DOC exists in several scopes\n"
     "\n"
     "For a document deleted at one site while edited at another, keeping\n"
@@ -301,7 +307,8 @@ static const char s_resolve_help[] =
     "\n"
     "Examples:\n"
     "  fieldsync resolve isf-mli-2027 status --keep bamako:4\n"
-    "  fieldsync resolve isf-mli-2027 status --value \"approved by SRSG\"\n";
+    "  fieldsync resolve isf-mli-2027 status --value \"approved by SRSG\"\n"
+    "  fieldsync resolve isf-mli-2027 body --file isf-body-merged.md\n";
 
 typedef struct s_resolve {
     const char *doc;
@@ -309,6 +316,9 @@ typedef struct s_resolve {
     const char *scope;
     const char *keep;
     const char *value;
+    const char *file;
+    uint8_t *bytes; /* the value to write: --value's or the file's */
+    size_t len;
 } s_resolve_t;
 
 static int
@@ -317,6 +327,7 @@ s_resolve_options(fsy_cli_t *cli, int argc, char **argv, s_resolve_t *r)
     static const struct option opts[] = {
         {"keep", required_argument, NULL, OPT_KEEP},
         {"value", required_argument, NULL, OPT_VALUE},
+        {"file", required_argument, NULL, OPT_FILE},
         {"scope", required_argument, NULL, OPT_SCOPE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -328,6 +339,8 @@ s_resolve_options(fsy_cli_t *cli, int argc, char **argv, s_resolve_t *r)
             r->keep = optarg;
         else if (c == OPT_VALUE)
             r->value = optarg;
+        else if (c == OPT_FILE)
+            r->file = optarg;
         else if (c == OPT_SCOPE)
             r->scope = optarg;
         else if (c == 'h')
@@ -339,28 +352,36 @@ s_resolve_options(fsy_cli_t *cli, int argc, char **argv, s_resolve_t *r)
         return rc;
     r->doc = argv[optind];
     r->field = argv[optind + 1];
-    if ((r->keep == NULL) == (r->value == NULL))
-        return fsy_cli_usagef(cli, "give either --keep VERSION or "
-                                   "--value VALUE");
+    if ((r->keep != NULL) + (r->value != NULL) + (r->file != NULL) != 1)
+        return fsy_cli_usagef(cli, "give one of --keep VERSION, --value "
+                                   "VALUE or --file PATH");
     return FSY_EXIT_OK;
 }
 
+/* The new value, if one is given: --value (UTF-8) or --file (bytes). */
 static int
-s_resolve_check(const fsy_cli_t *cli, const s_resolve_t *r)
+s_resolve_check(const fsy_cli_t *cli, s_resolve_t *r)
 {
-    size_t len = r->value ? strlen(r->value) : 0;
     size_t limit = fsy_cli_value_limit(cli);
 
     /* Reserved fields are allowed: a _kind conflict is resolved too. */
     if (fsy_cli_check(cli, fsy_check_field(r->field, true)) != 0)
         return FSY_EXIT_FAIL;
-    if (r->value && !fsy_utf8_valid((const uint8_t *)r->value, len))
+    if (r->file != NULL)
+        return fsy_cli_read_file(cli, r->file, limit,
+                                 "a value ([limits] max_value_bytes)",
+                                 &r->bytes, &r->len);
+    if (r->value == NULL)
+        return FSY_EXIT_OK;
+    r->len = strlen(r->value);
+    r->bytes = (uint8_t *)r->value;
+    if (!fsy_utf8_valid(r->bytes, r->len))
         return fsy_cli_failf(cli, "--value is not valid UTF-8 text");
-    if (len > limit)
+    if (r->len > limit)
         return fsy_cli_failf(cli,
                              "--value is %zu bytes, over the %zu-byte "
                              "limit ([limits] max_value_bytes)",
-                             len, limit);
+                             r->len, limit);
     return FSY_EXIT_OK;
 }
 
@@ -368,12 +389,11 @@ static int
 s_resolve_write(const fsy_cli_t *cli, fsy_store_t *s, const char *scope,
                 const s_resolve_t *r)
 {
-    size_t len = r->value ? strlen(r->value) : 0;
     int err;
 
     fsy_err_clear();
-    err = fsy_store_resolve(s, scope, r->doc, r->field, r->keep,
-                            (const uint8_t *)r->value, len);
+    err = fsy_store_resolve(s, scope, r->doc, r->field, r->keep, r->bytes,
+                            r->len);
     if (err != FSY_OK)
         return fsy_cli_failerr(cli, err, "cannot resolve %s of %s", r->field,
                                r->doc);
@@ -403,5 +423,7 @@ fsy_cmd_resolve(fsy_cli_t *cli, int argc, char **argv)
     if (rc == 0)
         rc = s_resolve_write(cli, s, scope, &r);
     fsy_store_close(&s);
+    if (r.file != NULL)
+        free(r.bytes);
     return rc;
 }

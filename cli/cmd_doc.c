@@ -2,6 +2,7 @@
  * fieldsync CLI — documents: init, put, get, list, rm, log.
  */
 #include "common.h"
+#include "query_opts.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,7 +26,8 @@ enum {
     OPT_ATTACH,
     OPT_TYPE,
     OPT_FIELD,
-    OPT_URGENT
+    OPT_URGENT,
+    OPT_FULL
 };
 
 /* ---- init --------------------------------------------------------------- */
@@ -450,6 +452,7 @@ typedef struct s_docopts {
     bool json;
     const char *field; /* get --field */
     const char *out;   /* get -o */
+    bool full;         /* log --full */
 } s_docopts_t;
 
 /* Whether a command's option table has the option of value val. */
@@ -483,6 +486,8 @@ s_docopts(fsy_cli_t *cli, int argc, char **argv, const char *help,
             o->out = optarg;
         else if (c == OPT_JSON)
             o->json = true;
+        else if (c == OPT_FULL)
+            o->full = true;
         else if (c == 'h')
             return fsy_cli_help(cli, help);
         else
@@ -565,12 +570,27 @@ s_delivery_text(fsy_store_t *s, const fsy_doc_t *d, fsy_pending_t *p, char *buf,
     return buf;
 }
 
+/* "created ... at bamako by A. Traoré; updated ... at gao by M. Diallo". */
+static void
+s_get_stamps(fsy_store_t *s, const fsy_doc_t *d)
+{
+    fsy_stamp_t c, u;
+    if (fsy_store_stamps(s, d->scope, d->id, &c, &u) != FSY_OK)
+        return; /* the header said when; provenance is extra */
+    fputs("created ", stdout);
+    fsy_cli_print_stamp(stdout, &c);
+    fputs("; last version ", stdout);
+    fsy_cli_print_stamp(stdout, &u);
+    fputc('\n', stdout);
+}
+
 static void
 s_get_text(fsy_store_t *s, const fsy_doc_t *d)
 {
     size_t i, w = 0, shown = 0;
 
     s_get_header(d);
+    s_get_stamps(s, d);
     for (i = 0; i < d->n_fields; i++)
         if (d->fields[i].name[0] != '_')
             fsy_cli_widen(&w, d->fields[i].name);
@@ -642,11 +662,18 @@ static int
 s_get_json(const fsy_cli_t *cli, fsy_store_t *s, const fsy_doc_t *d)
 {
     cJSON *root = cJSON_CreateObject();
+    fsy_stamp_t c = {0}, u = {.hlc = d->updated_hlc};
+    fsy_err_clear();
+    int err = fsy_store_stamps(s, d->scope, d->id, &c, &u);
+    if (err != FSY_OK && err != FSY_ENOTFOUND) {
+        cJSON_Delete(root);
+        return fsy_cli_fail(cli, err);
+    }
     bool ok = fsy_cli_jstr(root, "scope", d->scope) &&
               fsy_cli_jstr(root, "id", d->id) &&
               fsy_cli_jstr(root, "kind", d->kind) &&
               fsy_cli_jbool(root, "visible", d->visible) &&
-              fsy_cli_jtime(root, "updated", d->updated_hlc) &&
+              fsy_cli_jstamps(root, &c, &u) &&
               fsy_cli_jadd(root, "fields", s_fields_json(d)) &&
               fsy_cli_jadd(root, "conflicts", fsy_cli_json_conflicts(d)) &&
               fsy_cli_jadd(root, "delivery", s_delivery_json(s, d));
@@ -728,225 +755,6 @@ fsy_cmd_get(fsy_cli_t *cli, int argc, char **argv)
     return rc;
 }
 
-/* ---- list --------------------------------------------------------------- */
-
-static const char s_list_usage[] =
-    "fieldsync list [--kind K] [--scope S] [--json]";
-static const char s_list_help[] =
-    "Lists the documents this replica holds (deleted ones left out), one\n"
-    "a line: scope, id, kind, last update (UTC), CONFLICT when a field has\n"
-    "competing values, and the title field if there is one.\n"
-    "\n"
-    "  --kind K    only documents of kind K (plan, analysis, ...)\n"
-    "  --scope S   only documents in scope S\n"
-    "  --json      print an array of objects\n"
-    "\n"
-    "Example:\n"
-    "  fieldsync list --scope MLI --kind plan\n";
-
-/* What a table row needs, copied out of the borrowed document. */
-typedef struct s_row {
-    char scope[FSY_SCOPE_MAX + 1];
-    char id[FSY_DOC_MAX + 1];
-    char kind[FSY_KIND_MAX + 1];
-    uint64_t updated;
-    size_t n_conflicts;
-    uint8_t *title; /* NULL when there is no title to show */
-    size_t title_len;
-} s_row_t;
-
-typedef struct s_list {
-    bool json;
-    bool oom;
-    cJSON *arr;
-    s_row_t *rows;
-    size_t n, cap;
-} s_list_t;
-
-static const fsy_head_t *
-s_title(const fsy_doc_t *d)
-{
-    const fsy_field_t *f = fsy_doc_field(d, "title");
-    const fsy_head_t *h = f != NULL ? &f->heads[f->winner] : NULL;
-    return h != NULL && !h->absent ? h : NULL;
-}
-
-static cJSON *
-s_list_obj(const fsy_doc_t *d)
-{
-    const fsy_head_t *t = s_title(d);
-    cJSON *obj = cJSON_CreateObject();
-    bool ok = fsy_cli_jstr(obj, "scope", d->scope) &&
-              fsy_cli_jstr(obj, "id", d->id) &&
-              fsy_cli_jstr(obj, "kind", d->kind) &&
-              fsy_cli_jtime(obj, "updated", d->updated_hlc) &&
-              fsy_cli_jnum(obj, "conflicts", (double)d->n_conflicts);
-
-    if (ok && t != NULL)
-        ok = fsy_cli_jadd(
-            obj, "title",
-            fsy_cli_json_value(t->value, t->value_len, false, t->ref));
-    if (!ok)
-        cJSON_Delete(obj);
-    return ok ? obj : NULL;
-}
-
-static bool
-s_list_row(s_list_t *l, const fsy_doc_t *d)
-{
-    const fsy_head_t *t = s_title(d);
-    s_row_t *r;
-
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        if ((r = realloc(l->rows, cap * sizeof *r)) == NULL)
-            return false;
-        l->rows = r;
-        l->cap = cap;
-    }
-    r = &l->rows[l->n];
-    memset(r, 0, sizeof *r);
-    snprintf(r->scope, sizeof r->scope, "%s", d->scope);
-    snprintf(r->id, sizeof r->id, "%s", d->id);
-    snprintf(r->kind, sizeof r->kind, "%s", d->kind);
-    r->updated = d->updated_hlc;
-    r->n_conflicts = d->n_conflicts;
-    if (t != NULL && (r->title = malloc(t->value_len + 1)) == NULL)
-        return false;
-    if (t != NULL && t->value_len > 0)
-        memcpy(r->title, t->value, t->value_len);
-    r->title_len = t != NULL ? t->value_len : 0;
-    l->n++;
-    return true;
-}
-
-static int
-s_list_cb(const fsy_doc_t *d, void *ctx)
-{
-    s_list_t *l = ctx;
-    bool ok = l->json ? fsy_cli_jpush(l->arr, s_list_obj(d)) : s_list_row(l, d);
-
-    l->oom = !ok;
-    return ok ? 0 : 1;
-}
-
-static void
-s_list_print_row(const s_row_t *r, const size_t w[3], bool conflicts)
-{
-    char t[FSY_CLI_TIME_LEN];
-
-    fsy_cli_pad(stdout, r->scope, w[0]);
-    fsy_cli_pad(stdout, r->id, w[1]);
-    fsy_cli_pad(stdout, r->kind, w[2]);
-    fputs(fsy_cli_time(r->updated, false, t), stdout);
-    if (conflicts)
-        fputs(r->n_conflicts > 0 ? "  CONFLICT" : "          ", stdout);
-    if (r->title != NULL) {
-        fputs("  ", stdout);
-        fsy_cli_print_oneline(stdout, r->title, r->title_len, false, false,
-                              FSY_CLI_ONELINE_MAX);
-    }
-    fputc('\n', stdout);
-}
-
-static void
-s_list_text(const s_list_t *l)
-{
-    size_t w[3] = {5, 2, 4}, i; /* at least the headers' widths */
-    bool conflicts = false;
-
-    if (l->n == 0) {
-        puts("no documents");
-        return;
-    }
-    for (i = 0; i < l->n; i++) {
-        fsy_cli_widen(&w[0], l->rows[i].scope);
-        fsy_cli_widen(&w[1], l->rows[i].id);
-        fsy_cli_widen(&w[2], l->rows[i].kind);
-        conflicts = conflicts || l->rows[i].n_conflicts > 0;
-    }
-    printf("%-*s  %-*s  %-*s  %-20s%s  TITLE\n", (int)w[0], "SCOPE", (int)w[1],
-           "ID", (int)w[2], "KIND", "UPDATED", conflicts ? "  STATE   " : "");
-    for (i = 0; i < l->n; i++)
-        s_list_print_row(&l->rows[i], w, conflicts);
-}
-
-static void
-s_list_free(s_list_t *l)
-{
-    size_t i;
-
-    for (i = 0; i < l->n; i++)
-        free(l->rows[i].title);
-    free(l->rows);
-    cJSON_Delete(l->arr);
-}
-
-static int
-s_list_run(const fsy_cli_t *cli, const char *kind, const char *scope,
-           s_list_t *l)
-{
-    fsy_store_t *s = NULL;
-    int rc = fsy_cli_open(cli, &s), err;
-
-    if (rc != 0)
-        return rc;
-    fsy_err_clear();
-    err = fsy_store_each_doc(s, kind, scope, false, s_list_cb, l);
-    fsy_store_close(&s);
-    if (l->oom)
-        return fsy_cli_oom(cli);
-    if (err != FSY_OK)
-        return fsy_cli_fail(cli, err);
-    if (l->json) {
-        rc = fsy_cli_json_print(cli, l->arr, true);
-        l->arr = NULL;
-        return rc;
-    }
-    s_list_text(l);
-    return FSY_EXIT_OK;
-}
-
-int
-fsy_cmd_list(fsy_cli_t *cli, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"kind", required_argument, NULL, OPT_KIND},
-        {"scope", required_argument, NULL, OPT_SCOPE},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *kind = NULL, *scope = NULL;
-    s_list_t l = {0};
-    int c, rc;
-
-    cli->usage = s_list_usage;
-    fsy_cli_getopt_reset();
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == OPT_KIND)
-            kind = optarg;
-        else if (c == OPT_SCOPE)
-            scope = optarg;
-        else if (c == OPT_JSON)
-            l.json = true;
-        else if (c == 'h')
-            return fsy_cli_help(cli, s_list_help);
-        else
-            return fsy_cli_bad_option(cli, c, argv);
-    }
-    rc = fsy_cli_operands(cli, argc, argv, 0, "no operands");
-    if (rc == 0 && kind != NULL)
-        rc = fsy_cli_check(cli, fsy_check_kind(kind));
-    if (rc == 0 && scope != NULL)
-        rc = fsy_cli_check(cli, fsy_check_scope(scope));
-    if (rc == 0 && l.json && (l.arr = cJSON_CreateArray()) == NULL)
-        rc = fsy_cli_oom(cli);
-    if (rc == 0)
-        rc = s_list_run(cli, kind, scope, &l);
-    s_list_free(&l);
-    return rc;
-}
-
 /* ---- rm ----------------------------------------------------------------- */
 
 static const char s_rm_usage[] = "fieldsync rm DOC [--scope S]";
@@ -993,22 +801,28 @@ fsy_cmd_rm(fsy_cli_t *cli, int argc, char **argv)
 
 /* ---- log ---------------------------------------------------------------- */
 
-static const char s_log_usage[] = "fieldsync log DOC [--scope S] [--json]";
+static const char s_log_usage[] =
+    "fieldsync log DOC [--scope S] [--full] [--json]";
 static const char s_log_help[] =
     "Shows the history of document DOC: every version of every field,\n"
     "oldest first, with its time (UTC), version label (SITE:SEQ, what\n"
-    "'resolve --keep' takes), the site that wrote it, the field, how many\n"
-    "earlier versions it replaced (BASES) and its value. Reserved fields\n"
+    "'resolve --keep' takes), the site and the author that wrote it, the\n"
+    "field, how many earlier versions it replaced (BASES) and its value\n"
+    "(cut to one line; --json has it whole). Reserved fields\n"
     "(_kind, _deleted) are shown too; a removed field shows as (removed).\n"
     "\n"
     "  --scope S   needed only when DOC exists in several scopes\n"
+    "  --full      every value whole, on the lines below its version\n"
     "  --json      print an array of versions\n"
     "\n"
-    "Example:\n"
-    "  fieldsync log isf-mli-2027\n";
+    "Examples:\n"
+    "  fieldsync log isf-mli-2027\n"
+    "  fieldsync log isf-mli-2027 --full\n"
+    "  fieldsync diff isf-mli-2027 body   (two versions compared)\n";
 
 typedef struct s_log {
-    size_t w_label, w_site, w_field;
+    size_t w_label, w_site, w_author, w_field;
+    bool full;
     cJSON *arr;
     bool oom;
 } s_log_t;
@@ -1021,6 +835,7 @@ s_log_measure(const fsy_change_t *c, void *ctx)
 
     fsy_cli_widen(&l->w_label, fsy_cli_label(&c->version, label));
     fsy_cli_widen(&l->w_site, c->version.origin.site);
+    fsy_cli_widen(&l->w_author, c->author);
     fsy_cli_widen(&l->w_field, c->field);
     return 0;
 }
@@ -1034,10 +849,18 @@ s_log_print(const fsy_change_t *c, void *ctx)
     fsy_cli_pad(stdout, fsy_cli_time(c->version.hlc, false, t), 20);
     fsy_cli_pad(stdout, fsy_cli_label(&c->version, label), l->w_label);
     fsy_cli_pad(stdout, c->version.origin.site, l->w_site);
+    fsy_cli_pad(stdout, c->author, l->w_author);
     fsy_cli_pad(stdout, c->field, l->w_field);
     printf("%5zu  ", c->n_bases);
-    fsy_cli_print_oneline(stdout, c->value, c->value_len, c->absent, c->ref,
-                          FSY_CLI_ONELINE_MAX);
+    if (l->full) { /* the whole value, below, indented */
+        fputs("\n    ", stdout);
+        fsy_cli_print_value(stdout, c->value, c->value_len, c->absent, c->ref,
+                            4);
+        fputc('\n', stdout);
+    } else {
+        fsy_cli_print_oneline(stdout, c->value, c->value_len, c->absent, c->ref,
+                              FSY_CLI_ONELINE_MAX);
+    }
     fputc('\n', stdout);
     return 0;
 }
@@ -1051,6 +874,7 @@ s_log_json(const fsy_change_t *c, void *ctx)
     bool ok = fsy_cli_jtime(obj, "time", c->version.hlc) &&
               fsy_cli_jstr(obj, "version", fsy_cli_label(&c->version, label)) &&
               fsy_cli_jstr(obj, "site", c->version.origin.site) &&
+              fsy_cli_jstr(obj, "author", c->author) &&
               fsy_cli_jstr(obj, "field", c->field) &&
               fsy_cli_jadd(obj, "value",
                            fsy_cli_json_value(c->value, c->value_len, c->absent,
@@ -1065,18 +889,20 @@ s_log_json(const fsy_change_t *c, void *ctx)
 
 static int
 s_log_text(const fsy_cli_t *cli, fsy_store_t *s, const char *scope,
-           const char *doc)
+           const char *doc, bool full)
 {
     /* Two passes: the first sizes the columns, so no value is held. */
-    s_log_t l = {.w_label = 7, .w_site = 4, .w_field = 5};
+    s_log_t l = {
+        .w_label = 7, .w_site = 4, .w_author = 6, .w_field = 5, .full = full};
     int err;
 
     fsy_err_clear();
     err = fsy_store_history(s, scope, doc, s_log_measure, &l);
     if (err != FSY_OK)
         return fsy_cli_fail(cli, err);
-    printf("%-20s  %-*s  %-*s  %-*s  BASES  VALUE\n", "TIME", (int)l.w_label,
-           "VERSION", (int)l.w_site, "SITE", (int)l.w_field, "FIELD");
+    printf("%-20s  %-*s  %-*s  %-*s  %-*s  BASES  VALUE\n", "TIME",
+           (int)l.w_label, "VERSION", (int)l.w_site, "SITE", (int)l.w_author,
+           "AUTHOR", (int)l.w_field, "FIELD");
     fsy_err_clear();
     return fsy_cli_check(cli,
                          fsy_store_history(s, scope, doc, s_log_print, &l));
@@ -1106,6 +932,7 @@ fsy_cmd_log(fsy_cli_t *cli, int argc, char **argv)
     static const struct option opts[] = {
         {"scope", required_argument, NULL, OPT_SCOPE},
         {"json", no_argument, NULL, OPT_JSON},
+        {"full", no_argument, NULL, OPT_FULL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     char scope[FSY_SCOPE_MAX + 1];
@@ -1120,7 +947,7 @@ fsy_cmd_log(fsy_cli_t *cli, int argc, char **argv)
     if (rc == 0 && o.json)
         rc = s_log_all_json(cli, s, scope, o.doc);
     else if (rc == 0)
-        rc = s_log_text(cli, s, scope, o.doc);
+        rc = s_log_text(cli, s, scope, o.doc, o.full);
     fsy_store_close(&s);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * fieldsync CLI — documents as NDJSON: export and import.
+ * fieldsync CLI — documents from NDJSON: import (cmd_export.c writes it).
  *
  * One JSON object a line:
  *
@@ -28,216 +28,11 @@
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 
-enum { OPT_KIND = 256, OPT_SCOPE, OPT_BATCH, OPT_JSON };
+enum { OPT_BATCH = 256, OPT_JSON };
 
 #define S_LINE_MAX ((size_t)4 << 20) /* longest line import accepts */
 #define S_BATCH_DEFAULT 500
 #define S_BATCH_MAX 100000
-
-/* ---- export ------------------------------------------------------------- */
-
-static const char s_export_usage[] =
-    "fieldsync export [--kind K] [--scope S] [-o FILE]";
-static const char s_export_help[] =
-    "Writes the documents this replica holds (deleted ones left out) as\n"
-    "NDJSON, one object a line:\n"
-    "  {\"scope\":..,\"id\":..,\"kind\":..,\"fields\":{NAME: \"text\" | "
-    "{\"base64\":..}},\n"
-    "   \"conflicts\":[NAME, ...]}\n"
-    "Fields carry their current (winning) values; \"conflicts\", present\n"
-    "only when some field has competing values, names those fields.\n"
-    "'fieldsync import' reads the same format.\n"
-    "\n"
-    "  --kind K           only documents of kind K\n"
-    "  --scope S          only documents in scope S\n"
-    "  -o, --output FILE  write to FILE (atomically) instead of stdout\n"
-    "  --json             accepted for symmetry: the output is always JSON\n"
-    "\n"
-    "Example:\n"
-    "  fieldsync export --scope MLI --kind analysis -o mli-analysis.ndjson\n";
-
-typedef struct s_export {
-    FILE *out;
-    size_t n;
-    bool oom;
-    bool io;
-} s_export_t;
-
-static cJSON *
-s_export_fields(const fsy_doc_t *d)
-{
-    cJSON *obj = cJSON_CreateObject();
-    const fsy_head_t *h;
-    bool ok = obj != NULL;
-    size_t i;
-
-    for (i = 0; ok && i < d->n_fields; i++) {
-        h = &d->fields[i].heads[d->fields[i].winner];
-        if (d->fields[i].name[0] == '_' || h->absent)
-            continue;
-        ok = fsy_cli_jadd(
-            obj, d->fields[i].name,
-            fsy_cli_json_value(h->value, h->value_len, false, h->ref));
-    }
-    if (!ok)
-        cJSON_Delete(obj);
-    return ok ? obj : NULL;
-}
-
-/* Names of the fields in conflict; "_deleted" stands for a
- * delete-versus-edit conflict, as in 'fieldsync conflicts'. */
-static cJSON *
-s_export_conflicts(const fsy_doc_t *d)
-{
-    const fsy_field_t *del = fsy_doc_field(d, FSY_FIELD_DELETED);
-    cJSON *arr = cJSON_CreateArray();
-    bool ok = arr != NULL;
-    size_t i;
-
-    if (ok && d->deleted_conflict && (del == NULL || !del->conflict))
-        ok = fsy_cli_jpush(arr, cJSON_CreateString(FSY_FIELD_DELETED));
-    for (i = 0; ok && i < d->n_fields; i++)
-        if (d->fields[i].conflict)
-            ok = fsy_cli_jpush(arr, cJSON_CreateString(d->fields[i].name));
-    if (!ok)
-        cJSON_Delete(arr);
-    return ok ? arr : NULL;
-}
-
-static cJSON *
-s_export_doc(const fsy_doc_t *d)
-{
-    cJSON *obj = cJSON_CreateObject();
-    bool ok =
-        fsy_cli_jstr(obj, "scope", d->scope) && fsy_cli_jstr(obj, "id", d->id);
-
-    if (ok && d->kind[0] != '\0')
-        ok = fsy_cli_jstr(obj, "kind", d->kind);
-    if (ok)
-        ok = fsy_cli_jadd(obj, "fields", s_export_fields(d));
-    if (ok && d->n_conflicts > 0)
-        ok = fsy_cli_jadd(obj, "conflicts", s_export_conflicts(d));
-    if (!ok)
-        cJSON_Delete(obj);
-    return ok ? obj : NULL;
-}
-
-static int
-s_export_cb(const fsy_doc_t *d, void *ctx)
-{
-    s_export_t *x = ctx;
-    cJSON *line = s_export_doc(d);
-    char *text = line != NULL ? cJSON_PrintUnformatted(line) : NULL;
-
-    cJSON_Delete(line);
-    if (text == NULL) {
-        x->oom = true;
-        return 1;
-    }
-    x->io = fputs(text, x->out) == EOF || fputc('\n', x->out) == EOF;
-    cJSON_free(text);
-    x->n++;
-    return x->io ? 1 : 0;
-}
-
-static int
-s_export_run(const fsy_cli_t *cli, fsy_store_t *s, const char *kind,
-             const char *scope, s_export_t *x)
-{
-    int err;
-
-    fsy_err_clear();
-    err = fsy_store_each_doc(s, kind, scope, false, s_export_cb, x);
-    if (x->oom)
-        return fsy_cli_oom(cli);
-    if (x->io)
-        return fsy_cli_failf(cli, "cannot write the export: %s",
-                             strerror(errno));
-    return fsy_cli_check(cli, err);
-}
-
-/* To a file: written beside it and renamed only when complete, so a
- * failed export never leaves a truncated file that looks whole. */
-static int
-s_export_to(const fsy_cli_t *cli, fsy_store_t *s, const char *kind,
-            const char *scope, const char *path)
-{
-    s_export_t x = {0};
-    fsy_cli_out_t o;
-    int rc = fsy_cli_out_open(cli, path, &o);
-
-    if (rc != FSY_EXIT_OK)
-        return rc;
-    x.out = o.f;
-    rc = s_export_run(cli, s, kind, scope, &x);
-    if (rc != FSY_EXIT_OK) {
-        fsy_cli_out_abort(&o);
-        return rc;
-    }
-    if ((rc = fsy_cli_out_commit(cli, &o)) == FSY_EXIT_OK)
-        printf("exported %zu document%s to %s\n", x.n, x.n == 1 ? "" : "s",
-               path);
-    return rc;
-}
-
-typedef struct s_export_opts {
-    const char *kind;
-    const char *scope;
-    const char *out;
-} s_export_opts_t;
-
-static int
-s_export_options(fsy_cli_t *cli, int argc, char **argv, s_export_opts_t *o)
-{
-    static const struct option opts[] = {
-        {"kind", required_argument, NULL, OPT_KIND},
-        {"scope", required_argument, NULL, OPT_SCOPE},
-        {"output", required_argument, NULL, 'o'},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int c, rc;
-
-    fsy_cli_getopt_reset();
-    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
-        if (c == OPT_KIND)
-            o->kind = optarg;
-        else if (c == OPT_SCOPE)
-            o->scope = optarg;
-        else if (c == 'o')
-            o->out = optarg;
-        else if (c == 'h')
-            return fsy_cli_help(cli, s_export_help);
-        else if (c != OPT_JSON)
-            return fsy_cli_bad_option(cli, c, argv);
-    }
-    rc = fsy_cli_operands(cli, argc, argv, 0, "no operands");
-    if (rc == 0 && o->kind != NULL)
-        rc = fsy_cli_check(cli, fsy_check_kind(o->kind));
-    if (rc == 0 && o->scope != NULL)
-        rc = fsy_cli_check(cli, fsy_check_scope(o->scope));
-    return rc;
-}
-
-int
-fsy_cmd_export(fsy_cli_t *cli, int argc, char **argv)
-{
-    s_export_opts_t o = {0};
-    s_export_t x = {.out = stdout};
-    fsy_store_t *s = NULL;
-    int rc;
-
-    cli->usage = s_export_usage;
-    rc = s_export_options(cli, argc, argv, &o);
-    if (rc == 0)
-        rc = fsy_cli_open(cli, &s);
-    if (rc == 0 && o.out != NULL)
-        rc = s_export_to(cli, s, o.kind, o.scope, o.out);
-    else if (rc == 0)
-        rc = s_export_run(cli, s, o.kind, o.scope, &x);
-    fsy_store_close(&s);
-    return rc;
-}
 
 /* ---- import ------------------------------------------------------------- */
 
@@ -498,8 +293,13 @@ s_check(s_import_t *x, int err)
 static int
 s_line_parse(s_import_t *x, const cJSON *root, s_line_t *l)
 {
-    static const char *const keys[] = {"scope",     "id",     "kind", "fields",
-                                       "conflicts", "urgent", NULL};
+    /* provenance an export carries is the replica's to say: ignored */
+    static const char *const keys[] = {
+        "scope",   "id",           "kind",
+        "fields",  "conflicts",    "urgent",
+        "created", "created_site", "created_author",
+        "updated", "updated_site", "updated_author",
+        NULL};
     const cJSON *conflicts =
         cJSON_GetObjectItemCaseSensitive(root, "conflicts");
     const cJSON *urgent = cJSON_GetObjectItemCaseSensitive(root, "urgent");

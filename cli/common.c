@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,23 @@ fsy_cli_value_limit(const fsy_cli_t *cli)
     return m == 0 || m > FSY_VALUE_MAX ? FSY_VALUE_MAX : m;
 }
 
+const char *
+fsy_cli_author(const fsy_cli_t *cli)
+{
+    const char *env = getenv("FIELDSYNC_AUTHOR");
+    if (cli->author != NULL)
+        return cli->author;
+    if (cli->cfg.author[0] != '\0')
+        return cli->cfg.author;
+    if (env != NULL && env[0] != '\0')
+        return env;
+    const struct passwd *pw = getpwuid(geteuid());
+    if (pw != NULL && pw->pw_name != NULL &&
+        fsy_check_author(pw->pw_name) == FSY_OK)
+        return pw->pw_name;
+    return "";
+}
+
 int
 fsy_cli_open(const fsy_cli_t *cli, fsy_store_t **out)
 {
@@ -237,6 +255,13 @@ fsy_cli_open(const fsy_cli_t *cli, fsy_store_t **out)
                              cli->db);
     if (err != FSY_OK)
         return fsy_cli_failpath(cli, err, "cannot open replica", cli->db);
+    if (fsy_store_set_author(*out, fsy_cli_author(cli)) != FSY_OK) {
+        fsy_store_close(out);
+        return fsy_cli_badargf(cli,
+                               "%s: give --author NAME or set "
+                               "$FIELDSYNC_AUTHOR",
+                               fsy_errdetail());
+    }
     fsy_store_set_max_value(*out, fsy_cli_value_limit(cli));
     fsy_store_set_max_clock_skew(*out, cli->cfg.max_clock_skew_ms);
     fsy_store_set_write_scopes(*out, cli->cfg.write_scopes);
@@ -386,6 +411,26 @@ fsy_cli_print_oneline(FILE *f, const uint8_t *v, size_t n, bool absent,
         }
         if (v[i] == '\n' || v[i] == '\t')
             fputs(v[i] == '\n' ? "\\n" : " ", f);
+        else if (s_is_control(v + i, len))
+            s_put_escaped(f, v + i, len);
+        else
+            fwrite(v + i, 1, len, f);
+    }
+}
+
+void
+fsy_cli_print_marked(FILE *f, const char *s, const char *on, const char *off)
+{
+    const uint8_t *v = (const uint8_t *)s;
+    size_t n = strlen(s), len;
+    for (size_t i = 0; i < n; i += len) {
+        len = s_seq_len(v[i]);
+        if (i + len > n)
+            return; /* cut inside a character: nothing more to show */
+        if (v[i] == 0x02 || v[i] == 0x03)
+            fputs(v[i] == 0x02 ? on : off, f);
+        else if (v[i] == '\n' || v[i] == '\r' || v[i] == '\t')
+            fputc(' ', f);
         else if (s_is_control(v + i, len))
             s_put_escaped(f, v + i, len);
         else

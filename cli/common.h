@@ -41,10 +41,11 @@
 
 /* One invocation: what main decided before dispatching. */
 typedef struct fsy_cli {
-    const char *cmd;   /* subcommand, for messages: "put", "bundle import" */
-    const char *usage; /* its usage line(s), for usage errors and --help */
-    const char *db;    /* replica path */
-    fsy_config_t cfg;  /* defaults, or loaded from -c CONFIG */
+    const char *cmd;    /* subcommand, for messages: "put", "bundle import" */
+    const char *usage;  /* its usage line(s), for usage errors and --help */
+    const char *db;     /* replica path */
+    const char *author; /* --author, or NULL: see fsy_cli_author() */
+    fsy_config_t cfg;   /* defaults, or loaded from -c CONFIG */
 } fsy_cli_t;
 
 typedef int (*fsy_cmd_fn)(fsy_cli_t *cli, int argc, char **argv);
@@ -56,6 +57,9 @@ int fsy_cmd_put(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_get(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_fetch(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_list(fsy_cli_t *cli, int argc, char **argv);
+int fsy_cmd_search(fsy_cli_t *cli, int argc, char **argv);
+int fsy_cmd_diff(fsy_cli_t *cli, int argc, char **argv);
+int fsy_cmd_changes(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_rm(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_log(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_conflicts(fsy_cli_t *cli, int argc, char **argv);
@@ -123,7 +127,11 @@ int fsy_cli_parse_assign(const fsy_cli_t *cli, const char *opt, const char *arg,
 
 /* ---- the replica -------------------------------------------------------- */
 
-/* Opens cli->db and applies the configured limits. */
+/* Who this invocation's writes are by: --author, else [site] author, else
+ * $FIELDSYNC_AUTHOR, else the login name, else "". Never NULL. */
+const char *fsy_cli_author(const fsy_cli_t *cli);
+
+/* Opens cli->db and applies the configured limits and the author. */
 int fsy_cli_open(const fsy_cli_t *cli, fsy_store_t **out);
 
 /* Largest value this invocation accepts (config, capped by protocol). */
@@ -153,6 +161,10 @@ void fsy_cli_print_value(FILE *f, const uint8_t *v, size_t n, bool absent,
 /* A value on one line, cut after `max` characters. */
 void fsy_cli_print_oneline(FILE *f, const uint8_t *v, size_t n, bool absent,
                            bool ref, size_t max);
+/* Text with marked passages (a search snippet): each byte 0x02 prints `on`,
+ * 0x03 prints `off`; line breaks print as spaces, controls escaped. */
+void fsy_cli_print_marked(FILE *f, const char *s, const char *on,
+                          const char *off);
 /* The winning head of a field. */
 void fsy_cli_print_winner(FILE *f, const fsy_field_t *fld, size_t indent);
 

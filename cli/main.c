@@ -32,15 +32,18 @@ static const s_cmd_t s_cmds[] = {
     {"init", fsy_cmd_init, "create a replica for this site"},
     {"put", fsy_cmd_put, "create a document or update some of its fields"},
     {"get", fsy_cmd_get, "show a document: fields and open conflicts"},
-    {"list", fsy_cmd_list, "list documents, one a line"},
+    {"list", fsy_cmd_list, "list documents, one a line, with filters"},
+    {"search", fsy_cmd_search, "find documents by the words they contain"},
     {"rm", fsy_cmd_rm, "delete a document (at every site)"},
     {"log", fsy_cmd_log, "show a document's history, version by version"},
+    {"diff", fsy_cmd_diff, "compare two versions of a field, line by line"},
     {"conflicts", fsy_cmd_conflicts, "list every open conflict"},
     {"resolve", fsy_cmd_resolve, "settle a conflict on one field"},
     {"vv", fsy_cmd_vv, "show or write this replica's version vector"},
     {"bundle", fsy_cmd_bundle, "export or import changes by file"},
     {"digest", fsy_cmd_digest, "hash of what this replica shows"},
-    {"export", fsy_cmd_export, "write documents as NDJSON"},
+    {"export", fsy_cmd_export, "write documents as NDJSON or CSV"},
+    {"changes", fsy_cmd_changes, "every change in commit order, to follow"},
     {"import", fsy_cmd_import, "create or update documents from NDJSON"},
     {"verify", fsy_cmd_verify, "check the replica for damage"},
     {"status", fsy_cmd_status, "this site and its neighbours' sync state"},
@@ -66,8 +69,10 @@ static const char s_options[] =
     "Global options (before COMMAND):\n"
     "  --db PATH          the replica (else [site] db from CONFIG, else\n"
     "                     $FIELDSYNC_DB, else ./fieldsync.db)\n"
-    "  -c, --config FILE  site configuration (INI: [site] id, db,\n"
+    "  -c, --config FILE  site configuration (INI: [site] id, db, author,\n"
     "                     max_clock_skew; [limits] max_value_bytes)\n"
+    "  --author NAME      who the writes are by (else [site] author, else\n"
+    "                     $FIELDSYNC_AUTHOR, else the login name)\n"
     "  -h, --help         this help; 'fieldsync help COMMAND' for a command\n"
     "  -V, --version      print the version\n"
     "\n"
@@ -135,6 +140,7 @@ s_globals(fsy_cli_t *cli, int argc, char **argv, const char **db,
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"config", required_argument, NULL, 'c'},
+        {"author", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
@@ -148,6 +154,8 @@ s_globals(fsy_cli_t *cli, int argc, char **argv, const char **db,
             *db = optarg;
         else if (c == 'c')
             *config = optarg;
+        else if (c == 'a')
+            cli->author = optarg;
         else if (c == 'h' || c == 'V')
             break;
         else

@@ -143,7 +143,8 @@ s_validate_content(const fsy_change_t *c)
     if ((rc = s_validate_version(&c->version, "change")) != FSY_OK ||
         (rc = fsy_check_scope(c->scope)) != FSY_OK ||
         (rc = fsy_check_doc_id(c->doc)) != FSY_OK ||
-        (rc = fsy_check_field(c->field, true)) != FSY_OK)
+        (rc = fsy_check_field(c->field, true)) != FSY_OK ||
+        (rc = fsy_check_author(c->author)) != FSY_OK)
         return rc;
     if (c->absent && (c->value != NULL || c->value_len != 0))
         return fsy_err_set(FSY_EINVAL, "absent value carries bytes");

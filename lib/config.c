@@ -86,6 +86,13 @@ s_site_key(s_parse_t *p, const char *key, const char *value)
             return 0;
         }
         snprintf(cfg->site_id, sizeof cfg->site_id, "%s", value);
+    } else if (strcmp(key, "author") == 0) {
+        if (value[0] == '\0' || fsy_check_author(value) != FSY_OK) {
+            snprintf(p->why, sizeof p->why, "[site] author: %s",
+                     value[0] == '\0' ? "empty" : fsy_errdetail());
+            return 0;
+        }
+        snprintf(cfg->author, sizeof cfg->author, "%s", value);
     } else if (strcmp(key, "db") == 0) {
         if (value[0] == '\0' || strlen(value) >= sizeof cfg->db) {
             snprintf(p->why, sizeof p->why, "[site] db: empty or too long");

@@ -167,6 +167,13 @@ s_check_text(const char *what, const char *s, size_t max)
 }
 
 int
+fsy_check_author(const char *author)
+{
+    return author[0] == '\0' ? FSY_OK
+                             : s_check_text("author", author, FSY_AUTHOR_MAX);
+}
+
+int
 fsy_check_doc_id(const char *doc)
 {
     return s_check_text("document id", doc, FSY_DOC_MAX);

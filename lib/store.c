@@ -4,7 +4,7 @@
  * store_read.c (reading), store_apply.c (every change into the replica)
  * and store_write.c (this site's own writes).
  *
- * Tables (schema version 5; s_migrate() upgrades older replicas):
+ * Tables (schema version 7; s_migrate() upgrades older replicas):
  *
  *   meta        key/value: site, incarnation, clock (persisted hlc)
  *   origins     (site, incarnation) -> small local row id
@@ -30,6 +30,9 @@
  *               (store_roster.c)
  *   displaced   this site's changes set aside while it recovers from a
  *               restore: the rows of `changes` as they were (store_recover.c)
+ *   doc_counts  documents visible and conflicts open, kept by triggers
+ *   doc_meta    per document: a row id, its first and latest change
+ *   doc_text    FTS5 index of the documents' text (store_query.c reads it)
  *
  * Invariants, all kept inside one transaction per call:
  *  - vv[(scope, origin)] = n exactly when changes 1..n of that stream are in
@@ -72,8 +75,8 @@ static const char *const s_sql[ST__COUNT] = {
                   "ON CONFLICT(scope, origin) DO UPDATE SET seq = excluded.seq",
     [ST_CHANGE_INS] =
         "INSERT INTO changes(scope, origin, seq, hlc, doc, field, value, "
-        "bases, txn_end, checksum, ref) "
-        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+        "bases, txn_end, checksum, ref, author) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
     [ST_CHANGE_BY_ID] = "SELECT lseq, hlc, doc, field, checksum FROM changes "
                         "WHERE scope = ?1 AND origin = ?2 AND seq = ?3",
     [ST_SUPERSEDED_INS] =
@@ -89,7 +92,8 @@ static const char *const s_sql[ST__COUNT] = {
         "INSERT INTO heads(lseq, scope, doc, field) VALUES(?1, ?2, ?3, ?4)",
     [ST_DOC_HEADS] =
         "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
-        "c.value IS NULL, c.ref FROM heads h JOIN changes c ON c.lseq = h.lseq "
+        "c.value IS NULL, c.ref, c.author FROM heads h "
+        "JOIN changes c ON c.lseq = h.lseq "
         "JOIN origins o ON o.id = c.origin "
         "WHERE h.scope = ?1 AND h.doc = ?2 ORDER BY h.field",
     [ST_DOC_UPSERT] =
@@ -131,6 +135,10 @@ static const char *const s_sql[ST__COUNT] = {
         "WHERE scope = ?1 AND origin = ?2 AND seq = ?3)",
     [ST_URGENT_PRUNE] = "DELETE FROM urgent WHERE created_ms < ?1 OR "
                         "id <= (SELECT max(id) FROM urgent) - ?2",
+    [ST_INDEX_DROP] = "DELETE FROM doc_text WHERE rowid = (SELECT id FROM "
+                      "doc_meta WHERE scope = ?1 AND doc = ?2)",
+    [ST_INDEX_META] = FSY_SQ_INDEX_META(FSY_SQ_INDEX_W1),
+    [ST_INDEX_TEXT] = FSY_SQ_INDEX_TEXT(FSY_SQ_INDEX_W1),
 };
 
 static const char s_schema[] =
@@ -229,6 +237,23 @@ static const char s_schema_counts[] =
     "CREATE TRIGGER docs_counted_out AFTER DELETE ON docs BEGIN"
     "  UPDATE doc_counts SET visible = visible - old.visible,"
     "  conflicts = conflicts - old.n_conflicts; END;";
+
+/* Version 7: search and provenance. changes.author is who wrote a change
+ * (NULL: not recorded, as for every change written before). doc_meta gives
+ * each document a row id for the text index and the log positions of its
+ * first and latest change (created and updated, by whom); doc_text is the
+ * FTS5 index of its text values. Built here for every document by the same
+ * statements a refresh runs for one (store_internal.h). Diacritics are
+ * folded: "deplaces" finds "déplacés". */
+static const char s_schema_search[] =
+    "ALTER TABLE changes ADD COLUMN author TEXT;"
+    "ALTER TABLE displaced ADD COLUMN author TEXT;"
+    "CREATE TABLE doc_meta(id INTEGER PRIMARY KEY, scope TEXT NOT NULL,"
+    "  doc TEXT NOT NULL, created_lseq INTEGER NOT NULL,"
+    "  updated_lseq INTEGER NOT NULL, UNIQUE(scope, doc));"
+    "CREATE VIRTUAL TABLE doc_text USING fts5(title, body,"
+    "  tokenize = 'unicode61 remove_diacritics 2');" FSY_SQ_INDEX_META(
+        "1") ";" FSY_SQ_INDEX_TEXT("1") ";";
 
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =
@@ -477,6 +502,25 @@ s_configure(fsy_store_t *s)
                           " WITHOUT ROWID;");
 }
 
+/* fsy_text(value, ref): the value as text for the search index, or NULL
+ * when it is absent, an attachment reference or not UTF-8 text (binary
+ * values are not searched). */
+static void
+s_sql_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const uint8_t *v = sqlite3_value_blob(argv[0]);
+    size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+        sqlite3_value_int(argv[1]) != 0 ||
+        (n > 0 && (memchr(v, 0, n) != NULL || !fsy_utf8_valid(v, n)))) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_text(ctx, n > 0 ? (const char *)v : "", (int)n,
+                        SQLITE_TRANSIENT);
+}
+
 static int
 s_open_db(fsy_store_t *s, int flags)
 {
@@ -490,7 +534,10 @@ s_open_db(fsy_store_t *s, int flags)
      * another process's checkpoint, and must wait for it, not fail. */
     sqlite3_busy_timeout(s->db, FSY_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(s->db, 1);
-    return FSY_OK;
+    rc = sqlite3_create_function_v2(s->db, "fsy_text", 2,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                    s_sql_text, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? FSY_OK : fsy_sq_err(s, rc, s->path);
 }
 
 /* Looks up (or creates) the local row id of an origin. */
@@ -578,6 +625,8 @@ s_migrate(fsy_store_t *s, int version)
         rc = fsy_sq_exec(s, s_schema_roster);
     if (rc == FSY_OK && version < 6)
         rc = fsy_sq_exec(s, s_schema_counts);
+    if (rc == FSY_OK && version < 7)
+        rc = fsy_sq_exec(s, s_schema_search);
     char ver[32];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d;", FSY_SCHEMA_VERSION);
     if (rc == FSY_OK)
@@ -644,6 +693,7 @@ s_init_schema(fsy_store_t *s, const char *site)
         (rc = fsy_sq_exec(s, s_schema_recovery)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_roster)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_counts)) != FSY_OK ||
+        (rc = fsy_sq_exec(s, s_schema_search)) != FSY_OK ||
         (rc = fsy_sq_exec(s, ver)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||
@@ -743,6 +793,15 @@ void
 fsy_store_set_write_scopes(fsy_store_t *s, const char *list)
 {
     snprintf(s->write_scopes, sizeof s->write_scopes, "%s", list ? list : "");
+}
+
+int
+fsy_store_set_author(fsy_store_t *s, const char *author)
+{
+    int rc = fsy_check_author(author);
+    if (rc == FSY_OK)
+        snprintf(s->author, sizeof s->author, "%s", author);
+    return rc;
 }
 
 void

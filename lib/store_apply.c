@@ -241,6 +241,8 @@ s_insert_change(fsy_store_t *s, const fsy_change_t *c, int64_t origin_id,
     sqlite3_bind_int(st, 9, c->txn_end ? 1 : 0);
     sqlite3_bind_blob(st, 10, c->checksum, FSY_CHECKSUM_LEN, SQLITE_STATIC);
     sqlite3_bind_int(st, 11, c->ref ? 1 : 0);
+    if (c->author[0] != '\0')
+        sqlite3_bind_text(st, 12, c->author, -1, SQLITE_STATIC);
     rc = fsy_sq_step_done(s, st, "storing a change");
     free(bases);
     if (rc == FSY_OK)
@@ -485,7 +487,31 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     return FSY_OK;
 }
 
-/* Recomputes the derived docs row of one document. */
+/* Runs one of the search index statements for (scope, doc). */
+static int
+s_index_step(fsy_store_t *s, enum fsy_stmt_id id, const char *scope,
+             const char *doc)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, id);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    return fsy_sq_step_done(s, st, "updating the search index");
+}
+
+/* The document's search rows again, after its docs row (store.c, schema
+ * 7): in the same transaction as the change, so the index never lags. */
+static int
+s_index_doc(fsy_store_t *s, const char *scope, const char *doc)
+{
+    int rc = s_index_step(s, ST_INDEX_DROP, scope, doc);
+    if (rc == FSY_OK)
+        rc = s_index_step(s, ST_INDEX_META, scope, doc);
+    return rc == FSY_OK ? s_index_step(s, ST_INDEX_TEXT, scope, doc) : rc;
+}
+
+/* Recomputes the derived docs row of one document, and its search rows. */
 static int
 s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc)
 {
@@ -511,7 +537,7 @@ s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc)
     sqlite3_bind_int64(st, 6, (int64_t)v->updated_hlc);
     rc = fsy_sq_step_done(s, st, "updating a document");
     fsy_doc_free(&d);
-    return rc;
+    return rc == FSY_OK ? s_index_doc(s, scope, doc) : rc;
 }
 
 /* Rebuilding, first pass: every logged change of the document is a head. */

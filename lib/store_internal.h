@@ -43,6 +43,9 @@ enum fsy_stmt_id {
     ST_BLOB_FETCH,
     ST_URGENT_ADD,
     ST_URGENT_PRUNE,
+    ST_INDEX_DROP,
+    ST_INDEX_META,
+    ST_INDEX_TEXT,
     ST__COUNT
 };
 
@@ -60,6 +63,7 @@ struct fsy_store {
     size_t max_value;
     char write_scopes[256]; /* "" = all */
     uint64_t max_skew_ms;
+    char author[FSY_AUTHOR_MAX + 1]; /* of this handle's writes */
     fsy_wallclock_fn wall;
     void *wall_ctx;
     bool in_group;       /* fsy_store_begin() transaction open */
@@ -179,12 +183,12 @@ int fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
 /*
  * Reads a change from a row of
  *   SELECT scope, seq, hlc, doc, field, value, bases, txn_end, checksum,
- *          site, incarnation, lseq, ref ...
+ *          site, incarnation, lseq, ref, author ...
  * (the column list of FSY_SQ_CHANGE_COLS).
  */
 #define FSY_SQ_CHANGE_COLS                                                     \
     "c.scope, c.seq, c.hlc, c.doc, c.field, c.value, c.bases, c.txn_end, "     \
-    "c.checksum, o.site, o.incarnation, c.lseq, c.ref"
+    "c.checksum, o.site, o.incarnation, c.lseq, c.ref, c.author"
 #define FSY_SQ_CHANGE_FROM "changes c JOIN origins o ON o.id = c.origin"
 int fsy_sq_row_change(sqlite3_stmt *st, fsy_change_t *out);
 
@@ -192,6 +196,43 @@ int fsy_sq_row_change(sqlite3_stmt *st, fsy_change_t *out);
  * log position to cb, then finalizes st; cb's non-zero return stops. */
 int fsy_sq_log_rows(fsy_store_t *s, sqlite3_stmt *st, fsy_log_cb cb, void *ctx,
                     const char *what);
+
+/*
+ * The search index (schema 7): doc_meta (a document's first and latest
+ * change) and doc_text (FTS5 over its text values), derived like docs rows.
+ * One definition serves a document's refresh (store_apply.c, W selects it
+ * by ?1 scope, ?2 doc) and the migration that builds the index for every
+ * document (store.c, W "1"), so both produce the same index. Text is every
+ * head's value that is UTF-8 text (fsy_text(), store.c): both sides of an
+ * open conflict are found. Field "title" has its own column (ranked
+ * higher); reserved fields are not text.
+ */
+#define FSY_SQ_INDEX_W1 "d.scope = ?1 AND d.doc = ?2"
+#define FSY_SQ_INDEX_META(W)                                                   \
+    "INSERT INTO doc_meta(scope, doc, created_lseq, updated_lseq) "            \
+    "SELECT d.scope, d.doc, coalesce((SELECT c.lseq FROM changes c "           \
+    "WHERE c.scope = d.scope AND c.doc = d.doc ORDER BY c.hlc, c.lseq "        \
+    "LIMIT 1), 0), coalesce((SELECT h.lseq FROM heads h JOIN changes c ON "    \
+    "c.lseq = h.lseq JOIN origins o ON o.id = c.origin WHERE h.scope = "       \
+    "d.scope AND h.doc = d.doc ORDER BY c.hlc DESC, o.site DESC, "             \
+    "o.incarnation DESC, c.seq DESC LIMIT 1), 0) FROM docs d WHERE " W         \
+    " ON CONFLICT(scope, doc) DO UPDATE SET created_lseq = "                   \
+    "excluded.created_lseq, updated_lseq = excluded.updated_lseq"
+#define FSY_SQ_INDEX_VALUES(COND)                                              \
+    "(SELECT group_concat(t, char(10)) FROM (SELECT fsy_text(c.value, c.ref) " \
+    "AS t FROM heads h JOIN changes c ON c.lseq = h.lseq WHERE h.scope = "     \
+    "d.scope AND h.doc = d.doc AND " COND " ORDER BY h.field, h.lseq) "        \
+    "WHERE t IS NOT NULL)"
+/* clang-format off: SQL text reads better as written */
+#define FSY_SQ_INDEX_TITLE FSY_SQ_INDEX_VALUES("h.field = 'title'")
+#define FSY_SQ_INDEX_BODY                                                      \
+    FSY_SQ_INDEX_VALUES("h.field <> 'title' AND substr(h.field, 1, 1) <> '_'")
+#define FSY_SQ_INDEX_TEXT(W)                                                   \
+    "INSERT INTO doc_text(rowid, title, body) SELECT "                         \
+    "m.id, " FSY_SQ_INDEX_TITLE ", " FSY_SQ_INDEX_BODY                         \
+    " FROM docs d JOIN doc_meta m ON m.scope = d.scope AND m.doc = d.doc "     \
+    "WHERE d.visible = 1 AND " W
+/* clang-format on */
 
 /* Copies at most max bytes of a text column into a NUL-terminated buffer. */
 void fsy_sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t size);

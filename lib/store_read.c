@@ -40,6 +40,7 @@ fsy_sq_row_change(sqlite3_stmt *st, fsy_change_t *c)
     c->absent = sqlite3_column_type(st, 5) == SQLITE_NULL;
     c->txn_end = sqlite3_column_int(st, 7) != 0;
     c->ref = sqlite3_column_int(st, 12) != 0;
+    fsy_sq_col_text(st, 13, c->author, sizeof c->author);
     fsy_sq_col_text(st, 9, c->version.origin.site,
                     sizeof c->version.origin.site);
     c->version.origin.incarnation = (uint64_t)sqlite3_column_int64(st, 10);
@@ -126,6 +127,7 @@ s_field_add_head(fsy_field_t *f, sqlite3_stmt *st)
     h->version.seq = (uint64_t)sqlite3_column_int64(st, 4);
     h->absent = sqlite3_column_int(st, 6) != 0;
     h->ref = sqlite3_column_int(st, 7) != 0;
+    fsy_sq_col_text(st, 8, h->author, sizeof h->author);
     if (h->absent)
         return FSY_OK;
     return s_col_blob(st, 5, &h->value, &h->value_len);

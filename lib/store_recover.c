@@ -133,8 +133,18 @@ s_own_streams(fsy_store_t *s, s_own_stream_t **out, size_t *n)
 #define S_TAIL " WHERE scope = ?1 AND origin = ?2 AND seq > ?3"
 static const char s_sql_displace[] =
     "INSERT INTO displaced(lseq, scope, origin, seq, hlc, doc, field, value,"
-    " bases, txn_end, checksum, ref) SELECT lseq, scope, origin, seq, hlc,"
-    " doc, field, value, bases, txn_end, checksum, ref FROM changes" S_TAIL;
+    " bases, txn_end, checksum, ref, author) SELECT lseq, scope, origin,"
+    " seq, hlc, doc, field, value, bases, txn_end, checksum, ref, author"
+    " FROM changes" S_TAIL;
+/* The change feed's epoch (query.h, fsy_store_feed): positions from the
+ * first one set aside on may be given out again, so cursors of earlier
+ * epochs resume at most from just before it. */
+static const char s_sql_feed_epoch[] =
+    "INSERT INTO meta(key, value) VALUES('feed_epoch', 1) ON CONFLICT(key) "
+    "DO UPDATE SET value = value + 1;"
+    "INSERT INTO meta(key, value) SELECT 'feed_floor', "
+    "coalesce(min(lseq), 1) - 1 FROM displaced WHERE true "
+    "ON CONFLICT(key) DO UPDATE SET value = min(value, excluded.value);";
 static const char s_sql_touch[] =
     "INSERT OR IGNORE INTO temp.touched(scope, doc)"
     " SELECT DISTINCT scope, doc FROM changes" S_TAIL;
@@ -203,6 +213,8 @@ fsy_store_recover_begin(fsy_store_t *s, fsy_recovery_t *out)
         rc = fsy_sq_exec(s, "UPDATE meta SET value = min(value, (SELECT "
                             "coalesce(max(lseq), 0) FROM changes)) WHERE "
                             "key = 'verified_lseq'");
+    if (rc == FSY_OK) /* change feeds resume below what was set aside */
+        rc = fsy_sq_exec(s, s_sql_feed_epoch);
     fsy_origin_t old = s->origin;
     rc = fsy_sq_txn_end(s, rc);
     int id_rc = fsy_sq_load_identity(s); /* the new one, or still the old */

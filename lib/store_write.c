@@ -68,6 +68,7 @@ s_local_add(s_local_txn_t *t, const char *field, const uint8_t *value,
     snprintf(c->scope, sizeof c->scope, "%s", t->scope);
     snprintf(c->doc, sizeof c->doc, "%s", t->doc);
     snprintf(c->field, sizeof c->field, "%s", field);
+    memcpy(c->author, t->s->author, sizeof c->author);
     c->absent = absent;
     if (!absent && len > 0) {
         if ((c->value = malloc(len)) == NULL)

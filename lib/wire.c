@@ -135,6 +135,9 @@ s_enc_change(s_batch_enc_t *e, const fsy_change_t *all, size_t i,
         (int64_t)c->version.hlc - (prev ? (int64_t)prev->version.hlc : 0);
     m->has_hlc_delta = m->hlc_delta != 0;
     m->doc = prev && strcmp(prev->doc, c->doc) == 0 ? NULL : (char *)c->doc;
+    m->author = strcmp(prev ? prev->author : "", c->author) == 0
+                    ? NULL
+                    : (char *)c->author;
     m->field = fresh ? (char *)c->field : NULL;
     m->has_field_ref = !fresh;
     m->field_ref = fi;

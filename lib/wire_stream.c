@@ -38,6 +38,11 @@ s_dec_ids(fsy_batch_parser_t *p, const Fieldsync__Change *m,
         rc = fsy_wire_copy_str(c->doc, sizeof c->doc, m->doc, "document id");
     else if (rc == FSY_OK)
         memcpy(c->doc, prev->doc, sizeof c->doc);
+    if (rc == FSY_OK && m->author != NULL)
+        rc =
+            fsy_wire_copy_str(c->author, sizeof c->author, m->author, "author");
+    else if (rc == FSY_OK && prev != NULL)
+        memcpy(c->author, prev->author, sizeof c->author);
     return rc;
 }
 

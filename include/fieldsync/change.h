@@ -51,6 +51,9 @@ typedef struct fsy_version {
  * reference (fieldsync/attachment.h), not the field's bytes. `txn_end` marks
  * the last change of a local transaction: changes of one transaction are
  * consecutive seqs of one (origin, scope) and always travel together.
+ * `author` says who wrote it ("" if not recorded): provenance, not part of
+ * the change's identity or checksum, so a change relayed by a site too old
+ * to carry authors arrives the same change, only without its author.
  */
 typedef struct fsy_change {
     fsy_version_t version;
@@ -65,6 +68,7 @@ typedef struct fsy_change {
     size_t n_bases;
     bool txn_end;
     uint8_t checksum[FSY_CHECKSUM_LEN];
+    char author[FSY_AUTHOR_MAX + 1];
 } fsy_change_t;
 
 /* A growable array of changes; owns every change in it. */

@@ -87,8 +87,9 @@ enum { FSY_LOG_DEBUG = 0, FSY_LOG_INFO, FSY_LOG_WARN, FSY_LOG_ERROR };
 extern const char *const fsy_log_level_names[4];
 
 typedef struct fsy_config {
-    char site_id[FSY_SITE_MAX + 1]; /* "" if not set */
-    char db[4096];                  /* "" if not set */
+    char site_id[FSY_SITE_MAX + 1];  /* "" if not set */
+    char db[4096];                   /* "" if not set */
+    char author[FSY_AUTHOR_MAX + 1]; /* [site] author of writes, "" unset */
     uint64_t max_clock_skew_ms;
     size_t max_value_bytes;
     uint64_t max_attachment_bytes; /* largest file `put --attach` stores */

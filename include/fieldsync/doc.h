@@ -24,6 +24,7 @@ typedef struct fsy_head {
     fsy_version_t version;
     bool absent;
     bool ref; /* value is an attachment reference (fieldsync/attachment.h) */
+    char author[FSY_AUTHOR_MAX + 1]; /* who wrote it, "" if not recorded */
     uint8_t *value;
     size_t value_len;
 } fsy_head_t;

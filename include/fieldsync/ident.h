@@ -16,11 +16,12 @@
 extern "C" {
 #endif
 
-#define FSY_SITE_MAX 32  /* bytes; [a-z0-9_-], starts with a letter */
-#define FSY_SCOPE_MAX 32 /* bytes; [A-Za-z0-9_-] */
-#define FSY_DOC_MAX 128  /* bytes of UTF-8, no control characters */
-#define FSY_FIELD_MAX 64 /* bytes of UTF-8, no '=', no controls */
-#define FSY_KIND_MAX 32  /* bytes; [a-z0-9_-] */
+#define FSY_SITE_MAX 32   /* bytes; [a-z0-9_-], starts with a letter */
+#define FSY_SCOPE_MAX 32  /* bytes; [A-Za-z0-9_-] */
+#define FSY_DOC_MAX 128   /* bytes of UTF-8, no control characters */
+#define FSY_FIELD_MAX 64  /* bytes of UTF-8, no '=', no controls */
+#define FSY_KIND_MAX 32   /* bytes; [a-z0-9_-] */
+#define FSY_AUTHOR_MAX 64 /* bytes of UTF-8: who wrote a change */
 
 /* Reserved fields (user field names may not start with '_'). */
 #define FSY_FIELD_KIND "_kind"
@@ -42,6 +43,10 @@ int fsy_check_scope(const char *scope);
 
 /* Kind: 1..FSY_KIND_MAX bytes of [a-z0-9_-], starting with a letter. */
 int fsy_check_kind(const char *kind);
+
+/* Author: "" (none recorded), or 1..FSY_AUTHOR_MAX bytes of UTF-8 without
+ * control characters: "A. Traoré", "jmac-gao". */
+int fsy_check_author(const char *author);
 
 /* Document id: 1..FSY_DOC_MAX bytes of UTF-8 without control characters. */
 int fsy_check_doc_id(const char *doc);

@@ -35,7 +35,7 @@
 extern "C" {
 #endif
 
-#define FSY_SCHEMA_VERSION 6
+#define FSY_SCHEMA_VERSION 7
 
 typedef struct fsy_store fsy_store_t;
 
@@ -78,6 +78,11 @@ void fsy_store_set_max_value(fsy_store_t *s, size_t bytes);
  * a change its parent would refuse. The list is copied.
  */
 void fsy_store_set_write_scopes(fsy_store_t *s, const char *list);
+
+/* Who this handle's writes are by (recorded on every change it writes):
+ * "" for none (the default). FSY_EINVAL if not a valid author
+ * (fsy_check_author), and the handle keeps its previous author. */
+int fsy_store_set_author(fsy_store_t *s, const char *author);
 
 /* How far a received clock may pull ours ahead of wall time (default 1 h). */
 void fsy_store_set_max_clock_skew(fsy_store_t *s, uint64_t ms);

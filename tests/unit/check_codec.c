@@ -114,8 +114,13 @@ s_sample(fsy_change_list_t *l)
     s_add_base(c, tu_version(T0 + 7, "juba", INC_JUBA, 1));
     s_add_base(c, tu_version(T0 + 8, "gao", INC_GAO, 2));
 
-    for (size_t i = 0; i < l->n; i++)
+    /* authors: two the same, then none, then another, then the same */
+    static const char *const authors[] = {
+        "A. Traor\xc3\xa9", "A. Traor\xc3\xa9", "", "M. Diallo", "M. Diallo"};
+    for (size_t i = 0; i < l->n; i++) {
+        snprintf(l->v[i].author, sizeof l->v[i].author, "%s", authors[i % 5]);
         fsy_change_seal(&l->v[i]);
+    }
 }
 
 static void
@@ -150,6 +155,7 @@ s_assert_change_eq(const fsy_change_t *a, const fsy_change_t *b, size_t i)
         s_assert_version_eq(&a->bases[k], &b->bases[k], "base", k);
     ck_assert_msg(a->txn_end == b->txn_end, "change %zu: txn_end", i);
     ck_assert_mem_eq(a->checksum, b->checksum, FSY_CHECKSUM_LEN);
+    ck_assert_str_eq(a->author, b->author);
 }
 
 static void
@@ -1456,6 +1462,16 @@ v_unknown_reserved(fsy_change_t *c)
     snprintf(c->field, sizeof c->field, "_note");
 }
 static void
+v_author_control(fsy_change_t *c)
+{
+    snprintf(c->author, sizeof c->author, "A. Traor\x1b[2J");
+}
+static void
+v_author_named(fsy_change_t *c)
+{
+    snprintf(c->author, sizeof c->author, "Aminata Traor\xc3\xa9");
+}
+static void
 v_bad_scope(fsy_change_t *c)
 {
     snprintf(c->scope, sizeof c->scope, "MLI/north");
@@ -1488,6 +1504,11 @@ static const struct {
     int want;
 } s_validate_rows[] = {
     {"valid change", v_none, true, FSY_OK},
+    {"an author", v_author_named, true, FSY_OK},
+    {"an author with a terminal escape", v_author_control, true, FSY_EINVAL},
+    /* provenance, not identity: a relay too old to carry it changes no
+     * checksum (change.h) */
+    {"an author added after sealing", v_author_named, false, FSY_OK},
     {"_deleted = 1", v_deleted_one, true, FSY_OK},
     {"_deleted absent", v_deleted_absent, true, FSY_OK},
     {"_deleted = 0", v_deleted_zero, true, FSY_EINVAL},

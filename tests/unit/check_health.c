@@ -493,6 +493,8 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
             "DROP TABLE delivery; DROP TABLE displaced; DROP TABLE couriers;"
             "DROP TRIGGER docs_counted_in; DROP TRIGGER docs_counted_up;"
             "DROP TRIGGER docs_counted_out; DROP TABLE doc_counts;"
+            "ALTER TABLE changes DROP COLUMN author;"
+            "DROP TABLE doc_meta; DROP TABLE doc_text;"
             "PRAGMA user_version=1;",
             NULL, NULL, NULL),
         SQLITE_OK);

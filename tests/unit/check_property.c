@@ -9,11 +9,14 @@
  * Seeds are fixed so a failure reproduces; FSY_PROPERTY_SEEDS and
  * FSY_PROPERTY_OPS make the run longer (e.g. for a soak in bench/).
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "fieldsync/query.h"
 #include "testutil.h"
 
 #define N_SITES 4
@@ -330,6 +333,117 @@ s_assert_logs_equal(world_t *w)
     fsy_change_list_clear(&ref);
 }
 
+/* ---- the search index, checked against the documents themselves ---- */
+
+static const char *const s_words[] = {"draft", "under", "review", "endorsed",
+                                      "final"};
+
+typedef struct idset {
+    char *v[256];
+    size_t n;
+} idset_t;
+
+static void
+s_idset_add(idset_t *set, const char *scope, const char *id)
+{
+    ck_assert_uint_lt(set->n, 256);
+    char buf[160];
+    snprintf(buf, sizeof buf, "%s/%s", scope, id);
+    set->v[set->n++] = strdup(buf);
+}
+
+static int
+s_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The set as one sorted, comma-separated string (freed by the caller). */
+static char *
+s_idset_text(idset_t *set)
+{
+    qsort(set->v, set->n, sizeof set->v[0], s_strcmp);
+    size_t len = 1;
+    for (size_t i = 0; i < set->n; i++)
+        len += strlen(set->v[i]) + 1;
+    char *t = calloc(1, len);
+    for (size_t i = 0; i < set->n; i++) {
+        strcat(t, set->v[i]);
+        strcat(t, ",");
+        free(set->v[i]);
+    }
+    set->n = 0;
+    return t;
+}
+
+/* Whether text value v holds word w as a whole token, ignoring case. */
+static bool
+s_has_word(const uint8_t *v, size_t n, const char *w)
+{
+    size_t wl = strlen(w);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && (isalnum(v[j]) || v[j] >= 0x80))
+            j++;
+        if (j - i == wl && strncasecmp((const char *)v + i, w, wl) == 0)
+            return true;
+        i = j + 1;
+    }
+    return false;
+}
+
+typedef struct brute {
+    const char *word;
+    idset_t *set;
+} brute_t;
+
+/* The expected hits: a visible document with the word in any head of a
+ * user field (both sides of a conflict are searched). */
+static int
+s_brute_doc(const fsy_doc_t *d, void *ctx)
+{
+    brute_t *b = ctx;
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const fsy_field_t *f = &d->fields[i];
+        for (size_t k = 0; f->name[0] != '_' && k < f->n_heads; k++) {
+            const fsy_head_t *h = &f->heads[k];
+            if (!h->absent && !h->ref &&
+                s_has_word(h->value, h->value_len, b->word)) {
+                s_idset_add(b->set, d->scope, d->id);
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+s_hit_doc(const fsy_hit_t *h, void *ctx)
+{
+    s_idset_add(ctx, h->doc->scope, h->doc->id);
+    return 0;
+}
+
+/* Every word of the vocabulary finds exactly the documents holding it. */
+static void
+s_assert_index_exact(world_t *w, int k)
+{
+    static idset_t want, got;
+    for (size_t i = 0; i < sizeof s_words / sizeof s_words[0]; i++) {
+        brute_t b = {.word = s_words[i], .set = &want};
+        ck_ok(
+            fsy_store_each_doc(w->site[k], NULL, NULL, false, s_brute_doc, &b));
+        fsy_query_t q = {.text = s_words[i]};
+        ck_ok(fsy_store_query(w->site[k], &q, s_hit_doc, &got));
+        char *tw = s_idset_text(&want), *tg = s_idset_text(&got);
+        ck_assert_msg(strcmp(tw, tg) == 0,
+                      "seed %" PRIu64 ", %s: '%s' should find %s, found %s",
+                      w->seed, s_sites[k], s_words[i], tw, tg);
+        free(tw);
+        free(tg);
+    }
+}
+
 static void
 s_assert_converged(world_t *w)
 {
@@ -349,6 +463,8 @@ s_assert_converged(world_t *w)
         fsy_verify_report_t r;
         ck_ok(fsy_store_verify(w->site[k], &r));
     }
+    for (int k = 0; k < N_SITES; k++)
+        s_assert_index_exact(w, k);
     s_assert_logs_equal(w);
 }
 
@@ -368,6 +484,8 @@ s_run(uint64_t seed, int ops)
             s_random_op(&w, (int)(s_rand() % N_SITES));
         }
     }
+    for (int i = 0; i < N_SITES; i++) /* mid-way: deliveries partial */
+        s_assert_index_exact(&w, i);
     s_settle(&w);
     s_assert_converged(&w);
     for (int i = 0; i < N_SITES; i++)
