@@ -3,6 +3,7 @@
  * references, and writing a field out for `get --field F -o FILE`.
  */
 #include "common.h"
+#include "fieldsync/doc_json.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -32,20 +33,7 @@ fsy_cli_print_ref(FILE *f, const uint8_t *v, size_t n)
 cJSON *
 fsy_cli_json_ref(const uint8_t *v, size_t n)
 {
-    fsy_ref_t ref;
-    char hex[65];
-    cJSON *root = cJSON_CreateObject(), *a = cJSON_CreateObject();
-    bool ok = root != NULL && a != NULL &&
-              fsy_ref_parse(v, n, &ref) == FSY_OK &&
-              fsy_cli_jstr(a, "name", ref.name) &&
-              fsy_cli_jnum(a, "size", (double)ref.size) &&
-              fsy_cli_jstr(a, "type", ref.type) &&
-              fsy_cli_jstr(a, "hash", fsy_ref_hash_hex(ref.hash, hex));
-    if (ok)
-        return fsy_cli_jadd(root, "attachment", a) ? root : NULL;
-    cJSON_Delete(a);
-    cJSON_Delete(root);
-    return NULL;
+    return fsy_value_json(v, n, false, true);
 }
 
 uint64_t

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "fieldsync/error.h"
-#include "fieldsync/feed_json.h"
+#include "fieldsync/doc_json.h"
 #include "fieldsync/query.h"
 
 enum { OPT_SINCE = 256, OPT_FOLLOW, OPT_LIMIT, OPT_JSON };

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fieldsync/doc_json.h"
 #include "fieldsync/error.h"
 #include "query_opts.h"
 
@@ -45,60 +46,6 @@ s_title(const fsy_doc_t *d)
                    fsy_cli_is_text(h->value, h->value_len)
                ? h
                : NULL;
-}
-
-/* ---- JSON --------------------------------------------------------------- */
-
-/* The snippet without its match marks, and the matched words. */
-static bool
-s_json_snippet(cJSON *obj, const char *snip)
-{
-    size_t n = strlen(snip), o = 0;
-    char *plain = malloc(n + 1), *word = malloc(n + 1);
-    cJSON *matches = cJSON_CreateArray();
-    bool ok = plain != NULL && word != NULL && matches != NULL;
-    for (size_t i = 0; ok && i < n; i++) {
-        if (snip[i] == FSY_QUERY_MARK_ON) {
-            size_t w = strcspn(snip + i + 1, "\x03");
-            memcpy(word, snip + i + 1, w);
-            word[w] = '\0';
-            ok = fsy_cli_jpush(matches, cJSON_CreateString(word));
-        } else if (snip[i] != FSY_QUERY_MARK_OFF) {
-            plain[o++] = snip[i];
-        }
-    }
-    if (ok)
-        plain[o] = '\0';
-    ok = ok && fsy_cli_jstr(obj, "snippet", plain);
-    free(plain);
-    free(word);
-    if (ok)
-        return fsy_cli_jadd(obj, "matches", matches);
-    cJSON_Delete(matches);
-    return false;
-}
-
-static cJSON *
-s_hit_json(const s_find_t *x, const fsy_hit_t *h)
-{
-    const fsy_doc_t *d = h->doc;
-    const fsy_head_t *t = s_title(d);
-    cJSON *obj = cJSON_CreateObject();
-    bool ok = fsy_cli_jstr(obj, "scope", d->scope) &&
-              fsy_cli_jstr(obj, "id", d->id) &&
-              fsy_cli_jstr(obj, "kind", d->kind) &&
-              fsy_cli_jstamps(obj, &h->created, &h->updated) &&
-              fsy_cli_jnum(obj, "conflicts", (double)d->n_conflicts);
-    if (ok && t != NULL)
-        ok = fsy_cli_jadd(
-            obj, "title",
-            fsy_cli_json_value(t->value, t->value_len, false, false));
-    if (ok && x->search)
-        ok = fsy_cli_jnum(obj, "rank", h->rank) &&
-             s_json_snippet(obj, h->snippet != NULL ? h->snippet : "");
-    if (!ok)
-        cJSON_Delete(obj);
-    return ok ? obj : NULL;
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -150,7 +97,7 @@ s_hit_cb(const fsy_hit_t *h, void *ctx)
     if (x->f.csv)
         ok = fsy_cli_csv_row(stdout, &x->f, h);
     else if (x->json)
-        ok = fsy_cli_jpush(x->arr, s_hit_json(x, h));
+        ok = fsy_cli_jpush(x->arr, fsy_hit_json(h));
     else
         ok = s_row_add(x, h);
     x->oom = !ok;

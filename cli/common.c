@@ -4,6 +4,7 @@
  * Nothing here knows about a particular subcommand.
  */
 #include "common.h"
+#include "fieldsync/doc_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -557,51 +558,10 @@ fsy_cli_jtime(cJSON *obj, const char *key, uint64_t hlc)
     return fsy_cli_jstr(obj, key, fsy_cli_time(hlc, true, t));
 }
 
-static cJSON *
-s_json_text(const uint8_t *v, size_t n)
-{
-    char *s = malloc(n + 1);
-    cJSON *j;
-
-    if (s == NULL)
-        return NULL;
-    if (n > 0)
-        memcpy(s, v, n);
-    s[n] = '\0';
-    j = cJSON_CreateString(s);
-    free(s);
-    return j;
-}
-
-static cJSON *
-s_json_base64(const uint8_t *v, size_t n)
-{
-    size_t len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-    char *b64 = malloc(len);
-    cJSON *obj = cJSON_CreateObject();
-    bool ok = b64 != NULL && obj != NULL;
-
-    if (ok) {
-        sodium_bin2base64(b64, len, v, n, sodium_base64_VARIANT_ORIGINAL);
-        ok = fsy_cli_jstr(obj, "base64", b64);
-    }
-    free(b64);
-    if (!ok)
-        cJSON_Delete(obj);
-    return ok ? obj : NULL;
-}
-
 cJSON *
 fsy_cli_json_value(const uint8_t *v, size_t n, bool absent, bool ref)
 {
-    if (absent)
-        return cJSON_CreateNull();
-    if (ref)
-        return fsy_cli_json_ref(v, n);
-    /* cJSON strings end at NUL, so text with NUL travels as base64. */
-    if (fsy_cli_is_text(v, n))
-        return s_json_text(v, n);
-    return s_json_base64(v, n);
+    return fsy_value_json(v, n, absent, ref);
 }
 
 int

@@ -33,75 +33,6 @@ const char fsy_cli_filter_help[] =
     "                   column per field\n"
     "  --fields A,B     with --csv: these fields as the columns\n";
 
-/* ---- times -------------------------------------------------------------- */
-
-/* "30d" and friends: *ok false if arg is not an age. */
-static int
-s_parse_age(const char *arg, uint64_t now_ms, uint64_t *out, bool *ok)
-{
-    static const struct {
-        char unit;
-        uint64_t ms;
-    } units[] = {
-        {'m', 60000}, {'h', 3600000}, {'d', 86400000}, {'w', 7 * 86400000ull}};
-    char *end;
-    *ok = false;
-    if (arg[0] < '0' || arg[0] > '9')
-        return FSY_OK;
-    errno = 0;
-    unsigned long long n = strtoull(arg, &end, 10);
-    if (end == arg || end[0] == '\0' || end[1] != '\0')
-        return FSY_OK;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (end[0] != units[i].unit)
-            continue;
-        *ok = true;
-        if (errno != 0 || n > now_ms / units[i].ms)
-            return fsy_err_set(FSY_EINVAL, "'%s' reaches before 1970", arg);
-        *out = now_ms - n * units[i].ms;
-        return FSY_OK;
-    }
-    return FSY_OK;
-}
-
-int
-fsy_cli_parse_when(const char *arg, uint64_t now_ms, bool end, uint64_t *out_ms)
-{
-    bool age;
-    int rc = s_parse_age(arg, now_ms, out_ms, &age);
-    if (rc != FSY_OK || age)
-        return rc;
-    struct tm tm = {0};
-    int len = 0, n;
-    n = sscanf(arg, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &len);
-    bool date_only = n == 3 && arg[len] == '\0';
-    if (n == 3 && !date_only &&
-        sscanf(arg + len, "T%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &n) == 2) {
-        len += n;
-        if (sscanf(arg + len, ":%2d%n", &tm.tm_sec, &n) == 1)
-            len += n;
-        if (arg[len] == 'Z')
-            len++;
-    } else if (!date_only) {
-        len = -1;
-    }
-    if (len < 0 || arg[len] != '\0' || tm.tm_year < 1970 || tm.tm_mon < 1 ||
-        tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-        return fsy_err_set(FSY_EINVAL,
-                           "'%s' is not a time: give 2026-11-01, "
-                           "2026-11-01T08:30:00Z or an age like 30d, 12h",
-                           arg);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    if (t < 0)
-        return fsy_err_set(FSY_EINVAL, "'%s' is not a time", arg);
-    *out_ms = (uint64_t)t * 1000u + (date_only && end ? 86400000u : 0u);
-    return FSY_OK;
-}
-
 /* ---- options ------------------------------------------------------------ */
 
 static int
@@ -182,7 +113,7 @@ static int
 s_when(const fsy_cli_t *cli, const char *opt, const char *arg, bool end,
        uint64_t *out)
 {
-    if (fsy_cli_parse_when(arg, fsy_wall_ms(), end, out) != FSY_OK)
+    if (fsy_parse_when(arg, fsy_wall_ms(), end, out) != FSY_OK)
         return fsy_cli_badargf(cli, "--%s: %s", opt, fsy_errdetail());
     if (*out == 0)
         *out = 1; /* 0 means "no bound" */

@@ -69,14 +69,6 @@ int fsy_cli_filter_done(const fsy_cli_t *cli, fsy_cli_filter_t *f, bool json);
 
 void fsy_cli_filter_free(fsy_cli_filter_t *f);
 
-/*
- * "2026-11-01", "2026-11-01T08:30:00Z" (or without seconds or "Z", read as
- * UTC), or an age before now_ms: "30d", "12h", "45m", "2w". A date alone
- * given as an end (`end`) means the end of that day. FSY_OK or FSY_EINVAL.
- */
-int fsy_cli_parse_when(const char *arg, uint64_t now_ms, bool end,
-                       uint64_t *out_ms);
-
 /* ---- provenance --------------------------------------------------------- */
 
 /* "created", "created_site", "created_author" and the same for "updated"

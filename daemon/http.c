@@ -17,6 +17,7 @@
 #include "fieldsync/status_view.h"
 #include "fieldsync/store.h"
 #include "fieldsync/wallclock.h"
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "wire_zstream.h"
@@ -31,28 +32,12 @@
 
 struct fsy_http {
     struct MHD_Daemon *mhd;
+    fsy_api_t *api; /* /api/...: documents, read-only (api.c) */
     fsy_http_opts_t o;
     /* only the server's one thread touches these */
     uint64_t probed_ms;
     char probe_why[512]; /* "" when the last probe was healthy */
 };
-
-typedef struct s_reply {
-    unsigned status;
-    const char *type;
-    char *body; /* malloc'd */
-} s_reply_t;
-
-static void
-s_text(s_reply_t *r, unsigned status, const char *fmt, const char *detail)
-{
-    size_t n = strlen(fmt) + strlen(detail) + 1;
-    r->status = status;
-    r->type = "text/plain; charset=utf-8";
-    r->body = malloc(n);
-    if (r->body != NULL)
-        snprintf(r->body, n, fmt, detail);
-}
 
 static uint64_t
 s_file_size(const char *path, const char *suffix)
@@ -65,7 +50,7 @@ s_file_size(const char *path, const char *suffix)
 
 /* The view of every site, or a 503 reply saying why there is none. */
 static int
-s_view(const fsy_http_t *h, s_reply_t *r, fsy_status_view_t *v)
+s_view(const fsy_http_t *h, fsy_reply_t *r, fsy_status_view_t *v)
 {
     fsy_store_t *s = NULL;
     int rc = fsy_store_open(&s, h->o.cfg->db);
@@ -73,12 +58,13 @@ s_view(const fsy_http_t *h, s_reply_t *r, fsy_status_view_t *v)
         rc = fsy_status_view_load(s, h->o.cfg, true, fsy_wall_ms(), v);
     fsy_store_close(&s);
     if (rc != FSY_OK)
-        s_text(r, 503, "cannot read the replica: %s\n", fsy_errdetail());
+        fsy_reply_text(r, 503, "cannot read the replica: %s\n",
+                       fsy_errdetail());
     return rc;
 }
 
 static void
-s_status(const fsy_http_t *h, s_reply_t *r, int what)
+s_status(const fsy_http_t *h, fsy_reply_t *r, int what)
 {
     fsy_status_view_t v;
     if (s_view(h, r, &v) != FSY_OK)
@@ -157,19 +143,23 @@ s_health_check(fsy_http_t *h, char *why, size_t len)
 }
 
 static void
-s_healthz(fsy_http_t *h, s_reply_t *r)
+s_healthz(fsy_http_t *h, fsy_reply_t *r)
 {
     char why[512];
     s_health_check(h, why, sizeof why);
     if (why[0] != '\0')
-        s_text(r, 503, "unhealthy: %s\n", why);
+        fsy_reply_text(r, 503, "unhealthy: %s\n", why);
     else
-        s_text(r, 200, "ok%s\n", "");
+        fsy_reply_text(r, 200, "ok%s\n", "");
 }
 
-static void
-s_route(fsy_http_t *h, const char *url, s_reply_t *r)
+/* Answers, or returns false when the request waits (suspended). */
+static bool
+s_route(fsy_http_t *h, struct MHD_Connection *c, const char *url,
+        fsy_api_req_t *req, fsy_reply_t *r)
 {
+    if (fsy_api_serves(url))
+        return fsy_api_handle(h->api, c, url, req, r);
     if (strcmp(url, "/") == 0)
         s_status(h, r, 'h');
     else if (strcmp(url, "/status") == 0)
@@ -179,8 +169,39 @@ s_route(fsy_http_t *h, const char *url, s_reply_t *r)
     else if (strcmp(url, "/healthz") == 0)
         s_healthz(h, r);
     else
-        s_text(r, 404, "not found: try /, /status, /metrics or /healthz%s\n",
-               "");
+        fsy_reply_text(r, 404,
+                       "not found: try /, /status, /metrics, /healthz, "
+                       "/api/changes or /api/docs%s\n",
+                       "");
+    return true;
+}
+
+/* Queues r on c; r's strings are handed over (freed here). */
+static enum MHD_Result
+s_queue(struct MHD_Connection *c, fsy_reply_t *r)
+{
+    struct MHD_Response *resp =
+        r->body == NULL ? NULL
+                        : MHD_create_response_from_buffer(
+                              strlen(r->body), r->body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) { /* out of memory: drop the connection */
+        free(r->body);
+        free(r->header_value);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", r->type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r->header != NULL && r->header_value != NULL)
+        MHD_add_response_header(resp, r->header, r->header_value);
+    if (r->ask_auth)
+        MHD_add_response_header(resp, "WWW-Authenticate",
+                                "Basic realm=\"fieldsync\", charset=\"UTF-8\"");
+    if (r->status == 405)
+        MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    free(r->header_value);
+    enum MHD_Result ok = MHD_queue_response(c, r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
 }
 
 static enum MHD_Result
@@ -191,33 +212,31 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url,
     (void)version;
     (void)upload;
     if (*state == NULL) { /* headers only so far: answer on the next call */
-        *state = c;
-        return MHD_YES;
+        *state = calloc(1, sizeof(fsy_api_req_t));
+        return *state != NULL ? MHD_YES : MHD_NO;
     }
     if (*upload_len != 0) { /* no endpoint takes a body: drop it */
         *upload_len = 0;
         return MHD_YES;
     }
-    s_reply_t r = {0};
+    fsy_reply_t r = {0};
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        s_text(&r, 405, "only GET and HEAD%s\n", "");
-    else
-        s_route(cls, url, &r);
-    if (r.body == NULL)
-        return MHD_NO; /* out of memory: drop the connection */
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        strlen(r.body), r.body, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(r.body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", r.type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    if (r.status == 405)
-        MHD_add_response_header(resp, "Allow", "GET, HEAD");
-    enum MHD_Result ok = MHD_queue_response(c, r.status, resp);
-    MHD_destroy_response(resp);
-    return ok;
+        fsy_reply_text(&r, 405, "only GET and HEAD%s\n", "");
+    else if (!s_route(cls, c, url, *state, &r))
+        return MHD_YES; /* waiting for a change: resumed later */
+    return s_queue(c, &r);
+}
+
+/* A request is over (answered or dropped): its state goes. */
+static void
+s_completed(void *cls, struct MHD_Connection *c, void **state,
+            enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)c;
+    (void)why;
+    free(*state);
+    *state = NULL;
 }
 
 static void
@@ -246,14 +265,21 @@ fsy_http_start(fsy_http_t **out, const fsy_http_opts_t *o)
     if (h == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
     h->o = *o;
+    int rc = fsy_api_start(&h->api, o->cfg);
+    if (rc != FSY_OK) {
+        free(h);
+        return rc;
+    }
     h->mhd = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        s_handle, h, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)FSY_HTTP_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FSY_HTTP_IDLE_S,
-        MHD_OPTION_END);
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME,
+        0, NULL, NULL, s_handle, h, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)FSY_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)FSY_HTTP_IDLE_S, MHD_OPTION_END);
     if (h->mhd == NULL) {
+        fsy_api_free(&h->api);
         free(h);
         return fsy_err_set(FSY_EIO,
                            "cannot serve HTTP at %s (address in use?): "
@@ -269,7 +295,11 @@ fsy_http_stop(fsy_http_t **hp)
 {
     if (hp == NULL || *hp == NULL)
         return;
+    /* waiting requests are answered first: the server must hold no
+     * suspended connection when it stops */
+    fsy_api_stop((*hp)->api);
     MHD_stop_daemon((*hp)->mhd);
+    fsy_api_free(&(*hp)->api);
     free(*hp);
     *hp = NULL;
 }

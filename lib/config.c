@@ -351,6 +351,21 @@ s_alert_key(s_parse_t *p, const char *key, const char *value)
     return 1;
 }
 
+/* [http] token_file: an absolute path (read when the daemon starts). */
+static int
+s_http_token_file(s_parse_t *p, const char *value)
+{
+    if (value[0] != '/' || strlen(value) >= sizeof p->cfg->http_token_file) {
+        snprintf(p->why, sizeof p->why,
+                 "[http] token_file: want an absolute path, not '%.60s'",
+                 value);
+        return 0;
+    }
+    snprintf(p->cfg->http_token_file, sizeof p->cfg->http_token_file, "%s",
+             value);
+    return 1;
+}
+
 /* "MLI, global" or "gao, kidal": identifiers separated by commas and
  * blanks, each passing `check` (fsy_check_scope or fsy_check_site). */
 static int
@@ -457,6 +472,12 @@ s_handler(void *user, const char *section, const char *key, const char *value)
                               sizeof p->cfg->parent);
     if (strcmp(section, "http") == 0 && strcmp(key, "listen") == 0)
         return s_http_listen(p, value);
+    if (strcmp(section, "http") == 0 && strcmp(key, "read_scopes") == 0)
+        return s_id_list(p, "[http] read_scopes", value,
+                         p->cfg->http_read_scopes,
+                         sizeof p->cfg->http_read_scopes, fsy_check_scope);
+    if (strcmp(section, "http") == 0 && strcmp(key, "token_file") == 0)
+        return s_http_token_file(p, value);
     if (strcmp(section, "log") == 0)
         return s_log_key(p, key, value);
     if (strcmp(section, "alert") == 0)

@@ -4,6 +4,7 @@
  *   [site]
  *   id = gao
  *   db = /var/lib/fieldsync/gao.db
+ *   author = JMAC Gao desk       ; who this site's writes are by
  *   max_clock_skew = 3600        ; seconds
  *   [limits]
  *   max_value_bytes = 1048576
@@ -27,6 +28,9 @@
  *   [http]                       ; fieldsyncd: metrics, status page
  *   listen = 127.0.0.1:7480      ; or off
  *   min_free_bytes = 16777216    ; /healthz fails below this free space
+ *   token_file = /etc/fieldsync/api.token ; documents only with this
+ *                                ; bearer token (else: loopback only)
+ *   read_scopes = MLI, global    ; the scopes /api and /docs serve
  *   [status]                     ; when a site turns amber or red
  *   amber_after_s = 60   red_after_s = 900   amber_behind = 1000
  *   red_behind = 100000  amber_clock_offset_s = 60
@@ -115,6 +119,8 @@ typedef struct fsy_config {
     uint8_t http_ip[4];          /* ... parsed: IPv4, network order */
     uint16_t http_port;          /* ... and port */
     size_t min_free_bytes;       /* [http]: /healthz fails below */
+    char http_token_file[4096];  /* [http]: documents need its token */
+    char http_read_scopes[256];  /* [http]: scopes served, "" = all */
     fsy_thresholds_t thresholds; /* [status] */
     int log_level;               /* [log] level: FSY_LOG_* */
     bool log_syslog;             /* [log] target = syslog */

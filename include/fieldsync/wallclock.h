@@ -3,6 +3,7 @@
 #ifndef FIELDSYNC_WALLCLOCK_H
 #define FIELDSYNC_WALLCLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,15 @@ uint64_t fsy_since_ms(uint64_t then_ms, uint64_t now_ms);
 uint64_t fsy_abs_ms(int64_t ms);
 
 /* "3h12m ago", "45s ago", "never"; into buf, returned. */
+/*
+ * A time people type: "2026-11-01", "2026-11-01T08:30:00Z" (or without
+ * seconds or "Z"; UTC), or an age before now_ms: "30d", "12h", "45m",
+ * "2w". A date alone given as an end (`end`) means the end of that day.
+ * FSY_OK, or FSY_EINVAL with a detail saying what is accepted.
+ */
+int fsy_parse_when(const char *arg, uint64_t now_ms, bool end,
+                   uint64_t *out_ms);
+
 const char *fsy_age(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len);
 
 #endif
