@@ -1,7 +1,7 @@
 /*
  * fieldsync CLI — diff: two versions of a field as a unified diff, so the
  * three versions of an ISF body, or the two sides of a conflict, can be
- * compared without copying them out. The diff itself is libgit2's.
+ * compared without copying them out (the diff: lib/text_diff.c).
  */
 #include "common.h"
 
@@ -9,9 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <git2.h>
-
 #include "fieldsync/error.h"
+#include "fieldsync/text_diff.h"
 
 enum { OPT_SCOPE = 256, OPT_FROM, OPT_TO, OPT_JSON };
 
@@ -97,42 +96,32 @@ s_side_line(FILE *f, const char *mark, const s_diff_t *x, const char *field,
     fputc('\n', f);
 }
 
-/* One line of a hunk: escaped for a terminal, or raw for JSON. */
-static void
-s_line(FILE *f, const git_diff_line *l, bool raw)
-{
-    size_t n = l->content_len;
-    if (l->origin != '+' && l->origin != '-' && l->origin != ' ') {
-        fputs("\\ No newline at end of value\n", f);
-        return;
-    }
-    fputc(l->origin, f);
-    if (n > 0 && l->content[n - 1] == '\n')
-        n--;
-    if (raw)
-        fwrite(l->content, 1, n, f);
-    else
-        fsy_cli_print_oneline(f, (const uint8_t *)l->content, n, false, false,
-                              SIZE_MAX);
-    fputc('\n', f);
-}
+typedef struct s_out {
+    FILE *f;
+    bool raw; /* JSON: as it is; else escaped for a terminal */
+} s_out_t;
 
-static void
-s_hunks(FILE *f, git_patch *p, bool raw)
+static int
+s_line(const fsy_diff_line_t *l, void *ctx)
 {
-    for (size_t h = 0; h < git_patch_num_hunks(p); h++) {
-        const git_diff_hunk *hunk;
-        size_t lines;
-        if (git_patch_get_hunk(&hunk, &lines, p, h) != 0)
-            return;
-        fprintf(f, "@@ -%d,%d +%d,%d @@\n", hunk->old_start, hunk->old_lines,
-                hunk->new_start, hunk->new_lines);
-        for (size_t k = 0; k < lines; k++) {
-            const git_diff_line *l;
-            if (git_patch_get_line_in_hunk(&l, p, h, k) == 0)
-                s_line(f, l, raw);
-        }
+    const s_out_t *o = ctx;
+    if (l->op == '@') {
+        fprintf(o->f, "@@ -%d,%d +%d,%d @@\n", l->old_start, l->old_lines,
+                l->new_start, l->new_lines);
+        return 0;
     }
+    if (l->op == '\\') {
+        fputs("\\ No newline at end of value\n", o->f);
+        return 0;
+    }
+    fputc(l->op, o->f);
+    if (o->raw)
+        fwrite(l->text, 1, l->len, o->f);
+    else
+        fsy_cli_print_oneline(o->f, (const uint8_t *)l->text, l->len, false,
+                              false, SIZE_MAX);
+    fputc('\n', o->f);
+    return 0;
 }
 
 /* Values that are not text are compared by size, not line by line. */
@@ -156,20 +145,6 @@ s_not_text(FILE *f, const s_side_t *a, const s_side_t *b)
     }
 }
 
-/* A copy of v with a final newline (non-empty values only). */
-static char *
-s_line_end(const char *v, size_t *len)
-{
-    char *c = malloc(*len + 2);
-    if (c != NULL) {
-        memcpy(c, v, *len);
-        if (*len > 0)
-            c[(*len)++] = '\n';
-        c[*len] = '\0';
-    }
-    return c;
-}
-
 /* The patch from a to b into f (headers included). */
 static int
 s_patch(const s_diff_t *x, FILE *f, const char *field, const s_side_t *a,
@@ -181,42 +156,17 @@ s_patch(const s_diff_t *x, FILE *f, const char *field, const s_side_t *a,
         s_not_text(f, a, b);
         return FSY_EXIT_OK;
     }
-    /* Values rarely end in a newline: when neither does, compare them as
-     * if both did, so the diff is not cluttered with "No newline" notes. */
-    const char *av = a->absent ? "" : (const char *)a->value;
-    const char *bv = b->absent ? "" : (const char *)b->value;
-    size_t al = a->absent ? 0 : a->len, bl = b->absent ? 0 : b->len;
-    char *ac = NULL, *bc = NULL;
-    if ((al == 0 || av[al - 1] != '\n') && (bl == 0 || bv[bl - 1] != '\n')) {
-        ac = s_line_end(av, &al);
-        bc = s_line_end(bv, &bl);
-        if (ac == NULL || bc == NULL) {
-            free(ac);
-            free(bc);
-            return fsy_cli_oom(x->cli);
-        }
-        av = ac;
-        bv = bc;
-    }
-    git_diff_options o;
-    git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
-    o.flags = GIT_DIFF_FORCE_TEXT;
-    git_patch *p = NULL;
-    /* the patch points into the buffers: they outlive it */
-    int err = git_patch_from_buffers(&p, av, al, field, bv, bl, field, &o);
-    if (err != 0) {
-        free(ac);
-        free(bc);
-        return fsy_cli_failf(x->cli, "cannot compare the versions: %s",
-                             git_error_last() ? git_error_last()->message
-                                              : "libgit2 failed");
-    }
-    if (git_patch_num_hunks(p) == 0)
+    s_out_t out = {f, raw};
+    size_t hunks = 0;
+    fsy_err_clear();
+    int err = fsy_text_diff(a->absent ? "" : (const char *)a->value,
+                            a->absent ? 0 : a->len,
+                            b->absent ? "" : (const char *)b->value,
+                            b->absent ? 0 : b->len, 3, s_line, &out, &hunks);
+    if (err != FSY_OK)
+        return fsy_cli_fail(x->cli, err);
+    if (hunks == 0)
         fputs("(the same value)\n", f);
-    s_hunks(f, p, raw);
-    git_patch_free(p);
-    free(ac);
-    free(bc);
     return FSY_EXIT_OK;
 }
 
@@ -466,11 +416,8 @@ fsy_cmd_diff(fsy_cli_t *cli, int argc, char **argv)
     int rc = s_options(cli, argc, argv, &x);
     if (rc == FSY_EXIT_OK)
         rc = fsy_cli_open_doc(cli, x.doc, x.scope, &s, scope);
-    if (rc == FSY_EXIT_OK) {
-        git_libgit2_init();
+    if (rc == FSY_EXIT_OK)
         rc = s_run(&x, s, scope);
-        git_libgit2_shutdown();
-    }
     fsy_store_close(&s);
     fsy_doc_free(&x.d);
     fsy_change_list_clear(&x.hist);

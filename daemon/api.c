@@ -21,6 +21,7 @@
 #include "fieldsync/store.h"
 #include "fieldsync/wallclock.h"
 #include "api_args.h"
+#include "browse.h"
 
 #define S_TOKEN_MIN 16
 #define S_TOKEN_MAX 512
@@ -300,7 +301,8 @@ s_doc(const fsy_api_t *a, const char *path, fsy_reply_t *r)
 bool
 fsy_api_serves(const char *url)
 {
-    return strncmp(url, "/api/", 5) == 0;
+    return strncmp(url, "/api/", 5) == 0 || strcmp(url, "/docs") == 0 ||
+           strncmp(url, "/docs/", 6) == 0;
 }
 
 bool
@@ -311,7 +313,7 @@ fsy_api_handle(fsy_api_t *a, struct MHD_Connection *c, const char *url,
         return true;
     fsy_api_args_t args;
     bool feed = strcmp(url, "/api/changes") == 0;
-    bool list = strcmp(url, "/api/docs") == 0;
+    bool list = strcmp(url, "/api/docs") == 0 || strcmp(url, "/docs") == 0;
     if ((feed || list) &&
         !fsy_api_args(c, a->cfg->http_read_scopes, feed, &args, r))
         return true;
@@ -322,6 +324,10 @@ fsy_api_handle(fsy_api_t *a, struct MHD_Connection *c, const char *url,
         s_docs(a, &args, r);
     else if (strncmp(url, "/api/docs/", 10) == 0)
         s_doc(a, url + 10, r);
+    else if (strcmp(url, "/docs") == 0)
+        fsy_browse_search(a->cfg, c, &args, r);
+    else if (strncmp(url, "/docs/", 6) == 0)
+        fsy_browse_doc(a->cfg, url + 6, r);
     else
         fsy_reply_text(r, 404,
                        "not found: try /api/changes, /api/docs or "

@@ -9,6 +9,7 @@
  *       &where=F=V&conflicts=1&any_version=1&limit=N   search and filters,
  *       as `fieldsync search` / `list` (JSON array)
  *   /api/docs/SCOPE/ID   one document, fields, provenance, conflicts
+ *   /docs, /docs/SCOPE/ID   the same as pages for people (browse.h)
  *
  * Who may read: with [http] token_file set, only requests bearing that
  * token (Authorization: Bearer, or as the password of HTTP basic auth so
@@ -54,7 +55,7 @@ void fsy_api_stop(fsy_api_t *a);
 /* Stops if needed and frees, once the HTTP server has stopped. */
 void fsy_api_free(fsy_api_t **a);
 
-/* Whether url is served here (/api/...). */
+/* Whether url is served here (/api/..., and the browser's /docs...). */
 bool fsy_api_serves(const char *url);
 
 /* Answers a request for url, or suspends it (returns false: nothing to

@@ -10,34 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "html.h"
 #include "status_page.h"
 #include "fieldsync/version.h"
-
-static void
-s_esc(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
-}
 
 static const char s_head[] =
     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -76,14 +51,14 @@ s_row(FILE *f, const fsy_site_row_t *r, uint64_t now)
     char age[32];
     const char *level = fsy_level_name(r->level);
     fprintf(f, "<tr class=\"%s\" data-site=\"", level);
-    s_esc(f, r->site);
+    fsy_html_esc(f, r->site);
     fprintf(f, "\" data-state=\"%s\"><td class=\"h\">%s</td><td>", r->state,
             level);
-    s_esc(f, r->site);
+    fsy_html_esc(f, r->site);
     fprintf(f, "</td><td>%s", r->role);
     if (strcmp(r->role, "below") == 0 && r->via[0] != '\0') {
         fputs(" <span class=\"muted\">via ", f);
-        s_esc(f, r->via);
+        fsy_html_esc(f, r->via);
         fputs("</span>", f);
     }
     fprintf(f, "</td><td>%s</td><td>%s</td>", r->state,
@@ -104,11 +79,11 @@ s_row(FILE *f, const fsy_site_row_t *r, uint64_t now)
                 r->clock_offset_ms / 1e3);
     else
         fputs("<td class=\"n muted\">-</td><td>", f);
-    s_esc(f, r->why);
+    fsy_html_esc(f, r->why);
     char moving[160];
     if (fsy_transfer_text(r, moving, sizeof moving)[0] != '\0') {
         fputs(r->why[0] ? "<br>" : "", f);
-        s_esc(f, moving);
+        fsy_html_esc(f, moving);
     }
     if (r->courier_ms != 0 && strcmp(r->role, "courier") != 0)
         fprintf(f, "%sby courier too: last bundle imported %s",
@@ -118,7 +93,7 @@ s_row(FILE *f, const fsy_site_row_t *r, uint64_t now)
         fputs(r->why[0] ? "<br><span class=\"muted\">"
                         : "<span class=\"muted\">",
               f);
-        s_esc(f, r->last_error);
+        fsy_html_esc(f, r->last_error);
         fputs("</span>", f);
     }
     fputs("</td></tr>\n", f);
@@ -143,7 +118,7 @@ fsy_status_page_render(const fsy_status_view_t *v, unsigned refresh_s)
             "<h1>fieldsync at %s</h1>\n<p class=\"muted\">%" PRIu64
             " changes, %" PRIu64 " documents, %" PRIu64
             " open conflicts here; fieldsyncd %s; this page reloads every "
-            "%u s.</p>\n",
+            "%u s. <a href=\"/docs\">Documents</a></p>\n",
             v->site, v->counts.changes, v->counts.documents,
             v->counts.conflicts, FSY_VERSION_STRING, refresh_s);
     fputs("<table id=\"sites\"><thead><tr><th>Health</th><th>Site</th>"
