@@ -343,15 +343,6 @@ s_fields(s_diff_t *x)
 
 /* ---- the command -------------------------------------------------------- */
 
-/* fsy_change_cb keeping a copy of each change of the history. */
-static int
-s_collect(const fsy_change_t *c, void *ctx)
-{
-    fsy_change_t *dst;
-    int rc = fsy_change_list_push(ctx, &dst);
-    return rc == FSY_OK ? fsy_change_copy(dst, c) : rc;
-}
-
 static int
 s_options(fsy_cli_t *cli, int argc, char **argv, s_diff_t *x)
 {
@@ -393,7 +384,8 @@ s_run(s_diff_t *x, fsy_store_t *s, const char *scope)
     fsy_err_clear();
     int err = fsy_store_get(s, scope, x->doc, &x->d);
     if (err == FSY_OK)
-        err = fsy_store_history(s, scope, x->doc, s_collect, &x->hist);
+        err = fsy_store_history(s, scope, x->doc, fsy_change_list_collect,
+                                &x->hist);
     if (err != FSY_OK)
         return fsy_cli_fail(x->cli, err);
     if (x->json && (x->arr = cJSON_CreateArray()) == NULL)

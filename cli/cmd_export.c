@@ -144,13 +144,15 @@ static int
 s_export_run(s_export_t *x, fsy_store_t *s)
 {
     fsy_err_clear();
-    int err = FSY_OK;
-    if (x->f.csv && x->f.n_fields == 0)
+    /* the columns and the rows from one view of the replica */
+    int err = fsy_store_read_begin(s);
+    if (err == FSY_OK && x->f.csv && x->f.n_fields == 0)
         err = fsy_store_query(s, &x->f.q, s_collect, x);
     if (err == FSY_OK && x->f.csv)
         fsy_cli_csv_header(x->out, &x->f);
     if (err == FSY_OK && !x->oom)
         err = fsy_store_query(s, &x->f.q, s_export_line, x);
+    fsy_store_read_end(s);
     if (x->oom)
         return fsy_cli_oom(x->cli);
     if (x->io || fflush(x->out) != 0)

@@ -223,13 +223,25 @@ fsy_cli_print_stamp(FILE *f, const fsy_stamp_t *st)
 /* ---- CSV ---------------------------------------------------------------- */
 
 /* A cell: quoted when it holds a separator, a quote or a line break (RFC
- * 4180), quotes doubled. Values are written as they are: a spreadsheet
- * reading them does not run them as a terminal would. */
+ * 4180), quotes doubled. A value starting with = + - @ or a tab would be
+ * run as a formula by a spreadsheet (text from any site could then fetch
+ * or compute what its writer wants): it gets a leading apostrophe, which
+ * spreadsheets show as text. */
 static void
 s_cell(FILE *out, const char *v, size_t n, bool first)
 {
     if (!first)
         fputc(',', out);
+    if (n > 0 && strchr("=+-@\t\r", v[0]) != NULL) {
+        fputs("\"'", out);
+        for (size_t i = 0; i < n; i++) {
+            if (v[i] == '"')
+                fputc('"', out);
+            fputc(v[i], out);
+        }
+        fputc('"', out);
+        return;
+    }
     if (strcspn(v, ",\"\r\n") >= n &&
         (n == 0 || (v[0] != ' ' && v[n - 1] != ' '))) {
         fwrite(v, 1, n, out);

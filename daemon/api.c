@@ -25,11 +25,12 @@
 
 #define S_TOKEN_MIN 16
 #define S_TOKEN_MAX 512
-#define S_WAIT_MAX_S 60
 #define S_WAITERS_MAX 64
 #define S_TICK_MS 200
-#define S_FEED_LIMIT 1000
-#define S_FEED_LIMIT_MAX 10000
+/* One answer of the feed stays under this many bytes (one line may pass
+ * it alone: a value of up to 1 MiB, escaped). */
+#define S_FEED_BYTES ((size_t)8 << 20)
+#define S_FEED_FULL (-1) /* not an fsy_err_t: the callback's own stop */
 
 typedef struct s_waiter {
     struct MHD_Connection *c;
@@ -74,6 +75,15 @@ s_read_token(const char *path, char *out)
     return FSY_OK;
 }
 
+/* Deadlines of long polls: a wall clock stepped back must not hold them. */
+static uint64_t
+s_mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
 static bool
 s_token_ok(const fsy_api_t *a, const char *given)
 {
@@ -94,11 +104,25 @@ s_loopback(struct MHD_Connection *c)
     return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 }
 
+/* The Host a loopback client asked for is a loopback name: a page that
+ * rebinds its own name to 127.0.0.1 (DNS rebinding) gets no documents. */
+static bool
+s_loopback_host(struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (h == NULL)
+        return true; /* HTTP/1.0 tools: no page can omit it */
+    size_t n = strcspn(h, ":");
+    return (n == 9 && strncmp(h, "localhost", 9) == 0) ||
+           (n >= 7 && strncmp(h, "127.", 4) == 0 &&
+            strspn(h, "0123456789.") == n);
+}
+
 bool
 fsy_api_allowed(const fsy_api_t *a, struct MHD_Connection *c, fsy_reply_t *r)
 {
     if (a->token[0] == '\0') {
-        if (s_loopback(c))
+        if (s_loopback(c) && s_loopback_host(c))
             return true;
         fsy_reply_text(r, 403,
                        "documents are served on loopback only: set [http] "
@@ -135,17 +159,25 @@ typedef struct s_feed {
     char *buf;
     size_t len, cap;
     size_t lines;
-    bool oom;
+    fsy_cursor_t last; /* the last change handled (sent, or not served) */
+    bool handled, oom;
 } s_feed_t;
 
 static int
 s_feed_line(const fsy_change_t *c, const fsy_cursor_t *at, void *ctx)
 {
     s_feed_t *f = ctx;
-    if (!fsy_scope_allowed(f->scopes, c->scope))
+    if (!fsy_scope_allowed(f->scopes, c->scope)) {
+        f->last = *at;
+        f->handled = true;
         return 0;
+    }
     char *line = fsy_feed_json(c, at);
     size_t n = line != NULL ? strlen(line) : 0;
+    if (line != NULL && f->lines > 0 && f->len + n > S_FEED_BYTES) {
+        free(line); /* the rest comes with the next request */
+        return S_FEED_FULL;
+    }
     if (line != NULL && f->len + n + 2 > f->cap) {
         size_t cap = (f->cap ? f->cap * 2 : 4096) + n + 2;
         char *b = realloc(f->buf, cap);
@@ -166,18 +198,28 @@ s_feed_line(const fsy_change_t *c, const fsy_cursor_t *at, void *ctx)
     f->buf[f->len++] = '\n';
     f->buf[f->len] = '\0';
     f->lines++;
+    f->last = *at;
+    f->handled = true;
     free(line);
     return 0;
 }
 
-static void
+/* Parks the request until a change or its deadline; false when there is
+ * no room or the server is stopping (answer at once). The check and the
+ * add are one critical section: a stop cannot slip between them and leave
+ * a suspended connection nobody resumes. */
+static bool
 s_waiter_add(fsy_api_t *a, struct MHD_Connection *c, fsy_api_req_t *req)
 {
-    MHD_suspend_connection(c); /* before a resume can be asked */
     pthread_mutex_lock(&a->mu);
-    a->waiters[a->n_waiters++] = (s_waiter_t){c, req};
-    pthread_cond_signal(&a->cv);
+    bool room = !a->stop && a->n_waiters < S_WAITERS_MAX;
+    if (room) {
+        MHD_suspend_connection(c); /* before a resume can be asked */
+        a->waiters[a->n_waiters++] = (s_waiter_t){c, req};
+        pthread_cond_signal(&a->cv);
+    }
     pthread_mutex_unlock(&a->mu);
+    return room;
 }
 
 /* Reads the feed after since; false when there is nothing yet and the
@@ -193,6 +235,8 @@ s_changes(fsy_api_t *a, struct MHD_Connection *c, fsy_api_req_t *req,
     if (rc == FSY_OK)
         rc = fsy_store_feed(s, &args->since, args->limit, s_feed_line, &f,
                             &next);
+    if (rc == S_FEED_FULL) /* the byte budget: stopped on purpose */
+        rc = FSY_OK;
     fsy_store_close(&s);
     if (f.oom || rc != FSY_OK) {
         free(f.buf);
@@ -200,19 +244,16 @@ s_changes(fsy_api_t *a, struct MHD_Connection *c, fsy_api_req_t *req,
                        f.oom ? "out of memory" : fsy_errdetail());
         return true;
     }
-    pthread_mutex_lock(&a->mu);
-    bool room = !a->stop && a->n_waiters < S_WAITERS_MAX;
-    pthread_mutex_unlock(&a->mu);
-    if (next.lseq == args->since.lseq && args->wait_s > 0 && !req->waited &&
-        room) {
-        free(f.buf);
-        req->deadline = fsy_wall_ms() + (uint64_t)args->wait_s * 1000;
+    if (f.lines == 0 && !f.handled && args->wait_s > 0 && !req->waited) {
+        req->deadline = s_mono_ms() + (uint64_t)args->wait_s * 1000;
         req->after = next.lseq;
-        s_waiter_add(a, c, req);
-        return false;
+        if (s_waiter_add(a, c, req)) {
+            free(f.buf);
+            return false;
+        }
     }
     char cur[FSY_CURSOR_LEN];
-    fsy_cursor_format(&next, cur);
+    fsy_cursor_format(f.handled ? &f.last : &next, cur);
     r->status = 200;
     r->type = "application/x-ndjson; charset=utf-8";
     r->body = f.buf != NULL ? f.buf : strdup("");
@@ -311,7 +352,7 @@ fsy_api_handle(fsy_api_t *a, struct MHD_Connection *c, const char *url,
 {
     if (!fsy_api_allowed(a, c, r))
         return true;
-    fsy_api_args_t args;
+    fsy_api_args_t args = {0};
     bool feed = strcmp(url, "/api/changes") == 0;
     bool list = strcmp(url, "/api/docs") == 0 || strcmp(url, "/docs") == 0;
     if ((feed || list) &&
@@ -352,7 +393,7 @@ s_sleep_ms(unsigned ms)
 static void
 s_wake(fsy_api_t *a, uint64_t last, bool all)
 {
-    uint64_t now = fsy_wall_ms();
+    uint64_t now = s_mono_ms();
     size_t k = 0;
     for (size_t i = 0; i < a->n_waiters; i++) {
         s_waiter_t *w = &a->waiters[i];

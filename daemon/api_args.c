@@ -28,14 +28,14 @@ s_bad(fsy_api_args_t *a, const char *key, const char *why)
 }
 
 static enum MHD_Result
-s_number(fsy_api_args_t *a, const char *key, const char *v, unsigned long max,
-         unsigned long *out)
+s_number(fsy_api_args_t *a, const char *key, const char *v, unsigned long min,
+         unsigned long max, unsigned long *out)
 {
     char *end;
     unsigned long n = strtoul(v, &end, 10);
-    if (v[0] < '0' || v[0] > '9' || *end != '\0' || n > max) {
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || n < min || n > max) {
         char why[64];
-        snprintf(why, sizeof why, "want a number from 0 to %lu", max);
+        snprintf(why, sizeof why, "want a number from %lu to %lu", min, max);
         return s_bad(a, key, why);
     }
     *out = n;
@@ -90,12 +90,12 @@ s_feed_arg(fsy_api_args_t *a, const char *key, const char *v)
                    ? MHD_YES
                    : s_bad(a, key, fsy_errdetail());
     if (strcmp(key, "limit") == 0 &&
-        s_number(a, key, v, S_FEED_LIMIT_MAX, &n) == MHD_YES) {
+        s_number(a, key, v, 1, S_FEED_LIMIT_MAX, &n) == MHD_YES) {
         a->limit = n;
         return MHD_YES;
     }
     if (strcmp(key, "wait") == 0 &&
-        s_number(a, key, v, S_WAIT_MAX_S, &n) == MHD_YES) {
+        s_number(a, key, v, 0, S_WAIT_MAX_S, &n) == MHD_YES) {
         a->wait_s = (unsigned)n;
         return MHD_YES;
     }
@@ -132,7 +132,7 @@ s_docs_arg(fsy_api_args_t *a, const char *key, const char *v)
     else if (strcmp(key, "where") == 0 && v[0] != '\0')
         return s_where(a, v);
     else if (strcmp(key, "limit") == 0) {
-        if (s_number(a, key, v, S_DOCS_LIMIT_MAX, &n) != MHD_YES)
+        if (s_number(a, key, v, 1, S_DOCS_LIMIT_MAX, &n) != MHD_YES)
             return MHD_NO;
         a->q.limit = n;
     } else if (strcmp(key, "site") != 0 && strcmp(key, "since") != 0 &&
@@ -195,11 +195,13 @@ fsy_api_args(struct MHD_Connection *c, const char *read_scopes, bool feed,
         snprintf(out->why, sizeof out->why, "any_version needs site");
     if (out->why[0] != '\0') {
         fsy_reply_text(r, 400, "bad request: %s\n", out->why);
+        fsy_api_args_free(out);
         return false;
     }
     if (!s_served(out, read_scopes)) {
         fsy_reply_text(r, out->why[0] != '\0' ? 403 : 503, "%s\n",
                        out->why[0] != '\0' ? out->why : "out of memory");
+        fsy_api_args_free(out);
         return false;
     }
     return true;

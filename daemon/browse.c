@@ -354,8 +354,10 @@ s_diff_line(const fsy_diff_line_t *l, void *ctx)
 static bool
 s_text(const fsy_change_t *c)
 {
-    return c->absent || (!c->ref && memchr(c->value, 0, c->value_len) == NULL &&
-                         fsy_utf8_valid(c->value, c->value_len));
+    return c->absent ||
+           (!c->ref && (c->value_len == 0 ||
+                        (memchr(c->value, 0, c->value_len) == NULL &&
+                         fsy_utf8_valid(c->value, c->value_len))));
 }
 
 /* One version of a field, with what it changed since prev (or NULL). */
@@ -371,19 +373,15 @@ s_version(FILE *f, const fsy_change_t *c, const fsy_change_t *prev)
     }
     fputs("<pre class=\"diff\">", f);
     size_t hunks = 0;
-    fsy_text_diff(prev && !prev->absent ? (const char *)prev->value : "",
-                  prev && !prev->absent ? prev->value_len : 0,
-                  c->absent ? "" : (const char *)c->value,
-                  c->absent ? 0 : c->value_len, 2, s_diff_line, f, &hunks);
-    fputs(hunks == 0 ? "(the same value)</pre>\n" : "</pre>\n", f);
-}
-
-static int
-s_collect(const fsy_change_t *c, void *ctx)
-{
-    fsy_change_t *dst;
-    int rc = fsy_change_list_push(ctx, &dst);
-    return rc == FSY_OK ? fsy_change_copy(dst, c) : rc;
+    const char *pv = prev && !prev->absent && prev->value ? (const char *)prev->value : "";
+    const char *cv = !c->absent && c->value ? (const char *)c->value : "";
+    int rc = fsy_text_diff(pv, prev && !prev->absent ? prev->value_len : 0, cv,
+                           c->absent ? 0 : c->value_len, 2, s_diff_line, f,
+                           &hunks);
+    if (rc != FSY_OK)
+        fputs("(cannot show what changed: out of memory)</pre>\n", f);
+    else
+        fputs(hunks == 0 ? "(the same value)</pre>\n" : "</pre>\n", f);
 }
 
 /* Each user field's versions, newest first, each with its changes. */
@@ -476,7 +474,7 @@ fsy_browse_doc(const fsy_config_t *cfg, const char *path, fsy_reply_t *r)
     if (rc == FSY_OK)
         rc = fsy_store_stamps(s, scope, id, &cr, &up);
     if (rc == FSY_OK)
-        rc = fsy_store_history(s, scope, id, s_collect, &h);
+        rc = fsy_store_history(s, scope, id, fsy_change_list_collect, &h);
     if (rc == FSY_OK)
         rc = fsy_store_as_of(s, &fresh, &n_fresh);
     fsy_store_close(&s);

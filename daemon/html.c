@@ -3,7 +3,18 @@
  */
 #include "html.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+/* U+202A..U+202E and U+2066..U+2069: they reorder what follows them. */
+static bool
+s_direction(const char *v, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)v;
+    return n >= 3 && u[0] == 0xE2 &&
+           ((u[1] == 0x80 && u[2] >= 0xAA && u[2] <= 0xAE) ||
+            (u[1] == 0x81 && u[2] >= 0xA6 && u[2] <= 0xA9));
+}
 
 void
 fsy_html_esc_n(FILE *f, const char *v, size_t n)
@@ -34,6 +45,9 @@ fsy_html_esc_n(FILE *f, const char *v, size_t n)
                      (unsigned char)v[i + 1] >= 0x80) {
                 fputs("\xef\xbf\xbd", f); /* a C1 control */
                 i++;
+            } else if (s_direction(v + i, n - i)) {
+                fputs("\xef\xbf\xbd", f);
+                i += 2;
             } else
                 fputc(ch, f);
         }

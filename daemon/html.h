@@ -12,8 +12,9 @@
 void fsy_html_esc(FILE *f, const char *s);
 
 /* n bytes of v, escaped likewise; control characters other than line
- * breaks and tabs become U+FFFD, so nothing sent from afar can hide or
- * reorder what a reader sees. */
+ * breaks and tabs, and the direction overrides and isolates, become
+ * U+FFFD, so nothing sent from afar can hide or reorder what a reader
+ * sees. */
 void fsy_html_esc_n(FILE *f, const char *v, size_t n);
 
 /* s escaped for a URL's path or query (percent-encoding). */

@@ -191,6 +191,11 @@ s_queue(struct MHD_Connection *c, fsy_reply_t *r)
     }
     MHD_add_response_header(resp, "Content-Type", r->type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* pages hold text from every site: nothing of theirs may run */
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; style-src 'unsafe-inline'; "
+                            "form-action 'self'");
     if (r->header != NULL && r->header_value != NULL)
         MHD_add_response_header(resp, r->header, r->header_value);
     if (r->ask_auth)

@@ -266,3 +266,11 @@ fsy_change_list_clear(fsy_change_list_t *l)
     l->v = NULL;
     l->n = l->cap = 0;
 }
+
+int
+fsy_change_list_collect(const fsy_change_t *c, void *ctx)
+{
+    fsy_change_t *dst = NULL;
+    int rc = fsy_change_list_push(ctx, &dst);
+    return rc == FSY_OK ? fsy_change_copy(dst, c) : rc;
+}

@@ -796,6 +796,18 @@ fsy_store_set_write_scopes(fsy_store_t *s, const char *list)
 }
 
 int
+fsy_store_read_begin(fsy_store_t *s)
+{
+    return fsy_sq_exec(s, "BEGIN");
+}
+
+void
+fsy_store_read_end(fsy_store_t *s)
+{
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
+int
 fsy_store_set_author(fsy_store_t *s, const char *author)
 {
     int rc = fsy_check_author(author);

@@ -58,22 +58,29 @@ s_row(const fsy_change_t *c, uint64_t lseq, void *ctx)
 static int
 s_start(fsy_store_t *s, const fsy_cursor_t *after, fsy_cursor_t *start)
 {
-    uint64_t epoch, floor;
+    fsy_cursor_t from = *after; /* after and start may be one object */
+    uint64_t epoch;
     int rc = fsy_sq_meta_get_opt(s, "feed_epoch", &epoch);
-    if (rc == FSY_OK)
-        rc = fsy_sq_meta_get_opt(s, "feed_floor", &floor);
     if (rc != FSY_OK)
         return rc;
-    if (after->epoch > epoch)
+    if (from.epoch > epoch)
         return fsy_err_set(FSY_EINVAL,
                            "the cursor is of epoch %" PRIu64 " and this "
                            "replica is at %" PRIu64 ": it comes from another "
                            "replica; start again from 0",
-                           after->epoch, epoch);
-    *start = (fsy_cursor_t){.epoch = epoch, .lseq = after->lseq};
-    if (after->epoch < epoch && floor < after->lseq)
-        start->lseq = floor; /* positions above may have been reused */
-    return FSY_OK;
+                           from.epoch, epoch);
+    /* every recovery since the cursor's epoch may have reused positions
+     * above its floor (store_recover.c records one per epoch) */
+    for (uint64_t e = from.epoch + 1; rc == FSY_OK && e <= epoch; e++) {
+        char key[48];
+        uint64_t floor;
+        snprintf(key, sizeof key, "feed_floor.%" PRIu64, e);
+        rc = fsy_sq_meta_get_opt(s, key, &floor);
+        if (rc == FSY_OK && floor < from.lseq)
+            from.lseq = floor;
+    }
+    *start = (fsy_cursor_t){.epoch = epoch, .lseq = from.lseq};
+    return rc;
 }
 
 int

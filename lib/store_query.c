@@ -14,17 +14,18 @@
 #include "fieldsync/query.h"
 #include "store_internal.h"
 
-/* Columns: 0 scope, 1 doc, 2 the doc_meta row; text queries add 3 rank
- * (title matches weigh five times). Stamps and snippets are looked up per
- * hit (s_stamps_sql, s_snippet_sql), never for rows a limit or a `where`
- * leaves out: SQLite would compute them for every match before sorting. */
-static const char s_select[] = "SELECT d.scope, d.doc, m.id";
-static const char s_select_text[] =
-    ", bm25(doc_text, 5.0, 1.0) AS r FROM doc_text "
-    "JOIN doc_meta m ON m.id = doc_text.rowid "
-    "JOIN docs d ON d.scope = m.scope AND d.doc = m.doc";
-static const char s_from[] =
-    " FROM docs d JOIN doc_meta m ON m.scope = d.scope AND m.doc = d.doc";
+/* Columns: 0 scope, 1 doc, 2 the doc_meta row. A text query ranks the
+ * matches in FTS5 alone (s_rank_sql: title matches weigh five times), then
+ * checks the filters match by match, best first, with this statement and
+ * "m.id = ?1": the joins run for the hits taken, not for every match of a
+ * common word. Stamps and snippets are looked up per hit (s_stamps_sql,
+ * s_snippet_sql) for the same reason. */
+static const char s_select[] =
+    "SELECT d.scope, d.doc, m.id FROM docs d "
+    "JOIN doc_meta m ON m.scope = d.scope AND m.doc = d.doc";
+static const char s_rank_sql[] =
+    "SELECT rowid, bm25(doc_text, 5.0, 1.0) AS r FROM doc_text "
+    "WHERE doc_text MATCH ?1 ORDER BY r, rowid";
 static const char s_stamps_sql[] =
     "SELECT cc.hlc, co.site, cc.author, uc.hlc, uo.site, uc.author "
     "FROM doc_meta m"
@@ -59,11 +60,10 @@ s_sql(const fsy_query_t *q)
 {
     sqlite3_str *b = sqlite3_str_new(NULL);
     sqlite3_str_appendall(b, s_select);
-    sqlite3_str_appendall(b, q->text != NULL ? s_select_text : s_from);
     sqlite3_str_appendall(b, q->conflicts ? " WHERE d.n_conflicts > 0"
                                           : " WHERE d.visible = 1");
     if (q->text != NULL)
-        sqlite3_str_appendall(b, " AND doc_text MATCH ?");
+        sqlite3_str_appendall(b, " AND m.id = ?");
     s_in(b, "d.scope", q->n_scopes);
     s_in(b, "d.kind", q->n_kinds);
     if (q->site != NULL)
@@ -73,17 +73,15 @@ s_sql(const fsy_query_t *q)
         sqlite3_str_appendall(b, " AND d.updated_hlc >= ?");
     if (q->until_ms > 0)
         sqlite3_str_appendall(b, " AND d.updated_hlc < ?");
-    sqlite3_str_appendall(b, q->text != NULL ? " ORDER BY r, d.scope, d.doc"
-                                             : " ORDER BY d.scope, d.doc");
+    if (q->text == NULL)
+        sqlite3_str_appendall(b, " ORDER BY d.scope, d.doc");
     return sqlite3_str_finish(b);
 }
 
 static void
 s_bind(sqlite3_stmt *st, const fsy_query_t *q)
 {
-    int i = 1;
-    if (q->text != NULL)
-        sqlite3_bind_text(st, i++, q->text, -1, SQLITE_STATIC);
+    int i = q->text != NULL ? 2 : 1; /* ?1: the match's id, bound per row */
     for (size_t k = 0; k < q->n_scopes; k++)
         sqlite3_bind_text(st, i++, q->scopes[k], -1, SQLITE_STATIC);
     for (size_t k = 0; k < q->n_kinds; k++)
@@ -178,7 +176,8 @@ s_lookup(fsy_store_t *s, const char *text, int64_t id, fsy_hit_t *h,
 /* Loads the row's document and hands it to cb if it passes; *taken says
  * whether it counted against the limit. */
 static int
-s_hit(fsy_store_t *s, const fsy_query_t *q, sqlite3_stmt *st, fsy_hit_cb cb,
+s_hit(fsy_store_t *s, const fsy_query_t *q, sqlite3_stmt *st, double rank,
+      fsy_hit_cb cb,
       void *ctx, bool *taken)
 {
     fsy_doc_t *d = NULL;
@@ -198,7 +197,7 @@ s_hit(fsy_store_t *s, const fsy_query_t *q, sqlite3_stmt *st, fsy_hit_cb cb,
     if (rc == FSY_OK && q->text != NULL) {
         rc = s_lookup(s, q->text, id, &h, &snippet);
         h.snippet = snippet != NULL ? snippet : "";
-        h.rank = sqlite3_column_double(st, 3);
+        h.rank = rank;
     }
     *taken = rc == FSY_OK;
     if (rc == FSY_OK)
@@ -223,8 +222,58 @@ s_step_err(fsy_store_t *s, const fsy_query_t *q, int rc)
     return fsy_sq_err(s, rc, "searching documents");
 }
 
+/* Every document the filter statement st passes, in its order. */
+static int
+s_run_list(fsy_store_t *s, const fsy_query_t *q, sqlite3_stmt *st,
+           fsy_hit_cb cb, void *ctx)
+{
+    size_t n = 0;
+    int rc, err = FSY_OK;
+    while (err == FSY_OK && (q->limit == 0 || n < q->limit) &&
+           (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        bool taken;
+        err = s_hit(s, q, st, 0, cb, ctx, &taken);
+        n += taken ? 1 : 0;
+    }
+    if (err == FSY_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = s_step_err(s, q, rc);
+    return err;
+}
+
+/* The matches of the text, best first, each through the filters. */
+static int
+s_run_text(fsy_store_t *s, const fsy_query_t *q, sqlite3_stmt *filter,
+           fsy_hit_cb cb, void *ctx)
+{
+    sqlite3_stmt *rank;
+    int rc = sqlite3_prepare_v2(s->db, s_rank_sql, -1, &rank, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "searching documents");
+    sqlite3_bind_text(rank, 1, q->text, -1, SQLITE_STATIC);
+    size_t n = 0;
+    int err = FSY_OK;
+    while (err == FSY_OK && (q->limit == 0 || n < q->limit) &&
+           (rc = sqlite3_step(rank)) == SQLITE_ROW) {
+        sqlite3_reset(filter); /* bindings stay: only the id changes */
+        sqlite3_bind_int64(filter, 1, sqlite3_column_int64(rank, 0));
+        int frc = sqlite3_step(filter);
+        bool taken = false;
+        if (frc == SQLITE_ROW)
+            err = s_hit(s, q, filter, sqlite3_column_double(rank, 1), cb, ctx,
+                        &taken);
+        else if (frc != SQLITE_DONE)
+            err = fsy_sq_err(s, frc, "searching documents");
+        n += taken ? 1 : 0;
+    }
+    if (err == FSY_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = s_step_err(s, q, rc);
+    sqlite3_finalize(rank);
+    return err;
+}
+
 int
-fsy_store_query(fsy_store_t *s, const fsy_query_t *q, fsy_hit_cb cb, void *ctx)
+fsy_store_query(fsy_store_t *s, const fsy_query_t *q, fsy_hit_cb cb,
+                void *ctx)
 {
     int rc = s_check(q);
     if (rc != FSY_OK)
@@ -238,16 +287,8 @@ fsy_store_query(fsy_store_t *s, const fsy_query_t *q, fsy_hit_cb cb, void *ctx)
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "searching documents");
     s_bind(st, q);
-    size_t n = 0;
-    int err = FSY_OK;
-    while (err == FSY_OK && (q->limit == 0 || n < q->limit) &&
-           (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        bool taken;
-        err = s_hit(s, q, st, cb, ctx, &taken);
-        n += taken ? 1 : 0;
-    }
-    if (err == FSY_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        err = s_step_err(s, q, rc);
+    int err = q->text != NULL ? s_run_text(s, q, st, cb, ctx)
+                              : s_run_list(s, q, st, cb, ctx);
     sqlite3_finalize(st);
     return err;
 }

@@ -138,13 +138,16 @@ static const char s_sql_displace[] =
     " FROM changes" S_TAIL;
 /* The change feed's epoch (query.h, fsy_store_feed): positions from the
  * first one set aside on may be given out again, so cursors of earlier
- * epochs resume at most from just before it. */
+ * epochs resume at most from just before it: the new epoch's floor, in
+ * meta "feed_floor.EPOCH". When nothing was set aside, no position is
+ * reused: the floor is the log's end. */
 static const char s_sql_feed_epoch[] =
     "INSERT INTO meta(key, value) VALUES('feed_epoch', 1) ON CONFLICT(key) "
     "DO UPDATE SET value = value + 1;"
-    "INSERT INTO meta(key, value) SELECT 'feed_floor', "
-    "coalesce(min(lseq), 1) - 1 FROM displaced WHERE true "
-    "ON CONFLICT(key) DO UPDATE SET value = min(value, excluded.value);";
+    "INSERT OR REPLACE INTO meta(key, value) SELECT 'feed_floor.' || "
+    "(SELECT value FROM meta WHERE key = 'feed_epoch'), "
+    "coalesce((SELECT min(lseq) - 1 FROM displaced), "
+    "(SELECT coalesce(max(lseq), 0) FROM changes));";
 static const char s_sql_touch[] =
     "INSERT OR IGNORE INTO temp.touched(scope, doc)"
     " SELECT DISTINCT scope, doc FROM changes" S_TAIL;

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "fieldsync/error.h"
@@ -82,40 +83,69 @@ s_parse_age(const char *arg, uint64_t now_ms, uint64_t *out, bool *ok)
     return FSY_OK;
 }
 
+/* n digits at p into *out; false if any is not a digit. */
+static bool
+s_digits(const char *p, int n, int *out)
+{
+    *out = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        *out = *out * 10 + (p[i] - '0');
+    }
+    return true;
+}
+
+/* "YYYY-MM-DD" then optionally "THH:MM", ":SS", "Z"; *date_only says
+ * which. Fields are exact digits: no signs, no blanks. */
+static bool
+s_parse_stamp(const char *arg, struct tm *tm, bool *date_only)
+{
+    size_t len = strlen(arg);
+    if (len < 10 || !s_digits(arg, 4, &tm->tm_year) || arg[4] != '-' ||
+        !s_digits(arg + 5, 2, &tm->tm_mon) || arg[7] != '-' ||
+        !s_digits(arg + 8, 2, &tm->tm_mday))
+        return false;
+    *date_only = len == 10;
+    if (*date_only)
+        return true;
+    const char *p = arg + 10;
+    if (p[0] != 'T' || !s_digits(p + 1, 2, &tm->tm_hour) || p[3] != ':' ||
+        !s_digits(p + 4, 2, &tm->tm_min))
+        return false;
+    p += 6;
+    if (p[0] == ':' && s_digits(p + 1, 2, &tm->tm_sec))
+        p += 3;
+    if (p[0] == 'Z')
+        p++;
+    return p[0] == '\0';
+}
+
 int
 fsy_parse_when(const char *arg, uint64_t now_ms, bool end, uint64_t *out_ms)
 {
-    bool age;
+    bool age, date_only = false;
     int rc = s_parse_age(arg, now_ms, out_ms, &age);
     if (rc != FSY_OK || age)
         return rc;
-    struct tm tm = {0};
-    int len = 0, n;
-    n = sscanf(arg, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &len);
-    bool date_only = n == 3 && arg[len] == '\0';
-    if (n == 3 && !date_only &&
-        sscanf(arg + len, "T%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &n) == 2) {
-        len += n;
-        if (sscanf(arg + len, ":%2d%n", &tm.tm_sec, &n) == 1)
-            len += n;
-        if (arg[len] == 'Z')
-            len++;
-    } else if (!date_only) {
-        len = -1;
+    struct tm tm = {0}, back;
+    bool ok = s_parse_stamp(arg, &tm, &date_only) && tm.tm_year >= 1970 &&
+              tm.tm_mon >= 1 && tm.tm_mon <= 12 && tm.tm_mday >= 1 &&
+              tm.tm_hour <= 23 && tm.tm_min <= 59 && tm.tm_sec <= 59;
+    time_t t = 0;
+    if (ok) {
+        int mday = tm.tm_mday;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        t = timegm(&tm);
+        /* 2026-02-31 is not a day: timegm would make it March 3rd */
+        ok = t >= 0 && gmtime_r(&t, &back) != NULL && back.tm_mday == mday;
     }
-    if (len < 0 || arg[len] != '\0' || tm.tm_year < 1970 || tm.tm_mon < 1 ||
-        tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+    if (!ok)
         return fsy_err_set(FSY_EINVAL,
-                           "'%s' is not a time: give 2026-11-01, "
+                           "'%.40s' is not a time: give 2026-11-01, "
                            "2026-11-01T08:30:00Z or an age like 30d, 12h",
                            arg);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    if (t < 0)
-        return fsy_err_set(FSY_EINVAL, "'%s' is not a time", arg);
     *out_ms = (uint64_t)t * 1000u + (date_only && end ? 86400000u : 0u);
     return FSY_OK;
 }

@@ -128,6 +128,10 @@ int fsy_change_list_push(fsy_change_list_t *l, fsy_change_t **out);
 /* Frees every change and the array; leaves an empty list. Accepts NULL. */
 void fsy_change_list_clear(fsy_change_list_t *l);
 
+/* A change callback (fieldsync/store.h's fsy_change_cb) appending a deep
+ * copy of c to the fsy_change_list_t ctx. FSY_OK or FSY_ENOMEM. */
+int fsy_change_list_collect(const fsy_change_t *c, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

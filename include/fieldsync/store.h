@@ -107,6 +107,12 @@ int fsy_store_begin(fsy_store_t *s);
 int fsy_store_begin_volatile(fsy_store_t *s);
 /* Commits the group; on failure the group is rolled back and closed. */
 int fsy_store_commit(fsy_store_t *s);
+
+/* One consistent view across several reads (a read transaction: writers
+ * go on, this handle sees none of their commits until the end). Not inside
+ * a write group. FSY_OK or the store's errors. */
+int fsy_store_read_begin(fsy_store_t *s);
+void fsy_store_read_end(fsy_store_t *s);
 /* Rolls back an open group; does nothing if none is open. */
 void fsy_store_rollback(fsy_store_t *s);
 

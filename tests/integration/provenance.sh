@@ -47,4 +47,6 @@ fs hq conflicts | grep -q "Field Analyst" || fail "conflicts does not show the a
 exp=$(fs hq export --where title="Risk Q4" | jq -r '[.created_author, .updated_site] | join("|")')
 assert_eq "$exp" "JMAC Bamako desk|$(fs hq list --json | jq -r '.[] | select(.id == "risk-mli-q4") | .updated_site')" "export's provenance"
 fs hq export --csv --fields title | grep -q '^MLI,risk-mli-q4,risk,.*,hq,JMAC Bamako desk,' || fail "CSV lacks the author: $(fs hq export --csv --fields title)"
+fs hq put risk-mli-q4 --set note='=HYPERLINK("http://example.invalid","x")' >/dev/null
+fs hq export --csv --fields note | grep -qF ",\"'=HYPERLINK(" || fail "a formula reaches the spreadsheet: $(fs hq export --csv --fields note)"
 echo "PASS provenance"

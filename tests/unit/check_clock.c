@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fieldsync/wallclock.h"
 #include "testutil.h"
 
 /* Expected values are spelled out independently of the code under test. */
@@ -295,6 +296,45 @@ s_collect_hlc(const fsy_change_t *c, void *ctx)
 /* With the wall clock frozen, only the persisted clock can keep the hlc of
  * a write after reopening above those minted before: a fresh clock would
  * mint from_ms(wall) again, the value of the very first change. */
+/* Times people type (--since, --until, /api/docs): exact forms only. */
+static const struct {
+    const char *text;
+    bool end;
+    int want;        /* FSY_OK or FSY_EINVAL */
+    uint64_t ms;     /* when FSY_OK */
+} s_when_rows[] = {
+    {"2026-11-01", false, FSY_OK, 1793491200000ull},
+    {"2026-11-01", true, FSY_OK, 1793491200000ull + 86400000ull},
+    {"2026-11-01T08:30", false, FSY_OK, 1793491200000ull + 30600000ull},
+    {"2026-11-01T08:30:15Z", true, FSY_OK, 1793491200000ull + 30615000ull},
+    {"30d", false, FSY_OK, 1800000000000ull - 30ull * 86400000ull},
+    {"12h", false, FSY_OK, 1800000000000ull - 12ull * 3600000ull},
+    {"2w", false, FSY_OK, 1800000000000ull - 14ull * 86400000ull},
+    {"2026-02-31", false, FSY_EINVAL, 0},
+    {"2026-1-01", false, FSY_EINVAL, 0},
+    {"2026-11-01T-1:-5", false, FSY_EINVAL, 0},
+    {" 2026-11-01", false, FSY_EINVAL, 0},
+    {"2026-11-01T08:30:00+02", false, FSY_EINVAL, 0},
+    {"2026-11-01T24:00", false, FSY_EINVAL, 0},
+    {"1969-12-31", false, FSY_EINVAL, 0},
+    {"30x", false, FSY_EINVAL, 0},
+    {"yesterday", false, FSY_EINVAL, 0},
+    {"99999999999d", false, FSY_EINVAL, 0},
+};
+
+START_TEST(test_clock_typed_times_follow_table)
+{
+    uint64_t ms = 0;
+    int rc = fsy_parse_when(s_when_rows[_i].text, 1800000000000ull,
+                            s_when_rows[_i].end, &ms);
+    ck_assert_msg(rc == s_when_rows[_i].want, "%s: %s (%s)",
+                  s_when_rows[_i].text, fsy_strerror(rc), fsy_errdetail());
+    if (rc == FSY_OK)
+        ck_assert_msg(ms == s_when_rows[_i].ms, "%s: %" PRIu64,
+                      s_when_rows[_i].text, ms);
+}
+END_TEST
+
 START_TEST(test_clock_store_clock_survives_close_and_reopen)
 {
     uint64_t wall = s_now;
@@ -346,6 +386,8 @@ s_suite(void)
     TCase *tc = tcase_create("clock");
     tcase_add_checked_fixture(tc, NULL, tu_cleanup);
     tcase_add_test(tc, test_clock_hlc_ms_round_trips_and_clamps_to_48_bits);
+    tcase_add_loop_test(tc, test_clock_typed_times_follow_table, 0,
+                        (int)(sizeof s_when_rows / sizeof s_when_rows[0]));
     tcase_add_test(tc, test_clock_tick_follows_table);
     tcase_add_test(
         tc, test_clock_tick_is_strictly_monotonic_whatever_the_wall_does);
