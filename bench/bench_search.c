@@ -6,8 +6,9 @@
  *
  * 1. import: N reports (title, status, region, a ~1.6 KB body of
  *    generated prose: 4,096 made-up words, skewed, and one word in twenty
- *    from the 30 theme words analysts search for) written with fsy_store_put in transactions of 1,000
- *    (what `fieldsync import` does), into a fresh replica, and into one
+ *    from the 30 theme words analysts search for) written with
+ *    fsy_store_put in transactions of 1,000 (what `fieldsync import`
+ *    does), into a fresh replica, and into one
  *    whose FTS5 table was swapped for a plain table of the same columns:
  *    the same statements run, only the tokenizing and the inverted index
  *    are gone. The ratio of the two is the index's cost.

@@ -355,9 +355,9 @@ static bool
 s_text(const fsy_change_t *c)
 {
     return c->absent ||
-           (!c->ref && (c->value_len == 0 ||
-                        (memchr(c->value, 0, c->value_len) == NULL &&
-                         fsy_utf8_valid(c->value, c->value_len))));
+           (!c->ref &&
+            (c->value_len == 0 || (memchr(c->value, 0, c->value_len) == NULL &&
+                                   fsy_utf8_valid(c->value, c->value_len))));
 }
 
 /* One version of a field, with what it changed since prev (or NULL). */
@@ -373,11 +373,12 @@ s_version(FILE *f, const fsy_change_t *c, const fsy_change_t *prev)
     }
     fputs("<pre class=\"diff\">", f);
     size_t hunks = 0;
-    const char *pv = prev && !prev->absent && prev->value ? (const char *)prev->value : "";
+    const char *pv =
+        prev && !prev->absent && prev->value ? (const char *)prev->value : "";
     const char *cv = !c->absent && c->value ? (const char *)c->value : "";
-    int rc = fsy_text_diff(pv, prev && !prev->absent ? prev->value_len : 0, cv,
-                           c->absent ? 0 : c->value_len, 2, s_diff_line, f,
-                           &hunks);
+    int rc =
+        fsy_text_diff(pv, prev && !prev->absent ? prev->value_len : 0, cv,
+                      c->absent ? 0 : c->value_len, 2, s_diff_line, f, &hunks);
     if (rc != FSY_OK)
         fputs("(cannot show what changed: out of memory)</pre>\n", f);
     else

@@ -177,8 +177,7 @@ s_lookup(fsy_store_t *s, const char *text, int64_t id, fsy_hit_t *h,
  * whether it counted against the limit. */
 static int
 s_hit(fsy_store_t *s, const fsy_query_t *q, sqlite3_stmt *st, double rank,
-      fsy_hit_cb cb,
-      void *ctx, bool *taken)
+      fsy_hit_cb cb, void *ctx, bool *taken)
 {
     fsy_doc_t *d = NULL;
     int rc = fsy_sq_load_doc(s, (const char *)sqlite3_column_text(st, 0),
@@ -272,8 +271,7 @@ s_run_text(fsy_store_t *s, const fsy_query_t *q, sqlite3_stmt *filter,
 }
 
 int
-fsy_store_query(fsy_store_t *s, const fsy_query_t *q, fsy_hit_cb cb,
-                void *ctx)
+fsy_store_query(fsy_store_t *s, const fsy_query_t *q, fsy_hit_cb cb, void *ctx)
 {
     int rc = s_check(q);
     if (rc != FSY_OK)

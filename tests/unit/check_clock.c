@@ -300,8 +300,8 @@ s_collect_hlc(const fsy_change_t *c, void *ctx)
 static const struct {
     const char *text;
     bool end;
-    int want;        /* FSY_OK or FSY_EINVAL */
-    uint64_t ms;     /* when FSY_OK */
+    int want;    /* FSY_OK or FSY_EINVAL */
+    uint64_t ms; /* when FSY_OK */
 } s_when_rows[] = {
     {"2026-11-01", false, FSY_OK, 1793491200000ull},
     {"2026-11-01", true, FSY_OK, 1793491200000ull + 86400000ull},

@@ -833,8 +833,7 @@ START_TEST(test_store_restored_replica_recovers)
      * and sees the re-issued changes: nothing missed */
     s_feed_found = false;
     fsy_cursor_t next = seen; /* one object, as `fieldsync changes` has */
-    ck_ok(fsy_store_feed(gao, &next, 1000, s_feed_count, "r3, revised",
-                         &next));
+    ck_ok(fsy_store_feed(gao, &next, 1000, s_feed_count, "r3, revised", &next));
     ck_assert_uint_eq(next.epoch, 1);
     ck_assert(s_feed_found);
     ck_assert_int_eq(fsy_store_feed(gao, &(fsy_cursor_t){.epoch = 5}, 10,
