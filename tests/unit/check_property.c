@@ -347,7 +347,7 @@ static void
 s_idset_add(idset_t *set, const char *scope, const char *id)
 {
     ck_assert_uint_lt(set->n, 256);
-    char buf[160];
+    char buf[FSY_SCOPE_MAX + FSY_DOC_MAX + 2];
     snprintf(buf, sizeof buf, "%s/%s", scope, id);
     set->v[set->n++] = strdup(buf);
 }
