@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fieldsync/attachment.h"
+#include "fieldsync/doc_json.h"
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 
@@ -673,7 +674,7 @@ s_get_json(const fsy_cli_t *cli, fsy_store_t *s, const fsy_doc_t *d)
               fsy_cli_jstr(root, "id", d->id) &&
               fsy_cli_jstr(root, "kind", d->kind) &&
               fsy_cli_jbool(root, "visible", d->visible) &&
-              fsy_cli_jstamps(root, &c, &u) &&
+              fsy_stamps_json(root, &c, &u) &&
               fsy_cli_jadd(root, "fields", s_fields_json(d)) &&
               fsy_cli_jadd(root, "conflicts", fsy_cli_json_conflicts(d)) &&
               fsy_cli_jadd(root, "delivery", s_delivery_json(s, d));

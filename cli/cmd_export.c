@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/doc_json.h"
 #include "fieldsync/error.h"
 #include "query_opts.h"
 
@@ -102,7 +103,7 @@ s_export_doc(const fsy_hit_t *h)
         fsy_cli_jstr(obj, "scope", d->scope) && fsy_cli_jstr(obj, "id", d->id);
     if (ok && d->kind[0] != '\0')
         ok = fsy_cli_jstr(obj, "kind", d->kind);
-    ok = ok && fsy_cli_jstamps(obj, &h->created, &h->updated) &&
+    ok = ok && fsy_stamps_json(obj, &h->created, &h->updated) &&
          fsy_cli_jadd(obj, "fields", s_export_fields(d));
     if (ok && d->n_conflicts > 0)
         ok = fsy_cli_jadd(obj, "conflicts", s_export_conflicts(d));

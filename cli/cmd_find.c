@@ -37,35 +37,12 @@ typedef struct s_find {
     size_t n, cap;
 } s_find_t;
 
-static const fsy_head_t *
-s_title(const fsy_doc_t *d)
-{
-    const fsy_field_t *f = fsy_doc_field(d, "title");
-    const fsy_head_t *h = f != NULL ? &f->heads[f->winner] : NULL;
-    return h != NULL && !h->absent && !h->ref &&
-                   fsy_cli_is_text(h->value, h->value_len)
-               ? h
-               : NULL;
-}
-
 /* ---- the table ---------------------------------------------------------- */
-
-static char *
-s_dup(const uint8_t *v, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p != NULL) {
-        if (n > 0)
-            memcpy(p, v, n);
-        p[n] = '\0';
-    }
-    return p;
-}
 
 static bool
 s_row_add(s_find_t *x, const fsy_hit_t *h)
 {
-    const fsy_head_t *t = s_title(h->doc);
+    const fsy_head_t *t = fsy_doc_title(h->doc);
     if (x->n == x->cap) {
         size_t cap = x->cap ? x->cap * 2 : 64;
         s_row_t *r = realloc(x->rows, cap * sizeof *r);
@@ -82,11 +59,12 @@ s_row_add(s_find_t *x, const fsy_hit_t *h)
     r->updated = h->updated;
     r->n_conflicts = h->doc->n_conflicts;
     x->n++;
-    if (t != NULL && (r->title = s_dup(t->value, t->value_len)) == NULL)
+    if (t != NULL &&
+        (r->title = t->value_len > 0
+                        ? strndup((const char *)t->value, t->value_len)
+                        : strdup("")) == NULL)
         return false;
-    return h->snippet == NULL ||
-           (r->snippet =
-                s_dup((const uint8_t *)h->snippet, strlen(h->snippet))) != NULL;
+    return h->snippet == NULL || (r->snippet = strdup(h->snippet)) != NULL;
 }
 
 static int

@@ -4,10 +4,8 @@
  */
 #include "query_opts.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -198,18 +196,6 @@ fsy_cli_filter_free(fsy_cli_filter_t *f)
 }
 
 /* ---- provenance --------------------------------------------------------- */
-
-bool
-fsy_cli_jstamps(cJSON *obj, const fsy_stamp_t *created,
-                const fsy_stamp_t *updated)
-{
-    return fsy_cli_jtime(obj, "created", created->hlc) &&
-           fsy_cli_jstr(obj, "created_site", created->site) &&
-           fsy_cli_jstr(obj, "created_author", created->author) &&
-           fsy_cli_jtime(obj, "updated", updated->hlc) &&
-           fsy_cli_jstr(obj, "updated_site", updated->site) &&
-           fsy_cli_jstr(obj, "updated_author", updated->author);
-}
 
 void
 fsy_cli_print_stamp(FILE *f, const fsy_stamp_t *st)

@@ -71,10 +71,6 @@ void fsy_cli_filter_free(fsy_cli_filter_t *f);
 
 /* ---- provenance --------------------------------------------------------- */
 
-/* "created", "created_site", "created_author" and the same for "updated"
- * (authors "" when not recorded). False when out of memory. */
-bool fsy_cli_jstamps(cJSON *obj, const fsy_stamp_t *created,
-                     const fsy_stamp_t *updated);
 /* "2026-11-24T16:02:11Z at gao by A. Traoré" (no "by" without author).
  * Authors and sites are checked on every path in: safe to print. */
 void fsy_cli_print_stamp(FILE *f, const fsy_stamp_t *st);

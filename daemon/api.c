@@ -307,20 +307,10 @@ static void
 s_doc(const fsy_api_t *a, const char *path, fsy_reply_t *r)
 {
     char scope[FSY_SCOPE_MAX + 1];
-    const char *slash = strchr(path, '/');
-    size_t n = slash != NULL ? (size_t)(slash - path) : 0;
-    if (n == 0 || n > FSY_SCOPE_MAX || slash[1] == '\0') {
-        fsy_reply_text(r, 404, "not found: ask /api/docs/SCOPE/ID%s\n", "");
+    const char *id;
+    if (!fsy_api_doc_path(path, a->cfg->http_read_scopes, "/api/docs", scope,
+                          &id, r))
         return;
-    }
-    memcpy(scope, path, n);
-    scope[n] = '\0';
-    const char *id = slash + 1;
-    if (fsy_check_scope(scope) != FSY_OK || fsy_check_doc_id(id) != FSY_OK ||
-        !fsy_scope_allowed(a->cfg->http_read_scopes, scope)) {
-        fsy_reply_text(r, 404, "no such document here%s\n", "");
-        return;
-    }
     fsy_store_t *s = NULL;
     fsy_doc_t *d = NULL;
     fsy_stamp_t cr = {0}, up = {0};

@@ -215,3 +215,26 @@ fsy_api_args_free(fsy_api_args_t *a)
     free(a->served);
     memset(a, 0, sizeof *a);
 }
+
+bool
+fsy_api_doc_path(const char *path, const char *read_scopes, const char *prefix,
+                 char scope[FSY_SCOPE_MAX + 1], const char **id, fsy_reply_t *r)
+{
+    const char *slash = strchr(path, '/');
+    size_t n = slash != NULL ? (size_t)(slash - path) : 0;
+    if (n == 0 || n > FSY_SCOPE_MAX || slash[1] == '\0') {
+        char why[64];
+        snprintf(why, sizeof why, "%s/SCOPE/ID", prefix);
+        fsy_reply_text(r, 404, "not found: ask %s\n", why);
+        return false;
+    }
+    memcpy(scope, path, n);
+    scope[n] = '\0';
+    *id = slash + 1;
+    if (fsy_check_scope(scope) != FSY_OK || fsy_check_doc_id(*id) != FSY_OK ||
+        !fsy_scope_allowed(read_scopes, scope)) {
+        fsy_reply_text(r, 404, "no such document here%s\n", "");
+        return false;
+    }
+    return true;
+}

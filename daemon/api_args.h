@@ -38,4 +38,12 @@ bool fsy_api_args(struct MHD_Connection *c, const char *read_scopes, bool feed,
 
 void fsy_api_args_free(fsy_api_args_t *a);
 
+/* "SCOPE/ID" after prefix ("/api/docs", "/docs"): scope copied out, *id
+ * pointing into path. False with a 404 in r for a malformed path, a bad
+ * scope or id, or a scope [http] read_scopes does not serve (said the same
+ * way: what is not served is not there). */
+bool fsy_api_doc_path(const char *path, const char *read_scopes,
+                      const char *prefix, char scope[FSY_SCOPE_MAX + 1],
+                      const char **id, fsy_reply_t *r);
+
 #endif

@@ -169,12 +169,11 @@ s_result(const fsy_hit_t *h, void *ctx)
 {
     s_results_t *x = ctx;
     const fsy_doc_t *d = h->doc;
-    const fsy_field_t *t = fsy_doc_field(d, "title");
-    const fsy_head_t *th = t != NULL ? &t->heads[t->winner] : NULL;
+    const fsy_head_t *th = fsy_doc_title(d);
     FILE *f = x->f;
     fputs("<div class=\"hit\">", f);
     s_link(f, d);
-    if (th != NULL && !th->absent && !th->ref)
+    if (th != NULL)
         fsy_html_esc_n(f, (const char *)th->value, th->value_len);
     else
         fsy_html_esc(f, d->id);
@@ -416,10 +415,9 @@ s_doc_page(s_page_t *p, const fsy_doc_t *d, const fsy_stamp_t *cr,
            const fsy_stamp_t *up, const fsy_change_list_t *h,
            const fsy_as_of_t *fresh, size_t n_fresh)
 {
-    const fsy_field_t *t = fsy_doc_field(d, "title");
-    const fsy_head_t *th = t != NULL ? &t->heads[t->winner] : NULL;
+    const fsy_head_t *th = fsy_doc_title(d);
     fputs("<h1>", p->f);
-    if (th != NULL && !th->absent && !th->ref)
+    if (th != NULL)
         fsy_html_esc_n(p->f, (const char *)th->value, th->value_len);
     else
         fsy_html_esc(p->f, d->id);
@@ -448,20 +446,9 @@ void
 fsy_browse_doc(const fsy_config_t *cfg, const char *path, fsy_reply_t *r)
 {
     char scope[FSY_SCOPE_MAX + 1];
-    const char *slash = strchr(path, '/');
-    size_t n = slash != NULL ? (size_t)(slash - path) : 0;
-    if (n == 0 || n > FSY_SCOPE_MAX) {
-        fsy_reply_text(r, 404, "not found: /docs/SCOPE/ID%s\n", "");
+    const char *id;
+    if (!fsy_api_doc_path(path, cfg->http_read_scopes, "/docs", scope, &id, r))
         return;
-    }
-    memcpy(scope, path, n);
-    scope[n] = '\0';
-    const char *id = slash + 1;
-    if (fsy_check_scope(scope) != FSY_OK || fsy_check_doc_id(id) != FSY_OK ||
-        !fsy_scope_allowed(cfg->http_read_scopes, scope)) {
-        fsy_reply_text(r, 404, "no such document here%s\n", "");
-        return;
-    }
     fsy_store_t *s = NULL;
     fsy_doc_t *d = NULL;
     fsy_stamp_t cr = {0}, up = {0};

@@ -130,8 +130,8 @@ fsy_value_json(const uint8_t *v, size_t n, bool absent, bool ref)
 
 /* ---- hits and documents ------------------------------------------------- */
 
-static bool
-s_stamps(cJSON *o, const fsy_stamp_t *c, const fsy_stamp_t *u)
+bool
+fsy_stamps_json(cJSON *o, const fsy_stamp_t *c, const fsy_stamp_t *u)
 {
     return s_time(o, "created", c->hlc) && s_str(o, "created_site", c->site) &&
            s_str(o, "created_author", c->author) &&
@@ -167,24 +167,29 @@ s_snippet(cJSON *o, const char *snip)
     return ok && s_add(o, "matches", matches);
 }
 
-/* The winning title, when it is text. */
-static const fsy_head_t *
-s_title(const fsy_doc_t *d)
+const fsy_head_t *
+fsy_doc_title(const fsy_doc_t *d)
 {
     const fsy_field_t *f = fsy_doc_field(d, "title");
     const fsy_head_t *h = f != NULL ? &f->heads[f->winner] : NULL;
-    return h != NULL && !h->absent && !h->ref ? h : NULL;
+    if (h == NULL || h->absent || h->ref)
+        return NULL;
+    size_t n = h->value_len;
+    return n == 0 || (memchr(h->value, 0, n) == NULL &&
+                      fsy_utf8_valid(h->value, n))
+               ? h
+               : NULL;
 }
 
 cJSON *
 fsy_hit_json(const fsy_hit_t *h)
 {
     const fsy_doc_t *d = h->doc;
-    const fsy_head_t *t = s_title(d);
+    const fsy_head_t *t = fsy_doc_title(d);
     cJSON *o = cJSON_CreateObject();
     bool ok = s_str(o, "scope", d->scope) && s_str(o, "id", d->id) &&
               s_str(o, "kind", d->kind) &&
-              s_stamps(o, &h->created, &h->updated) &&
+              fsy_stamps_json(o, &h->created, &h->updated) &&
               s_num(o, "conflicts", (double)d->n_conflicts);
     if (ok && t != NULL)
         ok = s_add(o, "title",
@@ -274,7 +279,7 @@ fsy_doc_json(const fsy_doc_t *d, const fsy_stamp_t *created,
     bool ok = s_str(o, "scope", d->scope) && s_str(o, "id", d->id) &&
               s_str(o, "kind", d->kind) &&
               cJSON_AddBoolToObject(o, "visible", d->visible) != NULL &&
-              s_stamps(o, created, updated) &&
+              fsy_stamps_json(o, created, updated) &&
               s_add(o, "fields", s_fields(d)) &&
               s_add(o, "conflicts", s_conflicts(d));
     if (ok)

@@ -88,13 +88,13 @@ fsy_store_feed(fsy_store_t *s, const fsy_cursor_t *after, size_t limit,
                fsy_feed_cb cb, void *ctx, fsy_cursor_t *next)
 {
     /* one read transaction: the epoch and the rows agree */
-    int rc = fsy_sq_exec(s, "BEGIN");
+    int rc = fsy_store_read_begin(s);
     if (rc != FSY_OK)
         return rc;
     rc = s_start(s, after, next);
     s_feed_t f = {.cb = cb, .ctx = ctx, .next = next};
     if (rc == FSY_OK && limit > 0)
         rc = fsy_store_log_after(s, next->lseq, limit, s_row, &f);
-    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    fsy_store_read_end(s);
     return rc;
 }

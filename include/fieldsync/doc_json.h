@@ -29,8 +29,19 @@ extern "C" {
  * absent. */
 cJSON *fsy_value_json(const uint8_t *v, size_t n, bool absent, bool ref);
 
+/* The winning head of the document's "title" field when it is text (UTF-8
+ * without NUL), else NULL: what lists, pages and JSON show as its title.
+ * Borrowed from d. */
+const fsy_head_t *fsy_doc_title(const fsy_doc_t *d);
+
 /* "2026-11-24T16:02:11.804Z" from a hybrid clock value. */
 void fsy_time_text(uint64_t hlc, char buf[32]);
+
+/* Adds "created", "created_site", "created_author" and the same three for
+ * "updated" to o (authors "" when not recorded). False when out of
+ * memory. */
+bool fsy_stamps_json(cJSON *o, const fsy_stamp_t *created,
+                     const fsy_stamp_t *updated);
 
 /*
  * A search or list hit: scope, id, kind, created, created_site,
