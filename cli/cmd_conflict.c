@@ -74,23 +74,91 @@ s_print_head(FILE *f, const fsy_head_t *h, bool winner, const char *indent,
     fputc('\n', f);
 }
 
+/* Why a text field did not merge, after its name. */
+static const char *
+s_merge_why(const fsy_field_t *fld)
+{
+    switch (fld->text_merge) {
+    case FSY_TEXT_MERGE_OVERLAP:
+        return "  the edits overlap: only the places below conflict";
+    case FSY_TEXT_MERGE_NO_BASE:
+        return "  written independently: no common version to merge from";
+    default:
+        return "";
+    }
+}
+
+typedef struct s_overlaps {
+    FILE *f;
+    const char *indent;
+} s_overlaps_t;
+
+/* "hq:4" or "hq:4 + gao:2" for the heads merged into one side. */
 static void
-s_print_field(FILE *f, const fsy_doc_t *d, const fsy_field_t *fld,
-              const char *indent, const size_t w[3])
+s_print_side(FILE *f, const char *indent, const fsy_head_t *heads, size_t n,
+             const char *what)
+{
+    char label[FSY_CLI_LABEL_LEN];
+    fprintf(f, "%s      ", indent);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s%s", i ? " + " : "",
+                fsy_cli_label(&heads[i].version, label));
+    fprintf(f, "%s\n", what);
+}
+
+static void
+s_print_lines(FILE *f, const char *indent, const char *v, size_t n)
+{
+    fprintf(f, "%s        ", indent);
+    if (n == 0)
+        fputs("(no lines)", f);
+    fsy_cli_print_value(f, (const uint8_t *)v, n, false, false,
+                        strlen(indent) + 8);
+    fputc('\n', f);
+}
+
+static int
+s_print_overlap(const fsy_overlap_t *o, void *ctx)
+{
+    const s_overlaps_t *x = ctx;
+    const fsy_text_hunk_t *h = o->hunk;
+    char label[FSY_CLI_LABEL_LEN];
+
+    fprintf(x->f, "%s    at line %zu:\n", x->indent, h->line);
+    s_print_side(x->f, x->indent, o->heads, o->n_a, ":");
+    s_print_lines(x->f, x->indent, h->a, h->a_len);
+    s_print_side(x->f, x->indent, o->heads + o->n_a, 1, ":");
+    s_print_lines(x->f, x->indent, h->b, h->b_len);
+    fprintf(x->f, "%s      %s, the version both edited:\n", x->indent,
+            fsy_cli_label(o->base, label));
+    s_print_lines(x->f, x->indent, h->base, h->base_len);
+    return 0;
+}
+
+static void
+s_print_field(FILE *f, fsy_store_t *s, const fsy_doc_t *d,
+              const fsy_field_t *fld, const char *indent, const size_t w[3])
 {
     size_t k;
 
     fprintf(f, "%s%s", indent, fld->name);
     if (s_is_deleted_field(d, fld))
         fprintf(f, "  %s", s_deleted_note);
+    fputs(s_merge_why(fld), f);
     fputc('\n', f);
     /* Heads are sorted with the greatest (the winner) last: show it first. */
     for (k = fld->n_heads; k-- > 0;)
         s_print_head(f, &fld->heads[k], k == fld->winner, indent, w);
+    s_overlaps_t x = {f, indent};
+    if (s != NULL && fsy_store_overlaps(s, d, fld->name, s_print_overlap, &x,
+                                        &k) != FSY_OK)
+        fprintf(f, "%s    (the overlapping places cannot be shown: %s)\n",
+                indent, fsy_errdetail());
 }
 
 void
-fsy_cli_print_conflicts(FILE *f, const fsy_doc_t *d, const char *indent)
+fsy_cli_print_conflicts(FILE *f, fsy_store_t *s, const fsy_doc_t *d,
+                        const char *indent)
 {
     size_t w[3] = {0, 0, 0}, i;
 
@@ -99,7 +167,7 @@ fsy_cli_print_conflicts(FILE *f, const fsy_doc_t *d, const char *indent)
         fprintf(f, "%s%s  %s\n", indent, FSY_FIELD_DELETED, s_deleted_note);
     for (i = 0; i < d->n_fields; i++)
         if (d->fields[i].conflict)
-            s_print_field(f, d, &d->fields[i], indent, w);
+            s_print_field(f, s, d, &d->fields[i], indent, w);
 }
 
 static cJSON *
@@ -135,9 +203,63 @@ s_heads_json(const fsy_field_t *fld)
     return ok ? arr : NULL;
 }
 
+/* {"versions": [...], "text": ...} of one side of an overlap. */
+static cJSON *
+s_side_json(const fsy_head_t *heads, size_t n, const fsy_version_t *one,
+            const char *text, size_t len)
+{
+    char label[FSY_CLI_LABEL_LEN];
+    cJSON *o = cJSON_CreateObject(), *v = cJSON_CreateArray();
+    bool ok = o != NULL && fsy_cli_jadd(o, "versions", v);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = fsy_cli_jpush(v, cJSON_CreateString(fsy_cli_label(
+                                  one ? one : &heads[i].version, label)));
+    ok = ok && fsy_cli_jadd(o, "text",
+                            fsy_cli_json_value((const uint8_t *)text, len,
+                                               false, false));
+    if (!ok)
+        cJSON_Delete(o);
+    return ok ? o : NULL;
+}
+
+static int
+s_overlap_json(const fsy_overlap_t *o, void *ctx)
+{
+    const fsy_text_hunk_t *h = o->hunk;
+    cJSON *obj = cJSON_CreateObject();
+    bool ok =
+        fsy_cli_jnum(obj, "line", (double)h->line) &&
+        fsy_cli_jadd(obj, "a", s_side_json(o->heads, o->n_a, NULL, h->a,
+                                           h->a_len)) &&
+        fsy_cli_jadd(obj, "b", s_side_json(o->heads + o->n_a, 1, NULL, h->b,
+                                           h->b_len)) &&
+        fsy_cli_jadd(obj, "base",
+                     s_side_json(NULL, 1, o->base, h->base, h->base_len));
+    return fsy_cli_jpush(ctx, ok ? obj : (cJSON_Delete(obj), NULL)) ? 0 : 1;
+}
+
+/* "why": overlap | no_base, and "overlaps": [...] for a text field. */
+static bool
+s_merge_json(cJSON *obj, fsy_store_t *s, const fsy_doc_t *d,
+             const fsy_field_t *fld)
+{
+    size_t n;
+    if (fld->text_merge == FSY_TEXT_MERGE_NO_BASE)
+        return fsy_cli_jstr(obj, "why", "no_base");
+    if (fld->text_merge != FSY_TEXT_MERGE_OVERLAP)
+        return true;
+    cJSON *arr = cJSON_CreateArray();
+    if (!fsy_cli_jstr(obj, "why", "overlap") ||
+        !fsy_cli_jadd(obj, "overlaps", arr))
+        return false;
+    return s == NULL ||
+           fsy_store_overlaps(s, d, fld->name, s_overlap_json, arr, &n) ==
+               FSY_OK;
+}
+
 /* {"field": NAME, ["note": TEXT,] "heads": [...]}; fld NULL: the note only. */
 static cJSON *
-s_conflict_json(const fsy_doc_t *d, const fsy_field_t *fld)
+s_conflict_json(fsy_store_t *s, const fsy_doc_t *d, const fsy_field_t *fld)
 {
     cJSON *obj = cJSON_CreateObject();
     bool note = fld == NULL || s_is_deleted_field(d, fld);
@@ -148,23 +270,25 @@ s_conflict_json(const fsy_doc_t *d, const fsy_field_t *fld)
     if (ok)
         ok = fsy_cli_jadd(obj, "heads",
                           fld ? s_heads_json(fld) : cJSON_CreateArray());
+    if (ok && fld != NULL)
+        ok = s_merge_json(obj, s, d, fld);
     if (!ok)
         cJSON_Delete(obj);
     return ok ? obj : NULL;
 }
 
 cJSON *
-fsy_cli_json_conflicts(const fsy_doc_t *d)
+fsy_cli_json_conflicts(fsy_store_t *s, const fsy_doc_t *d)
 {
     cJSON *arr = cJSON_CreateArray();
     bool ok = arr != NULL;
     size_t i;
 
     if (ok && s_needs_deleted_line(d))
-        ok = fsy_cli_jpush(arr, s_conflict_json(d, NULL));
+        ok = fsy_cli_jpush(arr, s_conflict_json(s, d, NULL));
     for (i = 0; ok && i < d->n_fields; i++)
         if (d->fields[i].conflict)
-            ok = fsy_cli_jpush(arr, s_conflict_json(d, &d->fields[i]));
+            ok = fsy_cli_jpush(arr, s_conflict_json(s, d, &d->fields[i]));
     if (!ok)
         cJSON_Delete(arr);
     return ok ? arr : NULL;
@@ -187,6 +311,7 @@ static const char s_conflicts_help[] =
     "  fieldsync conflicts --scope MLI\n";
 
 typedef struct s_conflicts {
+    fsy_store_t *store;
     bool json;
     bool oom;
     cJSON *arr;
@@ -194,14 +319,14 @@ typedef struct s_conflicts {
 } s_conflicts_t;
 
 static cJSON *
-s_doc_conflicts_json(const fsy_doc_t *d)
+s_doc_conflicts_json(fsy_store_t *s, const fsy_doc_t *d)
 {
     cJSON *obj = cJSON_CreateObject();
     bool ok = fsy_cli_jstr(obj, "scope", d->scope) &&
               fsy_cli_jstr(obj, "id", d->id) &&
               fsy_cli_jstr(obj, "kind", d->kind) &&
               fsy_cli_jbool(obj, "visible", d->visible) &&
-              fsy_cli_jadd(obj, "conflicts", fsy_cli_json_conflicts(d));
+              fsy_cli_jadd(obj, "conflicts", fsy_cli_json_conflicts(s, d));
 
     if (!ok)
         cJSON_Delete(obj);
@@ -214,14 +339,14 @@ s_conflicts_cb(const fsy_doc_t *d, void *ctx)
     s_conflicts_t *c = ctx;
 
     if (c->json) {
-        c->oom = !fsy_cli_jpush(c->arr, s_doc_conflicts_json(d));
+        c->oom = !fsy_cli_jpush(c->arr, s_doc_conflicts_json(c->store, d));
         return c->oom ? 1 : 0;
     }
     printf("%s%s in %s (%s)%s: %zu open conflict%s\n", c->n ? "\n" : "", d->id,
            d->scope, d->kind[0] ? d->kind : "no kind",
            d->visible ? "" : ", deleted", d->n_conflicts,
            d->n_conflicts == 1 ? "" : "s");
-    fsy_cli_print_conflicts(stdout, d, "  ");
+    fsy_cli_print_conflicts(stdout, c->store, d, "  ");
     c->n++;
     return 0;
 }
@@ -235,6 +360,7 @@ s_conflicts_run(const fsy_cli_t *cli, const char *scope, s_conflicts_t *c)
     if (rc != 0)
         return rc;
     fsy_err_clear();
+    c->store = s;
     err = fsy_store_each_doc(s, NULL, scope, true, s_conflicts_cb, c);
     fsy_store_close(&s);
     if (c->oom)

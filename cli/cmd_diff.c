@@ -25,6 +25,8 @@ static const char s_diff_help[] =
     "Which versions, when not given:\n"
     "  - a field in conflict: each competing version against the one\n"
     "    everyone sees (marked '*' in 'conflicts');\n"
+    "  - a field whose concurrent edits merged: each edit against the\n"
+    "    merge (what the other edits added);\n"
     "  - otherwise its last two versions;\n"
     "  - --from only: that version against the current value;\n"
     "  - --to only: that version against the one before it.\n"
@@ -47,6 +49,7 @@ typedef struct s_side {
     const uint8_t *value;
     size_t len;
     bool absent, ref;
+    bool merged; /* the merge of the field's heads, not one version */
 } s_side_t;
 
 typedef struct s_diff {
@@ -71,9 +74,10 @@ s_side_change(s_side_t *s, const fsy_change_t *c)
 }
 
 static void
-s_side_head(s_side_t *s, const fsy_head_t *h)
+s_side_head(s_side_t *s, const fsy_head_t *h, bool merged)
 {
-    *s = (s_side_t){.version = h->version,
+    *s = (s_side_t){.merged = merged,
+                    .version = h->version,
                     .value = h->value,
                     .len = h->value_len,
                     .absent = h->absent,
@@ -89,7 +93,7 @@ s_side_line(FILE *f, const char *mark, const s_diff_t *x, const char *field,
 {
     char label[FSY_CLI_LABEL_LEN], t[FSY_CLI_TIME_LEN];
     fprintf(f, "%s %s %s  %s  %s", mark, x->d->id, field,
-            fsy_cli_label(&s->version, label),
+            s->merged ? "merged" : fsy_cli_label(&s->version, label),
             fsy_cli_time(s->version.hlc, false, t));
     if (s->author[0] != '\0') /* checked on every path in (ident.h) */
         fprintf(f, "  %s", s->author);
@@ -175,7 +179,9 @@ s_side_json(const s_side_t *s)
 {
     char label[FSY_CLI_LABEL_LEN];
     cJSON *o = cJSON_CreateObject();
-    bool ok = fsy_cli_jstr(o, "version", fsy_cli_label(&s->version, label)) &&
+    bool ok = fsy_cli_jstr(o, "version",
+                           s->merged ? "merged"
+                                     : fsy_cli_label(&s->version, label)) &&
               fsy_cli_jstr(o, "site", s->version.origin.site) &&
               fsy_cli_jstr(o, "author", s->author) &&
               fsy_cli_jtime(o, "time", s->version.hlc);
@@ -262,7 +268,8 @@ s_given(s_diff_t *x, const char *field, const fsy_change_t **vs, size_t n)
     if (x->to == NULL) { /* against what is shown now */
         const fsy_field_t *f = fsy_doc_field(x->d, field);
         s_side_change(&sa, vs[a]);
-        s_side_head(&sb, &f->heads[f->winner]);
+        s_side_head(&sb, fsy_field_shown(f),
+                    f->text_merge == FSY_TEXT_MERGE_CLEAN);
         return s_show(x, field, &sa, &sb);
     }
     if (x->from == NULL && b == 0)
@@ -280,13 +287,14 @@ static int
 s_default(s_diff_t *x, const fsy_field_t *f, const fsy_change_t **vs, size_t n)
 {
     s_side_t sa, sb;
-    if (f->conflict) {
-        s_side_head(&sb, &f->heads[f->winner]);
+    bool merged = f->text_merge == FSY_TEXT_MERGE_CLEAN;
+    if (f->conflict || merged) {
+        s_side_head(&sb, fsy_field_shown(f), merged);
         int rc = FSY_EXIT_OK;
         for (size_t k = f->n_heads; rc == FSY_EXIT_OK && k-- > 0;) {
-            if (k == f->winner)
+            if (k == f->winner && !merged)
                 continue;
-            s_side_head(&sa, &f->heads[k]);
+            s_side_head(&sa, &f->heads[k], false);
             rc = s_show(x, f->name, &sa, &sb);
         }
         return rc;
@@ -327,11 +335,12 @@ s_fields(s_diff_t *x)
         const fsy_field_t *f = &x->d->fields[i];
         if (f->name[0] == '_')
             continue;
-        if (f->conflict && !x->from && !x->to)
+        if ((f->conflict || f->text_merge == FSY_TEXT_MERGE_CLEAN) &&
+            !x->from && !x->to)
             rc = s_field(x, f->name);
         if (last == NULL ||
-            fsy_version_cmp(&f->heads[f->winner].version,
-                            &last->heads[last->winner].version) > 0)
+            fsy_version_cmp(&fsy_field_shown(f)->version,
+                            &fsy_field_shown(last)->version) > 0)
             last = f;
     }
     if (rc != FSY_EXIT_OK || x->shown > 0)

@@ -506,9 +506,11 @@ static const char s_get_usage[] =
     "fieldsync get DOC [--scope S] [--deleted] [--json]\n"
     "       fieldsync get DOC [--scope S] --field FIELD [-o FILE]";
 static const char s_get_help[] =
-    "Shows document DOC: its fields with their current (winning) values,\n"
-    "then every open conflict with each competing version. '*' marks the\n"
-    "version everyone sees until the conflict is resolved.\n"
+    "Shows document DOC: its fields with their current values, then every\n"
+    "open conflict with each competing version. '*' marks the version\n"
+    "everyone sees until the conflict is resolved. Concurrent edits of a\n"
+    "text field that touch different lines are merged (the field says so);\n"
+    "edits that overlap are a conflict showing only where they overlap.\n"
     "\n"
     "  --scope S   needed only when DOC exists in several scopes\n"
     "  --deleted   show a deleted document instead of refusing\n"
@@ -540,7 +542,7 @@ s_get_header(const fsy_doc_t *d)
 static void
 s_print_arriving(fsy_store_t *s, const fsy_field_t *f)
 {
-    const fsy_head_t *h = &f->heads[f->winner];
+    const fsy_head_t *h = fsy_field_shown(f);
     char buf[64];
     const char *arriving =
         h->ref ? fsy_cli_arriving(s, h->value, h->value_len, buf) : NULL;
@@ -585,6 +587,16 @@ s_get_stamps(fsy_store_t *s, const fsy_doc_t *d)
     fputc('\n', stdout);
 }
 
+/* Under a merged field: which edits its value combines. */
+static void
+s_print_merged(const fsy_field_t *f, size_t indent)
+{
+    char note[FSY_MERGE_NOTE_LEN];
+    if (f->text_merge == FSY_TEXT_MERGE_CLEAN)
+        printf("%*s(%s: concurrent edits to different lines)\n", (int)indent,
+               "", fsy_field_merge_note(f, note, sizeof note));
+}
+
 static void
 s_get_text(fsy_store_t *s, const fsy_doc_t *d)
 {
@@ -603,6 +615,7 @@ s_get_text(fsy_store_t *s, const fsy_doc_t *d)
         fsy_cli_print_winner(stdout, &d->fields[i], w + 4);
         s_print_arriving(s, &d->fields[i]);
         fputc('\n', stdout);
+        s_print_merged(&d->fields[i], w + 4);
         shown++;
     }
     if (shown == 0)
@@ -614,7 +627,7 @@ s_get_text(fsy_store_t *s, const fsy_doc_t *d)
     if (d->n_conflicts > 0) {
         printf("\n%zu open conflict%s:\n", d->n_conflicts,
                d->n_conflicts == 1 ? "" : "s");
-        fsy_cli_print_conflicts(stdout, d, "  ");
+        fsy_cli_print_conflicts(stdout, s, d, "  ");
     }
 }
 
@@ -629,7 +642,7 @@ s_fields_json(const fsy_doc_t *d)
     for (i = 0; ok && i < d->n_fields; i++) {
         if (d->fields[i].name[0] == '_')
             continue;
-        h = &d->fields[i].heads[d->fields[i].winner];
+        h = fsy_field_shown(&d->fields[i]);
         ok = fsy_cli_jadd(
             obj, d->fields[i].name,
             fsy_cli_json_value(h->value, h->value_len, h->absent, h->ref));
@@ -676,7 +689,8 @@ s_get_json(const fsy_cli_t *cli, fsy_store_t *s, const fsy_doc_t *d)
               fsy_cli_jbool(root, "visible", d->visible) &&
               fsy_stamps_json(root, &c, &u) &&
               fsy_cli_jadd(root, "fields", s_fields_json(d)) &&
-              fsy_cli_jadd(root, "conflicts", fsy_cli_json_conflicts(d)) &&
+              fsy_cli_jadd(root, "merged", fsy_merges_json(d)) &&
+              fsy_cli_jadd(root, "conflicts", fsy_cli_json_conflicts(s, d)) &&
               fsy_cli_jadd(root, "delivery", s_delivery_json(s, d));
 
     return fsy_cli_json_print(cli, root, ok);
@@ -695,7 +709,7 @@ s_get_field(const fsy_cli_t *cli, fsy_store_t *s, const fsy_doc_t *d,
                       "field %s is in conflict: writing the version "
                       "everyone sees (fieldsync conflicts %s)",
                       o->field, d->id);
-    return fsy_cli_write_head(cli, s, o->field, &f->heads[f->winner],
+    return fsy_cli_write_head(cli, s, o->field, fsy_field_shown(f),
                               o->out != NULL ? o->out : "-");
 }
 
@@ -811,6 +825,8 @@ static const char s_log_help[] =
     "field, how many earlier versions it replaced (BASES) and its value\n"
     "(cut to one line; --json has it whole). Reserved fields\n"
     "(_kind, _deleted) are shown too; a removed field shows as (removed).\n"
+    "A text field whose concurrent edits merged ends the list with a line\n"
+    "saying which versions it shows merged, over which common version.\n"
     "\n"
     "  --scope S   needed only when DOC exists in several scopes\n"
     "  --full      every value whole, on the lines below its version\n"
@@ -888,6 +904,22 @@ s_log_json(const fsy_change_t *c, void *ctx)
     return l->oom ? 1 : 0;
 }
 
+/* After the versions: the fields showing a merge of several of them. */
+static int
+s_log_merges(fsy_store_t *s, const char *scope, const char *doc)
+{
+    char note[FSY_MERGE_NOTE_LEN];
+    fsy_doc_t *d = NULL;
+    int err = fsy_store_get(s, scope, doc, &d);
+    for (size_t i = 0; err == FSY_OK && i < d->n_fields; i++)
+        if (d->fields[i].text_merge == FSY_TEXT_MERGE_CLEAN)
+            printf("%-20s  %s: %s (shown until the next edit)\n", "now",
+                   d->fields[i].name,
+                   fsy_field_merge_note(&d->fields[i], note, sizeof note));
+    fsy_doc_free(&d);
+    return err;
+}
+
 static int
 s_log_text(const fsy_cli_t *cli, fsy_store_t *s, const char *scope,
            const char *doc, bool full)
@@ -905,8 +937,10 @@ s_log_text(const fsy_cli_t *cli, fsy_store_t *s, const char *scope,
            (int)l.w_label, "VERSION", (int)l.w_site, "SITE", (int)l.w_author,
            "AUTHOR", (int)l.w_field, "FIELD");
     fsy_err_clear();
-    return fsy_cli_check(cli,
-                         fsy_store_history(s, scope, doc, s_log_print, &l));
+    err = fsy_store_history(s, scope, doc, s_log_print, &l);
+    if (err == FSY_OK)
+        err = s_log_merges(s, scope, doc);
+    return fsy_cli_check(cli, err);
 }
 
 static int

@@ -64,7 +64,7 @@ s_export_fields(const fsy_doc_t *d)
     cJSON *obj = cJSON_CreateObject();
     bool ok = obj != NULL;
     for (size_t i = 0; ok && i < d->n_fields; i++) {
-        const fsy_head_t *h = &d->fields[i].heads[d->fields[i].winner];
+        const fsy_head_t *h = fsy_field_shown(&d->fields[i]);
         if (d->fields[i].name[0] == '_' || h->absent)
             continue;
         ok = fsy_cli_jadd(

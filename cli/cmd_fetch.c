@@ -34,7 +34,7 @@ s_field_ref(const fsy_cli_t *cli, const fsy_doc_t *d, const char *field,
             fsy_ref_t *ref)
 {
     const fsy_field_t *f = fsy_doc_field(d, field);
-    const fsy_head_t *h = f ? &f->heads[f->winner] : NULL;
+    const fsy_head_t *h = f ? fsy_field_shown(f) : NULL;
 
     if (h == NULL || field[0] == '_')
         return fsy_cli_failf(cli, "%s has no field '%s'", d->id, field);

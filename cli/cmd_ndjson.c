@@ -356,7 +356,7 @@ s_same_value(const fsy_field_t *f, const fsy_field_set_t *set)
 
     if (f == NULL || f->conflict)
         return false;
-    w = &f->heads[f->winner];
+    w = fsy_field_shown(f);
     return !w->absent && w->value_len == set->len &&
            (set->len == 0 || memcmp(w->value, set->value, set->len) == 0);
 }

@@ -266,6 +266,15 @@ fsy_cli_open(const fsy_cli_t *cli, fsy_store_t **out)
     fsy_store_set_max_value(*out, fsy_cli_value_limit(cli));
     fsy_store_set_max_clock_skew(*out, cli->cfg.max_clock_skew_ms);
     fsy_store_set_write_scopes(*out, cli->cfg.write_scopes);
+    /* Only a file that says [merge] changes the replica's rule: without
+     * one the tool follows what the daemon set. */
+    if (cli->cfg.whole_value_fields_set &&
+        fsy_store_set_whole_value_fields(*out, cli->cfg.whole_value_fields) !=
+            FSY_OK) {
+        fsy_store_close(out);
+        return fsy_cli_failf(cli, "cannot apply the config's [merge]: %s",
+                             fsy_errdetail());
+    }
     return FSY_EXIT_OK;
 }
 
@@ -442,7 +451,7 @@ fsy_cli_print_marked(FILE *f, const char *s, const char *on, const char *off)
 void
 fsy_cli_print_winner(FILE *f, const fsy_field_t *fld, size_t indent)
 {
-    const fsy_head_t *h = &fld->heads[fld->winner];
+    const fsy_head_t *h = fsy_field_shown(fld);
     fsy_cli_print_value(f, h->value, h->value_len, h->absent, h->ref, indent);
 }
 

@@ -75,9 +75,11 @@ int fsy_cmd_keygen(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_export(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_import(fsy_cli_t *cli, int argc, char **argv);
 
-/* Open conflicts of a document, shared by `get` and `conflicts`. */
-void fsy_cli_print_conflicts(FILE *f, const fsy_doc_t *d, const char *indent);
-cJSON *fsy_cli_json_conflicts(const fsy_doc_t *d);
+/* Open conflicts of a document, shared by `get` and `conflicts`; s (NULL:
+ * none) shows where text edits overlap. */
+void fsy_cli_print_conflicts(FILE *f, fsy_store_t *s, const fsy_doc_t *d,
+                             const char *indent);
+cJSON *fsy_cli_json_conflicts(fsy_store_t *s, const fsy_doc_t *d);
 
 /* ---- messages and the command line -------------------------------------- */
 

@@ -253,7 +253,7 @@ fsy_cli_csv_collect(fsy_cli_filter_t *f, const fsy_doc_t *d)
 {
     for (size_t i = 0; i < d->n_fields; i++) {
         const fsy_field_t *fld = &d->fields[i];
-        if (fld->name[0] != '_' && !fld->heads[fld->winner].absent &&
+        if (fld->name[0] != '_' && !fsy_field_shown(fld)->absent &&
             !s_add_field(f, fld->name, strlen(fld->name)))
             return false;
     }
@@ -276,7 +276,7 @@ fsy_cli_csv_header(FILE *out, const fsy_cli_filter_t *f)
 static bool
 s_value_cell(FILE *out, const fsy_field_t *fld)
 {
-    const fsy_head_t *h = fld != NULL ? &fld->heads[fld->winner] : NULL;
+    const fsy_head_t *h = fld != NULL ? fsy_field_shown(fld) : NULL;
     if (h == NULL || h->absent) {
         s_cell(out, "", 0, false);
         return true;

@@ -271,7 +271,7 @@ s_fields(FILE *f, const fsy_doc_t *d)
     fputs("<table id=\"fields\"><tr><th>Field</th><th>Value</th></tr>\n", f);
     for (size_t i = 0; i < d->n_fields; i++) {
         const fsy_field_t *fl = &d->fields[i];
-        const fsy_head_t *h = &fl->heads[fl->winner];
+        const fsy_head_t *h = fsy_field_shown(fl);
         if (fl->name[0] == '_' || h->absent)
             continue;
         fputs("<tr><th>", f);

@@ -136,6 +136,24 @@ s_instance(fsy_daemon_t *d, const char *site)
     fsy_transport_routing_id(site, d->routing_id);
 }
 
+/* [merge] whole_value_fields into the replica, where the tool reads it
+ * too; a change derives the documents it affects again. */
+static int
+s_merge_rule(fsy_daemon_t *d, const char *path)
+{
+    char before[FSY_MERGE_RULE_MAX + 1];
+    snprintf(before, sizeof before, "%s", fsy_store_merge_rule(d->store));
+    if (fsy_store_set_whole_value_fields(d->store,
+                                         d->cfg.whole_value_fields) != FSY_OK)
+        return fprintf(stderr, "fieldsyncd: %s: [merge]: %s\n", path,
+                       fsy_errdetail()),
+               1;
+    if (strcmp(before, fsy_store_merge_rule(d->store)) != 0)
+        fsy_log("info", "merge_rule", "was=\"%s\" now=\"%s\"", before,
+                fsy_store_merge_rule(d->store));
+    return 0;
+}
+
 static int
 s_setup(fsy_daemon_t *d, const char *path, bool check)
 {
@@ -175,6 +193,8 @@ s_setup(fsy_daemon_t *d, const char *path, bool check)
         return 1;
     fsy_store_set_max_clock_skew(d->store, d->cfg.max_clock_skew_ms);
     fsy_store_set_max_value(d->store, d->cfg.max_value_bytes);
+    if (s_merge_rule(d, path) != 0)
+        return 1;
     s_instance(d, site);
     fsy_transport_opts_t topts = {.listen = d->cfg.listen,
                                   .parent = d->cfg.parent,

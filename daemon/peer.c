@@ -373,6 +373,8 @@ s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
     m.max_txn_changes = FSY_TXN_MAX;
     if (env->instance != NULL)
         snprintf(m.instance, sizeof m.instance, "%s", env->instance);
+    snprintf(m.merge_rule, sizeof m.merge_rule, "%s",
+             fsy_store_merge_rule(env->store));
     /* the window every neighbour may stream to us with at once */
     m.has_window = true;
     m.window_log = (uint32_t)fsy_zrx_offer(env->cfg->n_children + 1);
@@ -907,6 +909,21 @@ s_parent_progress(fsy_peer_t *p, const fsy_sync_env_t *env,
     }
 }
 
+/* Sites merging concurrent text by different rules would show different
+ * values for the same changes: no session until they agree. */
+static int
+s_refuse_merge_rule(fsy_peer_t *p, const fsy_sync_env_t *env,
+                    const fsy_msg_t *m)
+{
+    char why[sizeof p->last_error];
+    snprintf(why, sizeof why,
+             "text merge rules differ (here \"%.60s\", %.24s \"%.60s\"): "
+             "give every site the same [merge] whole_value_fields",
+             fsy_store_merge_rule(env->store), m->origin.site, m->merge_rule);
+    s_error(p, why);
+    return s_send_refuse(p, env, why);
+}
+
 static int
 s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
@@ -922,6 +939,9 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return s_send_refuse(p, env,
                              "change limits differ: upgrade the "
                              "older fieldsync");
+    if (m->merge_rule[0] != '\0' && /* "": older, merges nothing */
+        strcmp(m->merge_rule, fsy_store_merge_rule(env->store)) != 0)
+        return s_refuse_merge_rule(p, env, m);
     bool reply = !p->is_parent; /* a child says hello first */
     p->origin = m->origin;
     if (p->is_parent)

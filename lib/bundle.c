@@ -258,7 +258,8 @@ s_write_header(s_writer_t *w, fsy_store_t *s)
         s_vv_keep_scopes(vv, w->scopes);
     if (rc == FSY_OK)
         rc = fsy_wire_encode_bundle_header(fsy_store_origin(s), fsy_wall_ms(),
-                                           vv, &buf, &len);
+                                           vv, fsy_store_merge_rule(s), &buf,
+                                           &len);
     if (rc == FSY_OK)
         s_record(w, S_KIND_CHANGES, buf, len);
     else
@@ -882,6 +883,7 @@ s_reader_open(s_reader_t *r, const s_src_t *src, fsy_bundle_t *b,
     b->sender = h.sender;
     b->created_ms = h.created_ms;
     b->sender_vv = h.sender_vv; /* b owns the entries now */
+    memcpy(b->merge_rule, h.merge_rule, sizeof b->merge_rule);
     b->is_signed = r->is_signed;
     memcpy(b->signer, r->signer, sizeof b->signer);
     if (rc == FSY_OK)
@@ -1131,6 +1133,22 @@ s_import_batches(fsy_store_t *s, s_reader_t *r, fsy_apply_stats_t *sum)
     return rc;
 }
 
+/* A site merging concurrent text otherwise would show other values for
+ * the same changes: refused, as its live link would be. A bundle that says
+ * nothing comes from a fieldsync that merges nothing and is taken. */
+static int
+s_check_merge_rule(fsy_store_t *s, const fsy_bundle_t *b)
+{
+    if (b->merge_rule[0] == '\0' ||
+        strcmp(b->merge_rule, fsy_store_merge_rule(s)) == 0)
+        return FSY_OK;
+    return fsy_err_set(FSY_EINVAL,
+                       "%s merges text by another rule (\"%.80s\", here "
+                       "\"%.80s\"): give every site the same [merge] "
+                       "whole_value_fields, then export again",
+                       b->sender.site, b->merge_rule, fsy_store_merge_rule(s));
+}
+
 int
 fsy_bundle_import(fsy_store_t *s, const char *path, fsy_apply_stats_t *stats)
 {
@@ -1154,6 +1172,8 @@ fsy_bundle_import_trusted(fsy_store_t *s, const char *path,
     fsy_bundle_t head = {0};
     rc = s_reader_open(&r, &src, &head, trust);
     free(head.sender_vv.v);
+    if (rc == FSY_OK)
+        rc = s_check_merge_rule(s, &head);
     r.store = s;
     r.stats = stats;
     if (rc == FSY_OK && (rc = fsy_store_begin(s)) == FSY_OK) {

@@ -19,6 +19,7 @@
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 #include "fieldsync/keys.h"
+#include "merge.h"
 
 typedef struct s_parse {
     fsy_config_t *cfg;
@@ -455,6 +456,21 @@ s_child_key(s_parse_t *p, const char *site, const char *key, const char *value)
 }
 
 static int
+s_merge_key(s_parse_t *p, const char *key, const char *value)
+{
+    if (strcmp(key, "whole_value_fields") != 0) {
+        snprintf(p->why, sizeof p->why, "unknown key '%s' in [merge]", key);
+        return 0;
+    }
+    if (fsy_merge_list_canon(value, p->cfg->whole_value_fields) != FSY_OK) {
+        snprintf(p->why, sizeof p->why, "[merge] %s", fsy_errdetail());
+        return 0;
+    }
+    p->cfg->whole_value_fields_set = true;
+    return 1;
+}
+
+static int
 s_handler(void *user, const char *section, const char *key, const char *value)
 {
     s_parse_t *p = user;
@@ -478,6 +494,8 @@ s_handler(void *user, const char *section, const char *key, const char *value)
                          sizeof p->cfg->http_read_scopes, fsy_check_scope);
     if (strcmp(section, "http") == 0 && strcmp(key, "token_file") == 0)
         return s_http_token_file(p, value);
+    if (strcmp(section, "merge") == 0)
+        return s_merge_key(p, key, value);
     if (strcmp(section, "log") == 0)
         return s_log_key(p, key, value);
     if (strcmp(section, "alert") == 0)

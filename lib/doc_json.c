@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "fieldsync/attachment.h"
 #include "fieldsync/doc_json.h"
+#include "merge.h"
 #include "fieldsync/ident.h"
 
 void
@@ -171,7 +172,7 @@ const fsy_head_t *
 fsy_doc_title(const fsy_doc_t *d)
 {
     const fsy_field_t *f = fsy_doc_field(d, "title");
-    const fsy_head_t *h = f != NULL ? &f->heads[f->winner] : NULL;
+    const fsy_head_t *h = f != NULL ? fsy_field_shown(f) : NULL;
     if (h == NULL || h->absent || h->ref)
         return NULL;
     size_t n = h->value_len;
@@ -259,7 +260,7 @@ s_fields(const fsy_doc_t *d)
     cJSON *o = cJSON_CreateObject();
     bool ok = o != NULL;
     for (size_t i = 0; ok && i < d->n_fields; i++) {
-        const fsy_head_t *h = &d->fields[i].heads[d->fields[i].winner];
+        const fsy_head_t *h = fsy_field_shown(&d->fields[i]);
         if (d->fields[i].name[0] == '_' || h->absent)
             continue;
         ok = s_add(o, d->fields[i].name,
@@ -269,6 +270,50 @@ s_fields(const fsy_doc_t *d)
         return o;
     cJSON_Delete(o);
     return NULL;
+}
+
+static cJSON *
+s_labels_json(const fsy_version_t *vs, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    char l[FSY_SITE_MAX + 24];
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = cJSON_AddItemToArray(
+            a, cJSON_CreateString(fsy_version_label(&vs[i], l, sizeof l)));
+    if (!ok)
+        cJSON_Delete(a);
+    return ok ? a : NULL;
+}
+
+static cJSON *
+s_merge_json(const fsy_field_t *f)
+{
+    char note[FSY_MERGE_NOTE_LEN];
+    fsy_version_t heads[FSY_MERGE_HEADS_MAX];
+    for (size_t i = 0; i < f->n_heads; i++)
+        heads[i] = f->heads[i].version;
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o != NULL && s_add(o, "heads", s_labels_json(heads, f->n_heads)) &&
+              s_add(o, "bases",
+                    s_labels_json(f->merge_bases, f->n_heads - 1)) &&
+              s_str(o, "note", fsy_field_merge_note(f, note, sizeof note));
+    if (!ok)
+        cJSON_Delete(o);
+    return ok ? o : NULL;
+}
+
+cJSON *
+fsy_merges_json(const fsy_doc_t *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o != NULL;
+    for (size_t i = 0; ok && i < d->n_fields; i++)
+        if (d->fields[i].text_merge == FSY_TEXT_MERGE_CLEAN)
+            ok = s_add(o, d->fields[i].name, s_merge_json(&d->fields[i]));
+    if (!ok)
+        cJSON_Delete(o);
+    return ok ? o : NULL;
 }
 
 cJSON *
@@ -281,6 +326,7 @@ fsy_doc_json(const fsy_doc_t *d, const fsy_stamp_t *created,
               cJSON_AddBoolToObject(o, "visible", d->visible) != NULL &&
               fsy_stamps_json(o, created, updated) &&
               s_add(o, "fields", s_fields(d)) &&
+              s_add(o, "merged", fsy_merges_json(d)) &&
               s_add(o, "conflicts", s_conflicts(d));
     if (ok)
         return o;

@@ -1,7 +1,11 @@
 /* fieldsync — merge rules. See merge.h for the rules themselves. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fieldsync/error.h"
+#include "fieldsync/ident.h"
+#include "fieldsync/text_merge.h"
 #include "merge.h"
 
 bool
@@ -86,11 +90,90 @@ fsy_merge_doc(fsy_doc_t *d)
         }
     }
     d->deleted_conflict = d->visible && deleted;
-    d->n_conflicts = 0;
-    for (size_t i = 0; i < d->n_fields; i++) {
+    for (size_t i = 0; i < d->n_fields; i++)
         if (!d->visible)
             d->fields[i].conflict = false;
+    fsy_merge_count_conflicts(d);
+}
+
+void
+fsy_merge_count_conflicts(fsy_doc_t *d)
+{
+    d->n_conflicts = d->deleted_conflict ? 1 : 0;
+    for (size_t i = 0; i < d->n_fields; i++)
         d->n_conflicts += d->fields[i].conflict ? 1 : 0;
+}
+
+bool
+fsy_merge_in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p != NULL && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return true;
+        p = end != NULL ? end + 1 : NULL;
     }
-    d->n_conflicts += d->deleted_conflict ? 1 : 0;
+    return false;
+}
+
+bool
+fsy_merge_text_candidate(const fsy_field_t *f, const char *whole)
+{
+    if (!f->conflict || f->n_heads > FSY_MERGE_HEADS_MAX ||
+        !fsy_merge_is_user_field(f->name) || fsy_merge_in_list(whole, f->name))
+        return false;
+    for (size_t i = 0; i < f->n_heads; i++) {
+        const fsy_head_t *h = &f->heads[i];
+        if (h->absent || h->ref || !fsy_text_mergeable(h->value, h->value_len))
+            return false;
+    }
+    return true;
+}
+
+static int
+s_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Splits the copy `buf` into names at commas and blanks. */
+static size_t
+s_split(char *buf, char **names, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ", \t", &save); t != NULL && n < max;
+         t = strtok_r(NULL, ", \t", &save))
+        names[n++] = t;
+    return n;
+}
+
+int
+fsy_merge_list_canon(const char *list, char out[FSY_WHOLE_FIELDS_MAX + 1])
+{
+    char buf[FSY_WHOLE_FIELDS_MAX + 1], *names[FSY_WHOLE_FIELDS_MAX / 2 + 1];
+    out[0] = '\0';
+    if (list == NULL)
+        return FSY_OK;
+    if (strlen(list) > FSY_WHOLE_FIELDS_MAX)
+        return fsy_err_set(FSY_EINVAL,
+                           "whole_value_fields: longer than %d bytes",
+                           FSY_WHOLE_FIELDS_MAX);
+    snprintf(buf, sizeof buf, "%s", list);
+    size_t n = s_split(buf, names, sizeof names / sizeof *names), used = 0;
+    qsort(names, n, sizeof *names, s_name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (fsy_check_field(names[i], false) != FSY_OK)
+            return fsy_err_set(FSY_EINVAL,
+                               "whole_value_fields: '%.64s' is not a field "
+                               "name people write",
+                               names[i]);
+        if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
+            continue;
+        used += (size_t)snprintf(out + used, FSY_WHOLE_FIELDS_MAX + 1 - used,
+                                 "%s%s", used ? "," : "", names[i]);
+    }
+    return FSY_OK;
 }

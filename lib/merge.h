@@ -38,4 +38,33 @@ void fsy_merge_doc(fsy_doc_t *d);
 /* True if a user field name (not reserved). */
 bool fsy_merge_is_user_field(const char *name);
 
+/* Sets d->n_conflicts from its fields' conflicts and deleted_conflict. */
+void fsy_merge_count_conflicts(fsy_doc_t *d);
+
+/* Most heads a text merge folds; more stay an open conflict. */
+#define FSY_MERGE_HEADS_MAX 32
+
+/* Room for a [merge] whole_value_fields list, canonical form. */
+#define FSY_WHOLE_FIELDS_MAX 512
+
+/*
+ * The canonical form of a list of field names ("status, owner" ->
+ * "owner,status": sorted, each once, comma-separated) into out. FSY_EINVAL
+ * (detail set) for a name that is not a user field name, or a list longer
+ * than FSY_WHOLE_FIELDS_MAX.
+ */
+int fsy_merge_list_canon(const char *list, char out[FSY_WHOLE_FIELDS_MAX + 1]);
+
+/* Whether `name` is in a comma-separated list of field names. */
+bool fsy_merge_in_list(const char *list, const char *name);
+
+/*
+ * Whether a field's concurrent heads may be merged as text
+ * (lib/store_merge.c): an open conflict of a user field not named in
+ * `whole` (the [merge] whole_value_fields list), of at most
+ * FSY_MERGE_HEADS_MAX heads, each a line-structured text value
+ * (fsy_text_mergeable) that is not an attachment.
+ */
+bool fsy_merge_text_candidate(const fsy_field_t *f, const char *whole);
+
 #endif

@@ -48,7 +48,7 @@ typedef enum fsy_msg_type {
 /*
  * One decoded frame. Which members mean something depends on `type`:
  *   HELLO      origin, vv, max_value, max_txn_changes, attachments,
- *              instance ("" when the sender left it out)
+ *              instance ("" when the sender left it out), merge_rule
  *   BATCH      id, changes (decompressed, decoded, validated); or, a
  *              frame of the session's compression stream (zstream != 0),
  *              zpayload, zlen, raw_len, zstream, zseq: left compressed for
@@ -94,6 +94,9 @@ typedef struct fsy_msg {
      * the wire (has_window false: not said, the largest) */
     uint32_t window_log;
     bool has_window;
+    /* HELLO: the sender's text merge rule (fsy_store_merge_rule()), ""
+     * when an older sender left it out */
+    char merge_rule[FSY_MERGE_RULE_MAX + 1];
     fsy_site_health_t *sites;
     size_t n_sites;
     fsy_chunk_t chunk;

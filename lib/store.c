@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <git2.h>
 #include <sodium.h>
 
 #include "fieldsync/ident.h"
@@ -139,6 +140,12 @@ static const char *const s_sql[ST__COUNT] = {
                       "doc_meta WHERE scope = ?1 AND doc = ?2)",
     [ST_INDEX_META] = FSY_SQ_INDEX_META(FSY_SQ_INDEX_W1),
     [ST_INDEX_TEXT] = FSY_SQ_INDEX_TEXT(FSY_SQ_INDEX_W1),
+    [ST_MERGE_NODES] =
+        "SELECT c.hlc, o.site, o.incarnation, c.seq, c.bases, c.lseq "
+        "FROM changes c JOIN origins o ON o.id = c.origin "
+        "WHERE c.scope = ?1 AND c.doc = ?2 AND c.field = ?3",
+    [ST_MERGE_VALUE] = "SELECT value, value IS NULL, ref FROM changes "
+                       "WHERE lseq = ?1",
 };
 
 static const char s_schema[] =
@@ -484,6 +491,9 @@ s_store_alloc(fsy_store_t **out, const char *path)
     s->max_value = FSY_VALUE_MAX;
     s->max_skew_ms = FSY_DEFAULT_SKEW_MS;
     s->wall = s_system_ms;
+    /* Text merges (store_merge.c) call libgit2, whose set-up is counted:
+     * one reference per handle keeps it from being redone per merge. */
+    git_libgit2_init();
     *out = s;
     return FSY_OK;
 }
@@ -659,7 +669,8 @@ fsy_store_open(fsy_store_t **out, const char *path)
         (rc = s_check_schema(s, &version)) != FSY_OK ||
         (rc = s_configure(s)) != FSY_OK ||
         (rc = s_migrate(s, version)) != FSY_OK ||
-        (rc = fsy_sq_load_identity(s)) != FSY_OK) {
+        (rc = fsy_sq_load_identity(s)) != FSY_OK ||
+        (rc = fsy_sq_merge_open(s)) != FSY_OK) {
         fsy_store_close(&s);
         return rc;
     }
@@ -698,6 +709,7 @@ s_init_schema(fsy_store_t *s, const char *site)
         (rc = fsy_sq_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "clock", NULL, 0)) != FSY_OK ||
+        (rc = fsy_sq_merge_init(s)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "created_ms", NULL, fsy_sq_now(s))) !=
             FSY_OK ||
         (rc = fsy_sq_exec(s, "COMMIT")) != FSY_OK) {
@@ -774,6 +786,7 @@ fsy_store_close(fsy_store_t **sp)
     free(s->refused);
     free(s->path);
     free(s);
+    git_libgit2_shutdown();
     *sp = NULL;
 }
 

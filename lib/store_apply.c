@@ -619,8 +619,8 @@ fsy_sq_rebuild_touched(fsy_store_t *s)
     return s_each_touched(s, s_rebuild_doc);
 }
 
-static int
-s_refresh_touched(fsy_store_t *s)
+int
+fsy_sq_refresh_touched(fsy_store_t *s)
 {
     return s_each_touched(s, s_refresh_doc);
 }
@@ -672,7 +672,7 @@ fsy_sq_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
     if (rc == FSY_OK)
         rc = s_streams_flush(s, &ax);
     if (rc == FSY_OK)
-        rc = s_refresh_touched(s);
+        rc = fsy_sq_refresh_touched(s);
     if (rc == FSY_OK)
         rc = from == FSY_SQ_FROM_LOCAL ? FSY_OK /* the writer sets the clock */
                                        : s_clock_receive(s, ax.max_hlc);

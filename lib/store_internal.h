@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "fieldsync/store.h"
+#include "merge.h"
 
 /* Prepared statements, prepared on first use and kept until close. */
 enum fsy_stmt_id {
@@ -46,6 +47,8 @@ enum fsy_stmt_id {
     ST_INDEX_DROP,
     ST_INDEX_META,
     ST_INDEX_TEXT,
+    ST_MERGE_NODES,
+    ST_MERGE_VALUE,
     ST__COUNT
 };
 
@@ -64,6 +67,9 @@ struct fsy_store {
     char write_scopes[256]; /* "" = all */
     uint64_t max_skew_ms;
     char author[FSY_AUTHOR_MAX + 1]; /* of this handle's writes */
+    /* the text merge rule the docs rows are derived with (store_merge.c) */
+    char whole_fields[FSY_WHOLE_FIELDS_MAX + 1];
+    char merge_rule[FSY_MERGE_RULE_MAX + 1];
     fsy_wallclock_fn wall;
     void *wall_ctx;
     bool in_group;       /* fsy_store_begin() transaction open */
@@ -233,6 +239,26 @@ int fsy_sq_log_rows(fsy_store_t *s, sqlite3_stmt *st, fsy_log_cb cb, void *ctx,
     " FROM docs d JOIN doc_meta m ON m.scope = d.scope AND m.doc = d.doc "     \
     "WHERE d.visible = 1 AND " W
 /* clang-format on */
+
+/*
+ * Derives the docs row (and search rows) of every document in
+ * temp.touched again, then empties it (store_apply.c). Inside the caller's
+ * transaction.
+ */
+int fsy_sq_refresh_touched(fsy_store_t *s);
+
+/*
+ * Merges the concurrent text heads of d's fields (store_merge.c), after
+ * fsy_merge_doc(): a field that merges cleanly is no longer a conflict and
+ * shows the merge. Errors reading the log are returned.
+ */
+int fsy_sq_merge_text(fsy_store_t *s, fsy_doc_t *d);
+
+/* At open: reads the merge rule the replica's docs rows follow; a replica
+ * derived before text merge existed is derived again (once, in one
+ * transaction). At create: records the default rule. */
+int fsy_sq_merge_open(fsy_store_t *s);
+int fsy_sq_merge_init(fsy_store_t *s);
 
 /* Copies at most max bytes of a text column into a NUL-terminated buffer. */
 void fsy_sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t size);

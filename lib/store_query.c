@@ -127,7 +127,7 @@ s_where_holds(const fsy_query_t *q, const fsy_doc_t *d)
         const fsy_field_t *f = fsy_doc_field(d, q->where[i].field);
         if (f == NULL)
             return false;
-        const fsy_head_t *h = &f->heads[f->winner];
+        const fsy_head_t *h = fsy_field_shown(f);
         size_t n = strlen(q->where[i].value);
         if (h->absent || h->ref || h->value_len != n ||
             (n > 0 && memcmp(h->value, q->where[i].value, n) != 0))

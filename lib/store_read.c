@@ -74,6 +74,8 @@ fsy_doc_free(fsy_doc_t **dp)
         for (size_t k = 0; k < d->fields[i].n_heads; k++)
             free(d->fields[i].heads[k].value);
         free(d->fields[i].heads);
+        free(d->fields[i].merged.value);
+        free(d->fields[i].merge_bases);
     }
     free(d->fields);
     free(d);
@@ -87,6 +89,13 @@ fsy_doc_field(const fsy_doc_t *d, const char *name)
         if (strcmp(d->fields[i].name, name) == 0)
             return &d->fields[i];
     return NULL;
+}
+
+const fsy_head_t *
+fsy_field_shown(const fsy_field_t *f)
+{
+    return f->text_merge == FSY_TEXT_MERGE_CLEAN ? &f->merged
+                                                 : &f->heads[f->winner];
 }
 
 /* The field row `name` of d, appended if it is not the last one. */
@@ -164,11 +173,14 @@ fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
     if (err == FSY_OK && d->n_fields == 0)
         err = fsy_err_set(FSY_ENOTFOUND, "no document %s in scope %s", doc,
                           scope);
+    if (err == FSY_OK) {
+        fsy_merge_doc(d);
+        err = fsy_sq_merge_text(s, d);
+    }
     if (err != FSY_OK) {
         fsy_doc_free(&d);
         return err;
     }
-    fsy_merge_doc(d);
     *out = d;
     return FSY_OK;
 }
@@ -344,7 +356,7 @@ s_digest_doc(const fsy_doc_t *d, void *ctx)
         fsy_canon_str(h, f->name);
         fsy_canon_u64(h, f->conflict);
         if (!f->conflict) {
-            s_hash_head(h, &f->heads[f->winner], false);
+            s_hash_head(h, fsy_field_shown(f), false);
             continue;
         }
         fsy_canon_u64(h, f->n_heads);

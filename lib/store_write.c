@@ -57,6 +57,10 @@ s_local_add(s_local_txn_t *t, const char *field, const uint8_t *value,
     if (t->list.n == FSY_TXN_MAX)
         return fsy_err_set(FSY_ETOOBIG, "more than %d fields in one write",
                            FSY_TXN_MAX);
+    /* A merged field shows all its heads at once: an edit of what it
+     * shows replaces them all, so merges never pile up (DESIGN). */
+    if (f != NULL && f->text_merge == FSY_TEXT_MERGE_CLEAN)
+        all_heads = true;
     fsy_change_t *c;
     int rc = fsy_change_list_push(&t->list, &c);
     if (rc != FSY_OK)

@@ -234,7 +234,8 @@ fsy_wire_encode_batch_deltas(const fsy_change_t *c, size_t n,
 
 int
 fsy_wire_encode_bundle_header(const fsy_origin_t *sender, uint64_t created_ms,
-                              const fsy_vv_t *vv, uint8_t **out, size_t *len)
+                              const fsy_vv_t *vv, const char *merge_rule,
+                              uint8_t **out, size_t *len)
 {
     Fieldsync__BundleHeader b = FIELDSYNC__BUNDLE_HEADER__INIT;
     Fieldsync__Origin so = FIELDSYNC__ORIGIN__INIT;
@@ -244,6 +245,7 @@ fsy_wire_encode_bundle_header(const fsy_origin_t *sender, uint64_t created_ms,
     b.format = FSY_BUNDLE_FORMAT;
     b.sender = &so;
     b.created_ms = created_ms;
+    b.merge_rule = (char *)merge_rule;
     int rc = fsy_wire_vv_build(&ve, vv);
     if (rc == FSY_OK) {
         b.sender_vv = &ve.msg;
@@ -290,6 +292,13 @@ fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len,
     if (rc == FSY_OK)
         rc = fsy_wire_dec_origin(m->sender, &out->sender);
     out->created_ms = m->created_ms;
+    if (rc == FSY_OK && m->merge_rule != NULL &&
+        strlen(m->merge_rule) > FSY_MERGE_RULE_MAX)
+        rc = fsy_err_set(FSY_EINVAL, "bundle's merge rule is too long");
+    if (rc == FSY_OK && m->merge_rule != NULL) { /* compared, then shown */
+        snprintf(out->merge_rule, sizeof out->merge_rule, "%s", m->merge_rule);
+        fsy_text_clean(out->merge_rule);
+    }
     if (rc == FSY_OK)
         rc = fsy_wire_dec_vv(m->sender_vv, &out->sender_vv);
     fieldsync__bundle_header__free_unpacked(m, &budget.a);
@@ -434,6 +443,8 @@ fsy_wire_encode_msg(const fsy_msg_t *m, uint8_t **out, size_t *len)
             hello.instance = (char *)m->instance;
         hello.has_stream_window_log = m->has_window;
         hello.stream_window_log = m->window_log;
+        if (m->merge_rule[0] != '\0')
+            hello.merge_rule = (char *)m->merge_rule;
         if (rc == FSY_OK)
             rc = s_enc_tips(m, &hello, &tips);
         f.body_case = FIELDSYNC__FRAME__BODY_HELLO;
@@ -540,6 +551,13 @@ s_dec_msg_body(const Fieldsync__Frame *f, fsy_msg_t *out)
         }
         out->has_window = f->hello->has_stream_window_log;
         out->window_log = f->hello->stream_window_log;
+        if (f->hello->merge_rule != NULL) { /* compared, then logged */
+            if (strlen(f->hello->merge_rule) > FSY_MERGE_RULE_MAX)
+                return fsy_err_set(FSY_EINVAL, "merge rule too long");
+            snprintf(out->merge_rule, sizeof out->merge_rule, "%s",
+                     f->hello->merge_rule);
+            fsy_text_clean(out->merge_rule);
+        }
         int rc = fsy_wire_dec_origin(f->hello->origin, &out->origin);
         if (rc == FSY_OK)
             rc = fsy_wire_dec_vv(f->hello->vv, &out->vv);

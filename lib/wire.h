@@ -47,7 +47,8 @@ int fsy_wire_decode_batch(const uint8_t *buf, size_t len,
                           fsy_change_list_t *out);
 
 /*
- * A bundle's header record: sender, creation time and vector. On error
+ * A bundle's header record: sender, creation time, vector and the
+ * sender's text merge rule (fsy_store_merge_rule()). On error
  * out->sender_vv holds nothing; otherwise its entries are the caller's
  * (free(out->sender_vv.v)).
  */
@@ -56,11 +57,13 @@ typedef struct fsy_bundle_header {
     fsy_origin_t sender;
     uint64_t created_ms;
     fsy_vv_t sender_vv;
+    char merge_rule[FSY_MERGE_RULE_MAX + 1]; /* "" if not said */
 } fsy_bundle_header_t;
 
 int fsy_wire_encode_bundle_header(const fsy_origin_t *sender,
                                   uint64_t created_ms, const fsy_vv_t *vv,
-                                  uint8_t **out, size_t *len);
+                                  const char *merge_rule, uint8_t **out,
+                                  size_t *len);
 int fsy_wire_decode_bundle_header(const uint8_t *buf, size_t len,
                                   fsy_bundle_header_t *out);
 

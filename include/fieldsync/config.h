@@ -34,6 +34,9 @@
  *   [status]                     ; when a site turns amber or red
  *   amber_after_s = 60   red_after_s = 900   amber_behind = 1000
  *   red_behind = 100000  amber_clock_offset_s = 60
+ *   [merge]                      ; text merge (docs/REPLICATION.md)
+ *   whole_value_fields = status, owner ; never merged line by line;
+ *                                ; the same list at every site
  *   [log]
  *   level = info                 ; debug, info, warn, error
  *   target = stderr              ; or syslog
@@ -122,6 +125,10 @@ typedef struct fsy_config {
     char http_token_file[4096];  /* [http]: documents need its token */
     char http_read_scopes[256];  /* [http]: scopes served, "" = all */
     fsy_thresholds_t thresholds; /* [status] */
+    /* [merge] whole_value_fields, canonical ("owner,status"), and whether
+     * the file has the key at all (the tool then applies it too) */
+    char whole_value_fields[513]; /* FSY_WHOLE_FIELDS_MAX + 1 */
+    bool whole_value_fields_set;
     int log_level;               /* [log] level: FSY_LOG_* */
     bool log_syslog;             /* [log] target = syslog */
     fsy_child_conf_t *children;  /* owned: fsy_config_free() */

@@ -29,13 +29,35 @@ typedef struct fsy_head {
     size_t value_len;
 } fsy_head_t;
 
-/* A field: its heads (sorted by version, greatest last) and the winner. */
+/*
+ * How a field's concurrent text heads merged (lib/store_merge.c): not at
+ * all (one head, equal heads, or values that are not line-structured
+ * text: the winner shows), cleanly, or not, because the edits overlap or
+ * the heads have no common version in the log.
+ */
+typedef enum fsy_text_merge_state {
+    FSY_TEXT_MERGE_NONE = 0,
+    FSY_TEXT_MERGE_CLEAN,
+    FSY_TEXT_MERGE_OVERLAP,
+    FSY_TEXT_MERGE_NO_BASE
+} fsy_text_merge_state_t;
+
+/*
+ * A field: its heads (sorted by version, greatest last) and the winner.
+ * When concurrent text heads merge cleanly, `merged` holds the shown value
+ * (version and author of the winner, value the merge) and merge_bases the
+ * common version each head after the first was merged over (n_heads - 1
+ * of them); fsy_field_shown() (fieldsync/store.h) picks what to show.
+ */
 typedef struct fsy_field {
     char name[FSY_FIELD_MAX + 1];
     fsy_head_t *heads;
     size_t n_heads;
     size_t winner; /* index into heads: the greatest version */
-    bool conflict; /* more than one head with differing values */
+    bool conflict; /* more than one head with differing values, unmerged */
+    fsy_text_merge_state_t text_merge;
+    fsy_head_t merged;
+    fsy_version_t *merge_bases;
 } fsy_field_t;
 
 /*

@@ -52,10 +52,17 @@ bool fsy_stamps_json(cJSON *o, const fsy_stamp_t *created,
 cJSON *fsy_hit_json(const fsy_hit_t *h);
 
 /*
+ * The fields whose concurrent text edits merged: {NAME: {"heads":
+ * ["gao:12", "bamako:9"], "bases": ["hq:7"], "note": "merged gao:12 and
+ * bamako:9 over hq:7"}}, empty when none did.
+ */
+cJSON *fsy_merges_json(const fsy_doc_t *d);
+
+/*
  * A whole document: scope, id, kind, visible, the six provenance keys,
- * fields {NAME: value} (winning values, reserved fields left out), and
- * conflicts [{field, heads: [{version, site, author, time, value,
- * winner}]}].
+ * fields {NAME: value} (shown values: winners or merges, reserved fields
+ * left out), merged (fsy_merges_json), and conflicts [{field, heads:
+ * [{version, site, author, time, value, winner}]}].
  */
 cJSON *fsy_doc_json(const fsy_doc_t *d, const fsy_stamp_t *created,
                     const fsy_stamp_t *updated);

@@ -28,6 +28,7 @@
 #include "fieldsync/attachment.h"
 #include "fieldsync/change.h"
 #include "fieldsync/doc.h"
+#include "fieldsync/text_merge.h"
 #include "fieldsync/error.h"
 #include "fieldsync/vv.h"
 
@@ -83,6 +84,23 @@ void fsy_store_set_write_scopes(fsy_store_t *s, const char *list);
  * "" for none (the default). FSY_EINVAL if not a valid author
  * (fsy_check_author), and the handle keeps its previous author. */
 int fsy_store_set_author(fsy_store_t *s, const char *author);
+
+/*
+ * Text merge (docs/REPLICATION.md, "Text merge"): concurrent edits to a
+ * multi-line text field merge line by line, except in the fields listed
+ * here ("status, owner"; "" or NULL: none), which stay whole values. The
+ * list is kept in the replica, so every process opening it shows the same
+ * values; changing it derives the documents it affects again, in one
+ * transaction. Every site of a tree must use the same list: peers compare
+ * fsy_store_merge_rule() in HELLO and bundles. FSY_EINVAL (detail set) for
+ * a list that is not user field names; I/O errors as writes.
+ */
+int fsy_store_set_whole_value_fields(fsy_store_t *s, const char *list);
+
+/* The rule as peers compare it: "lines/1", or "lines/1 whole=owner,status"
+ * with the canonical list (at most FSY_MERGE_RULE_MAX bytes,
+ * fieldsync/text_merge.h). Borrowed from s. */
+const char *fsy_store_merge_rule(const fsy_store_t *s);
 
 /* How far a received clock may pull ours ahead of wall time (default 1 h). */
 void fsy_store_set_max_clock_skew(fsy_store_t *s, uint64_t ms);
@@ -173,6 +191,38 @@ void fsy_doc_free(fsy_doc_t **d);
 
 /* The winning field named `name`, or NULL. Borrowed from d. */
 const fsy_field_t *fsy_doc_field(const fsy_doc_t *d, const char *name);
+
+/* What field f shows: its text merge when its heads merged, else its
+ * winner. Borrowed from f. */
+const fsy_head_t *fsy_field_shown(const fsy_field_t *f);
+
+/* "merged gao:12 and bamako:9 over hq:7" for a field whose heads merged
+ * (text_merge FSY_TEXT_MERGE_CLEAN), else "". Into buf (FSY_MERGE_NOTE_LEN
+ * holds any); returns buf. */
+#define FSY_MERGE_NOTE_LEN (64 * (FSY_SITE_MAX + 24))
+const char *fsy_field_merge_note(const fsy_field_t *f, char *buf, size_t size);
+
+/*
+ * One place where the concurrent text heads of a field overlap
+ * (fsy_store_overlaps): heads[0 .. n_a) were merged into side a, heads[n_a]
+ * is side b, both edits of version *base; hunk holds the three texts.
+ * Borrowed for the callback only.
+ */
+typedef struct fsy_overlap {
+    const fsy_head_t *heads;
+    size_t n_a;
+    const fsy_version_t *base;
+    const fsy_text_hunk_t *hunk;
+} fsy_overlap_t;
+typedef int (*fsy_overlap_cb)(const fsy_overlap_t *o, void *ctx);
+
+/*
+ * Calls cb for each overlap of field `field` of d (as loaded from s) whose
+ * text merge stopped there (text_merge FSY_TEXT_MERGE_OVERLAP); *n counts
+ * them (0 for any other field). Errors reading the log are returned.
+ */
+int fsy_store_overlaps(fsy_store_t *s, const fsy_doc_t *d, const char *field,
+                       fsy_overlap_cb cb, void *ctx, size_t *n);
 
 /* Callbacks return 0 to go on, non-zero to stop (that value is returned). */
 typedef int (*fsy_doc_cb)(const fsy_doc_t *d, void *ctx);
