@@ -75,7 +75,7 @@ tu_get(fsy_store_t *s, const char *scope, const char *doc, const char *field)
     const fsy_field_t *f = fsy_doc_field(d, field);
     char *out = NULL;
     if (f != NULL) {
-        const fsy_head_t *w = &f->heads[f->winner];
+        const fsy_head_t *w = fsy_field_shown(f); /* winner or merge */
         size_t n = w->absent ? 0 : w->value_len;
         if (n >= sizeof buf)
             n = sizeof buf - 1;

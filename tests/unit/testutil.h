@@ -22,7 +22,8 @@ fsy_store_t *tu_replica(const char *site);
 void tu_put(fsy_store_t *s, const char *scope, const char *doc,
             const char *kind, const char *field, const char *value);
 
-/* The winning text value of a field ("" if absent, NULL if no field). */
+/* The shown text value of a field, its winner or its text merge ("" if
+ * absent, NULL if no field). */
 char *tu_get(fsy_store_t *s, const char *scope, const char *doc,
              const char *field);
 
