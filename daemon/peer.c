@@ -917,11 +917,16 @@ s_refuse_merge_rule(fsy_peer_t *p, const fsy_sync_env_t *env,
 {
     char why[sizeof p->last_error];
     snprintf(why, sizeof why,
-             "text merge rules differ (here \"%.60s\", %.24s \"%.60s\"): "
+             "text merge rules differ: %.24s \"%.50s\", %.24s \"%.50s\"; "
              "give every site the same [merge] whole_value_fields",
+             fsy_store_origin(env->store)->site,
              fsy_store_merge_rule(env->store), m->origin.site, m->merge_rule);
+    if (strcmp(p->last_error, why) != 0) /* once, not at every hello */
+        fsy_log("warn", "refuse", "peer=%s reason=\"%s\"", p->name, why);
     s_error(p, why);
-    return s_send_refuse(p, env, why);
+    fsy_msg_t r = {.type = FSY_MSG_REFUSE};
+    snprintf(r.reason, sizeof r.reason, "%s", why);
+    return fsy_peer_send(p, env, &r);
 }
 
 static int
@@ -939,9 +944,6 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return s_send_refuse(p, env,
                              "change limits differ: upgrade the "
                              "older fieldsync");
-    if (m->merge_rule[0] != '\0' && /* "": older, merges nothing */
-        strcmp(m->merge_rule, fsy_store_merge_rule(env->store)) != 0)
-        return s_refuse_merge_rule(p, env, m);
     bool reply = !p->is_parent; /* a child says hello first */
     p->origin = m->origin;
     if (p->is_parent)
@@ -952,6 +954,9 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         if (p->acl == NULL) /* the daemon admits none such: a last guard */
             return s_send_refuse(p, env, "no [child] section for this site");
     }
+    if (m->merge_rule[0] != '\0' && /* "": older, merges nothing */
+        strcmp(m->merge_rule, fsy_store_merge_rule(env->store)) != 0)
+        return s_refuse_merge_rule(p, env, m);
     bool behind = false;
     char why[256];
     int rc = s_rolled_back(p, env, m, &behind, why, sizeof why);
