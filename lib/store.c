@@ -262,6 +262,17 @@ static const char s_schema_search[] =
     "  tokenize = 'unicode61 remove_diacritics 2');" FSY_SQ_INDEX_META(
         "1") ";" FSY_SQ_INDEX_TEXT("1") ";";
 
+/* Version 8: a field's version graph without its values. A text merge
+ * (store_merge.c) walks every version of a field by its bases, which the
+ * rows store after the value: reading them through the table meant
+ * reading each value's overflow pages (54 ms for 1,000 versions of a
+ * 100 KB body). This index holds what the walk reads, and serves the
+ * per-document queries the one it replaces did. */
+static const char s_schema_graph[] =
+    "DROP INDEX IF EXISTS changes_by_doc;"
+    "CREATE INDEX changes_by_field ON changes(scope, doc, field, hlc, origin,"
+    "  seq, bases);";
+
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =
     "CREATE TABLE sites(site TEXT PRIMARY KEY, parent TEXT NOT NULL,"
@@ -637,6 +648,8 @@ s_migrate(fsy_store_t *s, int version)
         rc = fsy_sq_exec(s, s_schema_counts);
     if (rc == FSY_OK && version < 7)
         rc = fsy_sq_exec(s, s_schema_search);
+    if (rc == FSY_OK && version < 8)
+        rc = fsy_sq_exec(s, s_schema_graph);
     char ver[32];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d;", FSY_SCHEMA_VERSION);
     if (rc == FSY_OK)
@@ -705,6 +718,7 @@ s_init_schema(fsy_store_t *s, const char *site)
         (rc = fsy_sq_exec(s, s_schema_roster)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_counts)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_search)) != FSY_OK ||
+        (rc = fsy_sq_exec(s, s_schema_graph)) != FSY_OK ||
         (rc = fsy_sq_exec(s, ver)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||

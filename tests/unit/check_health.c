@@ -495,6 +495,9 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
             "DROP TRIGGER docs_counted_out; DROP TABLE doc_counts;"
             "ALTER TABLE changes DROP COLUMN author;"
             "DROP TABLE doc_meta; DROP TABLE doc_text;"
+            "DROP INDEX changes_by_field;"
+            "DELETE FROM meta WHERE key = 'merge_whole';"
+            "CREATE INDEX changes_by_doc ON changes(scope, doc);"
             "PRAGMA user_version=1;",
             NULL, NULL, NULL),
         SQLITE_OK);
@@ -518,6 +521,20 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
     sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(st, 0), FSY_SCHEMA_VERSION);
+    sqlite3_finalize(st);
+    /* schema 8: the version graph's index replaced the per-document one,
+     * and the merge rule was recorded as the docs rows were derived */
+    sqlite3_prepare_v2(db,
+                       "SELECT group_concat(name) FROM sqlite_master WHERE "
+                       "type = 'index' AND name LIKE 'changes_by_%'",
+                       -1, &st, NULL);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0),
+                     "changes_by_field");
+    sqlite3_finalize(st);
+    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'merge_whole'",
+                       -1, &st, NULL);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
