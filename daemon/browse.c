@@ -277,6 +277,12 @@ s_fields(FILE *f, const fsy_doc_t *d)
         fputs("<tr><th>", f);
         fsy_html_esc(f, fl->name);
         fputs(fl->conflict ? " <b>(in conflict)</b>" : "", f);
+        if (fl->text_merge == FSY_TEXT_MERGE_CLEAN) {
+            char note[FSY_MERGE_NOTE_LEN];
+            fputs("<br><span class=\"meta\">", f);
+            fsy_html_esc(f, fsy_field_merge_note(fl, note, sizeof note));
+            fputs("</span>", f);
+        }
         fputs("</th><td>", f);
         s_value(f, h->value, h->value_len, false, h->ref);
         fputs("</td></tr>\n", f);
@@ -311,6 +317,11 @@ s_conflicts(FILE *f, const fsy_doc_t *d)
             continue;
         fputs("<table class=\"conflict\"><tr><th colspan=\"99\">", f);
         fsy_html_esc(f, fl->name);
+        fputs(fl->text_merge == FSY_TEXT_MERGE_OVERLAP
+                  ? " <span class=\"meta\">(the edits overlap: "
+                    "<code>fieldsync conflicts</code> shows where)</span>"
+                  : "",
+              f);
         fputs("</th></tr><tr>", f);
         for (size_t k = fl->n_heads; k-- > 0;) {
             fputs("<th>", f);

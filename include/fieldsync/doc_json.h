@@ -54,7 +54,8 @@ cJSON *fsy_hit_json(const fsy_hit_t *h);
 /*
  * The fields whose concurrent text edits merged: {NAME: {"heads":
  * ["gao:12", "bamako:9"], "bases": ["hq:7"], "note": "merged gao:12 and
- * bamako:9 over hq:7"}}, empty when none did.
+ * bamako:9 over hq:7"}}, empty when none did. "bases" has the common
+ * version of each head after the first with those before it.
  */
 cJSON *fsy_merges_json(const fsy_doc_t *d);
 

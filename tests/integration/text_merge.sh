@@ -65,6 +65,10 @@ fs bamako get isf-mli-2027 | grep -q "(merged hq:4, bamako:1 and gao:1 over hq:3
 fs hq log isf-mli-2027 | grep -q "^now .*body: merged hq:4, bamako:1 and gao:1 over hq:3" ||
   fail "log does not show the merge: $(fs hq log isf-mli-2027)"
 assert_eq "$(fs hq get isf-mli-2027 --json | jq -c '.merged.body.heads')" '["hq:4","bamako:1","gao:1"]' "merged heads in JSON"
+curl -s "http://127.0.0.1:${HTTP[hq]}/docs/MLI/isf-mli-2027" | grep -q "merged hq:4, bamako:1 and gao:1 over hq:3" ||
+  fail "the document page does not say the body was merged"
+curl -s "http://127.0.0.1:${HTTP[hq]}/api/docs/MLI/isf-mli-2027" | jq -e '.merged.body.bases == ["hq:3", "hq:3"]' >/dev/null ||
+  fail "the API does not say what merged"
 fs hq diff isf-mli-2027 body | grep -q "^+Fuel stocks in Gao last four weeks" || fail "diff does not show what merged: $(fs hq diff isf-mli-2027 body)"
 
 step "the next edit replaces every head: no merge remains to compute"
@@ -117,4 +121,13 @@ conf gao >"$T/gao.conf"
 start gao
 wait_converged 30 hq bamako gao
 assert_eq "$(fs hq get isf-mli-2027 --json | jq -r .fields.status)" draft "gao's write after the rule is fixed"
+
+step "the tool applies a config's [merge] and refuses a bad one"
+printf '[merge]\nwhole_value_fields = _kind\n' >"$T/bad.conf"
+expect_fail 1 "not a field name people write" "$FIELDSYNC" -c "$T/bad.conf" --db "$T/hq.db" list
+printf '[merge]\nwhole_value_fields = body\n' >"$T/whole.conf"
+stop hq
+cp "$T/hq.db" "$T/copy.db"
+"$FIELDSYNC" -c "$T/whole.conf" --db "$T/copy.db" get isf-mli-2027 >/dev/null
+sqlite3 "$T/copy.db" "SELECT value FROM meta WHERE key = 'merge_whole'" | grep -qx body || fail "the tool did not apply [merge]"
 echo "PASS text_merge"

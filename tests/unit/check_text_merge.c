@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "fieldsync/text_merge.h"
 #include "testutil.h"
 
@@ -472,6 +474,31 @@ START_TEST(test_bundle_from_a_site_merging_otherwise_is_refused)
 }
 END_TEST
 
+START_TEST(test_replica_derived_before_text_merge_is_derived_again)
+{
+    /* A replica whose docs rows an older fieldsync derived (a merged body
+     * counted as a conflict, no rule recorded) is derived again at open. */
+    sites_t w = {0};
+    s_sites_edit(&w, 2);
+    tu_sync(w.s[1], w.s[0]);
+    fsy_store_close(&w.s[0]);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(tu_path("bamako.db"), &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "UPDATE docs SET n_conflicts = 1;"
+                                  "DELETE FROM meta WHERE key = 'merge_whole'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ck_ok(fsy_store_open(&w.s[0], tu_path("bamako.db")));
+    fsy_store_counts_t c;
+    ck_ok(fsy_store_counts(w.s[0], &c));
+    ck_assert_uint_eq(c.conflicts, 0);
+    ck_assert_str_eq(fsy_store_merge_rule(w.s[0]), "lines/1");
+    s_sites_close(&w);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -490,6 +517,7 @@ s_suite(void)
                    test_store_registers_bytes_and_opted_out_fields_stay_whole);
     tcase_add_test(tc, test_store_independent_texts_have_no_base);
     tcase_add_test(tc, test_bundle_from_a_site_merging_otherwise_is_refused);
+    tcase_add_test(tc, test_replica_derived_before_text_merge_is_derived_again);
     suite_add_tcase(su, tc);
     return su;
 }
