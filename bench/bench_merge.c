@@ -169,7 +169,8 @@ main(int argc, char **argv)
             runs = atoi(argv[i + 1]);
     }
     if (kb == 0 || runs <= 0) {
-        fprintf(stderr, "usage: bench_merge [--kb N] [--history H] [--runs K]\n");
+        fprintf(stderr,
+                "usage: bench_merge [--kb N] [--history H] [--runs K]\n");
         return 2;
     }
     char dir[] = "/tmp/fsy-bench-merge-XXXXXX";
@@ -214,15 +215,14 @@ main(int argc, char **argv)
         free(out);
     }
     double alone = s_median(t, runs);
-    printf("body %zu KB (%zu lines), history %zu versions, %d loads each\n",
-           kb, lines, history + 1, runs);
+    printf("body %zu KB (%zu lines), history %zu versions, %d loads each\n", kb,
+           lines, history + 1, runs);
     printf("load, one head (baseline)   %8.2f ms%s\n", one,
            st0 == FSY_TEXT_MERGE_NONE ? "" : "  (unexpected merge state)");
     printf("load, 2 heads merged        %8.2f ms  (%.1fx baseline)%s\n", two,
            two / one, st2 == FSY_TEXT_MERGE_CLEAN ? "" : "  (NOT merged)");
-    printf("load, 3 heads merged        %8.2f ms  (%.1fx baseline)%s\n",
-           three, three / one,
-           st3 == FSY_TEXT_MERGE_CLEAN ? "" : "  (NOT merged)");
+    printf("load, 3 heads merged        %8.2f ms  (%.1fx baseline)%s\n", three,
+           three / one, st3 == FSY_TEXT_MERGE_CLEAN ? "" : "  (NOT merged)");
     printf("three-way merge alone       %8.2f ms\n", alone);
     free(t);
     free(base);

@@ -150,8 +150,8 @@ s_print_field(FILE *f, fsy_store_t *s, const fsy_doc_t *d,
     for (k = fld->n_heads; k-- > 0;)
         s_print_head(f, &fld->heads[k], k == fld->winner, indent, w);
     s_overlaps_t x = {f, indent};
-    if (s != NULL && fsy_store_overlaps(s, d, fld->name, s_print_overlap, &x,
-                                        &k) != FSY_OK)
+    if (s != NULL &&
+        fsy_store_overlaps(s, d, fld->name, s_print_overlap, &x, &k) != FSY_OK)
         fprintf(f, "%s    (the overlapping places cannot be shown: %s)\n",
                 indent, fsy_errdetail());
 }
@@ -205,15 +205,14 @@ s_heads_json(const fsy_field_t *fld)
 
 /* {"versions": [...], "text": ...} of one side of an overlap. */
 static cJSON *
-s_side_json(const fsy_head_t *heads, size_t n, const fsy_version_t *one,
-            const char *text, size_t len)
+s_side_json(const fsy_head_t *heads, size_t n, const char *text, size_t len)
 {
     char label[FSY_CLI_LABEL_LEN];
-    cJSON *o = cJSON_CreateObject(), *v = cJSON_CreateArray();
+    cJSON *o = cJSON_CreateObject(), *v = o ? cJSON_CreateArray() : NULL;
     bool ok = o != NULL && fsy_cli_jadd(o, "versions", v);
     for (size_t i = 0; ok && i < n; i++)
-        ok = fsy_cli_jpush(v, cJSON_CreateString(fsy_cli_label(
-                                  one ? one : &heads[i].version, label)));
+        ok = fsy_cli_jpush(
+            v, cJSON_CreateString(fsy_cli_label(&heads[i].version, label)));
     ok = ok && fsy_cli_jadd(o, "text",
                             fsy_cli_json_value((const uint8_t *)text, len,
                                                false, false));
@@ -226,15 +225,14 @@ static int
 s_overlap_json(const fsy_overlap_t *o, void *ctx)
 {
     const fsy_text_hunk_t *h = o->hunk;
+    const fsy_head_t base = {.version = *o->base};
     cJSON *obj = cJSON_CreateObject();
     bool ok =
         fsy_cli_jnum(obj, "line", (double)h->line) &&
-        fsy_cli_jadd(obj, "a", s_side_json(o->heads, o->n_a, NULL, h->a,
-                                           h->a_len)) &&
-        fsy_cli_jadd(obj, "b", s_side_json(o->heads + o->n_a, 1, NULL, h->b,
-                                           h->b_len)) &&
-        fsy_cli_jadd(obj, "base",
-                     s_side_json(NULL, 1, o->base, h->base, h->base_len));
+        fsy_cli_jadd(obj, "a", s_side_json(o->heads, o->n_a, h->a, h->a_len)) &&
+        fsy_cli_jadd(obj, "b",
+                     s_side_json(o->heads + o->n_a, 1, h->b, h->b_len)) &&
+        fsy_cli_jadd(obj, "base", s_side_json(&base, 1, h->base, h->base_len));
     return fsy_cli_jpush(ctx, ok ? obj : (cJSON_Delete(obj), NULL)) ? 0 : 1;
 }
 
@@ -252,9 +250,8 @@ s_merge_json(cJSON *obj, fsy_store_t *s, const fsy_doc_t *d,
     if (!fsy_cli_jstr(obj, "why", "overlap") ||
         !fsy_cli_jadd(obj, "overlaps", arr))
         return false;
-    return s == NULL ||
-           fsy_store_overlaps(s, d, fld->name, s_overlap_json, arr, &n) ==
-               FSY_OK;
+    return s == NULL || fsy_store_overlaps(s, d, fld->name, s_overlap_json, arr,
+                                           &n) == FSY_OK;
 }
 
 /* {"field": NAME, ["note": TEXT,] "heads": [...]}; fld NULL: the note only. */

@@ -591,10 +591,11 @@ s_get_stamps(fsy_store_t *s, const fsy_doc_t *d)
 static void
 s_print_merged(const fsy_field_t *f, size_t indent)
 {
-    char note[FSY_MERGE_NOTE_LEN];
-    if (f->text_merge == FSY_TEXT_MERGE_CLEAN)
+    if (f->text_merge == FSY_TEXT_MERGE_CLEAN) {
+        char note[FSY_MERGE_NOTE_LEN];
         printf("%*s(%s: concurrent edits to different lines)\n", (int)indent,
                "", fsy_field_merge_note(f, note, sizeof note));
+    }
 }
 
 static void

@@ -143,8 +143,8 @@ s_merge_rule(fsy_daemon_t *d, const char *path)
 {
     char before[FSY_MERGE_RULE_MAX + 1];
     snprintf(before, sizeof before, "%s", fsy_store_merge_rule(d->store));
-    if (fsy_store_set_whole_value_fields(d->store,
-                                         d->cfg.whole_value_fields) != FSY_OK)
+    if (fsy_store_set_whole_value_fields(d->store, d->cfg.whole_value_fields) !=
+        FSY_OK)
         return fprintf(stderr, "fieldsyncd: %s: [merge]: %s\n", path,
                        fsy_errdetail()),
                1;

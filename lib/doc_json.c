@@ -294,10 +294,10 @@ s_merge_json(const fsy_field_t *f)
     for (size_t i = 0; i < f->n_heads; i++)
         heads[i] = f->heads[i].version;
     cJSON *o = cJSON_CreateObject();
-    bool ok = o != NULL && s_add(o, "heads", s_labels_json(heads, f->n_heads)) &&
-              s_add(o, "bases",
-                    s_labels_json(f->merge_bases, f->n_heads - 1)) &&
-              s_str(o, "note", fsy_field_merge_note(f, note, sizeof note));
+    bool ok =
+        o != NULL && s_add(o, "heads", s_labels_json(heads, f->n_heads)) &&
+        s_add(o, "bases", s_labels_json(f->merge_bases, f->n_heads - 1)) &&
+        s_str(o, "note", fsy_field_merge_note(f, note, sizeof note));
     if (!ok)
         cJSON_Delete(o);
     return ok ? o : NULL;

@@ -258,13 +258,13 @@ s_fold_step(s_fold_t *x, size_t i, fsy_text_merge_state_t *state)
     }
     x->bases[i - 1] = x->g.node[b].v;
     x->step = i;
-    rc = fsy_text_merge3(base, base_len, x->text, x->len,
-                         (const char *)h->value, h->value_len, &clean, &out,
-                         &out_len);
+    rc =
+        fsy_text_merge3(base, base_len, x->text, x->len, (const char *)h->value,
+                        h->value_len, &clean, &out, &out_len);
     if (rc == FSY_OK && !clean && x->cb != NULL)
         rc = fsy_text_merge_hunks(base, base_len, x->text, x->len,
-                                  (const char *)h->value, h->value_len,
-                                  s_hunk, x, &x->overlaps);
+                                  (const char *)h->value, h->value_len, s_hunk,
+                                  x, &x->overlaps);
     free(base);
     if (rc == FSY_OK && clean) {
         free(x->text);
@@ -299,9 +299,8 @@ s_fold(s_fold_t *x, const fsy_doc_t *d, fsy_text_merge_state_t *state)
     x->text[x->len = f->heads[0].value_len] = '\0';
     s_mark(&x->g, first, ACC);
     *state = FSY_TEXT_MERGE_CLEAN;
-    for (size_t i = 1; rc == FSY_OK && *state == FSY_TEXT_MERGE_CLEAN &&
-                       i < f->n_heads;
-         i++)
+    for (size_t i = 1;
+         rc == FSY_OK && *state == FSY_TEXT_MERGE_CLEAN && i < f->n_heads; i++)
         rc = s_fold_step(x, i, state);
     return rc;
 }
@@ -477,8 +476,7 @@ s_seen(const fsy_version_t *vs, size_t i)
 
 /* Appends "a, b and c" for the n labels of vs (skipping repeats). */
 static size_t
-s_labels(char *buf, size_t size, size_t used, const fsy_version_t *vs,
-         size_t n)
+s_labels(char *buf, size_t size, size_t used, const fsy_version_t *vs, size_t n)
 {
     size_t shown = 0, last = 0;
     for (size_t i = 0; i < n; i++)

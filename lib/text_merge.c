@@ -66,9 +66,9 @@ s_merge(const char *base, size_t base_len, const char *a, size_t a_len,
 }
 
 int
-fsy_text_merge3(const char *base, size_t base_len, const char *a,
-                size_t a_len, const char *b, size_t b_len, bool *clean,
-                char **out, size_t *out_len)
+fsy_text_merge3(const char *base, size_t base_len, const char *a, size_t a_len,
+                const char *b, size_t b_len, bool *clean, char **out,
+                size_t *out_len)
 {
     git_merge_file_options o;
     git_merge_file_options_init(&o, GIT_MERGE_FILE_OPTIONS_VERSION);

@@ -59,7 +59,7 @@ typedef struct fsy_bundle {
     bool is_signed;     /* the signature verified (trust is another matter) */
     uint8_t signer[32]; /* Ed25519 public key of the signer */
     uint64_t created_ms;
-    fsy_vv_t sender_vv;        /* the sender's vector when it wrote this */
+    fsy_vv_t sender_vv; /* the sender's vector when it wrote this */
     /* the sender's text merge rule, "" if it said none (an older one) */
     char merge_rule[FSY_MERGE_RULE_MAX + 1];
     fsy_change_list_t changes; /* in the sender's local-log order */

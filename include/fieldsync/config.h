@@ -129,9 +129,9 @@ typedef struct fsy_config {
      * the file has the key at all (the tool then applies it too) */
     char whole_value_fields[513]; /* FSY_WHOLE_FIELDS_MAX + 1 */
     bool whole_value_fields_set;
-    int log_level;               /* [log] level: FSY_LOG_* */
-    bool log_syslog;             /* [log] target = syslog */
-    fsy_child_conf_t *children;  /* owned: fsy_config_free() */
+    int log_level;              /* [log] level: FSY_LOG_* */
+    bool log_syslog;            /* [log] target = syslog */
+    fsy_child_conf_t *children; /* owned: fsy_config_free() */
     size_t n_children;
 } fsy_config_t;
 

@@ -1931,8 +1931,8 @@ s_repack(const fsy_bundle_t *b, const char *path)
 {
     uint8_t *head, *raw, *file;
     size_t head_len, raw_len, file_len;
-    ck_ok(fsy_wire_encode_bundle_header(&b->sender, b->created_ms,
-                                        &b->sender_vv, "lines/1", &head, &head_len));
+    ck_ok(fsy_wire_encode_bundle_header(
+        &b->sender, b->created_ms, &b->sender_vv, "lines/1", &head, &head_len));
     s_payload(b, head, head_len, &raw, &raw_len);
     file = s_envelope(raw, raw_len, &file_len);
     s_spit(path, file, file_len);
@@ -1949,8 +1949,8 @@ START_TEST(test_codec_bundle_with_newer_payload_format_is_eversion)
     ck_ok(fsy_bundle_parse(buf, len, &b));
     uint8_t *head;
     size_t head_len;
-    ck_ok(fsy_wire_encode_bundle_header(&b->sender, b->created_ms,
-                                        &b->sender_vv, "lines/1", &head, &head_len));
+    ck_ok(fsy_wire_encode_bundle_header(
+        &b->sender, b->created_ms, &b->sender_vv, "lines/1", &head, &head_len));
     Fieldsync__BundleHeader *m =
         fieldsync__bundle_header__unpack(NULL, head_len, head);
     ck_assert_ptr_nonnull(m);
@@ -1996,8 +1996,8 @@ START_TEST(test_codec_bundle_claiming_more_than_it_holds_is_refused)
     ck_ok(fsy_bundle_parse(buf, len, &b));
     uint8_t *head, *raw;
     size_t head_len, raw_len, flen;
-    ck_ok(fsy_wire_encode_bundle_header(&b->sender, b->created_ms,
-                                        &b->sender_vv, "lines/1", &head, &head_len));
+    ck_ok(fsy_wire_encode_bundle_header(
+        &b->sender, b->created_ms, &b->sender_vv, "lines/1", &head, &head_len));
     s_payload(b, head, head_len, &raw, &raw_len);
     uint8_t *file = s_envelope_claiming(raw, raw_len, UINT64_C(4) << 30, &flen);
     fsy_bundle_free(&b);
@@ -2271,8 +2271,8 @@ START_TEST(test_codec_bundle_bombs_cost_milliseconds)
     fsy_vv_t vv = {0};
     uint8_t *hdr, pro[1024];
     size_t hlen;
-    ck_ok(fsy_wire_encode_bundle_header(fsy_store_origin(gao), 1, &vv, fsy_store_merge_rule(gao), &hdr,
-                                        &hlen));
+    ck_ok(fsy_wire_encode_bundle_header(
+        fsy_store_origin(gao), 1, &vv, fsy_store_merge_rule(gao), &hdr, &hlen));
     ck_assert_uint_lt(hlen + 8, sizeof pro);
     uint32_t rl = (uint32_t)(BOMB_RAW - hlen - 8);
     for (int i = 0; i < 4; i++) {

@@ -77,8 +77,11 @@ s_own_seq_total(fsy_store_t *s)
 /* ---- text: a body of a few lines, edited line by line ------------------ */
 
 static const char *const s_lines[] = {
-    "Patrols resumed on the Gao-Ansongo road.", "Fuel stocks last six weeks.",
-    "Floods may cut the ferry at Bourem.", "", "Two convoys were delayed.",
+    "Patrols resumed on the Gao-Ansongo road.",
+    "Fuel stocks last six weeks.",
+    "Floods may cut the ferry at Bourem.",
+    "",
+    "Two convoys were delayed.",
     "The humanitarian country team met on Monday."};
 
 #define BODY_MAX 4096
@@ -89,8 +92,8 @@ s_new_body(char *buf)
 {
     size_t len = 0, n = 8 + s_rand() % 5;
     for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(buf + len, BODY_MAX - len, "%s\n",
-                                PICK(s_lines));
+        len +=
+            (size_t)snprintf(buf + len, BODY_MAX - len, "%s\n", PICK(s_lines));
     return len;
 }
 
@@ -112,8 +115,8 @@ s_edit_body(const fsy_doc_t *d, char *buf)
     const char *p = (const char *)h->value, *end = p + h->value_len;
     for (size_t i = 0; p < end || i == target; i++) {
         const char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-        size_t n = p < end ? (nl ? (size_t)(nl - p) + 1 : (size_t)(end - p))
-                           : 0;
+        size_t n =
+            p < end ? (nl ? (size_t)(nl - p) + 1 : (size_t)(end - p)) : 0;
         if (i == target && op != 2) /* replace or insert a line here */
             len += (size_t)snprintf(buf + len, BODY_MAX - len, "%s %u\n",
                                     PICK(s_lines), s_rand() % 100);
@@ -362,10 +365,9 @@ s_summarise(const fsy_doc_t *d, void *ctx)
         const fsy_field_t *f = &d->fields[i];
         s_merges[f->text_merge]++;
         if (f->conflict || f->text_merge == FSY_TEXT_MERGE_CLEAN)
-            sm->len +=
-                (size_t)snprintf(sm->text + sm->len, sizeof sm->text - sm->len,
-                                 ",%s%s", f->name,
-                                 f->conflict ? "" : "~merged");
+            sm->len += (size_t)snprintf(sm->text + sm->len,
+                                        sizeof sm->text - sm->len, ",%s%s",
+                                        f->name, f->conflict ? "" : "~merged");
     }
     if (sm->len < sizeof sm->text - 1)
         sm->text[sm->len++] = ';';
@@ -553,8 +555,8 @@ s_text_start(world_t *w)
     char body[BODY_MAX];
     fsy_field_set_t set = {"body", (const uint8_t *)body, s_new_body(body),
                            false};
-    ck_ok(fsy_store_put(w->site[0], s_scopes[0], s_docs[0], s_kinds[0], &set,
-                        1));
+    ck_ok(
+        fsy_store_put(w->site[0], s_scopes[0], s_docs[0], s_kinds[0], &set, 1));
     w->written += 2;
     for (int i = 1; i < N_SITES; i++)
         tu_sync(w->site[0], w->site[i]);

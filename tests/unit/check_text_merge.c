@@ -39,8 +39,7 @@ s_edit(const char *text, const char *old, const char *new)
     size_t n = strlen(text) - strlen(old) + strlen(new) + 1;
     char *out = malloc(n);
     ck_assert_ptr_nonnull(out);
-    snprintf(out, n, "%.*s%s%s", (int)(at - text), text, new,
-             at + strlen(old));
+    snprintf(out, n, "%.*s%s%s", (int)(at - text), text, new, at + strlen(old));
     return out;
 }
 
@@ -389,12 +388,14 @@ START_TEST(test_store_registers_bytes_and_opted_out_fields_stay_whole)
     sites_t w = {0};
     w.hq = tu_replica("hq");
     tu_put(w.hq, SCOPE, DOC, "plan", "status", "draft");
-    tu_put(w.hq, SCOPE, DOC, NULL, "owner", "Planning unit\nof the mission\nBamako\n");
+    tu_put(w.hq, SCOPE, DOC, NULL, "owner",
+           "Planning unit\nof the mission\nBamako\n");
     w.s[0] = tu_replica("gao");
     tu_sync(w.hq, w.s[0]);
     tu_put(w.hq, SCOPE, DOC, NULL, "status", "endorsed");
     tu_put(w.s[0], SCOPE, DOC, NULL, "status", "draft"); /* re-written */
-    tu_put(w.hq, SCOPE, DOC, NULL, "owner", "Planning unit\nof the mission\nGao\n");
+    tu_put(w.hq, SCOPE, DOC, NULL, "owner",
+           "Planning unit\nof the mission\nGao\n");
     tu_put(w.s[0], SCOPE, DOC, NULL, "owner", "JMAC\nof the mission\nBamako\n");
     fsy_field_set_t bin = {"map", (const uint8_t *)"a\n\0b\n", 5, false};
     ck_ok(fsy_store_put(w.hq, SCOPE, DOC, NULL, &bin, 1));
@@ -411,7 +412,8 @@ START_TEST(test_store_registers_bytes_and_opted_out_fields_stay_whole)
                      FSY_TEXT_MERGE_CLEAN);
     ck_assert_uint_eq(d->n_conflicts, 1);
     fsy_doc_free(&d);
-    ck_assert_str_eq(tu_get(w.s[0], SCOPE, DOC, "owner"), "JMAC\nof the mission\nGao\n");
+    ck_assert_str_eq(tu_get(w.s[0], SCOPE, DOC, "owner"),
+                     "JMAC\nof the mission\nGao\n");
     ck_ok(fsy_store_set_whole_value_fields(w.s[0], " status,owner , status"));
     ck_assert_str_eq(fsy_store_merge_rule(w.s[0]),
                      "lines/1 whole=owner,status");
