@@ -668,7 +668,7 @@ s_migrate(fsy_store_t *s, int version)
 }
 
 int
-fsy_store_open(fsy_store_t **out, const char *path)
+fsy_sq_open(fsy_store_t **out, const char *path)
 {
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -682,8 +682,7 @@ fsy_store_open(fsy_store_t **out, const char *path)
         (rc = s_check_schema(s, &version)) != FSY_OK ||
         (rc = s_configure(s)) != FSY_OK ||
         (rc = s_migrate(s, version)) != FSY_OK ||
-        (rc = fsy_sq_load_identity(s)) != FSY_OK ||
-        (rc = fsy_sq_merge_open(s)) != FSY_OK) {
+        (rc = fsy_sq_load_identity(s)) != FSY_OK) {
         fsy_store_close(&s);
         return rc;
     }
@@ -723,7 +722,6 @@ s_init_schema(fsy_store_t *s, const char *site)
         (rc = fsy_sq_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "clock", NULL, 0)) != FSY_OK ||
-        (rc = fsy_sq_merge_init(s)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "created_ms", NULL, fsy_sq_now(s))) !=
             FSY_OK ||
         (rc = fsy_sq_exec(s, "COMMIT")) != FSY_OK) {
@@ -734,7 +732,7 @@ s_init_schema(fsy_store_t *s, const char *site)
 }
 
 int
-fsy_store_create(fsy_store_t **out, const char *path, const char *site)
+fsy_sq_create(fsy_store_t **out, const char *path, const char *site)
 {
     int rc = fsy_check_site(site);
     if (rc != FSY_OK)

@@ -254,11 +254,16 @@ int fsy_sq_refresh_touched(fsy_store_t *s);
  */
 int fsy_sq_merge_text(fsy_store_t *s, fsy_doc_t *d);
 
+/* fsy_store_open() and fsy_store_create() of the base layer (store.c):
+ * schema, migration, identity; store_open.c completes them. */
+int fsy_sq_open(fsy_store_t **out, const char *path);
+int fsy_sq_create(fsy_store_t **out, const char *path, const char *site);
+
 /* At open: reads the merge rule the replica's docs rows follow; a replica
- * derived before text merge existed is derived again (once, in one
- * transaction). At create: records the default rule. */
+ * derived without it (before text merge existed, or created but not yet
+ * opened) is derived again, once, in one transaction
+ * (store_merge_rule.c). */
 int fsy_sq_merge_open(fsy_store_t *s);
-int fsy_sq_merge_init(fsy_store_t *s);
 
 /* Copies at most max bytes of a text column into a NUL-terminated buffer. */
 void fsy_sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t size);

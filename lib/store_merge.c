@@ -261,6 +261,11 @@ s_fold_step(s_fold_t *x, size_t i, fsy_text_merge_state_t *state)
     rc =
         fsy_text_merge3(base, base_len, x->text, x->len, (const char *)h->value,
                         h->value_len, &clean, &out, &out_len);
+    if (rc == FSY_EIO) { /* libgit2 refused these texts: everywhere alike */
+        free(base);
+        *state = FSY_TEXT_MERGE_NONE;
+        return FSY_OK;
+    }
     if (rc == FSY_OK && !clean && x->cb != NULL)
         rc = fsy_text_merge_hunks(base, base_len, x->text, x->len,
                                   (const char *)h->value, h->value_len, s_hunk,
@@ -353,7 +358,10 @@ int
 fsy_store_overlaps(fsy_store_t *s, const fsy_doc_t *d, const char *field,
                    fsy_overlap_cb cb, void *ctx, size_t *n)
 {
-    const fsy_field_t *f = fsy_doc_field(d, field);
+    const fsy_field_t *f = NULL;
+    for (size_t i = 0; i < d->n_fields && f == NULL; i++)
+        if (strcmp(d->fields[i].name, field) == 0)
+            f = &d->fields[i];
     *n = 0;
     if (f == NULL || f->text_merge != FSY_TEXT_MERGE_OVERLAP)
         return FSY_OK;
@@ -363,103 +371,6 @@ fsy_store_overlaps(fsy_store_t *s, const fsy_doc_t *d, const char *field,
     *n = x.overlaps;
     s_fold_free(&x);
     return rc;
-}
-
-/* ---- the rule --------------------------------------------------------- */
-
-#define MERGE_RULE "lines/1"
-
-static void
-s_set_rule(fsy_store_t *s, const char *whole)
-{
-    snprintf(s->whole_fields, sizeof s->whole_fields, "%s", whole);
-    snprintf(s->merge_rule, sizeof s->merge_rule, "%s%s%s", MERGE_RULE,
-             whole[0] ? " whole=" : "", whole);
-}
-
-/* meta[merge_whole] into buf; *found false if never set. */
-static int
-s_meta_whole(fsy_store_t *s, char buf[FSY_WHOLE_FIELDS_MAX + 1], bool *found)
-{
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_META_GET);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, "merge_whole", -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *found = rc == SQLITE_ROW;
-    buf[0] = '\0';
-    if (*found)
-        fsy_sq_col_text(st, 0, buf, FSY_WHOLE_FIELDS_MAX + 1);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
-               ? FSY_OK
-               : fsy_sq_err(s, rc, "reading the merge rule");
-}
-
-/* Derives every document with concurrent heads again under the rule
- * `whole`, and records it. Inside the caller's transaction. */
-static int
-s_rederive(fsy_store_t *s, const char *whole)
-{
-    s_set_rule(s, whole);
-    int rc = fsy_sq_exec(s, "INSERT OR IGNORE INTO temp.touched "
-                            "SELECT DISTINCT scope, doc FROM heads "
-                            "GROUP BY scope, doc, field HAVING count(*) > 1");
-    if (rc == FSY_OK)
-        rc = fsy_sq_refresh_touched(s);
-    return rc == FSY_OK ? fsy_sq_meta_set(s, "merge_whole", whole, 0) : rc;
-}
-
-int
-fsy_sq_merge_init(fsy_store_t *s)
-{
-    s_set_rule(s, "");
-    return fsy_sq_meta_set(s, "merge_whole", "", 0);
-}
-
-int
-fsy_sq_merge_open(fsy_store_t *s)
-{
-    char whole[FSY_WHOLE_FIELDS_MAX + 1];
-    bool found;
-    int rc = s_meta_whole(s, whole, &found);
-    if (rc != FSY_OK || found) {
-        s_set_rule(s, whole);
-        return rc;
-    }
-    /* Derived by a fieldsync without text merge: once, under the write
-     * lock (another process may have done it meanwhile). */
-    if ((rc = fsy_sq_exec(s, "BEGIN IMMEDIATE")) != FSY_OK)
-        return rc;
-    rc = s_meta_whole(s, whole, &found);
-    if (rc == FSY_OK)
-        rc = found ? (s_set_rule(s, whole), FSY_OK) : s_rederive(s, "");
-    if (rc == FSY_OK)
-        return fsy_sq_exec(s, "COMMIT");
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
-}
-
-int
-fsy_store_set_whole_value_fields(fsy_store_t *s, const char *list)
-{
-    char canon[FSY_WHOLE_FIELDS_MAX + 1], old[FSY_WHOLE_FIELDS_MAX + 1];
-    int rc = fsy_merge_list_canon(list, canon);
-    if (rc != FSY_OK || strcmp(canon, s->whole_fields) == 0)
-        return rc;
-    snprintf(old, sizeof old, "%s", s->whole_fields);
-    if ((rc = fsy_sq_txn_begin(s)) != FSY_OK)
-        return rc;
-    rc = fsy_sq_txn_end(s, s_rederive(s, canon));
-    if (rc != FSY_OK)
-        s_set_rule(s, old);
-    return rc;
-}
-
-const char *
-fsy_store_merge_rule(const fsy_store_t *s)
-{
-    return s->merge_rule;
 }
 
 /* ---- describing a merge ----------------------------------------------- */

@@ -71,6 +71,12 @@ curl -s "http://127.0.0.1:${HTTP[hq]}/api/docs/MLI/isf-mli-2027" | jq -e '.merge
   fail "the API does not say what merged"
 fs hq diff isf-mli-2027 body | grep -q "^+Fuel stocks in Gao last four weeks" || fail "diff does not show what merged: $(fs hq diff isf-mli-2027 body)"
 
+step "resolve takes a merge back: keeping one version drops the others"
+sqlite3 "$T/gao.db" ".backup '$T/undo.db'"
+"$FIELDSYNC" --db "$T/undo.db" resolve isf-mli-2027 body --keep bamako:1 >/dev/null
+cmp -s "$T/bamako.md" <("$FIELDSYNC" --db "$T/undo.db" get isf-mli-2027 --field body) || fail "resolve --keep did not undo the merge"
+assert_eq "$("$FIELDSYNC" --db "$T/undo.db" get isf-mli-2027 --json | jq -c .merged)" '{}' "merges after the resolve"
+
 step "the next edit replaces every head: no merge remains to compute"
 sed 's/Seasonal floods/Seasonal floods (July to September)/' "$T/got.md" >"$T/next.md"
 fs gao put isf-mli-2027 --file body="$T/next.md" >/dev/null
@@ -127,7 +133,7 @@ printf '[merge]\nwhole_value_fields = _kind\n' >"$T/bad.conf"
 expect_fail 1 "not a field name people write" "$FIELDSYNC" -c "$T/bad.conf" --db "$T/hq.db" list
 printf '[merge]\nwhole_value_fields = body\n' >"$T/whole.conf"
 stop hq
-cp "$T/hq.db" "$T/copy.db"
+sqlite3 "$T/hq.db" ".backup '$T/copy.db'"
 "$FIELDSYNC" -c "$T/whole.conf" --db "$T/copy.db" get isf-mli-2027 >/dev/null
 sqlite3 "$T/copy.db" "SELECT value FROM meta WHERE key = 'merge_whole'" | grep -qx body || fail "the tool did not apply [merge]"
 echo "PASS text_merge"
