@@ -246,9 +246,10 @@ s_merge_json(cJSON *obj, fsy_store_t *s, const fsy_doc_t *d,
         return fsy_cli_jstr(obj, "why", "no_base");
     if (fld->text_merge != FSY_TEXT_MERGE_OVERLAP)
         return true;
+    if (!fsy_cli_jstr(obj, "why", "overlap"))
+        return false;
     cJSON *arr = cJSON_CreateArray();
-    if (!fsy_cli_jstr(obj, "why", "overlap") ||
-        !fsy_cli_jadd(obj, "overlaps", arr))
+    if (!fsy_cli_jadd(obj, "overlaps", arr)) /* takes arr, even failing */
         return false;
     return s == NULL || fsy_store_overlaps(s, d, fld->name, s_overlap_json, arr,
                                            &n) == FSY_OK;

@@ -124,12 +124,14 @@ fsy_merge_text_candidate(const fsy_field_t *f, const char *whole)
     if (!f->conflict || f->n_heads > FSY_MERGE_HEADS_MAX ||
         !fsy_merge_is_user_field(f->name) || fsy_merge_in_list(whole, f->name))
         return false;
+    size_t total = 0;
     for (size_t i = 0; i < f->n_heads; i++) {
         const fsy_head_t *h = &f->heads[i];
         if (h->absent || h->ref || !fsy_text_mergeable(h->value, h->value_len))
             return false;
+        total += h->value_len;
     }
-    return true;
+    return total <= FSY_MERGE_BYTES_MAX;
 }
 
 static int

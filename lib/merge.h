@@ -41,8 +41,12 @@ bool fsy_merge_is_user_field(const char *name);
 /* Sets d->n_conflicts from its fields' conflicts and deleted_conflict. */
 void fsy_merge_count_conflicts(fsy_doc_t *d);
 
-/* Most heads a text merge folds; more stay an open conflict. */
+/* Most heads a text merge folds, most bytes their values total, and the
+ * longest merge it shows (one value: what an edit of it can write back);
+ * beyond them a field stays an open conflict (a bound on the work of
+ * every load, the same everywhere: it depends on the values only). */
 #define FSY_MERGE_HEADS_MAX 32
+#define FSY_MERGE_BYTES_MAX (4 * (size_t)FSY_VALUE_MAX)
 
 /* Room for a [merge] whole_value_fields list, canonical form. */
 #define FSY_WHOLE_FIELDS_MAX 512
@@ -62,8 +66,8 @@ bool fsy_merge_in_list(const char *list, const char *name);
  * Whether a field's concurrent heads may be merged as text
  * (lib/store_merge.c): an open conflict of a user field not named in
  * `whole` (the [merge] whole_value_fields list), of at most
- * FSY_MERGE_HEADS_MAX heads, each a line-structured text value
- * (fsy_text_mergeable) that is not an attachment.
+ * FSY_MERGE_HEADS_MAX heads of FSY_MERGE_BYTES_MAX bytes in all, each a
+ * line-structured text value (fsy_text_mergeable), not an attachment.
  */
 bool fsy_merge_text_candidate(const fsy_field_t *f, const char *whole);
 

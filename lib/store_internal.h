@@ -254,6 +254,15 @@ int fsy_sq_refresh_touched(fsy_store_t *s);
  */
 int fsy_sq_merge_text(fsy_store_t *s, fsy_doc_t *d);
 
+/* The text merge rule (store_merge.c): set in s from a canonical
+ * whole_value_fields list; read from meta.merge_whole (*found false if the
+ * replica has none yet); refreshed from it when another process changed
+ * it (errors leave s as it was). */
+void fsy_sq_merge_rule_set(fsy_store_t *s, const char *whole);
+int fsy_sq_merge_rule_read(fsy_store_t *s, char buf[FSY_WHOLE_FIELDS_MAX + 1],
+                           bool *found);
+void fsy_sq_merge_rule_refresh(fsy_store_t *s);
+
 /* fsy_store_open() and fsy_store_create() of the base layer (store.c):
  * schema, migration, identity; store_open.c completes them. */
 int fsy_sq_open(fsy_store_t **out, const char *path);

@@ -261,8 +261,11 @@ s_fold_step(s_fold_t *x, size_t i, fsy_text_merge_state_t *state)
     rc =
         fsy_text_merge3(base, base_len, x->text, x->len, (const char *)h->value,
                         h->value_len, &clean, &out, &out_len);
-    if (rc == FSY_EIO) { /* libgit2 refused these texts: everywhere alike */
+    if (rc == FSY_EIO || (rc == FSY_OK && clean && out_len > FSY_VALUE_MAX)) {
+        /* libgit2 refused these texts, or the merge is longer than a value
+         * may be: the same everywhere, so the field stays a conflict */
         free(base);
+        free(out);
         *state = FSY_TEXT_MERGE_NONE;
         return FSY_OK;
     }
@@ -345,8 +348,11 @@ s_merge_field(fsy_store_t *s, const fsy_doc_t *d, fsy_field_t *f)
 int
 fsy_sq_merge_text(fsy_store_t *s, fsy_doc_t *d)
 {
-    if (!d->visible)
+    if (!d->visible || d->n_conflicts == 0)
         return FSY_OK;
+    /* Another process (a tool with [merge]) may have changed the rule:
+     * every derivation follows the replica's, never a stale copy. */
+    fsy_sq_merge_rule_refresh(s);
     int rc = FSY_OK;
     for (size_t i = 0; rc == FSY_OK && i < d->n_fields; i++)
         rc = s_merge_field(s, d, &d->fields[i]);
@@ -371,6 +377,47 @@ fsy_store_overlaps(fsy_store_t *s, const fsy_doc_t *d, const char *field,
     *n = x.overlaps;
     s_fold_free(&x);
     return rc;
+}
+
+/* ---- the rule, as the replica records it ---------------------------- */
+
+#define MERGE_RULE "lines/1"
+
+void
+fsy_sq_merge_rule_set(fsy_store_t *s, const char *whole)
+{
+    snprintf(s->whole_fields, sizeof s->whole_fields, "%s", whole);
+    snprintf(s->merge_rule, sizeof s->merge_rule, "%s%s%s", MERGE_RULE,
+             whole[0] ? " whole=" : "", whole);
+}
+
+int
+fsy_sq_merge_rule_read(fsy_store_t *s, char buf[FSY_WHOLE_FIELDS_MAX + 1],
+                       bool *found)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_META_GET);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, "merge_whole", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    buf[0] = '\0';
+    if (*found)
+        fsy_sq_col_text(st, 0, buf, FSY_WHOLE_FIELDS_MAX + 1);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? FSY_OK
+               : fsy_sq_err(s, rc, "reading the merge rule");
+}
+
+void
+fsy_sq_merge_rule_refresh(fsy_store_t *s)
+{
+    char whole[FSY_WHOLE_FIELDS_MAX + 1];
+    bool found;
+    if (fsy_sq_merge_rule_read(s, whole, &found) == FSY_OK && found &&
+        strcmp(whole, s->whole_fields) != 0)
+        fsy_sq_merge_rule_set(s, whole);
 }
 
 /* ---- describing a merge ----------------------------------------------- */

@@ -17,9 +17,11 @@
 #include "fieldsync/ident.h"
 #include "fieldsync/text_merge.h"
 
-/* xdiff's default, and the longest marker we can ask for. */
+/* xdiff's default, and the longest marker we ask for: each overlap costs
+ * four of them in the output, and text with longer runs of marker
+ * characters (hostile, or a ruler of ====) is shown whole instead. */
 #define MARKER_MIN 7
-#define MARKER_MAX 60000
+#define MARKER_MAX 128
 
 bool
 fsy_text_is_text(const uint8_t *v, size_t len)
@@ -55,9 +57,13 @@ s_merge(const char *base, size_t base_len, const char *a, size_t a_len,
     git_libgit2_init(); /* counted: the store holds one reference */
     int rc = git_merge_file(r, &in[0], &in[1], &in[2], o);
     if (rc != 0) {
+        /* Out of memory is this machine's state, not the texts': it must
+         * fail the read (and be retried), never show another value. */
         const git_error *e = git_error_last();
-        rc = fsy_err_set(FSY_EIO, "cannot merge the values: %s",
-                         e != NULL ? e->message : "libgit2 failed");
+        rc = e != NULL && e->klass == GIT_ERROR_NOMEMORY
+                 ? fsy_err_set(FSY_ENOMEM, "out of memory merging texts")
+                 : fsy_err_set(FSY_EIO, "cannot merge the values: %s",
+                               e != NULL ? e->message : "libgit2 failed");
         git_merge_file_result_free(r);
         memset(r, 0, sizeof *r);
     }
@@ -154,7 +160,8 @@ s_is_marker(const s_scan_t *s, const char *l, size_t n, char c)
     for (size_t i = 0; i < s->marker; i++)
         if (l[i] != c)
             return false;
-    return n == s->marker || l[s->marker] == ' ' || l[s->marker] == '\n';
+    return n == s->marker || l[s->marker] == ' ' || l[s->marker] == '\n' ||
+           l[s->marker] == '\r'; /* xdiff ends markers as the text's lines */
 }
 
 /* Reads lines up to the marker c: [*start, *start + *len) without the

@@ -99,8 +99,9 @@ int fsy_store_set_whole_value_fields(fsy_store_t *s, const char *list);
 
 /* The rule as peers compare it: "lines/1", or "lines/1 whole=owner,status"
  * with the canonical list (at most FSY_MERGE_RULE_MAX bytes,
- * fieldsync/text_merge.h). Borrowed from s. */
-const char *fsy_store_merge_rule(const fsy_store_t *s);
+ * fieldsync/text_merge.h), read again from the replica (another process
+ * may have changed it). Borrowed from s until its next call. */
+const char *fsy_store_merge_rule(fsy_store_t *s);
 
 /* How far a received clock may pull ours ahead of wall time (default 1 h). */
 void fsy_store_set_max_clock_skew(fsy_store_t *s, uint64_t ms);

@@ -33,7 +33,8 @@ bool fsy_text_mergeable(const uint8_t *v, size_t len);
  * Merges the edits that a and b made to base. On FSY_OK *clean says
  * whether they touch different lines; if clean, *out (malloc'd, caller
  * frees; NUL-terminated, *out_len without the NUL) is the merged text.
- * FSY_ENOMEM or FSY_EIO (detail set) if the merge cannot be made.
+ * FSY_ENOMEM if memory ran out (here or in libgit2), FSY_EIO (detail set)
+ * if libgit2 refuses these texts (the same for the same texts anywhere).
  */
 int fsy_text_merge3(const char *base, size_t base_len, const char *a,
                     size_t a_len, const char *b, size_t b_len, bool *clean,

@@ -145,6 +145,40 @@ START_TEST(test_text_merge_hunks_tell_markers_in_the_text_apart)
 }
 END_TEST
 
+START_TEST(test_text_merge_hunks_read_crlf_text)
+{
+    const char *base = "one\r\ntwo\r\nthree\r\n";
+    const char *a = "one\r\nTWO\r\nthree\r\n";
+    const char *b = "one\r\n2\r\nthree\r\n";
+    first_hunk_t h = {0};
+    size_t n;
+    ck_ok(fsy_text_merge_hunks(base, strlen(base), a, strlen(a), b, strlen(b),
+                               s_first_hunk, &h, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(h.line, 2);
+    ck_assert_str_eq(h.a, "TWO\r");
+}
+END_TEST
+
+START_TEST(test_text_merge_hunks_show_whole_texts_past_long_marker_runs)
+{
+    /* A line of 200 '=' would need markers longer than we ask for: the
+     * overlap is then shown as the whole texts, never misread. */
+    char base[400], a[400], b[400], rule[201];
+    memset(rule, '=', 200);
+    rule[200] = '\0';
+    snprintf(base, sizeof base, "%s\nx\n", rule);
+    snprintf(a, sizeof a, "%s\ny\n", rule);
+    snprintf(b, sizeof b, "%s\nz\n", rule);
+    hunks_t x = {0};
+    size_t n;
+    ck_ok(fsy_text_merge_hunks(base, strlen(base), a, strlen(a), b, strlen(b),
+                               s_keep_hunk, &x, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(strlen(x.a[0]), strlen(a) < 127 ? strlen(a) : 127);
+}
+END_TEST
+
 START_TEST(test_text_mergeable_wants_lines_of_utf8_text)
 {
     ck_assert(fsy_text_mergeable((const uint8_t *)"a\nb", 3));
@@ -484,6 +518,59 @@ START_TEST(test_bundle_from_a_site_merging_otherwise_is_refused)
 }
 END_TEST
 
+START_TEST(test_store_follows_a_rule_another_handle_changed)
+{
+    sites_t w = {0};
+    s_sites_edit(&w, 2);
+    tu_sync(w.s[1], w.s[0]);
+    fsy_store_t *other;
+    ck_ok(fsy_store_open(&other, tu_path("bamako.db")));
+    ck_ok(fsy_store_set_whole_value_fields(other, "body"));
+    fsy_store_close(&other);
+    /* w.s[0] opened before the change: it must not derive by its copy */
+    ck_assert_str_eq(fsy_store_merge_rule(w.s[0]), "lines/1 whole=body");
+    fsy_doc_t *d;
+    const fsy_field_t *f = s_body(w.s[0], &d);
+    ck_assert(f->conflict);
+    ck_assert_int_eq(f->text_merge, FSY_TEXT_MERGE_NONE);
+    fsy_doc_free(&d);
+    s_sites_close(&w);
+}
+END_TEST
+
+START_TEST(test_store_merge_longer_than_a_value_stays_a_conflict)
+{
+    /* Each side adds 600 KB: together more than one value may hold, so
+     * an edit of the merge could not be written back. */
+    sites_t w = {0};
+    w.hq = tu_replica("hq");
+    tu_put(w.hq, SCOPE, DOC, "plan", "body", s_base);
+    w.s[0] = tu_replica("gao");
+    tu_sync(w.hq, w.s[0]);
+    size_t big = 600 * 1024, n = strlen(s_base);
+    char *a = malloc(big + n + 2), *b = malloc(big + n + 2);
+    ck_assert(a != NULL && b != NULL);
+    memset(a, 'a', big);
+    a[big] = '\n';
+    memcpy(a + big + 1, s_base, n + 1);
+    memcpy(b, s_base, n);
+    memset(b + n, 'b', big);
+    b[n + big] = '\n';
+    b[n + big + 1] = '\0';
+    tu_put(w.hq, SCOPE, DOC, NULL, "body", a);
+    tu_put(w.s[0], SCOPE, DOC, NULL, "body", b);
+    tu_sync(w.hq, w.s[0]);
+    fsy_doc_t *d;
+    const fsy_field_t *f = s_body(w.s[0], &d);
+    ck_assert(f->conflict);
+    ck_assert_int_eq(f->text_merge, FSY_TEXT_MERGE_NONE);
+    fsy_doc_free(&d);
+    free(a);
+    free(b);
+    s_sites_close(&w);
+}
+END_TEST
+
 START_TEST(test_replica_derived_before_text_merge_is_derived_again)
 {
     /* A replica whose docs rows an older fieldsync derived (a merged body
@@ -518,6 +605,9 @@ s_suite(void)
     tcase_add_test(tc, test_text_merge3_combines_edits_to_different_lines);
     tcase_add_test(tc, test_text_merge3_overlap_reports_only_the_hunk);
     tcase_add_test(tc, test_text_merge_hunks_tell_markers_in_the_text_apart);
+    tcase_add_test(tc, test_text_merge_hunks_read_crlf_text);
+    tcase_add_test(
+        tc, test_text_merge_hunks_show_whole_texts_past_long_marker_runs);
     tcase_add_test(tc, test_text_mergeable_wants_lines_of_utf8_text);
     tcase_add_test(tc, test_store_merges_edits_to_different_paragraphs);
     tcase_add_test(tc, test_store_three_edits_in_every_order_show_one_text);
@@ -527,6 +617,8 @@ s_suite(void)
                    test_store_registers_bytes_and_opted_out_fields_stay_whole);
     tcase_add_test(tc, test_store_independent_texts_have_no_base);
     tcase_add_test(tc, test_bundle_from_a_site_merging_otherwise_is_refused);
+    tcase_add_test(tc, test_store_follows_a_rule_another_handle_changed);
+    tcase_add_test(tc, test_store_merge_longer_than_a_value_stays_a_conflict);
     tcase_add_test(tc, test_replica_derived_before_text_merge_is_derived_again);
     suite_add_tcase(su, tc);
     return su;
