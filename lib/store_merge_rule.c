@@ -56,6 +56,7 @@ fsy_store_set_whole_value_fields(fsy_store_t *s, const char *list)
 {
     char canon[FSY_WHOLE_FIELDS_MAX + 1], old[FSY_WHOLE_FIELDS_MAX + 1];
     int rc = fsy_merge_list_canon(list, canon);
+    fsy_sq_merge_rule_refresh(s); /* compared with the replica's, not a copy */
     if (rc != FSY_OK || strcmp(canon, s->whole_fields) == 0)
         return rc;
     snprintf(old, sizeof old, "%s", s->whole_fields);
