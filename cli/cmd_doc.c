@@ -35,10 +35,11 @@ enum {
 
 static const char s_init_usage[] = "fieldsync init --site SITE_ID [--json]";
 static const char s_init_help[] =
-    "Creates an empty replica for this site at the --db path (default\n"
-    "./fieldsync.db), with a fresh random incarnation. SITE_ID is 1-32\n"
-    "characters of a-z 0-9 _ -, starting with a letter. Without --site,\n"
-    "[site] id from the -c CONFIG file is used.\n"
+    "Creates an empty replica for this site at the --db path (else the\n"
+    "configuration's [site] db, else ./fieldsync.db: 'fieldsync help'),\n"
+    "with a fresh random incarnation. SITE_ID is 1-32 characters of\n"
+    "a-z 0-9 _ -, starting with a letter. Without --site, [site] id from\n"
+    "the configuration is used.\n"
     "\n"
     "  --site SITE_ID   this site's id, e.g. hq, bamako, gao\n"
     "  --json           print path, site and incarnation as JSON\n"

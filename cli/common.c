@@ -251,9 +251,10 @@ fsy_cli_open(const fsy_cli_t *cli, fsy_store_t **out)
     err = fsy_store_open(out, cli->db);
     if (err == FSY_ENOTFOUND)
         return fsy_cli_failf(cli,
-                             "no replica at %s: create one with "
-                             "'fieldsync init --site SITE'",
-                             cli->db);
+                             "no replica at %s (%s): create one with "
+                             "'fieldsync init --site SITE', or name "
+                             "another with --db PATH or -c CONFIG",
+                             cli->db, cli->where);
     if (err != FSY_OK)
         return fsy_cli_failpath(cli, err, "cannot open replica", cli->db);
     if (fsy_store_set_author(*out, fsy_cli_author(cli)) != FSY_OK) {

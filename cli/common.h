@@ -46,6 +46,7 @@ typedef struct fsy_cli {
     const char *db;     /* replica path */
     const char *author; /* --author, or NULL: see fsy_cli_author() */
     fsy_config_t cfg;   /* defaults, or loaded from -c CONFIG */
+    char where[320];    /* how `db` was chosen, for "no replica" */
 } fsy_cli_t;
 
 typedef int (*fsy_cmd_fn)(fsy_cli_t *cli, int argc, char **argv);
@@ -70,6 +71,7 @@ int fsy_cmd_digest(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_verify(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_status(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_pending(fsy_cli_t *cli, int argc, char **argv);
+int fsy_cmd_sync(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_decommission(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_keygen(fsy_cli_t *cli, int argc, char **argv);
 int fsy_cmd_export(fsy_cli_t *cli, int argc, char **argv);

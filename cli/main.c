@@ -13,8 +13,10 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fieldsync/config.h"
 #include "fieldsync/error.h"
@@ -48,6 +50,7 @@ static const s_cmd_t s_cmds[] = {
     {"verify", fsy_cmd_verify, "check the replica for damage"},
     {"status", fsy_cmd_status, "this site and its neighbours' sync state"},
     {"pending", fsy_cmd_pending, "what was written here and is not yet at HQ"},
+    {"sync", fsy_cmd_sync, "ask the daemon to connect to its parent now"},
     {"decommission", fsy_cmd_decommission,
      "take a closed site off the roster (its data stays)"},
     {"keygen", fsy_cmd_keygen, "create this site's key pair"},
@@ -67,10 +70,11 @@ static const char s_intro[] =
 
 static const char s_options[] =
     "Global options (before COMMAND):\n"
-    "  --db PATH          the replica (else [site] db from CONFIG, else\n"
-    "                     $FIELDSYNC_DB, else ./fieldsync.db)\n"
-    "  -c, --config FILE  site configuration (INI: [site] id, db, author,\n"
-    "                     max_clock_skew; [limits] max_value_bytes)\n"
+    "  --db PATH          the replica (else [site] db from the configuration,\n"
+    "                     else $FIELDSYNC_DB, else ./fieldsync.db)\n"
+    "  -c, --config FILE  site configuration (fieldsync.conf(5)); without -c\n"
+    "                     and --db: $FIELDSYNC_CONFIG, else\n"
+    "                     " FSY_DEFAULT_CONFIG " if it exists\n"
     "  --author NAME      who the writes are by (else [site] author, else\n"
     "                     $FIELDSYNC_AUTHOR, else the login name)\n"
     "  -h, --help         this help; 'fieldsync help COMMAND' for a command\n"
@@ -172,30 +176,54 @@ s_globals(fsy_cli_t *cli, int argc, char **argv, const char **db,
     return FSY_EXIT_OK;
 }
 
+/*
+ * The configuration: -c, else (with no --db) $FIELDSYNC_CONFIG, else the
+ * installed one if it exists and $FIELDSYNC_DB does not say otherwise.
+ * cli->where says what was looked at, for "no replica" messages.
+ */
 static int
-s_config(fsy_cli_t *cli, const char *path)
+s_config(fsy_cli_t *cli, const char *path, const char *db)
 {
-    int err;
+    bool from_env = false;
+    const char *env_db = getenv("FIELDSYNC_DB");
+    bool has_env_db = env_db != NULL && env_db[0] != '\0';
 
     fsy_config_defaults(&cli->cfg);
+    if (path == NULL && db == NULL) {
+        const char *dflt = fsy_config_default_path(&from_env);
+        if (from_env || (!has_env_db && access(dflt, F_OK) == 0))
+            path = dflt;
+        else
+            snprintf(cli->where, sizeof cli->where,
+                     "no --db, -c or $FIELDSYNC_CONFIG; %s %s", dflt,
+                     has_env_db ? "not read: $FIELDSYNC_DB is set"
+                                : "does not exist");
+    }
     if (path == NULL)
         return FSY_EXIT_OK;
     fsy_err_clear();
-    err = fsy_config_load(&cli->cfg, path);
+    int err = fsy_config_load(&cli->cfg, path);
+    snprintf(cli->where, sizeof cli->where,
+             cli->cfg.db[0] ? "[site] db in %s%s" : "%s%s has no [site] db",
+             path, from_env ? " ($FIELDSYNC_CONFIG)" : "");
     return fsy_cli_check(cli, err);
 }
 
 static const char *
-s_db_path(const fsy_cli_t *cli, const char *db)
+s_db_path(fsy_cli_t *cli, const char *db)
 {
     const char *env = getenv("FIELDSYNC_DB");
 
-    if (db != NULL)
+    if (db != NULL) {
+        snprintf(cli->where, sizeof cli->where, "--db");
         return db;
+    }
     if (cli->cfg.db[0] != '\0')
         return cli->cfg.db;
-    if (env != NULL && env[0] != '\0')
+    if (env != NULL && env[0] != '\0') {
+        snprintf(cli->where, sizeof cli->where, "$FIELDSYNC_DB");
         return env;
+    }
     return S_DEFAULT_DB;
 }
 
@@ -225,7 +253,7 @@ main(int argc, char **argv)
     int rc = s_globals(&cli, argc, argv, &db, &config);
 
     if (rc == FSY_EXIT_OK)
-        rc = s_config(&cli, config);
+        rc = s_config(&cli, config, db);
     if (rc != FSY_EXIT_OK)
         return s_finish(&cli, rc);
     cli.db = s_db_path(&cli, db);

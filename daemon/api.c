@@ -38,7 +38,8 @@ typedef struct s_waiter {
 } s_waiter_t;
 
 struct fsy_api {
-    const fsy_config_t *cfg;
+    const fsy_config_t *cfg; /* the server's: read under its read lock */
+    char db[4096];           /* the waiter thread's own copy of cfg->db */
     char token[S_TOKEN_MAX + 1]; /* "" when documents are loopback only */
     pthread_t thread;
     pthread_mutex_t mu;
@@ -411,7 +412,7 @@ s_waiter_main(void *arg)
         pthread_mutex_unlock(&a->mu);
         s_sleep_ms(S_TICK_MS);
         uint64_t last = 0;
-        if (s == NULL && fsy_store_open(&s, a->cfg->db) != FSY_OK)
+        if (s == NULL && fsy_store_open(&s, a->db) != FSY_OK)
             s = NULL; /* answered at their deadline, empty */
         if (s != NULL && fsy_store_log_last(s, &last) != FSY_OK)
             last = 0;
@@ -430,6 +431,7 @@ fsy_api_start(fsy_api_t **out, const fsy_config_t *cfg)
     if (a == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
     a->cfg = cfg;
+    snprintf(a->db, sizeof a->db, "%s", cfg->db);
     int rc = cfg->http_token_file[0] != '\0'
                  ? s_read_token(cfg->http_token_file, a->token)
                  : FSY_OK;

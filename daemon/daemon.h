@@ -40,10 +40,19 @@ typedef struct fsy_child_slot {
 } fsy_child_slot_t;
 
 /* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
-#define FSY_LOOP_JOBS 6
+#define FSY_LOOP_JOBS 7
+
+/* What the signal handlers set (main.c); the loop acts between turns and
+ * logs each. */
+typedef struct fsy_signals {
+    volatile sig_atomic_t stop;    /* SIGTERM or SIGINT: its number */
+    volatile sig_atomic_t reload;  /* SIGHUP: re-read the configuration */
+    volatile sig_atomic_t connect; /* SIGUSR1: connect to the parent now */
+} fsy_signals_t;
 
 struct fsy_daemon {
     fsy_config_t cfg;
+    char config_path[4096]; /* re-read on SIGHUP (reconfig.h) */
     bool curve;        /* links encrypted and authenticated */
     fsy_identity_t id; /* this site's keys (with CURVE) */
     uint8_t parent_curve_pk[32];
@@ -79,12 +88,22 @@ struct fsy_daemon {
     char routing_id[FSY_RID_MAX + 1];    /* to the parent: "site/nonce" */
     fsy_alerts_t alerts;        /* [alert] command: colours last told */
     unsigned handshakes_broken; /* with the parent, since the last one done */
+    /* `fieldsync sync`: the last request acted on, and whether the
+     * parent's status is recorded at once when its session is live */
+    uint64_t sync_seen;
+    bool sync_watch;
 };
 
 /*
- * Runs the loop until *stop is set (by a signal handler), then ends every
- * session and records it so. Sends READY=1 and STOPPING=1 to systemd.
+ * Runs the loop until sig->stop is set (by a signal handler), then ends
+ * every session and records it so; reloads the configuration on
+ * sig->reload. Sends READY=1, RELOADING=1 and STOPPING=1 to systemd.
  */
-void fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop);
+void fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig);
+
+/* Ends child c's session (logged and recorded with why) and frees its
+ * slot: the child comes back with a HELLO of its own. */
+void fsy_loop_child_end(fsy_child_slot_t *c, const fsy_sync_env_t *env,
+                        const char *why);
 
 #endif

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,12 @@
 
 struct fsy_http {
     struct MHD_Daemon *mhd;
-    fsy_api_t *api; /* /api/...: documents, read-only (api.c) */
-    fsy_http_opts_t o;
+    fsy_api_t *api;    /* /api/...: documents, read-only (api.c) */
+    fsy_http_opts_t o; /* o.cfg is &cfg below */
+    /* a copy of the daemon's configuration: a reload replaces it under
+     * the write lock, each request holds the read lock */
+    fsy_config_t cfg;
+    pthread_rwlock_t cfg_lock;
     /* only the server's one thread touches these */
     uint64_t probed_ms;
     char probe_why[512]; /* "" when the last probe was healthy */
@@ -225,9 +230,16 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url,
         return MHD_YES;
     }
     fsy_reply_t r = {0};
+    fsy_http_t *h = cls;
+    bool answered = true;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         fsy_reply_text(&r, 405, "only GET and HEAD%s\n", "");
-    else if (!s_route(cls, c, url, *state, &r))
+    else {
+        pthread_rwlock_rdlock(&h->cfg_lock);
+        answered = s_route(h, c, url, *state, &r);
+        pthread_rwlock_unlock(&h->cfg_lock);
+    }
+    if (!answered)
         return MHD_YES; /* waiting for a change: resumed later */
     return s_queue(c, &r);
 }
@@ -260,6 +272,14 @@ s_mhd_log(void *cls, const char *fmt, va_list ap)
 #define FSY_HTTP_CONNECTIONS 512
 #define FSY_HTTP_IDLE_S 5
 
+static void
+s_free(fsy_http_t *h)
+{
+    pthread_rwlock_destroy(&h->cfg_lock);
+    fsy_config_free(&h->cfg);
+    free(h);
+}
+
 int
 fsy_http_start(fsy_http_t **out, const fsy_http_opts_t *o)
 {
@@ -267,12 +287,16 @@ fsy_http_start(fsy_http_t **out, const fsy_http_opts_t *o)
                              .sin_port = htons(o->cfg->http_port)};
     memcpy(&sa.sin_addr, o->cfg->http_ip, sizeof o->cfg->http_ip);
     fsy_http_t *h = calloc(1, sizeof *h);
-    if (h == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
-    h->o = *o;
-    int rc = fsy_api_start(&h->api, o->cfg);
-    if (rc != FSY_OK) {
+    if (h == NULL || fsy_config_copy(&h->cfg, o->cfg) != FSY_OK) {
         free(h);
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    }
+    h->o = *o;
+    h->o.cfg = &h->cfg;
+    pthread_rwlock_init(&h->cfg_lock, NULL);
+    int rc = fsy_api_start(&h->api, &h->cfg);
+    if (rc != FSY_OK) {
+        s_free(h);
         return rc;
     }
     h->mhd = MHD_start_daemon(
@@ -285,7 +309,7 @@ fsy_http_start(fsy_http_t **out, const fsy_http_opts_t *o)
         (unsigned)FSY_HTTP_IDLE_S, MHD_OPTION_END);
     if (h->mhd == NULL) {
         fsy_api_free(&h->api);
-        free(h);
+        s_free(h);
         return fsy_err_set(FSY_EIO,
                            "cannot serve HTTP at %s (address in use?): "
                            "change [http] listen, or set it to off",
@@ -305,6 +329,22 @@ fsy_http_stop(fsy_http_t **hp)
     fsy_api_stop((*hp)->api);
     MHD_stop_daemon((*hp)->mhd);
     fsy_api_free(&(*hp)->api);
-    free(*hp);
+    s_free(*hp);
     *hp = NULL;
+}
+
+int
+fsy_http_reconfigure(fsy_http_t *h, const fsy_config_t *cfg)
+{
+    fsy_config_t fresh, old;
+    if (h == NULL)
+        return FSY_OK;
+    if (fsy_config_copy(&fresh, cfg) != FSY_OK)
+        return FSY_ENOMEM;
+    pthread_rwlock_wrlock(&h->cfg_lock);
+    old = h->cfg;
+    h->cfg = fresh;
+    pthread_rwlock_unlock(&h->cfg_lock);
+    fsy_config_free(&old);
+    return FSY_OK;
 }

@@ -23,6 +23,7 @@
 #include "fieldsync/wallclock.h"
 #include "health.h"
 #include "log.h"
+#include "reconfig.h"
 #include "site_claim.h"
 #include "z85.h"
 
@@ -192,7 +193,8 @@ s_admit(void *ctx, const uint8_t key[32], const char *address,
     for (size_t i = 0; i < d->cfg.n_children; i++)
         if (d->cfg.children[i].public_key[0] != '\0' &&
             memcmp(d->cfg.children[i].curve_pk, key, 32) == 0) {
-            snprintf(site, FSY_RID_MAX + 1, "%s", d->cfg.children[i].site);
+            fsy_reconfig_user_id(d->cfg.children[i].site, key, site,
+                                 FSY_RID_MAX + 1);
             return 1;
         }
     static uint64_t seen;
@@ -273,6 +275,14 @@ s_child_end(fsy_child_slot_t *c, const fsy_sync_env_t *env, const char *why)
     fsy_xfer_reset(&c->xfer);
     fsy_peer_clear(&c->peer);
     memset(c, 0, sizeof *c);
+}
+
+void
+fsy_loop_child_end(fsy_child_slot_t *c, const fsy_sync_env_t *env,
+                   const char *why)
+{
+    fsy_log("info", "session-end", "peer=%s why=\"%s\"", c->peer.name, why);
+    s_child_end(c, env, why);
 }
 
 /* ---- receiving: each frame decoded once, where it enters -------------- */
@@ -406,6 +416,35 @@ s_from_child(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
     fsy_msg_clear(&m);
 }
 
+/*
+ * With CURVE, a connection keeps the key it was admitted with: once a
+ * reload removes or changes that key, its frames are dropped (and the
+ * sender told, now and then), so a revoked key stops at once rather than
+ * at its next reconnection. from->user becomes the site alone.
+ */
+static bool
+s_key_ok(fsy_daemon_t *d, const uint8_t *rid, size_t rid_len,
+         fsy_frame_from_t *from)
+{
+    char site[FSY_RID_MAX + 1];
+    bool ok = fsy_reconfig_key_current(&d->cfg, from->user, site, sizeof site);
+    snprintf(from->user, sizeof from->user, "%s", site);
+    if (ok)
+        return true;
+    static uint64_t seen;
+    if (!fsy_log_worth(++seen))
+        return false;
+    fsy_log("warn", "revoked-key", "site=%s action=dropped count=%" PRIu64,
+            site, seen);
+    fsy_msg_t r = {.type = FSY_MSG_REFUSE};
+    snprintf(r.reason, sizeof r.reason,
+             "this connection's key is no longer admitted for %.32s: the "
+             "parent's [child %.32s] section changed or was removed",
+             site, site);
+    s_send(d, NULL, rid, rid_len, &r);
+    return false;
+}
+
 static int
 s_read_child(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
@@ -416,7 +455,8 @@ s_read_child(fsy_daemon_t *d, const fsy_sync_env_t *env)
             FSY_OK ||
         buf == NULL)
         return 0;
-    if (s_rid_ok(d, rid, rid_len, from.user))
+    if (s_key_ok(d, rid, rid_len, &from) &&
+        s_rid_ok(d, rid, rid_len, from.user))
         s_from_child(d, rid, rid_len, buf, len, &from, env);
     free(buf);
     return 1;
@@ -518,6 +558,8 @@ s_job_status(fsy_daemon_t *d, const fsy_sync_env_t *env)
     /* One transaction for them all, and no disk sync: status rows are
      * rewritten within seconds, and fifty children coming back at once
      * must not hold the loop for fifty syncs. */
+    if (d->parent.state == FSY_PEER_LIVE)
+        d->sync_watch = false;
     int rc = fsy_store_begin_volatile(d->store);
     if (rc == FSY_OK && d->has_parent)
         rc = fsy_peer_record(&d->parent, env);
@@ -678,6 +720,77 @@ s_verify_period(const fsy_daemon_t *d)
     return d->verify_done || !d->cfg.verify_at_start ? UINT64_MAX : 500;
 }
 
+/* ---- connecting now (fieldsync sync, SIGUSR1) --------------------------- */
+
+/* The parent's connection is made again at once, whatever ZeroMQ's
+ * back-off had reached; a live session is left alone. Either way the
+ * parent's status is recorded at once, for `fieldsync sync` to read. */
+static void
+s_connect_now(fsy_daemon_t *d, const fsy_sync_env_t *env, const char *by)
+{
+    if (!d->has_parent) {
+        fsy_log("info", "connect-now",
+                "by=\"%s\" action=none why=\"no "
+                "[parent]\"",
+                by);
+        return;
+    }
+    bool live = fsy_peer_connected(&d->parent, env);
+    fsy_log("info", "connect-now", "by=\"%s\" parent=%s action=%s", by,
+            live ? "live" : "down", live ? "none" : "reconnect");
+    d->sync_watch = true;
+    d->parent.recorded_ms = 0; /* recorded at the next status job */
+    if (live)
+        return;
+    if (fsy_transport_reconnect(&d->tr, d->cfg.parent) != FSY_OK)
+        fsy_log("warn", "connect-now", "error=\"%s\"", fsy_errdetail());
+    fsy_peer_retry_now(&d->parent);
+}
+
+/* A request from `fieldsync sync`, read from the replica. */
+static void
+s_job_requests(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    uint64_t asked = 0, answered = 0;
+    if (fsy_store_sync_requests(d->store, &asked, &answered) != FSY_OK ||
+        asked <= d->sync_seen)
+        return;
+    d->sync_seen = asked;
+    s_connect_now(d, env, "fieldsync sync");
+    if (fsy_store_sync_answer(d->store, asked) != FSY_OK)
+        fsy_log("warn", "connect-now", "error=\"%s\"", fsy_errdetail());
+}
+
+/* Often enough that `fieldsync sync` is answered at once; one read of a
+ * cached page each time. */
+static uint64_t
+s_requests_period(const fsy_daemon_t *d)
+{
+    (void)d;
+    return 200;
+}
+
+/* A request made while no daemon ran is answered by this start, which
+ * connects anyway. */
+static void
+s_requests_start(fsy_daemon_t *d)
+{
+    uint64_t asked = 0, answered = 0;
+    if (fsy_store_sync_requests(d->store, &asked, &answered) != FSY_OK)
+        return;
+    d->sync_seen = asked;
+    d->sync_watch = true;
+    if (asked > answered && fsy_store_sync_answer(d->store, asked) != FSY_OK)
+        fsy_log("warn", "connect-now", "error=\"%s\"", fsy_errdetail());
+}
+
+/* The parent's session became live after a request: recorded now. */
+static bool
+s_status_early(const fsy_daemon_t *d)
+{
+    return d->sync_watch && d->parent.state == FSY_PEER_LIVE;
+}
+
 typedef struct s_job {
     const char *name;
     uint64_t (*period_ms)(const fsy_daemon_t *d);
@@ -689,10 +802,11 @@ typedef struct s_job {
 static const s_job_t s_jobs[FSY_LOOP_JOBS] = {
     {"sessions", s_every_turn, NULL, s_job_sessions},
     {"health", s_health_period, s_health_early, s_job_health},
-    {"status", s_status_period, NULL, s_job_status},
+    {"status", s_status_period, s_status_early, s_job_status},
     {"watchdog", s_watchdog_period, NULL, s_job_watchdog},
     {"alerts", s_alerts_period, NULL, s_job_alerts},
     {"verify", s_verify_period, NULL, s_job_verify},
+    {"requests", s_requests_period, NULL, s_job_requests},
 };
 
 static void
@@ -760,8 +874,26 @@ s_turn_took(fsy_daemon_t *d, uint64_t us, uint64_t cpu_us)
     memset(d->turn_us, 0, sizeof d->turn_us);
 }
 
+/* Signals, between two turns: each logged, then acted on. */
+static void
+s_signals(fsy_daemon_t *d, fsy_signals_t *sig, const fsy_sync_env_t *env)
+{
+    if (sig->reload) {
+        sig->reload = 0;
+        fsy_log("info", "signal", "name=HUP action=reload");
+        sd_notify(0, "RELOADING=1");
+        fsy_reconfig_reload(d, env);
+        sd_notify(0, "READY=1");
+    }
+    if (sig->connect) {
+        sig->connect = 0;
+        fsy_log("info", "signal", "name=USR1 action=connect-now");
+        s_connect_now(d, env, "SIGUSR1");
+    }
+}
+
 void
-fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
+fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
 {
     fsy_sync_env_t env = {d->store,      &d->cfg, fsy_wall_ms(),
                           d->started_ms, NULL,    d->instance};
@@ -770,8 +902,9 @@ fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
         d->parent.is_parent = true;
         fsy_peer_start(&d->parent, &env);
     }
+    s_requests_start(d);
     sd_notify(0, "READY=1");
-    while (!*stop && d->damaged[0] == '\0') {
+    while (!sig->stop && d->damaged[0] == '\0') {
         fsy_transport_wait(&d->tr, FSY_WAIT_MS);
         uint64_t turn = s_mono_us(), cpu = s_cpu_us();
         env.now_ms = fsy_wall_ms();
@@ -783,11 +916,15 @@ fsy_loop_run(fsy_daemon_t *d, volatile sig_atomic_t *stop)
             d->key_note_ms != 0 && env.now_ms - d->key_note_ms < S_KEY_NOTE_MS
                 ? d->key_note
                 : NULL;
+        s_signals(d, sig, &env);
         s_read_all(d, &env);
         d->turn_us[0] = s_mono_us() - turn;
         s_cron(d, &env);
         s_turn_took(d, s_mono_us() - turn, s_cpu_us() - cpu);
     }
+    if (sig->stop)
+        fsy_log("info", "signal", "name=%s action=stop",
+                sig->stop == SIGINT ? "INT" : "TERM");
     sd_notify(0, "STOPPING=1");
     if (d->verifier != NULL) { /* what it found sound so far is kept */
         char why[8];

@@ -21,14 +21,19 @@
 #include "fieldsync/version.h"
 #include "fieldsync/wallclock.h"
 #include "log.h"
+#include "reconfig.h"
 
-static volatile sig_atomic_t s_stop;
+static fsy_signals_t s_sig;
 
 static void
 s_on_signal(int sig)
 {
-    (void)sig;
-    s_stop = 1;
+    if (sig == SIGHUP)
+        s_sig.reload = 1;
+    else if (sig == SIGUSR1)
+        s_sig.connect = 1;
+    else
+        s_sig.stop = sig;
 }
 
 /* ---- start-up --------------------------------------------------------- */
@@ -36,16 +41,26 @@ s_on_signal(int sig)
 static int
 s_usage(FILE *f, int rc)
 {
-    fprintf(f, "usage: fieldsyncd -c CONFIG\n\n"
-               "Runs this site's sync daemon in the foreground: keeps the "
-               "replica named\nin CONFIG in sync with the parent site "
-               "([parent] endpoint) and with\nchildren ([listen] endpoint). "
-               "Logs go to stderr; SIGTERM or SIGINT\nstop it cleanly.\n\n"
-               "  -c, --config FILE  site configuration (see config/*.conf)\n"
-               "      --check        check the configuration and the replica, "
-               "then exit\n"
-               "  -h, --help         this help\n"
-               "  -V, --version      print the version\n");
+    fprintf(f,
+            "usage: fieldsyncd [-c CONFIG] [--check]\n\n"
+            "Runs this site's sync daemon in the foreground: keeps the "
+            "replica named\nin CONFIG in sync with the parent site "
+            "([parent] endpoint) and with\nchildren ([listen] endpoint). "
+            "Logs go to stderr. SIGTERM or SIGINT stop it\ncleanly; SIGHUP "
+            "re-reads CONFIG (children added, changed or removed take\n"
+            "effect without ending other sessions); SIGUSR1 connects to "
+            "the parent now.\n\n"
+            "  -c, --config FILE  site configuration (default: "
+            "$FIELDSYNC_CONFIG, else\n"
+            "                     " FSY_DEFAULT_CONFIG ")\n"
+            "      --check        check the configuration and the replica, "
+            "then exit;\n"
+            "                     binds nothing, so it can check the file of "
+            "a running\n"
+            "                     daemon before a reload\n"
+            "  -h, --help         this help\n"
+            "  -V, --version      print the version\n"
+            "\nSee fieldsyncd(8) and fieldsync.conf(5).\n");
     return rc;
 }
 
@@ -56,13 +71,6 @@ s_keys(fsy_daemon_t *d, const char *path)
     d->curve = !d->cfg.insecure;
     if (!d->curve)
         return 0;
-    if (d->cfg.secret_key_file[0] == '\0')
-        return fprintf(stderr,
-                       "fieldsyncd: %s: no [site] secret_key_file: "
-                       "create one with 'fieldsync keygen -o NAME' (or set "
-                       "insecure = true to run without encryption)\n",
-                       path),
-               1;
     if (fsy_identity_load(d->cfg.secret_key_file, &d->id) != FSY_OK)
         return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
     if (d->cfg.parent[0] != '\0' &&
@@ -154,28 +162,41 @@ s_merge_rule(fsy_daemon_t *d, const char *path)
     return 0;
 }
 
+/* The sockets; a check (--check) binds nothing: it may run next to the
+ * daemon it checks the file of. */
+static int
+s_open_transport(fsy_daemon_t *d)
+{
+    fsy_transport_opts_t topts = {.listen = d->cfg.listen,
+                                  .parent = d->cfg.parent,
+                                  .routing_id = d->routing_id,
+                                  .reconnect_ms = d->cfg.reconnect_ms,
+                                  .reconnect_max_ms = d->cfg.reconnect_max_ms,
+                                  .heartbeat_ms = d->cfg.heartbeat_ms,
+                                  .timeout_ms = d->cfg.timeout_ms,
+                                  .max_message_bytes = d->cfg.max_message_bytes,
+                                  .curve = d->curve,
+                                  .curve_pk = d->id.curve_pk,
+                                  .curve_sk = d->id.curve_sk,
+                                  .parent_curve_pk = d->parent_curve_pk};
+    if (fsy_transport_open(&d->tr, &topts))
+        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
+    /* The root's vector is what "at HQ" means to every site below it. */
+    if (fsy_store_set_root(d->store, !d->has_parent) != FSY_OK)
+        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
+    return 0;
+}
+
 static int
 s_setup(fsy_daemon_t *d, const char *path, bool check)
 {
+    char why[512];
+    snprintf(d->config_path, sizeof d->config_path, "%s", path);
     fsy_config_defaults(&d->cfg);
     if (fsy_config_load(&d->cfg, path) != FSY_OK)
         return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
-    if (d->cfg.db[0] == '\0')
-        return fprintf(stderr, "fieldsyncd: %s: [site] db is required\n", path),
-               1;
-    if (d->cfg.timeout_ms <= 2 * d->cfg.heartbeat_ms)
-        return fprintf(stderr,
-                       "fieldsyncd: %s: [sync] timeout_ms must be "
-                       "more than twice heartbeat_ms, or idle sessions would "
-                       "restart forever\n",
-                       path),
-               1;
-    if (d->cfg.listen[0] == '\0' && d->cfg.parent[0] == '\0')
-        return fprintf(stderr,
-                       "fieldsyncd: %s: neither [listen] nor "
-                       "[parent]: nothing to sync with\n",
-                       path),
-               1;
+    if (fsy_reconfig_check(&d->cfg, path, why, sizeof why) != 0)
+        return fprintf(stderr, "fieldsyncd: %s\n", why), 1;
     if (fsy_store_open(&d->store, d->cfg.db) != FSY_OK)
         return fprintf(stderr,
                        "fieldsyncd: %s (create it with 'fieldsync "
@@ -191,29 +212,16 @@ s_setup(fsy_daemon_t *d, const char *path, bool check)
                1;
     if (s_verify(d, check) != 0 || s_keys(d, path) != 0)
         return 1;
+    d->has_parent = d->cfg.parent[0] != '\0';
+    if (check) /* changes nothing: not the merge rule, not the sockets */
+        return 0;
     fsy_store_set_max_clock_skew(d->store, d->cfg.max_clock_skew_ms);
     fsy_store_set_max_value(d->store, d->cfg.max_value_bytes);
     if (s_merge_rule(d, path) != 0)
         return 1;
     s_instance(d, site);
-    fsy_transport_opts_t topts = {.listen = d->cfg.listen,
-                                  .parent = d->cfg.parent,
-                                  .routing_id = d->routing_id,
-                                  .reconnect_ms = d->cfg.reconnect_ms,
-                                  .reconnect_max_ms = d->cfg.reconnect_max_ms,
-                                  .heartbeat_ms = d->cfg.heartbeat_ms,
-                                  .timeout_ms = d->cfg.timeout_ms,
-                                  .max_message_bytes = d->cfg.max_message_bytes,
-                                  .curve = d->curve,
-                                  .curve_pk = d->id.curve_pk,
-                                  .curve_sk = d->id.curve_sk,
-                                  .parent_curve_pk = d->parent_curve_pk};
-    if (fsy_transport_open(&d->tr, &topts))
-        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
-    d->has_parent = d->cfg.parent[0] != '\0';
-    /* The root's vector is what "at HQ" means to every site below it. */
-    if (fsy_store_set_root(d->store, !d->has_parent) != FSY_OK)
-        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
+    if (s_open_transport(d) != 0)
+        return 1;
     fsy_log_set_site(site);
     return 0;
 }
@@ -247,6 +255,8 @@ s_signals(void)
     sa.sa_handler = s_on_signal; /* no SA_RESTART: interrupt the wait */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -286,8 +296,15 @@ main(int argc, char **argv)
             return fprintf(stderr, "fieldsyncd: unexpected '%s'\n", argv[i]),
                    s_usage(stderr, 2);
     }
-    if (config == NULL)
+    bool from_env = false;
+    if (config == NULL &&
+        access(config = fsy_config_default_path(&from_env), F_OK) != 0) {
+        fprintf(stderr,
+                "fieldsyncd: no configuration at %s%s: give -c FILE, or "
+                "create it (examples: /usr/share/doc/fieldsync/examples)\n",
+                config, from_env ? " ($FIELDSYNC_CONFIG)" : "");
         return s_usage(stderr, 2);
+    }
     static fsy_daemon_t d; /* large: the children table */
     int rc = s_setup(&d, config, check);
     if (rc == 0 && check)
@@ -303,7 +320,7 @@ main(int argc, char **argv)
             fsy_log("warn", "insecure",
                     "msg=\"insecure = true: links are neither encrypted "
                     "nor authenticated\"");
-        fsy_loop_run(&d, &s_stop);
+        fsy_loop_run(&d, &s_sig);
         fsy_log("info", "stop", "malformed=%" PRIu64, d.malformed);
         if (d.damaged[0] != '\0') {
             s_say_damaged(&d, d.damaged, "Stopped");

@@ -169,6 +169,13 @@ fsy_peer_link_problem(fsy_peer_t *p, const char *why)
 }
 
 void
+fsy_peer_retry_now(fsy_peer_t *p)
+{
+    p->retry_at_ms = 0;
+    p->hello_tx_ms = 0;
+}
+
+void
 fsy_peer_link_ok(fsy_peer_t *p)
 {
     /* A new connection: the parent may have restarted, and frames of the

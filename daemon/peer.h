@@ -166,6 +166,10 @@ void fsy_peer_link_problem(fsy_peer_t *p, const char *why);
  * the session starts over with a hello at the next tick. */
 void fsy_peer_link_ok(fsy_peer_t *p);
 
+/* At a child: say hello to the parent at the next tick, whatever wait a
+ * refusal asked for (an operator asked: fieldsync sync). */
+void fsy_peer_retry_now(fsy_peer_t *p);
+
 /* Records this peer's status in the replica (once it has said hello). */
 /* How often an unchanged status is written anyway (last contact). */
 #define FSY_STATUS_REFRESH_MS 5000

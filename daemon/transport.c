@@ -310,6 +310,20 @@ fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
 }
 
 int
+fsy_transport_reconnect(fsy_transport_t *t, const char *parent)
+{
+    if (t->dealer == NULL)
+        return FSY_OK;
+    /* a connection not made yet is "not found": connect anyway */
+    if (zmq_disconnect(t->dealer, parent) != 0 && zmq_errno() != ENOENT)
+        return s_zerr("parent socket (disconnect)");
+    if (zmq_connect(t->dealer, parent) != 0)
+        return fsy_err_set(FSY_EIO, "cannot connect to %s: %s", parent,
+                           zmq_strerror(zmq_errno()));
+    return FSY_OK;
+}
+
+int
 fsy_transport_wait(fsy_transport_t *t, long timeout_ms)
 {
     zmq_pollitem_t items[4];

@@ -61,8 +61,9 @@ typedef struct fsy_transport_opts {
 
 /*
  * Admission of a connecting child (ZAP): given its CURVE public key (and
- * the address it connects from, for messages), write
- * the site id it is admitted as and return 1, or return 0 to refuse.
+ * the address it connects from, for messages), write the user id its
+ * frames will carry (the site it is admitted as, and what the caller
+ * needs to know of the key) and return 1, or return 0 to refuse.
  */
 typedef int (*fsy_admit_fn)(void *ctx, const uint8_t key[32],
                             const char *address, char site[FSY_RID_MAX + 1]);
@@ -105,6 +106,11 @@ int fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
  * no connection has that routing id any more, else FSY_EIO. */
 int fsy_transport_send_if_there(fsy_transport_t *t, const uint8_t *rid,
                                 size_t rid_len, const uint8_t *buf, size_t len);
+
+/* Drops the connection to the parent (endpoint `parent`, as opened) and
+ * connects again at once, whatever ZeroMQ's reconnect back-off had
+ * reached. FSY_OK, or FSY_EIO with a detail. */
+int fsy_transport_reconnect(fsy_transport_t *t, const char *parent);
 
 /* Waits up to timeout_ms for something to read; FSY_OK also on EINTR. */
 int fsy_transport_wait(fsy_transport_t *t, long timeout_ms);

@@ -583,3 +583,26 @@ fsy_config_child(const fsy_config_t *cfg, const char *site)
             return &cfg->children[i];
     return NULL;
 }
+
+int
+fsy_config_copy(fsy_config_t *dst, const fsy_config_t *src)
+{
+    fsy_child_conf_t *kids = NULL;
+    if (src->n_children > 0) {
+        kids = malloc(src->n_children * sizeof *kids);
+        if (kids == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        memcpy(kids, src->children, src->n_children * sizeof *kids);
+    }
+    *dst = *src;
+    dst->children = kids;
+    return FSY_OK;
+}
+
+const char *
+fsy_config_default_path(bool *from_env)
+{
+    const char *env = getenv("FIELDSYNC_CONFIG");
+    *from_env = env != NULL && env[0] != '\0';
+    return *from_env ? env : FSY_DEFAULT_CONFIG;
+}

@@ -160,3 +160,33 @@ fsy_store_peer_note(fsy_store_t *s, const char *role, const char *last_error)
     }
     return fsy_sq_txn_end(s, rc);
 }
+
+/* ---- `fieldsync sync`: a request to the daemon, through the replica ---- */
+
+int
+fsy_store_sync_request(fsy_store_t *s, uint64_t *token)
+{
+    uint64_t asked = 0, answered = 0;
+    int rc = fsy_store_sync_requests(s, &asked, &answered);
+    if (rc != FSY_OK)
+        return rc;
+    /* later than any before, even with a clock set back */
+    uint64_t now = fsy_sq_now(s);
+    *token = now > asked ? now : asked + 1;
+    return fsy_sq_meta_set(s, "sync_asked", NULL, *token);
+}
+
+int
+fsy_store_sync_requests(fsy_store_t *s, uint64_t *asked, uint64_t *answered)
+{
+    int rc = fsy_sq_meta_get_opt(s, "sync_asked", asked);
+    if (rc == FSY_OK)
+        rc = fsy_sq_meta_get_opt(s, "sync_answered", answered);
+    return rc;
+}
+
+int
+fsy_store_sync_answer(fsy_store_t *s, uint64_t token)
+{
+    return fsy_sq_meta_set(s, "sync_answered", NULL, token);
+}

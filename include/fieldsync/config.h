@@ -23,7 +23,7 @@
  *   [parent] server_public_key = <Z85>
  *   [child gao]                  ; at a parent: one per admitted child
  *   public_key = <Z85>   read_scopes = MLI, global   write_scopes = MLI
- *   max_message_bytes = 67108864
+ *   [sync] max_message_bytes = 67108864
  *   [sync] health_ms = 10000     ; how often a summary goes to the parent
  *   [http]                       ; fieldsyncd: metrics, status page
  *   listen = 127.0.0.1:7480      ; or off
@@ -143,6 +143,19 @@ void fsy_config_defaults(fsy_config_t *cfg);
  * FSY_EINVAL with "FILE:LINE: ..." as detail for a bad line, key or value.
  */
 int fsy_config_load(fsy_config_t *cfg, const char *path);
+
+/* A deep copy of src into dst (uninitialised): FSY_OK or FSY_ENOMEM
+ * (dst untouched). The caller frees dst with fsy_config_free(). */
+int fsy_config_copy(fsy_config_t *dst, const fsy_config_t *src);
+
+/* Where the configuration is when no -c (and, for the tool, no --db)
+ * says: $FIELDSYNC_CONFIG (*from_env true), else FSY_DEFAULT_CONFIG
+ * (/etc/fieldsync/fieldsync.conf unless the build says otherwise). A
+ * path that may not exist: the caller decides. Never NULL. */
+#ifndef FSY_DEFAULT_CONFIG
+#define FSY_DEFAULT_CONFIG "/etc/fieldsync/fieldsync.conf"
+#endif
+const char *fsy_config_default_path(bool *from_env);
 
 /* Frees what the configuration owns (the children table). */
 void fsy_config_free(fsy_config_t *cfg);

@@ -598,6 +598,15 @@ int fsy_store_peer_note(fsy_store_t *s, const char *role,
 int fsy_store_peers(fsy_store_t *s, fsy_peer_status_t **out, size_t *n);
 void fsy_peer_status_free(fsy_peer_status_t *v, size_t n);
 
+/* `fieldsync sync` asks the daemon running on this replica to connect to
+ * its parent now: a request is a number, later than any before, written
+ * into *token; the daemon reads the last one asked (fsy_store_sync_requests:
+ * 0 when none) and answers it once acted on. FSY_OK or a store error. */
+int fsy_store_sync_request(fsy_store_t *s, uint64_t *token);
+int fsy_store_sync_requests(fsy_store_t *s, uint64_t *asked,
+                            uint64_t *answered);
+int fsy_store_sync_answer(fsy_store_t *s, uint64_t token);
+
 /* ---- health summaries of every site (fieldsync/health.h) -------------- */
 
 struct fsy_site_health;

@@ -69,8 +69,11 @@ grep -q 'level=info' "$T/http1.log" && fail "information logged at level warn: $
 
 step "the systemd unit is valid"
 if command -v systemd-analyze >/dev/null; then
-  sed "s|/usr/bin/fieldsyncd|$FIELDSYNCD|g" "$FSY_SOURCE_DIR/config/fieldsyncd.service" >"$T/fieldsyncd.service"
-  out=$(systemd-analyze verify "$T/fieldsyncd.service" 2>&1) || fail "systemd-analyze: $out"
+  sed -e "s|@FSY_BINDIR@/fieldsyncd|$FIELDSYNCD|g" -e "s|@FSY_DEFAULT_CONFIG@|$T/fieldsync.conf|g" \
+    "$FSY_SOURCE_DIR/config/fieldsyncd.service.in" >"$T/fieldsyncd.service"
+  ! grep -q @ "$T/fieldsyncd.service" || fail "unsubstituted in the unit: $(grep @ "$T/fieldsyncd.service")"
+  grep -q '^ExecReload=.*kill -HUP \$MAINPID$' "$T/fieldsyncd.service" || fail "the unit cannot reload"
+  out=$(systemd-analyze verify --man=no "$T/fieldsyncd.service" 2>&1) || fail "systemd-analyze: $out"
   [ -z "$out" ] || fail "systemd-analyze: $out"
   grep -q '^Type=notify$' "$T/fieldsyncd.service" || fail "the unit is not Type=notify"
 else
