@@ -1,36 +1,24 @@
-# What `cmake --install` (and the Debian package) puts where.
-# Directories follow GNUInstallDirs; systemd's own come from its pkg-config
-# file when installing under /usr, else under the prefix (a scratch
-# install never writes outside it).
+# What `cmake --install` (and the Debian package) puts where. Every
+# directory is relative to the install prefix unless a packager sets it
+# (debian/rules: FSY_UNITDIR=/lib/systemd/system), so a scratch install
+# (--prefix, DESTDIR) never writes outside its prefix.
 install(TARGETS fieldsync fieldsyncd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
-pkg_get_variable(FSY_PC_UNITDIR systemd systemdsystemunitdir)
-pkg_get_variable(FSY_PC_SYSUSERSDIR systemd sysusersdir)
-pkg_get_variable(FSY_PC_TMPFILESDIR systemd tmpfilesdir)
-pkg_get_variable(FSY_PC_COMPLETIONSDIR bash-completion completionsdir)
-if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-  unset(FSY_PC_UNITDIR)
-  unset(FSY_PC_SYSUSERSDIR)
-  unset(FSY_PC_TMPFILESDIR)
-  unset(FSY_PC_COMPLETIONSDIR)
-endif()
-macro(fsy_dir var pc fallback)
-  if(${pc})
-    set(${var} "${${pc}}" CACHE PATH "")
-  else()
-    set(${var} "${fallback}" CACHE PATH "")
-  endif()
-endmacro()
-fsy_dir(FSY_UNITDIR FSY_PC_UNITDIR ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
-fsy_dir(FSY_SYSUSERSDIR FSY_PC_SYSUSERSDIR ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d)
-fsy_dir(FSY_TMPFILESDIR FSY_PC_TMPFILESDIR ${CMAKE_INSTALL_PREFIX}/lib/tmpfiles.d)
-fsy_dir(FSY_COMPLETIONSDIR FSY_PC_COMPLETIONSDIR
-        ${CMAKE_INSTALL_FULL_DATADIR}/bash-completion/completions)
+set(FSY_UNITDIR lib/systemd/system CACHE STRING "where the systemd unit goes")
+set(FSY_SYSUSERSDIR lib/sysusers.d CACHE STRING "where the sysusers.d entry goes")
+set(FSY_TMPFILESDIR lib/tmpfiles.d CACHE STRING "where the tmpfiles.d entry goes")
+set(FSY_COMPLETIONSDIR ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+    CACHE STRING "where the bash completion goes")
 
-set(FSY_BINDIR ${CMAKE_INSTALL_FULL_BINDIR})
-configure_file(${CMAKE_CURRENT_LIST_DIR}/fieldsyncd.service.in
-               ${CMAKE_BINARY_DIR}/fieldsyncd.service @ONLY)
-install(FILES ${CMAKE_BINARY_DIR}/fieldsyncd.service DESTINATION ${FSY_UNITDIR})
+# The unit names the programs where they are installed: configured at
+# install time, when the prefix is known (--prefix may change it).
+set(FSY_UNIT_IN ${CMAKE_CURRENT_LIST_DIR}/fieldsyncd.service.in)
+set(FSY_UNIT_OUT ${CMAKE_BINARY_DIR}/fieldsyncd.service)
+install(CODE "
+  set(FSY_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+  set(FSY_DEFAULT_CONFIG \"${FSY_DEFAULT_CONFIG}\")
+  configure_file(\"${FSY_UNIT_IN}\" \"${FSY_UNIT_OUT}\" @ONLY)")
+install(FILES ${FSY_UNIT_OUT} DESTINATION ${FSY_UNITDIR})
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/fieldsync.sysusers
         DESTINATION ${FSY_SYSUSERSDIR} RENAME fieldsync.conf)
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/fieldsync.tmpfiles
