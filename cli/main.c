@@ -94,7 +94,7 @@ s_help(void)
 
     printf("usage: %s\n\n%s\nCommands:\n", s_usage, s_intro);
     for (i = 0; i < S_NCMDS; i++)
-        printf("  %-10s %s\n", s_cmds[i].name, s_cmds[i].summary);
+        printf("  %-12s %s\n", s_cmds[i].name, s_cmds[i].summary);
     printf("\n%s", s_options);
 }
 
@@ -244,6 +244,19 @@ s_finish(fsy_cli_t *cli, int rc)
     return rc;
 }
 
+/* Help never depends on the configuration: a missing or broken file
+ * must not hide how to fix it. */
+static bool
+s_wants_help(int argc, char **argv)
+{
+    if (optind < argc && strcmp(argv[optind], "help") == 0)
+        return true;
+    for (int i = optind + 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    return false;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -252,7 +265,9 @@ main(int argc, char **argv)
     const s_cmd_t *cmd;
     int rc = s_globals(&cli, argc, argv, &db, &config);
 
-    if (rc == FSY_EXIT_OK)
+    if (rc == FSY_EXIT_OK && s_wants_help(argc, argv))
+        fsy_config_defaults(&cli.cfg);
+    else if (rc == FSY_EXIT_OK)
         rc = s_config(&cli, config, db);
     if (rc != FSY_EXIT_OK)
         return s_finish(&cli, rc);

@@ -38,8 +38,8 @@ typedef struct s_waiter {
 } s_waiter_t;
 
 struct fsy_api {
-    const fsy_config_t *cfg; /* the server's: read under its read lock */
-    char db[4096];           /* the waiter thread's own copy of cfg->db */
+    const fsy_config_t *cfg;     /* the server's: read under its read lock */
+    char db[4096];               /* the waiter thread's own copy of cfg->db */
     char token[S_TOKEN_MAX + 1]; /* "" when documents are loopback only */
     pthread_t thread;
     pthread_mutex_t mu;

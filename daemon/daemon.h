@@ -37,6 +37,7 @@ typedef struct fsy_child_slot {
     char instance[FSY_INSTANCE_MAX + 1];
     uint64_t since_ms;   /* its first HELLO on this slot */
     uint64_t claimed_ms; /* another run of the site last refused; 0 none */
+    const char *end_why; /* a reload ended its section: the loop ends it */
 } fsy_child_slot_t;
 
 /* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
@@ -53,8 +54,8 @@ typedef struct fsy_signals {
 struct fsy_daemon {
     fsy_config_t cfg;
     char config_path[4096]; /* re-read on SIGHUP (reconfig.h) */
-    bool curve;        /* links encrypted and authenticated */
-    fsy_identity_t id; /* this site's keys (with CURVE) */
+    bool curve;             /* links encrypted and authenticated */
+    fsy_identity_t id;      /* this site's keys (with CURVE) */
     uint8_t parent_curve_pk[32];
     fsy_store_t *store;
     fsy_transport_t tr;
@@ -92,6 +93,10 @@ struct fsy_daemon {
      * parent's status is recorded at once when its session is live */
     uint64_t sync_seen;
     bool sync_watch;
+    /* the network coming back (netwatch.h): its socket (-1 none), the
+     * last news of it not yet acted on (0 none), the last act */
+    int netwatch_fd;
+    uint64_t net_news_ms, net_acted_ms;
 };
 
 /*
@@ -100,10 +105,5 @@ struct fsy_daemon {
  * sig->reload. Sends READY=1, RELOADING=1 and STOPPING=1 to systemd.
  */
 void fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig);
-
-/* Ends child c's session (logged and recorded with why) and frees its
- * slot: the child comes back with a HELLO of its own. */
-void fsy_loop_child_end(fsy_child_slot_t *c, const fsy_sync_env_t *env,
-                        const char *why);
 
 #endif

@@ -11,11 +11,13 @@
  * Signal handlers only set a flag; the loop stops between two frames, so a
  * batch is either committed and acknowledged or neither.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -23,6 +25,7 @@
 #include "fieldsync/wallclock.h"
 #include "health.h"
 #include "log.h"
+#include "netwatch.h"
 #include "reconfig.h"
 #include "site_claim.h"
 #include "z85.h"
@@ -275,14 +278,6 @@ s_child_end(fsy_child_slot_t *c, const fsy_sync_env_t *env, const char *why)
     fsy_xfer_reset(&c->xfer);
     fsy_peer_clear(&c->peer);
     memset(c, 0, sizeof *c);
-}
-
-void
-fsy_loop_child_end(fsy_child_slot_t *c, const fsy_sync_env_t *env,
-                   const char *why)
-{
-    fsy_log("info", "session-end", "peer=%s why=\"%s\"", c->peer.name, why);
-    s_child_end(c, env, why);
 }
 
 /* ---- receiving: each frame decoded once, where it enters -------------- */
@@ -747,6 +742,25 @@ s_connect_now(fsy_daemon_t *d, const fsy_sync_env_t *env, const char *by)
     fsy_peer_retry_now(&d->parent);
 }
 
+/* A link, address or route came up (netwatch.h) while the parent is
+ * away: try it now rather than at the end of the back-off, which starts
+ * short again from there. At most once a second: a link coming up brings
+ * several notifications, an address then a route. */
+#define S_NET_RETRY_MS 1000
+static void
+s_network_news(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    if (d->netwatch_fd >= 0 && fsy_netwatch_drain(d->netwatch_fd))
+        d->net_news_ms = env->now_ms;
+    if (d->net_news_ms == 0 || env->now_ms - d->net_acted_ms < S_NET_RETRY_MS)
+        return;
+    d->net_news_ms = 0;
+    if (!d->has_parent || fsy_peer_connected(&d->parent, env))
+        return;
+    d->net_acted_ms = env->now_ms;
+    s_connect_now(d, env, "network change");
+}
+
 /* A request from `fieldsync sync`, read from the replica. */
 static void
 s_job_requests(fsy_daemon_t *d, const fsy_sync_env_t *env)
@@ -882,7 +896,15 @@ s_signals(fsy_daemon_t *d, fsy_signals_t *sig, const fsy_sync_env_t *env)
         sig->reload = 0;
         fsy_log("info", "signal", "name=HUP action=reload");
         sd_notify(0, "RELOADING=1");
-        fsy_reconfig_reload(d, env);
+        fsy_reconfig_reload(d);
+        for (size_t i = 0; i < FSY_MAX_CHILDREN; i++) {
+            fsy_child_slot_t *c = &d->children[i];
+            if (!c->used || c->end_why == NULL)
+                continue;
+            fsy_log("info", "session-end", "peer=%s why=\"%s\"", c->peer.name,
+                    c->end_why);
+            s_child_end(c, env, c->end_why);
+        }
         sd_notify(0, "READY=1");
     }
     if (sig->connect) {
@@ -903,9 +925,15 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
         fsy_peer_start(&d->parent, &env);
     }
     s_requests_start(d);
+    d->netwatch_fd = d->has_parent ? fsy_netwatch_open() : -1;
+    if (d->has_parent && d->netwatch_fd < 0)
+        fsy_log("warn", "netwatch",
+                "error=\"%s\" note=\"a link coming back is noticed at the "
+                "end of the reconnect back-off only\"",
+                strerror(errno));
     sd_notify(0, "READY=1");
     while (!sig->stop && d->damaged[0] == '\0') {
-        fsy_transport_wait(&d->tr, FSY_WAIT_MS);
+        fsy_transport_wait(&d->tr, FSY_WAIT_MS, d->netwatch_fd);
         uint64_t turn = s_mono_us(), cpu = s_cpu_us();
         env.now_ms = fsy_wall_ms();
         atomic_store(&d->loop_ms, env.now_ms);
@@ -917,6 +945,7 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
                 ? d->key_note
                 : NULL;
         s_signals(d, sig, &env);
+        s_network_news(d, &env);
         s_read_all(d, &env);
         d->turn_us[0] = s_mono_us() - turn;
         s_cron(d, &env);
@@ -926,6 +955,9 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
         fsy_log("info", "signal", "name=%s action=stop",
                 sig->stop == SIGINT ? "INT" : "TERM");
     sd_notify(0, "STOPPING=1");
+    if (d->netwatch_fd >= 0)
+        close(d->netwatch_fd);
+    d->netwatch_fd = -1;
     if (d->verifier != NULL) { /* what it found sound so far is kept */
         char why[8];
         uint64_t through;

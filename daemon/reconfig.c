@@ -125,12 +125,12 @@ typedef struct s_changes {
     char added[256], changed[256], removed[256];
 } s_changes_t;
 
-/* Sessions under a section that changed or went end (they come back
- * under the new one); the others now point into the new table. Called
- * with d->cfg already the new configuration and old still allocated. */
+/* Sessions under a section that changed or went are marked to end (they
+ * come back under the new one); the others now point into the new table.
+ * Called with d->cfg already the new configuration and old still
+ * allocated. */
 static void
-s_rebind_children(fsy_daemon_t *d, const fsy_config_t *old,
-                  const fsy_sync_env_t *env, s_changes_t *ch)
+s_rebind_children(fsy_daemon_t *d, const fsy_config_t *old, s_changes_t *ch)
 {
     for (size_t i = 0; i < old->n_children; i++) {
         const fsy_child_conf_t *o = &old->children[i];
@@ -149,12 +149,14 @@ s_rebind_children(fsy_daemon_t *d, const fsy_config_t *old,
             continue;
         const fsy_child_conf_t *n =
             fsy_config_child(&d->cfg, c->peer.acl->site);
-        if (n != NULL && s_same_child(c->peer.acl, n))
+        if (n != NULL && s_same_child(c->peer.acl, n)) {
             c->peer.acl = n;
-        else
-            fsy_loop_child_end(c, env,
-                               n == NULL ? "its [child] section was removed"
-                                         : "its [child] section changed");
+            continue;
+        }
+        /* the loop ends it, now: the old section is about to go */
+        c->peer.acl = NULL;
+        c->end_why = n == NULL ? "its [child] section was removed"
+                               : "its [child] section changed";
     }
 }
 
@@ -189,7 +191,7 @@ s_apply(fsy_daemon_t *d)
 }
 
 void
-fsy_reconfig_reload(fsy_daemon_t *d, const fsy_sync_env_t *env)
+fsy_reconfig_reload(fsy_daemon_t *d)
 {
     fsy_config_t n, old;
     char why[512], restart[512];
@@ -205,7 +207,7 @@ fsy_reconfig_reload(fsy_daemon_t *d, const fsy_sync_env_t *env)
     old = d->cfg;
     d->cfg = n;
     s_changes_t ch = {"", "", ""};
-    s_rebind_children(d, &old, env, &ch);
+    s_rebind_children(d, &old, &ch);
     fsy_config_free(&old);
     s_apply(d);
     fsy_log("info", "reload",

@@ -21,7 +21,6 @@
 #include "fieldsync/config.h"
 
 struct fsy_daemon;
-struct fsy_sync_env;
 
 /* 0 when cfg (loaded from path) is one the daemon can run on, else 1
  * with why[len] saying what to change. Binds and opens nothing. */
@@ -29,8 +28,10 @@ int fsy_reconfig_check(const fsy_config_t *cfg, const char *path, char *why,
                        size_t len);
 
 /* Re-reads d->config_path and applies it as above; logs what it did
- * ("reload") or why not ("reload-refused"). Never stops the daemon. */
-void fsy_reconfig_reload(struct fsy_daemon *d, const struct fsy_sync_env *env);
+ * ("reload") or why not ("reload-refused"). Never stops the daemon. The
+ * children whose session must end are left with end_why set and no
+ * section (acl NULL): the caller ends them before anything else runs. */
+void fsy_reconfig_reload(struct fsy_daemon *d);
 
 /* With CURVE, a child's frames carry the key it connected with
  * ("site#keytag", the ZAP user id): whether that key is still the one its

@@ -324,10 +324,12 @@ fsy_transport_reconnect(fsy_transport_t *t, const char *parent)
 }
 
 int
-fsy_transport_wait(fsy_transport_t *t, long timeout_ms)
+fsy_transport_wait(fsy_transport_t *t, long timeout_ms, int fd)
 {
-    zmq_pollitem_t items[4];
+    zmq_pollitem_t items[5];
     int n = 0;
+    if (fd >= 0)
+        items[n++] = (zmq_pollitem_t){NULL, fd, ZMQ_POLLIN, 0};
     if (t->mon)
         items[n++] = (zmq_pollitem_t){t->mon, 0, ZMQ_POLLIN, 0};
     if (t->zap)

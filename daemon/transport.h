@@ -112,7 +112,8 @@ int fsy_transport_send_if_there(fsy_transport_t *t, const uint8_t *rid,
  * reached. FSY_OK, or FSY_EIO with a detail. */
 int fsy_transport_reconnect(fsy_transport_t *t, const char *parent);
 
-/* Waits up to timeout_ms for something to read; FSY_OK also on EINTR. */
-int fsy_transport_wait(fsy_transport_t *t, long timeout_ms);
+/* Waits up to timeout_ms for something to read on the sockets or on fd
+ * (-1: none); FSY_OK also on EINTR. */
+int fsy_transport_wait(fsy_transport_t *t, long timeout_ms, int fd);
 
 #endif
