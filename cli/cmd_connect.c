@@ -14,7 +14,6 @@
 #include <time.h>
 
 #include "common.h"
-#include "fieldsync/wallclock.h"
 
 static const char s_usage[] =
     "fieldsync sync [--timeout SECONDS] [--no-wait] [--json]";
@@ -42,10 +41,11 @@ static const char s_help[] =
 #define S_POLL_MS 100
 
 typedef struct s_wait {
-    uint64_t token, asked_ms, timeout_ms;
-    bool answered, live;
+    uint64_t token, timeout_ms;
+    uint64_t before_ms; /* the parent row's updated_ms before the request */
+    bool answered, live, fresh;
     char parent[FSY_SITE_MAX + 1];
-    char error[300];
+    char error[512];
 } s_wait_t;
 
 static void
@@ -63,27 +63,41 @@ s_mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* One look at the replica: answered yet? the parent's row, if recorded
- * since the request. */
+/* The parent's row: its name, last error and times; false if none. */
 static int
-s_look(fsy_store_t *s, s_wait_t *w)
+s_parent_row(fsy_store_t *s, s_wait_t *w, bool *connected, uint64_t *updated)
 {
-    uint64_t asked = 0, answered = 0;
     fsy_peer_status_t *v = NULL;
     size_t n = 0;
-    int rc = fsy_store_sync_requests(s, &asked, &answered);
-    if (rc == FSY_OK && answered >= w->token)
-        w->answered = true;
-    if (rc == FSY_OK && w->answered)
-        rc = fsy_store_peers(s, &v, &n);
+    int rc = fsy_store_peers(s, &v, &n);
+    *connected = false;
+    *updated = 0;
     for (size_t i = 0; rc == FSY_OK && i < n; i++) {
         if (strcmp(v[i].role, "parent") != 0)
             continue;
         snprintf(w->parent, sizeof w->parent, "%s", v[i].name);
         snprintf(w->error, sizeof w->error, "%s", v[i].last_error);
-        w->live = v[i].connected && v[i].updated_ms >= w->asked_ms;
+        *connected = v[i].connected;
+        *updated = v[i].updated_ms;
     }
     fsy_peer_status_free(v, n);
+    return rc;
+}
+
+/* One look at the replica: answered yet? the parent's row, if written
+ * since the request. */
+static int
+s_look(fsy_store_t *s, s_wait_t *w)
+{
+    uint64_t asked = 0, answered = 0, updated = 0;
+    bool connected = false;
+    int rc = fsy_store_sync_requests(s, &asked, &answered);
+    if (rc == FSY_OK && answered >= w->token)
+        w->answered = true;
+    if (rc == FSY_OK && w->answered)
+        rc = s_parent_row(s, w, &connected, &updated);
+    w->fresh = updated != 0 && updated != w->before_ms;
+    w->live = w->fresh && connected;
     return rc;
 }
 
@@ -109,19 +123,25 @@ s_wait(const fsy_cli_t *cli, fsy_store_t *s, s_wait_t *w, uint64_t *took)
 static void
 s_why(const fsy_cli_t *cli, s_wait_t *w, uint64_t took)
 {
-    char why[300];
+    char why[512];
     if (!w->answered)
         snprintf(why, sizeof why,
                  "no fieldsyncd answered within %.0f s: is it running on "
-                 "%.200s? (systemctl status fieldsyncd)",
+                 "%.200s, or still checking its replica at start? "
+                 "(systemctl status fieldsyncd)",
                  took / 1e3, cli->db);
     else if (w->parent[0] == '\0')
         snprintf(why, sizeof why,
                  "the daemon recorded no parent session: does its "
                  "configuration have a [parent] endpoint?");
+    else if (!w->fresh || w->error[0] == '\0')
+        snprintf(why, sizeof why,
+                 "not live after %.0f s (no error recorded since the "
+                 "request: 'fieldsync status' shows the session)",
+                 took / 1e3);
     else
-        snprintf(why, sizeof why, "not live after %.0f s%s%.200s", took / 1e3,
-                 w->error[0] ? ": " : " (no error recorded yet)", w->error);
+        snprintf(why, sizeof why, "not live after %.0f s: %.200s", took / 1e3,
+                 w->error);
     snprintf(w->error, sizeof w->error, "%s", why);
 }
 
@@ -194,10 +214,12 @@ fsy_cmd_sync(fsy_cli_t *cli, int argc, char **argv)
     if (rc == 0)
         rc = fsy_cli_open(cli, &s);
     if (rc == 0) {
-        w.asked_ms = fsy_wall_ms();
+        bool connected;
         fsy_err_clear();
-        rc = fsy_cli_check(cli, fsy_store_sync_request(s, &w.token));
+        rc = fsy_cli_check(cli, s_parent_row(s, &w, &connected, &w.before_ms));
     }
+    if (rc == 0)
+        rc = fsy_cli_check(cli, fsy_store_sync_request(s, &w.token));
     if (rc == 0 && no_wait && !json)
         printf("asked the daemon to connect to its parent now; "
                "'fieldsync status' shows the session\n");

@@ -14,8 +14,13 @@ set(FSY_COMPLETIONSDIR ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
 # install time, when the prefix is known (--prefix may change it).
 set(FSY_UNIT_IN ${CMAKE_CURRENT_LIST_DIR}/fieldsyncd.service.in)
 set(FSY_UNIT_OUT ${CMAKE_BINARY_DIR}/fieldsyncd.service)
+if(IS_ABSOLUTE "${CMAKE_INSTALL_BINDIR}")
+  set(FSY_UNIT_BINDIR "${CMAKE_INSTALL_BINDIR}")
+else()
+  set(FSY_UNIT_BINDIR "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}")
+endif()
 install(CODE "
-  set(FSY_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+  set(FSY_BINDIR \"${FSY_UNIT_BINDIR}\")
   set(FSY_DEFAULT_CONFIG \"${FSY_DEFAULT_CONFIG}\")
   configure_file(\"${FSY_UNIT_IN}\" \"${FSY_UNIT_OUT}\" @ONLY)")
 install(FILES ${FSY_UNIT_OUT} DESTINATION ${FSY_UNITDIR})

@@ -717,11 +717,33 @@ s_verify_period(const fsy_daemon_t *d)
 
 /* ---- connecting now (fieldsync sync, SIGUSR1) --------------------------- */
 
-/* The parent's connection is made again at once, whatever ZeroMQ's
- * back-off had reached; a live session is left alone. Either way the
- * parent's status is recorded at once, for `fieldsync sync` to read. */
+/* A connection on its way for less than this is left to finish: a SYN
+ * answered over a satellite link takes a second. */
+#define S_CONNECTING_GRACE_MS 3000
+
+/* Whether making the parent's connection again now helps: yes while
+ * ZeroMQ waits out its back-off, or while an attempt hangs (its SYNs went
+ * into a link that was down); no while TCP is up (the handshake and the
+ * session are coming: starting over would only lose them). */
+static bool
+s_reconnect_helps(const fsy_daemon_t *d)
+{
+    uint64_t for_ms;
+    fsy_conn_state_t st = fsy_transport_parent_state(&d->tr, &for_ms);
+    return st == FSY_CONN_WAITING || st == FSY_CONN_UNKNOWN ||
+           (st == FSY_CONN_CONNECTING && for_ms >= S_CONNECTING_GRACE_MS);
+}
+
+/*
+ * The parent's connection is made again at once, whatever ZeroMQ's
+ * back-off had reached, unless one is up or on its way; a live session is
+ * left alone. Asked by an operator (`fieldsync sync`, SIGUSR1), a wait a
+ * refusal asked for is cut short too, and the parent's status is
+ * recorded at once for `fieldsync sync` to read.
+ */
 static void
-s_connect_now(fsy_daemon_t *d, const fsy_sync_env_t *env, const char *by)
+s_connect_now(fsy_daemon_t *d, const fsy_sync_env_t *env, const char *by,
+              bool operator)
 {
     if (!d->has_parent) {
         fsy_log("info", "connect-now",
@@ -731,34 +753,47 @@ s_connect_now(fsy_daemon_t *d, const fsy_sync_env_t *env, const char *by)
         return;
     }
     bool live = fsy_peer_connected(&d->parent, env);
-    fsy_log("info", "connect-now", "by=\"%s\" parent=%s action=%s", by,
-            live ? "live" : "down", live ? "none" : "reconnect");
-    d->sync_watch = true;
-    d->parent.recorded_ms = 0; /* recorded at the next status job */
-    if (live)
-        return;
-    if (fsy_transport_reconnect(&d->tr, d->cfg.parent) != FSY_OK)
+    bool reconnect = !live && s_reconnect_helps(d);
+    if (operator|| reconnect)
+        fsy_log("info", "connect-now", "by=\"%s\" parent=%s action=%s", by,
+                live ? "live" : "down",
+                live        ? "none"
+                : reconnect ? "reconnect"
+                            : "wait-connecting");
+    if (operator) {
+        d->sync_watch = true;
+        d->parent.recorded_ms = 0; /* recorded at the next status job */
+        if (!live)
+            fsy_peer_retry_now(&d->parent);
+    }
+    if (reconnect && fsy_transport_reconnect(&d->tr, d->cfg.parent) != FSY_OK)
         fsy_log("warn", "connect-now", "error=\"%s\"", fsy_errdetail());
-    fsy_peer_retry_now(&d->parent);
 }
 
 /* A link, address or route came up (netwatch.h) while the parent is
  * away: try it now rather than at the end of the back-off, which starts
- * short again from there. At most once a second: a link coming up brings
- * several notifications, an address then a route. */
+ * short again from there. News is kept while a fresh attempt is on its
+ * way (it may fail); at most one reconnection a second: a link coming up
+ * brings several notifications, an address then a route. */
 #define S_NET_RETRY_MS 1000
 static void
 s_network_news(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
+    uint64_t for_ms;
     if (d->netwatch_fd >= 0 && fsy_netwatch_drain(d->netwatch_fd))
         d->net_news_ms = env->now_ms;
-    if (d->net_news_ms == 0 || env->now_ms - d->net_acted_ms < S_NET_RETRY_MS)
+    if (d->net_news_ms == 0)
+        return;
+    if (!d->has_parent || fsy_peer_connected(&d->parent, env) ||
+        fsy_transport_parent_state(&d->tr, &for_ms) == FSY_CONN_CONNECTED) {
+        d->net_news_ms = 0; /* nothing to hurry */
+        return;
+    }
+    if (env->now_ms - d->net_acted_ms < S_NET_RETRY_MS || !s_reconnect_helps(d))
         return;
     d->net_news_ms = 0;
-    if (!d->has_parent || fsy_peer_connected(&d->parent, env))
-        return;
     d->net_acted_ms = env->now_ms;
-    s_connect_now(d, env, "network change");
+    s_connect_now(d, env, "network change", false);
 }
 
 /* A request from `fieldsync sync`, read from the replica. */
@@ -770,7 +805,7 @@ s_job_requests(fsy_daemon_t *d, const fsy_sync_env_t *env)
         asked <= d->sync_seen)
         return;
     d->sync_seen = asked;
-    s_connect_now(d, env, "fieldsync sync");
+    s_connect_now(d, env, "fieldsync sync", true);
     if (fsy_store_sync_answer(d->store, asked) != FSY_OK)
         fsy_log("warn", "connect-now", "error=\"%s\"", fsy_errdetail());
 }
@@ -910,7 +945,7 @@ s_signals(fsy_daemon_t *d, fsy_signals_t *sig, const fsy_sync_env_t *env)
     if (sig->connect) {
         sig->connect = 0;
         fsy_log("info", "signal", "name=USR1 action=connect-now");
-        s_connect_now(d, env, "SIGUSR1");
+        s_connect_now(d, env, "SIGUSR1", true);
     }
 }
 

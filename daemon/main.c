@@ -41,26 +41,27 @@ s_on_signal(int sig)
 static int
 s_usage(FILE *f, int rc)
 {
-    fprintf(f,
-            "usage: fieldsyncd [-c CONFIG] [--check]\n\n"
-            "Runs this site's sync daemon in the foreground: keeps the "
-            "replica named\nin CONFIG in sync with the parent site "
-            "([parent] endpoint) and with\nchildren ([listen] endpoint). "
-            "Logs go to stderr. SIGTERM or SIGINT stop it\ncleanly; SIGHUP "
-            "re-reads CONFIG (children added, changed or removed take\n"
-            "effect without ending other sessions); SIGUSR1 connects to "
-            "the parent now.\n\n"
-            "  -c, --config FILE  site configuration (default: "
-            "$FIELDSYNC_CONFIG, else\n"
-            "                     " FSY_DEFAULT_CONFIG ")\n"
-            "      --check        check the configuration and the replica, "
-            "then exit;\n"
-            "                     binds nothing, so it can check the file of "
-            "a running\n"
-            "                     daemon before a reload\n"
-            "  -h, --help         this help\n"
-            "  -V, --version      print the version\n"
-            "\nSee fieldsyncd(8) and fieldsync.conf(5).\n");
+    fprintf(f, "usage: fieldsyncd [-c CONFIG] [--check | --check-config]\n\n"
+               "Runs this site's sync daemon in the foreground: keeps the "
+               "replica named\nin CONFIG in sync with the parent site "
+               "([parent] endpoint) and with\nchildren ([listen] endpoint). "
+               "Logs go to stderr. SIGTERM or SIGINT stop it\ncleanly; SIGHUP "
+               "re-reads CONFIG (children added, changed or removed take\n"
+               "effect without ending other sessions); SIGUSR1 connects to "
+               "the parent now.\n\n"
+               "  -c, --config FILE  site configuration (default: "
+               "$FIELDSYNC_CONFIG, else\n"
+               "                     " FSY_DEFAULT_CONFIG ")\n"
+               "      --check        check the configuration and the replica, "
+               "then exit;\n"
+               "                     binds nothing: it may run next to the "
+               "daemon\n"
+               "      --check-config check the configuration (and its key) "
+               "alone, then\n"
+               "                     exit: quick, for a reload\n"
+               "  -h, --help         this help\n"
+               "  -V, --version      print the version\n"
+               "\nSee fieldsyncd(8) and fieldsync.conf(5).\n");
     return rc;
 }
 
@@ -247,17 +248,64 @@ s_serve(fsy_daemon_t *d)
     return 0;
 }
 
+/* HUP and USR1 from the first instant (a reload or a link-up hook during
+ * a long start-up check must not kill the daemon: they are acted on once
+ * the loop runs); TERM and INT once there is something to stop cleanly,
+ * before which their default (ending at once) loses nothing. */
 static void
-s_signals(void)
+s_signals(bool stop_too)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal; /* no SA_RESTART: interrupt the wait */
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (!stop_too)
+        return;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* --check-config: the file alone (and the key it names), not the replica:
+ * quick enough for `systemctl reload`, whatever the replica's size. */
+static int
+s_check_config(fsy_daemon_t *d, const char *path)
+{
+    char why[512];
+    fsy_config_defaults(&d->cfg);
+    if (fsy_config_load(&d->cfg, path) != FSY_OK)
+        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
+    if (fsy_reconfig_check(&d->cfg, path, why, sizeof why) != 0)
+        return fprintf(stderr, "fieldsyncd: %s\n", why), 1;
+    if (s_keys(d, path) != 0)
+        return 1;
+    printf("%s: configuration is usable (the replica was not checked)\n", path);
+    return 0;
+}
+
+/* Runs the daemon on a configuration that passed s_setup. */
+static int
+s_run(fsy_daemon_t *d)
+{
+    int rc = s_serve(d);
+    if (rc != 0)
+        return rc;
+    s_signals(true);
+    fsy_log("info", "start", "version=%s listen=%s parent=%s curve=%s http=%s",
+            FSY_VERSION_STRING, d->cfg.listen[0] ? d->cfg.listen : "-",
+            d->has_parent ? d->cfg.parent : "-", d->curve ? "on" : "off",
+            d->cfg.http_listen[0] ? d->cfg.http_listen : "off");
+    if (!d->curve)
+        fsy_log("warn", "insecure",
+                "msg=\"insecure = true: links are neither encrypted "
+                "nor authenticated\"");
+    fsy_loop_run(d, &s_sig);
+    fsy_log("info", "stop", "malformed=%" PRIu64, d->malformed);
+    if (d->damaged[0] == '\0')
+        return 0;
+    s_say_damaged(d, d->damaged, "Stopped");
+    return 1;
 }
 
 static void
@@ -275,58 +323,57 @@ s_teardown(fsy_daemon_t *d)
     fsy_config_free(&d->cfg);
 }
 
-int
-main(int argc, char **argv)
+enum { S_RUN, S_CHECK, S_CHECK_CONFIG };
+
+/* The options: 0, or the exit status (help, version, a usage error). */
+static int
+s_options(int argc, char **argv, const char **config, int *mode)
 {
-    const char *config = NULL;
-    bool check = false;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--check")) {
-            check = true;
-            continue;
-        }
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return s_usage(stdout, 0);
-        if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version"))
-            return printf("fieldsyncd %s\n", FSY_VERSION_STRING), 0;
-        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
-            i + 1 < argc)
-            config = argv[++i];
+        if (!strcmp(argv[i], "--check"))
+            *mode = S_CHECK;
+        else if (!strcmp(argv[i], "--check-config"))
+            *mode = S_CHECK_CONFIG;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return s_usage(stdout, 0), -1;
+        else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version"))
+            return printf("fieldsyncd %s\n", FSY_VERSION_STRING), -1;
+        else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+                 i + 1 < argc)
+            *config = argv[++i];
         else
             return fprintf(stderr, "fieldsyncd: unexpected '%s'\n", argv[i]),
                    s_usage(stderr, 2);
     }
     bool from_env = false;
-    if (config == NULL &&
-        access(config = fsy_config_default_path(&from_env), F_OK) != 0) {
+    if (*config == NULL &&
+        access(*config = fsy_config_default_path(&from_env), F_OK) != 0) {
         fprintf(stderr,
                 "fieldsyncd: no configuration at %s%s: give -c FILE, or "
                 "create it (examples: /usr/share/doc/fieldsync/examples)\n",
-                config, from_env ? " ($FIELDSYNC_CONFIG)" : "");
+                *config, from_env ? " ($FIELDSYNC_CONFIG)" : "");
         return s_usage(stderr, 2);
     }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *config = NULL;
+    int mode = S_RUN;
+    s_signals(false);
+    int rc = s_options(argc, argv, &config, &mode);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
     static fsy_daemon_t d; /* large: the children table */
-    int rc = s_setup(&d, config, check);
-    if (rc == 0 && check)
+    if (mode == S_CHECK_CONFIG)
+        rc = s_check_config(&d, config);
+    else if ((rc = s_setup(&d, config, mode == S_CHECK)) == 0 &&
+             mode == S_CHECK)
         printf("%s: configuration and replica are usable\n", config);
-    else if (rc == 0 && (rc = s_serve(&d)) == 0) {
-        s_signals();
-        fsy_log("info", "start",
-                "version=%s listen=%s parent=%s curve=%s http=%s",
-                FSY_VERSION_STRING, d.cfg.listen[0] ? d.cfg.listen : "-",
-                d.has_parent ? d.cfg.parent : "-", d.curve ? "on" : "off",
-                d.cfg.http_listen[0] ? d.cfg.http_listen : "off");
-        if (!d.curve)
-            fsy_log("warn", "insecure",
-                    "msg=\"insecure = true: links are neither encrypted "
-                    "nor authenticated\"");
-        fsy_loop_run(&d, &s_sig);
-        fsy_log("info", "stop", "malformed=%" PRIu64, d.malformed);
-        if (d.damaged[0] != '\0') {
-            s_say_damaged(&d, d.damaged, "Stopped");
-            rc = 1;
-        }
-    }
+    else if (rc == 0)
+        rc = s_run(&d);
     s_teardown(&d);
     return rc;
 }

@@ -50,14 +50,21 @@ s_is_up(const struct nlmsghdr *h)
 bool
 fsy_netwatch_drain(int fd)
 {
-    /* notifications are small; a burst (a VPN coming up) is read whole */
-    char buf[8192] __attribute__((aligned(__alignof__(struct nlmsghdr))));
+    /* a burst (a VPN coming up) is read whole; a message larger than the
+     * buffer comes truncated and is skipped by NLMSG_OK */
+    static char buf[32768]
+        __attribute__((aligned(__alignof__(struct nlmsghdr))));
     bool up = false;
     for (int k = 0; fd >= 0 && k < 64; k++) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        struct sockaddr_nl from;
+        socklen_t from_len = sizeof from;
+        ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from,
+                             &from_len);
         if (n <= 0) /* EAGAIN: all read; ENOBUFS: some lost, go on */
             return up || (n < 0 && errno == ENOBUFS);
-        size_t len = (size_t)n;
+        if (from_len != sizeof from || from.nl_pid != 0)
+            continue;     /* the kernel's only */
+        int len = (int)n; /* signed, as NLMSG_NEXT expects (netlink(7)) */
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
              h = NLMSG_NEXT(h, len))
             up = up || s_is_up(h);

@@ -476,7 +476,9 @@ typedef struct s_builder {
 static bool
 s_readable(const fsy_peer_t *p, const char *scope, const char *site)
 {
-    return p->acl == NULL || fsy_scope_allowed(p->acl->read_scopes, scope) ||
+    if (p->acl == NULL)      /* a child with no section (a reload took it) */
+        return p->is_parent; /* gets nothing; a parent everything */
+    return fsy_scope_allowed(p->acl->read_scopes, scope) ||
            strcmp(site, p->acl->site) == 0;
 }
 
@@ -713,7 +715,8 @@ static int
 s_pump_one_urgent(fsy_peer_t *p, const fsy_sync_env_t *env,
                   const fsy_urgent_t *u, bool *done)
 {
-    *done = p->acl != NULL && !fsy_scope_allowed(p->acl->read_scopes, u->scope);
+    *done = p->acl != NULL ? !fsy_scope_allowed(p->acl->read_scopes, u->scope)
+                           : !p->is_parent;
     while (!*done && s_window_open(p, env)) {
         const fsy_vv_entry_t *e = fsy_vv_find(&p->sent, u->scope, &u->origin);
         if ((*done = u->seq <= (e ? e->seq : 0)))

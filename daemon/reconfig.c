@@ -70,7 +70,6 @@ static const s_field_t s_restart_only[] = {
     S_F("[http] listen", http_listen),
     S_F(NULL, http_ip),
     S_F(NULL, http_port),
-    S_F("[http] min_free_bytes", min_free_bytes),
     S_F("[http] token_file", http_token_file),
     S_F("[http] read_scopes", http_read_scopes),
     S_F("[merge] whole_value_fields", whole_value_fields),

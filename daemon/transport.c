@@ -1,5 +1,6 @@
 /* fieldsync — ZeroMQ sockets for fieldsyncd. See transport.h. */
 #include <errno.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,15 +102,41 @@ s_open_dealer(fsy_transport_t *t, const fsy_transport_opts_t *o)
 static int
 s_open_monitor(fsy_transport_t *t)
 {
-    if (zmq_socket_monitor(t->dealer, S_MONITOR,
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+    int events = ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_CONNECT_DELAYED |
+                 ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED;
+    if (t->curve)
+        events |= ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                  ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (zmq_socket_monitor(t->dealer, S_MONITOR, events) != 0 ||
         (t->mon = zmq_socket(t->ctx, ZMQ_PAIR)) == NULL ||
         zmq_connect(t->mon, S_MONITOR) != 0)
         return s_zerr("parent socket monitor");
     return FSY_OK;
+}
+
+static uint64_t
+s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void
+s_conn(fsy_transport_t *t, fsy_conn_state_t st)
+{
+    if (t->conn != st)
+        t->conn_since_ms = s_mono_ms();
+    t->conn = st;
+}
+
+fsy_conn_state_t
+fsy_transport_parent_state(const fsy_transport_t *t, uint64_t *for_ms)
+{
+    *for_ms = t->conn == FSY_CONN_UNKNOWN ? 0 : s_mono_ms() - t->conn_since_ms;
+    return t->conn;
 }
 
 int
@@ -124,7 +151,8 @@ fsy_transport_open(fsy_transport_t *t, const fsy_transport_opts_t *o)
         rc = s_open_router(t, o);
     if (rc == FSY_OK && o->parent[0] != '\0')
         rc = s_open_dealer(t, o);
-    if (rc == FSY_OK && o->parent[0] != '\0' && o->curve)
+    t->curve = o->curve != 0;
+    if (rc == FSY_OK && o->parent[0] != '\0')
         rc = s_open_monitor(t);
     if (rc != FSY_OK)
         fsy_transport_close(t);
@@ -261,6 +289,14 @@ fsy_transport_parent_event(fsy_transport_t *t, fsy_link_event_t *ev)
             memcpy(&value, b + 2, 4);
         }
         free(b);
+        if (what == ZMQ_EVENT_CONNECT_RETRIED || what == ZMQ_EVENT_DISCONNECTED)
+            s_conn(t, FSY_CONN_WAITING);
+        else if (what == ZMQ_EVENT_CONNECT_DELAYED)
+            s_conn(t, FSY_CONN_CONNECTING);
+        else if (what == ZMQ_EVENT_CONNECTED)
+            s_conn(t, FSY_CONN_CONNECTED);
+        if (!t->curve)
+            continue; /* handshake events are CURVE's only */
         if (what == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             *ev = FSY_LINK_OK;
         else if (what == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
@@ -320,6 +356,7 @@ fsy_transport_reconnect(fsy_transport_t *t, const char *parent)
     if (zmq_connect(t->dealer, parent) != 0)
         return fsy_err_set(FSY_EIO, "cannot connect to %s: %s", parent,
                            zmq_strerror(zmq_errno()));
+    s_conn(t, FSY_CONN_CONNECTING);
     return FSY_OK;
 }
 

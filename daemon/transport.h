@@ -18,17 +18,30 @@
 #ifndef FSY_TRANSPORT_H
 #define FSY_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define FSY_RID_MAX 255
 
+/* Where the connection to the parent stands, as ZeroMQ's monitor last
+ * said (FSY_CONN_UNKNOWN without a parent). */
+typedef enum fsy_conn_state {
+    FSY_CONN_UNKNOWN = 0,
+    FSY_CONN_WAITING,    /* waiting out the reconnect back-off */
+    FSY_CONN_CONNECTING, /* a TCP connection on its way */
+    FSY_CONN_CONNECTED,  /* TCP up: the handshake, then the session */
+} fsy_conn_state_t;
+
 typedef struct fsy_transport {
     void *ctx;
-    void *router; /* NULL without [listen] */
-    void *dealer; /* NULL without [parent] */
-    void *zap;    /* ZAP handler socket, with CURVE and [listen] */
-    void *mon;    /* handshake events of the parent connection */
+    void *router;           /* NULL without [listen] */
+    void *dealer;           /* NULL without [parent] */
+    void *zap;              /* ZAP handler socket, with CURVE and [listen] */
+    void *mon;              /* events of the parent connection */
+    bool curve;             /* handshake events are CURVE's */
+    fsy_conn_state_t conn;  /* the parent connection, from the events */
+    uint64_t conn_since_ms; /* ... since (monotonic ms) */
 } fsy_transport_t;
 
 /* What became of a handshake with the parent (ZMQ socket monitor). */
@@ -40,7 +53,8 @@ typedef enum fsy_link_event {
 } fsy_link_event_t;
 
 /* One handshake event of the parent connection: 1 (*ev set) or 0 when
- * none is waiting. Never blocks. */
+ * none is waiting. Never blocks. Connection events read on the way
+ * update t->conn. */
 int fsy_transport_parent_event(fsy_transport_t *t, fsy_link_event_t *ev);
 
 /* What the sockets need from the configuration. */
@@ -106,6 +120,10 @@ int fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
  * no connection has that routing id any more, else FSY_EIO. */
 int fsy_transport_send_if_there(fsy_transport_t *t, const uint8_t *rid,
                                 size_t rid_len, const uint8_t *buf, size_t len);
+
+/* The parent connection's state and how long it has been so (ms). */
+fsy_conn_state_t fsy_transport_parent_state(const fsy_transport_t *t,
+                                            uint64_t *for_ms);
 
 /* Drops the connection to the parent (endpoint `parent`, as opened) and
  * connects again at once, whatever ZeroMQ's reconnect back-off had

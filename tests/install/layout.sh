@@ -35,6 +35,10 @@ u=$R/usr/lib/systemd/system/fieldsyncd.service
 grep -qx 'ExecStart=/usr/bin/fieldsyncd -c /etc/fieldsync/fieldsync.conf' "$u" ||
   fail "ExecStart: $(grep ExecStart= "$u")"
 grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$u" || fail "no reload in the unit"
+grep -qx 'ExecReload=/usr/bin/fieldsyncd --check-config -c /etc/fieldsync/fieldsync.conf' "$u" ||
+  fail "the reload does not check the file alone first: $(grep ExecReload= "$u")"
+grep -qE '^RestrictAddressFamilies=.*AF_NETLINK' "$u" ||
+  fail "the sandbox forbids netlink: a link coming back is not heard"
 ! grep -q @ "$u" || fail "unsubstituted: $(grep @ "$u")"
 grep -qE '^u fieldsync ' "$R/usr/lib/sysusers.d/fieldsync.conf" || fail "no fieldsync user"
 grep -qE '^d /var/lib/fieldsync 0750 fieldsync fieldsync' "$R/usr/lib/tmpfiles.d/fieldsync.conf" ||

@@ -27,6 +27,10 @@ step "--check on the running hub's file binds nothing"
 "$FIELDSYNCD" --check -c "$T/bamako.conf" >"$T/check.out" 2>&1 ||
   fail "--check next to the running hub failed: $(cat "$T/check.out")"
 grep -q "usable" "$T/check.out" || fail "--check said: $(cat "$T/check.out")"
+"$FIELDSYNCD" --check-config -c "$T/bamako.conf" >"$T/check.out" 2>&1 ||
+  fail "--check-config: $(cat "$T/check.out")"
+grep -q "configuration is usable (the replica was not checked)" "$T/check.out" ||
+  fail "--check-config said: $(cat "$T/check.out")"
 
 step "Tessalit added, SIGHUP: it syncs; Gao and Kidal keep their sessions"
 site tessalit bamako
@@ -48,6 +52,7 @@ kill -HUP "${PID[bamako]}"
 wait_until 10 "the broken file is not refused" grep -q "event=reload-refused" "$T/bamako.log"
 grep "event=reload-refused" "$T/bamako.log" | grep -q "window" || fail "the refusal does not name the key"
 expect_fail 1 "window" "$FIELDSYNCD" --check -c "$T/bamako.conf"
+expect_fail 1 "window" "$FIELDSYNCD" --check-config -c "$T/bamako.conf"
 fs gao put sitrep-gao-2 --kind analysis --scope MLI --set title="Gao sitrep 2" >/dev/null
 wait_until 20 "the hub stopped syncing after a refused reload" written_at_hub sitrep-gao-2
 kill -0 "${PID[bamako]}" || fail "the hub stopped on a broken file"
@@ -93,6 +98,14 @@ fs gao sync --timeout 10 --json >"$T/sync.json" || fail "sync failed: $(cat "$T/
 [ "$(jq -r .parent "$T/sync.json")" = bamako ] || fail "parent: $(cat "$T/sync.json")"
 jq -e '.seconds < 2' "$T/sync.json" >/dev/null || fail "live only after $(jq .seconds "$T/sync.json") s"
 grep -q 'event=connect-now by="fieldsync sync"' "$T/gao.log" || fail "gao does not log the request"
+
+step "SIGHUP and SIGUSR1 during a start never end the daemon"
+stop gao
+start gao
+sleep 0.3 # in main (before it, no program can catch a signal)
+kill -HUP "${PID[gao]}"; kill -USR1 "${PID[gao]}"
+sleep 1
+kill -0 "${PID[gao]}" || fail "a signal during the start ended gao's daemon"
 
 step "sync with no daemon running says so"
 stop gao
