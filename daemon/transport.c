@@ -70,31 +70,6 @@ s_open_router(fsy_transport_t *t, const fsy_transport_opts_t *o)
     return FSY_OK;
 }
 
-static int
-s_open_dealer(fsy_transport_t *t, const fsy_transport_opts_t *o)
-{
-    const char *parent = o->parent, *rid = o->routing_id;
-    int one = 1, ivl = (int)o->reconnect_ms, ivl_max = (int)o->reconnect_max_ms;
-    t->dealer = zmq_socket(t->ctx, ZMQ_DEALER);
-    if (t->dealer == NULL || s_common_opts(t->dealer, o) != FSY_OK ||
-        zmq_setsockopt(t->dealer, ZMQ_ROUTING_ID, rid, strlen(rid)) ||
-        zmq_setsockopt(t->dealer, ZMQ_IMMEDIATE, &one, sizeof one) ||
-        zmq_setsockopt(t->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) ||
-        zmq_setsockopt(t->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
-                       sizeof ivl_max))
-        return s_zerr("parent socket");
-    if (o->curve &&
-        (zmq_setsockopt(t->dealer, ZMQ_CURVE_SERVERKEY, o->parent_curve_pk,
-                        32) ||
-         zmq_setsockopt(t->dealer, ZMQ_CURVE_PUBLICKEY, o->curve_pk, 32) ||
-         zmq_setsockopt(t->dealer, ZMQ_CURVE_SECRETKEY, o->curve_sk, 32)))
-        return s_zerr("CURVE on the parent socket");
-    if (zmq_connect(t->dealer, parent) != 0)
-        return fsy_err_set(FSY_EIO, "cannot connect to %s: %s", parent,
-                           zmq_strerror(zmq_errno()));
-    return FSY_OK;
-}
-
 /* Handshake events of the parent connection, so a refused key is said
  * in words rather than seen as silence. */
 #define S_MONITOR "inproc://fieldsync.parent-monitor"
@@ -132,6 +107,36 @@ s_conn(fsy_transport_t *t, fsy_conn_state_t st)
     t->conn = st;
 }
 
+static int
+s_open_dealer(fsy_transport_t *t, const fsy_transport_opts_t *o)
+{
+    const char *parent = o->parent, *rid = o->routing_id;
+    int one = 1, ivl = (int)o->reconnect_ms, ivl_max = (int)o->reconnect_max_ms;
+    t->dealer = zmq_socket(t->ctx, ZMQ_DEALER);
+    if (t->dealer == NULL || s_common_opts(t->dealer, o) != FSY_OK ||
+        zmq_setsockopt(t->dealer, ZMQ_ROUTING_ID, rid, strlen(rid)) ||
+        zmq_setsockopt(t->dealer, ZMQ_IMMEDIATE, &one, sizeof one) ||
+        zmq_setsockopt(t->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) ||
+        zmq_setsockopt(t->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
+                       sizeof ivl_max))
+        return s_zerr("parent socket");
+    if (o->curve &&
+        (zmq_setsockopt(t->dealer, ZMQ_CURVE_SERVERKEY, o->parent_curve_pk,
+                        32) ||
+         zmq_setsockopt(t->dealer, ZMQ_CURVE_PUBLICKEY, o->curve_pk, 32) ||
+         zmq_setsockopt(t->dealer, ZMQ_CURVE_SECRETKEY, o->curve_sk, 32)))
+        return s_zerr("CURVE on the parent socket");
+    /* the monitor first: events of the first connection are not lost */
+    int rc = s_open_monitor(t);
+    if (rc != FSY_OK)
+        return rc;
+    if (zmq_connect(t->dealer, parent) != 0)
+        return fsy_err_set(FSY_EIO, "cannot connect to %s: %s", parent,
+                           zmq_strerror(zmq_errno()));
+    s_conn(t, FSY_CONN_CONNECTING);
+    return FSY_OK;
+}
+
 fsy_conn_state_t
 fsy_transport_parent_state(const fsy_transport_t *t, uint64_t *for_ms)
 {
@@ -147,13 +152,12 @@ fsy_transport_open(fsy_transport_t *t, const fsy_transport_opts_t *o)
     if (t->ctx == NULL)
         return s_zerr("ZeroMQ context");
     int rc = FSY_OK;
+    t->curve = o->curve != 0;
     if (o->listen[0] != '\0')
         rc = s_open_router(t, o);
     if (rc == FSY_OK && o->parent[0] != '\0')
         rc = s_open_dealer(t, o);
-    t->curve = o->curve != 0;
-    if (rc == FSY_OK && o->parent[0] != '\0')
-        rc = s_open_monitor(t);
+
     if (rc != FSY_OK)
         fsy_transport_close(t);
     return rc;
