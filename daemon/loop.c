@@ -743,7 +743,7 @@ s_reconnect_helps(const fsy_daemon_t *d)
  */
 static void
 s_connect_now(fsy_daemon_t *d, const fsy_sync_env_t *env, const char *by,
-              bool operator)
+              bool by_operator)
 {
     if (!d->has_parent) {
         fsy_log("info", "connect-now",
@@ -754,13 +754,13 @@ s_connect_now(fsy_daemon_t *d, const fsy_sync_env_t *env, const char *by,
     }
     bool live = fsy_peer_connected(&d->parent, env);
     bool reconnect = !live && s_reconnect_helps(d);
-    if (operator|| reconnect)
+    if (by_operator || reconnect)
         fsy_log("info", "connect-now", "by=\"%s\" parent=%s action=%s", by,
                 live ? "live" : "down",
                 live        ? "none"
                 : reconnect ? "reconnect"
                             : "wait-connecting");
-    if (operator) {
+    if (by_operator) {
         d->sync_watch = true;
         d->parent.recorded_ms = 0; /* recorded at the next status job */
         if (!live)
