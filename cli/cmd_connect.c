@@ -43,7 +43,7 @@ static const char s_help[] =
 typedef struct s_wait {
     uint64_t token, timeout_ms;
     uint64_t before_ms; /* the parent row's updated_ms before the request */
-    bool answered, live, fresh;
+    bool answered, live, fresh, no_parent;
     char parent[FSY_SITE_MAX + 1];
     char error[512];
 } s_wait_t;
@@ -91,9 +91,12 @@ s_look(fsy_store_t *s, s_wait_t *w)
 {
     uint64_t asked = 0, answered = 0, updated = 0;
     bool connected = false;
-    int rc = fsy_store_sync_requests(s, &asked, &answered);
-    if (rc == FSY_OK && answered >= w->token)
+    fsy_sync_outcome_t outcome;
+    int rc = fsy_store_sync_requests(s, &asked, &answered, &outcome);
+    if (rc == FSY_OK && answered >= w->token) {
         w->answered = true;
+        w->no_parent = outcome == FSY_SYNC_NO_PARENT;
+    }
     if (rc == FSY_OK && w->answered)
         rc = s_parent_row(s, w, &connected, &updated);
     w->fresh = updated != 0 && updated != w->before_ms;
@@ -111,7 +114,7 @@ s_wait(const fsy_cli_t *cli, fsy_store_t *s, s_wait_t *w, uint64_t *took)
         *took = s_mono_ms() - t0;
         if (rc != FSY_OK)
             return fsy_cli_fail(cli, rc);
-        if (w->live || *took >= w->timeout_ms)
+        if (w->live || w->no_parent || *took >= w->timeout_ms)
             return FSY_EXIT_OK;
         if (!w->answered && *took >= S_ANSWER_MS)
             return FSY_EXIT_OK;
@@ -130,10 +133,15 @@ s_why(const fsy_cli_t *cli, s_wait_t *w, uint64_t took)
                  "%.200s, or still checking its replica at start? "
                  "(systemctl status fieldsyncd)",
                  took / 1e3, cli->db);
+    else if (w->no_parent)
+        snprintf(why, sizeof why,
+                 "this site's daemon has no [parent]: there is nothing to "
+                 "connect to (headquarters, or a configuration without "
+                 "[parent] endpoint)");
     else if (w->parent[0] == '\0')
         snprintf(why, sizeof why,
-                 "the daemon recorded no parent session: does its "
-                 "configuration have a [parent] endpoint?");
+                 "the daemon recorded no parent session yet: 'fieldsync "
+                 "status' and its log say why");
     else if (!w->fresh || w->error[0] == '\0')
         snprintf(why, sizeof why,
                  "not live after %.0f s (no error recorded since the "

@@ -741,7 +741,7 @@ s_reconnect_helps(const fsy_daemon_t *d)
  * refusal asked for is cut short too, and the parent's status is
  * recorded at once for `fieldsync sync` to read.
  */
-static void
+static fsy_sync_outcome_t
 s_connect_now(fsy_daemon_t *d, const fsy_sync_env_t *env, const char *by,
               bool by_operator)
 {
@@ -750,7 +750,7 @@ s_connect_now(fsy_daemon_t *d, const fsy_sync_env_t *env, const char *by,
                 "by=\"%s\" action=none why=\"no "
                 "[parent]\"",
                 by);
-        return;
+        return FSY_SYNC_NO_PARENT;
     }
     bool live = fsy_peer_connected(&d->parent, env);
     bool reconnect = !live && s_reconnect_helps(d);
@@ -768,6 +768,7 @@ s_connect_now(fsy_daemon_t *d, const fsy_sync_env_t *env, const char *by,
     }
     if (reconnect && fsy_transport_reconnect(&d->tr, d->cfg.parent) != FSY_OK)
         fsy_log("warn", "connect-now", "error=\"%s\"", fsy_errdetail());
+    return live ? FSY_SYNC_LIVE : FSY_SYNC_CONNECTING;
 }
 
 /* A link, address or route came up (netwatch.h) while the parent is
@@ -801,12 +802,13 @@ static void
 s_job_requests(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     uint64_t asked = 0, answered = 0;
-    if (fsy_store_sync_requests(d->store, &asked, &answered) != FSY_OK ||
+    fsy_sync_outcome_t was;
+    if (fsy_store_sync_requests(d->store, &asked, &answered, &was) != FSY_OK ||
         asked <= d->sync_seen)
         return;
     d->sync_seen = asked;
-    s_connect_now(d, env, "fieldsync sync", true);
-    if (fsy_store_sync_answer(d->store, asked) != FSY_OK)
+    fsy_sync_outcome_t o = s_connect_now(d, env, "fieldsync sync", true);
+    if (fsy_store_sync_answer(d->store, asked, o) != FSY_OK)
         fsy_log("warn", "connect-now", "error=\"%s\"", fsy_errdetail());
 }
 
@@ -825,11 +827,15 @@ static void
 s_requests_start(fsy_daemon_t *d)
 {
     uint64_t asked = 0, answered = 0;
-    if (fsy_store_sync_requests(d->store, &asked, &answered) != FSY_OK)
+    fsy_sync_outcome_t was;
+    if (fsy_store_sync_requests(d->store, &asked, &answered, &was) != FSY_OK)
         return;
     d->sync_seen = asked;
     d->sync_watch = true;
-    if (asked > answered && fsy_store_sync_answer(d->store, asked) != FSY_OK)
+    if (asked > answered &&
+        fsy_store_sync_answer(d->store, asked,
+                              d->has_parent ? FSY_SYNC_CONNECTING
+                                            : FSY_SYNC_NO_PARENT) != FSY_OK)
         fsy_log("warn", "connect-now", "error=\"%s\"", fsy_errdetail());
 }
 

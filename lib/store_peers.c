@@ -167,7 +167,8 @@ int
 fsy_store_sync_request(fsy_store_t *s, uint64_t *token)
 {
     uint64_t asked = 0, answered = 0;
-    int rc = fsy_store_sync_requests(s, &asked, &answered);
+    fsy_sync_outcome_t outcome;
+    int rc = fsy_store_sync_requests(s, &asked, &answered, &outcome);
     if (rc != FSY_OK)
         return rc;
     /* later than any before, even with a clock set back */
@@ -177,16 +178,24 @@ fsy_store_sync_request(fsy_store_t *s, uint64_t *token)
 }
 
 int
-fsy_store_sync_requests(fsy_store_t *s, uint64_t *asked, uint64_t *answered)
+fsy_store_sync_requests(fsy_store_t *s, uint64_t *asked, uint64_t *answered,
+                        fsy_sync_outcome_t *outcome)
 {
+    uint64_t o = 0;
     int rc = fsy_sq_meta_get_opt(s, "sync_asked", asked);
     if (rc == FSY_OK)
         rc = fsy_sq_meta_get_opt(s, "sync_answered", answered);
+    if (rc == FSY_OK)
+        rc = fsy_sq_meta_get_opt(s, "sync_outcome", &o);
+    *outcome = o <= FSY_SYNC_LIVE ? (fsy_sync_outcome_t)o : FSY_SYNC_UNANSWERED;
     return rc;
 }
 
 int
-fsy_store_sync_answer(fsy_store_t *s, uint64_t token)
+fsy_store_sync_answer(fsy_store_t *s, uint64_t token,
+                      fsy_sync_outcome_t outcome)
 {
-    return fsy_sq_meta_set(s, "sync_answered", NULL, token);
+    /* the outcome first: a reader that sees the token sees its outcome */
+    int rc = fsy_sq_meta_set(s, "sync_outcome", NULL, (uint64_t)outcome);
+    return rc == FSY_OK ? fsy_sq_meta_set(s, "sync_answered", NULL, token) : rc;
 }

@@ -601,11 +601,19 @@ void fsy_peer_status_free(fsy_peer_status_t *v, size_t n);
 /* `fieldsync sync` asks the daemon running on this replica to connect to
  * its parent now: a request is a number, later than any before, written
  * into *token; the daemon reads the last one asked (fsy_store_sync_requests:
- * 0 when none) and answers it once acted on. FSY_OK or a store error. */
+ * 0 when none) and answers it once acted on, with what it found. FSY_OK or
+ * a store error. */
+typedef enum fsy_sync_outcome {
+    FSY_SYNC_UNANSWERED = 0,
+    FSY_SYNC_NO_PARENT = 1,  /* the daemon has no [parent] */
+    FSY_SYNC_CONNECTING = 2, /* a connection is made or on its way */
+    FSY_SYNC_LIVE = 3,       /* the session was live already */
+} fsy_sync_outcome_t;
 int fsy_store_sync_request(fsy_store_t *s, uint64_t *token);
-int fsy_store_sync_requests(fsy_store_t *s, uint64_t *asked,
-                            uint64_t *answered);
-int fsy_store_sync_answer(fsy_store_t *s, uint64_t token);
+int fsy_store_sync_requests(fsy_store_t *s, uint64_t *asked, uint64_t *answered,
+                            fsy_sync_outcome_t *outcome);
+int fsy_store_sync_answer(fsy_store_t *s, uint64_t token,
+                          fsy_sync_outcome_t outcome);
 
 /* ---- health summaries of every site (fieldsync/health.h) -------------- */
 

@@ -85,6 +85,12 @@ grep -q "event=revoked-key site=kidal action=dropped" "$T/bamako.log" ||
   fail "the hub does not say it dropped kidal's frames"
 assert_eq "$(hellos gao)" "$gao_hellos" "gao's session restarted on kidal's removal"
 
+step "sync at the hub, which has no parent, says so at once"
+t0=$SECONDS
+if fs bamako sync --timeout 20 >"$T/sync.out" 2>&1; then fail "sync at the root succeeded"; fi
+grep -q "has no \[parent\]" "$T/sync.out" || fail "sync at the hub said: $(cat "$T/sync.out")"
+[ $((SECONDS - t0)) -le 3 ] || fail "sync at the hub waited $((SECONDS - t0)) s to say so"
+
 step "Gao after a cut: waits out its back-off, unless 'fieldsync sync'"
 starts() { grep -c "event=start" "$T/bamako.log"; }
 restarted() { [ "$(starts)" -gt "$before" ]; }
