@@ -41,7 +41,7 @@ typedef struct fsy_child_slot {
 } fsy_child_slot_t;
 
 /* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
-#define FSY_LOOP_JOBS 7
+#define FSY_LOOP_JOBS 8
 
 /* What the signal handlers set (main.c); the loop acts between turns and
  * logs each. */
@@ -97,6 +97,9 @@ struct fsy_daemon {
      * last news of it not yet acted on (0 none), the last act */
     int netwatch_fd;
     uint64_t net_news_ms, net_acted_ms;
+    /* the text index written behind the changes (loop.c, "index"): the
+     * last frame read, the last time the job ran to the end */
+    uint64_t frame_ms, indexed_ms;
 };
 
 /*

@@ -33,6 +33,7 @@
  *   doc_counts  documents visible and conflicts open, kept by triggers
  *   doc_meta    per document: a row id, its first and latest change
  *   doc_text    FTS5 index of the documents' text (store_query.c reads it)
+ *   index_pending  documents whose doc_text rows are still to be written
  *
  * Invariants, all kept inside one transaction per call:
  *  - vv[(scope, origin)] = n exactly when changes 1..n of that stream are in
@@ -140,6 +141,9 @@ static const char *const s_sql[ST__COUNT] = {
                       "doc_meta WHERE scope = ?1 AND doc = ?2)",
     [ST_INDEX_META] = FSY_SQ_INDEX_META(FSY_SQ_INDEX_W1),
     [ST_INDEX_TEXT] = FSY_SQ_INDEX_TEXT(FSY_SQ_INDEX_W1),
+    [ST_INDEX_PEND] =
+        "INSERT OR IGNORE INTO index_pending(scope, doc) VALUES(?1, ?2)",
+    [ST_INDEX_DONE] = "DELETE FROM index_pending WHERE scope = ?1 AND doc = ?2",
     [ST_MERGE_NODES] =
         "SELECT c.hlc, o.site, o.incarnation, c.seq, c.bases, c.lseq "
         "FROM changes c JOIN origins o ON o.id = c.origin "
@@ -272,6 +276,15 @@ static const char s_schema_graph[] =
     "DROP INDEX IF EXISTS changes_by_doc;"
     "CREATE INDEX changes_by_field ON changes(scope, doc, field, hlc, origin,"
     "  seq, bases);";
+
+/* Version 9: the documents whose text index rows wait to be written. The
+ * text index costs more than the rest of an apply together (tokenising
+ * every field): a catch-up or an import marks documents here and goes on;
+ * the daemon writes the rows when the link is quiet, and any search writes
+ * what is still waiting first, so no search misses a document. */
+static const char s_schema_index_pending[] =
+    "CREATE TABLE IF NOT EXISTS index_pending(scope TEXT NOT NULL,"
+    "  doc TEXT NOT NULL, PRIMARY KEY(scope, doc)) WITHOUT ROWID;";
 
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =
@@ -650,6 +663,8 @@ s_migrate(fsy_store_t *s, int version)
         rc = fsy_sq_exec(s, s_schema_search);
     if (rc == FSY_OK && version < 8)
         rc = fsy_sq_exec(s, s_schema_graph);
+    if (rc == FSY_OK && version < 9)
+        rc = fsy_sq_exec(s, s_schema_index_pending);
     char ver[32];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d;", FSY_SCHEMA_VERSION);
     if (rc == FSY_OK)
@@ -718,6 +733,7 @@ s_init_schema(fsy_store_t *s, const char *site)
         (rc = fsy_sq_exec(s, s_schema_counts)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_search)) != FSY_OK ||
         (rc = fsy_sq_exec(s, s_schema_graph)) != FSY_OK ||
+        (rc = fsy_sq_exec(s, s_schema_index_pending)) != FSY_OK ||
         (rc = fsy_sq_exec(s, ver)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "site", site, 0)) != FSY_OK ||
         (rc = fsy_sq_meta_set(s, "incarnation", NULL, inc)) != FSY_OK ||

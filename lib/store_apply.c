@@ -500,15 +500,52 @@ s_index_step(fsy_store_t *s, enum fsy_stmt_id id, const char *scope,
     return fsy_sq_step_done(s, st, "updating the search index");
 }
 
-/* The document's search rows again, after its docs row (store.c, schema
- * 7): in the same transaction as the change, so the index never lags. */
+/* After its docs row: the document's provenance (doc_meta: created and
+ * updated) at once, in the same transaction as the change; its text rows
+ * are marked to be written later (schema 9, fsy_sq_index_pending): they
+ * cost more than the rest of the apply, and every search writes what
+ * waits before it reads. */
 static int
 s_index_doc(fsy_store_t *s, const char *scope, const char *doc)
 {
-    int rc = s_index_step(s, ST_INDEX_DROP, scope, doc);
-    if (rc == FSY_OK)
-        rc = s_index_step(s, ST_INDEX_META, scope, doc);
-    return rc == FSY_OK ? s_index_step(s, ST_INDEX_TEXT, scope, doc) : rc;
+    int rc = s_index_step(s, ST_INDEX_META, scope, doc);
+    return rc == FSY_OK ? s_index_step(s, ST_INDEX_PEND, scope, doc) : rc;
+}
+
+int
+fsy_sq_index_pending(fsy_store_t *s, size_t max, bool *more)
+{
+    sqlite3_stmt *st;
+    *more = false;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT scope, doc FROM index_pending "
+                                "LIMIT 1",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "reading the text index's queue");
+    int err = FSY_OK;
+    for (size_t n = 0; err == FSY_OK; n++) {
+        char scope[FSY_SCOPE_MAX + 1], doc[FSY_DOC_MAX + 1];
+        /* one at a time, copied: the queue shrinks as it is read */
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        if (n == max) {
+            *more = true;
+            break;
+        }
+        fsy_sq_col_text(st, 0, scope, sizeof scope);
+        fsy_sq_col_text(st, 1, doc, sizeof doc);
+        sqlite3_reset(st);
+        err = s_index_step(s, ST_INDEX_DROP, scope, doc);
+        if (err == FSY_OK)
+            err = s_index_step(s, ST_INDEX_TEXT, scope, doc);
+        if (err == FSY_OK)
+            err = s_index_step(s, ST_INDEX_DONE, scope, doc);
+    }
+    if (err == FSY_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = fsy_sq_err(s, rc, "reading the text index's queue");
+    sqlite3_finalize(st);
+    return err;
 }
 
 /* Recomputes the derived docs row of one document, and its search rows. */

@@ -47,6 +47,8 @@ enum fsy_stmt_id {
     ST_INDEX_DROP,
     ST_INDEX_META,
     ST_INDEX_TEXT,
+    ST_INDEX_PEND,
+    ST_INDEX_DONE,
     ST_MERGE_NODES,
     ST_MERGE_VALUE,
     ST__COUNT
@@ -246,6 +248,11 @@ int fsy_sq_log_rows(fsy_store_t *s, sqlite3_stmt *st, fsy_log_cb cb, void *ctx,
  * transaction.
  */
 int fsy_sq_refresh_touched(fsy_store_t *s);
+
+/* Writes the text index rows of up to max documents waiting in
+ * index_pending (schema 9), inside the caller's transaction; *more: some
+ * are still waiting. */
+int fsy_sq_index_pending(fsy_store_t *s, size_t max, bool *more);
 
 /*
  * Merges the concurrent text heads of d's fields (store_merge.c), after

@@ -271,10 +271,41 @@ s_run_text(fsy_store_t *s, const fsy_query_t *q, sqlite3_stmt *filter,
 }
 
 int
+fsy_store_index_catch_up(fsy_store_t *s, size_t max_docs, bool *more)
+{
+    bool left = false;
+    sqlite3_stmt *st;
+    /* nothing waiting (most calls): no write transaction at all */
+    int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM index_pending LIMIT 1",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "reading the text index's queue");
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (more != NULL)
+        *more = false;
+    if (rc == SQLITE_DONE)
+        return FSY_OK;
+    if (rc != SQLITE_ROW)
+        return fsy_sq_err(s, rc, "reading the text index's queue");
+    rc = fsy_sq_txn_begin(s);
+    if (rc == FSY_OK)
+        rc = fsy_sq_txn_end(s, fsy_sq_index_pending(s, max_docs, &left));
+    if (more != NULL)
+        *more = rc == FSY_OK && left;
+    return rc;
+}
+
+int
 fsy_store_query(fsy_store_t *s, const fsy_query_t *q, fsy_hit_cb cb, void *ctx)
 {
     int rc = s_check(q);
     if (rc != FSY_OK)
+        return rc;
+    /* a text query reads the index whole: what waits is written first
+     * (not inside a caller's snapshot, which it would break) */
+    if (q->text != NULL && sqlite3_get_autocommit(s->db) &&
+        (rc = fsy_store_index_catch_up(s, SIZE_MAX, NULL)) != FSY_OK)
         return rc;
     char *sql = s_sql(q);
     if (sql == NULL)

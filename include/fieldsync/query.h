@@ -80,10 +80,19 @@ typedef struct fsy_hit {
 typedef int (*fsy_hit_cb)(const fsy_hit_t *h, void *ctx);
 
 /*
+ * The text index is written after the changes it covers (schema 9: an
+ * apply only marks the documents): writes the rows of up to max_docs
+ * waiting documents (SIZE_MAX: all) in one transaction; *more (may be
+ * NULL): some still wait. FSY_OK or a store error (nothing written).
+ */
+int fsy_store_index_catch_up(fsy_store_t *s, size_t max_docs, bool *more);
+
+/*
  * Calls cb for every document matching q: best match first for a text
- * query, else ordered by (scope, id). FSY_EINVAL for a query that is not
- * valid FTS5 syntax, too long or not UTF-8, or for filters out of range
- * (the detail says which); other errors as the store's.
+ * query (after writing what waits for the text index, unless a
+ * transaction is open), else ordered by (scope, id). FSY_EINVAL for a query
+ * that is not valid FTS5 syntax, too long or not UTF-8, or for filters out of
+ * range (the detail says which); other errors as the store's.
  */
 int fsy_store_query(fsy_store_t *s, const fsy_query_t *q, fsy_hit_cb cb,
                     void *ctx);

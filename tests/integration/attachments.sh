@@ -107,7 +107,7 @@ expect_fail 1 "bamako gets no attachments" "$FIELDSYNC" -c "$T/none.conf" --db "
 step "a replica of schema 2 is upgraded and takes attachments"
 cp "$FSY_SOURCE_DIR/tests/fixtures/replica/gao-v2.db" "$T/old.db"
 assert_eq "$(fs old digest)" 5a95d383897442d3d938df1942ca929c19f97888863ff622557bcd8447b7c6bb "digest of the 0.1.0 replica"
-assert_eq "$(sqlite3 "$T/old.db" 'PRAGMA user_version')" 8 "schema after opening"
+assert_eq "$(sqlite3 "$T/old.db" 'PRAGMA user_version')" 9 "schema after opening"
 # the upgrade builds the search index and each document's provenance
 assert_eq "$(fs old search ansongo --json | jq -r '[.[].id] | join(",")')" jmac-weekly-48 "search in the upgraded replica"
 assert_eq "$(fs old search 'strategic OR patrols' --json | jq -r '[.[].id] | sort | join(",")')" isf-mli-2027,jmac-weekly-48 "OR search in the upgraded replica"

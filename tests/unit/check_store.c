@@ -150,6 +150,78 @@ START_TEST(test_store_put_multi_field_is_one_transaction)
 }
 END_TEST
 
+/* ---- the text index, written behind the changes (schema 9) ----------- */
+
+static long
+s_pending(const char *db_name)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long n = -1;
+    ck_assert_int_eq(sqlite3_open(tu_path(db_name), &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM index_pending", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static int
+s_count_hit(const fsy_hit_t *h, void *ctx)
+{
+    (void)h;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int
+s_search(fsy_store_t *s, const char *text)
+{
+    int n = 0;
+    fsy_query_t q = {.text = text};
+    ck_ok(fsy_store_query(s, &q, s_count_hit, &n));
+    return n;
+}
+
+START_TEST(test_store_text_index_written_behind_and_before_search)
+{
+    fsy_store_t *s = tu_replica("hq");
+    tu_put(s, "MLI", "jmac-gao-48", "analysis", "body",
+           "Convoys to Menaka moved under escort");
+    /* the write marks the document; the rows come later */
+    ck_assert_int_eq(s_pending("hq.db"), 1);
+    bool more = true;
+    ck_ok(fsy_store_index_catch_up(s, 0, &more));
+    ck_assert(more); /* nothing done: one still waits */
+    ck_assert_int_eq(s_pending("hq.db"), 1);
+    /* a search writes what waits first: the document is found */
+    ck_assert_int_eq(s_search(s, "menaka"), 1);
+    ck_assert_int_eq(s_pending("hq.db"), 0);
+    /* an edit: the old word no longer finds it, the new one does */
+    tu_put(s, "MLI", "jmac-gao-48", NULL, "body",
+           "Convoys to Ansongo were delayed");
+    ck_assert_int_eq(s_pending("hq.db"), 1);
+    ck_assert_int_eq(s_search(s, "menaka"), 0);
+    ck_assert_int_eq(s_search(s, "ansongo"), 1);
+    /* in batches: two more documents, one at a time */
+    tu_put(s, "MLI", "jmac-gao-49", "analysis", "body", "Kidal quiet");
+    tu_put(s, "MLI", "jmac-gao-50", "analysis", "body", "Kidal tense");
+    ck_ok(fsy_store_index_catch_up(s, 1, &more));
+    ck_assert(more);
+    ck_assert_int_eq(s_pending("hq.db"), 1);
+    ck_ok(fsy_store_index_catch_up(s, 1, &more));
+    ck_assert(!more);
+    ck_assert_int_eq(s_pending("hq.db"), 0);
+    ck_assert_int_eq(s_search(s, "kidal"), 2);
+    /* nothing waiting: no work, no error */
+    ck_ok(fsy_store_index_catch_up(s, SIZE_MAX, &more));
+    ck_assert(!more);
+    fsy_store_close(&s);
+}
+END_TEST
+
 START_TEST(test_store_put_rejects_bad_input_and_changes_nothing)
 {
     fsy_store_t *s = tu_replica("hq");
@@ -1160,6 +1232,7 @@ s_suite(void)
     tcase_add_checked_fixture(tc, NULL, tu_cleanup);
     tcase_add_test(tc, test_store_reopen_keeps_identity_and_data);
     tcase_add_test(tc, test_store_create_refuses_existing_file);
+    tcase_add_test(tc, test_store_text_index_written_behind_and_before_search);
     tcase_add_test(tc, test_store_open_refuses_missing_foreign_and_newer);
     tcase_add_test(tc, test_store_replica_is_wal_with_full_sync);
     tcase_add_test(tc, test_store_put_multi_field_is_one_transaction);

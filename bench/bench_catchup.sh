@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Document throughput against raw SQLite, measured in the same run: a
+# field office holding N analysis reports (~2.4 KB of JSON, eight fields)
+# that HQ lacks catches up over loopback (live, both daemons, CURVE), and
+# the same documents travel by bundle (export --all, import into a fresh
+# replica). The baseline is bench_raw_docs: the same NDJSON lines, one row
+# per document, 1,000 per transaction, synchronous=FULL.
+#
+#   bench/bench_catchup.sh [BUILD_DIR] [DOCS]   (defaults: build-rel 10000)
+#   FSY_BENCH_SYNC='compression_level = 1' bench/bench_catchup.sh   ([sync] lines)
+#
+# Prints docs/s for each and the ratios to raw (issue: at least 0.5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build-rel}
+N=${2:-10000}
+F=$PWD/$B/fieldsync D=$PWD/$B/fieldsyncd RAW=$PWD/$B/bench/bench_raw_docs
+for x in "$F" "$D" "$RAW"; do
+  [ -x "$x" ] || { echo "bench_catchup: $x missing: cmake --build $B" >&2; exit 1; }
+done
+W=$(mktemp -d /tmp/fsy-bench-catchup.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
+P=$((20000 + RANDOM % 12000))
+now_ms() { date +%s%3N; }
+
+# N reports, deterministic: eight fields, a long body of field prose
+awk -v n="$N" 'BEGIN {
+  s = "Patrols along the Gao-Ansongo axis reported no incident this week; convoys to Menaka moved under escort. ";
+  s = s "Market prices for millet and sorghum were stable in Gao and Bourem, higher in Ansongo after the closure of the Tessit road. ";
+  s = s "Access to water points was restored in three villages of the Gounzoureye commune after repairs by the WASH cluster. ";
+  s = s "Community leaders in Djebock raised concerns about armed men seen near the river crossing at night; the JMAC cell is verifying. ";
+  for (i = 0; i < n; i++) {
+    body = sprintf("Week %d. %s%s%s%s%s", i % 52, s, s, s, s, substr(s, 1, 80 + i % 40));
+    printf "{\"scope\":\"MLI\",\"id\":\"jmac-gao-%07d\",\"kind\":\"analysis\",\"fields\":{", i;
+    printf "\"title\":\"JMAC weekly analysis, Gao region, report %d\",\"status\":\"draft\",", i;
+    printf "\"summary\":\"Security and humanitarian situation in the Gao region, week %d: stable with localised tensions.\",", i % 52;
+    printf "\"body\":\"%s\",\"risks\":\"Road insecurity on the Gao-Ansongo axis during the rainy season; IED threat near Tessit.\",", body;
+    printf "\"owner\":\"JMAC Gao desk\",\"region\":\"Gao\",\"sources\":\"UNPOL, FTS patrols, OCHA, local authorities\"}}\n";
+  }
+}' >"$W/reports.ndjson"
+bytes=$(wc -c <"$W/reports.ndjson")
+echo "documents: $N, $((bytes / N)) bytes of JSON each"
+
+# 1. the baseline
+"$RAW" "$W/reports.ndjson" "$W/raw.db" 1000 >"$W/raw.out"
+raw=$(awk '/raw_docs_per_s/ { print $2 }' "$W/raw.out")
+echo "raw SQLite, 1 row a document, 1,000 a transaction, synchronous=FULL: $raw docs/s"
+
+# 2. live catch-up, field office -> HQ
+"$F" --db "$W/hq.db" init --site hq >/dev/null
+"$F" --db "$W/gao.db" init --site gao >/dev/null
+"$F" keygen -o "$W/hq" >/dev/null
+"$F" keygen -o "$W/gao" >/dev/null
+printf '[site]\ndb = %s\nsecret_key_file = %s\n[listen]\nendpoint = tcp://127.0.0.1:%s\n[http]\nlisten = off\n[child gao]\npublic_key = %s\n' \
+  "$W/hq.db" "$W/hq.key" "$P" "$(cat "$W/gao.pub")" >"$W/hq.conf"
+printf '[site]\ndb = %s\nsecret_key_file = %s\n[parent]\nendpoint = tcp://127.0.0.1:%s\nserver_public_key = %s\n[http]\nlisten = off\n' \
+  "$W/gao.db" "$W/gao.key" "$P" "$(cat "$W/hq.pub")" >"$W/gao.conf"
+if [ -n "${FSY_BENCH_SYNC:-}" ]; then # extra [sync] lines, e.g. 'compression_level = 1'
+  printf '[sync]\n%b\n' "$FSY_BENCH_SYNC" | tee -a "$W/hq.conf" >>"$W/gao.conf"
+fi
+"$F" --db "$W/gao.db" import --batch 1000 "$W/reports.ndjson" >/dev/null
+total=$("$F" --db "$W/gao.db" verify --json | jq .changes_checked)
+/usr/bin/time -f "%M %U %S" -o "$W/hq.rss" "$D" -c "$W/hq.conf" 2>"$W/hq.log" &
+t0=$(now_ms)
+/usr/bin/time -f "%M %U %S" -o "$W/gao.rss" "$D" -c "$W/gao.conf" 2>"$W/gao.log" &
+until [ "$(sqlite3 "$W/hq.db" 'SELECT count(*) FROM changes')" -ge "$total" ]; do sleep 0.05; done
+t1=$(now_ms)
+live=$((N * 1000 / (t1 - t0 + 1)))
+pkill -TERM -f "^$D -c $W" || true
+wait 2>/dev/null || true
+echo "catch-up over loopback: $N documents ($total changes) in $((t1 - t0)) ms = $live docs/s; peak RSS KB, user s, sys s: hq $(cat "$W/hq.rss"); gao $(cat "$W/gao.rss")"
+
+# 3. the same by bundle
+"$F" --db "$W/gao.db" bundle export --all -o "$W/all.fsb" >/dev/null
+"$F" --db "$W/hq2.db" init --site hq >/dev/null
+t0=$(now_ms)
+"$F" --db "$W/hq2.db" bundle import --allow-unsigned "$W/all.fsb" >/dev/null 2>&1
+t1=$(now_ms)
+imp=$((N * 1000 / (t1 - t0 + 1)))
+echo "bundle import: $N documents in $((t1 - t0)) ms = $imp docs/s"
+awk -v l="$live" -v i="$imp" -v r="$raw" 'BEGIN {
+  printf "catch-up / raw = %.3f; import / raw = %.3f (aim: 0.5 each)\n", l / r, i / r }'
