@@ -60,7 +60,6 @@
 #include "fieldsync/wallclock.h"
 #include "store_internal.h"
 
-#define FSY_BUSY_TIMEOUT_MS 10000
 /* Past this many origins the cache stops growing; SQLite's index serves. */
 #define FSY_ORIGIN_CACHE_MAX 1024
 #define FSY_DEFAULT_SKEW_MS (3600u * 1000u)

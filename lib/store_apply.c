@@ -541,6 +541,11 @@ fsy_sq_index_pending(fsy_store_t *s, size_t max, bool *more)
             err = s_index_step(s, ST_INDEX_TEXT, scope, doc);
         if (err == FSY_OK)
             err = s_index_step(s, ST_INDEX_DONE, scope, doc);
+        /* a row that cannot be named back (damage) would come again
+         * forever */
+        if (err == FSY_OK && sqlite3_changes(s->db) != 1)
+            err = fsy_err_set(FSY_ECORRUPT,
+                              "the text index's queue holds a damaged row");
     }
     if (err == FSY_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = fsy_sq_err(s, rc, "reading the text index's queue");

@@ -99,6 +99,9 @@ int fsy_sq_err(fsy_store_t *s, int rc, const char *what);
 /* The reset, unbound statement `id`, or NULL (error detail set). */
 sqlite3_stmt *fsy_sq_stmt(fsy_store_t *s, enum fsy_stmt_id id);
 
+/* How long a statement waits for another process's lock (ms). */
+#define FSY_BUSY_TIMEOUT_MS 10000
+
 /* Runs SQL without results. */
 int fsy_sq_exec(fsy_store_t *s, const char *sql);
 

@@ -62,8 +62,13 @@ s_sql(const fsy_query_t *q)
     sqlite3_str_appendall(b, s_select);
     sqlite3_str_appendall(b, q->conflicts ? " WHERE d.n_conflicts > 0"
                                           : " WHERE d.visible = 1");
+    /* a document waiting for its text rows is never found by its old
+     * ones (they are written before the search unless the replica is
+     * busy: then it is missed for now, never found by stale text) */
     if (q->text != NULL)
-        sqlite3_str_appendall(b, " AND m.id = ?");
+        sqlite3_str_appendall(b, " AND m.id = ? AND NOT EXISTS (SELECT 1 "
+                                 "FROM index_pending p WHERE p.scope = "
+                                 "d.scope AND p.doc = d.doc)");
     s_in(b, "d.scope", q->n_scopes);
     s_in(b, "d.kind", q->n_kinds);
     if (q->site != NULL)
@@ -270,30 +275,67 @@ s_run_text(fsy_store_t *s, const fsy_query_t *q, sqlite3_stmt *filter,
     return err;
 }
 
+/* How long a search waits for the write lock to bring the index up to
+ * date before it reads what is there (a long import holds the lock). */
+#define S_INDEX_WAIT_MS 500
+
+/* Documents indexed a transaction: other writers (the daemon's loop, an
+ * import) get the lock between two. */
+#define S_INDEX_CHUNK 500
+
 int
 fsy_store_index_catch_up(fsy_store_t *s, size_t max_docs, bool *more)
 {
-    bool left = false;
-    sqlite3_stmt *st;
-    /* nothing waiting (most calls): no write transaction at all */
-    int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM index_pending LIMIT 1",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return fsy_sq_err(s, rc, "reading the text index's queue");
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    bool left = true;
     if (more != NULL)
         *more = false;
-    if (rc == SQLITE_DONE)
-        return FSY_OK;
-    if (rc != SQLITE_ROW)
-        return fsy_sq_err(s, rc, "reading the text index's queue");
-    rc = fsy_sq_txn_begin(s);
-    if (rc == FSY_OK)
-        rc = fsy_sq_txn_end(s, fsy_sq_index_pending(s, max_docs, &left));
+    while (max_docs > 0 && left) {
+        sqlite3_stmt *st;
+        /* nothing waiting (most calls): no write transaction at all */
+        int rc = sqlite3_prepare_v2(
+            s->db, "SELECT 1 FROM index_pending LIMIT 1", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            return fsy_sq_err(s, rc, "reading the text index's queue");
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            return FSY_OK;
+        if (rc != SQLITE_ROW)
+            return fsy_sq_err(s, rc, "reading the text index's queue");
+        size_t n = max_docs < S_INDEX_CHUNK ? max_docs : S_INDEX_CHUNK;
+        rc = fsy_sq_txn_begin(s);
+        if (rc == FSY_OK)
+            rc = fsy_sq_txn_end(s, fsy_sq_index_pending(s, n, &left));
+        if (rc != FSY_OK)
+            return rc;
+        max_docs -= n;
+    }
     if (more != NULL)
-        *more = rc == FSY_OK && left;
-    return rc;
+        *more = left;
+    return FSY_OK;
+}
+
+/* Before a text query: the waiting text rows, written in the caller's
+ * group if one is open (its writer sees its own writes), else in chunks
+ * of their own, waiting at most a moment for the lock; inside a read
+ * snapshot, or when the replica is busy or read-only, not at all (the
+ * query then skips the waiting documents: s_sql). */
+static void
+s_index_before_query(fsy_store_t *s)
+{
+    bool more;
+    if (s->in_group) {
+        if (!s->group_failed)
+            s->group_failed =
+                fsy_sq_index_pending(s, SIZE_MAX, &more) != FSY_OK;
+        return;
+    }
+    if (!sqlite3_get_autocommit(s->db))
+        return;
+    sqlite3_busy_timeout(s->db, S_INDEX_WAIT_MS);
+    (void)fsy_store_index_catch_up(s, SIZE_MAX, NULL);
+    sqlite3_busy_timeout(s->db, FSY_BUSY_TIMEOUT_MS);
+    fsy_err_clear();
 }
 
 int
@@ -302,11 +344,8 @@ fsy_store_query(fsy_store_t *s, const fsy_query_t *q, fsy_hit_cb cb, void *ctx)
     int rc = s_check(q);
     if (rc != FSY_OK)
         return rc;
-    /* a text query reads the index whole: what waits is written first
-     * (not inside a caller's snapshot, which it would break) */
-    if (q->text != NULL && sqlite3_get_autocommit(s->db) &&
-        (rc = fsy_store_index_catch_up(s, SIZE_MAX, NULL)) != FSY_OK)
-        return rc;
+    if (q->text != NULL)
+        s_index_before_query(s);
     char *sql = s_sql(q);
     if (sql == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");

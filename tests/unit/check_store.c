@@ -215,6 +215,14 @@ START_TEST(test_store_text_index_written_behind_and_before_search)
     ck_assert(!more);
     ck_assert_int_eq(s_pending("hq.db"), 0);
     ck_assert_int_eq(s_search(s, "kidal"), 2);
+    /* inside a group: the group's own writer indexes, and a pending
+     * document is never found by its old text meanwhile */
+    ck_ok(fsy_store_begin(s));
+    tu_put(s, "MLI", "jmac-gao-49", NULL, "body", "Gao calm");
+    ck_assert_int_eq(s_search(s, "gao"), 1);
+    ck_assert_int_eq(s_search(s, "quiet"), 0);
+    ck_ok(fsy_store_commit(s));
+    ck_assert_int_eq(s_pending("hq.db"), 0);
     /* nothing waiting: no work, no error */
     ck_ok(fsy_store_index_catch_up(s, SIZE_MAX, &more));
     ck_assert(!more);
