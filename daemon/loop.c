@@ -852,13 +852,13 @@ s_status_early(const fsy_daemon_t *d)
 
 /* ---- the text index, behind the changes (schema 9) -------------------- */
 
-/* Documents indexed a run: about 100 us each, so a run stays well under
- * a slow turn. */
-#define S_INDEX_DOCS 200
+/* A run of the index job: at most this long (and its commit), well under
+ * a slow turn whatever the documents' size. */
+#define S_INDEX_BUDGET_MS 20
 /* The index waits while frames come (a catch-up goes first) ... */
 #define S_INDEX_QUIET_MS 500
 /* ... but after this long behind a busy link, it takes its share anyway
- * (S_INDEX_DOCS each 100 ms: ~2,000 documents a second). */
+ * (20 ms each 100 ms: ~2,000 reports a second). */
 #define S_INDEX_LAG_MS 10000
 
 static void
@@ -869,7 +869,8 @@ s_job_index(fsy_daemon_t *d, const fsy_sync_env_t *env)
         env->now_ms - d->indexed_ms < S_INDEX_LAG_MS)
         return;
     static uint64_t failed;
-    if (fsy_store_index_catch_up(d->store, S_INDEX_DOCS, &more) != FSY_OK &&
+    if (fsy_store_index_catch_up(d->store, SIZE_MAX, S_INDEX_BUDGET_MS,
+                                 &more) != FSY_OK &&
         fsy_log_worth(++failed))
         fsy_log("warn", "index", "error=\"%s\" count=%" PRIu64, fsy_errdetail(),
                 failed);
@@ -1005,6 +1006,7 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
         fsy_peer_start(&d->parent, &env);
     }
     s_requests_start(d);
+    d->frame_ms = d->started_ms; /* sessions come back first */
     d->netwatch_fd = d->has_parent ? fsy_netwatch_open() : -1;
     if (d->has_parent && d->netwatch_fd < 0)
         fsy_log("warn", "netwatch",

@@ -253,9 +253,11 @@ int fsy_sq_log_rows(fsy_store_t *s, sqlite3_stmt *st, fsy_log_cb cb, void *ctx,
 int fsy_sq_refresh_touched(fsy_store_t *s);
 
 /* Writes the text index rows of up to max documents waiting in
- * index_pending (schema 9), inside the caller's transaction; *more: some
+ * index_pending (schema 9), and for at most about budget_ms (0: no limit;
+ * at least one document), inside the caller's transaction; *more: some
  * are still waiting. */
-int fsy_sq_index_pending(fsy_store_t *s, size_t max, bool *more);
+int fsy_sq_index_pending(fsy_store_t *s, size_t max, unsigned budget_ms,
+                         bool *more);
 
 /*
  * Merges the concurrent text heads of d's fields (store_merge.c), after

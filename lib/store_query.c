@@ -284,7 +284,8 @@ s_run_text(fsy_store_t *s, const fsy_query_t *q, sqlite3_stmt *filter,
 #define S_INDEX_CHUNK 500
 
 int
-fsy_store_index_catch_up(fsy_store_t *s, size_t max_docs, bool *more)
+fsy_store_index_catch_up(fsy_store_t *s, size_t max_docs, unsigned budget_ms,
+                         bool *more)
 {
     bool left = true;
     if (more != NULL)
@@ -305,10 +306,13 @@ fsy_store_index_catch_up(fsy_store_t *s, size_t max_docs, bool *more)
         size_t n = max_docs < S_INDEX_CHUNK ? max_docs : S_INDEX_CHUNK;
         rc = fsy_sq_txn_begin(s);
         if (rc == FSY_OK)
-            rc = fsy_sq_txn_end(s, fsy_sq_index_pending(s, n, &left));
+            rc =
+                fsy_sq_txn_end(s, fsy_sq_index_pending(s, n, budget_ms, &left));
         if (rc != FSY_OK)
             return rc;
         max_docs -= n;
+        if (budget_ms != 0) /* one transaction within the budget */
+            break;
     }
     if (more != NULL)
         *more = left;
@@ -327,13 +331,13 @@ s_index_before_query(fsy_store_t *s)
     if (s->in_group) {
         if (!s->group_failed)
             s->group_failed =
-                fsy_sq_index_pending(s, SIZE_MAX, &more) != FSY_OK;
+                fsy_sq_index_pending(s, SIZE_MAX, 0, &more) != FSY_OK;
         return;
     }
     if (!sqlite3_get_autocommit(s->db))
         return;
     sqlite3_busy_timeout(s->db, S_INDEX_WAIT_MS);
-    (void)fsy_store_index_catch_up(s, SIZE_MAX, NULL);
+    (void)fsy_store_index_catch_up(s, SIZE_MAX, 0, NULL);
     sqlite3_busy_timeout(s->db, FSY_BUSY_TIMEOUT_MS);
     fsy_err_clear();
 }

@@ -82,10 +82,13 @@ typedef int (*fsy_hit_cb)(const fsy_hit_t *h, void *ctx);
 /*
  * The text index is written after the changes it covers (schema 9: an
  * apply only marks the documents): writes the rows of up to max_docs
- * waiting documents (SIZE_MAX: all) in one transaction; *more (may be
- * NULL): some still wait. FSY_OK or a store error (nothing written).
+ * waiting documents (SIZE_MAX: all), in transactions of at most 500; with
+ * budget_ms (0: none), one transaction of about that long at most (and
+ * at least one document). *more (may be NULL): some still wait. FSY_OK or
+ * a store error (the transaction under way written nothing).
  */
-int fsy_store_index_catch_up(fsy_store_t *s, size_t max_docs, bool *more);
+int fsy_store_index_catch_up(fsy_store_t *s, size_t max_docs,
+                             unsigned budget_ms, bool *more);
 
 /*
  * Calls cb for every document matching q: best match first for a text

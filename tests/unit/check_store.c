@@ -193,7 +193,7 @@ START_TEST(test_store_text_index_written_behind_and_before_search)
     /* the write marks the document; the rows come later */
     ck_assert_int_eq(s_pending("hq.db"), 1);
     bool more = true;
-    ck_ok(fsy_store_index_catch_up(s, 0, &more));
+    ck_ok(fsy_store_index_catch_up(s, 0, 0, &more));
     ck_assert(more); /* nothing done: one still waits */
     ck_assert_int_eq(s_pending("hq.db"), 1);
     /* a search writes what waits first: the document is found */
@@ -208,10 +208,10 @@ START_TEST(test_store_text_index_written_behind_and_before_search)
     /* in batches: two more documents, one at a time */
     tu_put(s, "MLI", "jmac-gao-49", "analysis", "body", "Kidal quiet");
     tu_put(s, "MLI", "jmac-gao-50", "analysis", "body", "Kidal tense");
-    ck_ok(fsy_store_index_catch_up(s, 1, &more));
+    ck_ok(fsy_store_index_catch_up(s, 1, 0, &more));
     ck_assert(more);
     ck_assert_int_eq(s_pending("hq.db"), 1);
-    ck_ok(fsy_store_index_catch_up(s, 1, &more));
+    ck_ok(fsy_store_index_catch_up(s, 1, 0, &more));
     ck_assert(!more);
     ck_assert_int_eq(s_pending("hq.db"), 0);
     ck_assert_int_eq(s_search(s, "kidal"), 2);
@@ -224,7 +224,7 @@ START_TEST(test_store_text_index_written_behind_and_before_search)
     ck_ok(fsy_store_commit(s));
     ck_assert_int_eq(s_pending("hq.db"), 0);
     /* nothing waiting: no work, no error */
-    ck_ok(fsy_store_index_catch_up(s, SIZE_MAX, &more));
+    ck_ok(fsy_store_index_catch_up(s, SIZE_MAX, 0, &more));
     ck_assert(!more);
     fsy_store_close(&s);
 }
