@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "fieldsync/wallclock.h"
 
 static const char s_usage[] =
     "fieldsync sync [--timeout SECONDS] [--no-wait] [--json]";
@@ -53,14 +54,6 @@ s_sleep_ms(unsigned ms)
 {
     struct timespec t = {0, (long)ms * 1000000L};
     nanosleep(&t, NULL);
-}
-
-static uint64_t
-s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* The parent's row: its name, last error and times; false if none. */
@@ -107,11 +100,11 @@ s_look(fsy_store_t *s, s_wait_t *w)
 static int
 s_wait(const fsy_cli_t *cli, fsy_store_t *s, s_wait_t *w, uint64_t *took)
 {
-    uint64_t t0 = s_mono_ms();
+    uint64_t t0 = fsy_mono_us() / 1000;
     for (;;) {
         fsy_err_clear();
         int rc = s_look(s, w);
-        *took = s_mono_ms() - t0;
+        *took = fsy_mono_us() / 1000 - t0;
         if (rc != FSY_OK)
             return fsy_cli_fail(cli, rc);
         if (w->live || w->no_parent || *took >= w->timeout_ms)

@@ -1,6 +1,5 @@
 /* fieldsync — ZeroMQ sockets for fieldsyncd. See transport.h. */
 #include <errno.h>
-#include <time.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
+#include "fieldsync/wallclock.h"
 #include "transport.h"
 
 static int
@@ -91,19 +91,11 @@ s_open_monitor(fsy_transport_t *t)
     return FSY_OK;
 }
 
-static uint64_t
-s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void
 s_conn(fsy_transport_t *t, fsy_conn_state_t st)
 {
     if (t->conn != st)
-        t->conn_since_ms = s_mono_ms();
+        t->conn_since_ms = fsy_mono_us() / 1000;
     t->conn = st;
 }
 
@@ -140,7 +132,9 @@ s_open_dealer(fsy_transport_t *t, const fsy_transport_opts_t *o)
 fsy_conn_state_t
 fsy_transport_parent_state(const fsy_transport_t *t, uint64_t *for_ms)
 {
-    *for_ms = t->conn == FSY_CONN_UNKNOWN ? 0 : s_mono_ms() - t->conn_since_ms;
+    *for_ms = t->conn == FSY_CONN_UNKNOWN
+                  ? 0
+                  : fsy_mono_us() / 1000 - t->conn_since_ms;
     return t->conn;
 }
 

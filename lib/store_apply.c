@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
+#include "fieldsync/wallclock.h"
 #include "store_internal.h"
 
 /* ---- applying changes ------------------------------------------------- */
@@ -513,18 +513,10 @@ s_index_doc(fsy_store_t *s, const char *scope, const char *doc)
     return rc == FSY_OK ? s_index_step(s, ST_INDEX_PEND, scope, doc) : rc;
 }
 
-static uint64_t
-s_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 int
 fsy_sq_index_pending(fsy_store_t *s, size_t max, unsigned budget_ms, bool *more)
 {
-    uint64_t until = budget_ms ? s_mono_us() + budget_ms * 1000u : 0;
+    uint64_t until = budget_ms ? fsy_mono_us() + budget_ms * 1000u : 0;
     sqlite3_stmt *st;
     *more = false;
     int rc = sqlite3_prepare_v2(s->db,
@@ -539,7 +531,7 @@ fsy_sq_index_pending(fsy_store_t *s, size_t max, unsigned budget_ms, bool *more)
         /* one at a time, copied: the queue shrinks as it is read */
         if ((rc = sqlite3_step(st)) != SQLITE_ROW)
             break;
-        if (n == max || (until != 0 && n > 0 && s_mono_us() >= until)) {
+        if (n == max || (until != 0 && n > 0 && fsy_mono_us() >= until)) {
             *more = true;
             break;
         }

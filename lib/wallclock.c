@@ -22,6 +22,14 @@ fsy_wall_ms(void)
 }
 
 uint64_t
+fsy_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t
 fsy_since_ms(uint64_t then_ms, uint64_t now_ms)
 {
     return then_ms == 0 || then_ms > now_ms ? 0 : now_ms - then_ms;

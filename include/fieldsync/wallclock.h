@@ -10,6 +10,10 @@
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 uint64_t fsy_wall_ms(void);
 
+/* Microseconds of CLOCK_MONOTONIC: for durations and deadlines, which a
+ * wall clock stepped (NTP, an operator) must not stretch or cut. */
+uint64_t fsy_mono_us(void);
+
 /* Clock offsets beyond ten years are not estimates but garbage: refused on
  * the wire and ignored when measured, which also keeps every sum of
  * offsets along the tree far from overflowing. */
