@@ -5,9 +5,9 @@
 # Measured: the bytes on the wire (both directions of the veth, TCP/IP
 # included) against the reports' raw size, and the catch-up time against
 # the link's limit for the compressed payload (the frames gao sent / rate).
-# Aims: wire bytes under 60% of raw; time within 1.5x of that limit (plus
-# five round trips to set the connection and session up, which a short
-# run cannot hide).
+# Aims: wire bytes under 60% of raw; the session live within ten round
+# trips; the transfer, from then, within 1.5x of that limit (plus the
+# last frame's round trip and the scenario's polling).
 . "$(dirname "$0")/lib_daemon.sh"
 . "$(dirname "$0")/lib_netns.sh"
 netns_require
@@ -73,14 +73,27 @@ sent() { [ "$(fs gao status --json | jq '.sites[] | select(.role == "parent") | 
 wait_until 10 "gao's status never recorded what it sent" sent
 payload=$(fs gao status --json | jq '.sites[] | select(.role == "parent") | .bytes_sent')
 limit_ms=$((payload * 8 / kbit)) # bits / (kbit/s) = ms
-setup_ms=$((6 * PROFILE_RTT[$PROF])) # TCP, CURVE handshake, HELLOs, a margin
-echo "catch-up of $N reports over $PROF: $ms ms; raw $raw bytes; wire $wire bytes" \
-  "($((wire * 100 / raw))% of raw); frames $payload bytes; the link's limit for them" \
-  "$limit_ms ms (+ $setup_ms ms of set-up round trips);" \
-  "time / limit = $(awk -v a="$ms" -v b="$limit_ms" 'BEGIN { printf "%.2f", a / b }')"
+# The set-up (TCP, the CURVE handshake, the HELLOs: five round trips) and
+# the transfer are bounded apart: at 1 % loss a lost SYN or handshake
+# segment costs a retransmission timeout (1 s and more at this round
+# trip), which is TCP's, not ours, and made one bound on the sum flaky.
+live_at=$(grep -m1 'event=state peer=parent .*to=live' "$T/gao.log" | cut -d' ' -f1)
+[ -n "$live_at" ] || fail "gao's log has no session going live"
+setup_ms=$(($(date -d "$live_at" +%s%3N) - t0))
+rtt=${PROFILE_RTT[$PROF]}
+data_ms=$((ms - setup_ms))
+echo "catch-up of $N reports over $PROF: $ms ms (set-up $setup_ms ms, transfer $data_ms ms);" \
+  "raw $raw bytes; wire $wire bytes ($((wire * 100 / raw))% of raw); frames $payload bytes;" \
+  "the link's limit for them $limit_ms ms; transfer / limit =" \
+  "$(awk -v a="$data_ms" -v b="$limit_ms" 'BEGIN { printf "%.2f", a / b }')"
 [ $((wire * 100)) -lt $((raw * 60)) ] || fail "wire bytes are $((wire * 100 / raw))% of raw (aim: under 60%)"
-[ $((ms * 10)) -le $(((limit_ms * 15) + setup_ms * 10)) ] ||
-  fail "catch-up took $ms ms, over 1.5x the link's limit of $limit_ms ms (+ set-up)"
+# ten round trips: five, and a lost segment's timeout or two
+[ "$setup_ms" -le $((10 * rtt)) ] || fail "the session took $setup_ms ms to go live (aim: 10 round trips, $((10 * rtt)) ms)"
+# the last frame's flight and ACK, a retransmission, and the 0.2 s poll
+# of the digests are a round trip and a half and half a second
+slack_ms=$((rtt * 3 / 2 + 500))
+[ $((data_ms * 10)) -le $((limit_ms * 15 + slack_ms * 10)) ] ||
+  fail "the transfer took $data_ms ms, over 1.5x the link's limit of $limit_ms ms (+ $slack_ms ms)"
 # and the link's limit held: faster than the link allows means no shaping
-[ $((ms * 10)) -ge $((limit_ms * 8)) ] || fail "catch-up took $ms ms: faster than the link allows"
+[ $((data_ms * 10)) -ge $((limit_ms * 8)) ] || fail "the transfer took $data_ms ms: faster than the link allows"
 echo "PASS bandwidth"
