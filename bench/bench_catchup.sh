@@ -8,6 +8,7 @@
 #
 #   bench/bench_catchup.sh [BUILD_DIR] [DOCS]   (defaults: build-rel 10000)
 #   FSY_BENCH_SYNC='compression_level = 1' bench/bench_catchup.sh   ([sync] lines)
+#   FSY_BENCH_LOGS=DIR keeps the daemons' logs there
 #
 # Prints docs/s for each and the ratios to raw (issue: at least 0.5).
 set -euo pipefail
@@ -19,7 +20,7 @@ for x in "$F" "$D" "$RAW"; do
   [ -x "$x" ] || { echo "bench_catchup: $x missing: cmake --build $B" >&2; exit 1; }
 done
 W=$(mktemp -d /tmp/fsy-bench-catchup.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -z "${FSY_BENCH_LOGS:-}" ] || cp "$W"/*.log "$FSY_BENCH_LOGS"/; rm -rf "$W"' EXIT
 P=$((20000 + RANDOM % 12000))
 now_ms() { date +%s%3N; }
 

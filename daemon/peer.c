@@ -611,35 +611,24 @@ s_window_open(const fsy_peer_t *p, const fsy_sync_env_t *env)
            fsy_pace_open(&p->pace, env->cfg->window);
 }
 
-/* zstd levels and about what each compresses per second of reports on
- * a small machine: the highest that keeps 20 times ahead of the link
- * (compressed bytes at ratio ~5, with room to spare) is the one used. */
-static int
-s_link_level(uint64_t link_bytes_per_s)
-{
-    static const struct {
-        int level;
-        uint64_t raw_per_s;
-    } t[] = {{19, 2 << 20}, {15, 8 << 20}, {12, 15 << 20},
-             {9, 40 << 20}, {6, 60 << 20}, {3, 150 << 20}};
-    if (link_bytes_per_s == 0)
-        return 3; /* not measured yet */
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (t[i].raw_per_s / 20 >= link_bytes_per_s)
-            return t[i].level;
-    return 1;
-}
-
 /* The level for what is sent next: [sync] compression_level, or what the
  * link's measured rate allows; a change of 3 levels or more starts a new
  * stream at the new level (its history is the price). */
 static void
 s_pick_level(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
-    int want = env->cfg->compression_level ? (int)env->cfg->compression_level
-                                           : s_link_level(p->pace.rate);
-    if (p->ztx.id == 0 || abs(want - p->ztx.level) >= 3)
-        fsy_ztx_restart(&p->ztx, want);
+    int want = env->cfg->compression_level
+                   ? (int)env->cfg->compression_level
+                   : fsy_ztx_link_level(&p->ztx, p->pace.rate);
+    if (p->ztx.id != 0 && abs(want - p->ztx.level) < 3)
+        return;
+    if (want != p->ztx.level)
+        fsy_log("debug", "compression",
+                "peer=%s level=%d was=%d link_bytes_per_s=%" PRIu64
+                " level_bytes_per_s=%" PRIu64,
+                p->name, want, p->ztx.level, p->pace.rate,
+                fsy_ztx_speed(&p->ztx, want));
+    fsy_ztx_restart(&p->ztx, want);
 }
 
 /* Sends one built batch; false if the session had to restart. */

@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "fieldsync/error.h"
+#include "fieldsync/wallclock.h"
 #include "wire.h"
 #include "wire_stream.h"
 
@@ -219,10 +220,16 @@ s_flush(fsy_ztx_t *t, const uint8_t *raw, size_t len, uint8_t **z, size_t *zl)
 /* A batch compressed alone, at a level whose tables are modest: this is
  * the path of a sender short of memory. */
 static int
+s_alone_level(const fsy_ztx_t *t)
+{
+    return t->level < 9 ? (t->level ? t->level : 3) : 9;
+}
+
+static int
 s_alone(const fsy_ztx_t *t, const uint8_t *raw, size_t len, uint8_t **z,
         size_t *zl)
 {
-    int level = t->level < 9 ? (t->level ? t->level : 3) : 9;
+    int level = s_alone_level(t);
     size_t cap = ZSTD_compressBound(len);
     if ((*z = malloc(cap)) == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
@@ -234,6 +241,92 @@ s_alone(const fsy_ztx_t *t, const uint8_t *raw, size_t len, uint8_t **z,
     }
     *zl = n;
     return FSY_OK;
+}
+
+uint64_t
+fsy_ztx_speed(const fsy_ztx_t *t, int level)
+{
+    return level >= FSY_ZSTREAM_LEVEL_MIN && level <= FSY_ZSTREAM_LEVEL_MAX
+               ? t->speed[level]
+               : 0;
+}
+
+/* zstd levels and about what each puts out per second (compressed bytes)
+ * on reports on a small machine: the highest that keeps 4 times ahead of
+ * the link, so compressing takes at most a quarter of the time the link
+ * takes to carry the result, is the one used. The figures are a first
+ * guess: a level measured on this sender's own frames (fsy_ztx_speed)
+ * counts for what it did, and the levels not yet measured are taken as
+ * slow as the slowest measured one was against its figure. Without that,
+ * a sender whose level ran slower than the table says read its own
+ * slowness as a slow link (ACKs wait while it compresses) and stayed at a
+ * level its processor could not carry: a catch-up on loopback spent 59 %
+ * of its time in zstd. Output, not input, is what compares with the
+ * link: a level that compresses reports 50 to 1 feeds a link slowly even
+ * when it reads its input fast. */
+static const struct {
+    int level;
+    uint64_t out_per_s;
+} s_levels[] = {{19, 400 << 10}, {15, 1600 << 10}, {12, 3 << 20},
+                {9, 8 << 20},    {6, 12 << 20},    {3, 30 << 20}};
+#define S_LEVELS (sizeof s_levels / sizeof s_levels[0])
+
+/* How much slower than the table the measured levels ran (per mille, at
+ * most 1000: a fast machine does not raise the guesses). */
+static uint64_t
+s_level_scale(const fsy_ztx_t *z)
+{
+    uint64_t scale = 1000;
+    for (size_t i = 0; i < S_LEVELS; i++) {
+        uint64_t m = fsy_ztx_speed(z, s_levels[i].level);
+        uint64_t s = m * 1000 / s_levels[i].out_per_s;
+        if (m != 0 && s < scale)
+            scale = s;
+    }
+    return scale;
+}
+
+int
+fsy_ztx_link_level(const fsy_ztx_t *z, uint64_t link_bytes_per_s)
+{
+    if (link_bytes_per_s == 0)
+        return 3; /* not measured yet */
+    uint64_t scale = s_level_scale(z);
+    for (size_t i = 0; i < S_LEVELS; i++) {
+        uint64_t v = fsy_ztx_speed(z, s_levels[i].level);
+        if (v == 0)
+            v = s_levels[i].out_per_s * scale / 1000;
+        if (v / 4 >= link_bytes_per_s)
+            return s_levels[i].level;
+    }
+    return 1;
+}
+
+/* One more sample of level's speed: len raw bytes made zl in us
+ * microseconds. Small frames are left out (the clock's grain and the
+ * per-call costs would make any level look slow). */
+static void
+s_speed_sample(fsy_ztx_t *t, int level, size_t len, size_t zl, uint64_t us)
+{
+    if (len < FSY_ZSTREAM_SPEED_MIN || level < FSY_ZSTREAM_LEVEL_MIN ||
+        level > FSY_ZSTREAM_LEVEL_MAX)
+        return;
+    uint64_t v = (uint64_t)zl * 1000000 / (us ? us : 1);
+    uint64_t *s = &t->speed[level];
+    *s = *s == 0 ? v : (*s * 3 + v) / 4;
+}
+
+/* The frame's bytes: raw compressed into the stream (flushed), or alone. */
+static int
+s_compress(fsy_ztx_t *t, bool alone, const uint8_t *raw, size_t len,
+           uint8_t **z, size_t *zl)
+{
+    uint64_t t0 = fsy_mono_us();
+    int rc = alone ? s_alone(t, raw, len, z, zl) : s_flush(t, raw, len, z, zl);
+    if (rc == FSY_OK)
+        s_speed_sample(t, alone ? s_alone_level(t) : t->used_level, len, *zl,
+                       fsy_mono_us() - t0);
+    return rc;
 }
 
 int
@@ -252,7 +345,7 @@ fsy_ztx_batch(fsy_ztx_t *t, const fsy_change_t *c, size_t n,
     if (rc == FSY_OK)
         rc = fsy_wire_encode_batch_deltas(c, n, alone ? NULL : d, &raw, &len);
     if (rc == FSY_OK)
-        rc = alone ? s_alone(t, raw, len, z, zl) : s_flush(t, raw, len, z, zl);
+        rc = s_compress(t, alone, raw, len, z, zl);
     if (rc == FSY_OK) {
         *raw_len = len;
         *stream = alone ? 0 : t->id;

@@ -59,6 +59,10 @@ typedef struct fsy_ztx {
     int used_level;   /* what the current stream has (the budget's say) */
     uint64_t bytes;   /* compressed bytes sent in this stream */
     uint64_t idle_ms; /* time of its last frame */
+    /* compressed bytes a second each level put out here (0: not
+     * measured), kept across streams: a property of this machine and
+     * these documents, not of one stream */
+    uint64_t speed[FSY_ZSTREAM_LEVEL_MAX + 1];
 } fsy_ztx_t;
 
 /* The receiving end. Zeroed is a valid start. */
@@ -101,6 +105,18 @@ int fsy_ztx_batch(fsy_ztx_t *t, const fsy_change_t *c, size_t n,
                   const fsy_delta_t *d, uint64_t now_ms, uint8_t **z,
                   size_t *zl, uint64_t *raw_len, uint64_t *stream,
                   uint64_t *seq);
+
+/* Compressed bytes a second that level put out on this sender (what it
+ * can feed a link), measured on its frames of at least
+ * FSY_ZSTREAM_SPEED_MIN raw bytes (a moving average); 0 while it has
+ * not been measured. */
+#define FSY_ZSTREAM_SPEED_MIN ((size_t)16 << 10)
+uint64_t fsy_ztx_speed(const fsy_ztx_t *t, int level);
+
+/* The level for a link carrying link_bytes_per_s (0: not measured yet,
+ * the middle level 3): the highest whose output, as measured here (or
+ * guessed from what was measured), keeps 4 times ahead of the link. */
+int fsy_ztx_link_level(const fsy_ztx_t *t, uint64_t link_bytes_per_s);
 
 /* Sets the receiving end's largest window (fsy_zrx_offer; 0 the
  * largest); a stream that needs more does not decode. */

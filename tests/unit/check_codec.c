@@ -468,6 +468,49 @@ START_TEST(test_codec_stream_frames_use_history_and_must_follow)
 }
 END_TEST
 
+/* The level follows what this sender measured, not the table alone: a
+ * frame of reports measures its level's output; a level measured too
+ * slow for the link is left for a faster one, and a slow measurement
+ * makes the unmeasured levels' guesses slower too. */
+START_TEST(test_codec_stream_level_follows_measured_speed)
+{
+    fsy_ztx_t tx = {0};
+    ck_assert_int_eq(fsy_ztx_link_level(&tx, 0), 3); /* no rate yet */
+    /* the table's guesses: a thin link gets the highest level */
+    ck_assert_int_eq(fsy_ztx_link_level(&tx, 8 << 10), 19);
+    ck_assert_int_eq(fsy_ztx_link_level(&tx, 2 << 20), 9);
+    ck_assert_int_eq(fsy_ztx_link_level(&tx, 64 << 20), 1);
+    /* a real frame of 200 reports (well over the sample's minimum) */
+    fsy_change_list_t a = {0};
+    s_reports_batch(&a, 1, 200);
+    uint8_t *z;
+    size_t zl;
+    uint64_t raw, st, seq;
+    fsy_ztx_restart(&tx, 3);
+    ck_assert_uint_eq(fsy_ztx_speed(&tx, 3), 0);
+    ck_ok(fsy_ztx_batch(&tx, a.v, a.n, NULL, 0, &z, &zl, &raw, &st, &seq));
+    ck_assert_uint_ge(raw, FSY_ZSTREAM_SPEED_MIN);
+    ck_assert_uint_gt(fsy_ztx_speed(&tx, 3), 0);
+    ck_assert_uint_eq(fsy_ztx_speed(&tx, 19), 0);
+    free(z);
+    fsy_ztx_free(&tx);
+    fsy_change_list_clear(&a);
+    /* level 19 measured at 1 MB/s of output (faster than the table's
+     * guess, which it does not raise): enough for a 200 KB/s link, not
+     * for 300 KB/s; level 9 measured at an eighth of its guess makes
+     * every unmeasured level's guess an eighth too: a 2 MB/s link then
+     * gets a fast level */
+    fsy_ztx_t m = {0};
+    m.speed[19] = 1 << 20;
+    ck_assert_int_eq(fsy_ztx_link_level(&m, 200 << 10), 19);
+    ck_assert_int_eq(fsy_ztx_link_level(&m, 300 << 10), 15);
+    m.speed[9] = 1 << 20; /* an eighth of the table's 8 MB/s */
+    int l = fsy_ztx_link_level(&m, 2 << 20);
+    ck_assert_msg(l <= 3, "level %d for a 2 MB/s link", l);
+    ck_assert_int_eq(fsy_ztx_link_level(&m, 200 << 10), 19);
+}
+END_TEST
+
 /* A hub with 256 children streaming at once: what every stream holds
  * stays in the budgets, each stream's real size within what it counts
  * for, every frame decodes at the window its receiver offered, and a
@@ -2581,6 +2624,7 @@ s_suite(void)
     tcase_add_test(
         tc, test_codec_format2_costs_a_few_bytes_per_change_beyond_values);
     tcase_add_test(tc, test_codec_stream_frames_use_history_and_must_follow);
+    tcase_add_test(tc, test_codec_stream_level_follows_measured_speed);
     tcase_add_test(tc, test_codec_stream_memory_is_bounded_for_many_children);
     tcase_add_test(tc, test_codec_stream_window_over_the_offer_does_not_decode);
     tcase_add_test(tc,
