@@ -93,7 +93,7 @@ static const char *const s_sql[ST__COUNT] = {
         "INSERT INTO heads(lseq, scope, doc, field) VALUES(?1, ?2, ?3, ?4)",
     [ST_DOC_HEADS] =
         "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
-        "c.value IS NULL, c.ref, c.author FROM heads h "
+        "c.value IS NULL, c.ref, c.author, h.lseq FROM heads h "
         "JOIN changes c ON c.lseq = h.lseq "
         "JOIN origins o ON o.id = c.origin "
         "WHERE h.scope = ?1 AND h.doc = ?2 ORDER BY h.field",
@@ -138,7 +138,14 @@ static const char *const s_sql[ST__COUNT] = {
                         "id <= (SELECT max(id) FROM urgent) - ?2",
     [ST_INDEX_DROP] = "DELETE FROM doc_text WHERE rowid = (SELECT id FROM "
                       "doc_meta WHERE scope = ?1 AND doc = ?2)",
-    [ST_INDEX_META] = FSY_SQ_INDEX_META(FSY_SQ_INDEX_W1),
+    /* the latest head (?3) is known to the caller, who has just loaded
+     * the document's heads: only the first change is looked up */
+    [ST_INDEX_META] =
+        "INSERT INTO doc_meta(scope, doc, created_lseq, updated_lseq) "
+        "VALUES(?1, ?2, coalesce((SELECT c.lseq FROM changes c WHERE "
+        "c.scope = ?1 AND c.doc = ?2 ORDER BY c.hlc, c.lseq LIMIT 1), 0), ?3) "
+        "ON CONFLICT(scope, doc) DO UPDATE SET created_lseq = "
+        "excluded.created_lseq, updated_lseq = excluded.updated_lseq",
     [ST_INDEX_TEXT] = FSY_SQ_INDEX_TEXT(FSY_SQ_INDEX_W1),
     [ST_INDEX_PEND] =
         "INSERT OR IGNORE INTO index_pending(scope, doc) VALUES(?1, ?2)",

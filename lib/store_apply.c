@@ -501,15 +501,37 @@ s_index_step(fsy_store_t *s, enum fsy_stmt_id id, const char *scope,
     return fsy_sq_step_done(s, st, "updating the search index");
 }
 
-/* After its docs row: the document's provenance (doc_meta: created and
- * updated) at once, in the same transaction as the change; its text rows
- * are marked to be written later (schema 9, fsy_sq_index_pending): they
- * cost more than the rest of the apply, and every search writes what
- * waits before it reads. */
-static int
-s_index_doc(fsy_store_t *s, const char *scope, const char *doc)
+/* The log row of d's latest head, in the order of versions (0: none). */
+static uint64_t
+s_latest_lseq(const fsy_doc_t *d)
 {
-    int rc = s_index_step(s, ST_INDEX_META, scope, doc);
+    const fsy_head_t *best = NULL;
+    for (size_t i = 0; d != NULL && i < d->n_fields; i++)
+        for (size_t k = 0; k < d->fields[i].n_heads; k++) {
+            const fsy_head_t *h = &d->fields[i].heads[k];
+            if (best == NULL ||
+                fsy_version_cmp(&h->version, &best->version) > 0)
+                best = h;
+        }
+    return best != NULL ? best->lseq : 0;
+}
+
+/* After its docs row: the document's provenance (doc_meta: created, and
+ * updated: its latest head, from d as loaded) at once, in the same
+ * transaction as the change; its text rows are marked to be written later
+ * (schema 9, fsy_sq_index_pending): they cost more than the rest of the
+ * apply, and every search writes what waits before it reads. */
+static int
+s_index_doc(fsy_store_t *s, const char *scope, const char *doc,
+            const fsy_doc_t *d)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_INDEX_META);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)s_latest_lseq(d));
+    int rc = fsy_sq_step_done(s, st, "updating the search index");
     return rc == FSY_OK ? s_index_step(s, ST_INDEX_PEND, scope, doc) : rc;
 }
 
@@ -580,8 +602,10 @@ s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc)
     sqlite3_bind_int64(st, 5, (int64_t)v->n_conflicts);
     sqlite3_bind_int64(st, 6, (int64_t)v->updated_hlc);
     rc = fsy_sq_step_done(s, st, "updating a document");
+    if (rc == FSY_OK)
+        rc = s_index_doc(s, scope, doc, d);
     fsy_doc_free(&d);
-    return rc == FSY_OK ? s_index_doc(s, scope, doc) : rc;
+    return rc;
 }
 
 /* Rebuilding, first pass: every logged change of the document is a head. */

@@ -137,6 +137,7 @@ s_field_add_head(fsy_field_t *f, sqlite3_stmt *st)
     h->absent = sqlite3_column_int(st, 6) != 0;
     h->ref = sqlite3_column_int(st, 7) != 0;
     fsy_sq_col_text(st, 8, h->author, sizeof h->author);
+    h->lseq = (uint64_t)sqlite3_column_int64(st, 9);
     if (h->absent)
         return FSY_OK;
     return s_col_blob(st, 5, &h->value, &h->value_len);

@@ -27,6 +27,7 @@ typedef struct fsy_head {
     char author[FSY_AUTHOR_MAX + 1]; /* who wrote it, "" if not recorded */
     uint8_t *value;
     size_t value_len;
+    uint64_t lseq; /* its row in this replica's log; 0 for a merged value */
 } fsy_head_t;
 
 /*
