@@ -134,6 +134,8 @@ s_print_text(const fsy_status_view_t *v)
     char pending[256];
     if (fsy_pending_text(&v->pending, v->now_ms, pending, sizeof pending)[0])
         printf("%s\n", pending);
+    if (fsy_index_pending_text(&v->counts, pending, sizeof pending)[0])
+        printf("%s\n", pending);
     if (v->n == 1) {
         printf("no neighbours recorded: fieldsyncd has not synced yet\n");
         return;

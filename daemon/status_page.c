@@ -121,6 +121,9 @@ fsy_status_page_render(const fsy_status_view_t *v, unsigned refresh_s)
             "%u s. <a href=\"/docs\">Documents</a></p>\n",
             v->site, v->counts.changes, v->counts.documents,
             v->counts.conflicts, FSY_VERSION_STRING, refresh_s);
+    char note[256]; /* digits and our words: nothing to escape */
+    if (fsy_index_pending_text(&v->counts, note, sizeof note)[0])
+        fprintf(f, "<p id=\"index-pending\">%s.</p>\n", note);
     fputs("<table id=\"sites\"><thead><tr><th>Health</th><th>Site</th>"
           "<th>Role</th><th>State</th><th>Last contact</th><th>Behind</th>"
           "<th>Ahead</th><th>Conflicts</th><th>Data as of</th><th>Clock</th>"

@@ -150,6 +150,7 @@ fsy_status_view_json(const fsy_status_view_t *v)
               s_num(root, "changes", (double)v->counts.changes) &&
               s_num(root, "documents", (double)v->counts.documents) &&
               s_num(root, "conflicts", (double)v->counts.conflicts) &&
+              s_num(root, "index_pending", (double)v->counts.index_pending) &&
               s_recovery(root, &v->recovery) &&
               s_delivery(root, &v->pending, v->now_ms);
     for (size_t i = 0; ok && i < v->n; i++) {

@@ -69,6 +69,24 @@ fsy_level_name(fsy_level_t l)
 }
 
 const char *
+fsy_index_pending_text(const fsy_store_counts_t *c, char *buf, size_t len)
+{
+    uint64_t n = c->index_pending;
+    bool over = n > FSY_INDEX_PENDING_COUNTED;
+    if (n == 0)
+        snprintf(buf, len, "%s", "");
+    else
+        snprintf(buf, len,
+                 "search index: %s%" PRIu64 " document%s waiting to be "
+                 "indexed (fieldsyncd writes them when its links are quiet; "
+                 "a search writes them first)",
+                 over ? "over " : "",
+                 over ? (uint64_t)FSY_INDEX_PENDING_COUNTED : n,
+                 n == 1 ? "" : "s");
+    return buf;
+}
+
+const char *
 fsy_pending_text(const fsy_pending_t *p, uint64_t now_ms, char *buf, size_t len)
 {
     char age[32], parent[96] = "";

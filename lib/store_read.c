@@ -749,13 +749,18 @@ fsy_store_counts(fsy_store_t *s, fsy_store_counts_t *out)
                                  * (fsy_store_verify checks it): no scan */
                                 "SELECT (SELECT coalesce(sum(seq), 0) FROM vv),"
                                 " visible, conflicts,"
-                                " (SELECT value FROM meta WHERE key = 'clock')"
+                                " (SELECT value FROM meta WHERE key = 'clock'),"
+                                /* bounded: read every second */
+                                " (SELECT count(*) FROM (SELECT 1 FROM"
+                                " index_pending LIMIT ?1))"
                                 " FROM doc_counts",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "counting");
+    sqlite3_bind_int64(st, 1, FSY_INDEX_PENDING_COUNTED + 1);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
+        out->index_pending = (uint64_t)sqlite3_column_int64(st, 4);
         out->changes = (uint64_t)sqlite3_column_int64(st, 0);
         out->documents = (uint64_t)sqlite3_column_int64(st, 1);
         out->conflicts = (uint64_t)sqlite3_column_int64(st, 2);

@@ -103,6 +103,11 @@ uint64_t fsy_transfer_eta_s(uint64_t waiting, uint64_t rate);
 const char *fsy_pending_text(const fsy_pending_t *p, uint64_t now_ms, char *buf,
                              size_t len);
 
+/* For people: "search index: 12 documents waiting to be indexed (...)",
+ * or "" when none waits. Returns buf. */
+const char *fsy_index_pending_text(const fsy_store_counts_t *c, char *buf,
+                                   size_t len);
+
 /* "green", "amber", "red". */
 const char *fsy_level_name(fsy_level_t l);
 

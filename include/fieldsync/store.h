@@ -755,7 +755,11 @@ typedef struct fsy_store_counts {
     uint64_t documents; /* visible */
     uint64_t conflicts; /* open, as in fsy_doc_t.n_conflicts, summed */
     uint64_t clock;     /* persisted hlc */
+    /* documents whose search rows wait to be written (schema 9), counted
+     * up to FSY_INDEX_PENDING_COUNTED (more: that figure plus one) */
+    uint64_t index_pending;
 } fsy_store_counts_t;
+#define FSY_INDEX_PENDING_COUNTED 100000
 int fsy_store_counts(fsy_store_t *s, fsy_store_counts_t *out);
 
 #ifdef __cplusplus

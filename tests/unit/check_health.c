@@ -472,6 +472,45 @@ START_TEST(test_health_status_page_escapes_what_sites_report)
 }
 END_TEST
 
+/* The text index written behind is never silent: the page, /metrics and
+ * the status line say how many documents wait, up to the counted bound. */
+START_TEST(test_health_views_say_the_index_waits)
+{
+    fsy_store_t *hq = tu_replica("hq");
+    fsy_config_t cfg;
+    fsy_config_defaults(&cfg);
+    fsy_status_view_t view;
+    ck_ok(fsy_status_view_load(hq, &cfg, true, NOW, &view));
+    ck_assert_uint_eq(view.counts.index_pending, 0);
+    char buf[256];
+    ck_assert_str_eq(fsy_index_pending_text(&view.counts, buf, sizeof buf), "");
+    char *page = fsy_status_page_render(&view, 10);
+    ck_assert_ptr_null(strstr(page, "index-pending"));
+    free(page);
+    view.counts.index_pending = 7;
+    page = fsy_status_page_render(&view, 10);
+    ck_assert_ptr_nonnull(strstr(
+        page, "<p id=\"index-pending\">search index: 7 documents waiting"));
+    free(page);
+    fsy_process_info_t pi = {.uptime_s = 1};
+    char *metrics = fsy_metrics_render(&view, &pi);
+    ck_assert_ptr_nonnull(
+        strstr(metrics, "\nfieldsync_index_pending_documents 7\n"));
+    free(metrics);
+    view.counts.index_pending = FSY_INDEX_PENDING_COUNTED + 1;
+    ck_assert_ptr_nonnull(
+        strstr(fsy_index_pending_text(&view.counts, buf, sizeof buf),
+               "over 100000 documents"));
+    view.counts.index_pending = 1;
+    ck_assert_ptr_nonnull(
+        strstr(fsy_index_pending_text(&view.counts, buf, sizeof buf),
+               "1 document waiting"));
+    fsy_status_view_free(&view);
+    fsy_config_free(&cfg);
+    fsy_store_close(&hq);
+}
+END_TEST
+
 START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
 {
     fsy_store_t *s = tu_replica("gao");
@@ -556,6 +595,7 @@ s_suite(void)
     tcase_add_test(
         tc, test_health_view_counts_behind_in_its_scopes_and_grades_sites);
     tcase_add_test(tc, test_health_status_page_escapes_what_sites_report);
+    tcase_add_test(tc, test_health_views_say_the_index_waits);
     tcase_add_test(tc, test_health_replica_of_schema_1_is_upgraded_on_open);
     suite_add_tcase(s, tc);
     return s;
