@@ -488,17 +488,27 @@ s_apply_change(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     return FSY_OK;
 }
 
-/* Runs one of the search index statements for (scope, doc). */
+/* Runs one of the search index statements for (scope, doc), and for a
+ * number as ?3 if it takes one (n not NULL). */
 static int
-s_index_step(fsy_store_t *s, enum fsy_stmt_id id, const char *scope,
-             const char *doc)
+s_index_run(fsy_store_t *s, enum fsy_stmt_id id, const char *scope,
+            const char *doc, const int64_t *n)
 {
     sqlite3_stmt *st = fsy_sq_stmt(s, id);
     if (st == NULL)
         return FSY_EINTERNAL;
     sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    if (n != NULL)
+        sqlite3_bind_int64(st, 3, *n);
     return fsy_sq_step_done(s, st, "updating the search index");
+}
+
+static int
+s_index_step(fsy_store_t *s, enum fsy_stmt_id id, const char *scope,
+             const char *doc)
+{
+    return s_index_run(s, id, scope, doc, NULL);
 }
 
 /* The log row of d's latest head, in the order of versions (0: none). */
@@ -525,13 +535,8 @@ static int
 s_index_doc(fsy_store_t *s, const char *scope, const char *doc,
             const fsy_doc_t *d)
 {
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_INDEX_META);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (int64_t)s_latest_lseq(d));
-    int rc = fsy_sq_step_done(s, st, "updating the search index");
+    int64_t latest = (int64_t)s_latest_lseq(d);
+    int rc = s_index_run(s, ST_INDEX_META, scope, doc, &latest);
     return rc == FSY_OK ? s_index_step(s, ST_INDEX_PEND, scope, doc) : rc;
 }
 
