@@ -102,7 +102,7 @@ total=$("$F" --db "$W/gao.db" verify --json | jq .changes_checked)
 sleep 0.5 # HQ listening, as it would be
 t0=$(now_ms)
 "$D" -c "$W/gao.conf" 2>>"$W/gao.log" &
-until [ "$(sqlite3 "$W/hq.db" 'SELECT coalesce(max(lseq), 0) FROM changes')" -ge "$total" ]; do sleep 0.01; done
+until [ "$(sqlite3 "$W/hq.db" 'SELECT coalesce(max(lseq), 0) FROM changes')" -ge "$total" ]; do sleep 0.03; done
 t1=$(now_ms)
 pkill -TERM -f "^$D -c $W" || true
 wait 2>/dev/null || true
