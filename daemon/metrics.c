@@ -121,7 +121,7 @@ s_process(FILE *f, const fsy_status_view_t *v, const fsy_process_info_t *p)
     s_family(f, "fieldsync_index_pending_documents", "gauge",
              "Documents whose search index rows wait to be written (the "
              "daemon writes them when its links are quiet; counted up to "
-             "100001).");
+             "10001).");
     fprintf(f, "fieldsync_index_pending_documents %" PRIu64 "\n",
             v->counts.index_pending);
     s_family(f, "fieldsync_stream_memory_bytes", "gauge",

@@ -50,6 +50,8 @@ s_sent_reset(fsy_peer_t *p, const fsy_vv_t *vv)
     p->seek = true;
     p->urgent_done = 0; /* marks sent may be wanted again */
     fsy_ztx_restart(&p->ztx, p->ztx.level);
+    /* measured afresh: a level ruled out by a slow moment is tried again */
+    memset(p->ztx.speed, 0, sizeof p->ztx.speed);
     p->rewind_id = p->next_id;
     return fsy_vv_copy(&p->sent, &p->sent_cap, vv);
 }
@@ -545,8 +547,13 @@ static int
 s_seek(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
     fsy_vv_t *mine = NULL;
-    uint64_t from = UINT64_MAX;
-    int rc = fsy_store_vv(env->store, &mine);
+    uint64_t from = UINT64_MAX, last = 0;
+    /* The log's end before the vector: a write committed between the two
+     * reads lies past `last` (scanned next) or in the vector (looked up),
+     * never skipped. */
+    int rc = fsy_store_log_last(env->store, &last);
+    if (rc == FSY_OK)
+        rc = fsy_store_vv(env->store, &mine);
     for (size_t i = 0; rc == FSY_OK && i < mine->n; i++) {
         const fsy_vv_entry_t *e = &mine->v[i];
         const fsy_vv_entry_t *s = fsy_vv_find(&p->sent, e->scope, &e->origin);
@@ -559,10 +566,8 @@ s_seek(fsy_peer_t *p, const fsy_sync_env_t *env)
         from = pos < from ? pos : from;
     }
     fsy_vv_free(&mine);
-    if (rc == FSY_OK && from == UINT64_MAX)
-        rc = fsy_store_log_last(env->store, &from);
-    else if (rc == FSY_OK)
-        from--;
+    if (rc == FSY_OK)
+        from = from == UINT64_MAX ? last : from - 1;
     if (rc == FSY_OK) {
         p->cursor = from;
         p->seek = false;

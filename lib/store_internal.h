@@ -219,6 +219,12 @@ int fsy_sq_log_rows(fsy_store_t *s, sqlite3_stmt *st, fsy_log_cb cb, void *ctx,
  * higher); reserved fields are not text.
  */
 #define FSY_SQ_INDEX_W1 "d.scope = ?1 AND d.doc = ?2"
+/* doc_meta of every document (the schema-7 rebuild). An apply's refresh
+ * takes the latest head from the heads it loaded, by fsy_version_cmp
+ * (store_apply.c); this statement orders incarnations as SQLite's signed
+ * integers: the two differ only for heads of equal clock and site whose
+ * incarnations straddle 2^63, and a later refresh of the document sets the
+ * apply's answer. */
 #define FSY_SQ_INDEX_META(W)                                                   \
     "INSERT INTO doc_meta(scope, doc, created_lseq, updated_lseq) "            \
     "SELECT d.scope, d.doc, coalesce((SELECT c.lseq FROM changes c "           \

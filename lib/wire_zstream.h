@@ -107,9 +107,10 @@ int fsy_ztx_batch(fsy_ztx_t *t, const fsy_change_t *c, size_t n,
                   uint64_t *seq);
 
 /* Compressed bytes a second that level put out on this sender (what it
- * can feed a link), measured on its frames of at least
- * FSY_ZSTREAM_SPEED_MIN raw bytes (a moving average); 0 while it has
- * not been measured. */
+ * can feed a link), measured on the frames of at least
+ * FSY_ZSTREAM_SPEED_MIN raw bytes that continue a stream (a moving
+ * average); 0 while it has not been measured. The caller may clear
+ * t->speed (a new session measures afresh). */
 #define FSY_ZSTREAM_SPEED_MIN ((size_t)16 << 10)
 uint64_t fsy_ztx_speed(const fsy_ztx_t *t, int level);
 

@@ -759,7 +759,7 @@ typedef struct fsy_store_counts {
      * up to FSY_INDEX_PENDING_COUNTED (more: that figure plus one) */
     uint64_t index_pending;
 } fsy_store_counts_t;
-#define FSY_INDEX_PENDING_COUNTED 100000
+#define FSY_INDEX_PENDING_COUNTED 10000
 int fsy_store_counts(fsy_store_t *s, fsy_store_counts_t *out);
 
 #ifdef __cplusplus

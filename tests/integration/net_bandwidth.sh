@@ -5,7 +5,7 @@
 # Measured: the bytes on the wire (both directions of the veth, TCP/IP
 # included) against the reports' raw size, and the catch-up time against
 # the link's limit for the compressed payload (the frames gao sent / rate).
-# Aims: wire bytes under 60% of raw; the session live within ten round
+# Aims: wire bytes under 60% of raw; the session live within twelve round
 # trips; the transfer, from then, within 1.5x of that limit (plus the
 # last frame's round trip and the scenario's polling).
 . "$(dirname "$0")/lib_daemon.sh"
@@ -67,6 +67,7 @@ wait_converged 900 hq gao
 ms=$(($(date +%s%3N) - t0))
 wire=$(($(veth_bytes) - before))
 kbit=${PROFILE_KBIT[$PROF]}
+[ "$kbit" -gt 0 ] || fail "profile $PROF has no rate limit: nothing to measure against"
 # what gao's daemon sent its parent: the frames, compressed (status
 # records them within a second; each report is three changes)
 sent() { [ "$(fs gao status --json | jq '.sites[] | select(.role == "parent") | .changes_sent')" -ge $((3 * N)) ]; }
@@ -87,8 +88,9 @@ echo "catch-up of $N reports over $PROF: $ms ms (set-up $setup_ms ms, transfer $
   "the link's limit for them $limit_ms ms; transfer / limit =" \
   "$(awk -v a="$data_ms" -v b="$limit_ms" 'BEGIN { printf "%.2f", a / b }')"
 [ $((wire * 100)) -lt $((raw * 60)) ] || fail "wire bytes are $((wire * 100 / raw))% of raw (aim: under 60%)"
-# ten round trips: five, and a lost segment's timeout or two
-[ "$setup_ms" -le $((10 * rtt)) ] || fail "the session took $setup_ms ms to go live (aim: 10 round trips, $((10 * rtt)) ms)"
+# twelve round trips: five, and a lost segment's timeout or two (1 s,
+# then 2 s: at bad-vsat's 5 % loss two are not rare)
+[ "$setup_ms" -le $((12 * rtt)) ] || fail "the session took $setup_ms ms to go live (aim: 12 round trips, $((12 * rtt)) ms)"
 # the last frame's flight and ACK, a retransmission, and the 0.2 s poll
 # of the digests are a round trip and a half and half a second
 slack_ms=$((rtt * 3 / 2 + 500))

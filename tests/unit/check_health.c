@@ -500,7 +500,7 @@ START_TEST(test_health_views_say_the_index_waits)
     view.counts.index_pending = FSY_INDEX_PENDING_COUNTED + 1;
     ck_assert_ptr_nonnull(
         strstr(fsy_index_pending_text(&view.counts, buf, sizeof buf),
-               "over 100000 documents"));
+               "over 10000 documents"));
     view.counts.index_pending = 1;
     ck_assert_ptr_nonnull(
         strstr(fsy_index_pending_text(&view.counts, buf, sizeof buf),
