@@ -24,6 +24,10 @@ W=$(mktemp -d /tmp/fsy-bench-catchup.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -z "${FSY_BENCH_LOGS:-}" ] || cp "$W"/*.log "$FSY_BENCH_LOGS"/; rm -rf "$W"' EXIT
 P=$((20000 + RANDOM % 12000))
 now_ms() { date +%s%3N; }
+# hq_holds N: HQ's log holds N changes. max(lseq), not count(*): HQ's log
+# holds only these changes, and a count scans the table (20 ms a poll,
+# taken from the daemons' two cores)
+hq_holds() { [ "$(sqlite3 "$W/hq.db" 'SELECT coalesce(max(lseq), 0) FROM changes')" -ge "$1" ]; }
 
 # N reports, deterministic: eight fields, a long body of field prose
 awk -v n="$N" 'BEGIN {
@@ -65,9 +69,7 @@ total=$("$F" --db "$W/gao.db" verify --json | jq .changes_checked)
 /usr/bin/time -f "%M %U %S" -o "$W/hq.rss" "$D" -c "$W/hq.conf" 2>"$W/hq.log" &
 t0=$(now_ms)
 /usr/bin/time -f "%M %U %S" -o "$W/gao.rss" "$D" -c "$W/gao.conf" 2>"$W/gao.log" &
-# max(lseq), not count(*): HQ's log holds only these changes, and a count
-# scans the table (20 ms a poll, taken from the daemons' two cores)
-until [ "$(sqlite3 "$W/hq.db" 'SELECT coalesce(max(lseq), 0) FROM changes')" -ge "$total" ]; do sleep 0.05; done
+until hq_holds "$total"; do sleep 0.05; done
 t1=$(now_ms)
 live=$((N * 1000 / (t1 - t0 + 1)))
 pkill -TERM -f "^$D -c $W" || true
@@ -98,11 +100,13 @@ awk -v n="$N" -v m="$M" 'BEGIN {
 }' >"$W/edits.ndjson"
 "$F" --db "$W/gao.db" import --batch 1000 "$W/edits.ndjson" >/dev/null
 total=$("$F" --db "$W/gao.db" verify --json | jq .changes_checked)
+starts=$(grep -c 'event=start ' "$W/hq.log")
 "$D" -c "$W/hq.conf" 2>>"$W/hq.log" &
-sleep 0.5 # HQ listening, as it would be
+# HQ listening, as it would be (its start line comes once it is bound)
+until [ "$(grep -c 'event=start ' "$W/hq.log")" -gt "$starts" ]; do sleep 0.01; done
 t0=$(now_ms)
 "$D" -c "$W/gao.conf" 2>>"$W/gao.log" &
-until [ "$(sqlite3 "$W/hq.db" 'SELECT coalesce(max(lseq), 0) FROM changes')" -ge "$total" ]; do sleep 0.03; done
+until hq_holds "$total"; do sleep 0.03; done
 t1=$(now_ms)
 pkill -TERM -f "^$D -c $W" || true
 wait 2>/dev/null || true

@@ -122,21 +122,42 @@ s_cparams(int level, int wlog, ZSTD_compressionParameters *cp)
     return ZSTD_estimateCStreamSize_usingCParams(*cp);
 }
 
+/* zstd levels and about what each puts out per second (compressed bytes)
+ * on reports on a small machine: the highest that keeps 4 times ahead of
+ * the link, so compressing takes at most a quarter of the time the link
+ * takes to carry the result, is the one used. The figures are a first
+ * guess: a level measured on this sender's own frames (fsy_ztx_speed)
+ * counts for what it did, and the levels not yet measured are taken as
+ * slow as the slowest measured one was against its figure. Without that,
+ * a sender whose level ran slower than the table says read its own
+ * slowness as a slow link (ACKs wait while it compresses) and stayed at a
+ * level its processor could not carry: a catch-up on loopback spent 59 %
+ * of its time in zstd. Output, not input, is what compares with the
+ * link: a level that compresses reports 50 to 1 feeds a link slowly even
+ * when it reads its input fast. */
+static const struct {
+    int level;
+    uint64_t out_per_s;
+} s_levels[] = {{19, 400 << 10}, {15, 1600 << 10}, {12, 3 << 20},
+                {9, 8 << 20},    {6, 12 << 20},    {3, 30 << 20}};
+#define S_LEVELS (sizeof s_levels / sizeof s_levels[0])
+
 /* The highest level (then the largest window) at or under what is wanted
  * whose stream fits the budget beside the others; false if none does. */
 static bool
 s_fit(const fsy_ztx_t *t, int *level, ZSTD_compressionParameters *cp,
       size_t *size)
 {
-    static const int steps[] = {19, 15, 12, 9, 6, 3, 1};
     int want = t->level ? t->level : 3;
     int wmax = t->window_log ? t->window_log : FSY_ZSTREAM_WINDOW_LOG;
     size_t others = fsy_zstream_held(0) - t->held;
     size_t room =
         others < FSY_ZSTREAM_TX_BUDGET ? FSY_ZSTREAM_TX_BUDGET - others : 0;
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        *level = i == 0 ? want : steps[i];
-        if (i > 0 && steps[i] >= want)
+    /* what is wanted, then the ladder's lower levels, then 1 */
+    for (size_t i = 0; i <= S_LEVELS; i++) {
+        int step = i < S_LEVELS ? s_levels[i].level : 1;
+        *level = i == 0 ? want : step;
+        if (i > 0 && step >= want)
             continue;
         for (int w = wmax; w >= FSY_ZSTREAM_WINDOW_LOG_MIN; w--)
             if ((*size = s_cparams(*level, w, cp)) <= room)
@@ -244,26 +265,6 @@ fsy_ztx_speed(const fsy_ztx_t *t, int level)
                ? t->speed[level]
                : 0;
 }
-
-/* zstd levels and about what each puts out per second (compressed bytes)
- * on reports on a small machine: the highest that keeps 4 times ahead of
- * the link, so compressing takes at most a quarter of the time the link
- * takes to carry the result, is the one used. The figures are a first
- * guess: a level measured on this sender's own frames (fsy_ztx_speed)
- * counts for what it did, and the levels not yet measured are taken as
- * slow as the slowest measured one was against its figure. Without that,
- * a sender whose level ran slower than the table says read its own
- * slowness as a slow link (ACKs wait while it compresses) and stayed at a
- * level its processor could not carry: a catch-up on loopback spent 59 %
- * of its time in zstd. Output, not input, is what compares with the
- * link: a level that compresses reports 50 to 1 feeds a link slowly even
- * when it reads its input fast. */
-static const struct {
-    int level;
-    uint64_t out_per_s;
-} s_levels[] = {{19, 400 << 10}, {15, 1600 << 10}, {12, 3 << 20},
-                {9, 8 << 20},    {6, 12 << 20},    {3, 30 << 20}};
-#define S_LEVELS (sizeof s_levels / sizeof s_levels[0])
 
 /* How much slower than the table the measured levels ran (per mille, at
  * most 1000: a fast machine does not raise the guesses; at least 125: one

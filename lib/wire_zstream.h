@@ -60,8 +60,8 @@ typedef struct fsy_ztx {
     uint64_t bytes;   /* compressed bytes sent in this stream */
     uint64_t idle_ms; /* time of its last frame */
     /* compressed bytes a second each level put out here (0: not
-     * measured), kept across streams: a property of this machine and
-     * these documents, not of one stream */
+     * measured), kept across streams until the caller clears it (a
+     * session measures afresh, daemon/peer.c) */
     uint64_t speed[FSY_ZSTREAM_LEVEL_MAX + 1];
 } fsy_ztx_t;
 
