@@ -482,6 +482,7 @@ s_read_all(fsy_daemon_t *d, const fsy_sync_env_t *env)
         if (s_read_parent(d, env) + s_read_child(d, env) == 0)
             return;
         d->frame_ms = env->now_ms;
+        fsy_verifier_traffic(d->verifier);
         if (s_mono_us() - t0 >= S_READ_US)
             return;
     }

@@ -19,12 +19,48 @@ struct fsy_verifier {
     _Atomic bool stopping;
     _Atomic int state;         /* fsy_verify_state_t, set last by the thread */
     _Atomic uint64_t progress; /* every change up to here is sound */
+    _Atomic uint64_t traffic_ms; /* monotonic: the loop's last frame */
+    uint64_t waited_ms;          /* given to traffic so far */
     char why[256];
 };
 
-/* Changes checked per step: a step's result is published, so a daemon
- * stopped half-way still starts next time from where this got to. */
-#define S_STEP 20000
+/* Changes checked per step (~20 ms): a step's result is published, so a
+ * daemon stopped half-way still starts next time from where this got to,
+ * and the check can step aside between two. */
+#define S_STEP 4000
+/* The check steps aside while frames come: on a two-core field server a
+ * catch-up after a link comes back needs both cores (the check of a
+ * 90,000-change replica took half a second of one, beside the sync) ... */
+#define S_QUIET_MS 300
+#define S_NAP_MS 50
+/* ... but a hub its children keep busy still checks within minutes. */
+#define S_YIELD_MAX_MS (10 * 60 * 1000)
+
+static uint64_t
+s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void
+fsy_verifier_traffic(fsy_verifier_t *v)
+{
+    if (v != NULL)
+        atomic_store(&v->traffic_ms, s_mono_ms());
+}
+
+/* Waits until no frame came for S_QUIET_MS (or the allowance is spent). */
+static void
+s_wait_quiet(fsy_verifier_t *v)
+{
+    while (!atomic_load(&v->stopping) && v->waited_ms < S_YIELD_MAX_MS &&
+           s_mono_ms() - atomic_load(&v->traffic_ms) < S_QUIET_MS) {
+        nanosleep(&(struct timespec){0, S_NAP_MS * 1000 * 1000}, NULL);
+        v->waited_ms += S_NAP_MS;
+    }
+}
 
 /* Every change in steps, then the vector and SQLite's own check. */
 static int
@@ -36,12 +72,15 @@ s_check(fsy_verifier_t *v, fsy_store_t *s)
     do {
         if (atomic_load(&v->stopping))
             return fsy_err_set(FSY_EBUSY, "stopping");
+        s_wait_quiet(v);
         rc = fsy_store_verify_slice(s, pos, S_STEP, &r, &last);
         if (rc == FSY_OK && last != pos)
             atomic_store(&v->progress, pos = last);
         else if (rc == FSY_OK)
             break;
     } while (rc == FSY_OK);
+    if (rc == FSY_OK)
+        s_wait_quiet(v);
     if (rc == FSY_OK && !atomic_load(&v->stopping))
         rc = fsy_store_verify_structure(s, &r);
     return rc;

@@ -714,6 +714,18 @@ fsy_store_verify_slice(fsy_store_t *s, uint64_t after, size_t limit,
 }
 
 int
+fsy_store_verify_new(fsy_store_t *s, fsy_verify_report_t *r)
+{
+    uint64_t from = 0, last = 0;
+    int rc = fsy_store_verified(s, &from);
+    if (rc == FSY_OK)
+        rc = fsy_store_verify_slice(s, from, SIZE_MAX, r, &last);
+    if (rc == FSY_OK && last > from)
+        rc = fsy_store_set_verified(s, last);
+    return rc;
+}
+
+int
 fsy_store_verified(fsy_store_t *s, uint64_t *lseq)
 {
     return fsy_sq_meta_get_opt(s, "verified_lseq", lseq);

@@ -555,6 +555,13 @@ int fsy_store_verify_structure(fsy_store_t *s, fsy_verify_report_t *report);
 int fsy_store_verified(fsy_store_t *s, uint64_t *lseq);
 int fsy_store_set_verified(fsy_store_t *s, uint64_t lseq);
 
+/* The changes after that position checked as fsy_store_verify_slice does,
+ * and the position moved to the last of them when all are sound, so the
+ * next call (a daemon's next start) checks only what came after. FSY_OK,
+ * FSY_ECORRUPT (report filled in, the position left), or the store's
+ * errors. */
+int fsy_store_verify_new(fsy_store_t *s, fsy_verify_report_t *report);
+
 /* Damage was found while running: until a whole check passes, a start
  * checks everything, not only what is new (fieldsyncd). Recording it is
  * best effort on a damaged file. */

@@ -65,8 +65,9 @@ fs bamako get isf-mli-2027 | grep -q "(merged hq:4, bamako:1 and gao:1 over hq:3
 fs hq log isf-mli-2027 | grep -q "^now .*body: merged hq:4, bamako:1 and gao:1 over hq:3" ||
   fail "log does not show the merge: $(fs hq log isf-mli-2027)"
 assert_eq "$(fs hq get isf-mli-2027 --json | jq -c '.merged.body.heads')" '["hq:4","bamako:1","gao:1"]' "merged heads in JSON"
-curl -s "http://127.0.0.1:${HTTP[hq]}/docs/MLI/isf-mli-2027" | grep -q "merged hq:4, bamako:1 and gao:1 over hq:3" ||
-  fail "the document page does not say the body was merged"
+code=$(curl -s -o "$T/page.html" -w '%{http_code}' "http://127.0.0.1:${HTTP[hq]}/docs/MLI/isf-mli-2027")
+grep -q "merged hq:4, bamako:1 and gao:1 over hq:3" "$T/page.html" ||
+  fail "the document page does not say the body was merged (HTTP $code): $(cat "$T/page.html")"
 curl -s "http://127.0.0.1:${HTTP[hq]}/api/docs/MLI/isf-mli-2027" | jq -e '.merged.body.bases == ["hq:3", "hq:3"]' >/dev/null ||
   fail "the API does not say what merged"
 fs hq diff isf-mli-2027 body | grep -q "^+Fuel stocks in Gao last four weeks" || fail "diff does not show what merged: $(fs hq diff isf-mli-2027 body)"

@@ -1071,6 +1071,43 @@ START_TEST(test_store_verify_detects_a_flipped_byte)
 }
 END_TEST
 
+/* A start checks what came since the last check and moves the mark; a
+ * damaged newcomer leaves the mark where it was. */
+START_TEST(test_store_verify_new_moves_the_mark)
+{
+    fsy_store_t *s = tu_replica("gao");
+    tu_put(s, "MLI", "p", "plan", "body", "Protection of civilians");
+    fsy_verify_report_t r;
+    uint64_t mark = 99;
+    ck_ok(fsy_store_verified(s, &mark));
+    ck_assert_uint_eq(mark, 0);
+    ck_ok(fsy_store_verify_new(s, &r));
+    ck_assert_uint_eq(r.changes_checked, 2);
+    ck_ok(fsy_store_verified(s, &mark));
+    ck_assert_uint_eq(mark, 2);
+    ck_ok(fsy_store_verify_new(s, &r)); /* nothing new */
+    ck_assert_uint_eq(r.changes_checked, 0);
+    tu_put(s, "MLI", "q", "plan", "body", "Humanitarian access");
+    fsy_store_close(&s);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "UPDATE changes SET value = "
+                                  "CAST('Humanitarian acceSs' AS BLOB)"
+                                  " WHERE doc = 'q' AND field = 'body'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ck_ok(fsy_store_open(&s, tu_path("gao.db")));
+    ck_assert_int_eq(fsy_store_verify_new(s, &r), FSY_ECORRUPT);
+    ck_assert_uint_eq(r.changes_checked, 2); /* only q's two */
+    ck_assert_uint_eq(r.first_bad_lseq, 4);
+    ck_ok(fsy_store_verified(s, &mark));
+    ck_assert_uint_eq(mark, 2);
+    fsy_store_close(&s);
+}
+END_TEST
+
 /* Replica "gao" holding one put, damaged by `sql` behind its back. */
 static fsy_store_t *
 s_damaged(const char *sql)
@@ -1267,6 +1304,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_history_lists_every_version);
     tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);
     tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
+    tcase_add_test(tc, test_store_verify_new_moves_the_mark);
     tcase_add_loop_test(
         tc, test_store_verify_detects_vector_disagreeing_with_log, 0, 2);
     tcase_add_test(tc, test_store_write_group_rolls_back_whole);

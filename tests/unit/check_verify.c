@@ -1,0 +1,126 @@
+/* fieldsync tests — the daemon's whole-replica check on its thread
+ * (daemon/verify.c): it finds the replica sound, and steps aside while the
+ * loop reads frames. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "testutil.h"
+#include "verify.h"
+
+/* More than one of the check's steps (4,000 changes). */
+#define N_DOCS 9000
+
+static void
+s_nap_ms(long ms)
+{
+    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+}
+
+/* The changes in the replica s_replica made. */
+static uint64_t s_n_changes;
+
+/* A replica of N_DOCS one-field documents, closed; its path. */
+static const char *
+s_replica(void)
+{
+    fsy_store_t *s = tu_replica("gao");
+    ck_ok(fsy_store_begin(s));
+    char id[32];
+    for (int i = 0; i < N_DOCS; i++) {
+        snprintf(id, sizeof id, "jmac-gao-%05d", i);
+        tu_put(s, "MLI", id, "analysis", "title", "Weekly analysis, Gao");
+    }
+    ck_ok(fsy_store_commit(s));
+    s_n_changes = tu_changes(s);
+    ck_assert_uint_ge(s_n_changes, N_DOCS);
+    fsy_store_close(&s);
+    return tu_path("gao.db");
+}
+
+/* Polls until the check is over (10 s at most); its state. */
+static fsy_verify_state_t
+s_finish(fsy_verifier_t *v, uint64_t *through)
+{
+    char why[256];
+    fsy_verify_state_t st = FSY_VERIFY_RUNNING;
+    for (int i = 0; i < 1000 && st == FSY_VERIFY_RUNNING; i++) {
+        st = fsy_verifier_poll(v, through, why, sizeof why);
+        if (st == FSY_VERIFY_RUNNING)
+            s_nap_ms(10);
+    }
+    return st;
+}
+
+START_TEST(test_quiet_replica_checked_whole)
+{
+    fsy_verifier_t *v = NULL;
+    ck_ok(fsy_verifier_start(&v, s_replica()));
+    uint64_t through = 0;
+    ck_assert_int_eq(s_finish(v, &through), FSY_VERIFY_SOUND);
+    ck_assert_uint_eq(through, s_n_changes);
+    fsy_verifier_stop(&v);
+    ck_assert_ptr_null(v);
+    tu_cleanup();
+}
+END_TEST
+
+/* Frames every 50 ms: no step runs; once they stop, the check goes on
+ * and finds everything sound. */
+START_TEST(test_steps_aside_while_frames_come)
+{
+    const char *db = s_replica();
+    fsy_verifier_t *v = NULL;
+    fsy_verifier_traffic(v); /* NULL is fine */
+    ck_ok(fsy_verifier_start(&v, db));
+    fsy_verifier_traffic(v); /* before its first step can begin */
+    char why[256];
+    uint64_t through = 0;
+    for (int i = 0; i < 20; i++) { /* a second of traffic */
+        fsy_verifier_traffic(v);
+        s_nap_ms(50);
+        ck_assert_int_eq(fsy_verifier_poll(v, &through, why, sizeof why),
+                         FSY_VERIFY_RUNNING);
+    }
+    /* at most the step that may have begun before the first frame */
+    ck_assert_uint_le(through, 4000);
+    ck_assert_int_eq(s_finish(v, &through), FSY_VERIFY_SOUND);
+    ck_assert_uint_eq(through, s_n_changes);
+    fsy_verifier_stop(&v);
+    tu_cleanup();
+}
+END_TEST
+
+/* Stopped while it waits for quiet: it ends at once. */
+START_TEST(test_stop_while_waiting)
+{
+    const char *db = s_replica();
+    fsy_verifier_t *v = NULL;
+    ck_ok(fsy_verifier_start(&v, db));
+    fsy_verifier_traffic(v);
+    s_nap_ms(100);
+    fsy_verifier_traffic(v);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    fsy_verifier_stop(&v);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    ck_assert_ptr_null(v);
+    ck_assert_int_lt(ms, 2000);
+    tu_cleanup();
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *su = suite_create("verify");
+    TCase *tc = tcase_create("verifier");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_quiet_replica_checked_whole);
+    tcase_add_test(tc, test_steps_aside_while_frames_come);
+    tcase_add_test(tc, test_stop_while_waiting);
+    suite_add_tcase(su, tc);
+    return tu_run(su);
+}
