@@ -100,6 +100,7 @@ struct fsy_daemon {
     /* the text index written behind the changes (loop.c, "index"): the
      * last frame read, the last time the job ran to the end */
     uint64_t frame_ms, indexed_ms;
+    uint64_t moved; /* changes and attachment bytes moved, all sessions */
 };
 
 /*

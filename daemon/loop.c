@@ -482,7 +482,6 @@ s_read_all(fsy_daemon_t *d, const fsy_sync_env_t *env)
         if (s_read_parent(d, env) + s_read_child(d, env) == 0)
             return;
         d->frame_ms = env->now_ms;
-        fsy_verifier_traffic(d->verifier);
         if (s_mono_us() - t0 >= S_READ_US)
             return;
     }
@@ -970,6 +969,27 @@ s_turn_took(fsy_daemon_t *d, uint64_t us, uint64_t cpu_us)
     memset(d->turn_us, 0, sizeof d->turn_us);
 }
 
+/* What moved (changes, attachment bytes) through any session: the
+ * whole-replica check steps aside while it grows (verify.h), not for
+ * heartbeats, which fifty idle children send several times a second. */
+static uint64_t
+s_moved(const fsy_peer_t *p, const fsy_xfer_t *x)
+{
+    return p->changes_sent + p->changes_received + x->in_bytes + x->out_bytes;
+}
+
+static void
+s_note_traffic(fsy_daemon_t *d)
+{
+    uint64_t moved = d->has_parent ? s_moved(&d->parent, &d->parent_xfer) : 0;
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
+        if (d->children[i].used)
+            moved += s_moved(&d->children[i].peer, &d->children[i].xfer);
+    if (moved != d->moved)
+        fsy_verifier_traffic(d->verifier);
+    d->moved = moved;
+}
+
 /* Signals, between two turns: each logged, then acted on. */
 static void
 s_signals(fsy_daemon_t *d, fsy_signals_t *sig, const fsy_sync_env_t *env)
@@ -1035,6 +1055,7 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
         s_read_all(d, &env);
         d->turn_us[0] = s_mono_us() - turn;
         s_cron(d, &env);
+        s_note_traffic(d);
         s_turn_took(d, s_mono_us() - turn, s_cpu_us() - cpu);
     }
     if (sig->stop)

@@ -19,7 +19,7 @@ struct fsy_verifier {
     _Atomic bool stopping;
     _Atomic int state;         /* fsy_verify_state_t, set last by the thread */
     _Atomic uint64_t progress; /* every change up to here is sound */
-    _Atomic uint64_t traffic_ms; /* monotonic: the loop's last frame */
+    _Atomic uint64_t traffic_ms; /* monotonic: data last moved */
     uint64_t waited_ms;          /* given to traffic so far */
     char why[256];
 };
@@ -28,7 +28,7 @@ struct fsy_verifier {
  * daemon stopped half-way still starts next time from where this got to,
  * and the check can step aside between two. */
 #define S_STEP 4000
-/* The check steps aside while frames come: on a two-core field server a
+/* The check steps aside while sessions move data: on a two-core field server a
  * catch-up after a link comes back needs both cores (the check of a
  * 90,000-change replica took half a second of one, beside the sync) ... */
 #define S_QUIET_MS 300
@@ -51,7 +51,7 @@ fsy_verifier_traffic(fsy_verifier_t *v)
         atomic_store(&v->traffic_ms, s_mono_ms());
 }
 
-/* Waits until no frame came for S_QUIET_MS (or the allowance is spent). */
+/* Waits until nothing moved for S_QUIET_MS (or the allowance is spent). */
 static void
 s_wait_quiet(fsy_verifier_t *v)
 {

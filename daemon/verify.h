@@ -7,7 +7,7 @@
  * checksum, in steps whose progress is published, then the vector
  * against the log and SQLite's integrity check) on a thread of its own
  * with a connection of its own, so the loop never waits for it, stepping
- * aside while sessions carry frames. The loop polls
+ * aside while sessions move changes or attachments. The loop polls
  * it; damage stops the daemon as it would have refused the start (changes read
  * to be sent are checked as well: peer.c).
  *
@@ -38,9 +38,9 @@ int fsy_verifier_start(fsy_verifier_t **out, const char *db);
 fsy_verify_state_t fsy_verifier_poll(fsy_verifier_t *v, uint64_t *through,
                                      char *why, size_t len);
 
-/* The loop read a frame: the check steps aside until the link has been
- * quiet a while (at most ten minutes in all a run). Thread-safe; NULL is
- * fine. */
+/* A session moved changes or attachment bytes: the check steps aside
+ * until none has for a while (at most ten minutes in all a run).
+ * Thread-safe; NULL is fine. */
 void fsy_verifier_traffic(fsy_verifier_t *v);
 
 void fsy_verifier_stop(fsy_verifier_t **v);

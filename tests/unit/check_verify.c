@@ -1,6 +1,6 @@
 /* fieldsync tests — the daemon's whole-replica check on its thread
  * (daemon/verify.c): it finds the replica sound, and steps aside while the
- * loop reads frames. */
+ * sessions move data. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +66,8 @@ START_TEST(test_quiet_replica_checked_whole)
 }
 END_TEST
 
-/* Frames every 50 ms: no step runs; once they stop, the check goes on
- * and finds everything sound. */
+/* Data moving every 50 ms: no step runs; once it stops, the check goes
+ * on and finds everything sound. */
 START_TEST(test_steps_aside_while_frames_come)
 {
     const char *db = s_replica();
