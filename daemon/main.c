@@ -107,7 +107,7 @@ static int
 s_verify(fsy_daemon_t *d, bool whole)
 {
     fsy_verify_report_t r;
-    bool suspect = false;
+    bool suspect = false, unmarked = false;
     if (!d->cfg.verify_at_start)
         return 0;
     /* damage seen by an earlier run: everything again, refused or cleared */
@@ -117,7 +117,12 @@ s_verify(fsy_daemon_t *d, bool whole)
      * this run stops before its whole pass gets there (the pass steps
      * aside for traffic: verify.h) */
     int rc = whole ? fsy_store_verify(d->store, &r)
-                   : fsy_store_verify_new(d->store, &r);
+                   : fsy_store_verify_new(d->store, &r, &unmarked);
+    if (unmarked) /* not damage, and not a reason to stay down */
+        fprintf(stderr,
+                "fieldsyncd: warning: could not record how far %s was "
+                "checked: %s (the next start checks the same changes)\n",
+                d->cfg.db, fsy_errdetail());
     if (rc == FSY_OK && suspect)
         rc = fsy_store_set_suspect(d->store, false);
     if (rc == FSY_ECORRUPT)

@@ -20,6 +20,7 @@ struct fsy_verifier {
     _Atomic int state;         /* fsy_verify_state_t, set last by the thread */
     _Atomic uint64_t progress; /* every change up to here is sound */
     _Atomic uint64_t traffic_ms; /* monotonic: data last moved */
+    uint64_t quiet_ms;           /* how long nothing moves before a step */
     uint64_t waited_ms;          /* given to traffic so far */
     char why[256];
 };
@@ -28,10 +29,6 @@ struct fsy_verifier {
  * daemon stopped half-way still starts next time from where this got to,
  * and the check can step aside between two. */
 #define S_STEP 4000
-/* The check steps aside while sessions move data: on a two-core field server a
- * catch-up after a link comes back needs both cores (the check of a
- * 90,000-change replica took half a second of one, beside the sync) ... */
-#define S_QUIET_MS 300
 #define S_NAP_MS 50
 /* ... but a hub its children keep busy still checks within minutes. */
 #define S_YIELD_MAX_MS (10 * 60 * 1000)
@@ -51,12 +48,14 @@ fsy_verifier_traffic(fsy_verifier_t *v)
         atomic_store(&v->traffic_ms, s_mono_ms());
 }
 
-/* Waits until nothing moved for S_QUIET_MS (or the allowance is spent). */
+/* Waits until nothing moved for quiet_ms (or the allowance is spent). */
 static void
 s_wait_quiet(fsy_verifier_t *v)
 {
-    while (!atomic_load(&v->stopping) && v->waited_ms < S_YIELD_MAX_MS &&
-           s_mono_ms() - atomic_load(&v->traffic_ms) < S_QUIET_MS) {
+    while (!atomic_load(&v->stopping) && v->waited_ms < S_YIELD_MAX_MS) {
+        uint64_t moved = atomic_load(&v->traffic_ms); /* before the clock */
+        if (s_mono_ms() >= moved + v->quiet_ms)
+            return;
         nanosleep(&(struct timespec){0, S_NAP_MS * 1000 * 1000}, NULL);
         v->waited_ms += S_NAP_MS;
     }
@@ -70,9 +69,9 @@ s_check(fsy_verifier_t *v, fsy_store_t *s)
     uint64_t pos = 0, last;
     int rc;
     do {
+        s_wait_quiet(v);
         if (atomic_load(&v->stopping))
             return fsy_err_set(FSY_EBUSY, "stopping");
-        s_wait_quiet(v);
         rc = fsy_store_verify_slice(s, pos, S_STEP, &r, &last);
         if (rc == FSY_OK && last != pos)
             atomic_store(&v->progress, pos = last);
@@ -113,13 +112,14 @@ s_run(void *arg)
 }
 
 int
-fsy_verifier_start(fsy_verifier_t **out, const char *db)
+fsy_verifier_start(fsy_verifier_t **out, const char *db, unsigned quiet_ms)
 {
     fsy_verifier_t *v = calloc(1, sizeof *v);
     if (v == NULL || (v->db = strdup(db)) == NULL) {
         free(v);
         return fsy_err_set(FSY_ENOMEM, "out of memory");
     }
+    v->quiet_ms = quiet_ms;
     pthread_mutex_init(&v->lock, NULL);
     atomic_store(&v->state, FSY_VERIFY_RUNNING);
     if (pthread_create(&v->thread, NULL, s_run, v) != 0) {

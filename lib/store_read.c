@@ -714,14 +714,16 @@ fsy_store_verify_slice(fsy_store_t *s, uint64_t after, size_t limit,
 }
 
 int
-fsy_store_verify_new(fsy_store_t *s, fsy_verify_report_t *r)
+fsy_store_verify_new(fsy_store_t *s, fsy_verify_report_t *r, bool *unmarked)
 {
     uint64_t from = 0, last = 0;
+    *unmarked = false;
     int rc = fsy_store_verified(s, &from);
     if (rc == FSY_OK)
         rc = fsy_store_verify_slice(s, from, SIZE_MAX, r, &last);
+    /* a mark not moved costs the next start a check, never this one */
     if (rc == FSY_OK && last > from)
-        rc = fsy_store_set_verified(s, last);
+        *unmarked = fsy_store_set_verified(s, last) != FSY_OK;
     return rc;
 }
 

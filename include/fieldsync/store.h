@@ -549,18 +549,22 @@ int fsy_store_verify_slice(fsy_store_t *s, uint64_t after, size_t limit,
  * integrity check (the whole file at once). */
 int fsy_store_verify_structure(fsy_store_t *s, fsy_verify_report_t *report);
 
-/* The log position up to which a whole pass last found every change sound
- * (0: none yet), as recorded with fsy_store_set_verified. A recovery that
- * gives positions out again lowers it. */
+/* The log position up to which a check last found every change sound
+ * (0: none yet), as recorded with fsy_store_set_verified (a whole pass, or
+ * fsy_store_verify_new). A recovery that gives positions out again lowers
+ * it. */
 int fsy_store_verified(fsy_store_t *s, uint64_t *lseq);
 int fsy_store_set_verified(fsy_store_t *s, uint64_t lseq);
 
 /* The changes after that position checked as fsy_store_verify_slice does,
  * and the position moved to the last of them when all are sound, so the
- * next call (a daemon's next start) checks only what came after. FSY_OK,
- * FSY_ECORRUPT (report filled in, the position left), or the store's
- * errors. */
-int fsy_store_verify_new(fsy_store_t *s, fsy_verify_report_t *report);
+ * next call (a daemon's next start) checks only what came after. The
+ * check's result: FSY_OK, FSY_ECORRUPT (report filled in, the position
+ * left), or the store's errors. Moving the position is best effort: if
+ * that write fails (a full disk, a busy replica) the result is still the
+ * check's, *unmarked is set and fsy_errdetail() says why. */
+int fsy_store_verify_new(fsy_store_t *s, fsy_verify_report_t *report,
+                         bool *unmarked);
 
 /* Damage was found while running: until a whole check passes, a start
  * checks everything, not only what is new (fieldsyncd). Recording it is

@@ -1,6 +1,6 @@
 # Reliability 7: a replica damaged on disk is caught by fieldsyncd, which
 # will not run on it rather than send the damage on: at start for what was
-# added since its last whole check, while it runs for the rest, and before
+# added since its last check, while it runs for the rest, and before
 # any change leaves; the site is then rebuilt from its parent as
 # docs/RELIABILITY.md says, with what only it held salvaged from the
 # damaged file.

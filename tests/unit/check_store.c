@@ -1078,14 +1078,16 @@ START_TEST(test_store_verify_new_moves_the_mark)
     fsy_store_t *s = tu_replica("gao");
     tu_put(s, "MLI", "p", "plan", "body", "Protection of civilians");
     fsy_verify_report_t r;
+    bool unmarked = true;
     uint64_t mark = 99;
     ck_ok(fsy_store_verified(s, &mark));
     ck_assert_uint_eq(mark, 0);
-    ck_ok(fsy_store_verify_new(s, &r));
+    ck_ok(fsy_store_verify_new(s, &r, &unmarked));
     ck_assert_uint_eq(r.changes_checked, 2);
+    ck_assert(!unmarked);
     ck_ok(fsy_store_verified(s, &mark));
     ck_assert_uint_eq(mark, 2);
-    ck_ok(fsy_store_verify_new(s, &r)); /* nothing new */
+    ck_ok(fsy_store_verify_new(s, &r, &unmarked)); /* nothing new */
     ck_assert_uint_eq(r.changes_checked, 0);
     tu_put(s, "MLI", "q", "plan", "body", "Humanitarian access");
     fsy_store_close(&s);
@@ -1099,7 +1101,7 @@ START_TEST(test_store_verify_new_moves_the_mark)
                      SQLITE_OK);
     sqlite3_close(db);
     ck_ok(fsy_store_open(&s, tu_path("gao.db")));
-    ck_assert_int_eq(fsy_store_verify_new(s, &r), FSY_ECORRUPT);
+    ck_assert_int_eq(fsy_store_verify_new(s, &r, &unmarked), FSY_ECORRUPT);
     ck_assert_uint_eq(r.changes_checked, 2); /* only q's two */
     ck_assert_uint_eq(r.first_bad_lseq, 4);
     ck_ok(fsy_store_verified(s, &mark));
