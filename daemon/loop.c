@@ -674,6 +674,11 @@ s_verified_to(fsy_daemon_t *d, uint64_t through)
         d->verify_mark = through;
 }
 
+/* The check steps aside while sessions move data: on a two-core field
+ * server a catch-up after a link comes back needs both cores (the check of
+ * a 90,000-change replica took half a second of one, beside the sync). */
+#define S_VERIFY_QUIET_MS 300
+
 /*
  * The whole replica, checked on a thread while the daemon runs (verify.h),
  * once a run; how far it found every change sound is recorded as it goes,
@@ -681,11 +686,6 @@ s_verified_to(fsy_daemon_t *d, uint64_t through)
  * run stops half-way. Damage ends the run, as it would have refused the
  * start.
  */
-/* The check steps aside while sessions move data: on a two-core field
- * server a catch-up after a link comes back needs both cores (the check of
- * a 90,000-change replica took half a second of one, beside the sync). */
-#define S_VERIFY_QUIET_MS 300
-
 static void
 s_job_verify(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {

@@ -30,7 +30,8 @@ struct fsy_verifier {
  * and the check can step aside between two. */
 #define S_STEP 4000
 #define S_NAP_MS 50
-/* ... but a hub its children keep busy still checks within minutes. */
+/* It steps aside (verify.h) at most this long in all a run: a hub its
+ * children keep busy still checks within minutes. */
 #define S_YIELD_MAX_MS (10 * 60 * 1000)
 
 static uint64_t
