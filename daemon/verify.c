@@ -10,6 +10,7 @@
 
 #include "fieldsync/error.h"
 #include "fieldsync/store.h"
+#include "fieldsync/wallclock.h"
 
 struct fsy_verifier {
     char *db;
@@ -34,19 +35,11 @@ struct fsy_verifier {
  * children keep busy still checks within minutes. */
 #define S_YIELD_MAX_MS (10 * 60 * 1000)
 
-static uint64_t
-s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 void
 fsy_verifier_traffic(fsy_verifier_t *v)
 {
     if (v != NULL)
-        atomic_store(&v->traffic_ms, s_mono_ms());
+        atomic_store(&v->traffic_ms, fsy_mono_us() / 1000);
 }
 
 /* Waits until nothing moved for quiet_ms (or the allowance is spent). */
@@ -55,7 +48,7 @@ s_wait_quiet(fsy_verifier_t *v)
 {
     while (!atomic_load(&v->stopping) && v->waited_ms < S_YIELD_MAX_MS) {
         uint64_t moved = atomic_load(&v->traffic_ms); /* before the clock */
-        if (s_mono_ms() >= moved + v->quiet_ms)
+        if (fsy_mono_us() / 1000 >= moved + v->quiet_ms)
             return;
         nanosleep(&(struct timespec){0, S_NAP_MS * 1000 * 1000}, NULL);
         v->waited_ms += S_NAP_MS;
