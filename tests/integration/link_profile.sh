@@ -21,14 +21,16 @@ measure() {
   wait_until 10 "the echo server never listened" listening "$p" "127.0.0.1/7000"
   wait_until 10 "the relay never listened" listening "$c" "127.0.0.1/${RELAY_PORT[$c]}"
   # TCP over a lossy link has bad runs (a lost segment costs a timeout of
-  # a second or more): the rate is the better of two probes.
+  # a second or more), and the probe takes its median round trip off the
+  # transfer's time, so a run whose round trips were slow reads too fast:
+  # a probe outside the profile's bounds is taken once more.
   local try
   for try in 1 2; do
     out=$(nsx "$c" "$LINK_RELAY" probe "127.0.0.1:${RELAY_PORT[$c]}" 9 "$bulk") ||
       fail "probe failed over $prof: $(cat "$T/relay-$c.log")"
     rtt=$(sed 's/.*rtt_ms_median=\([0-9]*\).*/\1/' <<<"$out")
     kbit=$(sed 's/.*kbit_s=\([0-9]*\).*/\1/' <<<"$out")
-    within "$kbit" $((PROFILE_KBIT[$prof] * 50 / 100)) 1000000 && break
+    within "$kbit" $((PROFILE_KBIT[$prof] * 50 / 100)) $((PROFILE_KBIT[$prof] * 110 / 100)) && break
     echo "$prof: probe $try: $kbit kbit/s, once more"
   done
   loss=$(nsx "$c" ping -q -c 1000 -i 0.002 -W 1 "10.$NET.${LINK_NO[$c]}.1" |
