@@ -53,7 +53,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <git2.h>
 #include <sodium.h>
 
 #include "fieldsync/ident.h"
@@ -521,9 +520,6 @@ s_store_alloc(fsy_store_t **out, const char *path)
     s->max_value = FSY_VALUE_MAX;
     s->max_skew_ms = FSY_DEFAULT_SKEW_MS;
     s->wall = s_system_ms;
-    /* Text merges (store_merge.c) call libgit2, whose set-up is counted:
-     * one reference per handle keeps it from being redone per merge. */
-    git_libgit2_init();
     *out = s;
     return FSY_OK;
 }
@@ -820,7 +816,6 @@ fsy_store_close(fsy_store_t **sp)
     free(s->refused);
     free(s->path);
     free(s);
-    git_libgit2_shutdown();
     *sp = NULL;
 }
 

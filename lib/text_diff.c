@@ -10,6 +10,7 @@
 
 #include "fieldsync/error.h"
 #include "fieldsync/text_diff.h"
+#include "git_once.h"
 
 /* A copy of v with a final newline (an empty value stays empty). */
 static char *
@@ -76,7 +77,7 @@ fsy_text_diff(const char *a, size_t alen, const char *b, size_t blen,
         a = ac;
         b = bc;
     }
-    git_libgit2_init(); /* counted: once per call is fine */
+    fsy_git_ready();
     git_diff_options o;
     git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
     o.flags = GIT_DIFF_FORCE_TEXT;
@@ -93,7 +94,6 @@ fsy_text_diff(const char *a, size_t alen, const char *b, size_t blen,
         rc = s_emit(p, cb, ctx);
     }
     git_patch_free(p);
-    git_libgit2_shutdown();
     free(ac);
     free(bc);
     return rc;

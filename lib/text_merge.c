@@ -16,6 +16,7 @@
 #include "fieldsync/error.h"
 #include "fieldsync/ident.h"
 #include "fieldsync/text_merge.h"
+#include "git_once.h"
 
 /* xdiff's default, and the longest marker we ask for: each overlap costs
  * four of them in the output, and text with longer runs of marker
@@ -54,7 +55,7 @@ s_merge(const char *base, size_t base_len, const char *a, size_t a_len,
     s_input(&in[1], a, a_len);
     s_input(&in[2], b, b_len);
     memset(r, 0, sizeof *r);
-    git_libgit2_init(); /* counted: the store holds one reference */
+    fsy_git_ready();
     int rc = git_merge_file(r, &in[0], &in[1], &in[2], o);
     if (rc != 0) {
         /* Out of memory is this machine's state, not the texts': it must
@@ -67,7 +68,6 @@ s_merge(const char *base, size_t base_len, const char *a, size_t a_len,
         git_merge_file_result_free(r);
         memset(r, 0, sizeof *r);
     }
-    git_libgit2_shutdown();
     return rc;
 }
 
