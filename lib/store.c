@@ -79,6 +79,13 @@ static const char *const s_sql[ST__COUNT] = {
         "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
     [ST_CHANGE_BY_ID] = "SELECT lseq, hlc, doc, field, checksum FROM changes "
                         "WHERE scope = ?1 AND origin = ?2 AND seq = ?3",
+    /* A base, found among its field's versions: the index entries a
+     * change of that field writes anyway, no row read (INDEXED BY: the
+     * planner would take the unique index, then read the row to compare
+     * the field, a random page for each base of an edit). */
+    [ST_BASE_FIND] = "SELECT lseq FROM changes INDEXED BY changes_by_field "
+                     "WHERE scope = ?1 AND doc = ?2 AND field = ?3 AND "
+                     "hlc = ?4 AND origin = ?5 AND seq = ?6",
     [ST_SUPERSEDED_INS] =
         "INSERT OR IGNORE INTO superseded(scope, doc, field, site, "
         "incarnation, seq, hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -278,6 +278,63 @@ s_supersede(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     return fsy_sq_step_done(s, st, "recording a base");
 }
 
+/* Ends the headship of the version at lseq, the base of c. */
+static int
+s_head_end(fsy_store_t *s, const fsy_change_t *c, int64_t lseq)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_HEAD_DEL);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_int64(st, 1, lseq);
+    sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, c->field, -1, SQLITE_STATIC);
+    return fsy_sq_step_done(s, st, "updating heads");
+}
+
+/* The log row of base b of c if it is here as a version of c's field
+ * (*lseq 0: not here as such). */
+static int
+s_base_find(fsy_store_t *s, const fsy_change_t *c, const fsy_version_t *b,
+            int64_t oid, int64_t *lseq)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_BASE_FIND);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->field, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)b->hlc);
+    sqlite3_bind_int64(st, 5, oid);
+    sqlite3_bind_int64(st, 6, (int64_t)b->seq);
+    int rc = sqlite3_step(st);
+    *lseq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? FSY_OK
+               : fsy_sq_err(s, rc, "looking up a base");
+}
+
+/* Whether (scope, origin, seq) of b is in the log at all: a base that is
+ * not a version of c's field, yet names a change that exists, is bogus. */
+static int
+s_base_logged(fsy_store_t *s, const fsy_change_t *c, const fsy_version_t *b,
+              int64_t oid, bool *logged)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHANGE_BY_ID);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, oid);
+    sqlite3_bind_int64(st, 3, (int64_t)b->seq);
+    int rc = sqlite3_step(st);
+    *logged = rc == SQLITE_ROW;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? FSY_OK
+               : fsy_sq_err(s, rc, "looking up a base");
+}
+
 /*
  * A base names a version of the same field. If that version is here, it
  * stops being a head; if not yet, remember it so it never becomes one. A
@@ -290,42 +347,20 @@ s_apply_base(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
 {
     /* An origin never seen cannot have stored the target: no lookup, and
      * no origins row for a name that may be made up. */
-    int64_t oid;
-    bool known;
+    int64_t oid, lseq;
+    bool known, logged;
     int rc = fsy_sq_origin_find(s, &b->origin, &oid, &known);
     if (rc != FSY_OK)
         return rc;
     if (!known)
         return s_supersede(s, ax, c, b);
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHANGE_BY_ID);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, oid);
-    sqlite3_bind_int64(st, 3, (int64_t)b->seq);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        int64_t lseq = sqlite3_column_int64(st, 0);
-        bool match =
-            (uint64_t)sqlite3_column_int64(st, 1) == b->hlc &&
-            strcmp((const char *)sqlite3_column_text(st, 2), c->doc) == 0 &&
-            strcmp((const char *)sqlite3_column_text(st, 3), c->field) == 0;
-        sqlite3_reset(st);
-        if (!match)
-            return FSY_OK;
-        st = fsy_sq_stmt(s, ST_HEAD_DEL);
-        if (st == NULL)
-            return FSY_EINTERNAL;
-        sqlite3_bind_int64(st, 1, lseq);
-        sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, c->doc, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, c->field, -1, SQLITE_STATIC);
-        return fsy_sq_step_done(s, st, "updating heads");
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return fsy_sq_err(s, rc, "looking up a base");
-    return s_supersede(s, ax, c, b);
+    if ((rc = s_base_find(s, c, b, oid, &lseq)) != FSY_OK)
+        return rc;
+    if (lseq != 0)
+        return s_head_end(s, c, lseq);
+    if ((rc = s_base_logged(s, c, b, oid, &logged)) != FSY_OK)
+        return rc;
+    return logged ? FSY_OK : s_supersede(s, ax, c, b);
 }
 
 static int

@@ -22,6 +22,7 @@ enum fsy_stmt_id {
     ST_VV_SET,
     ST_CHANGE_INS,
     ST_CHANGE_BY_ID,
+    ST_BASE_FIND,
     ST_SUPERSEDED_INS,
     ST_SUPERSEDED_ANY,
     ST_SUPERSEDED_TAKE,

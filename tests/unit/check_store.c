@@ -701,6 +701,57 @@ START_TEST(test_store_base_arriving_before_its_target_is_harmless)
 }
 END_TEST
 
+/* A base naming a change that exists but is another field's version is
+ * bogus: it ends no head (through the field's index entries or the log
+ * row), and either order of arrival shows the same thing everywhere. */
+START_TEST(test_store_base_naming_another_field_is_ignored)
+{
+    fsy_store_t *hq = tu_replica("hq"), *x = tu_replica("juba"),
+                *y = tu_replica("goma");
+    tu_put(hq, "MLI", "p", "plan", "title", "Mopti plan");
+    tu_put(hq, "MLI", "p", NULL, "status", "draft");
+    fsy_change_list_t l = {0};
+    s_all(hq, &l);
+    const fsy_change_t *title = NULL, *status = NULL;
+    for (size_t i = 0; i < l.n; i++) {
+        if (strcmp(l.v[i].field, "title") == 0)
+            title = &l.v[i];
+        if (strcmp(l.v[i].field, "status") == 0)
+            status = &l.v[i];
+    }
+    ck_assert(title != NULL && status != NULL);
+    fsy_change_t forged = {
+        .version = {.origin = {.site = "bor", .incarnation = 42},
+                    .seq = 1,
+                    .hlc = status->version.hlc + 1},
+        .scope = "MLI",
+        .doc = "p",
+        .field = "status",
+        .value = (uint8_t *)"final",
+        .value_len = 5,
+        .bases = (fsy_version_t *)&title->version,
+        .n_bases = 1,
+        .txn_end = true};
+    fsy_change_seal(&forged);
+    ck_ok(fsy_store_apply(x, l.v, l.n, NULL));
+    ck_ok(fsy_store_apply(x, &forged, 1, NULL));
+    ck_ok(fsy_store_apply(y, &forged, 1, NULL));
+    ck_ok(fsy_store_apply(y, l.v, l.n, NULL));
+    fsy_store_t *both[] = {x, y};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_str_eq(tu_get(both[i], "MLI", "p", "title"), "Mopti plan");
+        ck_assert(!s_has_conflict(both[i], "MLI", "p", "title"));
+        /* hq's status is still a head beside bor's */
+        ck_assert(s_has_conflict(both[i], "MLI", "p", "status"));
+    }
+    s_assert_same(x, y);
+    fsy_change_list_clear(&l);
+    fsy_store_close(&hq);
+    fsy_store_close(&x);
+    fsy_store_close(&y);
+}
+END_TEST
+
 START_TEST(test_store_history_lists_every_version)
 {
     fsy_store_t *a = tu_replica("hq");
@@ -1303,6 +1354,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_apply_drops_changes_beyond_a_gap);
     tcase_add_test(tc, test_store_apply_refuses_half_a_transaction);
     tcase_add_test(tc, test_store_base_arriving_before_its_target_is_harmless);
+    tcase_add_test(tc, test_store_base_naming_another_field_is_ignored);
     tcase_add_test(tc, test_store_history_lists_every_version);
     tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);
     tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
