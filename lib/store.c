@@ -109,8 +109,11 @@ static const char *const s_sql[ST__COUNT] = {
         "ON CONFLICT(scope, doc) DO UPDATE SET kind = excluded.kind, "
         "visible = excluded.visible, n_conflicts = excluded.n_conflicts, "
         "updated_hlc = excluded.updated_hlc",
-    [ST_TOUCH] = "INSERT OR IGNORE INTO temp.touched(scope, doc) "
-                 "VALUES(?1, ?2)",
+    /* the earliest (clock, then log order) of the call's changes of it */
+    [ST_TOUCH] = "INSERT INTO temp.touched(scope, doc, hlc, lseq) "
+                 "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(scope, doc) DO UPDATE "
+                 "SET hlc = excluded.hlc, lseq = excluded.lseq "
+                 "WHERE touched.hlc IS NOT NULL AND excluded.hlc < touched.hlc",
     [ST_DOC_SCOPES] = "SELECT scope FROM docs WHERE doc = ?1 ORDER BY scope",
     [ST_BLOB_GET] = "SELECT size, have, complete FROM blobs WHERE hash = ?1",
     [ST_BLOB_PUT] =
@@ -152,6 +155,14 @@ static const char *const s_sql[ST__COUNT] = {
         "c.scope = ?1 AND c.doc = ?2 ORDER BY c.hlc, c.lseq LIMIT 1), 0), ?3) "
         "ON CONFLICT(scope, doc) DO UPDATE SET created_lseq = "
         "excluded.created_lseq, updated_lseq = excluded.updated_lseq",
+    /* ST_INDEX_META's row after changes were added (?4, ?5: the earliest
+     * of them): a change logged later is the first only if its clock is
+     * earlier (ties go to the log's order) */
+    [ST_INDEX_ADDED] =
+        "UPDATE doc_meta SET updated_lseq = ?3, created_lseq = CASE WHEN "
+        "created_lseq = 0 OR ?4 < (SELECT c.hlc FROM changes c WHERE c.lseq = "
+        "doc_meta.created_lseq) THEN ?5 ELSE created_lseq END "
+        "WHERE scope = ?1 AND doc = ?2",
     [ST_INDEX_TEXT] = FSY_SQ_INDEX_TEXT(FSY_SQ_INDEX_W1),
     [ST_INDEX_PEND] =
         "INSERT OR IGNORE INTO index_pending(scope, doc) VALUES(?1, ?2)",
@@ -541,8 +552,8 @@ s_configure(fsy_store_t *s)
     if (rc != FSY_OK)
         return rc;
     return fsy_sq_exec(s, "CREATE TEMP TABLE IF NOT EXISTS touched("
-                          "scope TEXT, doc TEXT, PRIMARY KEY(scope, doc))"
-                          " WITHOUT ROWID;");
+                          "scope TEXT, doc TEXT, hlc INTEGER, lseq INTEGER,"
+                          " PRIMARY KEY(scope, doc)) WITHOUT ROWID;");
 }
 
 /* fsy_text(value, ref): the value as text for the search index, or NULL

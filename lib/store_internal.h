@@ -47,6 +47,7 @@ enum fsy_stmt_id {
     ST_URGENT_PRUNE,
     ST_INDEX_DROP,
     ST_INDEX_META,
+    ST_INDEX_ADDED,
     ST_INDEX_TEXT,
     ST_INDEX_PEND,
     ST_INDEX_DONE,

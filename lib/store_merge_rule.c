@@ -21,7 +21,7 @@ s_rederive(fsy_store_t *s, const char *whole)
     int rc = fsy_sq_meta_set(s, "merge_whole", whole, 0);
     fsy_sq_merge_rule_set(s, whole);
     if (rc == FSY_OK)
-        rc = fsy_sq_exec(s, "INSERT OR IGNORE INTO temp.touched "
+        rc = fsy_sq_exec(s, "INSERT OR IGNORE INTO temp.touched(scope, doc) "
                             "SELECT DISTINCT scope, doc FROM heads "
                             "GROUP BY scope, doc, field HAVING count(*) > 1");
     return rc == FSY_OK ? fsy_sq_refresh_touched(s) : rc;

@@ -1067,6 +1067,42 @@ START_TEST(test_store_urgent_marks_are_numbered_and_lapse)
 }
 END_TEST
 
+/* A document's first change is the earliest by clock whatever the order
+ * its changes arrive in, and later edits keep it: the same stamp as on a
+ * replica that had them all at once. */
+START_TEST(test_store_first_change_is_the_earliest_by_clock)
+{
+    uint64_t early = 1790000000000ull, late = early + 60 * 1000;
+    fsy_store_t *gao = tu_replica("gao"), *hq = tu_replica("hq"),
+                *x = tu_replica("juba"), *y = tu_replica("goma");
+    fsy_store_set_wallclock(gao, s_fixed_now, &early);
+    fsy_store_set_wallclock(hq, s_fixed_now, &late);
+    tu_put(gao, "MLI", "p", "plan", "title", "Gao draft");
+    tu_put(hq, "MLI", "p", "plan", "status", "draft");
+    fsy_stamp_t c, u, cy, uy;
+    tu_sync(hq, x);
+    ck_ok(fsy_store_stamps(x, "MLI", "p", &c, &u));
+    ck_assert_str_eq(c.site, "hq");
+    tu_sync(gao, x); /* the earlier one arrives second */
+    ck_ok(fsy_store_stamps(x, "MLI", "p", &c, &u));
+    ck_assert_str_eq(c.site, "gao");
+    tu_put(x, "MLI", "p", NULL, "title", "Gao draft, reviewed");
+    tu_put(x, "MLI", "p", NULL, "status", "final");
+    ck_ok(fsy_store_stamps(x, "MLI", "p", &c, &u));
+    ck_assert_str_eq(c.site, "gao");
+    ck_assert_str_eq(u.site, "juba");
+    tu_sync(x, y); /* all at once */
+    ck_ok(fsy_store_stamps(y, "MLI", "p", &cy, &uy));
+    ck_assert_str_eq(cy.site, "gao");
+    ck_assert_uint_eq(cy.hlc, c.hlc);
+    ck_assert_uint_eq(uy.hlc, u.hlc);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
+    fsy_store_close(&x);
+    fsy_store_close(&y);
+}
+END_TEST
+
 START_TEST(test_store_fast_remote_clock_is_accepted_but_bounded)
 {
     uint64_t now = 1790000000000ull; /* ms */
@@ -1355,6 +1391,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_apply_refuses_half_a_transaction);
     tcase_add_test(tc, test_store_base_arriving_before_its_target_is_harmless);
     tcase_add_test(tc, test_store_base_naming_another_field_is_ignored);
+    tcase_add_test(tc, test_store_first_change_is_the_earliest_by_clock);
     tcase_add_test(tc, test_store_history_lists_every_version);
     tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);
     tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
