@@ -41,7 +41,12 @@ typedef struct fsy_child_slot {
 } fsy_child_slot_t;
 
 /* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
-#define FSY_LOOP_JOBS 8
+#define FSY_LOOP_JOBS 9
+/* The write-ahead log is copied into the database once it holds this many
+ * pages and no changes have moved for a while, or at a commit that leaves
+ * the second (32 MiB of 4 KiB pages) in it (loop.c, s_job_checkpoint). */
+#define FSY_WAL_SOFT_PAGES 1000
+#define FSY_WAL_HARD_PAGES 8192
 
 /* What the signal handlers set (main.c); the loop acts between turns and
  * logs each. */
@@ -100,7 +105,8 @@ struct fsy_daemon {
     /* the text index written behind the changes (loop.c, "index"): the
      * last frame read, the last time the job ran to the end */
     uint64_t frame_ms, indexed_ms;
-    uint64_t moved; /* changes and attachment bytes moved, all sessions */
+    uint64_t moved;    /* changes and attachment bytes moved, all sessions */
+    uint64_t moved_ms; /* when they last moved (heartbeats do not count) */
 };
 
 /*

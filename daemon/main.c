@@ -221,6 +221,8 @@ s_setup(fsy_daemon_t *d, const char *path, bool check)
     d->has_parent = d->cfg.parent[0] != '\0';
     if (check) /* changes nothing: not the merge rule, not the sockets */
         return 0;
+    if (fsy_store_defer_checkpoints(d->store, FSY_WAL_HARD_PAGES) != FSY_OK)
+        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
     fsy_store_set_max_clock_skew(d->store, d->cfg.max_clock_skew_ms);
     fsy_store_set_max_value(d->store, d->cfg.max_value_bytes);
     if (s_merge_rule(d, path) != 0)

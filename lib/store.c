@@ -731,6 +731,54 @@ fsy_store_interrupt(fsy_store_t *s)
     sqlite3_interrupt(s->db);
 }
 
+/* After each commit, with the pages the WAL now holds: SQLite's own
+ * automatic checkpoint is such a hook, which this one replaces. */
+static int
+s_wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+    fsy_store_t *s = ctx;
+    s->wal_pages = pages > 0 ? (unsigned)pages : 0;
+    if (s->wal_pages >= s->wal_hard) {
+        int log = 0, copied = 0;
+        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                      &copied) == SQLITE_OK &&
+            copied >= log)
+            s->wal_pages = 0;
+    }
+    return SQLITE_OK;
+}
+
+int
+fsy_store_defer_checkpoints(fsy_store_t *s, unsigned hard_pages)
+{
+    /* once copied, a log grown by a burst shrinks back to what SQLite's
+     * own checkpoints leave (4 MiB) */
+    int rc = fsy_sq_exec(s, "PRAGMA journal_size_limit = 4194304");
+    if (rc != FSY_OK)
+        return rc;
+    s->wal_hard = hard_pages < 1000 ? 1000 : hard_pages;
+    sqlite3_wal_hook(s->db, s_wal_hook, s);
+    return FSY_OK;
+}
+
+unsigned
+fsy_store_wal_pages(const fsy_store_t *s)
+{
+    return s->wal_pages;
+}
+
+int
+fsy_store_checkpoint(fsy_store_t *s)
+{
+    int log = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                       &log, &copied);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "copying the write-ahead log");
+    s->wal_pages = copied >= log ? 0 : (unsigned)(log - copied);
+    return FSY_OK;
+}
+
 static int
 s_init_schema(fsy_store_t *s, const char *site)
 {

@@ -81,6 +81,8 @@ struct fsy_store {
     bool group_failed;   /* a write in the open group failed */
     bool urgent;         /* local writes are marked urgent (store_urgent.c) */
     uint64_t log_epoch;  /* bumped when log positions may be reused */
+    unsigned wal_pages;  /* in the WAL after the last commit (deferred) */
+    unsigned wal_hard;   /* a commit checkpoints from here (0: SQLite) */
     sqlite3_stmt *stmt[ST__COUNT];
     fsy_origin_slot_t *origins;
     size_t n_origins, cap_origins;

@@ -74,6 +74,24 @@ const fsy_origin_t *fsy_store_origin(const fsy_store_t *s);
 void fsy_store_set_max_value(fsy_store_t *s, size_t bytes);
 
 /*
+ * Checkpoints on the caller's schedule (the daemon's, when its links are
+ * quiet) instead of SQLite's at every commit that leaves 1,000 pages in
+ * the write-ahead log: a commit copies the log into the database itself
+ * only once it holds hard_pages (at least 1,000). fsy_store_wal_pages says
+ * how many it holds; fsy_store_checkpoint copies them. FSY_OK, or the error
+ * setting it.
+ */
+int fsy_store_defer_checkpoints(fsy_store_t *s, unsigned hard_pages);
+
+/* Pages in the write-ahead log not known to be in the database, as of
+ * the last commit or checkpoint (0 unless checkpoints are deferred). */
+unsigned fsy_store_wal_pages(const fsy_store_t *s);
+
+/* Copies the write-ahead log into the database as far as readers allow
+ * (a passive checkpoint: it waits for no one). FSY_OK or the error. */
+int fsy_store_checkpoint(fsy_store_t *s);
+
+/*
  * The scopes this site may write ("MLI, global"; "" or NULL: all). Local
  * writes outside them are refused (FSY_EINVAL), so the replica never holds
  * a change its parent would refuse. The list is copied.

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -1103,6 +1104,54 @@ START_TEST(test_store_first_change_is_the_earliest_by_clock)
 }
 END_TEST
 
+static long
+s_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* n long reports from jmac-gao-<from>, 50 to a commit. */
+static void
+s_put_reports(fsy_store_t *s, int from, int n, const char *body)
+{
+    char id[32];
+    for (int i = from; i < from + n; i++) {
+        if ((i - from) % 50 == 0)
+            ck_ok(fsy_store_begin(s));
+        snprintf(id, sizeof id, "jmac-gao-%04d", i);
+        tu_put(s, "MLI", id, "analysis", "body", body);
+        if ((i - from) % 50 == 49 || i == from + n - 1) {
+            ck_ok(fsy_store_commit(s));
+            /* a busy writer never takes the log past the hard limit */
+            ck_assert_uint_lt(fsy_store_wal_pages(s), 3000);
+        }
+    }
+}
+
+/* With checkpoints deferred (the daemon's way), commits leave what they
+ * wrote in the write-ahead log until fsy_store_checkpoint copies it into
+ * the database, or until the log holds the hard limit. */
+START_TEST(test_store_checkpoints_when_told)
+{
+    fsy_store_t *s = tu_replica("hq");
+    ck_ok(fsy_store_defer_checkpoints(s, 3000));
+    char *body = tu_long_report(-1);
+    long empty = s_file_size(tu_path("hq.db"));
+    s_put_reports(s, 0, 300, body);
+    ck_assert_uint_ge(fsy_store_wal_pages(s), 1000); /* SQLite's threshold */
+    ck_assert_int_eq(s_file_size(tu_path("hq.db")), empty);
+    ck_ok(fsy_store_checkpoint(s));
+    ck_assert_uint_eq(fsy_store_wal_pages(s), 0);
+    ck_assert_int_gt(s_file_size(tu_path("hq.db")), empty + 4 * 1024 * 1024);
+    s_put_reports(s, 300, 900, body);
+    const char *got = tu_get(s, "MLI", "jmac-gao-1100", "body");
+    ck_assert(got != NULL && strncmp(got, body, 4000) == 0);
+    free(body);
+    fsy_store_close(&s);
+}
+END_TEST
+
 START_TEST(test_store_fast_remote_clock_is_accepted_but_bounded)
 {
     uint64_t now = 1790000000000ull; /* ms */
@@ -1392,6 +1441,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_base_arriving_before_its_target_is_harmless);
     tcase_add_test(tc, test_store_base_naming_another_field_is_ignored);
     tcase_add_test(tc, test_store_first_change_is_the_earliest_by_clock);
+    tcase_add_test(tc, test_store_checkpoints_when_told);
     tcase_add_test(tc, test_store_history_lists_every_version);
     tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);
     tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
