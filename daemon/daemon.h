@@ -42,9 +42,11 @@ typedef struct fsy_child_slot {
 
 /* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
 #define FSY_LOOP_JOBS 9
-/* The write-ahead log is copied into the database once it holds this many
- * pages and no changes have moved for a while, or at a commit that leaves
- * the second (32 MiB of 4 KiB pages) in it (loop.c, s_job_checkpoint). */
+/* The write-ahead log is copied into the database (by a thread of its
+ * own: checkpoint.h) once it holds this many pages and no changes have
+ * moved for a while, or half the second even while they move; a commit
+ * copies it itself at the second (32 MiB of 4 KiB pages), should the
+ * thread not keep up. */
 #define FSY_WAL_SOFT_PAGES 1000
 #define FSY_WAL_HARD_PAGES 8192
 
@@ -107,6 +109,11 @@ struct fsy_daemon {
     uint64_t frame_ms, indexed_ms;
     uint64_t moved;    /* changes and attachment bytes moved, all sessions */
     uint64_t moved_ms; /* when they last moved (heartbeats do not count) */
+    /* the write-ahead log's copies (loop.c, "checkpoint"): the thread, the
+     * log's pages at the last request, the failures already logged */
+    struct fsy_checkpointer *checkpointer;
+    unsigned ckpt_asked;
+    uint64_t ckpt_failed;
 };
 
 /*

@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "fieldsync/query.h"
 #include "fieldsync/wallclock.h"
+#include "checkpoint.h"
 #include "health.h"
 #include "log.h"
 #include "netwatch.h"
@@ -883,27 +884,49 @@ s_index_period(const fsy_daemon_t *d)
     return 100;
 }
 
-/* ---- the write-ahead log, copied into the database when quiet -------- */
+/* ---- the write-ahead log, copied into the database --------------------- */
 
 /* SQLite copies its log into the database at a commit that leaves 1,000
  * pages (4 MB) in it: inside the turn that applies a batch, whose sender
  * then waits (an incremental round of 1,000 edited reports took 15 %
- * longer, a catch-up spent 9 % of HQ's time there). The daemon copies it
- * once no changes or attachments have moved for a while (heartbeats,
- * which idle children send all the time, do not count); a commit still
- * does at FSY_WAL_HARD_PAGES (main.c), so a busy link never lets the log
- * grow without bound. */
+ * longer, a catch-up spent 9 % of HQ's time there). The daemon's
+ * connections defer it (main.c); the checkpointer thread copies the log
+ * once no changes or attachments have moved for a while (heartbeats, which
+ * idle children send all the time, do not count), or once it is large
+ * even while they move. */
+static void
+s_checkpoint_ask(fsy_daemon_t *d)
+{
+    unsigned pages = fsy_store_wal_pages(d->store);
+    bool quiet = fsy_mono_us() / 1000 - d->moved_ms >= S_INDEX_QUIET_MS;
+    /* a log the copy left (a reader kept it) is asked again only after
+     * a commit changed it */
+    if (pages < FSY_WAL_SOFT_PAGES || pages == d->ckpt_asked ||
+        (!quiet && pages < FSY_WAL_HARD_PAGES / 2))
+        return;
+    d->ckpt_asked = pages;
+    fsy_log("debug", "checkpoint", "pages=%u moving=%s", pages,
+            quiet ? "no" : "yes");
+    if (d->checkpointer != NULL)
+        fsy_checkpointer_ask(d->checkpointer);
+    else if (fsy_store_checkpoint(d->store) != FSY_OK) /* no thread */
+        fsy_log("warn", "checkpoint", "error=\"%s\"", fsy_errdetail());
+}
+
 static void
 s_job_checkpoint(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     (void)env; /* quiet is measured on the monotonic clock */
-    if (fsy_store_wal_pages(d->store) < FSY_WAL_SOFT_PAGES ||
-        fsy_mono_us() / 1000 - d->moved_ms < S_INDEX_QUIET_MS)
+    s_checkpoint_ask(d);
+    if (d->checkpointer == NULL)
         return;
-    static uint64_t failed;
-    if (fsy_store_checkpoint(d->store) != FSY_OK && fsy_log_worth(++failed))
-        fsy_log("warn", "checkpoint", "error=\"%s\" count=%" PRIu64,
-                fsy_errdetail(), failed);
+    char why[256];
+    uint64_t failed;
+    fsy_checkpointer_poll(d->checkpointer, &failed, why, sizeof why);
+    if (failed > d->ckpt_failed && fsy_log_worth(failed))
+        fsy_log("warn", "checkpoint", "error=\"%s\" count=%" PRIu64, why,
+                failed);
+    d->ckpt_failed = failed;
 }
 
 static uint64_t
@@ -1058,6 +1081,11 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
         fsy_peer_start(&d->parent, &env);
     }
     s_requests_start(d);
+    if (fsy_checkpointer_start(&d->checkpointer, d->cfg.db) != FSY_OK)
+        fsy_log("warn", "checkpoint",
+                "error=\"%s\" note=\"the log is copied on the loop's "
+                "thread\"",
+                fsy_errdetail());
     /* sessions come back first; the lag counts from the start (from 0,
      * it read as ten seconds behind, and the index ran beside the first
      * catch-up: a quarter of a field office's processor) */
@@ -1085,8 +1113,8 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
         s_network_news(d, &env);
         s_read_all(d, &env);
         d->turn_us[0] = fsy_mono_us() - turn;
+        s_note_traffic(d); /* before the jobs that wait for quiet */
         s_cron(d, &env);
-        s_note_traffic(d);
         s_turn_took(d, fsy_mono_us() - turn, s_cpu_us() - cpu);
     }
     if (sig->stop)
@@ -1104,5 +1132,6 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
             s_verified_to(d, through);
         fsy_verifier_stop(&d->verifier);
     }
+    fsy_checkpointer_stop(&d->checkpointer);
     s_leave(d, &env);
 }

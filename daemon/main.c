@@ -203,6 +203,8 @@ s_setup(fsy_daemon_t *d, const char *path, bool check)
         return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
     if (fsy_reconfig_check(&d->cfg, path, why, sizeof why) != 0)
         return fprintf(stderr, "fieldsyncd: %s\n", why), 1;
+    /* every connection of this process: the loop's, HTTP's, the checks' */
+    fsy_store_defer_checkpoints_all(FSY_WAL_HARD_PAGES);
     if (fsy_store_open(&d->store, d->cfg.db) != FSY_OK)
         return fprintf(stderr,
                        "fieldsyncd: %s (create it with 'fieldsync "
@@ -221,8 +223,6 @@ s_setup(fsy_daemon_t *d, const char *path, bool check)
     d->has_parent = d->cfg.parent[0] != '\0';
     if (check) /* changes nothing: not the merge rule, not the sockets */
         return 0;
-    if (fsy_store_defer_checkpoints(d->store, FSY_WAL_HARD_PAGES) != FSY_OK)
-        return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
     fsy_store_set_max_clock_skew(d->store, d->cfg.max_clock_skew_ms);
     fsy_store_set_max_value(d->store, d->cfg.max_value_bytes);
     if (s_merge_rule(d, path) != 0)

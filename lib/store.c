@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,12 +158,14 @@ static const char *const s_sql[ST__COUNT] = {
         "excluded.created_lseq, updated_lseq = excluded.updated_lseq",
     /* ST_INDEX_META's row after changes were added (?4, ?5: the earliest
      * of them): a change logged later is the first only if its clock is
-     * earlier (ties go to the log's order) */
+     * earlier (ties go to the log's order); a first no longer in the log
+     * leaves the row to ST_INDEX_META, which finds it again */
     [ST_INDEX_ADDED] =
         "UPDATE doc_meta SET updated_lseq = ?3, created_lseq = CASE WHEN "
         "created_lseq = 0 OR ?4 < (SELECT c.hlc FROM changes c WHERE c.lseq = "
         "doc_meta.created_lseq) THEN ?5 ELSE created_lseq END "
-        "WHERE scope = ?1 AND doc = ?2",
+        "WHERE scope = ?1 AND doc = ?2 AND (created_lseq = 0 OR EXISTS "
+        "(SELECT 1 FROM changes c WHERE c.lseq = doc_meta.created_lseq))",
     [ST_INDEX_TEXT] = FSY_SQ_INDEX_TEXT(FSY_SQ_INDEX_W1),
     [ST_INDEX_PEND] =
         "INSERT OR IGNORE INTO index_pending(scope, doc) VALUES(?1, ?2)",
@@ -702,6 +705,16 @@ s_migrate(fsy_store_t *s, int version)
                        s->path, version, FSY_SCHEMA_VERSION, why);
 }
 
+/* fsy_store_defer_checkpoints_all's pages (0: SQLite's checkpoints). */
+static _Atomic unsigned s_defer_all;
+
+static int
+s_defer_default(fsy_store_t *s)
+{
+    unsigned hard = atomic_load(&s_defer_all);
+    return hard != 0 ? fsy_store_defer_checkpoints(s, hard) : FSY_OK;
+}
+
 int
 fsy_sq_open(fsy_store_t **out, const char *path)
 {
@@ -717,7 +730,8 @@ fsy_sq_open(fsy_store_t **out, const char *path)
         (rc = s_check_schema(s, &version)) != FSY_OK ||
         (rc = s_configure(s)) != FSY_OK ||
         (rc = s_migrate(s, version)) != FSY_OK ||
-        (rc = fsy_sq_load_identity(s)) != FSY_OK) {
+        (rc = fsy_sq_load_identity(s)) != FSY_OK ||
+        (rc = s_defer_default(s)) != FSY_OK) {
         fsy_store_close(&s);
         return rc;
     }
@@ -767,12 +781,20 @@ fsy_store_wal_pages(const fsy_store_t *s)
     return s->wal_pages;
 }
 
+void
+fsy_store_defer_checkpoints_all(unsigned hard_pages)
+{
+    atomic_store(&s_defer_all, hard_pages);
+}
+
 int
 fsy_store_checkpoint(fsy_store_t *s)
 {
     int log = 0, copied = 0;
     int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
                                        &log, &copied);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return FSY_OK; /* another copy is running: it does the work */
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "copying the write-ahead log");
     s->wal_pages = copied >= log ? 0 : (unsigned)(log - copied);

@@ -279,11 +279,13 @@ s_supersede(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     return fsy_sq_step_done(s, st, "recording a base");
 }
 
-/* Ends the headship of the version at lseq, the base of c. */
+/* Adds (ST_HEAD_INS) or ends (ST_HEAD_DEL) the headship of the version
+ * at lseq, of c's field. */
 static int
-s_head_end(fsy_store_t *s, const fsy_change_t *c, int64_t lseq)
+s_head_step(fsy_store_t *s, enum fsy_stmt_id id, const fsy_change_t *c,
+            int64_t lseq)
 {
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_HEAD_DEL);
+    sqlite3_stmt *st = fsy_sq_stmt(s, id);
     if (st == NULL)
         return FSY_EINTERNAL;
     sqlite3_bind_int64(st, 1, lseq);
@@ -291,6 +293,19 @@ s_head_end(fsy_store_t *s, const fsy_change_t *c, int64_t lseq)
     sqlite3_bind_text(st, 3, c->doc, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, c->field, -1, SQLITE_STATIC);
     return fsy_sq_step_done(s, st, "updating heads");
+}
+
+/* Steps st, which reads a log row's lseq first, for one row: *lseq (0:
+ * none). */
+static int
+s_lookup(fsy_store_t *s, sqlite3_stmt *st, int64_t *lseq)
+{
+    int rc = sqlite3_step(st);
+    *lseq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? FSY_OK
+               : fsy_sq_err(s, rc, "looking up a base");
 }
 
 /* The log row of base b of c if it is here as a version of c's field
@@ -308,19 +323,15 @@ s_base_find(fsy_store_t *s, const fsy_change_t *c, const fsy_version_t *b,
     sqlite3_bind_int64(st, 4, (int64_t)b->hlc);
     sqlite3_bind_int64(st, 5, oid);
     sqlite3_bind_int64(st, 6, (int64_t)b->seq);
-    int rc = sqlite3_step(st);
-    *lseq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
-               ? FSY_OK
-               : fsy_sq_err(s, rc, "looking up a base");
+    return s_lookup(s, st, lseq);
 }
 
-/* Whether (scope, origin, seq) of b is in the log at all: a base that is
- * not a version of c's field, yet names a change that exists, is bogus. */
+/* The log row of (scope, origin, seq) of b, whatever it is (0: none): a
+ * base that is not a version of c's field, yet names a change that
+ * exists, is bogus. */
 static int
 s_base_logged(fsy_store_t *s, const fsy_change_t *c, const fsy_version_t *b,
-              int64_t oid, bool *logged)
+              int64_t oid, int64_t *lseq)
 {
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_CHANGE_BY_ID);
     if (st == NULL)
@@ -328,12 +339,7 @@ s_base_logged(fsy_store_t *s, const fsy_change_t *c, const fsy_version_t *b,
     sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, oid);
     sqlite3_bind_int64(st, 3, (int64_t)b->seq);
-    int rc = sqlite3_step(st);
-    *logged = rc == SQLITE_ROW;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
-               ? FSY_OK
-               : fsy_sq_err(s, rc, "looking up a base");
+    return s_lookup(s, st, lseq);
 }
 
 /*
@@ -349,7 +355,7 @@ s_apply_base(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     /* An origin never seen cannot have stored the target: no lookup, and
      * no origins row for a name that may be made up. */
     int64_t oid, lseq;
-    bool known, logged;
+    bool known;
     int rc = fsy_sq_origin_find(s, &b->origin, &oid, &known);
     if (rc != FSY_OK)
         return rc;
@@ -358,23 +364,10 @@ s_apply_base(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     if ((rc = s_base_find(s, c, b, oid, &lseq)) != FSY_OK)
         return rc;
     if (lseq != 0)
-        return s_head_end(s, c, lseq);
-    if ((rc = s_base_logged(s, c, b, oid, &logged)) != FSY_OK)
+        return s_head_step(s, ST_HEAD_DEL, c, lseq);
+    if ((rc = s_base_logged(s, c, b, oid, &lseq)) != FSY_OK)
         return rc;
-    return logged ? FSY_OK : s_supersede(s, ax, c, b);
-}
-
-static int
-s_insert_head(fsy_store_t *s, const fsy_change_t *c, int64_t lseq)
-{
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_HEAD_INS);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_int64(st, 1, lseq);
-    sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->field, -1, SQLITE_STATIC);
-    return fsy_sq_step_done(s, st, "updating heads");
+    return lseq != 0 ? FSY_OK : s_supersede(s, ax, c, b);
 }
 
 /* Becomes a head unless an earlier arrival already named it as a base. */
@@ -383,7 +376,7 @@ s_apply_head(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
              int64_t lseq)
 {
     if (!ax->superseded) /* the common case: bases arrived in order */
-        return s_insert_head(s, c, lseq);
+        return s_head_step(s, ST_HEAD_INS, c, lseq);
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_SUPERSEDED_TAKE);
     if (st == NULL)
         return FSY_EINTERNAL;
@@ -391,7 +384,7 @@ s_apply_head(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     int rc = fsy_sq_step_done(s, st, "updating heads");
     if (rc != FSY_OK || sqlite3_changes(s->db) > 0)
         return rc;
-    return s_insert_head(s, c, lseq);
+    return s_head_step(s, ST_HEAD_INS, c, lseq);
 }
 
 /* Marks c's document (logged at lseq) for the derived-state refresh at the
@@ -694,7 +687,7 @@ static int
 s_replay_head(const fsy_change_t *c, uint64_t lseq, void *ctx)
 {
     s_apply_ctx_t *ax = ctx;
-    return s_insert_head(ax->store, c, (int64_t)lseq);
+    return s_head_step(ax->store, ST_HEAD_INS, c, (int64_t)lseq);
 }
 
 /* Second pass: each base ends its target's headship, or waits for it.

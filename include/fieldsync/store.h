@@ -83,12 +83,19 @@ void fsy_store_set_max_value(fsy_store_t *s, size_t bytes);
  */
 int fsy_store_defer_checkpoints(fsy_store_t *s, unsigned hard_pages);
 
-/* Pages in the write-ahead log not known to be in the database, as of
- * the last commit or checkpoint (0 unless checkpoints are deferred). */
+/* The same for every store this process opens from now on (all of a
+ * daemon's connections: a write on any of them would otherwise copy the
+ * log SQLite's way). Call it before any thread opens a store. */
+void fsy_store_defer_checkpoints_all(unsigned hard_pages);
+
+/* Pages in the write-ahead log as of this handle's last commit, copied or
+ * not (the log starts again only once a writer finds it all copied); 0
+ * after this handle's checkpoint copied it all, or unless deferred. */
 unsigned fsy_store_wal_pages(const fsy_store_t *s);
 
 /* Copies the write-ahead log into the database as far as readers allow
- * (a passive checkpoint: it waits for no one). FSY_OK or the error. */
+ * (a passive checkpoint: it waits for no one; another copy running is
+ * not an error). FSY_OK or the error. */
 int fsy_store_checkpoint(fsy_store_t *s);
 
 /*

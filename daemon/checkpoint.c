@@ -1,0 +1,118 @@
+/* fieldsync — the write-ahead log copied on a thread. See checkpoint.h. */
+#include "checkpoint.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fieldsync/error.h"
+#include "fieldsync/store.h"
+
+struct fsy_checkpointer {
+    char *db;
+    pthread_t thread;
+    pthread_mutex_t lock; /* everything below */
+    pthread_cond_t wake;
+    bool asked, stopping;
+    uint64_t done, failed;
+    char why[256];
+};
+
+/* One copy, on the thread's own connection (opened at the first). */
+static void
+s_copy(fsy_checkpointer_t *c, fsy_store_t **s)
+{
+    int rc = *s != NULL ? FSY_OK : fsy_store_open(s, c->db);
+    if (rc == FSY_OK)
+        rc = fsy_store_checkpoint(*s);
+    pthread_mutex_lock(&c->lock);
+    c->done++;
+    if (rc != FSY_OK) {
+        c->failed++;
+        snprintf(c->why, sizeof c->why, "%s", fsy_errdetail());
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void *
+s_run(void *arg)
+{
+    fsy_checkpointer_t *c = arg;
+    fsy_store_t *s = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        while (!c->asked && !c->stopping)
+            pthread_cond_wait(&c->wake, &c->lock);
+        if (c->stopping)
+            break;
+        c->asked = false;
+        pthread_mutex_unlock(&c->lock);
+        s_copy(c, &s);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    fsy_store_close(&s);
+    return NULL;
+}
+
+int
+fsy_checkpointer_start(fsy_checkpointer_t **out, const char *db)
+{
+    fsy_checkpointer_t *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->db = strdup(db)) == NULL) {
+        free(c);
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    if (pthread_create(&c->thread, NULL, s_run, c) != 0) {
+        pthread_cond_destroy(&c->wake);
+        pthread_mutex_destroy(&c->lock);
+        free(c->db);
+        free(c);
+        return fsy_err_set(FSY_EINTERNAL, "cannot start a thread");
+    }
+    *out = c;
+    return FSY_OK;
+}
+
+void
+fsy_checkpointer_ask(fsy_checkpointer_t *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->asked = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t
+fsy_checkpointer_poll(fsy_checkpointer_t *c, uint64_t *failed, char *why,
+                      size_t len)
+{
+    pthread_mutex_lock(&c->lock);
+    uint64_t done = c->done;
+    *failed = c->failed;
+    snprintf(why, len, "%s", c->why);
+    pthread_mutex_unlock(&c->lock);
+    return done;
+}
+
+void
+fsy_checkpointer_stop(fsy_checkpointer_t **cp)
+{
+    fsy_checkpointer_t *c = *cp;
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->lock);
+    free(c->db);
+    free(c);
+    *cp = NULL;
+}

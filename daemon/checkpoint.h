@@ -1,0 +1,38 @@
+/*
+ * fieldsync — the write-ahead log copied into the replica on a thread.
+ *
+ * SQLite copies its log into the database inside the commit that leaves
+ * 1,000 pages in it: inside the loop's turn that applies a batch, whose
+ * sender then waits. The daemon's connections defer that copy
+ * (fsy_store_defer_checkpoints_all); the loop asks this thread for it once
+ * changes stop moving, or the log grows large (loop.c, s_job_checkpoint).
+ * The copy runs on a connection of its own, beside the loop's writes (a
+ * passive checkpoint waits for no one), so no turn waits for it, however
+ * slow the disk.
+ *
+ * Ownership: fsy_checkpointer_start allocates *out; fsy_checkpointer_stop
+ * waits for a copy in progress, then frees it (NULL is fine).
+ */
+#ifndef FSY_DAEMON_CHECKPOINT_H
+#define FSY_DAEMON_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fsy_checkpointer fsy_checkpointer_t;
+
+/* Starts the thread for the replica at db. FSY_ENOMEM, or FSY_EINTERNAL
+ * if no thread could be made. */
+int fsy_checkpointer_start(fsy_checkpointer_t **out, const char *db);
+
+/* Asks for a copy soon; returns at once. */
+void fsy_checkpointer_ask(fsy_checkpointer_t *c);
+
+/* Copies done so far; *failed the copies that failed, why the last
+ * failure's reason ("" if none). */
+uint64_t fsy_checkpointer_poll(fsy_checkpointer_t *c, uint64_t *failed,
+                               char *why, size_t len);
+
+void fsy_checkpointer_stop(fsy_checkpointer_t **c);
+
+#endif
