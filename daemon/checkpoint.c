@@ -18,6 +18,8 @@ struct fsy_checkpointer {
     bool asked, stopping;
     uint64_t done, failed;
     char why[256];
+    fsy_store_t *store; /* while a copy runs: fsy_checkpointer_stop
+                           interrupts it */
 };
 
 /* One copy, on the thread's own connection (opened at the first). */
@@ -25,9 +27,14 @@ static void
 s_copy(fsy_checkpointer_t *c, fsy_store_t **s)
 {
     int rc = *s != NULL ? FSY_OK : fsy_store_open(s, c->db);
-    if (rc == FSY_OK)
+    pthread_mutex_lock(&c->lock);
+    c->store = *s;
+    bool stopping = c->stopping;
+    pthread_mutex_unlock(&c->lock);
+    if (rc == FSY_OK && !stopping)
         rc = fsy_store_checkpoint(*s);
     pthread_mutex_lock(&c->lock);
+    c->store = NULL;
     c->done++;
     if (rc != FSY_OK) {
         c->failed++;
@@ -105,8 +112,12 @@ fsy_checkpointer_stop(fsy_checkpointer_t **cp)
     fsy_checkpointer_t *c = *cp;
     if (c == NULL)
         return;
+    /* a copy in progress stops at its next page (what it copied stays
+     * copied; closing the loop's connection copies the rest) */
     pthread_mutex_lock(&c->lock);
     c->stopping = true;
+    if (c->store != NULL)
+        fsy_store_interrupt(c->store);
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);

@@ -11,7 +11,8 @@
  * slow the disk.
  *
  * Ownership: fsy_checkpointer_start allocates *out; fsy_checkpointer_stop
- * waits for a copy in progress, then frees it (NULL is fine).
+ * interrupts a copy in progress, waits for the thread and frees it (NULL
+ * is fine).
  */
 #ifndef FSY_DAEMON_CHECKPOINT_H
 #define FSY_DAEMON_CHECKPOINT_H

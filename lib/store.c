@@ -165,7 +165,8 @@ static const char *const s_sql[ST__COUNT] = {
         "created_lseq = 0 OR ?4 < (SELECT c.hlc FROM changes c WHERE c.lseq = "
         "doc_meta.created_lseq) THEN ?5 ELSE created_lseq END "
         "WHERE scope = ?1 AND doc = ?2 AND (created_lseq = 0 OR EXISTS "
-        "(SELECT 1 FROM changes c WHERE c.lseq = doc_meta.created_lseq))",
+        "(SELECT 1 FROM changes c WHERE c.lseq = doc_meta.created_lseq "
+        "AND c.scope = ?1 AND c.doc = ?2))",
     [ST_INDEX_TEXT] = FSY_SQ_INDEX_TEXT(FSY_SQ_INDEX_W1),
     [ST_INDEX_PEND] =
         "INSERT OR IGNORE INTO index_pending(scope, doc) VALUES(?1, ?2)",
