@@ -16,7 +16,7 @@ struct fsy_checkpointer {
     pthread_mutex_t lock; /* everything below */
     pthread_cond_t wake;
     bool asked, stopping;
-    uint64_t done, failed;
+    uint64_t failed;
     char why[256];
     fsy_store_t *store; /* while a copy runs: fsy_checkpointer_stop
                            interrupts it */
@@ -35,7 +35,6 @@ s_copy(fsy_checkpointer_t *c, fsy_store_t **s)
         rc = fsy_store_checkpoint(*s);
     pthread_mutex_lock(&c->lock);
     c->store = NULL;
-    c->done++;
     if (rc != FSY_OK) {
         c->failed++;
         snprintf(c->why, sizeof c->why, "%s", fsy_errdetail());
@@ -95,15 +94,13 @@ fsy_checkpointer_ask(fsy_checkpointer_t *c)
 }
 
 uint64_t
-fsy_checkpointer_poll(fsy_checkpointer_t *c, uint64_t *failed, char *why,
-                      size_t len)
+fsy_checkpointer_failures(fsy_checkpointer_t *c, char *why, size_t len)
 {
     pthread_mutex_lock(&c->lock);
-    uint64_t done = c->done;
-    *failed = c->failed;
+    uint64_t failed = c->failed;
     snprintf(why, len, "%s", c->why);
     pthread_mutex_unlock(&c->lock);
-    return done;
+    return failed;
 }
 
 void

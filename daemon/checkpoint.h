@@ -29,10 +29,10 @@ int fsy_checkpointer_start(fsy_checkpointer_t **out, const char *db);
 /* Asks for a copy soon; returns at once. */
 void fsy_checkpointer_ask(fsy_checkpointer_t *c);
 
-/* Copies done so far; *failed the copies that failed, why the last
- * failure's reason ("" if none). */
-uint64_t fsy_checkpointer_poll(fsy_checkpointer_t *c, uint64_t *failed,
-                               char *why, size_t len);
+/* The copies that failed so far; why the last one's reason ("" if
+ * none). */
+uint64_t fsy_checkpointer_failures(fsy_checkpointer_t *c, char *why,
+                                   size_t len);
 
 void fsy_checkpointer_stop(fsy_checkpointer_t **c);
 

@@ -921,8 +921,8 @@ s_job_checkpoint(fsy_daemon_t *d, const fsy_sync_env_t *env)
     if (d->checkpointer == NULL)
         return;
     char why[256];
-    uint64_t failed;
-    fsy_checkpointer_poll(d->checkpointer, &failed, why, sizeof why);
+    uint64_t failed =
+        fsy_checkpointer_failures(d->checkpointer, why, sizeof why);
     if (failed > d->ckpt_failed && fsy_log_worth(failed))
         fsy_log("warn", "checkpoint", "error=\"%s\" count=%" PRIu64, why,
                 failed);
