@@ -13,6 +13,7 @@ fsy_pace_reset(fsy_pace_t *pc)
 {
     pc->n = 0;
     pc->bytes = pc->delivered = pc->rate = pc->rate_ms = 0;
+    pc->delivered_raw = pc->raw_rate = pc->raw_rate_ms = 0;
 }
 
 bool
@@ -28,22 +29,34 @@ fsy_pace_open(const fsy_pace_t *pc, unsigned window)
 }
 
 void
-fsy_pace_sent(fsy_pace_t *pc, uint64_t id, uint64_t bytes, uint64_t now_ms)
+fsy_pace_sent(fsy_pace_t *pc, uint64_t id, uint64_t bytes, uint64_t raw,
+              uint64_t now_ms)
 {
     FSY_ASSERT(pc->n < FSY_WINDOW_MAX);
-    pc->f[pc->n++] = (fsy_flight_t){id, now_ms, pc->delivered, bytes};
+    pc->f[pc->n++] = (fsy_flight_t){id,    now_ms, pc->delivered,
+                                    bytes, raw,    pc->delivered_raw};
     pc->bytes += bytes;
+}
+
+/* Keeps the best sample of the last FSY_PACE_RATE_MS in *rate. */
+static void
+s_keep(uint64_t *rate, uint64_t *rate_ms, uint64_t bytes, uint64_t ms,
+       uint64_t now_ms)
+{
+    uint64_t r = bytes * 1000 / ms;
+    if (r >= *rate || now_ms - *rate_ms > FSY_PACE_RATE_MS) {
+        *rate = r > 0 ? r : 1;
+        *rate_ms = now_ms;
+    }
 }
 
 static void
 s_sample(fsy_pace_t *pc, const fsy_flight_t *f, uint64_t now_ms)
 {
     uint64_t ms = now_ms > f->sent_ms ? now_ms - f->sent_ms : 1;
-    uint64_t rate = (pc->delivered - f->delivered) * 1000 / ms;
-    if (rate >= pc->rate || now_ms - pc->rate_ms > FSY_PACE_RATE_MS) {
-        pc->rate = rate > 0 ? rate : 1;
-        pc->rate_ms = now_ms;
-    }
+    s_keep(&pc->rate, &pc->rate_ms, pc->delivered - f->delivered, ms, now_ms);
+    s_keep(&pc->raw_rate, &pc->raw_rate_ms, pc->delivered_raw - f->raw_then, ms,
+           now_ms);
 }
 
 bool
@@ -55,6 +68,7 @@ fsy_pace_acked(fsy_pace_t *pc, uint64_t id, uint64_t now_ms)
             pc->f[i] = pc->f[--pc->n];
             pc->bytes -= f.bytes;
             pc->delivered += f.bytes;
+            pc->delivered_raw += f.raw;
             s_sample(pc, &f, now_ms);
             return true;
         }

@@ -15,6 +15,13 @@
  * FSY_PACE_RATE_MS is kept, so an idle moment does not throttle the next
  * burst. Until there is one, two batches may be in flight.
  *
+ * The same samples in the batches' bytes before compression give the
+ * raw rate: what the receiver takes in, whatever the level. The level's
+ * choice needs it (wire_zstream.h): where the receiver bounds the
+ * session, the compressed rate falls as the level rises (fewer bytes for
+ * the same documents), which reads as a slower link and asks for a yet
+ * higher level; the raw rate does not move.
+ *
  * Ownership: plain data, embedded in fsy_peer_t; nothing to free.
  */
 #ifndef FSY_PACE_H
@@ -34,15 +41,20 @@ typedef struct fsy_flight {
     uint64_t sent_ms;   /* when it was handed to the link */
     uint64_t delivered; /* fsy_pace_t.delivered then */
     uint64_t bytes;     /* its frame's size */
+    uint64_t raw;       /* its batch's size before compression */
+    uint64_t raw_then;  /* fsy_pace_t.delivered_raw then */
 } fsy_flight_t;
 
 typedef struct fsy_pace {
     fsy_flight_t f[FSY_WINDOW_MAX];
-    unsigned n;         /* batches in flight */
-    uint64_t bytes;     /* their bytes */
-    uint64_t delivered; /* bytes acknowledged this session */
-    uint64_t rate;      /* bytes/s, best recent sample; 0: none yet */
-    uint64_t rate_ms;   /* when it was taken */
+    unsigned n;             /* batches in flight */
+    uint64_t bytes;         /* their bytes */
+    uint64_t delivered;     /* bytes acknowledged this session */
+    uint64_t rate;          /* bytes/s, best recent sample; 0: none yet */
+    uint64_t rate_ms;       /* when it was taken */
+    uint64_t delivered_raw; /* the same before compression */
+    uint64_t raw_rate;      /* raw bytes/s, best recent sample; 0: none */
+    uint64_t raw_rate_ms;   /* when it was taken */
 } fsy_pace_t;
 
 /* A new session: nothing in flight, no rate. */
@@ -51,9 +63,9 @@ void fsy_pace_reset(fsy_pace_t *pc);
 /* May another batch go, with at most `window` in flight? */
 bool fsy_pace_open(const fsy_pace_t *pc, unsigned window);
 
-/* Batch `id` of `bytes` was sent at now_ms. The caller checked
- * fsy_pace_open (there is room). */
-void fsy_pace_sent(fsy_pace_t *pc, uint64_t id, uint64_t bytes,
+/* Batch `id` of `bytes` (`raw` before compression) was sent at now_ms.
+ * The caller checked fsy_pace_open (there is room). */
+void fsy_pace_sent(fsy_pace_t *pc, uint64_t id, uint64_t bytes, uint64_t raw,
                    uint64_t now_ms);
 
 /* Batch `id` was acknowledged at now_ms: false if it is not in flight

@@ -52,6 +52,7 @@ s_sent_reset(fsy_peer_t *p, const fsy_vv_t *vv)
     fsy_ztx_restart(&p->ztx, p->ztx.level);
     /* measured afresh: a level ruled out by a slow moment is tried again */
     memset(p->ztx.speed, 0, sizeof p->ztx.speed);
+    memset(p->ztx.read_speed, 0, sizeof p->ztx.read_speed);
     p->rewind_id = p->next_id;
     return fsy_vv_copy(&p->sent, &p->sent_cap, vv);
 }
@@ -622,17 +623,20 @@ s_window_open(const fsy_peer_t *p, const fsy_sync_env_t *env)
 static void
 s_pick_level(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
-    int want = env->cfg->compression_level
-                   ? (int)env->cfg->compression_level
-                   : fsy_ztx_link_level(&p->ztx, p->pace.rate);
+    int want =
+        env->cfg->compression_level
+            ? (int)env->cfg->compression_level
+            : fsy_ztx_link_level(&p->ztx, p->pace.rate, p->pace.raw_rate);
     if (p->ztx.id != 0 && abs(want - p->ztx.level) < 3)
         return;
     if (want != p->ztx.level)
         fsy_log("debug", "compression",
                 "peer=%s level=%d was=%d link_bytes_per_s=%" PRIu64
-                " level_bytes_per_s=%" PRIu64,
+                " level_bytes_per_s=%" PRIu64 " taken_raw_bytes_per_s=%" PRIu64
+                " level_read_bytes_per_s=%" PRIu64,
                 p->name, want, p->ztx.level, p->pace.rate,
-                fsy_ztx_speed(&p->ztx, want));
+                fsy_ztx_speed(&p->ztx, want), p->pace.raw_rate,
+                fsy_ztx_read_speed(&p->ztx, want));
     fsy_ztx_restart(&p->ztx, want);
 }
 
@@ -669,7 +673,8 @@ s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
     }
     if (p->pace.n == 0)
         p->last_ack_ms = env->now_ms;
-    fsy_pace_sent(&p->pace, m.id, p->bytes_sent - before, env->now_ms);
+    fsy_pace_sent(&p->pace, m.id, p->bytes_sent - before, m.raw_len,
+                  env->now_ms);
     p->changes_sent += b->batch.n;
     return true;
 }

@@ -134,13 +134,16 @@ s_cparams(int level, int wlog, ZSTD_compressionParameters *cp)
  * level its processor could not carry: a catch-up on loopback spent 59 %
  * of its time in zstd. Output, not input, is what compares with the
  * link: a level that compresses reports 50 to 1 feeds a link slowly even
- * when it reads its input fast. */
+ * when it reads its input fast. Input is what compares with the receiver
+ * (fsy_ztx_link_level): the table's input guess is its output at the 5 to
+ * 1 its figures assume. */
 static const struct {
     int level;
     uint64_t out_per_s;
 } s_levels[] = {{19, 400 << 10}, {15, 1600 << 10}, {12, 3 << 20},
                 {9, 8 << 20},    {6, 12 << 20},    {3, 30 << 20}};
 #define S_LEVELS (sizeof s_levels / sizeof s_levels[0])
+#define S_TABLE_RATIO 5
 
 /* The highest level (then the largest window) at or under what is wanted
  * whose stream fits the budget beside the others; false if none does. */
@@ -266,37 +269,56 @@ fsy_ztx_speed(const fsy_ztx_t *t, int level)
                : 0;
 }
 
+uint64_t
+fsy_ztx_read_speed(const fsy_ztx_t *t, int level)
+{
+    return level >= FSY_ZSTREAM_LEVEL_MIN && level <= FSY_ZSTREAM_LEVEL_MAX
+               ? t->read_speed[level]
+               : 0;
+}
+
 /* How much slower than the table the measured levels ran (per mille, at
  * most 1000: a fast machine does not raise the guesses; at least 125: one
- * odd level does not rule out every other). Mostly the documents' ratio:
+ * odd level does not rule out every other), for `measured` (speed or
+ * read_speed) against the table times ratio. Mostly the documents' ratio:
  * reports that compress 50 to 1 come out of every level slower than the
  * table's 5 to 1 guess. */
 static uint64_t
-s_level_scale(const fsy_ztx_t *z)
+s_level_scale(const uint64_t *measured, uint64_t ratio)
 {
     uint64_t scale = 1000;
     for (size_t i = 0; i < S_LEVELS; i++) {
-        uint64_t m = fsy_ztx_speed(z, s_levels[i].level);
-        uint64_t s = m * 1000 / s_levels[i].out_per_s;
+        uint64_t m = measured[s_levels[i].level];
+        uint64_t s = m * 1000 / (s_levels[i].out_per_s * ratio);
         if (m != 0 && s < scale)
             scale = s;
     }
     return scale < 125 ? 125 : scale;
 }
 
+/* Does the ladder's level i keep 4 times ahead of rate (0: not known)? */
+static bool
+s_ahead(const uint64_t *measured, uint64_t ratio, size_t i, uint64_t rate)
+{
+    if (rate == 0)
+        return true;
+    uint64_t v = measured[s_levels[i].level];
+    if (v == 0)
+        v = s_levels[i].out_per_s * ratio * s_level_scale(measured, ratio) /
+            1000;
+    return v / 4 >= rate;
+}
+
 int
-fsy_ztx_link_level(const fsy_ztx_t *z, uint64_t link_bytes_per_s)
+fsy_ztx_link_level(const fsy_ztx_t *z, uint64_t link_bytes_per_s,
+                   uint64_t raw_bytes_per_s)
 {
     if (link_bytes_per_s == 0)
         return 3; /* not measured yet */
-    uint64_t scale = s_level_scale(z);
-    for (size_t i = 0; i < S_LEVELS; i++) {
-        uint64_t v = fsy_ztx_speed(z, s_levels[i].level);
-        if (v == 0)
-            v = s_levels[i].out_per_s * scale / 1000;
-        if (v / 4 >= link_bytes_per_s)
+    for (size_t i = 0; i < S_LEVELS; i++)
+        if (s_ahead(z->speed, 1, i, link_bytes_per_s) &&
+            s_ahead(z->read_speed, S_TABLE_RATIO, i, raw_bytes_per_s))
             return s_levels[i].level;
-    }
     return 1;
 }
 
@@ -309,9 +331,11 @@ s_speed_sample(fsy_ztx_t *t, int level, size_t len, size_t zl, uint64_t us)
     if (len < FSY_ZSTREAM_SPEED_MIN || level < FSY_ZSTREAM_LEVEL_MIN ||
         level > FSY_ZSTREAM_LEVEL_MAX)
         return;
-    uint64_t v = (uint64_t)zl * 1000000 / (us ? us : 1);
-    uint64_t *s = &t->speed[level];
+    us = us ? us : 1;
+    uint64_t v = (uint64_t)zl * 1000000 / us, r = (uint64_t)len * 1000000 / us;
+    uint64_t *s = &t->speed[level], *rs = &t->read_speed[level];
     *s = *s == 0 ? v : (*s * 3 + v) / 4;
+    *rs = *rs == 0 ? r : (*rs * 3 + r) / 4;
 }
 
 /* The frame's bytes: raw compressed into the stream (flushed), or alone.

@@ -63,6 +63,8 @@ typedef struct fsy_ztx {
      * measured), kept across streams until the caller clears it (a
      * session measures afresh, daemon/peer.c) */
     uint64_t speed[FSY_ZSTREAM_LEVEL_MAX + 1];
+    /* the same frames' bytes before compression, a second (read_speed) */
+    uint64_t read_speed[FSY_ZSTREAM_LEVEL_MAX + 1];
 } fsy_ztx_t;
 
 /* The receiving end. Zeroed is a valid start. */
@@ -114,10 +116,22 @@ int fsy_ztx_batch(fsy_ztx_t *t, const fsy_change_t *c, size_t n,
 #define FSY_ZSTREAM_SPEED_MIN ((size_t)16 << 10)
 uint64_t fsy_ztx_speed(const fsy_ztx_t *t, int level);
 
-/* The level for a link carrying link_bytes_per_s (0: not measured yet,
- * the middle level 3): the highest whose output, as measured here (or
- * guessed from what was measured), keeps 4 times ahead of the link. */
-int fsy_ztx_link_level(const fsy_ztx_t *t, uint64_t link_bytes_per_s);
+/* Bytes before compression a second that level read on this sender,
+ * measured on the same frames as fsy_ztx_speed; 0 while not measured. */
+uint64_t fsy_ztx_read_speed(const fsy_ztx_t *t, int level);
+
+/* The level for a session whose link carried link_bytes_per_s compressed
+ * and whose receiver took raw_bytes_per_s before compression (0: not
+ * measured yet: the middle level 3): the highest that keeps 4 times ahead
+ * of both, as measured here (or guessed from what was measured). Output
+ * against the link: compressing takes at most a quarter of the time the
+ * link takes to carry the result. Input against the receiver: where the
+ * receiver, not the link, bounds the session, the compressed rate falls as
+ * the level rises and would ask for ever higher levels until compressing
+ * is what holds the session back; the raw rate does not depend on the
+ * level. raw_bytes_per_s 0 with a link rate: the link alone decides. */
+int fsy_ztx_link_level(const fsy_ztx_t *t, uint64_t link_bytes_per_s,
+                       uint64_t raw_bytes_per_s);
 
 /* Sets the receiving end's largest window (fsy_zrx_offer; 0 the
  * largest); a stream that needs more does not decode. */

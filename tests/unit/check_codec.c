@@ -475,11 +475,11 @@ END_TEST
 START_TEST(test_codec_stream_level_follows_measured_speed)
 {
     fsy_ztx_t tx = {0};
-    ck_assert_int_eq(fsy_ztx_link_level(&tx, 0), 3); /* no rate yet */
+    ck_assert_int_eq(fsy_ztx_link_level(&tx, 0, 0), 3); /* no rate yet */
     /* the table's guesses: a thin link gets the highest level */
-    ck_assert_int_eq(fsy_ztx_link_level(&tx, 8 << 10), 19);
-    ck_assert_int_eq(fsy_ztx_link_level(&tx, 2 << 20), 9);
-    ck_assert_int_eq(fsy_ztx_link_level(&tx, 64 << 20), 1);
+    ck_assert_int_eq(fsy_ztx_link_level(&tx, 8 << 10, 0), 19);
+    ck_assert_int_eq(fsy_ztx_link_level(&tx, 2 << 20, 0), 9);
+    ck_assert_int_eq(fsy_ztx_link_level(&tx, 64 << 20, 0), 1);
     /* a real frame of 200 reports (well over the sample's minimum) */
     fsy_change_list_t a = {0};
     s_reports_batch(&a, 1, 200);
@@ -506,17 +506,48 @@ START_TEST(test_codec_stream_level_follows_measured_speed)
      * gets a fast level */
     fsy_ztx_t m = {0};
     m.speed[19] = 1 << 20;
-    ck_assert_int_eq(fsy_ztx_link_level(&m, 200 << 10), 19);
-    ck_assert_int_eq(fsy_ztx_link_level(&m, 300 << 10), 15);
+    ck_assert_int_eq(fsy_ztx_link_level(&m, 200 << 10, 0), 19);
+    ck_assert_int_eq(fsy_ztx_link_level(&m, 300 << 10, 0), 15);
     m.speed[9] = 1 << 20; /* an eighth of the table's 8 MB/s */
-    int l = fsy_ztx_link_level(&m, 2 << 20);
+    int l = fsy_ztx_link_level(&m, 2 << 20, 0);
     ck_assert_msg(l <= 3, "level %d for a 2 MB/s link", l);
-    ck_assert_int_eq(fsy_ztx_link_level(&m, 200 << 10), 19);
+    ck_assert_int_eq(fsy_ztx_link_level(&m, 200 << 10, 0), 19);
     /* one absurdly slow level makes the others' guesses an eighth, no
      * less: a thin link still gets a high level */
     fsy_ztx_t o = {0};
     o.speed[3] = 1000;
-    ck_assert_int_ge(fsy_ztx_link_level(&o, 4 << 10), 15);
+    ck_assert_int_ge(fsy_ztx_link_level(&o, 4 << 10, 0), 15);
+}
+END_TEST
+
+/* A receiver that bounds the session (a hub applying a catch-up on a LAN)
+ * takes the same documents a second at every level, so fewer compressed
+ * bytes a second come back at a higher level: read as a link, that asks
+ * for a higher level still, until compressing holds the session back
+ * (a catch-up on loopback spent most of its time at 15). What the
+ * receiver takes before compression decides there; on a thin link it
+ * changes nothing. */
+START_TEST(test_codec_stream_level_keeps_ahead_of_the_receiver)
+{
+    fsy_ztx_t m = {0};
+    /* level 15 measured reading 10 MB/s of reports (200 KB/s out) */
+    m.speed[15] = 200 << 10;
+    m.read_speed[15] = 10 << 20;
+    /* 45 KB/s acknowledged: as a link alone, level 15 keeps ahead */
+    ck_assert_int_eq(fsy_ztx_link_level(&m, 45 << 10, 0), 15);
+    /* but the receiver took 17 MB/s of documents: 15 reads too slowly,
+     * and so do the table's guesses for 12, 9 and 6 */
+    ck_assert_int_eq(fsy_ztx_link_level(&m, 45 << 10, 17 << 20), 3);
+    /* a measured level counts for what it did */
+    m.read_speed[9] = 80 << 20;
+    m.speed[9] = 2 << 20;
+    ck_assert_int_eq(fsy_ztx_link_level(&m, 45 << 10, 17 << 20), 9);
+    /* a 64 kbit/s link carrying reports 50 to 1: 400 KB/s of documents,
+     * which level 19's guess reads four times over */
+    fsy_ztx_t t = {0};
+    ck_assert_int_eq(fsy_ztx_link_level(&t, 8 << 10, 400 << 10), 19);
+    /* nothing measured yet: the middle level */
+    ck_assert_int_eq(fsy_ztx_link_level(&t, 0, 400 << 10), 3);
 }
 END_TEST
 
@@ -2634,6 +2665,7 @@ s_suite(void)
         tc, test_codec_format2_costs_a_few_bytes_per_change_beyond_values);
     tcase_add_test(tc, test_codec_stream_frames_use_history_and_must_follow);
     tcase_add_test(tc, test_codec_stream_level_follows_measured_speed);
+    tcase_add_test(tc, test_codec_stream_level_keeps_ahead_of_the_receiver);
     tcase_add_test(tc, test_codec_stream_memory_is_bounded_for_many_children);
     tcase_add_test(tc, test_codec_stream_window_over_the_offer_does_not_decode);
     tcase_add_test(tc,

@@ -412,26 +412,28 @@ START_TEST(test_pace_bytes_in_flight_follow_the_link_rate)
     fsy_pace_reset(&pc);
     /* No rate yet: two batches, whatever the window. */
     ck_assert(fsy_pace_open(&pc, 8));
-    fsy_pace_sent(&pc, 1, 40000, 0);
+    fsy_pace_sent(&pc, 1, 40000, 200000, 0);
     ck_assert(fsy_pace_open(&pc, 8));
-    fsy_pace_sent(&pc, 2, 40000, 0);
+    fsy_pace_sent(&pc, 2, 40000, 200000, 0);
     ck_assert(!fsy_pace_open(&pc, 8));
     /* A 256 kbit/s link: 40 kB a 1.25 s. */
     ck_assert(!fsy_pace_acked(&pc, 99, 1250)); /* not in flight */
     ck_assert(fsy_pace_acked(&pc, 1, 1250));
     ck_assert_uint_eq(pc.rate, 32000);
+    ck_assert_uint_eq(pc.raw_rate, 160000); /* the batches before zstd */
     ck_assert(fsy_pace_acked(&pc, 2, 2500));
     ck_assert_uint_eq(pc.rate, 32000); /* 80 kB over 2.5 s */
+    ck_assert_uint_eq(pc.raw_rate, 160000);
     /* 3 s of it (96 kB) may be in flight: three batches, not eight. */
     unsigned n = 0;
     while (fsy_pace_open(&pc, 8))
-        fsy_pace_sent(&pc, 10 + n++, 40000, 2500);
+        fsy_pace_sent(&pc, 10 + n++, 40000, 200000, 2500);
     ck_assert_uint_eq(n, 3);
     /* The window still bounds a fast link. */
     fsy_pace_reset(&pc);
     pc.rate = 1u << 30;
     for (n = 0; fsy_pace_open(&pc, 4); n++)
-        fsy_pace_sent(&pc, n, 40000, 0);
+        fsy_pace_sent(&pc, n, 40000, 200000, 0);
     ck_assert_uint_eq(n, 4);
 }
 END_TEST
