@@ -51,8 +51,9 @@ typedef struct s_apply_ctx {
     bool validated;              /* the caller validated every change already */
     bool remote;                 /* from another site (link or bundle) */
     bool superseded;             /* the superseded table may hold rows */
-    const fsy_change_t *touched; /* last document marked touched */
-    uint64_t touched_hlc;        /* its earliest clock in this call */
+    const fsy_change_t *touched; /* the current run's document (s_touch) */
+    uint64_t touched_hlc;        /* the run's earliest clock */
+    int64_t touched_lseq;        /* and where that change is logged */
 } s_apply_ctx_t;
 
 static int
@@ -387,29 +388,56 @@ s_apply_head(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     return s_head_step(s, ST_HEAD_INS, c, lseq);
 }
 
-/* Marks c's document (logged at lseq) for the derived-state refresh at the
- * end of the call, with the earliest of its changes in the call (what
- * may become its first: s_index_doc). A transaction's changes are
- * consecutive, share a document and rarely go back in time, so only a
- * change of another document, or an earlier one, needs a row. */
+/* The document's earliest change among those a call just logged (the
+ * refresh of a call that only added changes), or none (NULL: its first
+ * is found again in the log). */
+typedef struct s_first {
+    int64_t hlc, lseq;
+} s_first_t;
+
+static int s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc,
+                         const s_first_t *first);
+
+/* Refreshes the derived state of the document whose run of changes just
+ * ended, with the earliest of them (what may become its first:
+ * s_index_doc). A transaction's changes are consecutive and share a
+ * document, so a document is mostly one run: refreshed as it ends, its
+ * heads, rows and index pages are still in SQLite's cache, where a
+ * refresh at the end of the call read them again once a batch had gone
+ * through more pages than the cache holds (an edit of a document is a
+ * random page of each). A document met again later in the call is
+ * refreshed again then. */
+static int
+s_run_end(fsy_store_t *s, s_apply_ctx_t *ax)
+{
+    const fsy_change_t *p = ax->touched;
+    if (p == NULL)
+        return FSY_OK;
+    ax->touched = NULL;
+    s_first_t first = {(int64_t)ax->touched_hlc, ax->touched_lseq};
+    return s_refresh_doc(s, p->scope, p->doc, &first);
+}
+
+/* c (logged at lseq) continues the current run of its document, or ends
+ * it and starts one. Within a run, an earlier clock makes an earlier
+ * first; a tie keeps the change logged first. */
 static int
 s_touch(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c, int64_t lseq)
 {
     const fsy_change_t *p = ax->touched;
-    bool same = p != NULL && strcmp(p->doc, c->doc) == 0 &&
-                strcmp(p->scope, c->scope) == 0;
-    if (same && c->version.hlc >= ax->touched_hlc)
+    if (p != NULL && strcmp(p->doc, c->doc) == 0 &&
+        strcmp(p->scope, c->scope) == 0) {
+        if (c->version.hlc < ax->touched_hlc) {
+            ax->touched_hlc = c->version.hlc;
+            ax->touched_lseq = lseq;
+        }
         return FSY_OK;
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_TOUCH);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (int64_t)c->version.hlc);
-    sqlite3_bind_int64(st, 4, lseq);
+    }
+    int rc = s_run_end(s, ax);
     ax->touched = c;
     ax->touched_hlc = c->version.hlc;
-    return fsy_sq_step_done(s, st, "recording a touched document");
+    ax->touched_lseq = lseq;
+    return rc;
 }
 
 static int
@@ -560,13 +588,6 @@ s_latest_lseq(const fsy_doc_t *d)
         }
     return best != NULL ? best->lseq : 0;
 }
-
-/* The document's earliest change among those a call just logged (the
- * refresh of a call that only added changes), or none (NULL: its first
- * is found again in the log). */
-typedef struct s_first {
-    int64_t hlc, lseq;
-} s_first_t;
 
 /* doc_meta's row kept up to date from the changes just added: the first
  * stays unless one of them is earlier (0 rows: there was no row). Finding
@@ -820,6 +841,8 @@ fsy_sq_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
     int rc = s_superseded_any(s, &ax.superseded);
     for (size_t i = 0; rc == FSY_OK && i < n; i++)
         rc = s_apply_change(s, &ax, &changes[i], stats);
+    if (rc == FSY_OK)
+        rc = s_run_end(s, &ax);
     if (rc == FSY_OK)
         rc = s_check_closed(&ax);
     if (rc == FSY_OK)

@@ -1104,6 +1104,45 @@ START_TEST(test_store_first_change_is_the_earliest_by_clock)
 }
 END_TEST
 
+/* One call whose changes come back to a document after another's (three
+ * sites' transactions, relayed together): the document's derived state is
+ * refreshed as each run of it ends, and the second run, holding the
+ * earlier clock, still makes the first change and both fields shown. */
+START_TEST(test_store_document_met_twice_in_one_apply)
+{
+    uint64_t early = 1790000000000ull, late = early + 60 * 1000;
+    fsy_store_t *gao = tu_replica("gao"), *hq = tu_replica("hq"),
+                *juba = tu_replica("juba"), *y = tu_replica("goma");
+    fsy_store_set_wallclock(gao, s_fixed_now, &late);
+    fsy_store_set_wallclock(hq, s_fixed_now, &early);
+    tu_put(gao, "MLI", "p", "plan", "title", "Gao draft");
+    tu_put(juba, "SSD", "q", "report", "title", "Juba weekly");
+    tu_put(hq, "MLI", "p", "plan", "status", "draft");
+    fsy_change_list_t l = {0};
+    ck_ok(fsy_store_export(gao, NULL, tu_collect, &l));
+    ck_ok(fsy_store_export(juba, NULL, tu_collect, &l));
+    ck_ok(fsy_store_export(hq, NULL, tu_collect, &l));
+    fsy_apply_stats_t st;
+    ck_ok(fsy_store_apply(y, l.v, l.n, &st));
+    ck_assert_uint_eq(st.applied, l.n);
+    fsy_change_list_clear(&l);
+    fsy_stamp_t c, u;
+    ck_ok(fsy_store_stamps(y, "MLI", "p", &c, &u));
+    ck_assert_str_eq(c.site, "hq"); /* earlier, though applied last */
+    ck_assert_str_eq(u.site, "gao");
+    ck_assert_str_eq(tu_get(y, "MLI", "p", "title"), "Gao draft");
+    ck_assert_str_eq(tu_get(y, "MLI", "p", "status"), "draft");
+    fsy_store_counts_t n;
+    ck_ok(fsy_store_counts(y, &n));
+    ck_assert_uint_eq(n.documents, 2);
+    ck_assert_uint_eq(n.conflicts, 0);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
+    fsy_store_close(&juba);
+    fsy_store_close(&y);
+}
+END_TEST
+
 static long
 s_file_size(const char *path)
 {
@@ -1441,6 +1480,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_base_arriving_before_its_target_is_harmless);
     tcase_add_test(tc, test_store_base_naming_another_field_is_ignored);
     tcase_add_test(tc, test_store_first_change_is_the_earliest_by_clock);
+    tcase_add_test(tc, test_store_document_met_twice_in_one_apply);
     tcase_add_test(tc, test_store_checkpoints_when_told);
     tcase_add_test(tc, test_store_history_lists_every_version);
     tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);
