@@ -154,14 +154,18 @@ static const char *const s_sql[ST__COUNT] = {
     /* ST_INDEX_META's row after changes were added (?4, ?5: the earliest
      * of them): a change logged later is the first only if its clock is
      * earlier (ties go to the log's order); a first no longer in the log
-     * leaves the row to ST_INDEX_META, which finds it again */
+     * leaves the row to ST_INDEX_META, which finds it again. A document
+     * without a row has no earlier change (every document that has one
+     * has its row): the earliest added is its first, and a new document
+     * costs one insert, not a failed update and a search of its log */
     [ST_INDEX_ADDED] =
-        "UPDATE doc_meta SET updated_lseq = ?3, created_lseq = CASE WHEN "
-        "created_lseq = 0 OR ?4 < (SELECT c.hlc FROM changes c WHERE c.lseq = "
+        "INSERT INTO doc_meta(scope, doc, created_lseq, updated_lseq) "
+        "VALUES(?1, ?2, ?5, ?3) ON CONFLICT(scope, doc) DO UPDATE SET "
+        "updated_lseq = ?3, created_lseq = CASE WHEN created_lseq = 0 OR "
+        "?4 < (SELECT c.hlc FROM changes c WHERE c.lseq = "
         "doc_meta.created_lseq) THEN ?5 ELSE created_lseq END "
-        "WHERE scope = ?1 AND doc = ?2 AND (created_lseq = 0 OR EXISTS "
-        "(SELECT 1 FROM changes c WHERE c.lseq = doc_meta.created_lseq "
-        "AND c.scope = ?1 AND c.doc = ?2))",
+        "WHERE created_lseq = 0 OR EXISTS (SELECT 1 FROM changes c WHERE "
+        "c.lseq = doc_meta.created_lseq AND c.scope = ?1 AND c.doc = ?2)",
     [ST_INDEX_TEXT] = FSY_SQ_INDEX_TEXT(FSY_SQ_INDEX_W1),
     [ST_INDEX_PEND] =
         "INSERT OR IGNORE INTO index_pending(scope, doc) VALUES(?1, ?2)",

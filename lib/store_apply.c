@@ -589,8 +589,9 @@ s_latest_lseq(const fsy_doc_t *d)
     return best != NULL ? best->lseq : 0;
 }
 
-/* doc_meta's row kept up to date from the changes just added: the first
- * stays unless one of them is earlier (0 rows: there was no row). Finding
+/* doc_meta's row kept up to date from the changes just added, or made
+ * for a new document: the first stays unless one of them is earlier (0
+ * rows: the row's first has left the log; *done false). Finding
  * the first in the log reads every version of the document, which made
  * each write of a document with 5,000 versions 80 % slower than its
  * first. */
