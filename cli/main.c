@@ -257,6 +257,13 @@ s_wants_help(int argc, char **argv)
     return false;
 }
 
+/* An older replica's upgrade can take minutes: say so on stderr. */
+static void
+s_notice(const char *msg)
+{
+    fprintf(stderr, "fieldsync: %s\n", msg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -265,6 +272,7 @@ main(int argc, char **argv)
     const s_cmd_t *cmd;
     int rc = s_globals(&cli, argc, argv, &db, &config);
 
+    fsy_store_on_notice(s_notice);
     if (rc == FSY_EXIT_OK && s_wants_help(argc, argv))
         fsy_config_defaults(&cli.cfg);
     else if (rc == FSY_EXIT_OK)

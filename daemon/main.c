@@ -193,6 +193,14 @@ s_open_transport(fsy_daemon_t *d)
     return 0;
 }
 
+/* An older replica's upgrade can take minutes before the start line:
+ * said on stderr, as the other words before the log is set up. */
+static void
+s_notice(const char *msg)
+{
+    fprintf(stderr, "fieldsyncd: %s\n", msg);
+}
+
 static int
 s_setup(fsy_daemon_t *d, const char *path, bool check)
 {
@@ -205,6 +213,7 @@ s_setup(fsy_daemon_t *d, const char *path, bool check)
         return fprintf(stderr, "fieldsyncd: %s\n", why), 1;
     /* every connection of this process: the loop's, HTTP's, the checks' */
     fsy_store_defer_checkpoints_all(FSY_WAL_HARD_PAGES);
+    fsy_store_on_notice(s_notice);
     if (fsy_store_open(&d->store, d->cfg.db) != FSY_OK)
         return fprintf(stderr,
                        "fieldsyncd: %s (create it with 'fieldsync "

@@ -654,6 +654,45 @@ s_check_schema(fsy_store_t *s, int *out)
     return FSY_OK;
 }
 
+static fsy_store_notice_fn s_notice;
+
+void
+fsy_store_on_notice(fsy_store_notice_fn fn)
+{
+    s_notice = fn;
+}
+
+/* Says that an upgrade from `version` starts (done false), or how long it
+ * took. The log's size comes from its last position: no count of rows. */
+static void
+s_tell_upgrade(fsy_store_t *s, int version, bool done, uint64_t t0_us)
+{
+    char msg[512];
+    if (s_notice == NULL || version >= FSY_SCHEMA_VERSION)
+        return;
+    if (done) {
+        snprintf(msg, sizeof msg, "%.300s upgraded to format %d in %.1f s",
+                 s->path, FSY_SCHEMA_VERSION,
+                 (double)(fsy_mono_us() - t0_us) / 1e6);
+        s_notice(msg);
+        return;
+    }
+    sqlite3_stmt *st = NULL;
+    long long changes = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(lseq), 0) FROM changes",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        changes = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    snprintf(
+        msg, sizeof msg,
+        "upgrading %.300s from format %d to %d (%lld changes): its indexes "
+        "are rebuilt, which takes minutes on millions of changes; "
+        "stopping now leaves it as it was",
+        s->path, version, FSY_SCHEMA_VERSION, changes);
+    s_notice(msg);
+}
+
 /*
  * Brings a replica made by an older fieldsync up to this schema, in one
  * transaction (a crash leaves it as it was). Another process may have
@@ -664,9 +703,12 @@ s_migrate(fsy_store_t *s, int version)
 {
     if (version >= FSY_SCHEMA_VERSION)
         return FSY_OK;
+    uint64_t t0 = fsy_mono_us();
     int rc = fsy_sq_exec(s, "BEGIN IMMEDIATE");
     if (rc == FSY_OK)
         rc = s_check_schema(s, &version);
+    if (rc == FSY_OK)
+        s_tell_upgrade(s, version, false, t0);
     if (rc == FSY_OK && version < 2)
         rc = fsy_sq_exec(s, "ALTER TABLE peers ADD COLUMN clock_offset_ms"
                             " INTEGER;");
@@ -694,8 +736,10 @@ s_migrate(fsy_store_t *s, int version)
         rc = fsy_sq_exec(s, ver);
     if (rc == FSY_OK)
         rc = fsy_sq_exec(s, "COMMIT");
-    if (rc == FSY_OK)
+    if (rc == FSY_OK) {
+        s_tell_upgrade(s, version, true, t0);
         return FSY_OK;
+    }
     char why[256];
     snprintf(why, sizeof why, "%s", fsy_errdetail());
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

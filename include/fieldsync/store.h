@@ -55,6 +55,17 @@ int fsy_store_create(fsy_store_t **out, const char *path, const char *site);
  */
 int fsy_store_open(fsy_store_t **out, const char *path);
 
+/*
+ * Told before and after fsy_store_open upgrades a replica written by an
+ * older fieldsync (an upgrade rebuilds indexes: minutes on millions of
+ * changes, when the tool or the daemon would otherwise seem to hang). msg
+ * is one line of plain text, borrowed for the call. One hook for the
+ * process, set before any thread opens a replica; NULL (the default)
+ * tells no one.
+ */
+typedef void (*fsy_store_notice_fn)(const char *msg);
+void fsy_store_on_notice(fsy_store_notice_fn fn);
+
 /* Makes what the store is doing on another thread stop soon with an
  * error (sqlite3_interrupt); the store must stay open meanwhile. */
 void fsy_store_interrupt(fsy_store_t *s);
