@@ -110,6 +110,12 @@ static const char *const s_sql[ST__COUNT] = {
         "ON CONFLICT(scope, doc) DO UPDATE SET kind = excluded.kind, "
         "visible = excluded.visible, n_conflicts = excluded.n_conflicts, "
         "updated_hlc = excluded.updated_hlc",
+    /* a document's run left to the end of the call: the earliest (clock,
+     * then log order) of its runs since */
+    [ST_TOUCH] = "INSERT INTO temp.touched(scope, doc, hlc, lseq) "
+                 "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(scope, doc) DO UPDATE "
+                 "SET hlc = excluded.hlc, lseq = excluded.lseq "
+                 "WHERE touched.hlc IS NOT NULL AND excluded.hlc < touched.hlc",
     [ST_DOC_SCOPES] = "SELECT scope FROM docs WHERE doc = ?1 ORDER BY scope",
     [ST_BLOB_GET] = "SELECT size, have, complete FROM blobs WHERE hash = ?1",
     [ST_BLOB_PUT] =

@@ -54,6 +54,11 @@ typedef struct s_apply_ctx {
     const fsy_change_t *touched; /* the current run's document (s_touch) */
     uint64_t touched_hlc;        /* the run's earliest clock */
     int64_t touched_lseq;        /* and where that change is logged */
+    /* the documents refreshed in this call (s_seen_add), and whether a
+     * later run of one was left to the end of the call */
+    uint64_t *seen;
+    size_t seen_n, seen_cap;
+    bool deferred;
 } s_apply_ctx_t;
 
 static int
@@ -398,6 +403,74 @@ typedef struct s_first {
 static int s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc,
                          const s_first_t *first);
 
+/* A document's key in the call's set of refreshed ones (never 0). */
+static uint64_t
+s_doc_key(const char *scope, const char *doc)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const char *p = scope; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    h = (h ^ 0xffu) * 1099511628211ull; /* no byte of a name: a separator */
+    for (const char *p = doc; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    return h != 0 ? h : 1;
+}
+
+/* Where key is in the open-addressed set v of cap slots, or the free
+ * slot it would take. */
+static size_t
+s_seen_slot(const uint64_t *v, size_t cap, uint64_t key)
+{
+    size_t k = key & (cap - 1);
+    while (v[k] != 0 && v[k] != key)
+        k = (k + 1) & (cap - 1);
+    return k;
+}
+
+/* Adds key to ax->seen (kept at most half full); *added false if it was
+ * there already. Another document with the same key counts as seen: its
+ * next run is left to the end of the call, which is only later. */
+static int
+s_seen_add(s_apply_ctx_t *ax, uint64_t key, bool *added)
+{
+    if (2 * (ax->seen_n + 1) > ax->seen_cap) {
+        size_t cap = ax->seen_cap ? 2 * ax->seen_cap : 256;
+        uint64_t *v = calloc(cap, sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        for (size_t i = 0; i < ax->seen_cap; i++)
+            if (ax->seen[i] != 0)
+                v[s_seen_slot(v, cap, ax->seen[i])] = ax->seen[i];
+        free(ax->seen);
+        ax->seen = v;
+        ax->seen_cap = cap;
+    }
+    size_t k = s_seen_slot(ax->seen, ax->seen_cap, key);
+    *added = ax->seen[k] == 0;
+    if (*added) {
+        ax->seen[k] = key;
+        ax->seen_n++;
+    }
+    return FSY_OK;
+}
+
+/* Leaves the document of c to the refresh at the end of the call, with
+ * the earliest of its changes since (clock, then log order). */
+static int
+s_defer(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
+        const s_first_t *first)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_TOUCH);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, first->hlc);
+    sqlite3_bind_int64(st, 4, first->lseq);
+    ax->deferred = true;
+    return fsy_sq_step_done(s, st, "recording a touched document");
+}
+
 /* Refreshes the derived state of the document whose run of changes just
  * ended, with the earliest of them (what may become its first:
  * s_index_doc). A transaction's changes are consecutive and share a
@@ -406,7 +479,9 @@ static int s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc,
  * refresh at the end of the call read them again once a batch had gone
  * through more pages than the cache holds (an edit of a document is a
  * random page of each). A document met again later in the call is
- * refreshed again then. */
+ * refreshed once more, at the end of the call: a refresh of a document
+ * with an open conflict walks its versions, which once a run would be
+ * the history times the transactions. */
 static int
 s_run_end(fsy_store_t *s, s_apply_ctx_t *ax)
 {
@@ -415,7 +490,12 @@ s_run_end(fsy_store_t *s, s_apply_ctx_t *ax)
         return FSY_OK;
     ax->touched = NULL;
     s_first_t first = {(int64_t)ax->touched_hlc, ax->touched_lseq};
-    return s_refresh_doc(s, p->scope, p->doc, &first);
+    bool added = false;
+    int rc = s_seen_add(ax, s_doc_key(p->scope, p->doc), &added);
+    if (rc != FSY_OK)
+        return rc;
+    return added ? s_refresh_doc(s, p->scope, p->doc, &first)
+                 : s_defer(s, ax, p, &first);
 }
 
 /* c (logged at lseq) continues the current run of its document, or ends
@@ -848,12 +928,13 @@ fsy_sq_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
         rc = s_check_closed(&ax);
     if (rc == FSY_OK)
         rc = s_streams_flush(s, &ax);
-    if (rc == FSY_OK)
+    if (rc == FSY_OK && ax.deferred)
         rc = fsy_sq_refresh_touched(s);
     if (rc == FSY_OK)
         rc = from == FSY_SQ_FROM_LOCAL ? FSY_OK /* the writer sets the clock */
                                        : s_clock_receive(s, ax.max_hlc);
     free(ax.streams);
+    free(ax.seen);
     return rc;
 }
 

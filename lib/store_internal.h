@@ -30,6 +30,7 @@ enum fsy_stmt_id {
     ST_HEAD_INS,
     ST_DOC_HEADS,
     ST_DOC_UPSERT,
+    ST_TOUCH,
     ST_DOC_SCOPES,
     ST_BLOB_GET,
     ST_BLOB_PUT,

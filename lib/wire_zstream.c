@@ -135,8 +135,9 @@ s_cparams(int level, int wlog, ZSTD_compressionParameters *cp)
  * of its time in zstd. Output, not input, is what compares with the
  * link: a level that compresses reports 50 to 1 feeds a link slowly even
  * when it reads its input fast. Input is what compares with the receiver
- * (fsy_ztx_link_level): the table's input guess is its output at the 5 to
- * 1 its figures assume. */
+ * (fsy_ztx_link_level): a level not measured is guessed to read its
+ * output times the documents' ratio, as measured (5 to 1, the table's
+ * assumption, before anything is). */
 static const struct {
     int level;
     uint64_t out_per_s;
@@ -279,34 +280,55 @@ fsy_ztx_read_speed(const fsy_ztx_t *t, int level)
 
 /* How much slower than the table the measured levels ran (per mille, at
  * most 1000: a fast machine does not raise the guesses; at least 125: one
- * odd level does not rule out every other), for `measured` (speed or
- * read_speed) against the table times ratio. Mostly the documents' ratio:
+ * odd level does not rule out every other). Mostly the documents' ratio:
  * reports that compress 50 to 1 come out of every level slower than the
  * table's 5 to 1 guess. */
 static uint64_t
-s_level_scale(const uint64_t *measured, uint64_t ratio)
+s_level_scale(const fsy_ztx_t *z)
 {
     uint64_t scale = 1000;
     for (size_t i = 0; i < S_LEVELS; i++) {
-        uint64_t m = measured[s_levels[i].level];
-        uint64_t s = m * 1000 / (s_levels[i].out_per_s * ratio);
+        uint64_t m = fsy_ztx_speed(z, s_levels[i].level);
+        uint64_t s = m * 1000 / s_levels[i].out_per_s;
         if (m != 0 && s < scale)
             scale = s;
     }
     return scale < 125 ? 125 : scale;
 }
 
-/* Does the ladder's level i keep 4 times ahead of rate (0: not known)? */
-static bool
-s_ahead(const uint64_t *measured, uint64_t ratio, size_t i, uint64_t rate)
+/* The documents' ratio (per mille) as the levels measured here saw it,
+ * the best one (higher levels compress better), at most 1000 to 1; the
+ * table's 5 to 1 before any measurement. */
+static uint64_t
+s_ratio_milli(const fsy_ztx_t *z)
 {
-    if (rate == 0)
-        return true;
-    uint64_t v = measured[s_levels[i].level];
-    if (v == 0)
-        v = s_levels[i].out_per_s * ratio * s_level_scale(measured, ratio) /
-            1000;
-    return v / 4 >= rate;
+    uint64_t best = 0;
+    for (int l = FSY_ZSTREAM_LEVEL_MIN; l <= FSY_ZSTREAM_LEVEL_MAX; l++)
+        if (z->speed[l] != 0 && z->read_speed[l] / z->speed[l] < 1000) {
+            uint64_t r = z->read_speed[l] * 1000 / z->speed[l];
+            best = r > best ? r : best;
+        }
+    return best != 0 ? best : S_TABLE_RATIO * 1000;
+}
+
+/* What the ladder's level i puts out a second here: measured, or the
+ * table's guess as slow as the measured levels were against theirs. */
+static uint64_t
+s_out_speed(const fsy_ztx_t *z, size_t i)
+{
+    uint64_t v = fsy_ztx_speed(z, s_levels[i].level);
+    return v != 0 ? v : s_levels[i].out_per_s * s_level_scale(z) / 1000;
+}
+
+/* What it reads a second: measured, or its output times the documents'
+ * ratio. With the ratio the link carries, this asks of a level what its
+ * output against the link asks (a thin link keeps level 19); where the
+ * receiver bounds the session it does not move with the level. */
+static uint64_t
+s_in_speed(const fsy_ztx_t *z, size_t i)
+{
+    uint64_t r = fsy_ztx_read_speed(z, s_levels[i].level);
+    return r != 0 ? r : s_out_speed(z, i) * s_ratio_milli(z) / 1000;
 }
 
 int
@@ -316,8 +338,8 @@ fsy_ztx_link_level(const fsy_ztx_t *z, uint64_t link_bytes_per_s,
     if (link_bytes_per_s == 0)
         return 3; /* not measured yet */
     for (size_t i = 0; i < S_LEVELS; i++)
-        if (s_ahead(z->speed, 1, i, link_bytes_per_s) &&
-            s_ahead(z->read_speed, S_TABLE_RATIO, i, raw_bytes_per_s))
+        if (s_out_speed(z, i) / 4 >= link_bytes_per_s &&
+            s_in_speed(z, i) / 4 >= raw_bytes_per_s)
             return s_levels[i].level;
     return 1;
 }

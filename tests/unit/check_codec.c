@@ -495,6 +495,9 @@ START_TEST(test_codec_stream_level_follows_measured_speed)
     free(z);
     ck_ok(fsy_ztx_batch(&tx, a.v, a.n, NULL, 0, &z, &zl, &raw, &st, &seq));
     ck_assert_uint_gt(fsy_ztx_speed(&tx, 3), 0);
+    /* what it read, measured on the same frame: more than it put out */
+    ck_assert_uint_gt(fsy_ztx_read_speed(&tx, 3), fsy_ztx_speed(&tx, 3));
+    ck_assert_uint_eq(fsy_ztx_read_speed(&tx, 19), 0);
     ck_assert_uint_eq(fsy_ztx_speed(&tx, 19), 0);
     free(z);
     fsy_ztx_free(&tx);
@@ -536,8 +539,9 @@ START_TEST(test_codec_stream_level_keeps_ahead_of_the_receiver)
     /* 45 KB/s acknowledged: as a link alone, level 15 keeps ahead */
     ck_assert_int_eq(fsy_ztx_link_level(&m, 45 << 10, 0), 15);
     /* but the receiver took 17 MB/s of documents: 15 reads too slowly,
-     * and so do the table's guesses for 12, 9 and 6 */
-    ck_assert_int_eq(fsy_ztx_link_level(&m, 45 << 10, 17 << 20), 3);
+     * and so do 12 and 9 as guessed (their output, as slow against the
+     * table as 15's, times the 50 to 1 measured at 15); 6 reads 75 MB/s */
+    ck_assert_int_eq(fsy_ztx_link_level(&m, 45 << 10, 17 << 20), 6);
     /* a measured level counts for what it did */
     m.read_speed[9] = 80 << 20;
     m.speed[9] = 2 << 20;
@@ -545,6 +549,12 @@ START_TEST(test_codec_stream_level_keeps_ahead_of_the_receiver)
     /* a 64 kbit/s link carrying reports 50 to 1: 400 KB/s of documents,
      * which level 19's guess reads four times over */
     fsy_ztx_t t = {0};
+    ck_assert_int_eq(fsy_ztx_link_level(&t, 8 << 10, 400 << 10), 19);
+    /* on a slow machine too: level 3 measured reading only 100 MB/s of
+     * those reports (2 MB/s out) makes every guess slower, yet 19's input
+     * is its output times the same 50 to 1 */
+    t.speed[3] = 2 << 20;
+    t.read_speed[3] = 100 << 20;
     ck_assert_int_eq(fsy_ztx_link_level(&t, 8 << 10, 400 << 10), 19);
     /* nothing measured yet: the middle level */
     ck_assert_int_eq(fsy_ztx_link_level(&t, 0, 400 << 10), 3);

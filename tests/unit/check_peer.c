@@ -431,6 +431,8 @@ START_TEST(test_pace_bytes_in_flight_follow_the_link_rate)
     ck_assert_uint_eq(n, 3);
     /* The window still bounds a fast link. */
     fsy_pace_reset(&pc);
+    ck_assert_uint_eq(pc.raw_rate, 0); /* a new session measures afresh */
+    ck_assert_uint_eq(pc.delivered_raw, 0);
     pc.rate = 1u << 30;
     for (n = 0; fsy_pace_open(&pc, 4); n++)
         fsy_pace_sent(&pc, n, 40000, 200000, 0);
