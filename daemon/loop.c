@@ -877,8 +877,10 @@ s_job_index(fsy_daemon_t *d, const fsy_sync_env_t *env)
         d->indexed_ms = env->now_ms;
 }
 
+/* The index and checkpoint jobs look every 100 ms (each decides itself
+ * whether to act). */
 static uint64_t
-s_index_period(const fsy_daemon_t *d)
+s_every_100ms(const fsy_daemon_t *d)
 {
     (void)d;
     return 100;
@@ -929,13 +931,6 @@ s_job_checkpoint(fsy_daemon_t *d, const fsy_sync_env_t *env)
     d->ckpt_failed = failed;
 }
 
-static uint64_t
-s_checkpoint_period(const fsy_daemon_t *d)
-{
-    (void)d;
-    return 100;
-}
-
 typedef struct s_job {
     const char *name;
     uint64_t (*period_ms)(const fsy_daemon_t *d);
@@ -952,8 +947,8 @@ static const s_job_t s_jobs[FSY_LOOP_JOBS] = {
     {"alerts", s_alerts_period, NULL, s_job_alerts},
     {"verify", s_verify_period, NULL, s_job_verify},
     {"requests", s_requests_period, NULL, s_job_requests},
-    {"index", s_index_period, NULL, s_job_index},
-    {"checkpoint", s_checkpoint_period, NULL, s_job_checkpoint},
+    {"index", s_every_100ms, NULL, s_job_index},
+    {"checkpoint", s_every_100ms, NULL, s_job_checkpoint},
 };
 
 static void

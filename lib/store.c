@@ -795,20 +795,30 @@ fsy_store_interrupt(fsy_store_t *s)
     sqlite3_interrupt(s->db);
 }
 
+/* A passive copy of the write-ahead log (name: one database, NULL: all);
+ * *left: the pages it left (a reader may hold some back). SQLite's code. */
+static int
+s_copy_wal(fsy_store_t *s, const char *name, unsigned *left)
+{
+    int log = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, name, SQLITE_CHECKPOINT_PASSIVE,
+                                       &log, &copied);
+    *left = rc == SQLITE_OK && copied < log ? (unsigned)(log - copied) : 0;
+    return rc;
+}
+
 /* After each commit, with the pages the WAL now holds: SQLite's own
  * automatic checkpoint is such a hook, which this one replaces. */
 static int
 s_wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 {
     fsy_store_t *s = ctx;
+    (void)db;
     s->wal_pages = pages > 0 ? (unsigned)pages : 0;
-    if (s->wal_pages >= s->wal_hard) {
-        int log = 0, copied = 0;
-        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log,
-                                      &copied) == SQLITE_OK &&
-            copied >= log)
-            s->wal_pages = 0;
-    }
+    unsigned left;
+    if (s->wal_pages >= s->wal_hard &&
+        s_copy_wal(s, name, &left) == SQLITE_OK && left == 0)
+        s->wal_pages = 0; /* else the next commit tries again */
     return SQLITE_OK;
 }
 
@@ -840,14 +850,13 @@ fsy_store_defer_checkpoints_all(unsigned hard_pages)
 int
 fsy_store_checkpoint(fsy_store_t *s)
 {
-    int log = 0, copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                       &log, &copied);
+    unsigned left;
+    int rc = s_copy_wal(s, NULL, &left);
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         return FSY_OK; /* another copy is running: it does the work */
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, "copying the write-ahead log");
-    s->wal_pages = copied >= log ? 0 : (unsigned)(log - copied);
+    s->wal_pages = left;
     return FSY_OK;
 }
 

@@ -262,20 +262,25 @@ s_alone(const fsy_ztx_t *t, const uint8_t *raw, size_t len, uint8_t **z,
     return FSY_OK;
 }
 
+/* v[level], 0 for a level out of range. */
+static uint64_t
+s_at(const uint64_t *v, int level)
+{
+    return level >= FSY_ZSTREAM_LEVEL_MIN && level <= FSY_ZSTREAM_LEVEL_MAX
+               ? v[level]
+               : 0;
+}
+
 uint64_t
 fsy_ztx_speed(const fsy_ztx_t *t, int level)
 {
-    return level >= FSY_ZSTREAM_LEVEL_MIN && level <= FSY_ZSTREAM_LEVEL_MAX
-               ? t->speed[level]
-               : 0;
+    return s_at(t->speed, level);
 }
 
 uint64_t
 fsy_ztx_read_speed(const fsy_ztx_t *t, int level)
 {
-    return level >= FSY_ZSTREAM_LEVEL_MIN && level <= FSY_ZSTREAM_LEVEL_MAX
-               ? t->read_speed[level]
-               : 0;
+    return s_at(t->read_speed, level);
 }
 
 /* How much slower than the table the measured levels ran (per mille, at
