@@ -12,11 +12,11 @@
  *               (lseq); UNIQUE(scope, origin, seq) is the index export and
  *               duplicate detection use
  *   vv          (scope, origin) -> highest contiguous seq applied
- *   heads       changes no received change names as a base
  *   superseded  versions named as bases that have not arrived yet: when
  *               one arrives it is not a head (bases may overtake targets)
  *   docs        derived per-document state (kind, visible, conflicts) so
- *               list and conflicts need not merge every document
+ *               list and conflicts need not merge every document, and its
+ *               heads: the changes no received change names as a base
  *   peers       what fieldsyncd knows of each neighbour (store_peers.c)
  *   sites       health summaries of every site heard of (store_sites.c)
  *   blobs       attachments' contents by hash: size, bytes held, complete
@@ -30,7 +30,8 @@
  *               (store_roster.c)
  *   displaced   this site's changes set aside while it recovers from a
  *               restore: the rows of `changes` as they were (store_recover.c)
- *   doc_counts  documents visible and conflicts open, kept by triggers
+ *   doc_counts  documents visible and conflicts open, kept as docs rows
+ *               change (store_apply.c)
  *   doc_meta    per document: a row id, its first and latest change
  *   doc_text    FTS5 index of the documents' text (store_query.c reads it)
  *   index_pending  documents whose doc_text rows are still to be written
@@ -39,7 +40,8 @@
  *  - vv[(scope, origin)] = n exactly when changes 1..n of that stream are in
  *    `changes`; the vector never moves past a change that is not stored.
  *  - heads = received versions minus versions named as bases by any
- *    received change, per (scope, doc, field). Both local and remote writes
+ *    received change, per (scope, doc, field); kept as docs.heads, the
+ *    log positions of each document's heads. Both local and remote writes
  *    go through fsy_sq_apply_changes() (store_apply.c): one code path.
  *  - docs rows are recomputed (merge.c) for every document a call touched.
  */
@@ -94,22 +96,37 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_SUPERSEDED_TAKE] =
         "DELETE FROM superseded WHERE scope = ?1 AND doc = ?2 AND field = ?3 "
         "AND site = ?4 AND incarnation = ?5 AND seq = ?6 AND hlc = ?7",
-    [ST_HEAD_DEL] = "DELETE FROM heads WHERE scope = ?2 AND doc = ?3 AND "
-                    "field = ?4 AND lseq = ?1",
-    [ST_HEAD_INS] =
-        "INSERT INTO heads(lseq, scope, doc, field) VALUES(?1, ?2, ?3, ?4)",
+    /* A document's heads: the log positions of its versions that no
+     * received change names as a base, kept in its docs row (schema 10) */
+    [ST_DOC_HEADS_OF] = "SELECT heads, visible, n_conflicts FROM docs "
+                        "WHERE scope = ?1 AND doc = ?2",
     [ST_DOC_HEADS] =
         "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
-        "c.value IS NULL, c.ref, c.author, h.lseq FROM heads h "
-        "JOIN changes c ON c.lseq = h.lseq "
-        "JOIN origins o ON o.id = c.origin "
-        "WHERE h.scope = ?1 AND h.doc = ?2 ORDER BY h.field",
+        "c.value IS NULL, c.ref, c.author, c.lseq FROM docs d, "
+        "json_each(d.heads) h JOIN changes c ON c.lseq = h.value "
+        "JOIN origins o ON o.id = c.origin WHERE d.scope = ?1 AND "
+        "d.doc = ?2 AND c.scope = ?1 AND c.doc = ?2 ORDER BY c.field, c.lseq",
+    [ST_HEADS_LOAD] =
+        "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
+        "c.value IS NULL, c.ref, c.author, c.lseq FROM json_each(?1) h "
+        "JOIN changes c ON c.lseq = h.value "
+        "JOIN origins o ON o.id = c.origin WHERE c.scope = ?2 AND "
+        "c.doc = ?3 ORDER BY c.field, c.lseq",
     [ST_DOC_UPSERT] =
         "INSERT INTO docs(scope, doc, kind, visible, n_conflicts, "
-        "updated_hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6) "
+        "updated_hlc, heads) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) "
         "ON CONFLICT(scope, doc) DO UPDATE SET kind = excluded.kind, "
         "visible = excluded.visible, n_conflicts = excluded.n_conflicts, "
-        "updated_hlc = excluded.updated_hlc",
+        "updated_hlc = excluded.updated_hlc, heads = excluded.heads",
+    [ST_DOC_COUNTS_ADD] = "UPDATE doc_counts SET visible = visible + ?1, "
+                          "conflicts = conflicts + ?2",
+    /* the heads of a document whose derived state waits for the end of
+     * the call (its first run wrote its row, unless its key in the call's
+     * set of refreshed documents was another's: then a row to be derived) */
+    [ST_DOC_HEADS_SET] =
+        "INSERT INTO docs(scope, doc, kind, visible, n_conflicts, "
+        "updated_hlc, heads) VALUES(?1, ?2, '', 0, 0, 0, ?3) "
+        "ON CONFLICT(scope, doc) DO UPDATE SET heads = excluded.heads",
     /* a document's run left to the end of the call: the earliest (clock,
      * then log order) of its runs since */
     [ST_TOUCH] = "INSERT INTO temp.touched(scope, doc, hlc, lseq) "
@@ -196,9 +213,6 @@ static const char s_schema[] =
     "CREATE INDEX changes_by_doc ON changes(scope, doc);"
     "CREATE TABLE vv(scope TEXT NOT NULL, origin INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL, PRIMARY KEY(scope, origin)) WITHOUT ROWID;"
-    "CREATE TABLE heads(scope TEXT NOT NULL, doc TEXT NOT NULL,"
-    "  field TEXT NOT NULL, lseq INTEGER NOT NULL,"
-    "  PRIMARY KEY(scope, doc, field, lseq)) WITHOUT ROWID;"
     "CREATE TABLE superseded(scope TEXT NOT NULL, doc TEXT NOT NULL,"
     "  field TEXT NOT NULL, site TEXT NOT NULL, incarnation INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL, hlc INTEGER NOT NULL,"
@@ -207,7 +221,8 @@ static const char s_schema[] =
     "CREATE TABLE docs(scope TEXT NOT NULL, doc TEXT NOT NULL,"
     "  kind TEXT NOT NULL, visible INTEGER NOT NULL,"
     "  n_conflicts INTEGER NOT NULL, updated_hlc INTEGER NOT NULL,"
-    "  PRIMARY KEY(scope, doc)) WITHOUT ROWID;"
+    "  heads TEXT NOT NULL DEFAULT '[]', PRIMARY KEY(scope, doc))"
+    "  WITHOUT ROWID;"
     "CREATE INDEX docs_by_id ON docs(doc);"
     "CREATE TABLE peers(name TEXT PRIMARY KEY, role TEXT NOT NULL,"
     "  connected INTEGER NOT NULL, last_contact_ms INTEGER NOT NULL,"
@@ -264,22 +279,19 @@ static const char s_schema_roster[] =
 /* Version 6: the documents visible and the open conflicts, kept counted
  * as `docs` changes, so status and health reports read two numbers
  * instead of scanning every document (a hub of a million changes spent
- * 0.2 s of its loop on that). */
+ * 0.2 s of its loop on that). Kept by triggers until version 10, by the
+ * one statement that changes what a docs row counts since (store_apply.c:
+ * a trigger made SQLite keep a statement journal for every write of a
+ * docs row, in a temporary file once one statement's outgrew 64 KiB). */
 static const char s_schema_counts[] =
     "CREATE TABLE doc_counts(visible INTEGER NOT NULL,"
     "  conflicts INTEGER NOT NULL);"
     "INSERT INTO doc_counts SELECT count(*) FILTER (WHERE visible = 1),"
-    "  coalesce(sum(n_conflicts), 0) FROM docs;"
-    "CREATE TRIGGER docs_counted_in AFTER INSERT ON docs BEGIN"
-    "  UPDATE doc_counts SET visible = visible + new.visible,"
-    "  conflicts = conflicts + new.n_conflicts; END;"
-    "CREATE TRIGGER docs_counted_up AFTER UPDATE OF visible, n_conflicts"
-    "  ON docs BEGIN UPDATE doc_counts SET"
-    "  visible = visible + new.visible - old.visible,"
-    "  conflicts = conflicts + new.n_conflicts - old.n_conflicts; END;"
-    "CREATE TRIGGER docs_counted_out AFTER DELETE ON docs BEGIN"
-    "  UPDATE doc_counts SET visible = visible - old.visible,"
-    "  conflicts = conflicts - old.n_conflicts; END;";
+    "  coalesce(sum(n_conflicts), 0) FROM docs;";
+static const char s_schema_counts_by_code[] =
+    "DROP TRIGGER IF EXISTS docs_counted_in;"
+    "DROP TRIGGER IF EXISTS docs_counted_up;"
+    "DROP TRIGGER IF EXISTS docs_counted_out;";
 
 /* Version 7: search and provenance. changes.author is who wrote a change
  * (NULL: not recorded, as for every change written before). doc_meta gives
@@ -317,6 +329,22 @@ static const char s_schema_graph[] =
 static const char s_schema_index_pending[] =
     "CREATE TABLE IF NOT EXISTS index_pending(scope TEXT NOT NULL,"
     "  doc TEXT NOT NULL, PRIMARY KEY(scope, doc)) WITHOUT ROWID;";
+
+/* Version 10: a document's heads in its docs row, as a JSON array of log
+ * positions in ascending order, instead of a table of their own. A table
+ * keyed by (scope, doc, field, lseq) held a B-tree entry per field of
+ * every document: nine writes for each report of nine fields that
+ * arrived, and an edit of one document wrote a random page of it on top
+ * of its docs row, which the same edit rewrites anyway
+ * (docs/REPLICATION.md, docs/PERFORMANCE.md).
+ * Run first in an upgrade from any older version: the later steps read
+ * heads where they are now. */
+static const char s_schema_heads_in_docs[] =
+    "ALTER TABLE docs ADD COLUMN heads TEXT NOT NULL DEFAULT '[]';"
+    "UPDATE docs SET heads = (SELECT json_group_array(lseq) FROM (SELECT "
+    "  h.lseq FROM heads h WHERE h.scope = docs.scope AND h.doc = docs.doc"
+    "  ORDER BY h.lseq));"
+    "DROP TABLE heads;";
 
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =
@@ -715,6 +743,8 @@ s_migrate(fsy_store_t *s, int version)
         rc = s_check_schema(s, &version);
     if (rc == FSY_OK)
         s_tell_upgrade(s, version, false, t0);
+    if (rc == FSY_OK && version < 10)
+        rc = fsy_sq_exec(s, s_schema_heads_in_docs);
     if (rc == FSY_OK && version < 2)
         rc = fsy_sq_exec(s, "ALTER TABLE peers ADD COLUMN clock_offset_ms"
                             " INTEGER;");
@@ -736,6 +766,8 @@ s_migrate(fsy_store_t *s, int version)
         rc = fsy_sq_exec(s, s_schema_graph);
     if (rc == FSY_OK && version < 9)
         rc = fsy_sq_exec(s, s_schema_index_pending);
+    if (rc == FSY_OK && version < 10)
+        rc = fsy_sq_exec(s, s_schema_counts_by_code);
     char ver[32];
     snprintf(ver, sizeof ver, "PRAGMA user_version=%d;", FSY_SCHEMA_VERSION);
     if (rc == FSY_OK)

@@ -51,9 +51,13 @@ typedef struct s_apply_ctx {
     bool validated;              /* the caller validated every change already */
     bool remote;                 /* from another site (link or bundle) */
     bool superseded;             /* the superseded table may hold rows */
-    const fsy_change_t *touched; /* the current run's document (s_touch) */
+    const fsy_change_t *touched; /* the current run's document (s_run_to) */
     uint64_t touched_hlc;        /* the run's earliest clock */
-    int64_t touched_lseq;        /* and where that change is logged */
+    int64_t touched_lseq;        /* and where that change is logged (0:
+                                    none stored yet) */
+    fsy_sq_heads_t heads;        /* the run's document's heads */
+    fsy_sq_run_head_t *run;      /* the run's changes, in log order */
+    size_t run_n, run_cap;
     /* the documents refreshed in this call (s_seen_add), and whether a
      * later run of one was left to the end of the call */
     uint64_t *seen;
@@ -285,22 +289,6 @@ s_supersede(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     return fsy_sq_step_done(s, st, "recording a base");
 }
 
-/* Adds (ST_HEAD_INS) or ends (ST_HEAD_DEL) the headship of the version
- * at lseq, of c's field. */
-static int
-s_head_step(fsy_store_t *s, enum fsy_stmt_id id, const fsy_change_t *c,
-            int64_t lseq)
-{
-    sqlite3_stmt *st = fsy_sq_stmt(s, id);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_int64(st, 1, lseq);
-    sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->field, -1, SQLITE_STATIC);
-    return fsy_sq_step_done(s, st, "updating heads");
-}
-
 /* Steps st, which reads a log row's lseq first, for one row: *lseq (0:
  * none). */
 static int
@@ -369,8 +357,10 @@ s_apply_base(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
         return s_supersede(s, ax, c, b);
     if ((rc = s_base_find(s, c, b, oid, &lseq)) != FSY_OK)
         return rc;
-    if (lseq != 0)
-        return s_head_step(s, ST_HEAD_DEL, c, lseq);
+    if (lseq != 0) {
+        fsy_sq_heads_del(&ax->heads, lseq);
+        return FSY_OK;
+    }
     if ((rc = s_base_logged(s, c, b, oid, &lseq)) != FSY_OK)
         return rc;
     return lseq != 0 ? FSY_OK : s_supersede(s, ax, c, b);
@@ -382,7 +372,7 @@ s_apply_head(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
              int64_t lseq)
 {
     if (!ax->superseded) /* the common case: bases arrived in order */
-        return s_head_step(s, ST_HEAD_INS, c, lseq);
+        return fsy_sq_heads_add(&ax->heads, lseq);
     sqlite3_stmt *st = fsy_sq_stmt(s, ST_SUPERSEDED_TAKE);
     if (st == NULL)
         return FSY_EINTERNAL;
@@ -390,7 +380,7 @@ s_apply_head(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     int rc = fsy_sq_step_done(s, st, "updating heads");
     if (rc != FSY_OK || sqlite3_changes(s->db) > 0)
         return rc;
-    return s_head_step(s, ST_HEAD_INS, c, lseq);
+    return fsy_sq_heads_add(&ax->heads, lseq);
 }
 
 /* The document's earliest change among those a call just logged (the
@@ -400,8 +390,9 @@ typedef struct s_first {
     int64_t hlc, lseq;
 } s_first_t;
 
-static int s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc,
-                         const s_first_t *first);
+static int s_refresh_heads(fsy_store_t *s, const char *scope, const char *doc,
+                           fsy_sq_heads_t *heads, const s_first_t *first,
+                           const s_apply_ctx_t *run);
 
 /* A document's key in the call's set of refreshed ones (never 0). */
 static uint64_t
@@ -494,30 +485,69 @@ s_run_end(fsy_store_t *s, s_apply_ctx_t *ax)
     int rc = s_seen_add(ax, s_doc_key(p->scope, p->doc), &added);
     if (rc != FSY_OK)
         return rc;
-    return added ? s_refresh_doc(s, p->scope, p->doc, &first)
-                 : s_defer(s, ax, p, &first);
+    if (added)
+        return s_refresh_heads(s, p->scope, p->doc, &ax->heads, &first, ax);
+    rc = fsy_sq_heads_store(s, p->scope, p->doc, &ax->heads);
+    return rc == FSY_OK ? s_defer(s, ax, p, &first) : rc;
 }
 
-/* c (logged at lseq) continues the current run of its document, or ends
- * it and starts one. Within a run, an earlier clock makes an earlier
- * first; a tie keeps the change logged first. */
+static int s_rebuild_doc(fsy_store_t *s, const char *scope, const char *doc,
+                         const s_first_t *first);
+
+/* The heads (scope, doc)'s docs row holds. A row that does not parse
+ * (damage: no fieldsync writes one) is derived again from the log first,
+ * so that the changes of one document do not stop every apply. */
 static int
-s_touch(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c, int64_t lseq)
+s_heads_of(fsy_store_t *s, const char *scope, const char *doc,
+           fsy_sq_heads_t *h)
+{
+    int rc = fsy_sq_heads_load(s, scope, doc, h);
+    if (rc != FSY_ECORRUPT)
+        return rc;
+    if ((rc = s_rebuild_doc(s, scope, doc, NULL)) != FSY_OK)
+        return rc;
+    return fsy_sq_heads_load(s, scope, doc, h);
+}
+
+/* c continues the current run of its document, or ends it and starts
+ * one, with the document's heads as its docs row holds them. */
+static int
+s_run_to(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c)
 {
     const fsy_change_t *p = ax->touched;
     if (p != NULL && strcmp(p->doc, c->doc) == 0 &&
-        strcmp(p->scope, c->scope) == 0) {
-        if (c->version.hlc < ax->touched_hlc) {
-            ax->touched_hlc = c->version.hlc;
-            ax->touched_lseq = lseq;
-        }
+        strcmp(p->scope, c->scope) == 0)
         return FSY_OK;
-    }
     int rc = s_run_end(s, ax);
-    ax->touched = c;
-    ax->touched_hlc = c->version.hlc;
-    ax->touched_lseq = lseq;
+    if (rc == FSY_OK)
+        rc = s_heads_of(s, c->scope, c->doc, &ax->heads);
+    if (rc == FSY_OK) {
+        ax->touched = c;
+        ax->touched_lseq = 0;
+        ax->run_n = 0;
+    }
     return rc;
+}
+
+/* c, logged at lseq, in the current run: an earlier clock makes an
+ * earlier first; a tie keeps the change logged first. */
+static int
+s_touch(s_apply_ctx_t *ax, const fsy_change_t *c, int64_t lseq)
+{
+    if (ax->touched_lseq == 0 || c->version.hlc < ax->touched_hlc) {
+        ax->touched_hlc = c->version.hlc;
+        ax->touched_lseq = lseq;
+    }
+    if (ax->run_n == ax->run_cap) {
+        size_t cap = ax->run_cap ? 2 * ax->run_cap : 16;
+        fsy_sq_run_head_t *v = realloc(ax->run, cap * sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        ax->run = v;
+        ax->run_cap = cap;
+    }
+    ax->run[ax->run_n++] = (fsy_sq_run_head_t){c, lseq};
+    return FSY_OK;
 }
 
 static int
@@ -525,7 +555,9 @@ s_store_one(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
             int64_t origin_id)
 {
     int64_t lseq;
-    int rc = s_insert_change(s, c, origin_id, &lseq);
+    int rc = s_run_to(s, ax, c);
+    if (rc == FSY_OK)
+        rc = s_insert_change(s, c, origin_id, &lseq);
     if (rc == FSY_OK && c->ref) /* the bytes are wanted from now on */
         rc = fsy_sq_blob_want(s, c);
     for (size_t i = 0; rc == FSY_OK && i < c->n_bases; i++)
@@ -533,7 +565,7 @@ s_store_one(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     if (rc == FSY_OK)
         rc = s_apply_head(s, ax, c, lseq);
     if (rc == FSY_OK)
-        rc = s_touch(s, ax, c, lseq);
+        rc = s_touch(ax, c, lseq);
     return rc;
 }
 
@@ -752,13 +784,82 @@ fsy_sq_index_pending(fsy_store_t *s, size_t max, unsigned budget_ms, bool *more)
     return err;
 }
 
-/* Recomputes the derived docs row of one document, and its search rows. */
-static int
-s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc,
-              const s_first_t *first)
+/* The change logged at lseq if the run holds it (its positions ascend). */
+static const fsy_change_t *
+s_run_find(const s_apply_ctx_t *ax, int64_t lseq)
 {
+    size_t lo = 0, hi = ax->run_n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ax->run[mid].lseq < lseq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ax->run_n && ax->run[lo].lseq == lseq ? ax->run[lo].c : NULL;
+}
+
+/* The document with heads (sorted), from the changes in hand when the run
+ * holds them all (a document that arrived whole: nothing to read back),
+ * else from the log. */
+static int
+s_doc_load(fsy_store_t *s, const char *scope, const char *doc,
+           fsy_sq_heads_t *heads, const char *json, const s_apply_ctx_t *run,
+           fsy_doc_t **d)
+{
+    fsy_sq_run_head_t *in_hand = NULL;
+    size_t n = 0;
+    if (run != NULL && heads->n > 0 && heads->n <= run->run_n &&
+        (in_hand = malloc(heads->n * sizeof *in_hand)) != NULL)
+        for (; n < heads->n; n++) {
+            const fsy_change_t *c = s_run_find(run, heads->v[n]);
+            if (c == NULL)
+                break;
+            in_hand[n] = (fsy_sq_run_head_t){c, heads->v[n]};
+        }
+    int rc = in_hand != NULL && n == heads->n
+                 ? fsy_sq_doc_of_changes(s, scope, doc, in_hand, n, d)
+                 : fsy_sq_load_doc_heads(s, scope, doc, json, d);
+    free(in_hand);
+    return rc;
+}
+
+/* Moves doc_counts by what the docs row counts now against what it did
+ * when heads was loaded. */
+static int
+s_count(fsy_store_t *s, fsy_sq_heads_t *heads, int64_t visible,
+        int64_t conflicts)
+{
+    int64_t dv = visible - heads->counted_visible;
+    int64_t dc = conflicts - heads->counted_conflicts;
+    if (dv == 0 && dc == 0)
+        return FSY_OK;
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_DOC_COUNTS_ADD);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_int64(st, 1, dv);
+    sqlite3_bind_int64(st, 2, dc);
+    int rc = fsy_sq_step_done(s, st, "counting documents");
+    if (rc == FSY_OK) {
+        heads->counted_visible = visible;
+        heads->counted_conflicts = conflicts;
+    }
+    return rc;
+}
+
+/* Recomputes the derived docs row of one document with these heads, and
+ * its search rows; run: the apply whose current run of changes is this
+ * document's, or NULL. */
+static int
+s_refresh_heads(fsy_store_t *s, const char *scope, const char *doc,
+                fsy_sq_heads_t *heads, const s_first_t *first,
+                const s_apply_ctx_t *run)
+{
+    const char *json = fsy_sq_heads_json(heads);
+    if (json == NULL)
+        return FSY_ENOMEM;
     fsy_doc_t *d = NULL, none = {0};
-    int rc = fsy_sq_load_doc(s, scope, doc, &d);
+    int rc = s_doc_load(s, scope, doc, heads, json, run, &d);
     /* Every head can be named as a base (two changes naming each other):
      * a document with no heads is legal, and simply not visible. */
     if (rc == FSY_ENOTFOUND)
@@ -777,10 +878,27 @@ s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc,
     sqlite3_bind_int(st, 4, v->visible ? 1 : 0);
     sqlite3_bind_int64(st, 5, (int64_t)v->n_conflicts);
     sqlite3_bind_int64(st, 6, (int64_t)v->updated_hlc);
+    sqlite3_bind_text(st, 7, json, -1, SQLITE_STATIC);
     rc = fsy_sq_step_done(s, st, "updating a document");
+    if (rc == FSY_OK)
+        rc = s_count(s, heads, v->visible ? 1 : 0, (int64_t)v->n_conflicts);
     if (rc == FSY_OK)
         rc = s_index_doc(s, scope, doc, d, first);
     fsy_doc_free(&d);
+    return rc;
+}
+
+/* The same with the heads its docs row holds (a document left to the end
+ * of a call, or marked by another path). */
+static int
+s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc,
+              const s_first_t *first)
+{
+    fsy_sq_heads_t heads = {0};
+    int rc = s_heads_of(s, scope, doc, &heads);
+    if (rc == FSY_OK)
+        rc = s_refresh_heads(s, scope, doc, &heads, first, NULL);
+    fsy_sq_heads_free(&heads);
     return rc;
 }
 
@@ -788,8 +906,9 @@ s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc,
 static int
 s_replay_head(const fsy_change_t *c, uint64_t lseq, void *ctx)
 {
+    (void)c;
     s_apply_ctx_t *ax = ctx;
-    return s_head_step(ax->store, ST_HEAD_INS, c, (int64_t)lseq);
+    return fsy_sq_heads_add(&ax->heads, (int64_t)lseq);
 }
 
 /* Second pass: each base ends its target's headship, or waits for it.
@@ -817,15 +936,21 @@ s_rebuild_doc(fsy_store_t *s, const char *scope, const char *doc,
         "SELECT " FSY_SQ_CHANGE_COLS " FROM " FSY_SQ_CHANGE_FROM
         " WHERE c.scope = ?1 AND c.doc = ?2";
     static const char *const sql[] = {
-        "DELETE FROM heads WHERE scope = ?1 AND doc = ?2",
         "DELETE FROM superseded WHERE scope = ?1 AND doc = ?2", sel, sel};
-    fsy_log_cb pass[] = {NULL, NULL, s_replay_head, s_replay_bases};
+    fsy_log_cb pass[] = {NULL, s_replay_head, s_replay_bases};
     s_apply_ctx_t ax = {.store = s, .superseded = true};
-    int rc = FSY_OK;
-    for (size_t i = 0; rc == FSY_OK && i < 4; i++) {
+    /* what its row counts now (heads that do not parse are derived
+     * afresh all the same) */
+    int rc = fsy_sq_heads_load(s, scope, doc, &ax.heads);
+    if (rc == FSY_ECORRUPT)
+        rc = FSY_OK;
+    ax.heads.n = 0;
+    for (size_t i = 0; rc == FSY_OK && i < 3; i++) {
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL) != SQLITE_OK)
-            return fsy_sq_err(s, sqlite3_errcode(s->db), "rebuilding heads");
+        if (sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
+            rc = fsy_sq_err(s, sqlite3_errcode(s->db), "rebuilding heads");
+            break;
+        }
         sqlite3_bind_text(st, 1, scope, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, doc, -1, SQLITE_TRANSIENT);
         if (pass[i] != NULL) {
@@ -835,7 +960,10 @@ s_rebuild_doc(fsy_store_t *s, const char *scope, const char *doc,
             sqlite3_finalize(st);
         }
     }
-    return rc == FSY_OK ? s_refresh_doc(s, scope, doc, NULL) : rc;
+    if (rc == FSY_OK)
+        rc = s_refresh_heads(s, scope, doc, &ax.heads, NULL, NULL);
+    fsy_sq_heads_free(&ax.heads);
+    return rc;
 }
 
 typedef int (*s_doc_fn)(fsy_store_t *, const char *, const char *,
@@ -935,6 +1063,8 @@ fsy_sq_apply_changes(fsy_store_t *s, const fsy_change_t *changes, size_t n,
                                        : s_clock_receive(s, ax.max_hlc);
     free(ax.streams);
     free(ax.seen);
+    fsy_sq_heads_free(&ax.heads);
+    free(ax.run);
     return rc;
 }
 

@@ -26,10 +26,12 @@ enum fsy_stmt_id {
     ST_SUPERSEDED_INS,
     ST_SUPERSEDED_ANY,
     ST_SUPERSEDED_TAKE,
-    ST_HEAD_DEL,
-    ST_HEAD_INS,
+    ST_DOC_HEADS_OF,
     ST_DOC_HEADS,
+    ST_HEADS_LOAD,
     ST_DOC_UPSERT,
+    ST_DOC_HEADS_SET,
+    ST_DOC_COUNTS_ADD,
     ST_TOUCH,
     ST_DOC_SCOPES,
     ST_BLOB_GET,
@@ -194,6 +196,50 @@ int fsy_sq_bases_decode(const uint8_t *buf, size_t len, fsy_version_t **out,
  */
 int fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
                     fsy_doc_t **out);
+/* A head among the changes an apply has in hand, and where it is logged. */
+typedef struct fsy_sq_run_head {
+    const fsy_change_t *c;
+    int64_t lseq;
+} fsy_sq_run_head_t;
+
+/* fsy_sq_load_doc for a document all of whose n heads are in hand (none
+ * read back from the log). Sorts heads. */
+int fsy_sq_doc_of_changes(fsy_store_t *s, const char *scope, const char *doc,
+                          fsy_sq_run_head_t *heads, size_t n, fsy_doc_t **out);
+
+/*
+ * A document's heads as its docs row keeps them (store_heads.c): log
+ * positions, in no order until written. Zero-initialise; free with
+ * fsy_sq_heads_free. Functions returning int give FSY_OK or an error
+ * (FSY_ENOMEM, FSY_ECORRUPT for a row that does not parse).
+ */
+typedef struct fsy_sq_heads {
+    int64_t *v;
+    size_t n, cap;
+    /* what the docs row counted in doc_counts when loaded (0: no row) */
+    int64_t counted_visible, counted_conflicts;
+    char *json; /* the last fsy_sq_heads_json, owned */
+    size_t json_cap;
+} fsy_sq_heads_t;
+
+void fsy_sq_heads_free(fsy_sq_heads_t *h);
+int fsy_sq_heads_add(fsy_sq_heads_t *h, int64_t lseq);
+void fsy_sq_heads_del(fsy_sq_heads_t *h, int64_t lseq); /* absent: no-op */
+/* Replaces h's positions with those (scope, doc)'s docs row holds (none
+ * without a row). */
+int fsy_sq_heads_load(fsy_store_t *s, const char *scope, const char *doc,
+                      fsy_sq_heads_t *h);
+/* h as the docs row holds it, sorted; owned by h, valid until the next
+ * call on h. NULL (error set) out of memory. */
+const char *fsy_sq_heads_json(fsy_sq_heads_t *h);
+/* Writes h into (scope, doc)'s docs row, leaving the rest of it. */
+int fsy_sq_heads_store(fsy_store_t *s, const char *scope, const char *doc,
+                       fsy_sq_heads_t *h);
+
+/* The same with the heads given as their log positions, a JSON array (an
+ * apply's, before its docs row holds them). */
+int fsy_sq_load_doc_heads(fsy_store_t *s, const char *scope, const char *doc,
+                          const char *heads, fsy_doc_t **out);
 
 /*
  * Reads a change from a row of
@@ -233,21 +279,21 @@ int fsy_sq_log_rows(fsy_store_t *s, sqlite3_stmt *st, fsy_log_cb cb, void *ctx,
     "INSERT INTO doc_meta(scope, doc, created_lseq, updated_lseq) "            \
     "SELECT d.scope, d.doc, coalesce((SELECT c.lseq FROM changes c "           \
     "WHERE c.scope = d.scope AND c.doc = d.doc ORDER BY c.hlc, c.lseq "        \
-    "LIMIT 1), 0), coalesce((SELECT h.lseq FROM heads h JOIN changes c ON "    \
-    "c.lseq = h.lseq JOIN origins o ON o.id = c.origin WHERE h.scope = "       \
-    "d.scope AND h.doc = d.doc ORDER BY c.hlc DESC, o.site DESC, "             \
+    "LIMIT 1), 0), coalesce((SELECT c.lseq FROM json_each(d.heads) h JOIN "    \
+    "changes c ON c.lseq = h.value JOIN origins o ON o.id = c.origin "         \
+    "ORDER BY c.hlc DESC, o.site DESC, "                                       \
     "o.incarnation DESC, c.seq DESC LIMIT 1), 0) FROM docs d WHERE " W         \
     " ON CONFLICT(scope, doc) DO UPDATE SET created_lseq = "                   \
     "excluded.created_lseq, updated_lseq = excluded.updated_lseq"
 #define FSY_SQ_INDEX_VALUES(COND)                                              \
     "(SELECT group_concat(t, char(10)) FROM (SELECT fsy_text(c.value, c.ref) " \
-    "AS t FROM heads h JOIN changes c ON c.lseq = h.lseq WHERE h.scope = "     \
-    "d.scope AND h.doc = d.doc AND " COND " ORDER BY h.field, h.lseq) "        \
+    "AS t FROM json_each(d.heads) h JOIN changes c ON c.lseq = h.value "       \
+    "WHERE " COND " ORDER BY c.field, c.lseq) "                                \
     "WHERE t IS NOT NULL)"
 /* clang-format off: SQL text reads better as written */
-#define FSY_SQ_INDEX_TITLE FSY_SQ_INDEX_VALUES("h.field = 'title'")
+#define FSY_SQ_INDEX_TITLE FSY_SQ_INDEX_VALUES("c.field = 'title'")
 #define FSY_SQ_INDEX_BODY                                                      \
-    FSY_SQ_INDEX_VALUES("h.field <> 'title' AND substr(h.field, 1, 1) <> '_'")
+    FSY_SQ_INDEX_VALUES("c.field <> 'title' AND substr(c.field, 1, 1) <> '_'")
 #define FSY_SQ_INDEX_TEXT(W)                                                   \
     "INSERT INTO doc_text(rowid, title, body) SELECT "                         \
     "m.id, " FSY_SQ_INDEX_TITLE ", " FSY_SQ_INDEX_BODY                         \

@@ -22,8 +22,11 @@ s_rederive(fsy_store_t *s, const char *whole)
     fsy_sq_merge_rule_set(s, whole);
     if (rc == FSY_OK)
         rc = fsy_sq_exec(s, "INSERT OR IGNORE INTO temp.touched(scope, doc) "
-                            "SELECT DISTINCT scope, doc FROM heads "
-                            "GROUP BY scope, doc, field HAVING count(*) > 1");
+                            "SELECT d.scope, d.doc FROM docs d WHERE "
+                            "json_array_length(d.heads) > 1 AND EXISTS "
+                            "(SELECT 1 FROM json_each(d.heads) h JOIN changes "
+                            "c ON c.lseq = h.value GROUP BY c.field "
+                            "HAVING count(*) > 1)");
     return rc == FSY_OK ? fsy_sq_refresh_touched(s) : rc;
 }
 

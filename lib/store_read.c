@@ -143,22 +143,19 @@ s_field_add_head(fsy_field_t *f, sqlite3_stmt *st)
     return s_col_blob(st, 5, &h->value, &h->value_len);
 }
 
-int
-fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
-                fsy_doc_t **out)
+/* The document whose heads st (bound) reads, one row a head in field
+ * order. */
+static int
+s_load_heads(fsy_store_t *s, sqlite3_stmt *st, const char *scope,
+             const char *doc, fsy_doc_t **out)
 {
     fsy_doc_t *d = calloc(1, sizeof *d);
-    if (d == NULL)
+    if (d == NULL) {
+        sqlite3_reset(st);
         return fsy_err_set(FSY_ENOMEM, "out of memory");
+    }
     snprintf(d->scope, sizeof d->scope, "%s", scope);
     snprintf(d->id, sizeof d->id, "%s", doc);
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_DOC_HEADS);
-    if (st == NULL) {
-        fsy_doc_free(&d);
-        return FSY_EINTERNAL;
-    }
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
     size_t cap = 0;
     int rc, err = FSY_OK;
     while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -184,6 +181,97 @@ fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
     }
     *out = d;
     return FSY_OK;
+}
+
+/* Orders heads as the loading statements do: by field, then log
+ * position (SQLite's BINARY collation is strcmp on UTF-8 without NUL). */
+static int
+s_head_cmp(const void *a, const void *b)
+{
+    const fsy_sq_run_head_t *x = a, *y = b;
+    int k = strcmp(x->c->field, y->c->field);
+    return k != 0 ? k : (x->lseq > y->lseq) - (x->lseq < y->lseq);
+}
+
+static int
+s_field_add_change(fsy_field_t *f, const fsy_sq_run_head_t *r)
+{
+    fsy_head_t *v = realloc(f->heads, (f->n_heads + 1) * sizeof *v);
+    if (v == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    f->heads = v;
+    fsy_head_t *h = &f->heads[f->n_heads++];
+    memset(h, 0, sizeof *h);
+    h->version = r->c->version;
+    h->absent = r->c->absent;
+    h->ref = r->c->ref;
+    snprintf(h->author, sizeof h->author, "%s", r->c->author);
+    h->lseq = (uint64_t)r->lseq;
+    if (h->absent || r->c->value_len == 0)
+        return FSY_OK;
+    if ((h->value = malloc(r->c->value_len)) == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    memcpy(h->value, r->c->value, r->c->value_len);
+    h->value_len = r->c->value_len;
+    return FSY_OK;
+}
+
+int
+fsy_sq_doc_of_changes(fsy_store_t *s, const char *scope, const char *doc,
+                      fsy_sq_run_head_t *heads, size_t n, fsy_doc_t **out)
+{
+    fsy_doc_t *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    snprintf(d->scope, sizeof d->scope, "%s", scope);
+    snprintf(d->id, sizeof d->id, "%s", doc);
+    qsort(heads, n, sizeof *heads, s_head_cmp);
+    size_t cap = 0;
+    int err = FSY_OK;
+    for (size_t i = 0; err == FSY_OK && i < n; i++) {
+        fsy_field_t *f = NULL;
+        err = s_doc_field_for(d, heads[i].c->field, &cap, &f);
+        if (err == FSY_OK)
+            err = s_field_add_change(f, &heads[i]);
+    }
+    if (err == FSY_OK && d->n_fields == 0)
+        err = fsy_err_set(FSY_ENOTFOUND, "no document %s in scope %s", doc,
+                          scope);
+    if (err == FSY_OK) {
+        fsy_merge_doc(d);
+        err = fsy_sq_merge_text(s, d);
+    }
+    if (err != FSY_OK) {
+        fsy_doc_free(&d);
+        return err;
+    }
+    *out = d;
+    return FSY_OK;
+}
+
+int
+fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
+                fsy_doc_t **out)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_DOC_HEADS);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    return s_load_heads(s, st, scope, doc, out);
+}
+
+int
+fsy_sq_load_doc_heads(fsy_store_t *s, const char *scope, const char *doc,
+                      const char *heads, fsy_doc_t **out)
+{
+    sqlite3_stmt *st = fsy_sq_stmt(s, ST_HEADS_LOAD);
+    if (st == NULL)
+        return FSY_EINTERNAL;
+    sqlite3_bind_text(st, 1, heads, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, doc, -1, SQLITE_STATIC);
+    return s_load_heads(s, st, scope, doc, out);
 }
 
 int

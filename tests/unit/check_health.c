@@ -513,13 +513,31 @@ END_TEST
 
 START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
 {
-    fsy_store_t *s = tu_replica("gao");
+    /* documents, one of them with two heads of a field, whose digest
+     * must come through the upgrade */
+    fsy_store_t *s = tu_replica("gao"), *k = tu_replica("kidal");
+    tu_put(s, "MLI", "isf-mli-2027", "plan", "title", "ISF Mali 2027");
+    tu_put(s, "MLI", "jmac-weekly-48", "analysis", "title", "JMAC 48");
+    tu_sync(s, k);
+    tu_put(s, "MLI", "isf-mli-2027", "plan", "title", "ISF Mali 2027-2029");
+    tu_put(k, "MLI", "isf-mli-2027", "plan", "title", "ISF Mali, draft 2");
+    tu_sync(k, s);
+    char before[65], after[65];
+    tu_digest(s, before);
+    fsy_store_close(&k);
     fsy_store_close(&s);
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
     ck_assert_int_eq(
         sqlite3_exec(
             db,
+            /* before schema 10: heads in a table of their own */
+            "CREATE TABLE heads(scope TEXT NOT NULL, doc TEXT NOT NULL,"
+            "  field TEXT NOT NULL, lseq INTEGER NOT NULL,"
+            "  PRIMARY KEY(scope, doc, field, lseq)) WITHOUT ROWID;"
+            "INSERT INTO heads SELECT d.scope, d.doc, c.field, c.lseq FROM "
+            "docs d, json_each(d.heads) h JOIN changes c ON c.lseq = h.value;"
+            "ALTER TABLE docs DROP COLUMN heads;"
             "ALTER TABLE peers DROP COLUMN "
             "clock_offset_ms; DROP TABLE sites;"
             "ALTER TABLE changes DROP COLUMN ref;"
@@ -530,8 +548,7 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
             "peers DROP COLUMN att_out_rate;"
             "DROP TABLE blobs; DROP TABLE blob_chunks; DROP TABLE urgent;"
             "DROP TABLE delivery; DROP TABLE displaced; DROP TABLE couriers;"
-            "DROP TRIGGER docs_counted_in; DROP TRIGGER docs_counted_up;"
-            "DROP TRIGGER docs_counted_out; DROP TABLE doc_counts;"
+            "DROP TABLE doc_counts;"
             "ALTER TABLE changes DROP COLUMN author;"
             "DROP TABLE doc_meta; DROP TABLE doc_text;"
             "DROP INDEX changes_by_field;"
@@ -542,6 +559,9 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
         SQLITE_OK);
     sqlite3_close(db);
     ck_ok(fsy_store_open(&s, tu_path("gao.db")));
+    tu_digest(s, after);
+    ck_assert_str_eq(after, before);
+    tu_put(s, "MLI", "poc-mli", "plan", "title", "Protection of civilians");
     fsy_site_health_t h = s_summary("kidal", "gao");
     ck_ok(fsy_store_sites_put(s, &h, 1));
     fsy_peer_status_t p = {.name = "bamako", .role = "parent", .vv = ""};
@@ -561,6 +581,27 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(st, 0), FSY_SCHEMA_VERSION);
     sqlite3_finalize(st);
+    /* schema 10: the heads moved into the docs rows, the table went */
+    sqlite3_prepare_v2(db,
+                       "SELECT group_concat(json_array_length(heads), ',') "
+                       "FROM docs",
+                       -1, &st, NULL);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    /* isf: title twice and _kind; jmac and poc: title and _kind */
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "3,2,2");
+    sqlite3_finalize(st);
+    /* and the counts, recounted by the upgrade and kept since without
+     * triggers: three documents (one written after it), one conflict */
+    sqlite3_prepare_v2(db,
+                       "SELECT visible || '/' || conflicts FROM doc_counts, "
+                       "(SELECT count(*) AS n FROM sqlite_master WHERE "
+                       "type = 'trigger') WHERE n = 0",
+                       -1, &st, NULL);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "3/1");
+    sqlite3_finalize(st);
+    ck_assert_int_ne(sqlite3_exec(db, "SELECT 1 FROM heads", NULL, NULL, NULL),
+                     SQLITE_OK);
     /* schema 8: the version graph's index replaced the per-document one,
      * and the merge rule was recorded as the docs rows were derived */
     sqlite3_prepare_v2(db,

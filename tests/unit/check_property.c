@@ -524,6 +524,32 @@ s_assert_index_exact(world_t *w, int k)
     }
 }
 
+static int
+s_count_doc(const fsy_doc_t *d, void *ctx)
+{
+    uint64_t *n = ctx;
+    n[0] += d->visible;
+    n[1] += d->n_conflicts;
+    return 0;
+}
+
+/* The counts status reads are what the documents say. */
+static void
+s_assert_counted(world_t *w, int k)
+{
+    uint64_t shown[2] = {0, 0}, open[2] = {0, 0};
+    ck_ok(
+        fsy_store_each_doc(w->site[k], NULL, NULL, false, s_count_doc, shown));
+    ck_ok(fsy_store_each_doc(w->site[k], NULL, NULL, true, s_count_doc, open));
+    uint64_t n[2] = {shown[0], open[1]};
+    fsy_store_counts_t c;
+    ck_ok(fsy_store_counts(w->site[k], &c));
+    ck_assert_msg(c.documents == n[0] && c.conflicts == n[1],
+                  "seed %" PRIu64 ", %s: counted %" PRIu64 " documents and "
+                  "%" PRIu64 " conflicts, holds %" PRIu64 " and %" PRIu64,
+                  w->seed, s_sites[k], c.documents, c.conflicts, n[0], n[1]);
+}
+
 static void
 s_assert_converged(world_t *w)
 {
@@ -543,8 +569,10 @@ s_assert_converged(world_t *w)
         fsy_verify_report_t r;
         ck_ok(fsy_store_verify(w->site[k], &r));
     }
-    for (int k = 0; k < N_SITES; k++)
+    for (int k = 0; k < N_SITES; k++) {
         s_assert_index_exact(w, k);
+        s_assert_counted(w, k);
+    }
     s_assert_logs_equal(w);
 }
 

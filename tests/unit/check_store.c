@@ -375,7 +375,7 @@ END_TEST
 
 /* ---- the delete cases of the design ----------------------------------- */
 
-/* The counts status reads (kept by triggers, the vector's sum) are what
+/* The counts status reads (kept as docs rows change, the vector's sum) are what
  * counting every row says. */
 static void
 s_assert_counts(fsy_store_t *s, const char *site)
@@ -1349,6 +1349,46 @@ START_TEST(test_store_write_group_refuses_writes_after_a_failure)
 }
 END_TEST
 
+/* A docs row whose heads do not parse (damage: nothing writes one) is
+ * derived again from the log when a change of its document arrives,
+ * instead of stopping every apply that holds one. */
+START_TEST(test_store_damaged_heads_row_is_derived_again)
+{
+    static const char *const damage[] = {"[1,x", "[]]", "[3,3]", "[+1]",
+                                         "[99999999999999999999]"};
+    for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
+        tu_cleanup();
+        fsy_store_t *a = tu_replica("gao"), *b = tu_replica("hq");
+        tu_put(a, "MLI", "isf-mli-2027", "plan", "title", "ISF Mali");
+        tu_sync(a, b);
+        fsy_store_close(&b);
+        sqlite3 *db;
+        ck_assert_int_eq(sqlite3_open(tu_path("hq.db"), &db), SQLITE_OK);
+        sqlite3_stmt *st;
+        ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                            "UPDATE docs SET heads = ?1 WHERE "
+                                            "doc = 'isf-mli-2027'",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, damage[i], -1, SQLITE_STATIC);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        ck_ok(fsy_store_open(&b, tu_path("hq.db")));
+        tu_put(a, "MLI", "isf-mli-2027", "plan", "title", "ISF Mali 2027");
+        tu_sync(a, b);
+        char da[65], db_[65];
+        tu_digest(a, da);
+        tu_digest(b, db_);
+        ck_assert_str_eq(da, db_);
+        ck_assert_str_eq(tu_get(b, "MLI", "isf-mli-2027", "title"),
+                         "ISF Mali 2027");
+        fsy_store_close(&a);
+        fsy_store_close(&b);
+    }
+}
+END_TEST
+
 START_TEST(test_store_resolve_on_deleted_document_recreates_it)
 {
     fsy_store_t *s = tu_replica("hq");
@@ -1499,6 +1539,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_rollback_is_seen_in_vectors_and_tips);
     tcase_add_test(tc, test_store_restored_replica_recovers);
     tcase_add_test(tc, test_store_pending_follows_parent_and_root);
+    tcase_add_test(tc, test_store_damaged_heads_row_is_derived_again);
     suite_add_tcase(su, tc);
     return su;
 }
