@@ -105,13 +105,13 @@ static const char *const s_sql[ST__COUNT] = {
         "c.value IS NULL, c.ref, c.author, c.lseq FROM docs d, "
         "json_each(d.heads) h JOIN changes c ON c.lseq = h.value "
         "JOIN origins o ON o.id = c.origin WHERE d.scope = ?1 AND "
-        "d.doc = ?2 AND c.scope = ?1 AND c.doc = ?2 ORDER BY c.field, c.lseq",
+        "d.doc = ?2 AND c.scope = ?1 AND c.doc = ?2",
     [ST_HEADS_LOAD] =
         "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
         "c.value IS NULL, c.ref, c.author, c.lseq FROM json_each(?1) h "
         "JOIN changes c ON c.lseq = h.value "
         "JOIN origins o ON o.id = c.origin WHERE c.scope = ?2 AND "
-        "c.doc = ?3 ORDER BY c.field, c.lseq",
+        "c.doc = ?3",
     [ST_DOC_UPSERT] =
         "INSERT INTO docs(scope, doc, kind, visible, n_conflicts, "
         "updated_hlc, heads) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) "

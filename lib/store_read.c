@@ -98,14 +98,16 @@ fsy_field_shown(const fsy_field_t *f)
                                                  : &f->heads[f->winner];
 }
 
-/* The field row `name` of d, appended if it is not the last one. */
+/* The field row `name` of d, appended if it is not there. Searched from
+ * the last: heads mostly come grouped by field. */
 static int
 s_doc_field_for(fsy_doc_t *d, const char *name, size_t *cap, fsy_field_t **f)
 {
-    if (d->n_fields > 0 && strcmp(d->fields[d->n_fields - 1].name, name) == 0) {
-        *f = &d->fields[d->n_fields - 1];
-        return FSY_OK;
-    }
+    for (size_t i = d->n_fields; i-- > 0;)
+        if (strcmp(d->fields[i].name, name) == 0) {
+            *f = &d->fields[i];
+            return FSY_OK;
+        }
     if (d->n_fields == *cap) {
         size_t ncap = *cap ? *cap * 2 : 8;
         fsy_field_t *v = realloc(d->fields, ncap * sizeof *v);
@@ -118,6 +120,35 @@ s_doc_field_for(fsy_doc_t *d, const char *name, size_t *cap, fsy_field_t **f)
     memset(*f, 0, sizeof **f);
     snprintf((*f)->name, sizeof(*f)->name, "%s", name);
     return FSY_OK;
+}
+
+static int
+s_field_cmp(const void *a, const void *b)
+{
+    return strcmp(((const fsy_field_t *)a)->name,
+                  ((const fsy_field_t *)b)->name);
+}
+
+static int
+s_head_lseq_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const fsy_head_t *)a)->lseq,
+             y = ((const fsy_head_t *)b)->lseq;
+    return (x > y) - (x < y);
+}
+
+/* Fields by name, each one's heads by log position: the order the docs
+ * row's heads table gave before schema 10, which the loading statements
+ * leave to this (a sort in SQL would copy every value once more). */
+static void
+s_doc_sort(fsy_doc_t *d)
+{
+    if (d->n_fields > 1)
+        qsort(d->fields, d->n_fields, sizeof *d->fields, s_field_cmp);
+    for (size_t i = 0; i < d->n_fields; i++)
+        if (d->fields[i].n_heads > 1)
+            qsort(d->fields[i].heads, d->fields[i].n_heads,
+                  sizeof *d->fields[i].heads, s_head_lseq_cmp);
 }
 
 static int
@@ -143,7 +174,7 @@ s_field_add_head(fsy_field_t *f, sqlite3_stmt *st)
     return s_col_blob(st, 5, &h->value, &h->value_len);
 }
 
-/* The document whose heads st (bound) reads, one row a head in field
+/* The document whose heads st (bound) reads, one row a head in any
  * order. */
 static int
 s_load_heads(fsy_store_t *s, sqlite3_stmt *st, const char *scope,
@@ -238,6 +269,7 @@ fsy_sq_doc_of_changes(fsy_store_t *s, const char *scope, const char *doc,
         err = fsy_err_set(FSY_ENOTFOUND, "no document %s in scope %s", doc,
                           scope);
     if (err == FSY_OK) {
+        s_doc_sort(d);
         fsy_merge_doc(d);
         err = fsy_sq_merge_text(s, d);
     }
