@@ -97,7 +97,10 @@ static const char *const s_sql[ST__COUNT] = {
         "DELETE FROM superseded WHERE scope = ?1 AND doc = ?2 AND field = ?3 "
         "AND site = ?4 AND incarnation = ?5 AND seq = ?6 AND hlc = ?7",
     /* A document's heads: the log positions of its versions that no
-     * received change names as a base, kept in its docs row (schema 10) */
+     * received change names as a base, kept in its docs row (schema 10).
+     * The loads go from the positions to the rows; the unary + keeps the
+     * check that a row is the document's from using an index instead
+     * (every version of a long history, read for each head). */
     [ST_DOC_HEADS_OF] = "SELECT heads, visible, n_conflicts FROM docs "
                         "WHERE scope = ?1 AND doc = ?2",
     [ST_DOC_HEADS] =
@@ -105,13 +108,13 @@ static const char *const s_sql[ST__COUNT] = {
         "c.value IS NULL, c.ref, c.author, c.lseq FROM docs d, "
         "json_each(d.heads) h JOIN changes c ON c.lseq = h.value "
         "JOIN origins o ON o.id = c.origin WHERE d.scope = ?1 AND "
-        "d.doc = ?2 AND c.scope = ?1 AND c.doc = ?2",
+        "d.doc = ?2 AND +c.scope = ?1 AND +c.doc = ?2",
     [ST_HEADS_LOAD] =
         "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
         "c.value IS NULL, c.ref, c.author, c.lseq FROM json_each(?1) h "
         "JOIN changes c ON c.lseq = h.value "
-        "JOIN origins o ON o.id = c.origin WHERE c.scope = ?2 AND "
-        "c.doc = ?3",
+        "JOIN origins o ON o.id = c.origin WHERE +c.scope = ?2 AND "
+        "+c.doc = ?3",
     [ST_DOC_UPSERT] =
         "INSERT INTO docs(scope, doc, kind, visible, n_conflicts, "
         "updated_hlc, heads) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) "

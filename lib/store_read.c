@@ -203,6 +203,7 @@ s_load_heads(fsy_store_t *s, sqlite3_stmt *st, const char *scope,
         err = fsy_err_set(FSY_ENOTFOUND, "no document %s in scope %s", doc,
                           scope);
     if (err == FSY_OK) {
+        s_doc_sort(d);
         fsy_merge_doc(d);
         err = fsy_sq_merge_text(s, d);
     }
@@ -269,7 +270,6 @@ fsy_sq_doc_of_changes(fsy_store_t *s, const char *scope, const char *doc,
         err = fsy_err_set(FSY_ENOTFOUND, "no document %s in scope %s", doc,
                           scope);
     if (err == FSY_OK) {
-        s_doc_sort(d);
         fsy_merge_doc(d);
         err = fsy_sq_merge_text(s, d);
     }
