@@ -101,8 +101,8 @@ static const char *const s_sql[ST__COUNT] = {
      * The loads go from the positions to the rows; the unary + keeps the
      * check that a row is the document's from using an index instead
      * (every version of a long history, read for each head). */
-    [ST_DOC_HEADS_OF] = "SELECT heads, visible, n_conflicts FROM docs "
-                        "WHERE scope = ?1 AND doc = ?2",
+    [ST_DOC_HEADS_OF] = "SELECT heads, visible, n_conflicts, updated_hlc, "
+                        "head_fields FROM docs WHERE scope = ?1 AND doc = ?2",
     [ST_DOC_HEADS] =
         "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
         "c.value IS NULL, c.ref, c.author, c.lseq FROM docs d, "
@@ -117,10 +117,14 @@ static const char *const s_sql[ST__COUNT] = {
         "+c.doc = ?3",
     [ST_DOC_UPSERT] =
         "INSERT INTO docs(scope, doc, kind, visible, n_conflicts, "
-        "updated_hlc, heads) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-        "ON CONFLICT(scope, doc) DO UPDATE SET kind = excluded.kind, "
+        "updated_hlc, heads, head_fields) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8) ON CONFLICT(scope, doc) DO UPDATE SET kind = excluded.kind, "
         "visible = excluded.visible, n_conflicts = excluded.n_conflicts, "
-        "updated_hlc = excluded.updated_hlc, heads = excluded.heads",
+        "updated_hlc = excluded.updated_hlc, heads = excluded.heads, "
+        "head_fields = excluded.head_fields",
+    /* an edit that changes neither what the document shows nor counts */
+    [ST_DOC_EDIT] = "UPDATE docs SET heads = ?3, updated_hlc = ?4 "
+                    "WHERE scope = ?1 AND doc = ?2",
     [ST_DOC_COUNTS_ADD] = "UPDATE doc_counts SET visible = visible + ?1, "
                           "conflicts = conflicts + ?2",
     /* the heads of a document whose derived state waits for the end of
@@ -224,7 +228,8 @@ static const char s_schema[] =
     "CREATE TABLE docs(scope TEXT NOT NULL, doc TEXT NOT NULL,"
     "  kind TEXT NOT NULL, visible INTEGER NOT NULL,"
     "  n_conflicts INTEGER NOT NULL, updated_hlc INTEGER NOT NULL,"
-    "  heads TEXT NOT NULL DEFAULT '[]', PRIMARY KEY(scope, doc))"
+    "  heads TEXT NOT NULL DEFAULT '[]',"
+    "  head_fields INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(scope, doc))"
     "  WITHOUT ROWID;"
     "CREATE INDEX docs_by_id ON docs(doc);"
     "CREATE TABLE peers(name TEXT PRIMARY KEY, role TEXT NOT NULL,"
@@ -348,6 +353,15 @@ static const char s_schema_heads_in_docs[] =
     "  h.lseq FROM heads h WHERE h.scope = docs.scope AND h.doc = docs.doc"
     "  ORDER BY h.lseq));"
     "DROP TABLE heads;";
+
+/* Version 11: how many fields have heads, beside the heads. Where it
+ * equals the heads' number, each field has one, and an apply that only
+ * replaces heads one for one can keep the rest of the row without reading
+ * a head back (store_apply.c, s_edits). */
+static const char s_schema_head_fields[] =
+    "ALTER TABLE docs ADD COLUMN head_fields INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE docs SET head_fields = (SELECT count(DISTINCT c.field) FROM "
+    "  json_each(docs.heads) h JOIN changes c ON c.lseq = h.value);";
 
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =
@@ -748,6 +762,8 @@ s_migrate(fsy_store_t *s, int version)
         s_tell_upgrade(s, version, false, t0);
     if (rc == FSY_OK && version < 10)
         rc = fsy_sq_exec(s, s_schema_heads_in_docs);
+    if (rc == FSY_OK && version < 11)
+        rc = fsy_sq_exec(s, s_schema_head_fields);
     if (rc == FSY_OK && version < 2)
         rc = fsy_sq_exec(s, "ALTER TABLE peers ADD COLUMN clock_offset_ms"
                             " INTEGER;");

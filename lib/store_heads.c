@@ -39,15 +39,16 @@ fsy_sq_heads_add(fsy_sq_heads_t *h, int64_t lseq)
     return FSY_OK;
 }
 
-void
+bool
 fsy_sq_heads_del(fsy_sq_heads_t *h, int64_t lseq)
 {
     for (size_t i = 0; i < h->n; i++)
         if (h->v[i] == lseq) {
             memmove(&h->v[i], &h->v[i + 1], (h->n - i - 1) * sizeof *h->v);
             h->n--;
-            return;
+            return true;
         }
+    return false;
 }
 
 static int
@@ -101,9 +102,12 @@ fsy_sq_heads_load(fsy_store_t *s, const char *scope, const char *doc,
     sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st), err = FSY_OK;
     h->counted_visible = h->counted_conflicts = 0;
+    h->updated_hlc = h->head_fields = 0;
     if (rc == SQLITE_ROW) {
         h->counted_visible = sqlite3_column_int64(st, 1);
         h->counted_conflicts = sqlite3_column_int64(st, 2);
+        h->updated_hlc = sqlite3_column_int64(st, 3);
+        h->head_fields = sqlite3_column_int64(st, 4);
         const char *text = (const char *)sqlite3_column_text(st, 0);
         err = s_parse(h, text != NULL ? text : "");
         if (err == FSY_ECORRUPT)
@@ -115,6 +119,7 @@ fsy_sq_heads_load(fsy_store_t *s, const char *scope, const char *doc,
         err = fsy_sq_err(s, rc, "reading a document's heads");
     }
     sqlite3_reset(st);
+    h->n_row = h->n;
     return err;
 }
 

@@ -31,6 +31,7 @@ enum fsy_stmt_id {
     ST_HEADS_LOAD,
     ST_DOC_UPSERT,
     ST_DOC_HEADS_SET,
+    ST_DOC_EDIT,
     ST_DOC_COUNTS_ADD,
     ST_TOUCH,
     ST_DOC_SCOPES,
@@ -218,13 +219,18 @@ typedef struct fsy_sq_heads {
     size_t n, cap;
     /* what the docs row counted in doc_counts when loaded (0: no row) */
     int64_t counted_visible, counted_conflicts;
+    /* and the rest of it: its greatest clock, the fields with heads (0:
+     * not known) and how many heads it held */
+    int64_t updated_hlc, head_fields;
+    size_t n_row;
     char *json; /* the last fsy_sq_heads_json, owned */
     size_t json_cap;
 } fsy_sq_heads_t;
 
 void fsy_sq_heads_free(fsy_sq_heads_t *h);
 int fsy_sq_heads_add(fsy_sq_heads_t *h, int64_t lseq);
-void fsy_sq_heads_del(fsy_sq_heads_t *h, int64_t lseq); /* absent: no-op */
+/* Whether lseq was there (and is no more). */
+bool fsy_sq_heads_del(fsy_sq_heads_t *h, int64_t lseq);
 /* Replaces h's positions with those (scope, doc)'s docs row holds (none
  * without a row). */
 int fsy_sq_heads_load(fsy_store_t *s, const char *scope, const char *doc,

@@ -36,7 +36,7 @@
 extern "C" {
 #endif
 
-#define FSY_SCHEMA_VERSION 10
+#define FSY_SCHEMA_VERSION 11
 
 typedef struct fsy_store fsy_store_t;
 

@@ -108,11 +108,11 @@ step "a replica of schema 2 is upgraded and takes attachments"
 cp "$FSY_SOURCE_DIR/tests/fixtures/replica/gao-v2.db" "$T/old.db"
 assert_eq "$(fs old digest 2>"$T/upgrade.err")" 5a95d383897442d3d938df1942ca929c19f97888863ff622557bcd8447b7c6bb "digest of the 0.1.0 replica"
 # an upgrade can take minutes on a big replica: it is said, before and after, once
-grep -q "^fieldsync: upgrading .*old.db from format 2 to 10 (6 changes)" "$T/upgrade.err" || fail "no word of the upgrade: $(cat "$T/upgrade.err")"
-grep -q "^fieldsync: .*old.db upgraded to format 10 in " "$T/upgrade.err" || fail "no word of the upgrade's end: $(cat "$T/upgrade.err")"
+grep -q "^fieldsync: upgrading .*old.db from format 2 to 11 (6 changes)" "$T/upgrade.err" || fail "no word of the upgrade: $(cat "$T/upgrade.err")"
+grep -q "^fieldsync: .*old.db upgraded to format 11 in " "$T/upgrade.err" || fail "no word of the upgrade's end: $(cat "$T/upgrade.err")"
 fs old digest 2>"$T/upgrade2.err" >/dev/null
 assert_eq "$(cat "$T/upgrade2.err")" "" "nothing said at the next open"
-assert_eq "$(sqlite3 "$T/old.db" 'PRAGMA user_version')" 10 "schema after opening"
+assert_eq "$(sqlite3 "$T/old.db" 'PRAGMA user_version')" 11 "schema after opening"
 # the upgrade builds the search index and each document's provenance
 assert_eq "$(fs old search ansongo --json | jq -r '[.[].id] | join(",")')" jmac-weekly-48 "search in the upgraded replica"
 assert_eq "$(fs old search 'strategic OR patrols' --json | jq -r '[.[].id] | sort | join(",")')" isf-mli-2027,jmac-weekly-48 "OR search in the upgraded replica"

@@ -538,6 +538,7 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
             "INSERT INTO heads SELECT d.scope, d.doc, c.field, c.lseq FROM "
             "docs d, json_each(d.heads) h JOIN changes c ON c.lseq = h.value;"
             "ALTER TABLE docs DROP COLUMN heads;"
+            "ALTER TABLE docs DROP COLUMN head_fields;"
             "ALTER TABLE peers DROP COLUMN "
             "clock_offset_ms; DROP TABLE sites;"
             "ALTER TABLE changes DROP COLUMN ref;"
@@ -583,12 +584,14 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
     sqlite3_finalize(st);
     /* schema 10: the heads moved into the docs rows, the table went */
     sqlite3_prepare_v2(db,
-                       "SELECT group_concat(json_array_length(heads), ',') "
+                       "SELECT group_concat(json_array_length(heads) || ':' "
+                       "|| head_fields, ',') "
                        "FROM docs",
                        -1, &st, NULL);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    /* isf: title twice and _kind; jmac and poc: title and _kind */
-    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "3,2,2");
+    /* heads:fields. isf: title twice and _kind; jmac and poc: title and
+     * _kind */
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "3:2,2:2,2:2");
     sqlite3_finalize(st);
     /* and the counts, recounted by the upgrade and kept since without
      * triggers: three documents (one written after it), one conflict */
