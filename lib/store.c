@@ -133,7 +133,8 @@ static const char *const s_sql[ST__COUNT] = {
     [ST_DOC_HEADS_SET] =
         "INSERT INTO docs(scope, doc, kind, visible, n_conflicts, "
         "updated_hlc, heads) VALUES(?1, ?2, '', 0, 0, 0, ?3) "
-        "ON CONFLICT(scope, doc) DO UPDATE SET heads = excluded.heads",
+        "ON CONFLICT(scope, doc) DO UPDATE SET heads = excluded.heads, "
+        "head_fields = 0",
     /* a document's run left to the end of the call: the earliest (clock,
      * then log order) of its runs since */
     [ST_TOUCH] = "INSERT INTO temp.touched(scope, doc, hlc, lseq) "
@@ -357,11 +358,15 @@ static const char s_schema_heads_in_docs[] =
 /* Version 11: how many fields have heads, beside the heads. Where it
  * equals the heads' number, each field has one, and an apply that only
  * replaces heads one for one can keep the rest of the row without reading
- * a head back (store_apply.c, s_edits). */
+ * a head back (store_apply.c, s_edits). 0 is "not known": a damaged row
+ * (derived again when a change of it arrives) or heads written ahead of
+ * the row's derivation (ST_DOC_HEADS_SET). */
 static const char s_schema_head_fields[] =
     "ALTER TABLE docs ADD COLUMN head_fields INTEGER NOT NULL DEFAULT 0;"
-    "UPDATE docs SET head_fields = (SELECT count(DISTINCT c.field) FROM "
-    "  json_each(docs.heads) h JOIN changes c ON c.lseq = h.value);";
+    "UPDATE docs SET head_fields = CASE WHEN json_valid(heads) THEN (SELECT"
+    "  count(DISTINCT c.field) FROM json_each(docs.heads) h JOIN changes c"
+    "  ON c.lseq = h.value WHERE +c.scope = docs.scope AND"
+    "  +c.doc = docs.doc) ELSE 0 END;";
 
 /* Version 2 added the sites table (and peers.clock_offset_ms). */
 static const char s_schema_sites[] =

@@ -514,20 +514,15 @@ s_edits(const s_apply_ctx_t *ax)
 /* The docs row and provenance of a document the run only edited. */
 static int
 s_refresh_edits(fsy_store_t *s, const fsy_change_t *p, s_apply_ctx_t *ax,
-                const s_first_t *first)
+                const fsy_sq_run_head_t *latest, const s_first_t *first)
 {
-    const fsy_sq_run_head_t *latest = s_edits(ax);
-    const char *json = fsy_sq_heads_json(&ax->heads);
-    if (json == NULL)
-        return FSY_ENOMEM;
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_DOC_EDIT);
+    int rc;
+    sqlite3_stmt *st =
+        fsy_sq_heads_bind(s, ST_DOC_EDIT, p->scope, p->doc, &ax->heads, &rc);
     if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, p->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, p->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+        return rc;
     sqlite3_bind_int64(st, 4, (int64_t)latest->c->version.hlc);
-    int rc = fsy_sq_step_done(s, st, "updating a document");
+    rc = fsy_sq_step_done(s, st, "updating a document");
     return rc == FSY_OK
                ? s_index_doc_at(s, p->scope, p->doc, latest->lseq, first)
                : rc;
@@ -545,8 +540,9 @@ s_run_end(fsy_store_t *s, s_apply_ctx_t *ax)
     int rc = s_seen_add(ax, s_doc_key(p->scope, p->doc), &added);
     if (rc != FSY_OK)
         return rc;
-    if (added && s_edits(ax) != NULL)
-        return s_refresh_edits(s, p, ax, &first);
+    const fsy_sq_run_head_t *latest = added ? s_edits(ax) : NULL;
+    if (latest != NULL)
+        return s_refresh_edits(s, p, ax, latest, &first);
     if (added)
         return s_refresh_heads(s, p->scope, p->doc, &ax->heads, &first, ax);
     rc = fsy_sq_heads_store(s, p->scope, p->doc, &ax->heads);
@@ -561,11 +557,12 @@ static int s_rebuild_doc(fsy_store_t *s, const char *scope, const char *doc,
  * so that the changes of one document do not stop every apply. */
 static int
 s_heads_of(fsy_store_t *s, const char *scope, const char *doc,
-           fsy_sq_heads_t *h)
+           fsy_sq_heads_t *h, bool *rebuilt)
 {
     int rc = fsy_sq_heads_load(s, scope, doc, h);
     if (rc != FSY_ECORRUPT)
         return rc;
+    *rebuilt = true;
     if ((rc = s_rebuild_doc(s, scope, doc, NULL)) != FSY_OK)
         return rc;
     return fsy_sq_heads_load(s, scope, doc, h);
@@ -581,8 +578,11 @@ s_run_to(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c)
         strcmp(p->scope, c->scope) == 0)
         return FSY_OK;
     int rc = s_run_end(s, ax);
+    bool rebuilt = false;
     if (rc == FSY_OK)
-        rc = s_heads_of(s, c->scope, c->doc, &ax->heads);
+        rc = s_heads_of(s, c->scope, c->doc, &ax->heads, &rebuilt);
+    if (rebuilt) /* it may have recorded bases still waiting */
+        ax->superseded = true;
     if (rc == FSY_OK) {
         ax->touched = c;
         ax->touched_lseq = 0;
@@ -981,7 +981,8 @@ s_refresh_doc(fsy_store_t *s, const char *scope, const char *doc,
               const s_first_t *first)
 {
     fsy_sq_heads_t heads = {0};
-    int rc = s_heads_of(s, scope, doc, &heads);
+    bool rebuilt = false;
+    int rc = s_heads_of(s, scope, doc, &heads, &rebuilt);
     if (rc == FSY_OK)
         rc = s_refresh_heads(s, scope, doc, &heads, first, NULL);
     fsy_sq_heads_free(&heads);

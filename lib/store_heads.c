@@ -148,18 +148,28 @@ fsy_sq_heads_json(fsy_sq_heads_t *h)
     return h->json;
 }
 
+sqlite3_stmt *
+fsy_sq_heads_bind(fsy_store_t *s, enum fsy_stmt_id id, const char *scope,
+                  const char *doc, fsy_sq_heads_t *h, int *rc)
+{
+    const char *json = fsy_sq_heads_json(h);
+    sqlite3_stmt *st = json != NULL ? fsy_sq_stmt(s, id) : NULL;
+    *rc = json == NULL ? FSY_ENOMEM : st == NULL ? FSY_EINTERNAL : FSY_OK;
+    if (st == NULL)
+        return NULL;
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+    return st;
+}
+
 int
 fsy_sq_heads_store(fsy_store_t *s, const char *scope, const char *doc,
                    fsy_sq_heads_t *h)
 {
-    const char *json = fsy_sq_heads_json(h);
-    if (json == NULL)
-        return FSY_ENOMEM;
-    sqlite3_stmt *st = fsy_sq_stmt(s, ST_DOC_HEADS_SET);
-    if (st == NULL)
-        return FSY_EINTERNAL;
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
-    return fsy_sq_step_done(s, st, "recording a document's heads");
+    int rc;
+    sqlite3_stmt *st =
+        fsy_sq_heads_bind(s, ST_DOC_HEADS_SET, scope, doc, h, &rc);
+    return st == NULL ? rc
+                      : fsy_sq_step_done(s, st, "recording a document's heads");
 }

@@ -204,7 +204,7 @@ typedef struct fsy_sq_run_head {
 } fsy_sq_run_head_t;
 
 /* fsy_sq_load_doc for a document all of whose n heads are in hand (none
- * read back from the log). Sorts heads. */
+ * read back from the log), in any order. */
 int fsy_sq_doc_of_changes(fsy_store_t *s, const char *scope, const char *doc,
                           fsy_sq_run_head_t *heads, size_t n, fsy_doc_t **out);
 
@@ -238,6 +238,11 @@ int fsy_sq_heads_load(fsy_store_t *s, const char *scope, const char *doc,
 /* h as the docs row holds it, sorted; owned by h, valid until the next
  * call on h. NULL (error set) out of memory. */
 const char *fsy_sq_heads_json(fsy_sq_heads_t *h);
+/* Statement id with (scope, doc, h as JSON) bound to ?1-?3, or NULL with
+ * *rc the error. The text is h's: valid until the next call on h. */
+sqlite3_stmt *fsy_sq_heads_bind(fsy_store_t *s, enum fsy_stmt_id id,
+                                const char *scope, const char *doc,
+                                fsy_sq_heads_t *h, int *rc);
 /* Writes h into (scope, doc)'s docs row, leaving the rest of it. */
 int fsy_sq_heads_store(fsy_store_t *s, const char *scope, const char *doc,
                        fsy_sq_heads_t *h);

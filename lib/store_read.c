@@ -176,32 +176,29 @@ s_field_add_head(fsy_field_t *f, sqlite3_stmt *st)
 
 /* The document whose heads st (bound) reads, one row a head in any
  * order. */
-static int
-s_load_heads(fsy_store_t *s, sqlite3_stmt *st, const char *scope,
-             const char *doc, fsy_doc_t **out)
+/* A document named (scope, doc) with no fields yet; NULL out of memory
+ * (error set). */
+static fsy_doc_t *
+s_doc_new(const char *scope, const char *doc)
 {
     fsy_doc_t *d = calloc(1, sizeof *d);
     if (d == NULL) {
-        sqlite3_reset(st);
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
+        fsy_err_set(FSY_ENOMEM, "out of memory");
+        return NULL;
     }
     snprintf(d->scope, sizeof d->scope, "%s", scope);
     snprintf(d->id, sizeof d->id, "%s", doc);
-    size_t cap = 0;
-    int rc, err = FSY_OK;
-    while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fsy_field_t *f = NULL;
-        err = s_doc_field_for(d, (const char *)sqlite3_column_text(st, 0), &cap,
-                              &f);
-        if (err == FSY_OK)
-            err = s_field_add_head(f, st);
-    }
-    sqlite3_reset(st);
-    if (err == FSY_OK && rc != SQLITE_DONE)
-        err = fsy_sq_err(s, rc, "reading a document");
+    return d;
+}
+
+/* d with its heads in place, merged into *out; freed on any error,
+ * including err (the loading's). */
+static int
+s_doc_finish(fsy_store_t *s, fsy_doc_t *d, int err, fsy_doc_t **out)
+{
     if (err == FSY_OK && d->n_fields == 0)
-        err = fsy_err_set(FSY_ENOTFOUND, "no document %s in scope %s", doc,
-                          scope);
+        err = fsy_err_set(FSY_ENOTFOUND, "no document %s in scope %s", d->id,
+                          d->scope);
     if (err == FSY_OK) {
         s_doc_sort(d);
         fsy_merge_doc(d);
@@ -215,14 +212,30 @@ s_load_heads(fsy_store_t *s, sqlite3_stmt *st, const char *scope,
     return FSY_OK;
 }
 
-/* Orders heads as the loading statements do: by field, then log
- * position (SQLite's BINARY collation is strcmp on UTF-8 without NUL). */
+/* The document whose heads st (bound) reads, one row a head in any
+ * order. */
 static int
-s_head_cmp(const void *a, const void *b)
+s_load_heads(fsy_store_t *s, sqlite3_stmt *st, const char *scope,
+             const char *doc, fsy_doc_t **out)
 {
-    const fsy_sq_run_head_t *x = a, *y = b;
-    int k = strcmp(x->c->field, y->c->field);
-    return k != 0 ? k : (x->lseq > y->lseq) - (x->lseq < y->lseq);
+    fsy_doc_t *d = s_doc_new(scope, doc);
+    if (d == NULL) {
+        sqlite3_reset(st);
+        return FSY_ENOMEM;
+    }
+    size_t cap = 0;
+    int rc, err = FSY_OK;
+    while (err == FSY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fsy_field_t *f = NULL;
+        err = s_doc_field_for(d, (const char *)sqlite3_column_text(st, 0), &cap,
+                              &f);
+        if (err == FSY_OK)
+            err = s_field_add_head(f, st);
+    }
+    sqlite3_reset(st);
+    if (err == FSY_OK && rc != SQLITE_DONE)
+        err = fsy_sq_err(s, rc, "reading a document");
+    return s_doc_finish(s, d, err, out);
 }
 
 static int
@@ -252,12 +265,9 @@ int
 fsy_sq_doc_of_changes(fsy_store_t *s, const char *scope, const char *doc,
                       fsy_sq_run_head_t *heads, size_t n, fsy_doc_t **out)
 {
-    fsy_doc_t *d = calloc(1, sizeof *d);
+    fsy_doc_t *d = s_doc_new(scope, doc);
     if (d == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
-    snprintf(d->scope, sizeof d->scope, "%s", scope);
-    snprintf(d->id, sizeof d->id, "%s", doc);
-    qsort(heads, n, sizeof *heads, s_head_cmp);
+        return FSY_ENOMEM;
     size_t cap = 0;
     int err = FSY_OK;
     for (size_t i = 0; err == FSY_OK && i < n; i++) {
@@ -266,19 +276,7 @@ fsy_sq_doc_of_changes(fsy_store_t *s, const char *scope, const char *doc,
         if (err == FSY_OK)
             err = s_field_add_change(f, &heads[i]);
     }
-    if (err == FSY_OK && d->n_fields == 0)
-        err = fsy_err_set(FSY_ENOTFOUND, "no document %s in scope %s", doc,
-                          scope);
-    if (err == FSY_OK) {
-        fsy_merge_doc(d);
-        err = fsy_sq_merge_text(s, d);
-    }
-    if (err != FSY_OK) {
-        fsy_doc_free(&d);
-        return err;
-    }
-    *out = d;
-    return FSY_OK;
+    return s_doc_finish(s, d, err, out);
 }
 
 int

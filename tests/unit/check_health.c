@@ -511,6 +511,17 @@ START_TEST(test_health_views_say_the_index_waits)
 }
 END_TEST
 
+/* The one text value sql gives is want. */
+static void
+s_assert_query(sqlite3 *db, const char *sql, const char *want)
+{
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), want);
+    sqlite3_finalize(st);
+}
+
 START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
 {
     /* documents, one of them with two heads of a field, whose digest
@@ -582,27 +593,20 @@ START_TEST(test_health_replica_of_schema_1_is_upgraded_on_open)
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(st, 0), FSY_SCHEMA_VERSION);
     sqlite3_finalize(st);
-    /* schema 10: the heads moved into the docs rows, the table went */
-    sqlite3_prepare_v2(db,
-                       "SELECT group_concat(json_array_length(heads) || ':' "
-                       "|| head_fields, ',') "
-                       "FROM docs",
-                       -1, &st, NULL);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    /* heads:fields. isf: title twice and _kind; jmac and poc: title and
-     * _kind */
-    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "3:2,2:2,2:2");
-    sqlite3_finalize(st);
+    /* schemas 10 and 11: the heads moved into the docs rows, the table
+     * went; heads:fields. isf: title twice and _kind; jmac and poc: title
+     * and _kind */
+    s_assert_query(db,
+                   "SELECT group_concat(json_array_length(heads) || ':' || "
+                   "head_fields, ',') FROM docs",
+                   "3:2,2:2,2:2");
     /* and the counts, recounted by the upgrade and kept since without
      * triggers: three documents (one written after it), one conflict */
-    sqlite3_prepare_v2(db,
-                       "SELECT visible || '/' || conflicts FROM doc_counts, "
-                       "(SELECT count(*) AS n FROM sqlite_master WHERE "
-                       "type = 'trigger') WHERE n = 0",
-                       -1, &st, NULL);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "3/1");
-    sqlite3_finalize(st);
+    s_assert_query(db,
+                   "SELECT visible || '/' || conflicts FROM doc_counts, "
+                   "(SELECT count(*) AS n FROM sqlite_master WHERE "
+                   "type = 'trigger') WHERE n = 0",
+                   "3/1");
     ck_assert_int_ne(sqlite3_exec(db, "SELECT 1 FROM heads", NULL, NULL, NULL),
                      SQLITE_OK);
     /* schema 8: the version graph's index replaced the per-document one,

@@ -552,6 +552,20 @@ s_assert_counted(world_t *w, int k)
                   w->seed, s_sites[k], c.documents, c.conflicts, n[0], n[1]);
 }
 
+/* The log position of d's greatest head (0: none), which doc_meta calls
+ * its latest version. */
+static uint64_t
+s_latest(const fsy_doc_t *d)
+{
+    const fsy_head_t *best = NULL;
+    for (size_t i = 0; i < d->n_fields; i++)
+        for (size_t k = 0; k < d->fields[i].n_heads; k++)
+            if (best == NULL || fsy_version_cmp(&d->fields[i].heads[k].version,
+                                                &best->version) > 0)
+                best = &d->fields[i].heads[k];
+    return best != NULL ? best->lseq : 0;
+}
+
 /* Every docs row says what deriving its document in full says: the
  * apply's shortcuts (a document derived from the changes in hand, an
  * edit that keeps what the document shows) change nothing. */
@@ -564,9 +578,11 @@ s_assert_rows_derived(world_t *w, int k)
     ck_assert_int_eq(sqlite3_open(tu_path(name), &db), SQLITE_OK);
     sqlite3_stmt *st;
     ck_assert_int_eq(sqlite3_prepare_v2(db,
-                                        "SELECT scope, doc, kind, visible, "
-                                        "n_conflicts, updated_hlc, "
-                                        "head_fields FROM docs",
+                                        "SELECT d.scope, d.doc, kind, "
+                                        "visible, n_conflicts, updated_hlc, "
+                                        "head_fields, m.updated_lseq FROM "
+                                        "docs d JOIN doc_meta m ON m.scope "
+                                        "= d.scope AND m.doc = d.doc",
                                         -1, &st, NULL),
                      SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -581,7 +597,8 @@ s_assert_rows_derived(world_t *w, int k)
                 sqlite3_column_int(st, 3) == v->visible &&
                 (uint64_t)sqlite3_column_int64(st, 4) == v->n_conflicts &&
                 (uint64_t)sqlite3_column_int64(st, 5) == v->updated_hlc &&
-                (size_t)sqlite3_column_int64(st, 6) == v->n_fields,
+                (size_t)sqlite3_column_int64(st, 6) == v->n_fields &&
+                (uint64_t)sqlite3_column_int64(st, 7) == s_latest(v),
             "seed %" PRIu64 ", %s: the docs row of %s/%s is not its "
             "derivation",
             w->seed, s_sites[k], scope, doc);
