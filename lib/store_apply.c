@@ -465,17 +465,6 @@ s_defer(fsy_store_t *s, s_apply_ctx_t *ax, const fsy_change_t *c,
     return fsy_sq_step_done(s, st, "recording a touched document");
 }
 
-/* Refreshes the derived state of the document whose run of changes just
- * ended, with the earliest of them (what may become its first:
- * s_index_doc). A transaction's changes are consecutive and share a
- * document, so a document is mostly one run: refreshed as it ends, its
- * heads, rows and index pages are still in SQLite's cache, where a
- * refresh at the end of the call read them again once a batch had gone
- * through more pages than the cache holds (an edit of a document is a
- * random page of each). A document met again later in the call is
- * refreshed once more, at the end of the call: a refresh of a document
- * with an open conflict walks its versions, which once a run would be
- * the history times the transactions. */
 static int s_index_doc_at(fsy_store_t *s, const char *scope, const char *doc,
                           int64_t latest, const s_first_t *first);
 static bool s_run_holds(const s_apply_ctx_t *ax, int64_t lseq);
@@ -528,6 +517,17 @@ s_refresh_edits(fsy_store_t *s, const fsy_change_t *p, s_apply_ctx_t *ax,
                : rc;
 }
 
+/* Refreshes the derived state of the document whose run of changes just
+ * ended, with the earliest of them (what may become its first:
+ * s_index_doc). A transaction's changes are consecutive and share a
+ * document, so a document is mostly one run: refreshed as it ends, its
+ * heads, rows and index pages are still in SQLite's cache, where a
+ * refresh at the end of the call read them again once a batch had gone
+ * through more pages than the cache holds (an edit of a document is a
+ * random page of each). A document met again later in the call is
+ * refreshed once more, at the end of the call: a refresh of a document
+ * with an open conflict walks its versions, which once a run would be
+ * the history times the transactions. */
 static int
 s_run_end(fsy_store_t *s, s_apply_ctx_t *ax)
 {
