@@ -66,6 +66,14 @@
 #define FSY_ORIGIN_CACHE_MAX 1024
 #define FSY_DEFAULT_SKEW_MS (3600u * 1000u)
 
+/* A document's heads, one row each, from the positions FROM names as
+ * h.value; the condition follows. */
+#define S_HEAD_ROWS(FROM)                                                      \
+    "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "           \
+    "c.value IS NULL, c.ref, c.author, c.lseq FROM " FROM                      \
+    " JOIN changes c ON c.lseq = h.value "                                     \
+    "JOIN origins o ON o.id = c.origin WHERE "
+
 static const char *const s_sql[ST__COUNT] = {
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
@@ -103,18 +111,13 @@ static const char *const s_sql[ST__COUNT] = {
      * (every version of a long history, read for each head). */
     [ST_DOC_HEADS_OF] = "SELECT heads, visible, n_conflicts, updated_hlc, "
                         "head_fields FROM docs WHERE scope = ?1 AND doc = ?2",
-    [ST_DOC_HEADS] =
-        "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
-        "c.value IS NULL, c.ref, c.author, c.lseq FROM docs d, "
-        "json_each(d.heads) h JOIN changes c ON c.lseq = h.value "
-        "JOIN origins o ON o.id = c.origin WHERE d.scope = ?1 AND "
-        "d.doc = ?2 AND +c.scope = ?1 AND +c.doc = ?2",
-    [ST_HEADS_LOAD] =
-        "SELECT c.field, c.hlc, o.site, o.incarnation, c.seq, c.value, "
-        "c.value IS NULL, c.ref, c.author, c.lseq FROM json_each(?1) h "
-        "JOIN changes c ON c.lseq = h.value "
-        "JOIN origins o ON o.id = c.origin WHERE +c.scope = ?2 AND "
-        "+c.doc = ?3",
+    /* each statement's condition reads as written */
+    /* clang-format off */
+    [ST_DOC_HEADS] = S_HEAD_ROWS("docs d, json_each(d.heads) h")
+        "d.scope = ?1 AND d.doc = ?2 AND +c.scope = ?1 AND +c.doc = ?2",
+    [ST_HEADS_LOAD] = S_HEAD_ROWS("json_each(?1) h")
+        "+c.scope = ?2 AND +c.doc = ?3",
+    /* clang-format on */
     [ST_DOC_UPSERT] =
         "INSERT INTO docs(scope, doc, kind, visible, n_conflicts, "
         "updated_hlc, heads, head_fields) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "

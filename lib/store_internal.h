@@ -197,6 +197,10 @@ int fsy_sq_bases_decode(const uint8_t *buf, size_t len, fsy_version_t **out,
  */
 int fsy_sq_load_doc(fsy_store_t *s, const char *scope, const char *doc,
                     fsy_doc_t **out);
+/* The same with the heads given as their log positions, a JSON array (an
+ * apply's, before its docs row holds them). */
+int fsy_sq_load_doc_heads(fsy_store_t *s, const char *scope, const char *doc,
+                          const char *heads, fsy_doc_t **out);
 /* A head among the changes an apply has in hand, and where it is logged. */
 typedef struct fsy_sq_run_head {
     const fsy_change_t *c;
@@ -246,11 +250,6 @@ sqlite3_stmt *fsy_sq_heads_bind(fsy_store_t *s, enum fsy_stmt_id id,
 /* Writes h into (scope, doc)'s docs row, leaving the rest of it. */
 int fsy_sq_heads_store(fsy_store_t *s, const char *scope, const char *doc,
                        fsy_sq_heads_t *h);
-
-/* The same with the heads given as their log positions, a JSON array (an
- * apply's, before its docs row holds them). */
-int fsy_sq_load_doc_heads(fsy_store_t *s, const char *scope, const char *doc,
-                          const char *heads, fsy_doc_t **out);
 
 /*
  * Reads a change from a row of

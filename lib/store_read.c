@@ -151,15 +151,27 @@ s_doc_sort(fsy_doc_t *d)
                   sizeof *d->fields[i].heads, s_head_lseq_cmp);
 }
 
-static int
-s_field_add_head(fsy_field_t *f, sqlite3_stmt *st)
+/* A new, zeroed head at the end of f's; NULL (error set) out of memory. */
+static fsy_head_t *
+s_field_new_head(fsy_field_t *f)
 {
     fsy_head_t *v = realloc(f->heads, (f->n_heads + 1) * sizeof *v);
-    if (v == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    if (v == NULL) {
+        fsy_err_set(FSY_ENOMEM, "out of memory");
+        return NULL;
+    }
     f->heads = v;
     fsy_head_t *h = &f->heads[f->n_heads++];
     memset(h, 0, sizeof *h);
+    return h;
+}
+
+static int
+s_field_add_head(fsy_field_t *f, sqlite3_stmt *st)
+{
+    fsy_head_t *h = s_field_new_head(f);
+    if (h == NULL)
+        return FSY_ENOMEM;
     h->version.hlc = (uint64_t)sqlite3_column_int64(st, 1);
     fsy_sq_col_text(st, 2, h->version.origin.site,
                     sizeof h->version.origin.site);
@@ -241,12 +253,9 @@ s_load_heads(fsy_store_t *s, sqlite3_stmt *st, const char *scope,
 static int
 s_field_add_change(fsy_field_t *f, const fsy_sq_run_head_t *r)
 {
-    fsy_head_t *v = realloc(f->heads, (f->n_heads + 1) * sizeof *v);
-    if (v == NULL)
-        return fsy_err_set(FSY_ENOMEM, "out of memory");
-    f->heads = v;
-    fsy_head_t *h = &f->heads[f->n_heads++];
-    memset(h, 0, sizeof *h);
+    fsy_head_t *h = s_field_new_head(f);
+    if (h == NULL)
+        return FSY_ENOMEM;
     h->version = r->c->version;
     h->absent = r->c->absent;
     h->ref = r->c->ref;
