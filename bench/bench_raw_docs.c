@@ -6,7 +6,10 @@
  * pays at least; bench/bench_catchup.sh compares fieldsync's catch-up and
  * import with it, measured in the same run.
  *
- *   bench_raw_docs FILE.ndjson DB [BATCH]      (BATCH default 1000)
+ *   bench_raw_docs FILE.ndjson DB [BATCH [PAGE_SIZE]]
+ *
+ * BATCH defaults to 1000; PAGE_SIZE to SQLite's own (4096), and is given
+ * the replica's so that both store the same bytes in pages of one size.
  *
  * Prints "raw_docs_per_s N" and "raw_ms N" on stdout. The file is read
  * into memory before the clock starts.
@@ -101,15 +104,20 @@ s_insert(sqlite3 *db, char *text, long batch)
 int
 main(int argc, char **argv)
 {
-    if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: bench_raw_docs FILE.ndjson DB [BATCH]\n");
+    if (argc < 3 || argc > 5) {
+        fprintf(stderr,
+                "usage: bench_raw_docs FILE.ndjson DB [BATCH [PAGE_SIZE]]\n");
         return 2;
     }
-    long batch = argc == 4 ? strtol(argv[3], NULL, 10) : 1000;
+    long batch = argc >= 4 ? strtol(argv[3], NULL, 10) : 1000;
+    long page = argc == 5 ? strtol(argv[4], NULL, 10) : 4096;
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA page_size=%ld;", page);
     size_t len;
     char *text = s_slurp(argv[1], &len);
     sqlite3 *db = NULL;
-    if (text == NULL || batch < 1 || sqlite3_open(argv[2], &db) != SQLITE_OK ||
+    if (text == NULL || batch < 1 || page < 512 || page > 65536 ||
+        sqlite3_open(argv[2], &db) != SQLITE_OK || s_exec(db, pragma) ||
         s_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                    "CREATE TABLE docs(id INTEGER PRIMARY KEY, doc TEXT)")) {
         fprintf(stderr, "bench_raw_docs: cannot set up %s with %s\n", argv[2],

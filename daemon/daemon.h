@@ -43,12 +43,12 @@ typedef struct fsy_child_slot {
 /* The loop's periodic jobs (loop.c, s_jobs): when each last ran. */
 #define FSY_LOOP_JOBS 9
 /* The write-ahead log is copied into the database (by a thread of its
- * own: checkpoint.h) once it holds this many pages and no changes have
+ * own: checkpoint.h) once it holds this many KiB and no changes have
  * moved for a while, or half the second even while they move; a commit
- * copies it itself at the second (32 MiB of 4 KiB pages), should the
- * thread not keep up. */
-#define FSY_WAL_SOFT_PAGES 1000
-#define FSY_WAL_HARD_PAGES 8192
+ * copies it itself at the second (32 MiB), should the thread not keep
+ * up. The first is what SQLite's own checkpoints allow with 4 KiB pages. */
+#define FSY_WAL_SOFT_KIB 4000
+#define FSY_WAL_HARD_KIB 32768
 
 /* What the signal handlers set (main.c); the loop acts between turns and
  * logs each. */
@@ -73,6 +73,7 @@ struct fsy_daemon {
     fsy_child_slot_t children[FSY_MAX_CHILDREN];
     size_t pump_next; /* the child pumped first next turn (loop.c) */
     uint64_t malformed;
+    uint64_t sync_failures; /* syncs of lazy commits that failed (loop.c) */
     uint64_t started_ms;
     _Atomic uint64_t loop_ms;     /* last turn of the loop, for /healthz */
     _Atomic uint64_t turn_max_us; /* the longest turn yet, for /metrics */

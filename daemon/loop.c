@@ -333,9 +333,11 @@ s_read_parent(fsy_daemon_t *d, const fsy_sync_env_t *env)
         return 0;
     fsy_msg_t m;
     fsy_peer_on_bytes(&d->parent, 0, len);
+    fsy_sync_env_t e = *env;
+    e.more_waiting = fsy_transport_waiting(&d->tr, 1);
     int rc = fsy_wire_decode_msg(buf, len, &m);
     if (rc == FSY_OK)
-        s_deliver(d, &d->parent, &m, "", env);
+        s_deliver(d, &d->parent, &m, "", &e);
     else
         s_malformed(d, &d->parent, NULL, 0, len, rc);
     fsy_msg_clear(&m);
@@ -452,9 +454,11 @@ s_read_child(fsy_daemon_t *d, const fsy_sync_env_t *env)
             FSY_OK ||
         buf == NULL)
         return 0;
+    fsy_sync_env_t e = *env;
+    e.more_waiting = fsy_transport_waiting(&d->tr, 0);
     if (s_key_ok(d, rid, rid_len, &from) &&
         s_rid_ok(d, rid, rid_len, from.user))
-        s_from_child(d, rid, rid_len, buf, len, &from, env);
+        s_from_child(d, rid, rid_len, buf, len, &from, &e);
     free(buf);
     return 1;
 }
@@ -467,13 +471,39 @@ s_read_child(fsy_daemon_t *d, const fsy_sync_env_t *env)
  * hello at once (each a few disk writes) are spread over turns, and
  * timers and pumps run between. */
 #define S_READ_US 40000
+/*
+ * Nothing more to read: batches committed without a disk sync (a message
+ * was waiting behind each) go on disk now, and the peers whose ACKs left
+ * them out learn the vector that holds them (store_durable.c), also when
+ * some other synced commit put them there first. Should the sync fail,
+ * the next synced commit does it, and until then no vector promises them.
+ */
+static void
+s_read_done(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    unsigned lazy = fsy_store_lazy_commits(d->store);
+    if (lazy > 0 && fsy_store_sync(d->store) != FSY_OK) {
+        if (fsy_log_worth(++d->sync_failures))
+            fsy_log("warn", "sync", "error=\"%s\" count=%" PRIu64,
+                    fsy_errdetail(), d->sync_failures);
+        return;
+    }
+    if (lazy > 0)
+        fsy_log("debug", "sync", "lazy_commits=%u", lazy);
+    if (d->has_parent)
+        fsy_peer_vv_update(&d->parent, env);
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
+        if (d->children[i].used)
+            fsy_peer_vv_update(&d->children[i].peer, env);
+}
+
 static void
 s_read_all(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     uint64_t t0 = fsy_mono_us();
     for (int i = 0; i < FSY_READS_PER_TURN; i++) {
         if (s_read_parent(d, env) + s_read_child(d, env) == 0)
-            return;
+            return s_read_done(d, env);
         d->frame_ms = env->now_ms;
         if (fsy_mono_us() - t0 >= S_READ_US)
             return;
@@ -889,7 +919,7 @@ s_every_100ms(const fsy_daemon_t *d)
 /* ---- the write-ahead log, copied into the database --------------------- */
 
 /* SQLite copies its log into the database at a commit that leaves 1,000
- * pages (4 MB) in it: inside the turn that applies a batch, whose sender
+ * pages (4 or 8 MB) in it: inside the turn that applies a batch, whose sender
  * then waits (an incremental round of 1,000 edited reports took 15 %
  * longer, a catch-up spent 9 % of HQ's time there). The daemon's
  * connections defer it (main.c); the checkpointer thread copies the log
@@ -899,15 +929,15 @@ s_every_100ms(const fsy_daemon_t *d)
 static void
 s_checkpoint_ask(fsy_daemon_t *d)
 {
-    unsigned pages = fsy_store_wal_pages(d->store);
+    unsigned kib = fsy_store_wal_kib(d->store);
     bool quiet = fsy_mono_us() / 1000 - d->moved_ms >= S_INDEX_QUIET_MS;
     /* a log the copy left (a reader kept it) is asked again only after
      * a commit changed it */
-    if (pages < FSY_WAL_SOFT_PAGES || pages == d->ckpt_asked ||
-        (!quiet && pages < FSY_WAL_HARD_PAGES / 2))
+    if (kib < FSY_WAL_SOFT_KIB || kib == d->ckpt_asked ||
+        (!quiet && kib < FSY_WAL_HARD_KIB / 2))
         return;
-    d->ckpt_asked = pages;
-    fsy_log("debug", "checkpoint", "pages=%u moving=%s", pages,
+    d->ckpt_asked = kib;
+    fsy_log("debug", "checkpoint", "kib=%u moving=%s", kib,
             quiet ? "no" : "yes");
     if (d->checkpointer != NULL)
         fsy_checkpointer_ask(d->checkpointer);
@@ -1068,8 +1098,8 @@ s_signals(fsy_daemon_t *d, fsy_signals_t *sig, const fsy_sync_env_t *env)
 void
 fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
 {
-    fsy_sync_env_t env = {d->store,      &d->cfg, fsy_wall_ms(),
-                          d->started_ms, NULL,    d->instance};
+    fsy_sync_env_t env = {d->store, &d->cfg,     fsy_wall_ms(), d->started_ms,
+                          NULL,     d->instance, false};
     if (d->has_parent) {
         s_hook_peer(d, &d->parent, &d->parent_xfer, "parent", s_send_parent, d);
         d->parent.is_parent = true;

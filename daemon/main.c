@@ -212,7 +212,7 @@ s_setup(fsy_daemon_t *d, const char *path, bool check)
     if (fsy_reconfig_check(&d->cfg, path, why, sizeof why) != 0)
         return fprintf(stderr, "fieldsyncd: %s\n", why), 1;
     /* every connection of this process: the loop's, HTTP's, the checks' */
-    fsy_store_defer_checkpoints_all(FSY_WAL_HARD_PAGES);
+    fsy_store_defer_checkpoints_all(FSY_WAL_HARD_KIB);
     fsy_store_on_notice(s_notice);
     if (fsy_store_open(&d->store, d->cfg.db) != FSY_OK)
         return fprintf(stderr,
@@ -317,7 +317,8 @@ s_run(fsy_daemon_t *d)
                 "msg=\"insecure = true: links are neither encrypted "
                 "nor authenticated\"");
     fsy_loop_run(d, &s_sig);
-    fsy_log("info", "stop", "malformed=%" PRIu64, d->malformed);
+    fsy_log("info", "stop", "malformed=%" PRIu64 " unsynced_commits=%" PRIu64,
+            d->malformed, fsy_store_unsynced_total(d->store));
     if (d->damaged[0] == '\0')
         return 0;
     s_say_damaged(d, d->damaged, "Stopped");

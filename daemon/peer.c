@@ -289,11 +289,15 @@ s_in_subtree(const fsy_child_conf_t *k, const char *site)
  * Our vector as this peer may see it: a child with read_scopes learns the
  * entries of those scopes, and of the streams it writes itself (its own
  * and its sites_below'), so it neither resends them nor hears of the rest.
+ * Only what is on disk: a power loss could take back a batch committed
+ * without a sync, and the peer would then count as delivered what we
+ * lost (store_durable.c).
  */
 static int
-s_my_vv(const fsy_peer_t *p, const fsy_sync_env_t *env, fsy_vv_t **out)
+s_my_vv(fsy_peer_t *p, const fsy_sync_env_t *env, fsy_vv_t **out)
 {
-    int rc = fsy_store_vv(env->store, out);
+    int rc = fsy_store_durable_vv(env->store, out);
+    p->vv_behind = fsy_store_lazy_commits(env->store) > 0;
     const fsy_child_conf_t *k = p->is_parent ? NULL : p->acl;
     if (rc != FSY_OK || k == NULL || k->read_scopes[0] == '\0')
         return rc;
@@ -1038,6 +1042,35 @@ s_authorise(fsy_peer_t *p, const fsy_msg_t *m, fsy_change_t **kept, size_t *n)
     return FSY_OK;
 }
 
+/* An ACK of batch id (0: of none, the vector alone), with our vector. */
+static int
+s_send_ack(fsy_peer_t *p, const fsy_sync_env_t *env, uint64_t id,
+           uint64_t gapped, uint64_t refused)
+{
+    fsy_msg_t ack = {
+        .type = FSY_MSG_ACK, .id = id, .gapped = gapped, .refused = refused};
+    fsy_vv_t *vv = NULL;
+    int rc = s_my_vv(p, env, &vv);
+    if (rc != FSY_OK)
+        return rc;
+    ack.vv = *vv;
+    rc = s_send_with_root(p, env, &ack);
+    fsy_vv_free(&vv);
+    return rc;
+}
+
+int
+fsy_peer_vv_update(fsy_peer_t *p, const fsy_sync_env_t *env)
+{
+    if (!p->vv_behind || p->state != FSY_PEER_LIVE)
+        return FSY_OK;
+    return s_send_ack(p, env, 0, 0, 0);
+}
+
+/* Lazy commits in a row at most: a stream that never pauses still goes
+ * on disk every few batches, and our vector lags it by no more. */
+#define S_LAZY_MAX 8
+
 static int
 s_apply_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
@@ -1048,7 +1081,13 @@ s_apply_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (rc != FSY_OK)
         return rc;
     bool clean = n == m->changes.n; /* nothing left out as unauthorised */
-    rc = fsy_store_apply_validated(env->store, kept, n, &st);
+    /* another message waits: the commit need not wait for the disk, a
+     * later one (or the read's end, loop.c) puts it there; an urgent
+     * batch does, it is marked in a commit of its own just after */
+    bool lazy = env->more_waiting && !m->urgent &&
+                fsy_store_lazy_commits(env->store) < S_LAZY_MAX;
+    rc = lazy ? fsy_store_apply_lazy(env->store, kept, n, &st)
+              : fsy_store_apply_validated(env->store, kept, n, &st);
     clean = clean && st.gapped == 0;
     /* Passed on first in turn; a mark lost is only an order lost. */
     if (rc == FSY_OK && m->urgent &&
@@ -1095,16 +1134,7 @@ s_apply_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     }
     if (p->is_parent)
         s_parent_progress(p, env, &p->known, NULL);
-    fsy_msg_t ack = {.type = FSY_MSG_ACK, .id = m->id};
-    fsy_vv_t *vv = NULL;
-    if ((rc = s_my_vv(p, env, &vv)) != FSY_OK)
-        return rc;
-    ack.vv = *vv;
-    ack.gapped = st.gapped;
-    ack.refused = st.refused;
-    rc = s_send_with_root(p, env, &ack);
-    fsy_vv_free(&vv);
-    return rc;
+    return s_send_ack(p, env, m->id, st.gapped, st.refused);
 }
 
 /*
@@ -1132,19 +1162,30 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         fsy_log(rc == FSY_ENOTFOUND ? "info" : "warn", "resend",
                 "peer=%s batch=%" PRIu64 " why=\"%s\" count=%" PRIu64, p->name,
                 m->id, fsy_errdetail(), p->frames_lost);
-    fsy_msg_t ack = {.type = FSY_MSG_ACK, .id = m->id, .gapped = 1};
-    fsy_vv_t *vv = NULL;
-    if ((rc = s_my_vv(p, env, &vv)) != FSY_OK)
-        return rc;
-    ack.vv = *vv;
-    rc = s_send_with_root(p, env, &ack);
-    fsy_vv_free(&vv);
+    return s_send_ack(p, env, m->id, 1, 0);
+}
+
+/*
+ * An ACK of no batch (id 0): the peer's vector grew once what it had
+ * acknowledged went on disk (fsy_peer_vv_update). One that names less
+ * than we know (left over from an earlier session) changes nothing.
+ */
+static int
+s_on_vv_update(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
+{
+    if (fsy_vv_missing(&p->known, &m->vv, "") > 0)
+        return FSY_OK;
+    int rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
+    if (rc == FSY_OK && p->is_parent)
+        s_parent_progress(p, env, &p->known, m);
     return rc;
 }
 
 static int
 s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
 {
+    if (m->id == 0)
+        return s_on_vv_update(p, env, m);
     if (!fsy_pace_acked(&p->pace, m->id, env->now_ms))
         return FSY_OK; /* from an earlier session, or made up */
     p->last_ack_ms = env->now_ms;

@@ -83,6 +83,7 @@ typedef struct fsy_peer {
     bool link_problem;    /* last_error is fsy_peer_link_problem's */
     bool send_failed;     /* a send failed while handling a message */
     uint64_t root_print;  /* the root vector last sent to this child */
+    bool vv_behind;       /* our last vector to it left out lazy commits */
     uint64_t next_id;
     /* the batches in flight: only their ACKs free credit, so a stale or
      * forged ACK cannot open the window; and the bytes the link may hold */
@@ -138,6 +139,9 @@ typedef struct fsy_sync_env {
     uint64_t started_ms;  /* when the daemon started (uptime) */
     const char *note;     /* a problem of this site's own, or NULL */
     const char *instance; /* this daemon run in HELLO ("host pid N") */
+    /* another message waits behind the one handled: a batch's commit may
+     * skip the disk sync (store_durable.c) */
+    bool more_waiting;
 } fsy_sync_env_t;
 
 /* Starts (or restarts) a session: a parent-side peer waits for HELLO; a
@@ -150,6 +154,10 @@ int fsy_peer_on_msg(fsy_peer_t *p, const fsy_sync_env_t *env,
 
 /* Sends what the peer lacks, while the window allows. */
 int fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env);
+
+/* Once lazy commits are on disk (fsy_store_sync): a live peer whose last
+ * vector from us left them out gets the whole one (an ACK of no batch). */
+int fsy_peer_vv_update(fsy_peer_t *p, const fsy_sync_env_t *env);
 
 /*
  * Heartbeats and timeouts. Returns false when a parent-side session is

@@ -312,6 +312,17 @@ fsy_transport_parent_event(fsy_transport_t *t, fsy_link_event_t *ev)
     }
 }
 
+bool
+fsy_transport_waiting(fsy_transport_t *t, int from_parent)
+{
+    void *sock = from_parent ? t->dealer : t->router;
+    int events = 0;
+    size_t len = sizeof events;
+    return sock != NULL &&
+           zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) == 0 &&
+           (events & ZMQ_POLLIN) != 0;
+}
+
 int
 fsy_transport_recv(fsy_transport_t *t, int from_parent, uint8_t *rid,
                    size_t *rid_len, uint8_t **buf, size_t *len,

@@ -106,6 +106,11 @@ typedef struct fsy_frame_from {
     char address[64];
 } fsy_frame_from_t;
 
+/* Whether another frame is already waiting on the parent's socket
+ * (from_parent) or the children's: the commit of what came before it need
+ * not wait for the disk (store_durable.c). False on any doubt. */
+bool fsy_transport_waiting(fsy_transport_t *t, int from_parent);
+
 /*
  * Receives one frame if any is waiting: *len = 0 when none. From the
  * ROUTER (from_parent false) rid receives the sender's routing id. The

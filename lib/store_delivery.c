@@ -74,7 +74,7 @@ fsy_store_root_vv(fsy_store_t *s, fsy_vv_t **out)
     bool is_root;
     int rc = s_is_root(s, &is_root);
     if (rc != FSY_OK || is_root)
-        return rc != FSY_OK ? rc : fsy_store_vv(s, out);
+        return rc != FSY_OK ? rc : fsy_store_durable_vv(s, out);
     if ((*out = calloc(1, sizeof **out)) == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
     sqlite3_stmt *st;

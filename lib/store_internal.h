@@ -86,6 +86,14 @@ struct fsy_store {
     uint64_t log_epoch;  /* bumped when log positions may be reused */
     unsigned wal_pages;  /* in the WAL after the last commit (deferred) */
     unsigned wal_hard;   /* a commit checkpoints from here (0: SQLite) */
+    unsigned page_size;  /* the replica's, in bytes */
+    /* received changes committed without a disk sync (store_durable.c):
+     * how many since the last synced commit, the vector before them, and
+     * whether synchronous is NORMAL now */
+    unsigned lazy_commits;
+    uint64_t lazy_total; /* since the store was opened */
+    fsy_vv_t *durable_vv;
+    bool sync_normal;
     sqlite3_stmt *stmt[ST__COUNT];
     fsy_origin_slot_t *origins;
     size_t n_origins, cap_origins;
@@ -143,6 +151,12 @@ int fsy_sq_origin_id(fsy_store_t *s, const fsy_origin_t *o, int64_t *id);
  * (fsy_store_begin): begin; end commits on rc == FSY_OK, else rolls back
  * (a group is marked failed) and returns rc. */
 int fsy_sq_txn_begin(fsy_store_t *s);
+
+/* PRAGMA synchronous=FULL (full) or NORMAL, remembered for the WAL hook
+ * (store_durable.c); the error of the pragma. */
+int fsy_sq_synchronous(fsy_store_t *s, bool full);
+/* A synced commit: every lazy one before it is on disk too. */
+void fsy_sq_durable_now(fsy_store_t *s);
 int fsy_sq_txn_end(fsy_store_t *s, int rc);
 void fsy_sq_txn_rollback(fsy_store_t *s);
 int fsy_sq_refuse(fsy_store_t *s, int rc);

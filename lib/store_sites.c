@@ -53,7 +53,7 @@ fsy_store_sites_put(fsy_store_t *s, const fsy_site_health_t *v, size_t n)
         return fsy_sq_err(s, rc, "recording site health");
     /* Reports come again every health period: no disk sync for them (a
      * hub hearing fifty children must not wait for fifty). */
-    rc = fsy_sq_exec(s, "PRAGMA synchronous=NORMAL");
+    rc = fsy_sq_synchronous(s, false);
     if (rc == FSY_OK)
         rc = fsy_sq_exec(s, "BEGIN IMMEDIATE");
     for (size_t i = 0; rc == FSY_OK && i < n; i++)
@@ -63,7 +63,7 @@ fsy_store_sites_put(fsy_store_t *s, const fsy_site_health_t *v, size_t n)
         rc = fsy_sq_exec(s, "COMMIT");
     if (rc != FSY_OK)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    fsy_sq_synchronous(s, true);
     return rc;
 }
 

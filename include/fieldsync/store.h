@@ -88,21 +88,23 @@ void fsy_store_set_max_value(fsy_store_t *s, size_t bytes);
  * Checkpoints on the caller's schedule (the daemon's, when its links are
  * quiet) instead of SQLite's at every commit that leaves 1,000 pages in
  * the write-ahead log: a commit copies the log into the database itself
- * only once it holds hard_pages (at least 1,000). fsy_store_wal_pages says
- * how many it holds; fsy_store_checkpoint copies them. FSY_OK, or the error
- * setting it.
+ * only once it holds hard_kib KiB (at least FSY_WAL_MIN_KIB). Sizes are in
+ * KiB, not pages, because replicas differ in page size (4 KiB before
+ * 2026-12, 8 KiB since). fsy_store_wal_kib says how much it holds;
+ * fsy_store_checkpoint copies it. FSY_OK, or the error setting it.
  */
-int fsy_store_defer_checkpoints(fsy_store_t *s, unsigned hard_pages);
+#define FSY_WAL_MIN_KIB 4000
+int fsy_store_defer_checkpoints(fsy_store_t *s, unsigned hard_kib);
 
 /* The same for every store this process opens from now on (all of a
  * daemon's connections: a write on any of them would otherwise copy the
  * log SQLite's way). Call it before any thread opens a store. */
-void fsy_store_defer_checkpoints_all(unsigned hard_pages);
+void fsy_store_defer_checkpoints_all(unsigned hard_kib);
 
-/* Pages in the write-ahead log as of this handle's last commit, copied or
+/* KiB in the write-ahead log as of this handle's last commit, copied or
  * not (the log starts again only once a writer finds it all copied); 0
  * after this handle's checkpoint copied it all, or unless deferred. */
-unsigned fsy_store_wal_pages(const fsy_store_t *s);
+unsigned fsy_store_wal_kib(const fsy_store_t *s);
 
 /* Copies the write-ahead log into the database as far as readers allow
  * (a passive checkpoint: it waits for no one; another copy running is
@@ -552,6 +554,37 @@ int fsy_store_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n,
  */
 int fsy_store_apply_validated(fsy_store_t *s, const fsy_change_t *changes,
                               size_t n, fsy_apply_stats_t *stats);
+
+/* ---- received changes committed without a disk sync (store_durable.c) --
+ *
+ * A power loss may take back such a commit, with every other one since the
+ * last synced commit; the sender still holds the changes and sends them
+ * again from this replica's vector, as long as that vector never promised
+ * them. docs/REPLICATION.md, "Acknowledged means on disk".
+ */
+
+/*
+ * fsy_store_apply_validated() whose commit skips the disk sync
+ * (synchronous=NORMAL). Inside a write group, or on a store whose
+ * checkpoints are not deferred (fsy_store_defer_checkpoints: the daemon's
+ * are), it syncs as fsy_store_apply_validated() does. The same errors.
+ */
+int fsy_store_apply_lazy(fsy_store_t *s, const fsy_change_t *changes, size_t n,
+                         fsy_apply_stats_t *stats);
+
+/* Lazy commits since the last synced one (0: everything is on disk). */
+unsigned fsy_store_lazy_commits(const fsy_store_t *s);
+
+/* Lazy commits since the store was opened (the daemon's stop line). */
+uint64_t fsy_store_unsynced_total(const fsy_store_t *s);
+
+/* Puts every commit on disk (a sync of the write-ahead log). FSY_OK at
+ * once when nothing waits; FSY_EIO if the log cannot be synced. */
+int fsy_store_sync(fsy_store_t *s);
+
+/* The vector to give away: fsy_store_vv() as of the last synced commit
+ * (before any lazy one since). *out is the caller's (fsy_vv_free). */
+int fsy_store_durable_vv(fsy_store_t *s, fsy_vv_t **out);
 
 /* ---- integrity -------------------------------------------------------- */
 

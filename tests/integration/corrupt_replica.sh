@@ -72,8 +72,9 @@ assert_eq "$(fs hq get isf-mli-2027 --json | jq -r .fields.title)" "ISF Mali 202
 step "a page overwritten on disk: the daemon stops, at start or soon after"
 cp "$T/gao.good" "$T/gao.db"
 rm -f "$T/gao.db-wal" "$T/gao.db-shm"
-pages=$(( $(stat -c %s "$T/gao.db") / 4096 ))
-dd if=/dev/urandom of="$T/gao.db" bs=4096 seek=$((pages / 2)) count=1 conv=notrunc 2>/dev/null
+page=$(sqlite3 "$T/gao.db" 'PRAGMA page_size')
+pages=$(( $(stat -c %s "$T/gao.db") / page ))
+dd if=/dev/urandom of="$T/gao.db" bs="$page" seek=$((pages / 2)) count=1 conv=notrunc 2>/dev/null
 expect_fail 1 "damaged|malformed|not a fieldsync replica" timeout 30 "$FIELDSYNCD" -c "$T/gao.conf"
 assert_eq "$(fs hq get isf-mli-2027 --json | jq -r .fields.title)" "ISF Mali 2027" "hq's ISF title"
 

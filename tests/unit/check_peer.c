@@ -51,8 +51,9 @@ s_link_init(link_t *l, unsigned window, size_t batch_changes)
     snprintf(l->child.site, sizeof l->child.site, "gao");
     l->cfg.children = &l->child; /* borrowed: never freed by the test */
     l->cfg.n_children = 1;
-    l->env_gao = (fsy_sync_env_t){l->gao, &l->cfg, 1000, 1000, NULL, NULL};
-    l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000, 1000, NULL, NULL};
+    l->env_gao =
+        (fsy_sync_env_t){l->gao, &l->cfg, 1000, 1000, NULL, NULL, false};
+    l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000, 1000, NULL, NULL, false};
     l->child_side.is_parent = true;
     snprintf(l->child_side.name, sizeof l->child_side.name, "parent");
     l->child_side.send = s_enqueue;
@@ -320,6 +321,68 @@ START_TEST(test_peer_window_bounds_batches_in_flight)
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     ck_assert_uint_eq(l.up.n, 2);
     s_settle(&l);
+    s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
+/* Changes written at gao that gao does not know to be at its parent. */
+static uint64_t
+s_not_at_parent(fsy_store_t *gao)
+{
+    fsy_pending_t p;
+    ck_ok(fsy_store_pending(gao, NULL, NULL, &p));
+    return p.changes_not_at_parent;
+}
+
+/* A batch HQ commits without a disk sync (another message waits behind
+ * it) is acknowledged at once, for the window, but its ACK's vector leaves
+ * it out: gao counts it as at its parent only once HQ synced and sent the
+ * whole vector (an ACK of no batch). A stale such ACK lowers nothing. */
+START_TEST(test_peer_batch_committed_lazily_is_delivered_once_on_disk)
+{
+    link_t l;
+    s_link_init(&l, 4, 1000);
+    ck_ok(fsy_store_defer_checkpoints(l.hq, 16000)); /* the daemon's way */
+    s_settle(&l);
+    tu_put(l.gao, "MLI", "sitrep-gao-48", "analysis", "title", "Gao week 48");
+    ck_assert_uint_eq(s_not_at_parent(l.gao), 2);
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 1);
+    fsy_sync_env_t busy = l.env_hq;
+    busy.more_waiting = true;
+    s_deliver_one(&l.up, 0, &l.parent_side, &busy);
+    ck_assert_uint_eq(fsy_store_lazy_commits(l.hq), 1);
+    ck_assert_uint_eq(l.down.n, 1); /* the ACK, at once */
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
+    ck_assert_uint_eq(l.child_side.pace.n, 0); /* its credit is back */
+    ck_assert_uint_eq(s_not_at_parent(l.gao), 2);
+    /* nothing to tell before the sync */
+    ck_ok(fsy_store_sync(l.hq));
+    ck_ok(fsy_peer_vv_update(&l.parent_side, &l.env_hq));
+    ck_assert_uint_eq(l.down.n, 1);
+    size_t len;
+    uint8_t *update = s_take(&l.down, 0, &len);
+    fsy_msg_t m;
+    ck_ok(fsy_wire_decode_msg(update, len, &m));
+    ck_assert_int_eq(m.type, FSY_MSG_ACK);
+    ck_assert_uint_eq(m.id, 0);
+    ck_ok(fsy_peer_on_msg(&l.child_side, &l.env_gao, &m));
+    ck_assert_uint_eq(s_not_at_parent(l.gao), 0);
+    /* said once */
+    ck_ok(fsy_peer_vv_update(&l.parent_side, &l.env_hq));
+    ck_assert_uint_eq(l.down.n, 0);
+    /* an older vector in an ACK of no batch changes nothing */
+    tu_put(l.gao, "MLI", "sitrep-gao-49", "analysis", "title", "Gao week 49");
+    s_settle(&l);
+    ck_assert_uint_eq(s_not_at_parent(l.gao), 0);
+    fsy_vv_t *known_before = NULL;
+    ck_ok(fsy_store_vv(l.gao, &known_before)); /* gao's own: as hq's */
+    ck_ok(fsy_peer_on_msg(&l.child_side, &l.env_gao, &m)); /* stale */
+    ck_assert_uint_eq(fsy_vv_missing(known_before, &l.child_side.known, ""), 0);
+    fsy_vv_free(&known_before);
+    fsy_msg_clear(&m);
+    free(update);
     s_assert_same(&l);
     s_link_free(&l);
 }
@@ -662,6 +725,8 @@ s_suite(void)
     tcase_add_test(tc, test_peer_late_edit_travels_as_a_delta);
     tcase_add_test(tc, test_peer_compression_level_follows_the_link);
     tcase_add_test(tc, test_peer_window_bounds_batches_in_flight);
+    tcase_add_test(tc,
+                   test_peer_batch_committed_lazily_is_delivered_once_on_disk);
     tcase_add_test(tc, test_peer_reordered_batches_rewind_and_converge);
     tcase_add_test(tc, test_peer_urgent_write_goes_ahead_of_the_backlog);
     tcase_add_test(tc, test_pace_bytes_in_flight_follow_the_link_rate);

@@ -1163,7 +1163,7 @@ s_put_reports(fsy_store_t *s, int from, int n, const char *body)
         if ((i - from) % 50 == 49 || i == from + n - 1) {
             ck_ok(fsy_store_commit(s));
             /* a busy writer never takes the log past the hard limit */
-            ck_assert_uint_lt(fsy_store_wal_pages(s), 3000);
+            ck_assert_uint_lt(fsy_store_wal_kib(s), 16000);
         }
     }
 }
@@ -1174,20 +1174,131 @@ s_put_reports(fsy_store_t *s, int from, int n, const char *body)
 START_TEST(test_store_checkpoints_when_told)
 {
     fsy_store_t *s = tu_replica("hq");
-    ck_ok(fsy_store_defer_checkpoints(s, 3000));
+    ck_ok(fsy_store_defer_checkpoints(s, 16000));
     char *body = tu_long_report(-1);
     long empty = s_file_size(tu_path("hq.db"));
-    s_put_reports(s, 0, 300, body);
-    ck_assert_uint_ge(fsy_store_wal_pages(s), 1000); /* SQLite's threshold */
+    s_put_reports(s, 0, 600, body);
+    /* past SQLite's threshold: 1,000 pages of 8 KiB */
+    ck_assert_uint_ge(fsy_store_wal_kib(s), 8000);
     ck_assert_int_eq(s_file_size(tu_path("hq.db")), empty);
     ck_ok(fsy_store_checkpoint(s));
-    ck_assert_uint_eq(fsy_store_wal_pages(s), 0);
-    ck_assert_int_gt(s_file_size(tu_path("hq.db")), empty + 4 * 1024 * 1024);
-    s_put_reports(s, 300, 900, body);
-    const char *got = tu_get(s, "MLI", "jmac-gao-1100", "body");
+    ck_assert_uint_eq(fsy_store_wal_kib(s), 0);
+    ck_assert_int_gt(s_file_size(tu_path("hq.db")), empty + 8 * 1024 * 1024);
+    s_put_reports(s, 600, 1200, body); /* crosses the hard limit */
+    const char *got = tu_get(s, "MLI", "jmac-gao-1700", "body");
     ck_assert(got != NULL && strncmp(got, body, 4000) == 0);
     free(body);
     fsy_store_close(&s);
+}
+END_TEST
+
+/* The first len bytes of from, as to (a file a power loss cut short). */
+static void
+s_copy_prefix(const char *from, const char *to, long len)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    ck_assert(in != NULL && out != NULL);
+    char buf[8192];
+    for (long left = len; left > 0;) {
+        size_t want = left < (long)sizeof buf ? (size_t)left : sizeof buf;
+        size_t got = fread(buf, 1, want, in);
+        ck_assert_uint_eq(got, want);
+        ck_assert_uint_eq(fwrite(buf, 1, got, out), got);
+        left -= (long)got;
+    }
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+}
+
+/* Whether two vectors name the same changes. */
+static bool
+s_vv_same(const fsy_vv_t *a, const fsy_vv_t *b)
+{
+    return fsy_vv_missing(a, b, "") == 0 && fsy_vv_missing(b, a, "") == 0;
+}
+
+/* gao's changes since `have`, applied at hq without a disk sync. */
+static void
+s_apply_lazy_since(fsy_store_t *gao, fsy_store_t *hq, const fsy_vv_t *have)
+{
+    fsy_change_list_t l = {0};
+    ck_ok(fsy_store_export(gao, have, tu_collect, &l));
+    fsy_apply_stats_t st;
+    ck_ok(fsy_store_apply_lazy(hq, l.v, l.n, &st));
+    ck_assert_uint_eq(st.applied, l.n);
+    fsy_change_list_clear(&l);
+}
+
+/* A batch committed without a disk sync (the daemon's, when another
+ * message waits) stays out of the vector this replica gives away until a
+ * synced commit or fsy_store_sync puts it on disk: that vector is what a
+ * power loss leaves. */
+START_TEST(test_store_lazy_commits_stay_out_of_the_vector_given)
+{
+    fsy_store_t *gao = tu_replica("gao"), *hq = tu_replica("hq");
+    ck_ok(fsy_store_defer_checkpoints(hq, 16000));
+    tu_put(gao, "MLI", "sitrep-gao-48", "analysis", "title", "Gao week 48");
+    tu_sync(gao, hq); /* a synced commit */
+    fsy_vv_t *before, *given, *now;
+    ck_ok(fsy_store_vv(hq, &before));
+    long synced = s_file_size(tu_path("hq.db-wal"));
+    tu_put(gao, "MLI", "sitrep-gao-49", "analysis", "title", "Gao week 49");
+    s_apply_lazy_since(gao, hq, before);
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
+    ck_ok(fsy_store_durable_vv(hq, &given));
+    ck_ok(fsy_store_vv(hq, &now));
+    ck_assert(s_vv_same(given, before));
+    ck_assert_uint_eq(fsy_vv_missing(now, given, ""), 2); /* kind, title */
+    /* a power loss: the write-ahead log without what followed its sync */
+    ck_assert_int_gt(s_file_size(tu_path("hq.db-wal")), synced);
+    s_copy_prefix(tu_path("hq.db"), tu_path("lost.db"),
+                  s_file_size(tu_path("hq.db")));
+    s_copy_prefix(tu_path("hq.db-wal"), tu_path("lost.db-wal"), synced);
+    fsy_store_t *lost = NULL;
+    ck_ok(fsy_store_open(&lost, tu_path("lost.db")));
+    fsy_vv_t *left;
+    ck_ok(fsy_store_vv(lost, &left));
+    ck_assert(s_vv_same(left, given));
+    fsy_vv_free(&left);
+    fsy_store_close(&lost);
+    /* a second lazy commit: the vector given still waits for the disk */
+    fsy_vv_free(&now);
+    ck_ok(fsy_store_vv(hq, &now));
+    tu_put(gao, "MLI", "sitrep-gao-50", "analysis", "title", "Gao week 50");
+    s_apply_lazy_since(gao, hq, now);
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 2);
+    fsy_vv_free(&given);
+    ck_ok(fsy_store_durable_vv(hq, &given));
+    ck_assert(s_vv_same(given, before));
+    /* the sync: all of it given */
+    ck_ok(fsy_store_sync(hq));
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
+    fsy_vv_free(&given);
+    fsy_vv_free(&now);
+    ck_ok(fsy_store_durable_vv(hq, &given));
+    ck_ok(fsy_store_vv(hq, &now));
+    ck_assert(s_vv_same(given, now));
+    /* a local write's commit is synced, and every lazy one before it */
+    tu_put(gao, "MLI", "sitrep-gao-51", "analysis", "title", "Gao week 51");
+    s_apply_lazy_since(gao, hq, now);
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
+    tu_put(hq, "MLI", "isf-mli-2027", "plan", "title", "ISF Mali 2027");
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
+    fsy_vv_free(&given);
+    fsy_vv_free(&now);
+    ck_ok(fsy_store_durable_vv(hq, &given));
+    ck_ok(fsy_store_vv(hq, &now));
+    ck_assert(s_vv_same(given, now));
+    /* where commits are not watched (no deferred checkpoints), each syncs */
+    fsy_store_t *juba = tu_replica("juba");
+    s_apply_lazy_since(gao, juba, NULL);
+    ck_assert_uint_eq(fsy_store_lazy_commits(juba), 0);
+    fsy_vv_free(&before);
+    fsy_vv_free(&given);
+    fsy_vv_free(&now);
+    fsy_store_close(&juba);
+    fsy_store_close(&hq);
+    fsy_store_close(&gao);
 }
 END_TEST
 
@@ -1522,6 +1633,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_first_change_is_the_earliest_by_clock);
     tcase_add_test(tc, test_store_document_met_twice_in_one_apply);
     tcase_add_test(tc, test_store_checkpoints_when_told);
+    tcase_add_test(tc, test_store_lazy_commits_stay_out_of_the_vector_given);
     tcase_add_test(tc, test_store_history_lists_every_version);
     tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);
     tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
