@@ -471,6 +471,21 @@ s_read_child(fsy_daemon_t *d, const fsy_sync_env_t *env)
  * hello at once (each a few disk writes) are spread over turns, and
  * timers and pumps run between. */
 #define S_READ_US 40000
+/* Peers whose last vector from us left out lazy commits since put on
+ * disk get the whole one (peer.c, fsy_peer_vv_update; a failed send is
+ * tried again next time). Every turn, and as the reads run dry. */
+static void
+s_vv_updates(fsy_daemon_t *d, const fsy_sync_env_t *env)
+{
+    if (fsy_store_lazy_commits(d->store) > 0)
+        return; /* the vector would lag still */
+    if (d->has_parent)
+        fsy_peer_vv_update(&d->parent, env);
+    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
+        if (d->children[i].used)
+            fsy_peer_vv_update(&d->children[i].peer, env);
+}
+
 /*
  * Nothing more to read: batches committed without a disk sync (a message
  * was waiting behind each) go on disk now, and the peers whose ACKs left
@@ -482,19 +497,18 @@ static void
 s_read_done(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     unsigned lazy = fsy_store_lazy_commits(d->store);
-    if (lazy > 0 && fsy_store_sync(d->store) != FSY_OK) {
+    if (fsy_store_sync(d->store) != FSY_OK) { /* at once if none waits */
         if (fsy_log_worth(++d->sync_failures))
-            fsy_log("warn", "sync", "error=\"%s\" count=%" PRIu64,
+            fsy_log("warn", "sync",
+                    "error=\"%s\" count=%" PRIu64
+                    " note=\"batches are committed with a disk sync each "
+                    "from now on\"",
                     fsy_errdetail(), d->sync_failures);
         return;
     }
     if (lazy > 0)
         fsy_log("debug", "sync", "lazy_commits=%u", lazy);
-    if (d->has_parent)
-        fsy_peer_vv_update(&d->parent, env);
-    for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
-        if (d->children[i].used)
-            fsy_peer_vv_update(&d->children[i].peer, env);
+    s_vv_updates(d, env);
 }
 
 static void
@@ -544,6 +558,7 @@ s_pump(fsy_daemon_t *d, fsy_peer_t *p, fsy_xfer_t *x, const fsy_sync_env_t *env)
 static void
 s_job_sessions(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
+    s_vv_updates(d, env);
     if (d->has_parent) {
         fsy_peer_tick(&d->parent, env);
         s_pump(d, &d->parent, &d->parent_xfer, env);

@@ -317,8 +317,8 @@ s_run(fsy_daemon_t *d)
                 "msg=\"insecure = true: links are neither encrypted "
                 "nor authenticated\"");
     fsy_loop_run(d, &s_sig);
-    fsy_log("info", "stop", "malformed=%" PRIu64 " unsynced_commits=%" PRIu64,
-            d->malformed, fsy_store_unsynced_total(d->store));
+    fsy_log("info", "stop", "malformed=%" PRIu64 " lazy_commits=%" PRIu64,
+            d->malformed, fsy_store_lazy_total(d->store));
     if (d->damaged[0] == '\0')
         return 0;
     s_say_damaged(d, d->damaged, "Stopped");

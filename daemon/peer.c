@@ -297,7 +297,6 @@ static int
 s_my_vv(fsy_peer_t *p, const fsy_sync_env_t *env, fsy_vv_t **out)
 {
     int rc = fsy_store_durable_vv(env->store, out);
-    p->vv_behind = fsy_store_lazy_commits(env->store) > 0;
     const fsy_child_conf_t *k = p->is_parent ? NULL : p->acl;
     if (rc != FSY_OK || k == NULL || k->read_scopes[0] == '\0')
         return rc;
@@ -381,6 +380,8 @@ s_send_hello(fsy_peer_t *p, const fsy_sync_env_t *env)
     int rc = s_my_vv(p, env, &vv);
     if (rc != FSY_OK)
         return rc;
+    if (fsy_store_lazy_commits(env->store) > 0)
+        p->vv_behind = true; /* the whole vector follows once on disk */
     m.origin = *fsy_store_origin(env->store);
     m.vv = *vv;
     m.max_value = FSY_VALUE_MAX;
@@ -1050,12 +1051,15 @@ s_send_ack(fsy_peer_t *p, const fsy_sync_env_t *env, uint64_t id,
     fsy_msg_t ack = {
         .type = FSY_MSG_ACK, .id = id, .gapped = gapped, .refused = refused};
     fsy_vv_t *vv = NULL;
+    bool behind = fsy_store_lazy_commits(env->store) > 0;
     int rc = s_my_vv(p, env, &vv);
     if (rc != FSY_OK)
         return rc;
     ack.vv = *vv;
     rc = s_send_with_root(p, env, &ack);
     fsy_vv_free(&vv);
+    /* told the whole vector only if this one went */
+    p->vv_behind = behind || rc != FSY_OK;
     return rc;
 }
 

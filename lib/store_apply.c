@@ -1166,10 +1166,14 @@ s_apply(fsy_store_t *s, const fsy_change_t *changes, size_t n, bool validated,
     int rc = fsy_sq_txn_begin(s);
     if (rc != FSY_OK)
         return rc;
-    rc = fsy_sq_apply_changes(
-        s, changes, n, validated ? FSY_SQ_FROM_VALIDATED : FSY_SQ_FROM_PEER,
-        stats);
+    rc = fsy_sq_durable_mark(s);
+    if (rc == FSY_OK)
+        rc = fsy_sq_apply_changes(
+            s, changes, n, validated ? FSY_SQ_FROM_VALIDATED : FSY_SQ_FROM_PEER,
+            stats);
     rc = fsy_sq_txn_end(s, rc);
+    if (rc == FSY_OK)
+        fsy_sq_durable_marked(s);
     if (rc != FSY_OK)
         memset(stats, 0, sizeof *stats);
     return rc;
@@ -1187,4 +1191,38 @@ fsy_store_apply_validated(fsy_store_t *s, const fsy_change_t *changes, size_t n,
                           fsy_apply_stats_t *stats)
 {
     return s_apply(s, changes, n, true, stats);
+}
+
+/* Committed without a disk sync: store_durable.c says why and what it
+ * promises meanwhile; here only because it is an apply. */
+int
+fsy_store_apply_lazy(fsy_store_t *s, const fsy_change_t *changes, size_t n,
+                     fsy_apply_stats_t *stats)
+{
+    if (s->in_group || s->wal_hard == 0 || s->lazy_off)
+        return fsy_store_apply_validated(s, changes, n, stats);
+    /* the vector before the first lazy commit: still all on disk */
+    if (s->durable_vv == NULL && fsy_store_vv(s, &s->durable_vv) != FSY_OK) {
+        fsy_vv_free(&s->durable_vv);
+        return fsy_store_apply_validated(s, changes, n, stats);
+    }
+    int rc = FSY_OK;
+    if (fsy_sq_synchronous(s, false) != FSY_OK) {
+        rc = fsy_store_apply_validated(s, changes, n, stats);
+    } else {
+        s->lazy_now = true;
+        rc = fsy_store_apply_validated(s, changes, n, stats);
+        s->lazy_now = false;
+        if (rc == FSY_OK) {
+            s->lazy_commits++;
+            s->lazy_total++;
+        }
+        /* should it fail, sync_normal stays true: no later commit of this
+         * connection is taken for a synced one, nor made lazily */
+        if (fsy_sq_synchronous(s, true) != FSY_OK)
+            s->lazy_off = true;
+    }
+    if (s->lazy_commits == 0)
+        fsy_vv_free(&s->durable_vv);
+    return rc;
 }

@@ -4,54 +4,58 @@
  *
  * A catch-up commits a batch of received changes every few tens of
  * milliseconds; a disk sync at each took 15 % of HQ's catch-up. The daemon
- * commits a batch lazily (synchronous=NORMAL) when another message is
+ * commits a batch lazily (synchronous=NORMAL: fsy_store_apply_lazy, which
+ * sits with the other applies in store_apply.c) when another message is
  * already waiting, so that a later commit, or fsy_store_sync, puts it on
  * disk soon. Until then a power loss may take it back: nothing is lost
  * (the sender still holds every change and sends again from our vector),
- * provided we never told anyone we hold it. So every vector this replica
- * gives away (ACK, HELLO, what the root holds) is fsy_store_durable_vv:
- * the vector as it was before the first lazy commit since the last synced
- * one (docs/REPLICATION.md, "Acknowledged means on disk").
+ * provided we never told anyone we hold it (docs/REPLICATION.md, item 13):
+ *   - every vector given away is fsy_store_durable_vv: the vector as it
+ *     was before the first lazy commit since the last synced one (this
+ *     site's own streams excepted: its own writes always sync);
+ *   - the change feed (store_feed.c) stops before the first lazily
+ *     committed position: the first lazy commit of a run writes that
+ *     position in meta ("feed_end") and the commit that syncs removes it,
+ *     so no cursor ever names a position a power loss could give out again.
  *
  * Commits are watched by the WAL hook (store.c, s_wal_hook, which also
- * owns fsy_sq_synchronous and fsy_sq_durable_now): a commit made
- * with synchronous=FULL syncs the write-ahead log up to itself, and so
- * every lazy commit before it. Only a store whose checkpoints are deferred
- * (the daemon's) has that hook: elsewhere a lazy apply syncs as always.
+ * owns fsy_sq_synchronous and fsy_sq_durable_now): a commit made with
+ * synchronous=FULL syncs the write-ahead log up to itself, and so every
+ * lazy commit before it. Only a store whose checkpoints are deferred (the
+ * daemon's) has that hook: elsewhere a lazy apply syncs as always. So does
+ * every apply after a sync failed (sticky: an fsync error may not be
+ * reported twice).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "store_internal.h"
 
+/* The feed's end while lazy commits wait for the disk (meta, exclusive). */
+#define S_FEED_END "feed_end"
+
+/* Inside an apply's transaction, before its changes: a lazy commit makes
+ * sure the feed stops before the first position not on disk (a record
+ * already there is older: kept; another process's sync may have dropped
+ * it); a synced one (not in a group: its commit is the sync) drops it. */
 int
-fsy_store_apply_lazy(fsy_store_t *s, const fsy_change_t *changes, size_t n,
-                     fsy_apply_stats_t *stats)
+fsy_sq_durable_mark(fsy_store_t *s)
 {
-    if (s->in_group || s->wal_hard == 0)
-        return fsy_store_apply_validated(s, changes, n, stats);
-    /* the vector before the first lazy commit: still all on disk */
-    if (s->durable_vv == NULL && fsy_store_vv(s, &s->durable_vv) != FSY_OK) {
-        fsy_vv_free(&s->durable_vv);
-        return fsy_store_apply_validated(s, changes, n, stats);
-    }
-    int rc = fsy_sq_synchronous(s, false);
-    if (rc == FSY_OK) {
-        rc = fsy_store_apply_validated(s, changes, n, stats);
-        if (rc == FSY_OK) {
-            s->lazy_commits++;
-            s->lazy_total++;
-        }
-    }
-    /* a failure to set it back leaves sync_normal true: the next commit
-     * is then not taken for a synced one */
-    fsy_sq_synchronous(s, true);
-    if (s->lazy_commits == 0)
-        fsy_vv_free(&s->durable_vv);
-    return rc;
+    if (s->lazy_now)
+        return fsy_sq_exec(
+            s, "INSERT OR IGNORE INTO meta(key, value) SELECT '" S_FEED_END
+               "', coalesce(max(lseq), 0) + 1 FROM changes");
+    if (s->in_group || !s->feed_end_set)
+        return FSY_OK;
+    return fsy_sq_exec(s, "DELETE FROM meta WHERE key = '" S_FEED_END "'");
+}
+
+/* After that apply committed. */
+void
+fsy_sq_durable_marked(fsy_store_t *s)
+{
+    if (!s->in_group)
+        s->feed_end_set = s->lazy_now;
 }
 
 unsigned
@@ -61,31 +65,65 @@ fsy_store_lazy_commits(const fsy_store_t *s)
 }
 
 uint64_t
-fsy_store_unsynced_total(const fsy_store_t *s)
+fsy_store_lazy_total(const fsy_store_t *s)
 {
     return s->lazy_total;
 }
 
+/* A commit with a disk sync that writes a page whatever else it does (a
+ * commit that writes nothing syncs nothing) and drops the feed's end. */
+static const char s_sql_sync[] =
+    "INSERT OR REPLACE INTO meta(key, value) VALUES('" S_FEED_END "', 0);"
+    "DELETE FROM meta WHERE key = '" S_FEED_END "';";
+
 int
 fsy_store_sync(fsy_store_t *s)
 {
-    if (s->lazy_commits == 0)
+    if (s->lazy_commits == 0 && !s->feed_end_set)
         return FSY_OK;
-    const char *wal = sqlite3_filename_wal(sqlite3_db_filename(s->db, "main"));
-    int fd = wal != NULL ? open(wal, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0 && (wal == NULL || errno != ENOENT))
-        return fsy_err_set(FSY_EIO, "cannot open %s to put it on disk: %s",
-                           wal ? wal : "the write-ahead log", strerror(errno));
-    /* no log at all: a checkpoint copied it into the database, synced */
-    if (fd >= 0) {
-        int r = fdatasync(fd), e = errno;
-        close(fd);
-        if (r != 0)
-            return fsy_err_set(FSY_EIO, "cannot put %s on disk: %s", wal,
-                               strerror(e));
+    if (s->in_group)
+        return fsy_err_set(FSY_EINVAL, "no disk sync inside a write group");
+    int rc = s->sync_normal ? fsy_sq_synchronous(s, true) : FSY_OK;
+    if (rc == FSY_OK)
+        rc = fsy_sq_txn_begin(s);
+    if (rc == FSY_OK)
+        rc = fsy_sq_txn_end(s, fsy_sq_exec(s, s_sql_sync));
+    if (rc != FSY_OK) {
+        s->lazy_off = true; /* the disk said no once: no more lazy commits */
+        return rc;
     }
-    fsy_sq_durable_now(s);
+    s->feed_end_set = false; /* the WAL hook did the rest */
     return FSY_OK;
+}
+
+void
+fsy_sq_durable_check(fsy_store_t *s)
+{
+    uint64_t end;
+    if (fsy_sq_meta_get_opt(s, S_FEED_END, &end) != FSY_OK || end == 0)
+        return;
+    /* left by a daemon that stopped before its sync, or one syncing soon:
+     * the commit below syncs whatever of its lazy commits is in the log,
+     * and the feed goes on. Best effort: a replica this process cannot
+     * write keeps its feed held back until one that can opens it. */
+    s->feed_end_set = true;
+    if (fsy_store_sync(s) != FSY_OK)
+        fsy_err_clear();
+}
+
+/* v[own] := the current vector's entry, for this site's own streams;
+ * *cap is v's capacity. */
+static int
+s_own_entries(fsy_store_t *s, fsy_vv_t *v, size_t *cap)
+{
+    fsy_vv_t *now = NULL;
+    int rc = fsy_store_vv(s, &now);
+    for (size_t i = 0; rc == FSY_OK && i < now->n; i++)
+        if (fsy_origin_eq(&now->v[i].origin, &s->origin))
+            rc = fsy_vv_raise(v, cap, now->v[i].scope, &now->v[i].origin,
+                              now->v[i].seq);
+    fsy_vv_free(&now);
+    return rc;
 }
 
 int
@@ -97,6 +135,10 @@ fsy_store_durable_vv(fsy_store_t *s, fsy_vv_t **out)
     if ((*out = calloc(1, sizeof **out)) == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
     int rc = fsy_vv_copy(*out, &cap, s->durable_vv);
+    /* this site's own writes always sync, made through any connection
+     * (the tool, HTTP): leaving them out would look like a restore */
+    if (rc == FSY_OK)
+        rc = s_own_entries(s, *out, &cap);
     if (rc != FSY_OK)
         fsy_vv_free(out);
     return rc;

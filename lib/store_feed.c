@@ -44,12 +44,18 @@ typedef struct s_feed {
     fsy_feed_cb cb;
     void *ctx;
     fsy_cursor_t *next;
+    uint64_t end; /* positions from here are not served (0: none) */
 } s_feed_t;
+
+/* s_row's "stop here": not an error. */
+#define S_FEED_END 0x7ee0
 
 static int
 s_row(const fsy_change_t *c, uint64_t lseq, void *ctx)
 {
     s_feed_t *f = ctx;
+    if (f->end != 0 && lseq >= f->end)
+        return S_FEED_END;
     f->next->lseq = lseq;
     return f->cb(c, f->next, f->ctx);
 }
@@ -93,8 +99,12 @@ fsy_store_feed(fsy_store_t *s, const fsy_cursor_t *after, size_t limit,
         return rc;
     rc = s_start(s, after, next);
     s_feed_t f = {.cb = cb, .ctx = ctx, .next = next};
+    /* changes committed without a disk sync are not served yet: a power
+     * loss could give their positions to others (store_durable.c) */
+    if (rc == FSY_OK)
+        rc = fsy_sq_meta_get_opt(s, "feed_end", &f.end);
     if (rc == FSY_OK && limit > 0)
         rc = fsy_store_log_after(s, next->lseq, limit, s_row, &f);
     fsy_store_read_end(s);
-    return rc;
+    return rc == S_FEED_END ? FSY_OK : rc;
 }

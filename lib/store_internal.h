@@ -94,6 +94,9 @@ struct fsy_store {
     uint64_t lazy_total; /* since the store was opened */
     fsy_vv_t *durable_vv;
     bool sync_normal;
+    bool lazy_now;     /* the apply under way commits lazily */
+    bool feed_end_set; /* meta "feed_end" holds the feed back */
+    bool lazy_off;     /* a sync failed: no more lazy commits */
     sqlite3_stmt *stmt[ST__COUNT];
     fsy_origin_slot_t *origins;
     size_t n_origins, cap_origins;
@@ -157,6 +160,13 @@ int fsy_sq_txn_begin(fsy_store_t *s);
 int fsy_sq_synchronous(fsy_store_t *s, bool full);
 /* A synced commit: every lazy one before it is on disk too. */
 void fsy_sq_durable_now(fsy_store_t *s);
+/* Inside an apply's transaction, and after it committed: the feed's end
+ * while lazy commits wait for the disk (store_durable.c). */
+int fsy_sq_durable_mark(fsy_store_t *s);
+void fsy_sq_durable_marked(fsy_store_t *s);
+/* At open: a feed's end left by a process that stopped before its sync
+ * is synced and dropped. */
+void fsy_sq_durable_check(fsy_store_t *s);
 int fsy_sq_txn_end(fsy_store_t *s, int rc);
 void fsy_sq_txn_rollback(fsy_store_t *s);
 int fsy_sq_refuse(fsy_store_t *s, int rc);

@@ -12,6 +12,8 @@ int
 fsy_store_open(fsy_store_t **out, const char *path)
 {
     int rc = fsy_sq_open(out, path);
+    if (rc == FSY_OK)
+        fsy_sq_durable_check(*out); /* store_durable.c */
     if (rc == FSY_OK && (rc = fsy_sq_merge_open(*out)) != FSY_OK)
         fsy_store_close(out);
     return rc;

@@ -576,14 +576,17 @@ int fsy_store_apply_lazy(fsy_store_t *s, const fsy_change_t *changes, size_t n,
 unsigned fsy_store_lazy_commits(const fsy_store_t *s);
 
 /* Lazy commits since the store was opened (the daemon's stop line). */
-uint64_t fsy_store_unsynced_total(const fsy_store_t *s);
+uint64_t fsy_store_lazy_total(const fsy_store_t *s);
 
-/* Puts every commit on disk (a sync of the write-ahead log). FSY_OK at
- * once when nothing waits; FSY_EIO if the log cannot be synced. */
+/* Puts every commit on disk: a small commit with a disk sync, which also
+ * lets the change feed past the lazy ones. FSY_OK at once when nothing
+ * waits; FSY_EINVAL inside a write group; SQLite's error if the commit
+ * fails, after which this handle makes no more lazy commits. */
 int fsy_store_sync(fsy_store_t *s);
 
 /* The vector to give away: fsy_store_vv() as of the last synced commit
- * (before any lazy one since). *out is the caller's (fsy_vv_free). */
+ * (before any lazy one since), with this site's own streams as they are
+ * (its own writes always sync). *out is the caller's (fsy_vv_free). */
 int fsy_store_durable_vv(fsy_store_t *s, fsy_vv_t **out);
 
 /* ---- integrity -------------------------------------------------------- */

@@ -1229,6 +1229,25 @@ s_apply_lazy_since(fsy_store_t *gao, fsy_store_t *hq, const fsy_vv_t *have)
     fsy_change_list_clear(&l);
 }
 
+static int
+s_count_feed(const fsy_change_t *c, const fsy_cursor_t *at, void *ctx)
+{
+    (void)c;
+    (void)at;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+/* Changes the feed serves from the start. */
+static size_t
+s_feed_size(fsy_store_t *s)
+{
+    size_t n = 0;
+    fsy_cursor_t from = {0}, next;
+    ck_ok(fsy_store_feed(s, &from, 100000, s_count_feed, &n, &next));
+    return n;
+}
+
 /* A batch committed without a disk sync (the daemon's, when another
  * message waits) stays out of the vector this replica gives away until a
  * synced commit or fsy_store_sync puts it on disk: that vector is what a
@@ -1242,6 +1261,8 @@ START_TEST(test_store_lazy_commits_stay_out_of_the_vector_given)
     fsy_vv_t *before, *given, *now;
     ck_ok(fsy_store_vv(hq, &before));
     long synced = s_file_size(tu_path("hq.db-wal"));
+    fsy_store_t *tool = NULL; /* the tool's handle, open all along */
+    ck_ok(fsy_store_open(&tool, tu_path("hq.db")));
     tu_put(gao, "MLI", "sitrep-gao-49", "analysis", "title", "Gao week 49");
     s_apply_lazy_since(gao, hq, before);
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
@@ -1249,6 +1270,15 @@ START_TEST(test_store_lazy_commits_stay_out_of_the_vector_given)
     ck_ok(fsy_store_vv(hq, &now));
     ck_assert(s_vv_same(given, before));
     ck_assert_uint_eq(fsy_vv_missing(now, given, ""), 2); /* kind, title */
+    /* the feed stops before them too, from any handle (the tool's) */
+    ck_assert_uint_eq(s_feed_size(hq), 2);
+    ck_assert_uint_eq(s_feed_size(tool), 2);
+    /* a status write (a group without a sync) syncs nothing */
+    fsy_peer_status_t peer = {.name = "gao", .role = "child"};
+    ck_ok(fsy_store_begin_volatile(hq));
+    ck_ok(fsy_store_peer_put(hq, &peer));
+    ck_ok(fsy_store_commit(hq));
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
     /* a power loss: the write-ahead log without what followed its sync */
     ck_assert_int_gt(s_file_size(tu_path("hq.db-wal")), synced);
     s_copy_prefix(tu_path("hq.db"), tu_path("lost.db"),
@@ -1270,9 +1300,16 @@ START_TEST(test_store_lazy_commits_stay_out_of_the_vector_given)
     fsy_vv_free(&given);
     ck_ok(fsy_store_durable_vv(hq, &given));
     ck_assert(s_vv_same(given, before));
-    /* the sync: all of it given */
+    /* hq's own writes, through another handle, are given at once */
+    tu_put(tool, "MLI", "isf-mli-2027", "plan", "title", "ISF Mali 2027");
+    fsy_vv_free(&given);
+    ck_ok(fsy_store_durable_vv(hq, &given));
+    ck_assert_uint_eq(fsy_vv_get(given, "MLI", fsy_store_origin(hq)), 2);
+    ck_assert_uint_eq(s_feed_size(tool), 2);
+    /* the sync: all of it given, all of it in the feed */
     ck_ok(fsy_store_sync(hq));
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
+    ck_assert_uint_eq(s_feed_size(tool), 8);
     fsy_vv_free(&given);
     fsy_vv_free(&now);
     ck_ok(fsy_store_durable_vv(hq, &given));
@@ -1282,13 +1319,30 @@ START_TEST(test_store_lazy_commits_stay_out_of_the_vector_given)
     tu_put(gao, "MLI", "sitrep-gao-51", "analysis", "title", "Gao week 51");
     s_apply_lazy_since(gao, hq, now);
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
-    tu_put(hq, "MLI", "isf-mli-2027", "plan", "title", "ISF Mali 2027");
+    tu_put(hq, "MLI", "isf-mli-2027", NULL, "status", "draft");
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
     fsy_vv_free(&given);
     fsy_vv_free(&now);
     ck_ok(fsy_store_durable_vv(hq, &given));
     ck_ok(fsy_store_vv(hq, &now));
     ck_assert(s_vv_same(given, now));
+    /* the feed waits for the sync the daemon makes as its reads run dry */
+    ck_assert_uint_eq(s_feed_size(tool), 8);
+    ck_ok(fsy_store_sync(hq));
+    ck_assert_uint_eq(s_feed_size(tool), 11);
+    /* a daemon stopped before its sync leaves the feed held back; the
+     * next handle to open the replica (the daemon's again, or the tool's,
+     * even while a daemon runs) syncs and lets it go */
+    fsy_vv_free(&now);
+    ck_ok(fsy_store_vv(hq, &now));
+    tu_put(gao, "MLI", "sitrep-gao-52", "analysis", "title", "Gao week 52");
+    s_apply_lazy_since(gao, hq, now);
+    ck_assert_uint_eq(s_feed_size(tool), 11);
+    fsy_store_close(&hq);
+    ck_assert_uint_eq(s_feed_size(tool), 11);
+    ck_ok(fsy_store_open(&hq, tu_path("hq.db")));
+    ck_assert_uint_eq(s_feed_size(tool), 13);
+    fsy_store_close(&tool);
     /* where commits are not watched (no deferred checkpoints), each syncs */
     fsy_store_t *juba = tu_replica("juba");
     s_apply_lazy_since(gao, juba, NULL);
