@@ -477,8 +477,6 @@ s_read_child(fsy_daemon_t *d, const fsy_sync_env_t *env)
 static void
 s_vv_updates(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
-    if (fsy_store_lazy_commits(d->store) > 0)
-        return; /* the vector would lag still */
     if (d->has_parent)
         fsy_peer_vv_update(&d->parent, env);
     for (size_t i = 0; i < FSY_MAX_CHILDREN; i++)
@@ -497,13 +495,18 @@ static void
 s_read_done(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     unsigned lazy = fsy_store_lazy_commits(d->store);
-    if (fsy_store_sync(d->store) != FSY_OK) { /* at once if none waits */
+    int rc = fsy_store_sync(d->store); /* at once if none waits */
+    if (rc != FSY_OK) {
+        /* busy: next time; an I/O error: the lazy commits are never
+         * promised (the peers resend them) and none are made again */
         if (fsy_log_worth(++d->sync_failures))
-            fsy_log("warn", "sync",
-                    "error=\"%s\" count=%" PRIu64
-                    " note=\"batches are committed with a disk sync each "
-                    "from now on\"",
-                    fsy_errdetail(), d->sync_failures);
+            fsy_log(rc == FSY_EIO ? "error" : "warn", "sync",
+                    "error=\"%s\" count=%" PRIu64 "%s", fsy_errdetail(),
+                    d->sync_failures,
+                    rc == FSY_EIO ? " note=\"every batch is committed with "
+                                    "a disk sync from now on: check the "
+                                    "disk\""
+                                  : "");
         return;
     }
     if (lazy > 0)

@@ -317,6 +317,9 @@ s_run(fsy_daemon_t *d)
                 "msg=\"insecure = true: links are neither encrypted "
                 "nor authenticated\"");
     fsy_loop_run(d, &s_sig);
+    /* batches committed lazily go on disk, and the feed on past them */
+    if (fsy_store_sync(d->store) != FSY_OK)
+        fsy_log("warn", "sync", "error=\"%s\"", fsy_errdetail());
     fsy_log("info", "stop", "malformed=%" PRIu64 " lazy_commits=%" PRIu64,
             d->malformed, fsy_store_lazy_total(d->store));
     if (d->damaged[0] == '\0')

@@ -1066,7 +1066,8 @@ s_send_ack(fsy_peer_t *p, const fsy_sync_env_t *env, uint64_t id,
 int
 fsy_peer_vv_update(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
-    if (!p->vv_behind || p->state != FSY_PEER_LIVE)
+    if (!p->vv_behind || p->state != FSY_PEER_LIVE ||
+        fsy_store_lazy_commits(env->store) > 0) /* it would lag still */
         return FSY_OK;
     return s_send_ack(p, env, 0, 0, 0);
 }

@@ -905,6 +905,11 @@ fsy_sq_synchronous(fsy_store_t *s, bool full)
 void
 fsy_sq_durable_now(fsy_store_t *s)
 {
+    /* after a failed sync a later one may succeed falsely (the kernel
+     * reports a write-back error once): the lazy commits then stay
+     * unpromised for good */
+    if (s->sync_failed)
+        return;
     s->lazy_commits = 0;
     fsy_vv_free(&s->durable_vv);
 }
@@ -920,9 +925,12 @@ s_wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
         fsy_sq_durable_now(s);
     s->wal_pages = pages > 0 ? (unsigned)pages : 0;
     unsigned left;
-    if (s->wal_pages >= s->wal_hard &&
-        s_copy_wal(s, name, &left) == SQLITE_OK && left == 0)
+    int rc =
+        s->wal_pages >= s->wal_hard ? s_copy_wal(s, name, &left) : SQLITE_DONE;
+    if (rc == SQLITE_OK && left == 0)
         s->wal_pages = 0; /* else the next commit tries again */
+    if ((rc & 0xff) == SQLITE_IOERR && s->lazy_commits > 0)
+        s->sync_failed = true; /* its sync of the log may be the failed one */
     return SQLITE_OK;
 }
 
@@ -1219,6 +1227,11 @@ fsy_sq_origin_id(fsy_store_t *s, const fsy_origin_t *o, int64_t *id)
 int
 fsy_sq_txn_begin(fsy_store_t *s)
 {
+    /* a failed return to FULL after a lazy apply is tried again before
+     * any other write: none may go without its disk sync */
+    if (!s->in_group && s->sync_normal && !s->lazy_now &&
+        fsy_sq_synchronous(s, true) != FSY_OK)
+        return fsy_sq_refuse(s, FSY_EIO);
     if (!s->in_group)
         return fsy_sq_exec(s, "BEGIN IMMEDIATE");
     /* SQLite may have rolled the whole group back by itself (disk full,

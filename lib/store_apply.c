@@ -1199,7 +1199,7 @@ int
 fsy_store_apply_lazy(fsy_store_t *s, const fsy_change_t *changes, size_t n,
                      fsy_apply_stats_t *stats)
 {
-    if (s->in_group || s->wal_hard == 0 || s->lazy_off)
+    if (s->in_group || s->wal_hard == 0 || s->lazy_off || s->sync_normal)
         return fsy_store_apply_validated(s, changes, n, stats);
     /* the vector before the first lazy commit: still all on disk */
     if (s->durable_vv == NULL && fsy_store_vv(s, &s->durable_vv) != FSY_OK) {

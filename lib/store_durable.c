@@ -41,11 +41,15 @@
 int
 fsy_sq_durable_mark(fsy_store_t *s)
 {
+    /* the smaller of the two: a recovery may have taken the log's end
+     * back below a record left from before it */
     if (s->lazy_now)
         return fsy_sq_exec(
-            s, "INSERT OR IGNORE INTO meta(key, value) SELECT '" S_FEED_END
-               "', coalesce(max(lseq), 0) + 1 FROM changes");
-    if (s->in_group || !s->feed_end_set)
+            s, "INSERT INTO meta(key, value) SELECT '" S_FEED_END
+               "', coalesce(max(lseq), 0) + 1 FROM changes WHERE true "
+               "ON CONFLICT(key) DO UPDATE SET value = min(value, "
+               "excluded.value)");
+    if (s->in_group || !s->feed_end_set || s->sync_normal || s->sync_failed)
         return FSY_OK;
     return fsy_sq_exec(s, "DELETE FROM meta WHERE key = '" S_FEED_END "'");
 }
@@ -83,18 +87,22 @@ fsy_store_sync(fsy_store_t *s)
         return FSY_OK;
     if (s->in_group)
         return fsy_err_set(FSY_EINVAL, "no disk sync inside a write group");
-    int rc = s->sync_normal ? fsy_sq_synchronous(s, true) : FSY_OK;
-    if (rc == FSY_OK)
-        rc = fsy_sq_txn_begin(s);
+    if (s->sync_failed)
+        return fsy_err_set(FSY_EIO, "an earlier disk sync of the replica "
+                                    "failed: check the disk");
+    int rc = fsy_sq_txn_begin(s); /* FULL again first, if need be */
     if (rc == FSY_OK)
         rc = fsy_sq_txn_end(s, fsy_sq_exec(s, s_sql_sync));
-    if (rc != FSY_OK) {
-        s->lazy_off = true; /* the disk said no once: no more lazy commits */
+    if (rc == FSY_EIO) /* the disk said no: never again lazily */
+        s->lazy_off = s->sync_failed = true;
+    if (rc != FSY_OK)
         return rc;
-    }
     s->feed_end_set = false; /* the WAL hook did the rest */
     return FSY_OK;
 }
+
+/* How long an open waits for the write lock to let the feed go on. */
+#define S_CHECK_WAIT_MS 200
 
 void
 fsy_sq_durable_check(fsy_store_t *s)
@@ -107,8 +115,10 @@ fsy_sq_durable_check(fsy_store_t *s)
      * and the feed goes on. Best effort: a replica this process cannot
      * write keeps its feed held back until one that can opens it. */
     s->feed_end_set = true;
+    sqlite3_busy_timeout(s->db, S_CHECK_WAIT_MS); /* not a reason to wait */
     if (fsy_store_sync(s) != FSY_OK)
         fsy_err_clear();
+    sqlite3_busy_timeout(s->db, FSY_BUSY_TIMEOUT_MS);
 }
 
 /* v[own] := the current vector's entry, for this site's own streams;

@@ -97,6 +97,7 @@ struct fsy_store {
     bool lazy_now;     /* the apply under way commits lazily */
     bool feed_end_set; /* meta "feed_end" holds the feed back */
     bool lazy_off;     /* a sync failed: no more lazy commits */
+    bool sync_failed;  /* ... and the lazy ones are never taken as synced */
     sqlite3_stmt *stmt[ST__COUNT];
     fsy_origin_slot_t *origins;
     size_t n_origins, cap_origins;

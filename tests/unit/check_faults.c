@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "fieldsync/query.h"
 #include "testutil.h"
 
 /* ---- the faulty VFS ---------------------------------------------------- */
@@ -28,10 +29,11 @@ typedef struct faulty_file {
 
 static sqlite3_vfs *s_real_vfs;
 static sqlite3_vfs s_vfs;
-static int s_armed;    /* count writes and syncs */
-static int s_ops;      /* counted so far */
-static int s_fail_at;  /* fail this one (1-based); 0: never */
-static int s_failures; /* how many were failed */
+static int s_armed;      /* count writes and syncs */
+static int s_ops;        /* counted so far */
+static int s_fail_at;    /* fail this one (1-based); 0: never */
+static int s_failures;   /* how many were failed */
+static int s_syncs_only; /* count syncs alone */
 
 static int
 s_fault(int rc_on_fault)
@@ -61,7 +63,7 @@ f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 static int
 f_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
-    int rc = s_fault(SQLITE_IOERR_WRITE);
+    int rc = s_syncs_only ? SQLITE_OK : s_fault(SQLITE_IOERR_WRITE);
     return rc ? rc : REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
 }
 static int
@@ -308,6 +310,72 @@ START_TEST(test_faults_every_write_and_sync_of_an_apply_can_fail)
 }
 END_TEST
 
+static int
+s_count_feed(const fsy_change_t *c, const fsy_cursor_t *at, void *ctx)
+{
+    (void)c;
+    (void)at;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+/* Changes the feed serves from the start. */
+static size_t
+s_feed_size(fsy_store_t *s)
+{
+    size_t n = 0;
+    fsy_cursor_t from = {0}, next;
+    ck_ok(fsy_store_feed(s, &from, 1000, s_count_feed, &n, &next));
+    return n;
+}
+
+/* A batch committed without a disk sync whose sync then fails is never
+ * promised: a later sync may succeed falsely (the kernel reports a failed
+ * write-back once), so neither it nor any later commit makes the vector
+ * given or the feed go past it; and no batch is committed lazily again. */
+START_TEST(test_faults_a_failed_sync_leaves_lazy_commits_unpromised)
+{
+    s_install();
+    fsy_store_t *hq = tu_replica("hq");
+    fsy_change_list_t batch = {0};
+    s_batch(hq, &batch);
+    fsy_store_t *gao = tu_replica("gao");
+    ck_ok(fsy_store_defer_checkpoints(gao, 16000));
+    ck_ok(fsy_store_apply_lazy(gao, batch.v, batch.n, NULL));
+    ck_assert_uint_eq(fsy_store_lazy_commits(gao), 1);
+    s_ops = 0;
+    s_fail_at = 1;
+    s_syncs_only = s_armed = 1;
+    ck_assert_int_eq(fsy_store_sync(gao), FSY_EIO);
+    s_syncs_only = s_armed = 0;
+    ck_assert_int_eq(s_failures, 1);
+    ck_assert_int_eq(fsy_store_sync(gao), FSY_EIO); /* said again */
+    tu_put(gao, "MLI", "sitrep-gao-48", "analysis", "title", "Gao week 48");
+    ck_assert_uint_eq(fsy_store_lazy_commits(gao), 1);
+    fsy_vv_t *given;
+    ck_ok(fsy_store_durable_vv(gao, &given));
+    ck_assert_uint_eq(fsy_vv_get(given, "MLI", fsy_store_origin(hq)), 0);
+    ck_assert_uint_eq(fsy_vv_get(given, "MLI", fsy_store_origin(gao)), 2);
+    fsy_vv_free(&given);
+    ck_assert_uint_eq(s_feed_size(gao), 0);
+    /* the next batch commits with its sync, and promises nothing more */
+    fsy_change_list_t more = {0};
+    tu_put(hq, "MLI", "jmac-weekly-48", NULL, "status", "final");
+    fsy_vv_t *had;
+    ck_ok(fsy_store_vv(gao, &had));
+    ck_ok(fsy_store_export(hq, had, tu_collect, &more));
+    fsy_vv_free(&had);
+    ck_ok(fsy_store_apply_lazy(gao, more.v, more.n, NULL));
+    ck_assert_uint_eq(fsy_store_lazy_commits(gao), 1);
+    ck_assert_uint_eq(fsy_store_lazy_total(gao), 1);
+    ck_assert_uint_eq(s_feed_size(gao), 0);
+    fsy_change_list_clear(&more);
+    fsy_change_list_clear(&batch);
+    fsy_store_close(&gao);
+    fsy_store_close(&hq);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -315,6 +383,8 @@ s_suite(void)
     TCase *tc = tcase_create("faults");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_faults_every_write_and_sync_of_an_apply_can_fail);
+    tcase_add_test(tc,
+                   test_faults_a_failed_sync_leaves_lazy_commits_unpromised);
     suite_add_tcase(s, tc);
     return s;
 }

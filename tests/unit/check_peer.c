@@ -358,6 +358,8 @@ START_TEST(test_peer_batch_committed_lazily_is_delivered_once_on_disk)
     ck_assert_uint_eq(l.child_side.pace.n, 0); /* its credit is back */
     ck_assert_uint_eq(s_not_at_parent(l.gao), 2);
     /* nothing to tell before the sync */
+    ck_ok(fsy_peer_vv_update(&l.parent_side, &l.env_hq));
+    ck_assert_uint_eq(l.down.n, 0);
     ck_ok(fsy_store_sync(l.hq));
     ck_ok(fsy_peer_vv_update(&l.parent_side, &l.env_hq));
     ck_assert_uint_eq(l.down.n, 1);

@@ -1342,6 +1342,22 @@ START_TEST(test_store_lazy_commits_stay_out_of_the_vector_given)
     ck_assert_uint_eq(s_feed_size(tool), 11);
     ck_ok(fsy_store_open(&hq, tu_path("hq.db")));
     ck_assert_uint_eq(s_feed_size(tool), 13);
+    /* a synced apply (the daemon's when nothing waits) lets it go too */
+    ck_ok(fsy_store_defer_checkpoints(hq, 16000));
+    fsy_vv_free(&now);
+    ck_ok(fsy_store_vv(hq, &now));
+    tu_put(gao, "MLI", "sitrep-gao-53", "analysis", "title", "Gao week 53");
+    s_apply_lazy_since(gao, hq, now);
+    ck_assert_uint_eq(s_feed_size(tool), 13);
+    fsy_vv_free(&now);
+    ck_ok(fsy_store_vv(hq, &now));
+    tu_put(gao, "MLI", "sitrep-gao-54", "analysis", "title", "Gao week 54");
+    fsy_change_list_t l = {0};
+    ck_ok(fsy_store_export(gao, now, tu_collect, &l));
+    ck_ok(fsy_store_apply_validated(hq, l.v, l.n, NULL));
+    fsy_change_list_clear(&l);
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
+    ck_assert_uint_eq(s_feed_size(tool), 17);
     fsy_store_close(&tool);
     /* where commits are not watched (no deferred checkpoints), each syncs */
     fsy_store_t *juba = tu_replica("juba");
