@@ -17,7 +17,6 @@
 
 #include <sqlite3.h>
 
-#include "fieldsync/query.h"
 #include "testutil.h"
 
 /* ---- the faulty VFS ---------------------------------------------------- */
@@ -310,25 +309,6 @@ START_TEST(test_faults_every_write_and_sync_of_an_apply_can_fail)
 }
 END_TEST
 
-static int
-s_count_feed(const fsy_change_t *c, const fsy_cursor_t *at, void *ctx)
-{
-    (void)c;
-    (void)at;
-    (*(size_t *)ctx)++;
-    return 0;
-}
-
-/* Changes the feed serves from the start. */
-static size_t
-s_feed_size(fsy_store_t *s)
-{
-    size_t n = 0;
-    fsy_cursor_t from = {0}, next;
-    ck_ok(fsy_store_feed(s, &from, 1000, s_count_feed, &n, &next));
-    return n;
-}
-
 /* A batch committed without a disk sync whose sync then fails is never
  * promised: a later sync may succeed falsely (the kernel reports a failed
  * write-back once), so neither it nor any later commit makes the vector
@@ -357,7 +337,7 @@ START_TEST(test_faults_a_failed_sync_leaves_lazy_commits_unpromised)
     ck_assert_uint_eq(fsy_vv_get(given, "MLI", fsy_store_origin(hq)), 0);
     ck_assert_uint_eq(fsy_vv_get(given, "MLI", fsy_store_origin(gao)), 2);
     fsy_vv_free(&given);
-    ck_assert_uint_eq(s_feed_size(gao), 0);
+    ck_assert_uint_eq(tu_feed_size(gao), 0);
     /* the next batch commits with its sync, and promises nothing more */
     fsy_change_list_t more = {0};
     tu_put(hq, "MLI", "jmac-weekly-48", NULL, "status", "final");
@@ -368,7 +348,7 @@ START_TEST(test_faults_a_failed_sync_leaves_lazy_commits_unpromised)
     ck_ok(fsy_store_apply_lazy(gao, more.v, more.n, NULL));
     ck_assert_uint_eq(fsy_store_lazy_commits(gao), 1);
     ck_assert_uint_eq(fsy_store_lazy_total(gao), 1);
-    ck_assert_uint_eq(s_feed_size(gao), 0);
+    ck_assert_uint_eq(tu_feed_size(gao), 0);
     fsy_change_list_clear(&more);
     fsy_change_list_clear(&batch);
     fsy_store_close(&gao);

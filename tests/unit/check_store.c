@@ -1217,35 +1217,43 @@ s_vv_same(const fsy_vv_t *a, const fsy_vv_t *b)
     return fsy_vv_missing(a, b, "") == 0 && fsy_vv_missing(b, a, "") == 0;
 }
 
-/* gao's changes since `have`, applied at hq without a disk sync. */
+/* What hq lacks of gao's log, applied without a disk sync or with one. */
 static void
-s_apply_lazy_since(fsy_store_t *gao, fsy_store_t *hq, const fsy_vv_t *have)
+s_catch_up(fsy_store_t *gao, fsy_store_t *hq, bool lazy)
 {
+    fsy_vv_t *have;
+    ck_ok(fsy_store_vv(hq, &have));
     fsy_change_list_t l = {0};
     ck_ok(fsy_store_export(gao, have, tu_collect, &l));
+    fsy_vv_free(&have);
     fsy_apply_stats_t st;
-    ck_ok(fsy_store_apply_lazy(hq, l.v, l.n, &st));
+    ck_ok(lazy ? fsy_store_apply_lazy(hq, l.v, l.n, &st)
+               : fsy_store_apply_validated(hq, l.v, l.n, &st));
     ck_assert_uint_eq(st.applied, l.n);
     fsy_change_list_clear(&l);
 }
 
-static int
-s_count_feed(const fsy_change_t *c, const fsy_cursor_t *at, void *ctx)
+/* Gao's sitrep of week w (two changes), and hq catching up with it. */
+static void
+s_sitrep(fsy_store_t *gao, fsy_store_t *hq, int w, bool lazy)
 {
-    (void)c;
-    (void)at;
-    (*(size_t *)ctx)++;
-    return 0;
+    char id[32], title[32];
+    snprintf(id, sizeof id, "sitrep-gao-%d", w);
+    snprintf(title, sizeof title, "Gao week %d", w);
+    tu_put(gao, "MLI", id, "analysis", "title", title);
+    s_catch_up(gao, hq, lazy);
 }
 
-/* Changes the feed serves from the start. */
-static size_t
-s_feed_size(fsy_store_t *s)
+/* The vector hq gives away is its whole vector. */
+static void
+s_given_is_whole(fsy_store_t *hq)
 {
-    size_t n = 0;
-    fsy_cursor_t from = {0}, next;
-    ck_ok(fsy_store_feed(s, &from, 100000, s_count_feed, &n, &next));
-    return n;
+    fsy_vv_t *given, *now;
+    ck_ok(fsy_store_durable_vv(hq, &given));
+    ck_ok(fsy_store_vv(hq, &now));
+    ck_assert(s_vv_same(given, now));
+    fsy_vv_free(&given);
+    fsy_vv_free(&now);
 }
 
 /* A batch committed without a disk sync (the daemon's, when another
@@ -1263,16 +1271,15 @@ START_TEST(test_store_lazy_commits_stay_out_of_the_vector_given)
     long synced = s_file_size(tu_path("hq.db-wal"));
     fsy_store_t *tool = NULL; /* the tool's handle, open all along */
     ck_ok(fsy_store_open(&tool, tu_path("hq.db")));
-    tu_put(gao, "MLI", "sitrep-gao-49", "analysis", "title", "Gao week 49");
-    s_apply_lazy_since(gao, hq, before);
+    s_sitrep(gao, hq, 49, true);
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
     ck_ok(fsy_store_durable_vv(hq, &given));
     ck_ok(fsy_store_vv(hq, &now));
     ck_assert(s_vv_same(given, before));
     ck_assert_uint_eq(fsy_vv_missing(now, given, ""), 2); /* kind, title */
     /* the feed stops before them too, from any handle (the tool's) */
-    ck_assert_uint_eq(s_feed_size(hq), 2);
-    ck_assert_uint_eq(s_feed_size(tool), 2);
+    ck_assert_uint_eq(tu_feed_size(hq), 2);
+    ck_assert_uint_eq(tu_feed_size(tool), 2);
     /* a status write (a group without a sync) syncs nothing */
     fsy_peer_status_t peer = {.name = "gao", .role = "child"};
     ck_ok(fsy_store_begin_volatile(hq));
@@ -1292,10 +1299,7 @@ START_TEST(test_store_lazy_commits_stay_out_of_the_vector_given)
     fsy_vv_free(&left);
     fsy_store_close(&lost);
     /* a second lazy commit: the vector given still waits for the disk */
-    fsy_vv_free(&now);
-    ck_ok(fsy_store_vv(hq, &now));
-    tu_put(gao, "MLI", "sitrep-gao-50", "analysis", "title", "Gao week 50");
-    s_apply_lazy_since(gao, hq, now);
+    s_sitrep(gao, hq, 50, true);
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 2);
     fsy_vv_free(&given);
     ck_ok(fsy_store_durable_vv(hq, &given));
@@ -1305,63 +1309,42 @@ START_TEST(test_store_lazy_commits_stay_out_of_the_vector_given)
     fsy_vv_free(&given);
     ck_ok(fsy_store_durable_vv(hq, &given));
     ck_assert_uint_eq(fsy_vv_get(given, "MLI", fsy_store_origin(hq)), 2);
-    ck_assert_uint_eq(s_feed_size(tool), 2);
+    ck_assert_uint_eq(tu_feed_size(tool), 2);
     /* the sync: all of it given, all of it in the feed */
     ck_ok(fsy_store_sync(hq));
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
-    ck_assert_uint_eq(s_feed_size(tool), 8);
-    fsy_vv_free(&given);
-    fsy_vv_free(&now);
-    ck_ok(fsy_store_durable_vv(hq, &given));
-    ck_ok(fsy_store_vv(hq, &now));
-    ck_assert(s_vv_same(given, now));
+    ck_assert_uint_eq(tu_feed_size(tool), 8);
+    s_given_is_whole(hq);
     /* a local write's commit is synced, and every lazy one before it */
-    tu_put(gao, "MLI", "sitrep-gao-51", "analysis", "title", "Gao week 51");
-    s_apply_lazy_since(gao, hq, now);
+    s_sitrep(gao, hq, 51, true);
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
     tu_put(hq, "MLI", "isf-mli-2027", NULL, "status", "draft");
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
-    fsy_vv_free(&given);
-    fsy_vv_free(&now);
-    ck_ok(fsy_store_durable_vv(hq, &given));
-    ck_ok(fsy_store_vv(hq, &now));
-    ck_assert(s_vv_same(given, now));
+    s_given_is_whole(hq);
     /* the feed waits for the sync the daemon makes as its reads run dry */
-    ck_assert_uint_eq(s_feed_size(tool), 8);
+    ck_assert_uint_eq(tu_feed_size(tool), 8);
     ck_ok(fsy_store_sync(hq));
-    ck_assert_uint_eq(s_feed_size(tool), 11);
+    ck_assert_uint_eq(tu_feed_size(tool), 11);
     /* a daemon stopped before its sync leaves the feed held back; the
      * next handle to open the replica (the daemon's again, or the tool's,
      * even while a daemon runs) syncs and lets it go */
-    fsy_vv_free(&now);
-    ck_ok(fsy_store_vv(hq, &now));
-    tu_put(gao, "MLI", "sitrep-gao-52", "analysis", "title", "Gao week 52");
-    s_apply_lazy_since(gao, hq, now);
-    ck_assert_uint_eq(s_feed_size(tool), 11);
+    s_sitrep(gao, hq, 52, true);
+    ck_assert_uint_eq(tu_feed_size(tool), 11);
     fsy_store_close(&hq);
-    ck_assert_uint_eq(s_feed_size(tool), 11);
+    ck_assert_uint_eq(tu_feed_size(tool), 11);
     ck_ok(fsy_store_open(&hq, tu_path("hq.db")));
-    ck_assert_uint_eq(s_feed_size(tool), 13);
+    ck_assert_uint_eq(tu_feed_size(tool), 13);
     /* a synced apply (the daemon's when nothing waits) lets it go too */
     ck_ok(fsy_store_defer_checkpoints(hq, 16000));
-    fsy_vv_free(&now);
-    ck_ok(fsy_store_vv(hq, &now));
-    tu_put(gao, "MLI", "sitrep-gao-53", "analysis", "title", "Gao week 53");
-    s_apply_lazy_since(gao, hq, now);
-    ck_assert_uint_eq(s_feed_size(tool), 13);
-    fsy_vv_free(&now);
-    ck_ok(fsy_store_vv(hq, &now));
-    tu_put(gao, "MLI", "sitrep-gao-54", "analysis", "title", "Gao week 54");
-    fsy_change_list_t l = {0};
-    ck_ok(fsy_store_export(gao, now, tu_collect, &l));
-    ck_ok(fsy_store_apply_validated(hq, l.v, l.n, NULL));
-    fsy_change_list_clear(&l);
+    s_sitrep(gao, hq, 53, true);
+    ck_assert_uint_eq(tu_feed_size(tool), 13);
+    s_sitrep(gao, hq, 54, false);
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
-    ck_assert_uint_eq(s_feed_size(tool), 17);
+    ck_assert_uint_eq(tu_feed_size(tool), 17);
     fsy_store_close(&tool);
     /* where commits are not watched (no deferred checkpoints), each syncs */
     fsy_store_t *juba = tu_replica("juba");
-    s_apply_lazy_since(gao, juba, NULL);
+    s_catch_up(gao, juba, true);
     ck_assert_uint_eq(fsy_store_lazy_commits(juba), 0);
     fsy_vv_free(&before);
     fsy_vv_free(&given);

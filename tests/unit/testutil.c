@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "fieldsync/query.h"
 #include "testutil.h"
 
 static char s_dir[512];
@@ -138,6 +139,24 @@ tu_changes(fsy_store_t *s)
     fsy_store_counts_t c;
     ck_ok(fsy_store_counts(s, &c));
     return c.changes;
+}
+
+static int
+s_count_feed(const fsy_change_t *c, const fsy_cursor_t *at, void *ctx)
+{
+    (void)c;
+    (void)at;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+size_t
+tu_feed_size(fsy_store_t *s)
+{
+    size_t n = 0;
+    fsy_cursor_t from = {0}, next;
+    ck_ok(fsy_store_feed(s, &from, 100000, s_count_feed, &n, &next));
+    return n;
 }
 
 int

@@ -53,6 +53,9 @@ fsy_version_t tu_version(uint64_t hlc, const char *site, uint64_t inc,
 /* Number of rows in the log. */
 uint64_t tu_changes(fsy_store_t *s);
 
+/* Changes the change feed serves from the start (at most 100,000). */
+size_t tu_feed_size(fsy_store_t *s);
+
 #define ck_ok(expr)                                                            \
     do {                                                                       \
         int ck_rc_ = (expr);                                                   \
