@@ -719,6 +719,12 @@ s_verified_to(fsy_daemon_t *d, uint64_t through)
  * server a catch-up after a link comes back needs both cores (the check of
  * a 90,000-change replica took half a second of one, beside the sync). */
 #define S_VERIFY_QUIET_MS 300
+/* ... and gives a start's sessions time to come up first: a handshake over
+ * a satellite link takes a few round trips of 500-800 ms, and a field
+ * office restarted after a power cut has its pending changes to send (in
+ * an incremental round on loopback the check began with the field office's
+ * start and took a core from HQ's apply). */
+#define S_VERIFY_GRACE_MS 5000
 
 /*
  * The whole replica, checked on a thread while the daemon runs (verify.h),
@@ -735,8 +741,8 @@ s_job_verify(fsy_daemon_t *d, const fsy_sync_env_t *env)
     if (d->verifier == NULL) {
         d->verify_epoch = fsy_store_log_epoch(d->store);
         if (fsy_store_verified(d->store, &d->verify_mark) != FSY_OK ||
-            fsy_verifier_start(&d->verifier, d->cfg.db, S_VERIFY_QUIET_MS) !=
-                FSY_OK) {
+            fsy_verifier_start(&d->verifier, d->cfg.db, S_VERIFY_QUIET_MS,
+                               S_VERIFY_GRACE_MS) != FSY_OK) {
             fsy_log("warn", "verify", "error=\"%s\"", fsy_errdetail());
             d->verify_done = true;
         }

@@ -29,9 +29,12 @@ typedef enum fsy_verify_state {
 } fsy_verify_state_t;
 
 /* Starts checking the replica at db; before each step it waits until no
- * data moved for quiet_ms (fsy_verifier_traffic). FSY_ENOMEM, or
- * FSY_EINTERNAL if no thread could be made. */
-int fsy_verifier_start(fsy_verifier_t **out, const char *db, unsigned quiet_ms);
+ * data moved for quiet_ms (fsy_verifier_traffic). The start counts as data
+ * moving, and the first step waits for grace_ms of quiet (at least
+ * quiet_ms): the daemon's sessions come up and begin their catch-ups
+ * first. FSY_ENOMEM, or FSY_EINTERNAL if no thread could be made. */
+int fsy_verifier_start(fsy_verifier_t **out, const char *db, unsigned quiet_ms,
+                       unsigned grace_ms);
 
 /* Where the check is: *through, every change up to it found sound so far
  * (while it runs too); once it is over, why (DAMAGED, FAILED). */

@@ -57,7 +57,7 @@ s_finish(fsy_verifier_t *v, uint64_t *through)
 START_TEST(test_quiet_replica_checked_whole)
 {
     fsy_verifier_t *v = NULL;
-    ck_ok(fsy_verifier_start(&v, s_replica(), 300));
+    ck_ok(fsy_verifier_start(&v, s_replica(), 300, 0));
     uint64_t through = 0;
     ck_assert_int_eq(s_finish(v, &through), FSY_VERIFY_SOUND);
     ck_assert_uint_eq(through, s_n_changes);
@@ -75,7 +75,7 @@ START_TEST(test_steps_aside_while_data_moves)
     const char *db = s_replica();
     fsy_verifier_t *v = NULL;
     fsy_verifier_traffic(v); /* NULL is fine */
-    ck_ok(fsy_verifier_start(&v, db, 2000));
+    ck_ok(fsy_verifier_start(&v, db, 2000, 0));
     fsy_verifier_traffic(v);
     char why[256];
     uint64_t through = 0;
@@ -93,13 +93,32 @@ START_TEST(test_steps_aside_while_data_moves)
 }
 END_TEST
 
+/* The start counts as data moving: nothing is checked within the grace,
+ * though nothing moves; then the check runs whole. */
+START_TEST(test_start_waits_for_the_grace)
+{
+    fsy_verifier_t *v = NULL;
+    ck_ok(fsy_verifier_start(&v, s_replica(), 50, 1500));
+    s_nap_ms(700);
+    char why[256];
+    uint64_t through = 1;
+    ck_assert_int_eq(fsy_verifier_poll(v, &through, why, sizeof why),
+                     FSY_VERIFY_RUNNING);
+    ck_assert_uint_eq(through, 0);
+    ck_assert_int_eq(s_finish(v, &through), FSY_VERIFY_SOUND);
+    ck_assert_uint_eq(through, s_n_changes);
+    fsy_verifier_stop(&v);
+    tu_cleanup();
+}
+END_TEST
+
 /* A stop while the check waits for a minute of quiet ends the wait at
  * once. */
 START_TEST(test_stop_while_waiting)
 {
     const char *db = s_replica();
     fsy_verifier_t *v = NULL;
-    ck_ok(fsy_verifier_start(&v, db, 60000));
+    ck_ok(fsy_verifier_start(&v, db, 60000, 0));
     fsy_verifier_traffic(v);
     s_nap_ms(200);
     fsy_verifier_traffic(v);
@@ -120,6 +139,7 @@ main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_quiet_replica_checked_whole);
     tcase_add_test(tc, test_steps_aside_while_data_moves);
+    tcase_add_test(tc, test_start_waits_for_the_grace);
     tcase_add_test(tc, test_stop_while_waiting);
     suite_add_tcase(su, tc);
     return tu_run(su);
