@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -663,9 +664,24 @@ s_sql_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
                         SQLITE_TRANSIENT);
 }
 
+/* Before SQLite's first use in the process: no count of the memory it
+ * holds (nothing here reads it), whose mutex every allocation takes and
+ * which each of the daemon's threads with a connection (the loop, the
+ * checks, the checkpoints) otherwise waits on: the start's check of 90,000
+ * changes in two halves took 130 ms with it, 95 without. Refused harmlessly
+ * (SQLITE_MISUSE) if something initialised SQLite first. */
+static pthread_once_t s_sqlite_once = PTHREAD_ONCE_INIT;
+
+static void
+s_sqlite_setup(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int
 s_open_db(fsy_store_t *s, int flags)
 {
+    pthread_once(&s_sqlite_once, s_sqlite_setup);
     /* NOMUTEX: a store handle belongs to one thread at a time (store.h),
      * so SQLite's per-call mutexes would be pure cost (~6% of an import). */
     int rc =

@@ -2,6 +2,7 @@
  * fieldsync — store suite: the replica's schema, local writes, remote
  * apply, the conflict and delete rules of the design, verification.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1449,6 +1450,61 @@ START_TEST(test_store_verify_new_moves_the_mark)
 }
 END_TEST
 
+/* Alters the value of the change at log position lseq behind the store's
+ * back (closed meanwhile). */
+static void
+s_alter_change(fsy_store_t **s, uint64_t lseq)
+{
+    fsy_store_close(s);
+    sqlite3 *db;
+    char sql[128];
+    snprintf(sql, sizeof sql,
+             "UPDATE changes SET value = CAST('forged' AS BLOB) "
+             "WHERE lseq = %" PRIu64,
+             lseq);
+    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ck_ok(fsy_store_open(s, tu_path("gao.db")));
+}
+
+/* Many new changes are checked in two halves, one on a thread: damage in
+ * either half is found and named, and a sound log moves the mark to its
+ * end. */
+START_TEST(test_store_verify_new_in_two_halves)
+{
+    fsy_store_t *s = tu_replica("gao");
+    ck_ok(fsy_store_begin(s));
+    for (int i = 0; i < 12000; i++) { /* 24,000 changes: over the split */
+        char doc[32];
+        snprintf(doc, sizeof doc, "sitrep-%05d", i);
+        tu_put(s, "MLI", doc, "sitrep", "body", "Patrol reports no incident");
+    }
+    ck_ok(fsy_store_commit(s));
+    fsy_verify_report_t r;
+    bool unmarked = true;
+    uint64_t mark = 99;
+    ck_ok(fsy_store_verify_new(s, &r, &unmarked));
+    ck_assert_uint_eq(r.changes_checked, 24000);
+    ck_assert(!unmarked);
+    ck_ok(fsy_store_verified(s, &mark));
+    ck_assert_uint_eq(mark, 24000);
+    ck_ok(fsy_store_set_verified(s, 0));
+    s_alter_change(&s, 20001);
+    ck_assert_int_eq(fsy_store_verify_new(s, &r, &unmarked), FSY_ECORRUPT);
+    ck_assert_uint_eq(r.changes_checked, 24000);
+    ck_assert_uint_eq(r.bad_checksums, 1);
+    ck_assert_uint_eq(r.first_bad_lseq, 20001);
+    s_alter_change(&s, 7);
+    ck_assert_int_eq(fsy_store_verify_new(s, &r, &unmarked), FSY_ECORRUPT);
+    ck_assert_uint_eq(r.bad_checksums, 2);
+    ck_assert_uint_eq(r.first_bad_lseq, 7);
+    ck_ok(fsy_store_verified(s, &mark));
+    ck_assert_uint_eq(mark, 0);
+    fsy_store_close(&s);
+}
+END_TEST
+
 /* Replica "gao" holding one put, damaged by `sql` behind its back. */
 static fsy_store_t *
 s_damaged(const char *sql)
@@ -1691,6 +1747,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);
     tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
     tcase_add_test(tc, test_store_verify_new_moves_the_mark);
+    tcase_add_test(tc, test_store_verify_new_in_two_halves);
     tcase_add_loop_test(
         tc, test_store_verify_detects_vector_disagreeing_with_log, 0, 2);
     tcase_add_test(tc, test_store_write_group_rolls_back_whole);
