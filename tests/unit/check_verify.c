@@ -54,16 +54,34 @@ s_finish(fsy_verifier_t *v, uint64_t *through)
     return st;
 }
 
+/* The check is still running, at most `most` changes in. */
+static void
+s_still_behind(fsy_verifier_t *v, uint64_t most)
+{
+    char why[256];
+    uint64_t through = most + 1;
+    ck_assert_int_eq(fsy_verifier_poll(v, &through, why, sizeof why),
+                     FSY_VERIFY_RUNNING);
+    ck_assert_uint_le(through, most);
+}
+
+/* The check ends finding every change sound; stops it. */
+static void
+s_ends_sound(fsy_verifier_t **v)
+{
+    uint64_t through = 0;
+    ck_assert_int_eq(s_finish(*v, &through), FSY_VERIFY_SOUND);
+    ck_assert_uint_eq(through, s_n_changes);
+    fsy_verifier_stop(v);
+    ck_assert_ptr_null(*v);
+    tu_cleanup();
+}
+
 START_TEST(test_quiet_replica_checked_whole)
 {
     fsy_verifier_t *v = NULL;
     ck_ok(fsy_verifier_start(&v, s_replica(), 300, 0));
-    uint64_t through = 0;
-    ck_assert_int_eq(s_finish(v, &through), FSY_VERIFY_SOUND);
-    ck_assert_uint_eq(through, s_n_changes);
-    fsy_verifier_stop(&v);
-    ck_assert_ptr_null(v);
-    tu_cleanup();
+    s_ends_sound(&v);
 }
 END_TEST
 
@@ -77,19 +95,12 @@ START_TEST(test_steps_aside_while_data_moves)
     fsy_verifier_traffic(v); /* NULL is fine */
     ck_ok(fsy_verifier_start(&v, db, 2000, 0));
     fsy_verifier_traffic(v);
-    char why[256];
-    uint64_t through = 0;
     for (int i = 0; i < 50; i++) {
         fsy_verifier_traffic(v);
         s_nap_ms(20);
     }
-    ck_assert_int_eq(fsy_verifier_poll(v, &through, why, sizeof why),
-                     FSY_VERIFY_RUNNING);
-    ck_assert_uint_le(through, 4000);
-    ck_assert_int_eq(s_finish(v, &through), FSY_VERIFY_SOUND);
-    ck_assert_uint_eq(through, s_n_changes);
-    fsy_verifier_stop(&v);
-    tu_cleanup();
+    s_still_behind(v, 4000);
+    s_ends_sound(&v);
 }
 END_TEST
 
@@ -100,15 +111,8 @@ START_TEST(test_start_waits_for_the_grace)
     fsy_verifier_t *v = NULL;
     ck_ok(fsy_verifier_start(&v, s_replica(), 50, 1500));
     s_nap_ms(700);
-    char why[256];
-    uint64_t through = 1;
-    ck_assert_int_eq(fsy_verifier_poll(v, &through, why, sizeof why),
-                     FSY_VERIFY_RUNNING);
-    ck_assert_uint_eq(through, 0);
-    ck_assert_int_eq(s_finish(v, &through), FSY_VERIFY_SOUND);
-    ck_assert_uint_eq(through, s_n_changes);
-    fsy_verifier_stop(&v);
-    tu_cleanup();
+    s_still_behind(v, 0);
+    s_ends_sound(&v);
 }
 END_TEST
 
