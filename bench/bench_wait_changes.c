@@ -50,13 +50,14 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: bench_wait_changes DB LSEQ [TIMEOUT_S]\n");
         return 2;
     }
-    char *end;
+    char *end, *end_s = "";
     errno = 0;
     long long want = strtoll(argv[2], &end, 10);
-    long timeout_s = argc == 4 ? strtol(argv[3], NULL, 10) : 600;
-    if (errno != 0 || *end != '\0' || want < 0 || timeout_s <= 0) {
-        fprintf(stderr, "bench_wait_changes: LSEQ and TIMEOUT_S are "
-                        "positive numbers\n");
+    long timeout_s = argc == 4 ? strtol(argv[3], &end_s, 10) : 600;
+    if (errno != 0 || end == argv[2] || *end != '\0' || *end_s != '\0' ||
+        want < 1 || timeout_s < 1 || timeout_s > 86400) {
+        fprintf(stderr, "bench_wait_changes: LSEQ is a log position (1 or "
+                        "more), TIMEOUT_S 1 to 86400 seconds\n");
         return 2;
     }
     long long give_up = s_wall_ms() + timeout_s * 1000LL;

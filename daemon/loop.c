@@ -719,11 +719,12 @@ s_verified_to(fsy_daemon_t *d, uint64_t through)
  * server a catch-up after a link comes back needs both cores (the check of
  * a 90,000-change replica took half a second of one, beside the sync). */
 #define S_VERIFY_QUIET_MS 300
-/* ... and gives a start's sessions time to come up first: a handshake over
- * a satellite link takes a few round trips of 500-800 ms, and a field
- * office restarted after a power cut has its pending changes to send (in
- * an incremental round on loopback the check began with the field office's
- * start and took a core from HQ's apply). */
+/* ... and begins this long after the start, whatever moves: a start's
+ * sessions come up first (a handshake over a satellite link takes a few
+ * round trips of 500-800 ms, and moves no data the check would see), and a
+ * field office restarted after a power cut has its pending changes to send
+ * (in an incremental round on loopback the check began with the field
+ * office's start and took a core from HQ's apply). */
 #define S_VERIFY_GRACE_MS 5000
 
 /*

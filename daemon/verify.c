@@ -22,7 +22,7 @@ struct fsy_verifier {
     _Atomic uint64_t progress; /* every change up to here is sound */
     _Atomic uint64_t traffic_ms; /* monotonic: data last moved */
     uint64_t quiet_ms;           /* how long nothing moves before a step */
-    uint64_t grace_ms;           /* the same before the first */
+    uint64_t start_ms;           /* monotonic: no step before this */
     uint64_t waited_ms;          /* given to traffic so far */
     char why[256];
 };
@@ -43,16 +43,25 @@ fsy_verifier_traffic(fsy_verifier_t *v)
         atomic_store(&v->traffic_ms, fsy_mono_us() / 1000);
 }
 
-/* Waits until nothing moved for quiet_ms, grace_ms before the first step
- * (or the allowance is spent). */
 static void
-s_wait_quiet(fsy_verifier_t *v, uint64_t quiet_ms)
+s_nap(void)
 {
+    nanosleep(&(struct timespec){0, S_NAP_MS * 1000 * 1000}, NULL);
+}
+
+/* Waits until nothing moved for quiet_ms (or the allowance is spent),
+ * after the start's grace: a fixed delay, not given from the allowance, so
+ * that a hub busy from its start does not spend it all before a step. */
+static void
+s_wait_quiet(fsy_verifier_t *v)
+{
+    while (!atomic_load(&v->stopping) && fsy_mono_us() / 1000 < v->start_ms)
+        s_nap();
     while (!atomic_load(&v->stopping) && v->waited_ms < S_YIELD_MAX_MS) {
         uint64_t moved = atomic_load(&v->traffic_ms); /* before the clock */
-        if (fsy_mono_us() / 1000 >= moved + quiet_ms)
+        if (fsy_mono_us() / 1000 >= moved + v->quiet_ms)
             return;
-        nanosleep(&(struct timespec){0, S_NAP_MS * 1000 * 1000}, NULL);
+        s_nap();
         v->waited_ms += S_NAP_MS;
     }
 }
@@ -65,7 +74,7 @@ s_check(fsy_verifier_t *v, fsy_store_t *s)
     uint64_t pos = 0, last;
     int rc;
     do {
-        s_wait_quiet(v, pos == 0 ? v->grace_ms : v->quiet_ms);
+        s_wait_quiet(v);
         if (atomic_load(&v->stopping))
             return fsy_err_set(FSY_EBUSY, "stopping");
         rc = fsy_store_verify_slice(s, pos, S_STEP, &r, &last);
@@ -75,7 +84,7 @@ s_check(fsy_verifier_t *v, fsy_store_t *s)
             break;
     } while (rc == FSY_OK);
     if (rc == FSY_OK)
-        s_wait_quiet(v, v->quiet_ms);
+        s_wait_quiet(v);
     if (rc == FSY_OK && !atomic_load(&v->stopping))
         rc = fsy_store_verify_structure(s, &r);
     return rc;
@@ -117,9 +126,7 @@ fsy_verifier_start(fsy_verifier_t **out, const char *db, unsigned quiet_ms,
         return fsy_err_set(FSY_ENOMEM, "out of memory");
     }
     v->quiet_ms = quiet_ms;
-    v->grace_ms = grace_ms > quiet_ms ? grace_ms : quiet_ms;
-    /* the start counts as data moving (see grace_ms) */
-    atomic_store(&v->traffic_ms, fsy_mono_us() / 1000);
+    v->start_ms = fsy_mono_us() / 1000 + grace_ms;
     pthread_mutex_init(&v->lock, NULL);
     atomic_store(&v->state, FSY_VERIFY_RUNNING);
     if (pthread_create(&v->thread, NULL, s_run, v) != 0) {

@@ -28,11 +28,10 @@ typedef enum fsy_verify_state {
     FSY_VERIFY_FAILED   /* could not check (busy, memory): why says */
 } fsy_verify_state_t;
 
-/* Starts checking the replica at db; before each step it waits until no
- * data moved for quiet_ms (fsy_verifier_traffic). The start counts as data
- * moving, and the first step waits for grace_ms of quiet (at least
- * quiet_ms): the daemon's sessions come up and begin their catch-ups
- * first. FSY_ENOMEM, or FSY_EINTERNAL if no thread could be made. */
+/* Starts checking the replica at db, not before grace_ms (the daemon's
+ * sessions come up and begin their catch-ups first); before each step it
+ * waits until no data moved for quiet_ms (fsy_verifier_traffic). FSY_ENOMEM,
+ * or FSY_EINTERNAL if no thread could be made. */
 int fsy_verifier_start(fsy_verifier_t **out, const char *db, unsigned quiet_ms,
                        unsigned grace_ms);
 

@@ -890,6 +890,27 @@ fsy_sq_open(fsy_store_t **out, const char *path)
     return FSY_OK;
 }
 
+int
+fsy_sq_open_reader(fsy_store_t **out, const char *path, uint64_t *incarnation)
+{
+    fsy_store_t *s = NULL;
+    int version = 0;
+    int rc = s_store_alloc(&s, path);
+    if (rc == FSY_OK && (rc = s_open_db(s, SQLITE_OPEN_READONLY)) == FSY_OK &&
+        (rc = s_check_schema(s, &version)) == FSY_OK &&
+        version != FSY_SCHEMA_VERSION)
+        rc = fsy_err_set(FSY_EVERSION, "%s: schema %d, not yet upgraded", path,
+                         version);
+    if (rc == FSY_OK)
+        rc = fsy_sq_meta_get_u64(s, "incarnation", incarnation);
+    if (rc != FSY_OK) {
+        fsy_store_close(&s);
+        return rc;
+    }
+    *out = s;
+    return FSY_OK;
+}
+
 void
 fsy_store_interrupt(fsy_store_t *s)
 {

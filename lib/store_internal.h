@@ -370,6 +370,16 @@ void fsy_sq_merge_rule_refresh(fsy_store_t *s);
  * schema, migration, identity; store_open.c completes them. */
 int fsy_sq_open(fsy_store_t **out, const char *path);
 int fsy_sq_create(fsy_store_t **out, const char *path, const char *site);
+/* A second handle on a replica another handle has opened (and upgraded),
+ * for reading its tables only: opened read-only, no schema work, no write
+ * of any kind, no identity loaded; *incarnation is the replica's, to tell
+ * it is the same one. Freed by fsy_store_close. FSY_EVERSION if the file
+ * is not at this build's schema, or the store's errors. */
+int fsy_sq_open_reader(fsy_store_t **out, const char *path,
+                       uint64_t *incarnation);
+/* How many halves of fsy_store_verify_new's checks a thread has done in
+ * this process (store_read.c; the tests tell the thread worked). */
+uint64_t fsy_sq_verify_halves(void);
 
 /* At open: reads the merge rule the replica's docs rows follow; a replica
  * derived without it (before text merge existed, or created but not yet

@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -850,8 +851,17 @@ fsy_store_verify_slice(fsy_store_t *s, uint64_t after, size_t limit,
  */
 #define S_VERIFY_SPLIT 20000
 
+static _Atomic uint64_t s_halves; /* checked on a thread: for the tests */
+
+uint64_t
+fsy_sq_verify_halves(void)
+{
+    return atomic_load(&s_halves);
+}
+
 typedef struct s_verify_half {
     const char *path;
+    uint64_t incarnation; /* the replica's: the thread's must be the same */
     uint64_t after, upto, last;
     fsy_verify_report_t r;
     int rc; /* not FSY_OK: the half is checked again by the caller */
@@ -862,9 +872,16 @@ s_verify_half(void *arg)
 {
     s_verify_half_t *h = arg;
     fsy_store_t *s = NULL;
-    h->rc = fsy_store_open(&s, h->path);
+    uint64_t incarnation = 0;
+    h->rc = fsy_sq_open_reader(&s, h->path, &incarnation);
+    if (h->rc == FSY_OK && incarnation != h->incarnation) /* another file */
+        h->rc = fsy_err_set(FSY_EBUSY, "%s was replaced", h->path);
     if (h->rc == FSY_OK)
         h->rc = s_verify_changes(s, h->after, h->upto, -1, &h->r, &h->last);
+    if (h->rc == FSY_OK && h->last != h->upto) /* rows gone meanwhile */
+        h->rc = fsy_err_set(FSY_EBUSY, "%s changed", h->path);
+    if (h->rc == FSY_OK)
+        atomic_fetch_add(&s_halves, 1);
     fsy_store_close(&s);
     return NULL;
 }
@@ -897,8 +914,11 @@ s_verify_from(fsy_store_t *s, uint64_t from, fsy_verify_report_t *r,
                    ? rc
                    : s_verify_changes(s, from, UINT64_MAX, -1, r, last);
     uint64_t mid = from + (end - from) / 2;
-    s_verify_half_t h = {
-        .path = s->path, .after = mid, .upto = end, .last = mid};
+    s_verify_half_t h = {.path = s->path,
+                         .incarnation = s->origin.incarnation,
+                         .after = mid,
+                         .upto = end,
+                         .last = mid};
     pthread_t t;
     bool threaded = pthread_create(&t, NULL, s_verify_half, &h) == 0;
     rc = s_verify_changes(s, from, mid, -1, r, last);

@@ -52,6 +52,11 @@ int fsy_store_create(fsy_store_t **out, const char *path, const char *site);
  * Opens an existing replica. FSY_ENOTFOUND if there is no file,
  * FSY_EFORMAT if it is not a fieldsync replica, FSY_EVERSION if it was
  * written by a newer schema.
+ *
+ * The first open or create in a process turns SQLite's count of its
+ * memory off (SQLITE_CONFIG_MEMSTATUS), a setting for the whole process:
+ * call it before other threads use SQLite. Ignored if SQLite was set up
+ * already.
  */
 int fsy_store_open(fsy_store_t **out, const char *path);
 

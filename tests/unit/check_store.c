@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "fieldsync/query.h"
+#include "store_internal.h"
 #include "testutil.h"
 
 static bool
@@ -1468,9 +1469,9 @@ s_alter_change(fsy_store_t **s, uint64_t lseq)
     ck_ok(fsy_store_open(s, tu_path("gao.db")));
 }
 
-/* Many new changes are checked in two halves, one on a thread: damage in
- * either half is found and named, and a sound log moves the mark to its
- * end. */
+/* Many new changes are checked in two halves, one on a thread: damage on
+ * either side of the split is found and named, what is before the mark is
+ * not checked again, and a sound log moves the mark to its end. */
 START_TEST(test_store_verify_new_in_two_halves)
 {
     fsy_store_t *s = tu_replica("gao");
@@ -1483,24 +1484,28 @@ START_TEST(test_store_verify_new_in_two_halves)
     ck_ok(fsy_store_commit(s));
     fsy_verify_report_t r;
     bool unmarked = true;
-    uint64_t mark = 99;
+    uint64_t mark = 99, halves = fsy_sq_verify_halves();
     ck_ok(fsy_store_verify_new(s, &r, &unmarked));
     ck_assert_uint_eq(r.changes_checked, 24000);
+    ck_assert_uint_eq(fsy_sq_verify_halves(), halves + 1);
     ck_assert(!unmarked);
     ck_ok(fsy_store_verified(s, &mark));
     ck_assert_uint_eq(mark, 24000);
-    ck_ok(fsy_store_set_verified(s, 0));
-    s_alter_change(&s, 20001);
+    /* from 1,000: halves (1000, 12500] and (12500, 24000] */
+    ck_ok(fsy_store_set_verified(s, 1000));
+    s_alter_change(&s, 500); /* before the mark: not looked at */
+    s_alter_change(&s, 12501);
     ck_assert_int_eq(fsy_store_verify_new(s, &r, &unmarked), FSY_ECORRUPT);
-    ck_assert_uint_eq(r.changes_checked, 24000);
+    ck_assert_uint_eq(r.changes_checked, 23000);
     ck_assert_uint_eq(r.bad_checksums, 1);
-    ck_assert_uint_eq(r.first_bad_lseq, 20001);
-    s_alter_change(&s, 7);
+    ck_assert_uint_eq(r.first_bad_lseq, 12501);
+    s_alter_change(&s, 12500);
     ck_assert_int_eq(fsy_store_verify_new(s, &r, &unmarked), FSY_ECORRUPT);
     ck_assert_uint_eq(r.bad_checksums, 2);
-    ck_assert_uint_eq(r.first_bad_lseq, 7);
+    ck_assert_uint_eq(r.first_bad_lseq, 12500);
+    ck_assert_uint_eq(fsy_sq_verify_halves(), halves + 3);
     ck_ok(fsy_store_verified(s, &mark));
-    ck_assert_uint_eq(mark, 0);
+    ck_assert_uint_eq(mark, 1000);
     fsy_store_close(&s);
 }
 END_TEST
