@@ -1387,6 +1387,19 @@ END_TEST
 
 /* ---- verify ----------------------------------------------------------- */
 
+/* Runs sql on replica "gao" behind its store's back: *s is closed first
+ * and opened again after. */
+static void
+s_behind_back(fsy_store_t **s, const char *sql)
+{
+    fsy_store_close(s);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ck_ok(fsy_store_open(s, tu_path("gao.db")));
+}
+
 START_TEST(test_store_verify_detects_a_flipped_byte)
 {
     fsy_store_t *s = tu_replica("gao");
@@ -1394,17 +1407,9 @@ START_TEST(test_store_verify_detects_a_flipped_byte)
     fsy_verify_report_t r;
     ck_ok(fsy_store_verify(s, &r));
     ck_assert_uint_eq(r.changes_checked, 2);
-    fsy_store_close(&s);
-    sqlite3 *db;
-    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db,
-                                  "UPDATE changes SET value = "
-                                  "CAST('Protection of civiliaNs' AS BLOB)"
-                                  " WHERE field = 'body'",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
-    ck_ok(fsy_store_open(&s, tu_path("gao.db")));
+    s_behind_back(&s, "UPDATE changes SET value = "
+                      "CAST('Protection of civiliaNs' AS BLOB)"
+                      " WHERE field = 'body'");
     ck_assert_int_eq(fsy_store_verify(s, &r), FSY_ECORRUPT);
     ck_assert_uint_eq(r.bad_checksums, 1);
     ck_assert_uint_eq(r.first_bad_lseq, 2);
@@ -1431,17 +1436,9 @@ START_TEST(test_store_verify_new_moves_the_mark)
     ck_ok(fsy_store_verify_new(s, &r, &unmarked)); /* nothing new */
     ck_assert_uint_eq(r.changes_checked, 0);
     tu_put(s, "MLI", "q", "plan", "body", "Humanitarian access");
-    fsy_store_close(&s);
-    sqlite3 *db;
-    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db,
-                                  "UPDATE changes SET value = "
-                                  "CAST('Humanitarian acceSs' AS BLOB)"
-                                  " WHERE doc = 'q' AND field = 'body'",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
-    ck_ok(fsy_store_open(&s, tu_path("gao.db")));
+    s_behind_back(&s, "UPDATE changes SET value = "
+                      "CAST('Humanitarian acceSs' AS BLOB)"
+                      " WHERE doc = 'q' AND field = 'body'");
     ck_assert_int_eq(fsy_store_verify_new(s, &r, &unmarked), FSY_ECORRUPT);
     ck_assert_uint_eq(r.changes_checked, 2); /* only q's two */
     ck_assert_uint_eq(r.first_bad_lseq, 4);
@@ -1456,17 +1453,12 @@ END_TEST
 static void
 s_alter_change(fsy_store_t **s, uint64_t lseq)
 {
-    fsy_store_close(s);
-    sqlite3 *db;
     char sql[128];
     snprintf(sql, sizeof sql,
              "UPDATE changes SET value = CAST('forged' AS BLOB) "
              "WHERE lseq = %" PRIu64,
              lseq);
-    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    ck_ok(fsy_store_open(s, tu_path("gao.db")));
+    s_behind_back(s, sql);
 }
 
 /* Many new changes are checked in two halves, one on a thread: damage on
@@ -1516,12 +1508,7 @@ s_damaged(const char *sql)
 {
     fsy_store_t *s = tu_replica("gao");
     tu_put(s, "MLI", "p", "plan", "body", "x");
-    fsy_store_close(&s);
-    sqlite3 *db;
-    ck_assert_int_eq(sqlite3_open(tu_path("gao.db"), &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    ck_ok(fsy_store_open(&s, tu_path("gao.db")));
+    s_behind_back(&s, sql);
     return s;
 }
 
