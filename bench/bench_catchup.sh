@@ -27,8 +27,8 @@ P=$((20000 + RANDOM % 12000))
 now_ms() { date +%s%3N; }
 # hq_holds N: the moment (ms) HQ's log holds N changes: max(lseq), which
 # HQ's log reaches with these changes alone, polled every 2 ms by one
-# process (a loop starting sqlite3 every 30 ms read the round late by
-# 40-70 ms: bench_wait_changes.c)
+# process (a loop starting sqlite3 every 30 ms read the round's end about
+# 20 ms late and slowed the daemons it timed: bench_wait_changes.c)
 hq_holds() { "$WAIT" "$W/hq.db" "$1"; }
 
 # N reports, deterministic: eight fields, a long body of field prose

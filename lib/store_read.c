@@ -898,21 +898,19 @@ s_verify_join(fsy_verify_report_t *r, uint64_t *last, const s_verify_half_t *h)
         *last = h->last;
 }
 
-/* Every change after from, in two halves when there are many; *last is the
- * last position checked. A half the thread could not check (no thread,
- * no connection) is checked here. */
+/* Every change after from into r (cleared by the caller), in two halves when
+ * there are many; *last is the last position checked. A half the thread could
+ * not check (no thread, no connection) is checked here. */
 static int
 s_verify_from(fsy_store_t *s, uint64_t from, fsy_verify_report_t *r,
               uint64_t *last)
 {
     uint64_t end = 0;
-    memset(r, 0, sizeof *r);
-    r->sqlite_ok = true; /* not asked: SQLite says so on any read */
     int rc = fsy_store_log_last(s, &end);
-    if (rc != FSY_OK || end <= from || end - from < S_VERIFY_SPLIT)
-        return rc != FSY_OK
-                   ? rc
-                   : s_verify_changes(s, from, UINT64_MAX, -1, r, last);
+    if (rc != FSY_OK)
+        return rc;
+    if (end <= from || end - from < S_VERIFY_SPLIT)
+        return s_verify_changes(s, from, UINT64_MAX, -1, r, last);
     uint64_t mid = from + (end - from) / 2;
     s_verify_half_t h = {.path = s->path,
                          .incarnation = s->origin.incarnation,
@@ -939,6 +937,7 @@ fsy_store_verify_new(fsy_store_t *s, fsy_verify_report_t *r, bool *unmarked)
     uint64_t from = 0, last = 0;
     *unmarked = false;
     memset(r, 0, sizeof *r);
+    r->sqlite_ok = true; /* not asked: SQLite says so on any read */
     int rc = fsy_store_verified(s, &from);
     if (rc == FSY_OK && (rc = s_verify_from(s, from, r, &last)) == FSY_OK)
         rc = s_verify_verdict(r);
