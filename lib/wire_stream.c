@@ -102,20 +102,19 @@ s_dec_field(fsy_batch_parser_t *p, const Fieldsync__Change *m, fsy_change_t *c)
     return FSY_OK;
 }
 
-/* A value sent as a delta, rebuilt from the receiver's copy of its base
- * (wire_delta.h); a change's bases are decoded first. */
+/* c's value from a delta against its base k, the receiver's copy of it
+ * read with fn (wire_delta.h); *rebuilt counts the batch's rebuilt bytes
+ * (FSY_DELTA_BATCH_MAX). c's bases are decoded, its value is not. */
 static int
-s_dec_delta(fsy_batch_parser_t *p, const Fieldsync__Change *m, fsy_change_t *c)
+s_rebuild(fsy_base_fn fn, void *ctx, fsy_change_t *c, uint32_t k,
+          const uint8_t *delta, size_t len, size_t *rebuilt)
 {
-    uint32_t k = m->has_delta_base ? m->delta_base : 0;
-    if (c->ref || k >= c->n_bases)
-        return fsy_err_set(FSY_EFORMAT, "a delta with no base");
-    if (p->base_fn == NULL)
+    if (fn == NULL)
         return fsy_err_set(FSY_EFORMAT, "a delta where no replica can "
                                         "rebuild it");
     uint8_t *bv = NULL;
     size_t bl = 0;
-    int rc = p->base_fn(p->base_ctx, c, &c->bases[k], &bv, &bl);
+    int rc = fn(ctx, c, &c->bases[k], &bv, &bl);
     if (rc == FSY_ENOTFOUND) /* the sender's idea of our vector was wrong */
         rc = fsy_err_set(FSY_ECORRUPT,
                          "a delta against a version this site does not "
@@ -123,13 +122,55 @@ s_dec_delta(fsy_batch_parser_t *p, const Fieldsync__Change *m, fsy_change_t *c)
                          "was taken?): for a bundle, import one made with "
                          "--all or for this site's vector as it is now");
     if (rc == FSY_OK)
-        rc = fsy_delta_apply(m->delta.data, m->delta.len, bv, bl,
-                             FSY_DELTA_BATCH_MAX - p->rebuilt, &c->value,
-                             &c->value_len);
+        rc = fsy_delta_apply(delta, len, bv, bl, FSY_DELTA_BATCH_MAX - *rebuilt,
+                             &c->value, &c->value_len);
     free(bv);
     if (rc == FSY_OK)
-        p->rebuilt += c->value_len;
+        *rebuilt += c->value_len;
     return rc;
+}
+
+/* Which base a delta is against; a change's bases are decoded first. */
+static int
+s_delta_base(const Fieldsync__Change *m, const fsy_change_t *c, uint32_t *k)
+{
+    *k = m->has_delta_base ? m->delta_base : 0;
+    if (c->ref || *k >= c->n_bases)
+        return fsy_err_set(FSY_EFORMAT, "a delta with no base");
+    return FSY_OK;
+}
+
+/* A delta kept for fsy_batch_resolve, with the checksum sent, if any. */
+static int
+s_defer_delta(fsy_batch_parser_t *p, const Fieldsync__Change *m,
+              fsy_change_t *c, uint32_t k)
+{
+    fsy_batch_rest_t *r = p->rest;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        fsy_deferred_delta_t *v = realloc(r->v, cap * sizeof *v);
+        if (v == NULL)
+            return fsy_err_set(FSY_ENOMEM, "out of memory");
+        r->v = v;
+        r->cap = cap;
+    }
+    fsy_deferred_delta_t *d = &r->v[r->n];
+    *d = (fsy_deferred_delta_t){.at = p->out->n - 1,
+                                .base = k,
+                                .sealed = m->has_checksum,
+                                .len = m->delta.len};
+    if (d->sealed && m->checksum.len != FSY_CHECKSUM_LEN)
+        return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
+                           m->checksum.len);
+    if (d->sealed)
+        memcpy(c->checksum, m->checksum.data, FSY_CHECKSUM_LEN);
+    if ((d->bytes = malloc(d->len ? d->len : 1)) == NULL)
+        return fsy_err_set(FSY_ENOMEM, "out of memory");
+    memcpy(d->bytes, m->delta.data, d->len);
+    p->cost += d->len;
+    p->unsealed = p->unsealed || !d->sealed;
+    r->n++;
+    return FSY_OK;
 }
 
 static int
@@ -183,7 +224,14 @@ s_dec_change(fsy_batch_parser_t *p, const Fieldsync__Change *m,
         (rc = s_dec_field(p, m, c)) || (rc = s_dec_value(m, c)) ||
         (rc = s_dec_bases(p, m, c)))
         return rc;
-    if (m->has_delta && (rc = s_dec_delta(p, m, c)) != FSY_OK)
+    uint32_t k = 0;
+    if (m->has_delta && (rc = s_delta_base(m, c, &k)) != FSY_OK)
+        return rc;
+    if (m->has_delta && p->rest != NULL) /* rebuilt and checked later */
+        return s_defer_delta(p, m, c, k);
+    if (m->has_delta &&
+        (rc = s_rebuild(p->base_fn, p->base_ctx, c, k, m->delta.data,
+                        m->delta.len, &p->rebuilt)) != FSY_OK)
         return rc;
     if (m->has_checksum) {
         if (m->checksum.len != FSY_CHECKSUM_LEN)
@@ -213,6 +261,64 @@ fsy_batch_parser_bases(fsy_batch_parser_t *p, fsy_base_fn fn, void *ctx)
 {
     p->base_fn = fn;
     p->base_ctx = ctx;
+}
+
+void
+fsy_batch_parser_defer(fsy_batch_parser_t *p, fsy_batch_rest_t *rest)
+{
+    fsy_batch_rest_clear(rest);
+    rest->first = p->out->n;
+    p->rest = rest;
+}
+
+void
+fsy_batch_rest_clear(fsy_batch_rest_t *rest)
+{
+    for (size_t i = 0; i < rest->n; i++)
+        free(rest->v[i].bytes);
+    free(rest->v);
+    memset(rest, 0, sizeof *rest);
+}
+
+/* The hash of the checksums of l's changes from `first`, as a sender
+ * computes it (fsy_wire_encode_batch). */
+static int
+s_check_hash(const fsy_change_list_t *l, size_t first,
+             const uint8_t sent[FSY_CHECKSUM_LEN])
+{
+    crypto_generichash_state h;
+    uint8_t sum[FSY_CHECKSUM_LEN];
+    crypto_generichash_init(&h, NULL, 0, FSY_CHECKSUM_LEN);
+    for (size_t i = first; i < l->n; i++)
+        crypto_generichash_update(&h, l->v[i].checksum, FSY_CHECKSUM_LEN);
+    crypto_generichash_final(&h, sum, sizeof sum);
+    if (sodium_memcmp(sum, sent, sizeof sum) != 0)
+        return fsy_err_set(FSY_ECORRUPT, "batch hash mismatch: changes "
+                                         "damaged on the way");
+    return FSY_OK;
+}
+
+int
+fsy_batch_resolve(fsy_change_list_t *l, fsy_batch_rest_t *rest, fsy_base_fn fn,
+                  void *ctx)
+{
+    size_t rebuilt = 0;
+    int rc = FSY_OK;
+    for (size_t i = 0; rc == FSY_OK && i < rest->n; i++) {
+        const fsy_deferred_delta_t *d = &rest->v[i];
+        fsy_change_t *c = &l->v[d->at];
+        rc = s_rebuild(fn, ctx, c, d->base, d->bytes, d->len, &rebuilt);
+        if (rc == FSY_OK)
+            rc = d->sealed ? fsy_change_validate(c)
+                           : fsy_change_validate_seal(c);
+        if (rc != FSY_OK)
+            rc = fsy_err_set(rc, "change %zu: %s", d->at - rest->first + 1,
+                             fsy_errdetail());
+    }
+    if (rc == FSY_OK && rest->n > 0 && rest->has_hash)
+        rc = s_check_hash(l, rest->first, rest->sent_hash);
+    fsy_batch_rest_clear(rest);
+    return rc;
 }
 
 void
@@ -398,6 +504,11 @@ fsy_batch_parser_end(fsy_batch_parser_t *p)
         return p->unsealed ? fsy_err_set(FSY_ECORRUPT, "batch without its hash "
                                                        "(truncated?)")
                            : FSY_OK;
+    if (p->rest != NULL && p->rest->n > 0) { /* checked once rebuilt */
+        p->rest->has_hash = true;
+        memcpy(p->rest->sent_hash, p->sent_hash, FSY_CHECKSUM_LEN);
+        return FSY_OK;
+    }
     uint8_t sum[FSY_CHECKSUM_LEN];
     crypto_generichash_final(&p->hash, sum, sizeof sum);
     if (sodium_memcmp(sum, p->sent_hash, sizeof sum) != 0)

@@ -43,6 +43,30 @@
 #define FSY_WIRE_COST_FLOOR ((uint64_t)4 << 20)
 #define FSY_WIRE_RATIO_MAX 256
 
+/*
+ * Deltas a parser left for later (fsy_batch_parser_defer), so that a batch
+ * can be decoded on a thread without the replica: each delta's bytes, the
+ * change it rebuilds (its index in the list) and the batch's hash, which
+ * covers the rebuilt changes' checksums. fsy_batch_resolve rebuilds and
+ * checks them where the replica is; until then those changes have no
+ * value and are not checked: nothing may apply them.
+ */
+typedef struct fsy_deferred_delta {
+    size_t at;     /* the change, in the list given to the parser */
+    uint32_t base; /* which of its bases the delta is against */
+    bool sealed;   /* its checksum came with it (else it is computed) */
+    uint8_t *bytes;
+    size_t len;
+} fsy_deferred_delta_t;
+
+typedef struct fsy_batch_rest {
+    fsy_deferred_delta_t *v;
+    size_t n, cap;
+    size_t first;  /* the batch's first change in the list */
+    bool has_hash; /* the batch's hash, checked once all are rebuilt */
+    uint8_t sent_hash[FSY_CHECKSUM_LEN];
+} fsy_batch_rest_t;
+
 typedef struct fsy_batch_parser {
     fsy_change_list_t *out;
     uint8_t *buf; /* bytes of the field being completed */
@@ -61,12 +85,30 @@ typedef struct fsy_batch_parser {
     fsy_base_fn base_fn; /* deltas: the receiver's values of bases */
     void *base_ctx;
     size_t rebuilt; /* bytes rebuilt from deltas (FSY_DELTA_BATCH_MAX) */
+    fsy_batch_rest_t *rest; /* deltas left for later (NULL: none are) */
 } fsy_batch_parser_t;
 
 void fsy_batch_parser_init(fsy_batch_parser_t *p, fsy_change_list_t *out);
 
 /* Deltas in the batch are rebuilt with fn (NULL: a delta is refused). */
 void fsy_batch_parser_bases(fsy_batch_parser_t *p, fsy_base_fn fn, void *ctx);
+
+/* Deltas in the batch are left in rest (emptied first, the caller's):
+ * fsy_batch_resolve must rebuild them before the batch is used. */
+void fsy_batch_parser_defer(fsy_batch_parser_t *p, fsy_batch_rest_t *rest);
+
+/*
+ * Rebuilds the deltas left in rest with fn (NULL: a delta is refused) and
+ * checks each rebuilt change and the batch's hash: after FSY_OK every
+ * change in the list is whole and checked. Errors as the parser's (a base
+ * not held here: FSY_ECORRUPT); the list is then the caller's to clear.
+ * rest is emptied either way.
+ */
+int fsy_batch_resolve(fsy_change_list_t *l, fsy_batch_rest_t *rest,
+                      fsy_base_fn fn, void *ctx);
+
+/* Frees what rest holds; a zeroed rest is empty. */
+void fsy_batch_rest_clear(fsy_batch_rest_t *rest);
 
 /* Takes n more bytes of the batch; decodes every field they complete. */
 int fsy_batch_parser_feed(fsy_batch_parser_t *p, const uint8_t *data, size_t n);

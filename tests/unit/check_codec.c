@@ -810,6 +810,89 @@ START_TEST(test_codec_delta_sends_what_changed_and_rebuilds_exactly)
 }
 END_TEST
 
+/* Decoded away from the replica (a worker thread), a batch keeps its
+ * deltas for later: those changes are neither rebuilt nor checked until
+ * fsy_batch_resolve, which rebuilds them, checks each and then the
+ * batch's hash over every change, as the parser does inline. */
+static void
+s_parse_deferred(const uint8_t *raw, size_t len, fsy_change_list_t *out,
+                 fsy_batch_rest_t *rest)
+{
+    fsy_batch_parser_t p;
+    fsy_batch_parser_init(&p, out);
+    fsy_batch_parser_defer(&p, rest);
+    ck_ok(fsy_batch_parser_feed(&p, raw, len));
+    ck_ok(fsy_batch_parser_end(&p));
+    fsy_batch_parser_free(&p);
+}
+
+START_TEST(test_codec_deferred_deltas_are_rebuilt_and_checked_later)
+{
+    char *base = tu_long_report(-1), *edited = tu_long_report(80);
+    fsy_change_list_t l = {0}, out = {0};
+    fsy_change_t *c;
+    ck_ok(fsy_change_list_push(&l, &c));
+    s_change(c, tu_version(T0 + 8, "gao", INC_GAO, 8), "MLI", "jmac-mli-brief",
+             "title", "Weekly brief", 12, true);
+    fsy_change_seal(c);
+    ck_ok(fsy_change_list_push(&l, &c));
+    s_change(c, tu_version(T0 + 9, "gao", INC_GAO, 9), "MLI", "jmac-mli-long",
+             "body", edited, strlen(edited), true);
+    s_add_base(c, tu_version(T0 + 7, "gao", INC_GAO, 7));
+    fsy_change_seal(c);
+    fsy_delta_t d[2] = {{0}};
+    ck_ok(fsy_delta_make(c, 0, (const uint8_t *)base, strlen(base), &d[1]));
+    uint8_t *raw;
+    size_t len;
+    ck_ok(fsy_wire_encode_batch_deltas(l.v, l.n, d, &raw, &len));
+    /* the replica is not asked while decoding; the delta waits, unchecked */
+    fsy_batch_rest_t rest = {0};
+    s_base_value = NULL;
+    s_base_calls = 0;
+    s_parse_deferred(raw, len, &out, &rest);
+    ck_assert_int_eq(s_base_calls, 0);
+    ck_assert_uint_eq(out.n, 2);
+    ck_assert_uint_eq(rest.n, 1);
+    ck_assert_uint_eq(rest.v[0].at, 1);
+    ck_assert_ptr_null(out.v[1].value);
+    s_assert_change_eq(&out.v[0], &l.v[0], 0);
+    /* rebuilt where the base is: the change the sender sealed */
+    s_base_value = base;
+    ck_ok(fsy_batch_resolve(&out, &rest, s_base_of, NULL));
+    ck_assert_uint_eq(rest.n, 0);
+    for (size_t i = 0; i < 2; i++)
+        s_assert_change_eq(&out.v[i], &l.v[i], i);
+    fsy_change_list_clear(&out);
+    /* the base not held, no replica at all, another base: refused */
+    const char *bases[] = {NULL, NULL, "Another report entirely."};
+    for (int k = 0; k < 3; k++) {
+        s_parse_deferred(raw, len, &out, &rest);
+        s_base_value = bases[k];
+        int rc =
+            fsy_batch_resolve(&out, &rest, k == 1 ? NULL : s_base_of, NULL);
+        ck_assert_int_ne(rc, FSY_OK);
+        ck_assert_int_eq(rc, k == 1 ? FSY_EFORMAT : FSY_ECORRUPT);
+        ck_assert_uint_eq(rest.n, 0);
+        fsy_change_list_clear(&out);
+    }
+    /* the batch's hash is checked once the deltas are rebuilt */
+    s_parse_deferred(raw, len, &out, &rest);
+    ck_assert(rest.has_hash);
+    rest.sent_hash[0] ^= 1;
+    s_base_value = base;
+    ck_assert_int_eq(fsy_batch_resolve(&out, &rest, s_base_of, NULL),
+                     FSY_ECORRUPT);
+    ck_assert_str_eq(fsy_errdetail(),
+                     "batch hash mismatch: changes damaged on the way");
+    fsy_change_list_clear(&out);
+    free(raw);
+    free(d[1].bytes);
+    free(base);
+    free(edited);
+    fsy_change_list_clear(&l);
+}
+END_TEST
+
 START_TEST(test_codec_empty_batch_round_trips)
 {
     uint8_t *buf;
@@ -2680,6 +2763,8 @@ s_suite(void)
     tcase_add_test(tc, test_codec_stream_window_over_the_offer_does_not_decode);
     tcase_add_test(tc,
                    test_codec_delta_sends_what_changed_and_rebuilds_exactly);
+    tcase_add_test(tc,
+                   test_codec_deferred_deltas_are_rebuilt_and_checked_later);
     tcase_add_test(tc, test_codec_empty_batch_round_trips);
     tcase_add_test(tc, test_codec_value_of_exactly_value_max_round_trips);
     tcase_add_loop_test(tc, test_codec_garbage_is_not_a_batch, 0,
