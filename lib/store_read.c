@@ -805,21 +805,53 @@ s_verify_verdict(const fsy_verify_report_t *r)
     return FSY_OK;
 }
 
+/*
+ * A whole check that found every change sound moves the mark a start
+ * checks from (fsy_store_verify_new) to the last it read, unless a
+ * recovery gave positions out again since (the feed's epoch moved: the
+ * rows there now are not the ones read). One statement, so a recovery
+ * cannot come between the test and the write. Best effort: a replica
+ * that cannot be written (a read-only copy, a busy one) is still checked.
+ */
+static void
+s_mark_whole_check(fsy_store_t *s, uint64_t last, uint64_t epoch)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "INSERT INTO meta(key, value) SELECT 'verified_lseq', ?1 WHERE "
+            "coalesce((SELECT value FROM meta WHERE key = 'feed_epoch'), 0) = "
+            "?2 ON CONFLICT(key) DO UPDATE SET value = max(value, "
+            "excluded.value)",
+            -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return;
+    }
+    sqlite3_bind_int64(st, 1, (int64_t)last);
+    sqlite3_bind_int64(st, 2, (int64_t)epoch);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+}
+
 int
 fsy_store_verify(fsy_store_t *s, fsy_verify_report_t *r)
 {
     memset(r, 0, sizeof *r);
-    uint64_t last;
+    uint64_t last = 0, epoch = 0;
     int rc = fsy_sq_exec(s, "BEGIN");
     if (rc != FSY_OK)
         return rc;
-    rc = s_verify_sqlite(s, r);
+    rc = fsy_sq_meta_get_opt(s, "feed_epoch", &epoch);
+    if (rc == FSY_OK)
+        rc = s_verify_sqlite(s, r);
     if (rc == FSY_OK)
         rc = s_verify_changes(s, 0, UINT64_MAX, -1, r, &last);
     if (rc == FSY_OK)
         rc = s_verify_vv(s, r);
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-    return rc != FSY_OK ? rc : s_verify_verdict(r);
+    if (rc == FSY_OK && (rc = s_verify_verdict(r)) == FSY_OK && last > 0)
+        s_mark_whole_check(s, last, epoch);
+    return rc;
 }
 
 int

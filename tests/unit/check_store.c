@@ -1448,6 +1448,40 @@ START_TEST(test_store_verify_new_moves_the_mark)
 }
 END_TEST
 
+/* A whole check that finds the log sound moves the mark too (`fieldsync
+ * verify`, `fieldsyncd --check`): a start then checks only what came
+ * after. One that finds damage leaves it. */
+START_TEST(test_store_whole_check_moves_the_mark)
+{
+    fsy_store_t *s = tu_replica("gao");
+    tu_put(s, "MLI", "p", "plan", "body", "Protection of civilians");
+    fsy_verify_report_t r;
+    uint64_t mark = 99;
+    bool unmarked = true;
+    ck_ok(fsy_store_verify(s, &r));
+    ck_ok(fsy_store_verified(s, &mark));
+    ck_assert_uint_eq(mark, 2);
+    ck_ok(fsy_store_verify_new(s, &r, &unmarked));
+    ck_assert_uint_eq(r.changes_checked, 0);
+    /* damage after the mark: found, the mark stays */
+    tu_put(s, "MLI", "q", "plan", "body", "Humanitarian access");
+    s_behind_back(&s, "UPDATE changes SET value = "
+                      "CAST('Humanitarian acceSs' AS BLOB)"
+                      " WHERE doc = 'q' AND field = 'body'");
+    ck_assert_int_eq(fsy_store_verify(s, &r), FSY_ECORRUPT);
+    ck_ok(fsy_store_verified(s, &mark));
+    ck_assert_uint_eq(mark, 2);
+    /* mended: the next whole check moves it past q */
+    s_behind_back(&s, "UPDATE changes SET value = "
+                      "CAST('Humanitarian access' AS BLOB)"
+                      " WHERE doc = 'q' AND field = 'body'");
+    ck_ok(fsy_store_verify(s, &r));
+    ck_ok(fsy_store_verified(s, &mark));
+    ck_assert_uint_eq(mark, 4);
+    fsy_store_close(&s);
+}
+END_TEST
+
 /* Alters the value of the change at log position lseq behind the store's
  * back (closed meanwhile). */
 static void
@@ -1739,6 +1773,7 @@ s_suite(void)
     tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);
     tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
     tcase_add_test(tc, test_store_verify_new_moves_the_mark);
+    tcase_add_test(tc, test_store_whole_check_moves_the_mark);
     tcase_add_test(tc, test_store_verify_new_in_two_halves);
     tcase_add_loop_test(
         tc, test_store_verify_detects_vector_disagreeing_with_log, 0, 2);
