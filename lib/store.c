@@ -669,13 +669,19 @@ s_sql_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
  * which each of the daemon's threads with a connection (the loop, the
  * checks, the checkpoints) otherwise waits on: the start's check of 90,000
  * changes in two halves took 130 ms with it, 95 without. Refused harmlessly
- * (SQLITE_MISUSE) if something initialised SQLite first. */
+ * (SQLITE_MISUSE) if something initialised SQLite first.
+ * And libsodium's set-up, which every change's checksum uses: it asks for
+ * sodium_init() before any other call (it picks the code for this
+ * processor and readies its random source), and a tool that imports an
+ * unsigned bundle loads no key, where it was called before. */
 static pthread_once_t s_sqlite_once = PTHREAD_ONCE_INIT;
 
 static void
 s_sqlite_setup(void)
 {
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (sodium_init() < 0)
+        return; /* said again by the first key or replica made */
 }
 
 static int
