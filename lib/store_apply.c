@@ -140,7 +140,7 @@ s_group_refuse(fsy_store_t *s, const s_stream_t *t)
         s->cap_refused = cap;
     }
     fsy_refused_stream_t *r = &s->refused[s->n_refused++];
-    snprintf(r->scope, sizeof r->scope, "%s", t->scope);
+    fsy_sq_copy(r->scope, sizeof r->scope, t->scope);
     r->origin_id = t->origin_id;
     return FSY_OK;
 }

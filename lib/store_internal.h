@@ -8,9 +8,21 @@
 #define FSY_STORE_INTERNAL_H
 
 #include <sqlite3.h>
+#include <string.h>
 
 #include "fieldsync/store.h"
 #include "merge.h"
+
+/* Copies src into dst of size bytes, cut to fit and terminated: what
+ * snprintf(dst, size, "%s", src) does, without the formatting (a few
+ * per change in an apply: 2 % of an import went to vfprintf). */
+static inline void
+fsy_sq_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
 
 /* Prepared statements, prepared on first use and kept until close. */
 enum fsy_stmt_id {

@@ -120,7 +120,7 @@ s_doc_field_for(fsy_doc_t *d, const char *name, size_t *cap, fsy_field_t **f)
     }
     *f = &d->fields[d->n_fields++];
     memset(*f, 0, sizeof **f);
-    snprintf((*f)->name, sizeof(*f)->name, "%s", name);
+    fsy_sq_copy((*f)->name, sizeof(*f)->name, name);
     return FSY_OK;
 }
 
@@ -200,8 +200,8 @@ s_doc_new(const char *scope, const char *doc)
         fsy_err_set(FSY_ENOMEM, "out of memory");
         return NULL;
     }
-    snprintf(d->scope, sizeof d->scope, "%s", scope);
-    snprintf(d->id, sizeof d->id, "%s", doc);
+    fsy_sq_copy(d->scope, sizeof d->scope, scope);
+    fsy_sq_copy(d->id, sizeof d->id, doc);
     return d;
 }
 
@@ -261,7 +261,7 @@ s_field_add_change(fsy_field_t *f, const fsy_sq_run_head_t *r)
     h->version = r->c->version;
     h->absent = r->c->absent;
     h->ref = r->c->ref;
-    snprintf(h->author, sizeof h->author, "%s", r->c->author);
+    fsy_sq_copy(h->author, sizeof h->author, r->c->author);
     h->lseq = (uint64_t)r->lseq;
     if (h->absent || r->c->value_len == 0)
         return FSY_OK;
