@@ -356,6 +356,77 @@ START_TEST(test_faults_a_failed_sync_leaves_lazy_commits_unpromised)
 }
 END_TEST
 
+/* A bundle import is one transaction whose batches are read on a worker
+ * while the one before is applied (bundle.c): a write or sync that fails
+ * in any batch leaves nothing of the bundle (or, a sync at the commit,
+ * all of it), the read in the worker's hands is dropped, and the same
+ * import once the fault is gone converges on the sender's digest. */
+START_TEST(test_faults_an_import_fails_whole_whatever_batch_it_is_in)
+{
+    s_install();
+    fsy_store_t *hq = tu_replica("hq");
+    ck_ok(fsy_store_begin(hq));
+    for (int i = 0; i < 1200; i++) { /* 2,400 changes: three batches */
+        char id[32];
+        snprintf(id, sizeof id, "jmac-gao-%04d", i);
+        tu_put(hq, "MLI", id, "analysis", "title", "JMAC weekly, Gao");
+    }
+    ck_ok(fsy_store_commit(hq));
+    ck_ok(fsy_bundle_export(hq, NULL, tu_path("all.bundle"), NULL));
+    char want[65];
+    tu_digest(hq, want);
+    uint64_t all = tu_changes(hq);
+
+    fsy_store_t *probe = tu_replica("probe");
+    s_ops = 0;
+    s_fail_at = 0;
+    s_armed = 1;
+    ck_ok(fsy_bundle_import(probe, tu_path("all.bundle"), NULL));
+    s_armed = 0;
+    int total = s_ops;
+    fsy_store_close(&probe);
+    ck_assert_int_gt(total, 8);
+
+    int at[] = {1, total / 4, total / 2, 3 * total / 4, total - 1, total};
+    int failed = 0;
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        char site[16], path[32];
+        snprintf(site, sizeof site, "imp%zu", k);
+        fsy_store_t *gao = tu_replica(site);
+        s_ops = s_failures = 0;
+        s_fail_at = at[k];
+        s_armed = 1;
+        int rc = fsy_bundle_import(gao, tu_path("all.bundle"), NULL);
+        s_armed = 0;
+        ck_assert_int_eq(s_failures, 1);
+        uint64_t held = tu_changes(gao);
+        ck_assert_msg(held == 0 || held == all,
+                      "fault at %d of %d: %llu of %llu changes held", at[k],
+                      total, (unsigned long long)held, (unsigned long long)all);
+        if (rc == FSY_OK)
+            ck_assert_uint_eq(held, all);
+        else
+            ck_assert_str_ne(fsy_errdetail(), "");
+        failed += rc != FSY_OK && held == 0;
+        snprintf(path, sizeof path, "%s.db", site);
+        fsy_store_close(&gao);
+        ck_ok(fsy_store_open(&gao, tu_path(path)));
+        fsy_verify_report_t vr;
+        ck_ok(fsy_store_verify(gao, &vr));
+        ck_ok(fsy_bundle_import(gao, tu_path("all.bundle"), NULL));
+        char got[65];
+        tu_digest(gao, got);
+        ck_assert_str_eq(got, want);
+        fsy_store_close(&gao);
+    }
+    printf("faults: %d writes and syncs in one import of %llu changes; %d "
+           "of the faults tried failed it whole\n",
+           total, (unsigned long long)all, failed);
+    ck_assert_int_gt(failed, 2);
+    fsy_store_close(&hq);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -365,6 +436,8 @@ s_suite(void)
     tcase_add_test(tc, test_faults_every_write_and_sync_of_an_apply_can_fail);
     tcase_add_test(tc,
                    test_faults_a_failed_sync_leaves_lazy_commits_unpromised);
+    tcase_add_test(tc,
+                   test_faults_an_import_fails_whole_whatever_batch_it_is_in);
     suite_add_tcase(s, tc);
     return s;
 }
