@@ -479,8 +479,10 @@ typedef struct s_reader {
     uint32_t format;
     /* Where attachments' chunks go: an importing replica (NULL: checked
      * and counted only), and what was taken. These and the trust below
-     * are the replica's thread's; s_next_item reads the fields above,
-     * on a worker during an import (s_import_batches). */
+     * are the replica's thread's (chunks stored, deltas rebuilt, changes
+     * authorised); the fields above are the payload's, read and written
+     * by s_next_item, on a worker during an import (s_import_batches):
+     * the two sets never meet. */
     fsy_store_t *store;
     fsy_apply_stats_t *stats;
     size_t n_chunks;
@@ -1176,7 +1178,8 @@ s_import_item(fsy_store_t *s, s_reader_t *r, s_item_t *it, const fsy_vv_t *had,
     if (it->changes.n == 0)
         return FSY_OK;
     fsy_apply_stats_t st;
-    /* The decoder validated every change: no second check. */
+    /* Every change was checked: decoded whole by the worker, or rebuilt
+     * from a delta by s_resolve: no second check. */
     rc = fsy_store_apply_validated(s, it->changes.v, it->changes.n, &st);
     if (rc == FSY_OK)
         s_add_stats(sum, &st);
@@ -1199,8 +1202,10 @@ s_read_job(void *arg)
 /*
  * Each item is read (inflated, decoded, its checksums checked) on a worker
  * while the one before it is applied here: a quarter of an import's time
- * on the second core. The reader belongs to the worker from the submit
- * to the wait; the apply touches only the items it was given.
+ * on the second core. From the submit to the wait the worker owns the
+ * reader's payload fields and the item it fills; this thread uses the
+ * item before it and the reader's other fields (s_reader_t says which).
+ * Memory: two batches decoded at once, where one was before.
  */
 static int
 s_import_batches(fsy_store_t *s, s_reader_t *r, fsy_apply_stats_t *sum)

@@ -674,20 +674,21 @@ s_sql_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
  * sodium_init() before any other call (it picks the code for this
  * processor and readies its random source), and a tool that imports an
  * unsigned bundle loads no key, where it was called before. */
-static pthread_once_t s_sqlite_once = PTHREAD_ONCE_INIT;
+static pthread_once_t s_libs_once = PTHREAD_ONCE_INIT;
 
 static void
-s_sqlite_setup(void)
+s_libs_setup(void)
 {
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    if (sodium_init() < 0)
-        return; /* said again by the first key or replica made */
+    /* a failure is said by the first key or replica made, which call it
+     * again; checksums are right without it */
+    (void)!sodium_init();
 }
 
 static int
 s_open_db(fsy_store_t *s, int flags)
 {
-    pthread_once(&s_sqlite_once, s_sqlite_setup);
+    pthread_once(&s_libs_once, s_libs_setup);
     /* NOMUTEX: a store handle belongs to one thread at a time (store.h),
      * so SQLite's per-call mutexes would be pure cost (~6% of an import). */
     int rc =

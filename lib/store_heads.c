@@ -124,14 +124,15 @@ fsy_sq_heads_load(fsy_store_t *s, const char *scope, const char *doc,
 }
 
 /* A log position in decimal at out (S_POS_CHARS at most, no
- * terminator): its length. Positions are positive; snprintf cost more
- * than the rest of the array's making. */
+ * terminator): its length. snprintf cost more than the rest of the
+ * array's making. */
 static size_t
 s_put_pos(char *out, int64_t v)
 {
+    FSY_ASSERT(v > 0); /* a log position (a rowid) */
     char tmp[S_POS_CHARS];
     size_t n = 0;
-    uint64_t u = v > 0 ? (uint64_t)v : 0;
+    uint64_t u = (uint64_t)v;
     do {
         tmp[n++] = (char)('0' + u % 10);
         u /= 10;

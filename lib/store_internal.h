@@ -13,7 +13,7 @@
 #include "fieldsync/store.h"
 #include "merge.h"
 
-/* Copies src into dst of size bytes, cut to fit and terminated: what
+/* Copies src into dst of size (> 0) bytes, cut to fit and terminated: what
  * snprintf(dst, size, "%s", src) does, without the formatting (a few
  * per change in an apply: 2 % of an import went to vfprintf). */
 static inline void

@@ -829,7 +829,9 @@ s_mark_whole_check(fsy_store_t *s, uint64_t last, uint64_t epoch)
     }
     sqlite3_bind_int64(st, 1, (int64_t)last);
     sqlite3_bind_int64(st, 2, (int64_t)epoch);
+    sqlite3_busy_timeout(s->db, 0); /* a busy daemon: left for next time */
     sqlite3_step(st);
+    sqlite3_busy_timeout(s->db, FSY_BUSY_TIMEOUT_MS);
     sqlite3_finalize(st);
 }
 

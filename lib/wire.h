@@ -37,7 +37,8 @@
 /* A batch of changes: the unit the daemon sends and a bundle carries.
  * With deltas (d: NULL, or one per change), a change whose delta has
  * bytes carries them instead of its value; such a batch decodes only
- * with a way to the bases (fsy_batch_parser_bases). */
+ * with a way to the bases (fsy_batch_parser_bases, or
+ * fsy_batch_parser_defer then fsy_batch_resolve). */
 int fsy_wire_encode_batch(const fsy_change_t *c, size_t n, uint8_t **out,
                           size_t *len);
 int fsy_wire_encode_batch_deltas(const fsy_change_t *c, size_t n,

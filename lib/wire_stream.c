@@ -65,7 +65,11 @@ s_dec_clock(const Fieldsync__Change *m, const fsy_change_t *prev,
         c->version.hlc = m->hlc;
         return FSY_OK;
     }
-    /* both hlcs are below 2^63 (validated): the sum cannot wrap */
+    /* A change whose delta is left for later is not validated yet: its
+     * hlc may be any the sender wrote. Below 2^63 both are positive and
+     * the sum cannot wrap. */
+    if (prev != NULL && prev->version.hlc > INT64_MAX)
+        return fsy_err_set(FSY_EINVAL, "clock value out of range");
     int64_t base = prev ? (int64_t)prev->version.hlc : 0;
     int64_t d = m->has_hlc_delta ? m->hlc_delta : 0;
     if ((d > 0 && base > INT64_MAX - d) || base + d <= 0)
@@ -169,6 +173,7 @@ s_defer_delta(fsy_batch_parser_t *p, const Fieldsync__Change *m,
     memcpy(d->bytes, m->delta.data, d->len);
     p->cost += d->len;
     p->unsealed = p->unsealed || !d->sealed;
+    r->unsealed = r->unsealed || !d->sealed;
     r->n++;
     return FSY_OK;
 }
@@ -214,7 +219,9 @@ s_dec_bases(const fsy_batch_parser_t *p, const Fieldsync__Change *m,
 }
 
 /* A change with its checksum is checked against it; one without (format
- * 2) gets it computed, and the batch's hash covers it. */
+ * 2) gets it computed, and the batch's hash covers it. One sent as a delta
+ * and left for later (fsy_batch_parser_defer) is checked by
+ * fsy_batch_resolve once rebuilt. */
 static int
 s_dec_change(fsy_batch_parser_t *p, const Fieldsync__Change *m,
              const fsy_change_t *prev, fsy_change_t *c)
@@ -303,7 +310,12 @@ fsy_batch_resolve(fsy_change_list_t *l, fsy_batch_rest_t *rest, fsy_base_fn fn,
                   void *ctx)
 {
     size_t rebuilt = 0;
-    int rc = FSY_OK;
+    /* a checksum computed here proves nothing without the batch's hash
+     * (fsy_batch_parser_end refuses that batch; said again for safety) */
+    int rc = rest->unsealed && !rest->has_hash
+                 ? fsy_err_set(FSY_ECORRUPT, "batch without its hash "
+                                             "(truncated?)")
+                 : FSY_OK;
     for (size_t i = 0; rc == FSY_OK && i < rest->n; i++) {
         const fsy_deferred_delta_t *d = &rest->v[i];
         fsy_change_t *c = &l->v[d->at];

@@ -64,6 +64,7 @@ typedef struct fsy_batch_rest {
     size_t n, cap;
     size_t first;  /* the batch's first change in the list */
     bool has_hash; /* the batch's hash, checked once all are rebuilt */
+    bool unsealed; /* a deferred change came without its checksum */
     uint8_t sent_hash[FSY_CHECKSUM_LEN];
 } fsy_batch_rest_t;
 
@@ -100,7 +101,9 @@ void fsy_batch_parser_defer(fsy_batch_parser_t *p, fsy_batch_rest_t *rest);
 /*
  * Rebuilds the deltas left in rest with fn (NULL: a delta is refused) and
  * checks each rebuilt change and the batch's hash: after FSY_OK every
- * change in the list is whole and checked. Errors as the parser's (a base
+ * change in the list is whole and checked. l is the list the parser
+ * filled, as it left it (the deltas name their changes by index), after
+ * fsy_batch_parser_end returned FSY_OK. Errors as the parser's (a base
  * not held here: FSY_ECORRUPT); the list is then the caller's to clear.
  * rest is emptied either way.
  */

@@ -71,6 +71,7 @@ fsy_worker_new(void)
 void
 fsy_worker_submit(fsy_worker_t *w, fsy_job_fn fn, void *arg)
 {
+    FSY_ASSERT(!w->busy); /* one job at a time: wait first */
     w->busy = true;
     if (!w->started) {
         s_finish(w, fn(arg));

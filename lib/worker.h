@@ -35,8 +35,8 @@ bool fsy_worker_busy(const fsy_worker_t *w);
 /*
  * Waits for the job submitted. rc_before is the caller's own result so
  * far: if it is an error, it is returned and its detail kept (the job's
- * is dropped); else the job's code is returned with its detail. FSY_OK
- * when no job was submitted.
+ * is dropped); else the job's code is returned with its detail. With no
+ * job submitted, rc_before.
  */
 int fsy_worker_wait(fsy_worker_t *w, int rc_before);
 

@@ -893,6 +893,66 @@ START_TEST(test_codec_deferred_deltas_are_rebuilt_and_checked_later)
 }
 END_TEST
 
+/* A change left for later is not validated when the next one is decoded:
+ * a clock out of range there must not make the next one's relative clock
+ * overflow (a hostile batch; caught by UBSan in the sanitizer build). */
+START_TEST(test_codec_deferred_change_with_a_clock_out_of_range_is_refused)
+{
+    Fieldsync__Origin o = FIELDSYNC__ORIGIN__INIT;
+    o.site = "gao";
+    o.incarnation = INC_GAO;
+    Fieldsync__Origin *origins[1] = {&o};
+    Fieldsync__Version b = FIELDSYNC__VERSION__INIT;
+    b.seq = 7;
+    b.hlc = T0 + 7;
+    Fieldsync__Version *bases[1] = {&b};
+    uint8_t delta[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    Fieldsync__Change c1 = FIELDSYNC__CHANGE__INIT,
+                      c2 = FIELDSYNC__CHANGE__INIT;
+    c1.has_origin = true;
+    c1.scope = "MLI";
+    c1.has_seq = true;
+    c1.seq = 8;
+    c1.has_hlc = true;
+    c1.hlc = (UINT64_C(1) << 63) + 5;
+    c1.doc = "jmac-mli-long";
+    c1.field = "body";
+    c1.n_bases = 1;
+    c1.bases = bases;
+    c1.has_delta = true;
+    c1.delta.data = delta;
+    c1.delta.len = sizeof delta;
+    c2.has_hlc_delta = true;
+    c2.hlc_delta = -10;
+    c2.field = "title";
+    c2.has_value = true;
+    c2.value.data = (uint8_t *)"x";
+    c2.value.len = 1;
+    c2.has_txn_end = c2.txn_end = true;
+    Fieldsync__Change *changes[2] = {&c1, &c2};
+    Fieldsync__ChangeBatch m = FIELDSYNC__CHANGE_BATCH__INIT;
+    m.n_origins = 1;
+    m.origins = origins;
+    m.n_changes = 2;
+    m.changes = changes;
+    size_t len = fieldsync__change_batch__get_packed_size(&m);
+    uint8_t *buf = malloc(len);
+    ck_assert_ptr_nonnull(buf);
+    fieldsync__change_batch__pack(&m, buf);
+    fsy_change_list_t out = {0};
+    fsy_batch_rest_t rest = {0};
+    fsy_batch_parser_t p;
+    fsy_batch_parser_init(&p, &out);
+    fsy_batch_parser_defer(&p, &rest);
+    ck_assert_int_eq(fsy_batch_parser_feed(&p, buf, len), FSY_EINVAL);
+    ck_assert_str_eq(fsy_errdetail(), "change 2: clock value out of range");
+    fsy_batch_parser_free(&p);
+    fsy_batch_rest_clear(&rest);
+    fsy_change_list_clear(&out);
+    free(buf);
+}
+END_TEST
+
 START_TEST(test_codec_empty_batch_round_trips)
 {
     uint8_t *buf;
@@ -2765,6 +2825,8 @@ s_suite(void)
                    test_codec_delta_sends_what_changed_and_rebuilds_exactly);
     tcase_add_test(tc,
                    test_codec_deferred_deltas_are_rebuilt_and_checked_later);
+    tcase_add_test(
+        tc, test_codec_deferred_change_with_a_clock_out_of_range_is_refused);
     tcase_add_test(tc, test_codec_empty_batch_round_trips);
     tcase_add_test(tc, test_codec_value_of_exactly_value_max_round_trips);
     tcase_add_loop_test(tc, test_codec_garbage_is_not_a_batch, 0,
