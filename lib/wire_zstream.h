@@ -39,7 +39,6 @@
 
 #include "fieldsync/change.h"
 #include "wire_delta.h"
-#include "wire_stream.h"
 
 #define FSY_ZSTREAM_WINDOW_LOG 20     /* the largest window: 1 MiB */
 #define FSY_ZSTREAM_WINDOW_LOG_MIN 17 /* below, frames go alone */
@@ -145,14 +144,6 @@ void fsy_zrx_window(fsy_zrx_t *r, int window_log);
 int fsy_zrx_batch(fsy_zrx_t *r, const uint8_t *z, size_t zl, uint64_t raw_len,
                   uint64_t stream, uint64_t seq, uint64_t max, uint64_t now_ms,
                   fsy_base_fn base_fn, void *base_ctx, fsy_change_list_t *out);
-
-/* The same, with the batch's deltas left in rest for fsy_batch_resolve
- * (wire_stream.h): no replica is read, so another thread than the one
- * that owns it may decode (one thread at a time per fsy_zrx_t). */
-int fsy_zrx_batch_defer(fsy_zrx_t *r, const uint8_t *z, size_t zl,
-                        uint64_t raw_len, uint64_t stream, uint64_t seq,
-                        uint64_t max, uint64_t now_ms, fsy_batch_rest_t *rest,
-                        fsy_change_list_t *out);
 
 /* Gives back the contexts of streams idle at now_ms (see above). */
 void fsy_ztx_idle(fsy_ztx_t *t, uint64_t now_ms);

@@ -85,12 +85,6 @@ fsy_worker_submit(fsy_worker_t *w, fsy_job_fn fn, void *arg)
     pthread_mutex_unlock(&w->mu);
 }
 
-bool
-fsy_worker_busy(const fsy_worker_t *w)
-{
-    return w->busy;
-}
-
 int
 fsy_worker_wait(fsy_worker_t *w, int rc_before)
 {

@@ -29,9 +29,6 @@ fsy_worker_t *fsy_worker_new(void);
 /* Starts fn(arg); the worker must be idle (waited for). */
 void fsy_worker_submit(fsy_worker_t *w, fsy_job_fn fn, void *arg);
 
-/* Is a job submitted and not yet waited for? */
-bool fsy_worker_busy(const fsy_worker_t *w);
-
 /*
  * Waits for the job submitted. rc_before is the caller's own result so
  * far: if it is an error, it is returned and its detail kept (the job's
