@@ -4,7 +4,6 @@
  * apply and write layers (store_apply.c, store_write.c).
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "fieldsync/ident.h"
 #include "merge.h"
 #include "store_internal.h"
+#include "worker.h"
 
 /* Copies a blob column into a fresh buffer (NULL for an empty blob). */
 static int
@@ -901,7 +901,8 @@ typedef struct s_verify_half {
     int rc; /* not FSY_OK: the half is checked again by the caller */
 } s_verify_half_t;
 
-static void *
+/* A worker's job (worker.h): the result is h->rc. */
+static int
 s_verify_half(void *arg)
 {
     s_verify_half_t *h = arg;
@@ -917,7 +918,7 @@ s_verify_half(void *arg)
     if (h->rc == FSY_OK)
         atomic_fetch_add(&s_halves, 1);
     fsy_store_close(&s);
-    return NULL;
+    return FSY_OK;
 }
 
 /* r and *last after checking (from, mid] here and h's (mid, upto]. */
@@ -933,8 +934,8 @@ s_verify_join(fsy_verify_report_t *r, uint64_t *last, const s_verify_half_t *h)
 }
 
 /* Every change after from into r (cleared by the caller), in two halves when
- * there are many; *last is the last position checked. A half the thread could
- * not check (no thread, no connection) is checked here. */
+ * there are many; *last is the last position checked. A half the worker could
+ * not check (no memory, no connection) is checked here. */
 static int
 s_verify_from(fsy_store_t *s, uint64_t from, fsy_verify_report_t *r,
               uint64_t *last)
@@ -950,13 +951,14 @@ s_verify_from(fsy_store_t *s, uint64_t from, fsy_verify_report_t *r,
                          .incarnation = s->origin.incarnation,
                          .after = mid,
                          .upto = end,
-                         .last = mid};
-    pthread_t t;
-    bool threaded = pthread_create(&t, NULL, s_verify_half, &h) == 0;
+                         .last = mid,
+                         .rc = FSY_ENOMEM};
+    fsy_worker_t *w = fsy_worker_new();
+    if (w != NULL)
+        fsy_worker_submit(w, s_verify_half, &h);
     rc = s_verify_changes(s, from, mid, -1, r, last);
-    if (threaded)
-        pthread_join(t, NULL);
-    if (!threaded || h.rc != FSY_OK) { /* not damage: checked here */
+    fsy_worker_free(w);   /* waits for the half */
+    if (h.rc != FSY_OK) { /* not damage: checked here */
         memset(&h.r, 0, sizeof h.r);
         if (rc == FSY_OK)
             rc = s_verify_changes(s, mid, end, -1, &h.r, &h.last);

@@ -19,8 +19,6 @@
 #ifndef FSY_WORKER_H
 #define FSY_WORKER_H
 
-#include <stdbool.h>
-
 typedef int (*fsy_job_fn)(void *arg);
 typedef struct fsy_worker fsy_worker_t;
 
