@@ -699,6 +699,20 @@ s_base_of(void *ctx, const fsy_change_t *c, const fsy_version_t *base,
     return FSY_OK;
 }
 
+/* Pushes onto l the edit of jmac-mli-long's body (gao:9) to `edited`,
+ * based on gao:7 (the version s_base_of holds), sealed. */
+static fsy_change_t *
+s_push_long_edit(fsy_change_list_t *l, const char *edited)
+{
+    fsy_change_t *c;
+    ck_ok(fsy_change_list_push(l, &c));
+    s_change(c, tu_version(T0 + 9, "gao", INC_GAO, 9), "MLI", "jmac-mli-long",
+             "body", edited, strlen(edited), true);
+    s_add_base(c, tu_version(T0 + 7, "gao", INC_GAO, 7));
+    fsy_change_seal(c);
+    return c;
+}
+
 /* One sentence changed in a 20 KB report travels as a delta against the
  * version the receiver holds, and comes back byte for byte; without the
  * base, or with nothing to rebuild it from, the batch is refused. */
@@ -706,12 +720,7 @@ START_TEST(test_codec_delta_sends_what_changed_and_rebuilds_exactly)
 {
     char *base = tu_long_report(-1), *edited = tu_long_report(80);
     fsy_change_list_t l = {0}, out = {0};
-    fsy_change_t *c;
-    ck_ok(fsy_change_list_push(&l, &c));
-    s_change(c, tu_version(T0 + 9, "gao", INC_GAO, 9), "MLI", "jmac-mli-long",
-             "body", edited, strlen(edited), true);
-    s_add_base(c, tu_version(T0 + 7, "gao", INC_GAO, 7));
-    fsy_change_seal(c);
+    fsy_change_t *c = s_push_long_edit(&l, edited);
     fsy_delta_t d = {0};
     ck_ok(fsy_delta_make(c, 0, (const uint8_t *)base, strlen(base), &d));
     ck_assert_ptr_nonnull(d.bytes);
@@ -835,11 +844,7 @@ START_TEST(test_codec_deferred_deltas_are_rebuilt_and_checked_later)
     s_change(c, tu_version(T0 + 8, "gao", INC_GAO, 8), "MLI", "jmac-mli-brief",
              "title", "Weekly brief", 12, true);
     fsy_change_seal(c);
-    ck_ok(fsy_change_list_push(&l, &c));
-    s_change(c, tu_version(T0 + 9, "gao", INC_GAO, 9), "MLI", "jmac-mli-long",
-             "body", edited, strlen(edited), true);
-    s_add_base(c, tu_version(T0 + 7, "gao", INC_GAO, 7));
-    fsy_change_seal(c);
+    c = s_push_long_edit(&l, edited);
     fsy_delta_t d[2] = {{0}};
     ck_ok(fsy_delta_make(c, 0, (const uint8_t *)base, strlen(base), &d[1]));
     uint8_t *raw;
