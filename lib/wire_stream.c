@@ -144,6 +144,19 @@ s_delta_base(const Fieldsync__Change *m, const fsy_change_t *c, uint32_t *k)
     return FSY_OK;
 }
 
+/* The checksum sent with m, if any, into c. */
+static int
+s_take_checksum(const Fieldsync__Change *m, fsy_change_t *c)
+{
+    if (!m->has_checksum)
+        return FSY_OK;
+    if (m->checksum.len != FSY_CHECKSUM_LEN)
+        return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
+                           m->checksum.len);
+    memcpy(c->checksum, m->checksum.data, FSY_CHECKSUM_LEN);
+    return FSY_OK;
+}
+
 /* A delta kept for fsy_batch_resolve, with the checksum sent, if any. */
 static int
 s_defer_delta(fsy_batch_parser_t *p, const Fieldsync__Change *m,
@@ -163,17 +176,14 @@ s_defer_delta(fsy_batch_parser_t *p, const Fieldsync__Change *m,
                                 .base = k,
                                 .sealed = m->has_checksum,
                                 .len = m->delta.len};
-    if (d->sealed && m->checksum.len != FSY_CHECKSUM_LEN)
-        return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
-                           m->checksum.len);
-    if (d->sealed)
-        memcpy(c->checksum, m->checksum.data, FSY_CHECKSUM_LEN);
+    int rc = s_take_checksum(m, c);
+    if (rc != FSY_OK)
+        return rc;
     if ((d->bytes = malloc(d->len ? d->len : 1)) == NULL)
         return fsy_err_set(FSY_ENOMEM, "out of memory");
     memcpy(d->bytes, m->delta.data, d->len);
     p->cost += d->len;
     p->unsealed = p->unsealed || !d->sealed;
-    r->unsealed = r->unsealed || !d->sealed;
     r->n++;
     return FSY_OK;
 }
@@ -241,10 +251,8 @@ s_dec_change(fsy_batch_parser_t *p, const Fieldsync__Change *m,
                         m->delta.len, &p->rebuilt)) != FSY_OK)
         return rc;
     if (m->has_checksum) {
-        if (m->checksum.len != FSY_CHECKSUM_LEN)
-            return fsy_err_set(FSY_EINVAL, "checksum of %zu bytes",
-                               m->checksum.len);
-        memcpy(c->checksum, m->checksum.data, FSY_CHECKSUM_LEN);
+        if ((rc = s_take_checksum(m, c)) != FSY_OK)
+            return rc;
         rc = fsy_change_validate(c);
     } else {
         p->unsealed = true;
@@ -310,16 +318,16 @@ fsy_batch_resolve(fsy_change_list_t *l, fsy_batch_rest_t *rest, fsy_base_fn fn,
                   void *ctx)
 {
     size_t rebuilt = 0;
-    /* a checksum computed here proves nothing without the batch's hash
-     * (fsy_batch_parser_end refuses that batch; said again for safety) */
-    int rc = rest->unsealed && !rest->has_hash
-                 ? fsy_err_set(FSY_ECORRUPT, "batch without its hash "
-                                             "(truncated?)")
-                 : FSY_OK;
+    int rc = FSY_OK;
     for (size_t i = 0; rc == FSY_OK && i < rest->n; i++) {
         const fsy_deferred_delta_t *d = &rest->v[i];
         fsy_change_t *c = &l->v[d->at];
-        rc = s_rebuild(fn, ctx, c, d->base, d->bytes, d->len, &rebuilt);
+        /* a checksum computed here proves nothing without the batch's
+         * hash (fsy_batch_parser_end refuses that batch; said again) */
+        rc = !d->sealed && !rest->has_hash
+                 ? fsy_err_set(FSY_ECORRUPT, "batch without its hash "
+                                             "(truncated?)")
+                 : s_rebuild(fn, ctx, c, d->base, d->bytes, d->len, &rebuilt);
         if (rc == FSY_OK)
             rc = d->sealed ? fsy_change_validate(c)
                            : fsy_change_validate_seal(c);

@@ -64,7 +64,6 @@ typedef struct fsy_batch_rest {
     size_t n, cap;
     size_t first;  /* the batch's first change in the list */
     bool has_hash; /* the batch's hash, checked once all are rebuilt */
-    bool unsealed; /* a deferred change came without its checksum */
     uint8_t sent_hash[FSY_CHECKSUM_LEN];
 } fsy_batch_rest_t;
 
