@@ -1,11 +1,14 @@
 /* fieldsync — the write-ahead log copied on a thread. See checkpoint.h. */
 #include "checkpoint.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fieldsync/error.h"
 #include "fieldsync/store.h"
@@ -18,6 +21,11 @@ struct fsy_checkpointer {
     bool asked, stopping;
     uint64_t failed;
     char why[256];
+    /* a sync of the log: asked for point sync_asked (0: none), done for
+     * sync_done (0: not yet), with its outcome */
+    uint64_t sync_asked, sync_done;
+    bool sync_ok;
+    char sync_why[256];
     fsy_store_t *store; /* while a copy runs: fsy_checkpointer_stop
                            interrupts it */
 };
@@ -42,6 +50,31 @@ s_copy(fsy_checkpointer_t *c, fsy_store_t **s)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* The log file's data on disk. Another descriptor of the same file: the
+ * sync covers whatever any of them wrote before it. */
+static void
+s_sync(fsy_checkpointer_t *c, fsy_store_t **s, uint64_t point)
+{
+    char why[256] = "";
+    const char *path = NULL;
+    int fd = -1;
+    if ((*s != NULL || fsy_store_open(s, c->db) == FSY_OK) &&
+        (path = fsy_store_wal_file(*s)) != NULL)
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (path == NULL)
+        snprintf(why, sizeof why, "%s", fsy_errdetail());
+    else if (fd < 0 || fdatasync(fd) != 0)
+        snprintf(why, sizeof why, "%s the write-ahead log %s: %s",
+                 fd < 0 ? "cannot open" : "cannot sync", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    pthread_mutex_lock(&c->lock);
+    c->sync_ok = why[0] == '\0';
+    snprintf(c->sync_why, sizeof c->sync_why, "%s", why);
+    c->sync_done = point;
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void *
 s_run(void *arg)
 {
@@ -49,13 +82,22 @@ s_run(void *arg)
     fsy_store_t *s = NULL;
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        while (!c->asked && !c->stopping)
+        while (!c->asked && c->sync_asked == 0 && !c->stopping)
             pthread_cond_wait(&c->wake, &c->lock);
         if (c->stopping)
             break;
+        /* both if both were asked: a stream of syncs (one asked as the
+         * last ends) must not starve the copy, or the loop's own commit
+         * copies the log once it is large, and waits for the disk */
+        uint64_t point = c->sync_asked;
+        bool copy = c->asked;
+        c->sync_asked = 0;
         c->asked = false;
         pthread_mutex_unlock(&c->lock);
-        s_copy(c, &s);
+        if (point != 0) /* first: lazy commits wait on it */
+            s_sync(c, &s, point);
+        if (copy)
+            s_copy(c, &s);
         pthread_mutex_lock(&c->lock);
     }
     pthread_mutex_unlock(&c->lock);
@@ -91,6 +133,32 @@ fsy_checkpointer_ask(fsy_checkpointer_t *c)
     c->asked = true;
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->lock);
+}
+
+void
+fsy_checkpointer_sync(fsy_checkpointer_t *c, uint64_t point)
+{
+    pthread_mutex_lock(&c->lock);
+    c->sync_asked = point;
+    c->sync_done = 0;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+}
+
+bool
+fsy_checkpointer_synced(fsy_checkpointer_t *c, uint64_t *point, bool *ok,
+                        char *why, size_t len)
+{
+    pthread_mutex_lock(&c->lock);
+    bool done = c->sync_done != 0;
+    if (done) {
+        *point = c->sync_done;
+        *ok = c->sync_ok;
+        snprintf(why, len, "%s", c->sync_why);
+        c->sync_done = 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return done;
 }
 
 uint64_t

@@ -10,6 +10,11 @@
  * passive checkpoint waits for no one), so no turn waits for it, however
  * slow the disk.
  *
+ * The same thread puts lazy commits on disk (fsy_checkpointer_sync): a
+ * sync of the log file, asked after a batch committed without one
+ * (lib/store_durable.c), so that the loop never waits for the disk while
+ * a catch-up streams in (it spent a fifth of HQ's catch-up there).
+ *
  * Ownership: fsy_checkpointer_start allocates *out; fsy_checkpointer_stop
  * interrupts a copy in progress, waits for the thread and frees it (NULL
  * is fine).
@@ -17,6 +22,7 @@
 #ifndef FSY_DAEMON_CHECKPOINT_H
 #define FSY_DAEMON_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +39,17 @@ void fsy_checkpointer_ask(fsy_checkpointer_t *c);
  * none). */
 uint64_t fsy_checkpointer_failures(fsy_checkpointer_t *c, char *why,
                                    size_t len);
+
+/* Asks for the replica's write-ahead log to be synced to disk; point is
+ * handed back by fsy_checkpointer_synced when done (one asked at a time:
+ * a second replaces the first). Returns at once. */
+void fsy_checkpointer_sync(fsy_checkpointer_t *c, uint64_t point);
+
+/* True once the sync asked is done: *point is the one asked, *ok whether
+ * the log is on disk (false: the sync failed; *why says why). False while
+ * none is done (asked or not). */
+bool fsy_checkpointer_synced(fsy_checkpointer_t *c, uint64_t *point, bool *ok,
+                             char *why, size_t len);
 
 void fsy_checkpointer_stop(fsy_checkpointer_t **c);
 

@@ -74,6 +74,8 @@ struct fsy_daemon {
     size_t pump_next; /* the child pumped first next turn (loop.c) */
     uint64_t malformed;
     uint64_t sync_failures; /* syncs of lazy commits that failed (loop.c) */
+    bool lazy_sync_asked;   /* of the checkpointer, not yet collected */
+    uint64_t synced_behind; /* ... and done (the stop line) */
     uint64_t started_ms;
     _Atomic uint64_t loop_ms;     /* last turn of the loop, for /healthz */
     _Atomic uint64_t turn_max_us; /* the longest turn yet, for /metrics */

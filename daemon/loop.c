@@ -485,17 +485,59 @@ s_vv_updates(fsy_daemon_t *d, const fsy_sync_env_t *env)
 }
 
 /*
- * Nothing more to read: batches committed without a disk sync (a message
- * was waiting behind each) go on disk now, and the peers whose ACKs left
- * them out learn the vector that holds them (store_durable.c), also when
- * some other synced commit put them there first. Should the sync fail,
- * the next synced commit does it, and until then no vector promises them.
+ * Lazy commits go on disk on the checkpointer's thread (checkpoint.h): a
+ * sync of the log is asked after each commit made without one while none
+ * is under way, and its end, collected here, lets the vector we give away
+ * and the change feed move up (store_durable.c). The loop never waits for
+ * it; should it fail, no lazy commit is promised again (the peers resend
+ * them) and none is made.
+ */
+static void
+s_lazy_sync(fsy_daemon_t *d)
+{
+    uint64_t point;
+    bool ok;
+    char why[256];
+    if (d->lazy_sync_asked && fsy_checkpointer_synced(d->checkpointer, &point,
+                                                      &ok, why, sizeof why)) {
+        d->lazy_sync_asked = false;
+        d->synced_behind += ok;
+        fsy_store_lazy_synced(d->store, point, ok);
+        if (!ok && fsy_log_worth(++d->sync_failures))
+            fsy_log("error", "sync",
+                    "error=\"%s\" count=%" PRIu64
+                    " note=\"every batch is committed with a disk sync "
+                    "from now on: check the disk\"",
+                    why, d->sync_failures);
+    }
+    if (d->lazy_sync_asked || d->checkpointer == NULL)
+        return;
+    if (fsy_store_lazy_point(d->store, &point) != FSY_OK)
+        fsy_err_clear(); /* asked again after the next commit */
+    else if (point != 0) {
+        fsy_checkpointer_sync(d->checkpointer, point);
+        d->lazy_sync_asked = true;
+    }
+}
+
+/*
+ * Nothing more to read: batches committed without a disk sync go on disk
+ * now (on the checkpointer's thread if there is one, else here), and the
+ * peers whose ACKs left them out learn the vector that holds them
+ * (store_durable.c), also when some other synced commit put them there
+ * first. Should the sync fail, the next synced commit does it, and until
+ * then no vector promises them.
  */
 static void
 s_read_done(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
     unsigned lazy = fsy_store_lazy_commits(d->store);
-    int rc = fsy_store_sync(d->store); /* at once if none waits */
+    s_lazy_sync(d);
+    /* what waits for the thread's sync is told of in a later turn; the
+     * feed's end left once all is on disk goes in a small synced commit */
+    int rc = d->checkpointer != NULL && fsy_store_lazy_commits(d->store) > 0
+                 ? FSY_OK
+                 : fsy_store_sync(d->store); /* at once if none waits */
     if (rc != FSY_OK) {
         /* busy: next time; an I/O error: the lazy commits are never
          * promised (the peers resend them) and none are made again */
@@ -521,6 +563,7 @@ s_read_all(fsy_daemon_t *d, const fsy_sync_env_t *env)
     for (int i = 0; i < FSY_READS_PER_TURN; i++) {
         if (s_read_parent(d, env) + s_read_child(d, env) == 0)
             return s_read_done(d, env);
+        s_lazy_sync(d);
         d->frame_ms = env->now_ms;
         if (fsy_mono_us() - t0 >= S_READ_US)
             return;
@@ -1124,7 +1167,7 @@ void
 fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
 {
     fsy_sync_env_t env = {d->store, &d->cfg,     fsy_wall_ms(), d->started_ms,
-                          NULL,     d->instance, false};
+                          NULL,     d->instance, false,         false};
     if (d->has_parent) {
         s_hook_peer(d, &d->parent, &d->parent_xfer, "parent", s_send_parent, d);
         d->parent.is_parent = true;
@@ -1136,6 +1179,7 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
                 "error=\"%s\" note=\"the log is copied on the loop's "
                 "thread\"",
                 fsy_errdetail());
+    env.synced_behind = d->checkpointer != NULL;
     /* sessions come back first; the lag counts from the start (from 0,
      * it read as ten seconds behind, and the index ran beside the first
      * catch-up: a quarter of a field office's processor) */

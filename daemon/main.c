@@ -320,8 +320,10 @@ s_run(fsy_daemon_t *d)
     /* batches committed lazily go on disk, and the feed on past them */
     if (fsy_store_sync(d->store) != FSY_OK)
         fsy_log("warn", "sync", "error=\"%s\"", fsy_errdetail());
-    fsy_log("info", "stop", "malformed=%" PRIu64 " lazy_commits=%" PRIu64,
-            d->malformed, fsy_store_lazy_total(d->store));
+    fsy_log("info", "stop",
+            "malformed=%" PRIu64 " lazy_commits=%" PRIu64
+            " synced_behind=%" PRIu64,
+            d->malformed, fsy_store_lazy_total(d->store), d->synced_behind);
     if (d->damaged[0] == '\0')
         return 0;
     s_say_damaged(d, d->damaged, "Stopped");

@@ -903,9 +903,21 @@ s_parent_progress(fsy_peer_t *p, const fsy_sync_env_t *env,
                   const fsy_vv_t *theirs, const fsy_msg_t *m)
 {
     fsy_recover_result_t r;
-    if ((m != NULL && m->has_root &&
-         fsy_store_root_delivered(env->store, &m->root) != FSY_OK) ||
-        fsy_store_delivered(env->store, theirs) != FSY_OK ||
+    /* How far up our changes are: one commit without a disk sync for each
+     * ACK (a catch-up's stream of them synced the sender's disk for every
+     * batch). A power loss can only take these marks back, never forward:
+     * "pending" then shows more, a restore sets more aside (RECOVERY.md),
+     * and the next ACK or HELLO raises them again. */
+    int rc = fsy_store_begin_volatile(env->store);
+    if (rc == FSY_OK && m != NULL && m->has_root)
+        rc = fsy_store_root_delivered(env->store, &m->root);
+    if (rc == FSY_OK)
+        rc = fsy_store_delivered(env->store, theirs);
+    if (rc == FSY_OK)
+        rc = fsy_store_commit(env->store);
+    else
+        fsy_store_rollback(env->store);
+    if (rc != FSY_OK ||
         fsy_store_recover_finish(env->store, &p->known, &r) != FSY_OK) {
         fsy_log("warn", "recover", "peer=%s error=\"%s\"", p->name,
                 fsy_errdetail());
@@ -1072,9 +1084,13 @@ fsy_peer_vv_update(fsy_peer_t *p, const fsy_sync_env_t *env)
     return s_send_ack(p, env, 0, 0, 0);
 }
 
-/* Lazy commits in a row at most: a stream that never pauses still goes
- * on disk every few batches, and our vector lags it by no more. */
+/* Lazy commits waiting for the disk at most: a stream that never pauses
+ * still goes on disk every few batches, and our vector lags it by no
+ * more. With a thread that syncs behind the loop (loop.c, s_lazy_sync),
+ * a commit with a sync of its own is made only once it falls this far
+ * behind: a disk slower than the stream. */
 #define S_LAZY_MAX 8
+#define S_LAZY_MAX_BEHIND 32
 
 static int
 s_apply_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
@@ -1089,8 +1105,11 @@ s_apply_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     /* another message waits: the commit need not wait for the disk, a
      * later one (or the read's end, loop.c) puts it there; an urgent
      * batch does, it is marked in a commit of its own just after */
-    bool lazy = env->more_waiting && !m->urgent &&
-                fsy_store_lazy_commits(env->store) < S_LAZY_MAX;
+    bool lazy = !m->urgent &&
+                (env->synced_behind
+                     ? fsy_store_lazy_commits(env->store) < S_LAZY_MAX_BEHIND
+                     : env->more_waiting &&
+                           fsy_store_lazy_commits(env->store) < S_LAZY_MAX);
     rc = lazy ? fsy_store_apply_lazy(env->store, kept, n, &st)
               : fsy_store_apply_validated(env->store, kept, n, &st);
     clean = clean && st.gapped == 0;

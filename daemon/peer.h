@@ -139,9 +139,11 @@ typedef struct fsy_sync_env {
     uint64_t started_ms;  /* when the daemon started (uptime) */
     const char *note;     /* a problem of this site's own, or NULL */
     const char *instance; /* this daemon run in HELLO ("host pid N") */
-    /* another message waits behind the one handled: a batch's commit may
+    /* another message waits behind the one handled, or a thread puts
+     * lazy commits on disk (loop.c, s_lazy_sync): a batch's commit may
      * skip the disk sync (store_durable.c) */
     bool more_waiting;
+    bool synced_behind;
 } fsy_sync_env_t;
 
 /* Starts (or restarts) a session: a parent-side peer waits for HELLO; a

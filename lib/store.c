@@ -691,8 +691,8 @@ s_open_db(fsy_store_t *s, int flags)
     pthread_once(&s_libs_once, s_libs_setup);
     /* NOMUTEX: a store handle belongs to one thread at a time (store.h),
      * so SQLite's per-call mutexes would be pure cost (~6% of an import). */
-    int rc =
-        sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX,
+                             NULL);
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, s->path);
     /* Before the first statement: even reading the schema version can meet
@@ -956,6 +956,9 @@ fsy_sq_durable_now(fsy_store_t *s)
         return;
     s->lazy_commits = 0;
     fsy_vv_free(&s->durable_vv);
+    /* a sync asked of another thread (store_durable.c) is behind this */
+    s->sync_point = 0;
+    fsy_vv_free(&s->sync_vv);
 }
 
 /* After each commit, with the pages the WAL now holds: SQLite's own
@@ -1122,6 +1125,7 @@ fsy_store_close(fsy_store_t **sp)
     free(s->refused);
     free(s->path);
     fsy_vv_free(&s->durable_vv);
+    fsy_vv_free(&s->sync_vv);
     free(s);
     *sp = NULL;
 }

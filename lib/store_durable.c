@@ -26,6 +26,8 @@
  * every apply after a sync failed (sticky: an fsync error may not be
  * reported twice).
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,10 +39,20 @@
 /* Inside an apply's transaction, before its changes: a lazy commit makes
  * sure the feed stops before the first position not on disk (a record
  * already there is older: kept; another process's sync may have dropped
- * it); a synced one (not in a group: its commit is the sync) drops it. */
+ * it), or moves it up to where a sync of the log on another thread got
+ * (fsy_store_lazy_synced); a synced one (not in a group: its commit is the
+ * sync) drops it. */
 int
 fsy_sq_durable_mark(fsy_store_t *s)
 {
+    if (s->lazy_now && s->feed_end_next != 0) {
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "INSERT OR REPLACE INTO meta(key, value) "
+                 "VALUES('" S_FEED_END "', %" PRIu64 ")",
+                 s->feed_end_next);
+        return fsy_sq_exec(s, sql);
+    }
     /* the smaller of the two: a recovery may have taken the log's end
      * back below a record left from before it */
     if (s->lazy_now)
@@ -58,8 +70,10 @@ fsy_sq_durable_mark(fsy_store_t *s)
 void
 fsy_sq_durable_marked(fsy_store_t *s)
 {
-    if (!s->in_group)
-        s->feed_end_set = s->lazy_now;
+    if (s->in_group)
+        return;
+    s->feed_end_set = s->lazy_now;
+    s->feed_end_next = 0;
 }
 
 unsigned
@@ -98,6 +112,7 @@ fsy_store_sync(fsy_store_t *s)
     if (rc != FSY_OK)
         return rc;
     s->feed_end_set = false; /* the WAL hook did the rest */
+    s->feed_end_next = 0;
     return FSY_OK;
 }
 
@@ -152,4 +167,70 @@ fsy_store_durable_vv(fsy_store_t *s, fsy_vv_t **out)
     if (rc != FSY_OK)
         fsy_vv_free(out);
     return rc;
+}
+
+/* ---- the log put on disk by another thread ---------------------------- */
+
+/* A sync of the log asked of another thread is forgotten (it is done,
+ * or replaced; store.c forgets it when a synced commit comes first). */
+static void
+s_forget_point(fsy_store_t *s)
+{
+    s->sync_point = 0;
+    fsy_vv_free(&s->sync_vv);
+}
+
+int
+fsy_store_lazy_point(fsy_store_t *s, uint64_t *point)
+{
+    *point = 0;
+    if (s->lazy_commits == 0 || s->sync_failed)
+        return FSY_OK;
+    fsy_vv_t *vv = NULL;
+    uint64_t last = 0;
+    int rc = fsy_store_vv(s, &vv);
+    if (rc == FSY_OK)
+        rc = fsy_store_log_last(s, &last);
+    if (rc != FSY_OK) {
+        fsy_vv_free(&vv);
+        return rc;
+    }
+    s_forget_point(s);
+    s->sync_vv = vv;
+    s->sync_feed_end = last + 1;
+    s->sync_point = *point = s->lazy_total;
+    return FSY_OK;
+}
+
+void
+fsy_store_lazy_synced(fsy_store_t *s, uint64_t point, bool ok)
+{
+    if (!ok) { /* as for a synced commit that failed: never promised */
+        s->lazy_off = s->sync_failed = true;
+        s_forget_point(s);
+        return;
+    }
+    /* a synced commit since (it forgot the point) did more than this */
+    if (point == 0 || point != s->sync_point || s->sync_failed)
+        return;
+    unsigned since = (unsigned)(s->lazy_total - point);
+    fsy_vv_free(&s->durable_vv);
+    if (since > 0) { /* those still wait; the vector as of the point */
+        s->durable_vv = s->sync_vv;
+        s->sync_vv = NULL;
+    }
+    s->lazy_commits = since;
+    s->feed_end_next = s->sync_feed_end;
+    s_forget_point(s);
+}
+
+const char *
+fsy_store_wal_file(fsy_store_t *s)
+{
+    const char *db = sqlite3_db_filename(s->db, "main");
+    const char *wal =
+        db != NULL && db[0] != '\0' ? sqlite3_filename_wal(db) : NULL;
+    if (wal == NULL || wal[0] == '\0')
+        fsy_err_set(FSY_EINVAL, "the replica has no write-ahead log file");
+    return wal != NULL && wal[0] != '\0' ? wal : NULL;
 }

@@ -110,6 +110,14 @@ struct fsy_store {
     bool feed_end_set; /* meta "feed_end" holds the feed back */
     bool lazy_off;     /* a sync failed: no more lazy commits */
     bool sync_failed;  /* ... and the lazy ones are never taken as synced */
+    /* a sync of the log asked of another thread (store_durable.c): the
+     * lazy_total it covers (0: none asked), the vector and the feed's end
+     * as of then; and where the next lazy apply moves the feed's end once
+     * such a sync is done (0: nowhere) */
+    uint64_t sync_point;
+    fsy_vv_t *sync_vv;
+    uint64_t sync_feed_end;
+    uint64_t feed_end_next;
     sqlite3_stmt *stmt[ST__COUNT];
     fsy_origin_slot_t *origins;
     size_t n_origins, cap_origins;

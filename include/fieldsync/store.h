@@ -594,6 +594,29 @@ int fsy_store_sync(fsy_store_t *s);
  * (its own writes always sync). *out is the caller's (fsy_vv_free). */
 int fsy_store_durable_vv(fsy_store_t *s, fsy_vv_t **out);
 
+/*
+ * Lazy commits put on disk by another thread (the daemon's checkpointer),
+ * so that the thread that commits never waits for the disk: that thread
+ * syncs this replica's write-ahead log file (fdatasync of "<db>-wal"),
+ * which holds every commit made before the sync began.
+ *
+ * fsy_store_lazy_point, before asking for such a sync: *point names the
+ * commits made so far (0: none waits for the disk, nothing to ask); the
+ * vector and the change feed's end as of now are kept for it (one point at
+ * a time: a new one replaces the last). FSY_ENOMEM or SQLite's error.
+ *
+ * fsy_store_lazy_synced, once it is done: ok, and every commit up to
+ * point is on disk (the vector given away and the feed move up to the
+ * point; the commits since still wait); !ok, the sync failed: as when a
+ * synced commit fails, no lazy commit is ever promised and none is made
+ * again. A point a synced commit has overtaken is ignored.
+ */
+int fsy_store_lazy_point(fsy_store_t *s, uint64_t *point);
+/* The write-ahead log file's path, as SQLite names it (valid while s is
+ * open); NULL with the error detail set if there is none. */
+const char *fsy_store_wal_file(fsy_store_t *s);
+void fsy_store_lazy_synced(fsy_store_t *s, uint64_t point, bool ok);
+
 /* ---- integrity -------------------------------------------------------- */
 
 typedef struct fsy_verify_report {

@@ -46,4 +46,7 @@ stop gao
 stop hq
 grep -q "site=hq event=stop malformed=0 lazy_commits=[1-9]" "$T/hq.log" ||
   fail "HQ synced every batch of the catch-up as it came: $(grep 'event=stop' "$T/hq.log")"
+# and they went on disk on the checkpointer's thread, not in the loop
+grep -q "site=hq event=stop .* synced_behind=[1-9]" "$T/hq.log" ||
+  fail "HQ's loop synced its lazy commits itself: $(grep 'event=stop' "$T/hq.log")"
 echo "PASS daemon_checkpoint"

@@ -52,8 +52,8 @@ s_link_init(link_t *l, unsigned window, size_t batch_changes)
     l->cfg.children = &l->child; /* borrowed: never freed by the test */
     l->cfg.n_children = 1;
     l->env_gao =
-        (fsy_sync_env_t){l->gao, &l->cfg, 1000, 1000, NULL, NULL, false};
-    l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000, 1000, NULL, NULL, false};
+        (fsy_sync_env_t){l->gao, &l->cfg, 1000, 1000, NULL, NULL, false, false};
+    l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000, 1000, NULL, NULL, false, false};
     l->child_side.is_parent = true;
     snprintf(l->child_side.name, sizeof l->child_side.name, "parent");
     l->child_side.send = s_enqueue;

@@ -1357,6 +1357,77 @@ START_TEST(test_store_lazy_commits_stay_out_of_the_vector_given)
 }
 END_TEST
 
+/* The daemon puts lazy commits on disk on another thread (a sync of the
+ * log file): once it says a point is synced, the vector given and the
+ * feed move up to that point and no further; a failed sync promises
+ * nothing, ever; a synced commit overtakes a point still out. */
+START_TEST(test_store_lazy_commits_synced_elsewhere_move_up_to_the_point)
+{
+    fsy_store_t *gao = tu_replica("gao"), *hq = tu_replica("hq");
+    fsy_store_t *tool = NULL;
+    ck_ok(fsy_store_defer_checkpoints(hq, 16000));
+    tu_put(gao, "MLI", "sitrep-gao-48", "analysis", "title", "Gao week 48");
+    tu_sync(gao, hq);
+    ck_ok(fsy_store_open(&tool, tu_path("hq.db")));
+    uint64_t point;
+    ck_ok(fsy_store_lazy_point(hq, &point));
+    ck_assert_uint_eq(point, 0); /* nothing waits for the disk */
+    ck_assert_ptr_nonnull(fsy_store_wal_file(hq));
+    ck_assert(strstr(fsy_store_wal_file(hq), "hq.db-wal") != NULL);
+    s_sitrep(gao, hq, 49, true);
+    ck_ok(fsy_store_lazy_point(hq, &point));
+    ck_assert_uint_ne(point, 0);
+    s_sitrep(gao, hq, 50, true); /* after the point */
+    fsy_vv_t *given, *now;
+    fsy_store_lazy_synced(hq, point, true);
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
+    ck_ok(fsy_store_durable_vv(hq, &given));
+    ck_ok(fsy_store_vv(hq, &now));
+    ck_assert_uint_eq(fsy_vv_missing(now, given, ""), 2); /* week 50 */
+    ck_assert_uint_eq(fsy_vv_get(given, "MLI", fsy_store_origin(gao)), 4);
+    fsy_vv_free(&given);
+    /* the feed moves with the next lazy commit: up to week 49 */
+    ck_assert_uint_eq(tu_feed_size(tool), 2);
+    s_sitrep(gao, hq, 51, true);
+    ck_assert_uint_eq(tu_feed_size(tool), 4);
+    /* a point with nothing after it: all given; the feed's end goes with
+     * the small synced commit the daemon makes as its reads run dry */
+    ck_ok(fsy_store_lazy_point(hq, &point));
+    fsy_store_lazy_synced(hq, point, true);
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
+    s_given_is_whole(hq);
+    ck_ok(fsy_store_sync(hq));
+    ck_assert_uint_eq(tu_feed_size(tool), 8);
+    /* a synced commit overtakes a point still out: it is ignored */
+    s_sitrep(gao, hq, 52, true);
+    ck_ok(fsy_store_lazy_point(hq, &point));
+    s_sitrep(gao, hq, 53, false);
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
+    s_sitrep(gao, hq, 54, true);
+    fsy_store_lazy_synced(hq, point, true);
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
+    /* a failed sync: never given, and no lazy commit again */
+    fsy_vv_t *before;
+    ck_ok(fsy_store_durable_vv(hq, &before));
+    ck_ok(fsy_store_lazy_point(hq, &point));
+    fsy_store_lazy_synced(hq, point, false);
+    ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
+    uint64_t total = fsy_store_lazy_total(hq);
+    s_sitrep(gao, hq, 55, true);
+    ck_assert_uint_eq(fsy_store_lazy_total(hq), total);
+    ck_ok(fsy_store_durable_vv(hq, &given));
+    ck_assert(s_vv_same(given, before));
+    ck_ok(fsy_store_lazy_point(hq, &point));
+    ck_assert_uint_eq(point, 0);
+    fsy_vv_free(&given);
+    fsy_vv_free(&before);
+    fsy_vv_free(&now);
+    fsy_store_close(&tool);
+    fsy_store_close(&hq);
+    fsy_store_close(&gao);
+}
+END_TEST
+
 START_TEST(test_store_fast_remote_clock_is_accepted_but_bounded)
 {
     uint64_t now = 1790000000000ull; /* ms */
@@ -1769,6 +1840,8 @@ s_suite(void)
     tcase_add_test(tc, test_store_document_met_twice_in_one_apply);
     tcase_add_test(tc, test_store_checkpoints_when_told);
     tcase_add_test(tc, test_store_lazy_commits_stay_out_of_the_vector_given);
+    tcase_add_test(
+        tc, test_store_lazy_commits_synced_elsewhere_move_up_to_the_point);
     tcase_add_test(tc, test_store_history_lists_every_version);
     tcase_add_test(tc, test_store_fast_remote_clock_is_accepted_but_bounded);
     tcase_add_test(tc, test_store_verify_detects_a_flipped_byte);
