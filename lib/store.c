@@ -692,7 +692,7 @@ s_open_db(fsy_store_t *s, int flags)
     /* NOMUTEX: a store handle belongs to one thread at a time (store.h),
      * so SQLite's per-call mutexes would be pure cost (~6% of an import). */
     int rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+                             fsy_sq_vfs());
     if (rc != SQLITE_OK)
         return fsy_sq_err(s, rc, s->path);
     /* Before the first statement: even reading the schema version can meet

@@ -389,6 +389,10 @@ void fsy_sq_merge_rule_refresh(fsy_store_t *s);
 /* fsy_store_open() and fsy_store_create() of the base layer (store.c):
  * schema, migration, identity; store_open.c completes them. */
 int fsy_sq_open(fsy_store_t **out, const char *path);
+/* The VFS a replica is opened with (store_vfs.c: the default's, with each
+ * write-ahead log frame written in one system call); NULL if it could not
+ * be set up (SQLite's default, as it is). */
+const char *fsy_sq_vfs(void);
 int fsy_sq_create(fsy_store_t **out, const char *path, const char *site);
 /* A second handle on a replica another handle has opened (and upgraded),
  * for reading its tables only: opened read-only, no schema work, no write
