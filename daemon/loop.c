@@ -1013,6 +1013,17 @@ s_checkpoint_ask(fsy_daemon_t *d)
         fsy_log("warn", "checkpoint", "error=\"%s\"", fsy_errdetail());
 }
 
+/* A log past half the limit while changes stream in is asked for at once,
+ * after every commit, not every 100 ms: the thread then copies without a
+ * pause, so the loop's own copy at the limit (a commit that waits for the
+ * disk) finds little left to do. */
+static bool
+s_checkpoint_early(const fsy_daemon_t *d)
+{
+    unsigned kib = fsy_store_wal_kib(d->store);
+    return kib >= FSY_WAL_HARD_KIB / 2 && kib != d->ckpt_asked;
+}
+
 static void
 s_job_checkpoint(fsy_daemon_t *d, const fsy_sync_env_t *env)
 {
@@ -1046,7 +1057,7 @@ static const s_job_t s_jobs[FSY_LOOP_JOBS] = {
     {"verify", s_verify_period, NULL, s_job_verify},
     {"requests", s_requests_period, NULL, s_job_requests},
     {"index", s_every_100ms, NULL, s_job_index},
-    {"checkpoint", s_every_100ms, NULL, s_job_checkpoint},
+    {"checkpoint", s_every_100ms, s_checkpoint_early, s_job_checkpoint},
 };
 
 static void
