@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,12 @@ struct fsy_checkpointer {
     /* a sync of the log: asked for point sync_asked (0: none), done for
      * sync_done (0: not yet), with its outcome */
     uint64_t sync_asked, sync_done;
-    bool sync_ok;
+    fsy_wal_sync_t sync_outcome;
     char sync_why[256];
+    /* the log file, open for the thread's life (thread only) */
+    int wal_fd;
+    dev_t wal_dev;
+    ino_t wal_ino;
     fsy_store_t *store; /* while a copy runs: fsy_checkpointer_stop
                            interrupts it */
 };
@@ -50,26 +55,54 @@ s_copy(fsy_checkpointer_t *c, fsy_store_t **s)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* The log file's data on disk. Another descriptor of the same file: the
- * sync covers whatever any of them wrote before it. */
+/* The log file, opened once and kept: Linux reports a failed write-back
+ * to each descriptor open when it happened, but not to one opened after
+ * another saw it. Opened again only if the file was replaced (every
+ * connection closed: the daemon's own never is). */
+static fsy_wal_sync_t
+s_wal_open(fsy_checkpointer_t *c, fsy_store_t **s, char *why, size_t len)
+{
+    const char *path = NULL;
+    struct stat now;
+    if ((*s == NULL && fsy_store_open(s, c->db) != FSY_OK) ||
+        (path = fsy_store_wal_file(*s)) == NULL) {
+        snprintf(why, len, "%s", fsy_errdetail());
+        return FSY_WAL_NOT_SYNCED;
+    }
+    if (stat(path, &now) != 0) {
+        snprintf(why, len, "cannot find the write-ahead log %s: %s", path,
+                 strerror(errno));
+        return FSY_WAL_NOT_SYNCED;
+    }
+    if (c->wal_fd >= 0 &&
+        (now.st_dev != c->wal_dev || now.st_ino != c->wal_ino)) {
+        close(c->wal_fd);
+        c->wal_fd = -1;
+    }
+    if (c->wal_fd < 0 && (c->wal_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(why, len, "cannot open the write-ahead log %s: %s", path,
+                 strerror(errno));
+        return FSY_WAL_NOT_SYNCED;
+    }
+    c->wal_dev = now.st_dev;
+    c->wal_ino = now.st_ino;
+    return FSY_WAL_SYNCED;
+}
+
+/* The log file's data on disk: the sync covers whatever any descriptor of
+ * the file wrote before it. */
 static void
 s_sync(fsy_checkpointer_t *c, fsy_store_t **s, uint64_t point)
 {
     char why[256] = "";
-    const char *path = NULL;
-    int fd = -1;
-    if ((*s != NULL || fsy_store_open(s, c->db) == FSY_OK) &&
-        (path = fsy_store_wal_file(*s)) != NULL)
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (path == NULL)
-        snprintf(why, sizeof why, "%s", fsy_errdetail());
-    else if (fd < 0 || fdatasync(fd) != 0)
-        snprintf(why, sizeof why, "%s the write-ahead log %s: %s",
-                 fd < 0 ? "cannot open" : "cannot sync", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    fsy_wal_sync_t out = s_wal_open(c, s, why, sizeof why);
+    if (out == FSY_WAL_SYNCED && fdatasync(c->wal_fd) != 0) {
+        snprintf(why, sizeof why, "cannot sync the write-ahead log: %s",
+                 strerror(errno));
+        out = FSY_WAL_SYNC_FAILED;
+    }
     pthread_mutex_lock(&c->lock);
-    c->sync_ok = why[0] == '\0';
+    c->sync_outcome = out;
     snprintf(c->sync_why, sizeof c->sync_why, "%s", why);
     c->sync_done = point;
     pthread_mutex_unlock(&c->lock);
@@ -80,6 +113,9 @@ s_run(void *arg)
 {
     fsy_checkpointer_t *c = arg;
     fsy_store_t *s = NULL;
+    char why[256];
+    /* the log's descriptor from the start, before any lazy commit */
+    (void)s_wal_open(c, &s, why, sizeof why);
     pthread_mutex_lock(&c->lock);
     for (;;) {
         while (!c->asked && c->sync_asked == 0 && !c->stopping)
@@ -101,6 +137,8 @@ s_run(void *arg)
         pthread_mutex_lock(&c->lock);
     }
     pthread_mutex_unlock(&c->lock);
+    if (c->wal_fd >= 0)
+        close(c->wal_fd);
     fsy_store_close(&s);
     return NULL;
 }
@@ -113,6 +151,7 @@ fsy_checkpointer_start(fsy_checkpointer_t **out, const char *db)
         free(c);
         return fsy_err_set(FSY_ENOMEM, "out of memory");
     }
+    c->wal_fd = -1;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->wake, NULL);
     if (pthread_create(&c->thread, NULL, s_run, c) != 0) {
@@ -146,14 +185,14 @@ fsy_checkpointer_sync(fsy_checkpointer_t *c, uint64_t point)
 }
 
 bool
-fsy_checkpointer_synced(fsy_checkpointer_t *c, uint64_t *point, bool *ok,
-                        char *why, size_t len)
+fsy_checkpointer_synced(fsy_checkpointer_t *c, uint64_t *point,
+                        fsy_wal_sync_t *out, char *why, size_t len)
 {
     pthread_mutex_lock(&c->lock);
     bool done = c->sync_done != 0;
     if (done) {
         *point = c->sync_done;
-        *ok = c->sync_ok;
+        *out = c->sync_outcome;
         snprintf(why, len, "%s", c->sync_why);
         c->sync_done = 0;
     }

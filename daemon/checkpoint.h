@@ -45,11 +45,19 @@ uint64_t fsy_checkpointer_failures(fsy_checkpointer_t *c, char *why,
  * a second replaces the first). Returns at once. */
 void fsy_checkpointer_sync(fsy_checkpointer_t *c, uint64_t point);
 
-/* True once the sync asked is done: *point is the one asked, *ok whether
- * the log is on disk (false: the sync failed; *why says why). False while
- * none is done (asked or not). */
-bool fsy_checkpointer_synced(fsy_checkpointer_t *c, uint64_t *point, bool *ok,
-                             char *why, size_t len);
+typedef enum fsy_wal_sync {
+    FSY_WAL_SYNCED,      /* the log is on disk up to the point */
+    FSY_WAL_NOT_SYNCED,  /* not tried (the log could not be opened): ask
+                            again later */
+    FSY_WAL_SYNC_FAILED, /* the disk said no: the commits it held may be
+                            lost, and no later sync proves them */
+} fsy_wal_sync_t;
+
+/* True once the sync asked is done: *point is the one asked, *out what
+ * came of it (*why says why when not synced). False while none is done
+ * (asked or not). */
+bool fsy_checkpointer_synced(fsy_checkpointer_t *c, uint64_t *point,
+                             fsy_wal_sync_t *out, char *why, size_t len);
 
 void fsy_checkpointer_stop(fsy_checkpointer_t **c);
 

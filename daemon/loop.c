@@ -496,19 +496,23 @@ static void
 s_lazy_sync(fsy_daemon_t *d)
 {
     uint64_t point;
-    bool ok;
+    fsy_wal_sync_t out;
     char why[256];
     if (d->lazy_sync_asked && fsy_checkpointer_synced(d->checkpointer, &point,
-                                                      &ok, why, sizeof why)) {
+                                                      &out, why, sizeof why)) {
         d->lazy_sync_asked = false;
-        d->synced_behind += ok;
-        fsy_store_lazy_synced(d->store, point, ok);
-        if (!ok && fsy_log_worth(++d->sync_failures))
-            fsy_log("error", "sync",
-                    "error=\"%s\" count=%" PRIu64
-                    " note=\"every batch is committed with a disk sync "
-                    "from now on: check the disk\"",
-                    why, d->sync_failures);
+        if (out == FSY_WAL_SYNCED)
+            d->synced_behind += fsy_store_lazy_synced(d->store, point, true);
+        else if (out == FSY_WAL_SYNC_FAILED)
+            fsy_store_lazy_synced(d->store, point, false);
+        if (out != FSY_WAL_SYNCED && fsy_log_worth(++d->sync_failures))
+            fsy_log(out == FSY_WAL_SYNC_FAILED ? "error" : "warn", "sync",
+                    "error=\"%s\" count=%" PRIu64 "%s", why, d->sync_failures,
+                    out == FSY_WAL_SYNC_FAILED
+                        ? " note=\"every batch is committed with a disk "
+                          "sync from now on: check the disk\""
+                        : " note=\"tried again; past 32 batches waiting, "
+                          "each is committed with a disk sync\"");
     }
     if (d->lazy_sync_asked || d->checkpointer == NULL)
         return;
@@ -525,8 +529,8 @@ s_lazy_sync(fsy_daemon_t *d)
  * now (on the checkpointer's thread if there is one, else here), and the
  * peers whose ACKs left them out learn the vector that holds them
  * (store_durable.c), also when some other synced commit put them there
- * first. Should the sync fail, the next synced commit does it, and until
- * then no vector promises them.
+ * first. Should a disk sync fail, no vector ever promises them (the peers
+ * resend them) and every later batch is committed with a sync.
  */
 static void
 s_read_done(fsy_daemon_t *d, const fsy_sync_env_t *env)
@@ -1020,8 +1024,10 @@ s_checkpoint_ask(fsy_daemon_t *d)
 static bool
 s_checkpoint_early(const fsy_daemon_t *d)
 {
+    /* without the thread the copy is the loop's own: every 100 ms */
     unsigned kib = fsy_store_wal_kib(d->store);
-    return kib >= FSY_WAL_HARD_KIB / 2 && kib != d->ckpt_asked;
+    return d->checkpointer != NULL && kib >= FSY_WAL_HARD_KIB / 2 &&
+           kib != d->ckpt_asked;
 }
 
 static void

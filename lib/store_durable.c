@@ -4,19 +4,24 @@
  *
  * A catch-up commits a batch of received changes every few tens of
  * milliseconds; a disk sync at each took 15 % of HQ's catch-up. The daemon
- * commits a batch lazily (synchronous=NORMAL: fsy_store_apply_lazy, which
- * sits with the other applies in store_apply.c) when another message is
- * already waiting, so that a later commit, or fsy_store_sync, puts it on
- * disk soon. Until then a power loss may take it back: nothing is lost
- * (the sender still holds every change and sends again from our vector),
- * provided we never told anyone we hold it (docs/REPLICATION.md, item 13):
- *   - every vector given away is fsy_store_durable_vv: the vector as it
- *     was before the first lazy commit since the last synced one (this
- *     site's own streams excepted: its own writes always sync);
- *   - the change feed (store_feed.c) stops before the first lazily
- *     committed position: the first lazy commit of a run writes that
- *     position in meta ("feed_end") and the commit that syncs removes it,
- *     so no cursor ever names a position a power loss could give out again.
+ * commits a received batch lazily (synchronous=NORMAL: fsy_store_apply_lazy,
+ * which sits with the other applies in store_apply.c), and its
+ * checkpointer thread syncs the log file behind it (fsy_store_lazy_point,
+ * then fsy_store_lazy_synced once done); without that thread, only when
+ * another message is already waiting, so that a later commit, or
+ * fsy_store_sync, puts it on disk soon. Until then a power loss may take
+ * it back: nothing is lost (the sender still holds every change and sends
+ * again from our vector), provided we never told anyone we hold it
+ * (docs/REPLICATION.md, item 13):
+ *   - every vector given away is fsy_store_durable_vv: the vector as of
+ *     the last commit known on disk (a synced one, or the point of the
+ *     last sync done elsewhere), this site's own streams excepted: its own
+ *     writes always sync;
+ *   - the change feed (store_feed.c) stops before the first position not
+ *     known on disk: the first lazy commit of a run writes that position
+ *     in meta ("feed_end"), the first after a sync done elsewhere moves it
+ *     up to that sync's point, and the commit that syncs removes it, so no
+ *     cursor ever names a position a power loss could give out again.
  *
  * Commits are watched by the WAL hook (store.c, s_wal_hook, which also
  * owns fsy_sq_synchronous and fsy_sq_durable_now): a commit made with
@@ -202,17 +207,17 @@ fsy_store_lazy_point(fsy_store_t *s, uint64_t *point)
     return FSY_OK;
 }
 
-void
+bool
 fsy_store_lazy_synced(fsy_store_t *s, uint64_t point, bool ok)
 {
     if (!ok) { /* as for a synced commit that failed: never promised */
         s->lazy_off = s->sync_failed = true;
         s_forget_point(s);
-        return;
+        return false;
     }
     /* a synced commit since (it forgot the point) did more than this */
     if (point == 0 || point != s->sync_point || s->sync_failed)
-        return;
+        return false;
     unsigned since = (unsigned)(s->lazy_total - point);
     fsy_vv_free(&s->durable_vv);
     if (since > 0) { /* those still wait; the vector as of the point */
@@ -222,6 +227,7 @@ fsy_store_lazy_synced(fsy_store_t *s, uint64_t point, bool ok)
     s->lazy_commits = since;
     s->feed_end_next = s->sync_feed_end;
     s_forget_point(s);
+    return true;
 }
 
 const char *

@@ -6,12 +6,18 @@
  * thousands of frames, and a system call is dear on the virtual machines
  * sites run on (the two were a tenth of HQ's processor time in a
  * catch-up: docs/PERFORMANCE.md). This VFS sits over whichever VFS is
- * the default and, for log files only, holds a frame header back until
- * the write that follows it: if that write is the page right after it,
- * both go in one write; anything else (another write, a read, a sync, a
- * truncation, a close, any other call) first writes the header alone.
- * So the file sees the same bytes in the same order before every call
- * that could observe or persist them: nothing SQLite relies on changes.
+ * the default and, for log files only, holds a frame header back when it
+ * is appended right after the write before it (the page of the frame
+ * before, or the log's own header): SQLite writes such a frame's page
+ * next (wal.c, walWriteOneFrame), and both then go in one write. Any
+ * other write of 24 bytes goes at once: SQLite rewrites the headers of
+ * frames already written (walRewriteChecksums, after a page cache spill),
+ * each after reading that frame, and the last of them ends a commit that
+ * no other call on this file may follow for a long time (at
+ * synchronous=NORMAL, no sync); another handle or thread that syncs or
+ * reads the file must never miss it. Should the page not follow, any
+ * other call writes the header alone first, and a failure to write it is
+ * returned by every later write and sync of this handle.
  * Every other file is the default VFS's own, untouched.
  */
 #include <pthread.h>
@@ -30,6 +36,9 @@ typedef struct s_file {
     sqlite3_file *real;
     sqlite3_int64 held_off;
     bool held; /* a frame header waits for its page */
+    /* where the last write ended, if the last call was a write; else -1 */
+    sqlite3_int64 wrote_to;
+    int failed; /* a header written late that failed (sticky) */
     unsigned char hdr[S_FRAME_HDR];
     unsigned char *joined; /* header + page, for one write */
     size_t joined_cap;
@@ -51,10 +60,15 @@ static pthread_mutex_t s_vfs_lock = PTHREAD_MUTEX_INITIALIZER;
 static int
 s_flush(s_file_t *f)
 {
+    f->wrote_to = -1; /* a call other than a write follows */
     if (!f->held)
         return SQLITE_OK;
     f->held = false;
-    return f->real->pMethods->xWrite(f->real, f->hdr, S_FRAME_HDR, f->held_off);
+    int rc =
+        f->real->pMethods->xWrite(f->real, f->hdr, S_FRAME_HDR, f->held_off);
+    if (rc != SQLITE_OK && f->failed == SQLITE_OK)
+        f->failed = rc;
+    return rc;
 }
 
 /* The page after the header held: both in one write, or one after the
@@ -86,18 +100,27 @@ static int
 s_write(sqlite3_file *pf, const void *buf, int amt, sqlite3_int64 off)
 {
     s_file_t *f = (s_file_t *)pf;
-    if (f->held && off == f->held_off + S_FRAME_HDR && amt > 0)
-        return s_write_joined(f, buf, amt);
+    if (f->held && off == f->held_off + S_FRAME_HDR && amt > 0) {
+        int rc = s_write_joined(f, buf, amt);
+        f->wrote_to = rc == SQLITE_OK ? off + amt : -1;
+        return rc;
+    }
+    bool appended = f->wrote_to == off;
     int rc = s_flush(f);
+    if (rc == SQLITE_OK)
+        rc = f->failed;
     if (rc != SQLITE_OK)
         return rc;
-    if (amt == S_FRAME_HDR) {
+    if (amt == S_FRAME_HDR && appended) {
         memcpy(f->hdr, buf, S_FRAME_HDR);
         f->held_off = off;
         f->held = true;
+        f->wrote_to = off + amt;
         return SQLITE_OK;
     }
-    return f->real->pMethods->xWrite(f->real, buf, amt, off);
+    rc = f->real->pMethods->xWrite(f->real, buf, amt, off);
+    f->wrote_to = rc == SQLITE_OK ? off + amt : -1;
+    return rc;
 }
 
 static int
@@ -142,6 +165,8 @@ s_sync(sqlite3_file *pf, int flags)
 {
     int rc;
     s_file_t *f = s_flushed(pf, &rc);
+    if (rc == SQLITE_OK)
+        rc = f->failed;
     return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
 }
 

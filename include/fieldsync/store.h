@@ -609,13 +609,14 @@ int fsy_store_durable_vv(fsy_store_t *s, fsy_vv_t **out);
  * point is on disk (the vector given away and the feed move up to the
  * point; the commits since still wait); !ok, the sync failed: as when a
  * synced commit fails, no lazy commit is ever promised and none is made
- * again. A point a synced commit has overtaken is ignored.
+ * again. A point a synced commit has overtaken is ignored. True if the
+ * point moved anything up.
  */
 int fsy_store_lazy_point(fsy_store_t *s, uint64_t *point);
 /* The write-ahead log file's path, as SQLite names it (valid while s is
  * open); NULL with the error detail set if there is none. */
 const char *fsy_store_wal_file(fsy_store_t *s);
-void fsy_store_lazy_synced(fsy_store_t *s, uint64_t point, bool ok);
+bool fsy_store_lazy_synced(fsy_store_t *s, uint64_t point, bool ok);
 
 /* ---- integrity -------------------------------------------------------- */
 

@@ -1379,7 +1379,7 @@ START_TEST(test_store_lazy_commits_synced_elsewhere_move_up_to_the_point)
     ck_assert_uint_ne(point, 0);
     s_sitrep(gao, hq, 50, true); /* after the point */
     fsy_vv_t *given, *now;
-    fsy_store_lazy_synced(hq, point, true);
+    ck_assert(fsy_store_lazy_synced(hq, point, true));
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
     ck_ok(fsy_store_durable_vv(hq, &given));
     ck_ok(fsy_store_vv(hq, &now));
@@ -1393,7 +1393,7 @@ START_TEST(test_store_lazy_commits_synced_elsewhere_move_up_to_the_point)
     /* a point with nothing after it: all given; the feed's end goes with
      * the small synced commit the daemon makes as its reads run dry */
     ck_ok(fsy_store_lazy_point(hq, &point));
-    fsy_store_lazy_synced(hq, point, true);
+    ck_assert(fsy_store_lazy_synced(hq, point, true));
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
     s_given_is_whole(hq);
     ck_ok(fsy_store_sync(hq));
@@ -1404,13 +1404,13 @@ START_TEST(test_store_lazy_commits_synced_elsewhere_move_up_to_the_point)
     s_sitrep(gao, hq, 53, false);
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 0);
     s_sitrep(gao, hq, 54, true);
-    fsy_store_lazy_synced(hq, point, true);
+    ck_assert(!fsy_store_lazy_synced(hq, point, true));
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
     /* a failed sync: never given, and no lazy commit again */
     fsy_vv_t *before;
     ck_ok(fsy_store_durable_vv(hq, &before));
     ck_ok(fsy_store_lazy_point(hq, &point));
-    fsy_store_lazy_synced(hq, point, false);
+    ck_assert(!fsy_store_lazy_synced(hq, point, false));
     ck_assert_uint_eq(fsy_store_lazy_commits(hq), 1);
     uint64_t total = fsy_store_lazy_total(hq);
     s_sitrep(gao, hq, 55, true);
