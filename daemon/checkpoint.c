@@ -59,7 +59,7 @@ s_copy(fsy_checkpointer_t *c, fsy_store_t **s)
  * to each descriptor open when it happened, but not to one opened after
  * another saw it. Opened again only if the file was replaced (every
  * connection closed: the daemon's own never is). */
-static fsy_wal_sync_t
+static bool
 s_wal_open(fsy_checkpointer_t *c, fsy_store_t **s, char *why, size_t len)
 {
     const char *path = NULL;
@@ -67,12 +67,12 @@ s_wal_open(fsy_checkpointer_t *c, fsy_store_t **s, char *why, size_t len)
     if ((*s == NULL && fsy_store_open(s, c->db) != FSY_OK) ||
         (path = fsy_store_wal_file(*s)) == NULL) {
         snprintf(why, len, "%s", fsy_errdetail());
-        return FSY_WAL_NOT_SYNCED;
+        return false;
     }
     if (stat(path, &now) != 0) {
         snprintf(why, len, "cannot find the write-ahead log %s: %s", path,
                  strerror(errno));
-        return FSY_WAL_NOT_SYNCED;
+        return false;
     }
     if (c->wal_fd >= 0 &&
         (now.st_dev != c->wal_dev || now.st_ino != c->wal_ino)) {
@@ -82,11 +82,16 @@ s_wal_open(fsy_checkpointer_t *c, fsy_store_t **s, char *why, size_t len)
     if (c->wal_fd < 0 && (c->wal_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
         snprintf(why, len, "cannot open the write-ahead log %s: %s", path,
                  strerror(errno));
-        return FSY_WAL_NOT_SYNCED;
+        return false;
+    }
+    if (fstat(c->wal_fd, &now) != 0) { /* the file opened, not the name */
+        close(c->wal_fd);
+        c->wal_fd = -1;
+        return false;
     }
     c->wal_dev = now.st_dev;
     c->wal_ino = now.st_ino;
-    return FSY_WAL_SYNCED;
+    return true;
 }
 
 /* The log file's data on disk: the sync covers whatever any descriptor of
@@ -95,7 +100,8 @@ static void
 s_sync(fsy_checkpointer_t *c, fsy_store_t **s, uint64_t point)
 {
     char why[256] = "";
-    fsy_wal_sync_t out = s_wal_open(c, s, why, sizeof why);
+    fsy_wal_sync_t out =
+        s_wal_open(c, s, why, sizeof why) ? FSY_WAL_SYNCED : FSY_WAL_NOT_SYNCED;
     if (out == FSY_WAL_SYNCED && fdatasync(c->wal_fd) != 0) {
         snprintf(why, sizeof why, "cannot sync the write-ahead log: %s",
                  strerror(errno));

@@ -75,6 +75,7 @@ struct fsy_daemon {
     uint64_t malformed;
     uint64_t sync_failures; /* syncs of lazy commits that failed (loop.c) */
     bool lazy_sync_asked;   /* of the checkpointer, not yet collected */
+    uint64_t sync_skipped;  /* ... that it could not try (loop.c) */
     uint64_t synced_behind; /* ... and done (the stop line) */
     uint64_t started_ms;
     _Atomic uint64_t loop_ms;     /* last turn of the loop, for /healthz */

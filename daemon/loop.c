@@ -505,14 +505,23 @@ s_lazy_sync(fsy_daemon_t *d)
             d->synced_behind += fsy_store_lazy_synced(d->store, point, true);
         else if (out == FSY_WAL_SYNC_FAILED)
             fsy_store_lazy_synced(d->store, point, false);
-        if (out != FSY_WAL_SYNCED && fsy_log_worth(++d->sync_failures))
-            fsy_log(out == FSY_WAL_SYNC_FAILED ? "error" : "warn", "sync",
-                    "error=\"%s\" count=%" PRIu64 "%s", why, d->sync_failures,
-                    out == FSY_WAL_SYNC_FAILED
-                        ? " note=\"every batch is committed with a disk "
-                          "sync from now on: check the disk\""
-                        : " note=\"tried again; past 32 batches waiting, "
-                          "each is committed with a disk sync\"");
+        if (out == FSY_WAL_SYNC_FAILED && fsy_log_worth(++d->sync_failures))
+            fsy_log("error", "sync",
+                    "error=\"%s\" count=%" PRIu64
+                    " note=\"every batch is committed with a disk sync "
+                    "from now on: check the disk\"",
+                    why, d->sync_failures);
+        /* not tried: the loop syncs itself (SQLite's own descriptor) */
+        if (out == FSY_WAL_NOT_SYNCED) {
+            if (fsy_log_worth(++d->sync_skipped))
+                fsy_log("warn", "sync",
+                        "error=\"%s\" count=%" PRIu64
+                        " note=\"synced on the loop's thread instead\"",
+                        why, d->sync_skipped);
+            if (fsy_store_sync(d->store) != FSY_OK)
+                fsy_log("error", "sync", "error=\"%s\"", fsy_errdetail());
+            return;
+        }
     }
     if (d->lazy_sync_asked || d->checkpointer == NULL)
         return;

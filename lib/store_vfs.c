@@ -16,8 +16,8 @@
  * no other call on this file may follow for a long time (at
  * synchronous=NORMAL, no sync); another handle or thread that syncs or
  * reads the file must never miss it. Should the page not follow, any
- * other call writes the header alone first, and a failure to write it is
- * returned by every later write and sync of this handle.
+ * other call writes the header alone first; a failure to write it is
+ * returned by that call and by the next sync.
  * Every other file is the default VFS's own, untouched.
  */
 #include <pthread.h>
@@ -38,7 +38,7 @@ typedef struct s_file {
     bool held; /* a frame header waits for its page */
     /* where the last write ended, if the last call was a write; else -1 */
     sqlite3_int64 wrote_to;
-    int failed; /* a header written late that failed (sticky) */
+    int failed; /* a header written late that failed: the next sync's */
     unsigned char hdr[S_FRAME_HDR];
     unsigned char *joined; /* header + page, for one write */
     size_t joined_cap;
@@ -107,8 +107,6 @@ s_write(sqlite3_file *pf, const void *buf, int amt, sqlite3_int64 off)
     }
     bool appended = f->wrote_to == off;
     int rc = s_flush(f);
-    if (rc == SQLITE_OK)
-        rc = f->failed;
     if (rc != SQLITE_OK)
         return rc;
     if (amt == S_FRAME_HDR && appended) {
@@ -165,8 +163,11 @@ s_sync(sqlite3_file *pf, int flags)
 {
     int rc;
     s_file_t *f = s_flushed(pf, &rc);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK) { /* a late write that failed where SQLite does
+                              not look (a hint, a truncation) */
         rc = f->failed;
+        f->failed = SQLITE_OK;
+    }
     return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
 }
 
@@ -255,10 +256,12 @@ s_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *pf, int flags,
     s_file_t *f = (s_file_t *)pf;
     memset(f, 0, sizeof *f);
     f->real = (sqlite3_file *)(f + 1);
+    f->wrote_to = -1;
     int rc = under->xOpen(under, name, f->real, flags, out_flags);
+    if (rc == SQLITE_OK && f->real->pMethods == NULL)
+        rc = SQLITE_CANTOPEN;
     /* as SQLite requires: no methods, no close, when the open failed */
-    f->base.pMethods =
-        rc == SQLITE_OK && f->real->pMethods != NULL ? &s_wal_methods : NULL;
+    f->base.pMethods = rc == SQLITE_OK ? &s_wal_methods : NULL;
     return rc;
 }
 
