@@ -85,6 +85,8 @@ s_wal_open(fsy_checkpointer_t *c, fsy_store_t **s, char *why, size_t len)
         return false;
     }
     if (fstat(c->wal_fd, &now) != 0) { /* the file opened, not the name */
+        snprintf(why, len, "cannot read the write-ahead log %s: %s", path,
+                 strerror(errno));
         close(c->wal_fd);
         c->wal_fd = -1;
         return false;

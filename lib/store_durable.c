@@ -50,11 +50,14 @@
 int
 fsy_sq_durable_mark(fsy_store_t *s)
 {
+    /* never past the log's end: a recovery may have taken it back since */
     if (s->lazy_now && s->feed_end_next != 0) {
-        char sql[160];
+        char sql[256];
         snprintf(sql, sizeof sql,
-                 "INSERT OR REPLACE INTO meta(key, value) "
-                 "VALUES('" S_FEED_END "', %" PRIu64 ")",
+                 "INSERT INTO meta(key, value) SELECT '" S_FEED_END
+                 "', min(%" PRIu64 ", coalesce(max(lseq), 0) + 1) FROM "
+                 "changes WHERE true ON CONFLICT(key) DO UPDATE SET "
+                 "value = excluded.value",
                  s->feed_end_next);
         return fsy_sq_exec(s, sql);
     }
