@@ -1192,8 +1192,11 @@ s_signals(fsy_daemon_t *d, fsy_signals_t *sig, const fsy_sync_env_t *env)
 void
 fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
 {
-    fsy_sync_env_t env = {d->store, &d->cfg,     fsy_wall_ms(), d->started_ms,
-                          NULL,     d->instance, false,         false};
+    fsy_sync_env_t env = {.store = d->store,
+                          .cfg = &d->cfg,
+                          .now_ms = fsy_wall_ms(),
+                          .started_ms = d->started_ms,
+                          .instance = d->instance};
     if (d->has_parent) {
         s_hook_peer(d, &d->parent, &d->parent_xfer, "parent", s_send_parent, d);
         d->parent.is_parent = true;

@@ -168,8 +168,10 @@ s_parent_init(parent_side_t *p, const char *sites_below)
              sizeof p->cfg.children[0].read_scopes, "MLI");
     snprintf(p->cfg.children[0].sites_below,
              sizeof p->cfg.children[0].sites_below, "%s", sites_below);
-    p->env =
-        (fsy_sync_env_t){p->hq, &p->cfg, NOW, NOW - 60000, NULL, NULL, false, false};
+    p->env = (fsy_sync_env_t){.store = p->hq,
+                              .cfg = &p->cfg,
+                              .now_ms = NOW,
+                              .started_ms = NOW - 60000};
     snprintf(p->child.origin.site, sizeof p->child.origin.site, "bamako");
     snprintf(p->child.name, sizeof p->child.name, "bamako");
     p->child.acl = &p->cfg.children[0];
@@ -323,7 +325,10 @@ START_TEST(test_health_child_reports_itself_then_its_subtree)
     ck_ok(fsy_store_sites_put(bamako, &gao, 1));
     fsy_config_t cfg;
     fsy_config_defaults(&cfg);
-    fsy_sync_env_t env = {bamako, &cfg, NOW, NOW - 120000, NULL, NULL, false, false};
+    fsy_sync_env_t env = {.store = bamako,
+                          .cfg = &cfg,
+                          .now_ms = NOW,
+                          .started_ms = NOW - 120000};
     fsy_peer_t parent;
     memset(&parent, 0, sizeof parent);
     parent.is_parent = true;

@@ -51,9 +51,10 @@ s_link_init(link_t *l, unsigned window, size_t batch_changes)
     snprintf(l->child.site, sizeof l->child.site, "gao");
     l->cfg.children = &l->child; /* borrowed: never freed by the test */
     l->cfg.n_children = 1;
-    l->env_gao =
-        (fsy_sync_env_t){l->gao, &l->cfg, 1000, 1000, NULL, NULL, false, false};
-    l->env_hq = (fsy_sync_env_t){l->hq, &l->cfg, 1000, 1000, NULL, NULL, false, false};
+    l->env_gao = (fsy_sync_env_t){
+        .store = l->gao, .cfg = &l->cfg, .now_ms = 1000, .started_ms = 1000};
+    l->env_hq = (fsy_sync_env_t){
+        .store = l->hq, .cfg = &l->cfg, .now_ms = 1000, .started_ms = 1000};
     l->child_side.is_parent = true;
     snprintf(l->child_side.name, sizeof l->child_side.name, "parent");
     l->child_side.send = s_enqueue;
