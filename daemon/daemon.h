@@ -118,6 +118,11 @@ struct fsy_daemon {
     struct fsy_checkpointer *checkpointer;
     unsigned ckpt_asked;
     uint64_t ckpt_failed;
+    /* frames read through it, a session's next batch decoded while one is
+     * applied (ahead.h); NULL if it could not be made (each batch is then
+     * decoded in its turn) */
+    struct fsy_ahead *ahead;
+    uint64_t ahead_taken, ahead_deltas; /* its counts, as it ended */
 };
 
 /*

@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "fieldsync/query.h"
 #include "fieldsync/wallclock.h"
+#include "ahead.h"
 #include "checkpoint.h"
 #include "health.h"
 #include "log.h"
@@ -327,14 +328,14 @@ s_read_parent(fsy_daemon_t *d, const fsy_sync_env_t *env)
     size_t rid_len = 0, len = 0;
     fsy_frame_from_t from;
     if (!d->has_parent ||
-        fsy_transport_recv(&d->tr, 1, rid, &rid_len, &buf, &len, &from) !=
+        fsy_ahead_recv(d->ahead, &d->tr, 1, rid, &rid_len, &buf, &len, &from) !=
             FSY_OK ||
         buf == NULL)
         return 0;
     fsy_msg_t m;
     fsy_peer_on_bytes(&d->parent, 0, len);
     fsy_sync_env_t e = *env;
-    e.more_waiting = fsy_transport_waiting(&d->tr, 1);
+    e.more_waiting = fsy_ahead_waiting(d->ahead, &d->tr, 1);
     int rc = fsy_wire_decode_msg(buf, len, &m);
     if (rc == FSY_OK)
         s_deliver(d, &d->parent, &m, "", &e);
@@ -450,12 +451,12 @@ s_read_child(fsy_daemon_t *d, const fsy_sync_env_t *env)
     uint8_t rid[FSY_RID_MAX], *buf = NULL;
     size_t rid_len = 0, len = 0;
     fsy_frame_from_t from;
-    if (fsy_transport_recv(&d->tr, 0, rid, &rid_len, &buf, &len, &from) !=
+    if (fsy_ahead_recv(d->ahead, &d->tr, 0, rid, &rid_len, &buf, &len, &from) !=
             FSY_OK ||
         buf == NULL)
         return 0;
     fsy_sync_env_t e = *env;
-    e.more_waiting = fsy_transport_waiting(&d->tr, 0);
+    e.more_waiting = fsy_ahead_waiting(d->ahead, &d->tr, 0);
     if (s_key_ok(d, rid, rid_len, &from) &&
         s_rid_ok(d, rid, rid_len, from.user))
         s_from_child(d, rid, rid_len, buf, len, &from, &e);
@@ -1203,6 +1204,10 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
         fsy_peer_start(&d->parent, &env);
     }
     s_requests_start(d);
+    if ((d->ahead = env.ahead = fsy_ahead_new(&d->tr)) == NULL)
+        fsy_log("warn", "decode-ahead",
+                "error=\"out of memory\" note=\"each batch is decoded in its "
+                "turn\"");
     if (fsy_checkpointer_start(&d->checkpointer, d->cfg.db) != FSY_OK)
         fsy_log("warn", "checkpoint",
                 "error=\"%s\" note=\"the log is copied on the loop's "
@@ -1221,7 +1226,9 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
                 strerror(errno));
     sd_notify(0, "READY=1");
     while (!sig->stop && d->damaged[0] == '\0') {
-        fsy_transport_wait(&d->tr, FSY_WAIT_MS, d->netwatch_fd);
+        /* a frame read ahead is read first, without sleeping */
+        fsy_transport_wait(&d->tr, fsy_ahead_held(d->ahead) ? 0 : FSY_WAIT_MS,
+                           d->netwatch_fd);
         uint64_t turn = fsy_mono_us(), cpu = s_cpu_us();
         env.now_ms = fsy_wall_ms();
         atomic_store(&d->loop_ms, env.now_ms);
@@ -1257,4 +1264,7 @@ fsy_loop_run(fsy_daemon_t *d, fsy_signals_t *sig)
     }
     fsy_checkpointer_stop(&d->checkpointer);
     s_leave(d, &env);
+    fsy_ahead_counts(d->ahead, &d->ahead_taken, &d->ahead_deltas);
+    fsy_ahead_free(d->ahead);
+    d->ahead = NULL;
 }

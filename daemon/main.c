@@ -322,8 +322,10 @@ s_run(fsy_daemon_t *d)
         fsy_log("warn", "sync", "error=\"%s\"", fsy_errdetail());
     fsy_log("info", "stop",
             "malformed=%" PRIu64 " lazy_commits=%" PRIu64
-            " synced_behind=%" PRIu64,
-            d->malformed, fsy_store_lazy_total(d->store), d->synced_behind);
+            " synced_behind=%" PRIu64 " decoded_ahead=%" PRIu64
+            " ahead_deltas=%" PRIu64,
+            d->malformed, fsy_store_lazy_total(d->store), d->synced_behind,
+            d->ahead_taken, d->ahead_deltas);
     if (d->damaged[0] == '\0')
         return 0;
     s_say_damaged(d, d->damaged, "Stopped");

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "ahead.h"
 #include "fieldsync/authz.h"
 #include "fieldsync/ident.h"
 #include "fieldsync/wallclock.h"
@@ -1174,14 +1175,26 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return s_apply_batch(p, env, m);
     fsy_msg_t whole = *m; /* borrows m's payload; owns its changes */
     memset(&whole.changes, 0, sizeof whole.changes);
-    int rc = fsy_zrx_batch(&p->zrx, m->zpayload, m->zlen, m->raw_len,
-                           m->zstream, m->zseq, FSY_MSG_MAX, env->now_ms,
-                           fsy_store_base, env->store, &whole.changes);
+    fsy_batch_rest_t rest = {0};
+    int rc;
+    if (!fsy_ahead_take(env->ahead, p, &p->zrx, m, &whole.changes, &rest, &rc))
+        rc = fsy_zrx_batch_defer(&p->zrx, m->zpayload, m->zlen, m->raw_len,
+                                 m->zstream, m->zseq, FSY_MSG_MAX, env->now_ms,
+                                 &rest, &whole.changes);
+    /* deltas rebuilt here, where every batch before this one is */
+    if (rc == FSY_OK &&
+        (rc = fsy_batch_resolve(&whole.changes, &rest, fsy_store_base,
+                                env->store)) != FSY_OK)
+        p->zrx.id = 0; /* the stream is dropped, as for any bad frame */
+    fsy_batch_rest_clear(&rest);
     if (rc == FSY_OK) {
+        fsy_ahead_start(env->ahead, p, p->is_parent, &p->zrx, env->now_ms);
         rc = s_apply_batch(p, env, &whole);
+        fsy_ahead_settle(env->ahead);
         fsy_change_list_clear(&whole.changes);
         return rc;
     }
+    fsy_change_list_clear(&whole.changes);
     if (fsy_log_worth(++p->frames_lost))
         fsy_log(rc == FSY_ENOTFOUND ? "info" : "warn", "resend",
                 "peer=%s batch=%" PRIu64 " why=\"%s\" count=%" PRIu64, p->name,

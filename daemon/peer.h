@@ -144,6 +144,9 @@ typedef struct fsy_sync_env {
      * skip the disk sync (store_durable.c) */
     bool more_waiting;
     bool synced_behind;
+    /* the next batch decoded while this one is applied (ahead.h); NULL:
+     * each is decoded in its turn */
+    struct fsy_ahead *ahead;
 } fsy_sync_env_t;
 
 /* Starts (or restarts) a session: a parent-side peer waits for HELLO; a

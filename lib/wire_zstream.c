@@ -467,10 +467,11 @@ s_follow(fsy_zrx_t *r, uint64_t stream, uint64_t seq)
     return FSY_OK;
 }
 
-int
-fsy_zrx_batch(fsy_zrx_t *r, const uint8_t *z, size_t zl, uint64_t raw_len,
-              uint64_t stream, uint64_t seq, uint64_t max, uint64_t now_ms,
-              fsy_base_fn base_fn, void *base_ctx, fsy_change_list_t *out)
+/* Decodes a frame into out with p set up by the caller (bases or defer). */
+static int
+s_zrx_decode(fsy_zrx_t *r, fsy_batch_parser_t *p, const uint8_t *z, size_t zl,
+             uint64_t raw_len, uint64_t stream, uint64_t seq, uint64_t max,
+             uint64_t now_ms)
 {
     if (raw_len > max)
         return fsy_err_set(
@@ -480,18 +481,46 @@ fsy_zrx_batch(fsy_zrx_t *r, const uint8_t *z, size_t zl, uint64_t raw_len,
     int rc = s_follow(r, stream, seq);
     if (rc != FSY_OK)
         return rc;
-    fsy_batch_parser_t p;
-    fsy_batch_parser_init(&p, out);
-    fsy_batch_parser_bases(&p, base_fn, base_ctx);
-    rc = s_inflate(r->dctx, &p, z, zl, raw_len);
+    rc = s_inflate(r->dctx, p, z, zl, raw_len);
     if (rc == FSY_OK)
-        rc = fsy_batch_parser_end(&p);
-    fsy_batch_parser_free(&p);
+        rc = fsy_batch_parser_end(p);
     if (rc != FSY_OK) {
-        fsy_change_list_clear(out);
         r->id = 0; /* its state is unknown now */
         return rc;
     }
     r->next++;
     return FSY_OK;
+}
+
+int
+fsy_zrx_batch(fsy_zrx_t *r, const uint8_t *z, size_t zl, uint64_t raw_len,
+              uint64_t stream, uint64_t seq, uint64_t max, uint64_t now_ms,
+              fsy_base_fn base_fn, void *base_ctx, fsy_change_list_t *out)
+{
+    fsy_batch_parser_t p;
+    fsy_batch_parser_init(&p, out);
+    fsy_batch_parser_bases(&p, base_fn, base_ctx);
+    int rc = s_zrx_decode(r, &p, z, zl, raw_len, stream, seq, max, now_ms);
+    fsy_batch_parser_free(&p);
+    if (rc != FSY_OK)
+        fsy_change_list_clear(out);
+    return rc;
+}
+
+int
+fsy_zrx_batch_defer(fsy_zrx_t *r, const uint8_t *z, size_t zl, uint64_t raw_len,
+                    uint64_t stream, uint64_t seq, uint64_t max,
+                    uint64_t now_ms, fsy_batch_rest_t *rest,
+                    fsy_change_list_t *out)
+{
+    fsy_batch_parser_t p;
+    fsy_batch_parser_init(&p, out);
+    fsy_batch_parser_defer(&p, rest);
+    int rc = s_zrx_decode(r, &p, z, zl, raw_len, stream, seq, max, now_ms);
+    fsy_batch_parser_free(&p);
+    if (rc != FSY_OK) {
+        fsy_change_list_clear(out);
+        fsy_batch_rest_clear(rest);
+    }
+    return rc;
 }

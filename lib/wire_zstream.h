@@ -39,6 +39,7 @@
 
 #include "fieldsync/change.h"
 #include "wire_delta.h"
+#include "wire_stream.h"
 
 #define FSY_ZSTREAM_WINDOW_LOG 20     /* the largest window: 1 MiB */
 #define FSY_ZSTREAM_WINDOW_LOG_MIN 17 /* below, frames go alone */
@@ -144,6 +145,16 @@ void fsy_zrx_window(fsy_zrx_t *r, int window_log);
 int fsy_zrx_batch(fsy_zrx_t *r, const uint8_t *z, size_t zl, uint64_t raw_len,
                   uint64_t stream, uint64_t seq, uint64_t max, uint64_t now_ms,
                   fsy_base_fn base_fn, void *base_ctx, fsy_change_list_t *out);
+
+/* The same, with deltas left in rest (the caller's, emptied first) for
+ * fsy_batch_resolve to rebuild where the replica is: callable on a thread
+ * without the replica, as long as nothing else touches r meanwhile and the
+ * frame continues the stream (a frame that starts one makes a context and
+ * counts it in the process's budget). rest is cleared on error. */
+int fsy_zrx_batch_defer(fsy_zrx_t *r, const uint8_t *z, size_t zl,
+                        uint64_t raw_len, uint64_t stream, uint64_t seq,
+                        uint64_t max, uint64_t now_ms, fsy_batch_rest_t *rest,
+                        fsy_change_list_t *out);
 
 /* Gives back the contexts of streams idle at now_ms (see above). */
 void fsy_ztx_idle(fsy_ztx_t *t, uint64_t now_ms);
