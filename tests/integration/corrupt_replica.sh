@@ -39,7 +39,7 @@ stops_damaged() {
     fail "gao's daemon did not say it stopped on damage: $(tail -3 "$T/gao.log")"
 }
 
-step "a damaged change is never sent, even with the checks at start off"
+step "a damaged change is never taken, even with the checks at start off: hq refuses it, gao finds it"
 fresh
 alter max # sitrep-gao-49's title: hq lacks it
 sed -i 's/^\[site\]$/[site]\nverify_at_start = false/' "$T/gao.conf"
@@ -50,6 +50,12 @@ wait_until 20 "gao's daemon is still running with a damaged change to send" \
 stops_damaged
 assert_eq "$(digest hq)" "$hq_digest" "hq's digest"
 fs hq get sitrep-gao-49 >/dev/null 2>&1 && fail "the damaged sitrep reached hq"
+# gao sent it without checking: hq refused the batch by its hash, and the
+# resend it asked for is what gao checked and stopped on
+grep -q "site=hq event=resend peer=gao .*batch hash mismatch" "$T/hq.log" ||
+  fail "hq did not refuse the damaged batch by its hash: $(grep 'peer=gao' "$T/hq.log" | tail -3)"
+grep -q "site=gao event=rewind peer=parent" "$T/gao.log" ||
+  fail "gao did not rewind before it stopped: $(tail -5 "$T/gao.log")"
 sed -i '/^verify_at_start = false$/d' "$T/gao.conf"
 
 step "an old change altered: the start passes it, the check while running stops the daemon"
