@@ -30,6 +30,11 @@ now_ms() { date +%s%3N; }
 # process (a loop starting sqlite3 every 30 ms read the round's end about
 # 20 ms late and slowed the daemons it timed: bench_wait_changes.c)
 hq_holds() { "$WAIT" "$W/hq.db" "$1"; }
+# quiet: every timed step (the baseline's too) starts with nothing of the
+# steps before it still being written back; without it, an import ran
+# 4.4-4.7 s by hand and 5.5-8.8 s here, right after a step that had
+# written several hundred MB (docs/PERFORMANCE.md)
+quiet() { sync; sleep 1; }
 
 # N reports, deterministic: eight fields, a long body of field prose
 awk -v n="$N" 'BEGIN {
@@ -50,6 +55,7 @@ bytes=$(wc -c <"$W/reports.ndjson")
 echo "documents: $N, $((bytes / N)) bytes of JSON each"
 
 # 1. the baseline
+quiet
 "$RAW" "$W/reports.ndjson" "$W/raw.db" 1000 >"$W/raw.out"
 raw=$(awk '/raw_docs_per_s/ { print $2 }' "$W/raw.out")
 echo "raw SQLite, 1 row a document, 1,000 a transaction, synchronous=FULL: $raw docs/s"
@@ -57,6 +63,7 @@ echo "raw SQLite, 1 row a document, 1,000 a transaction, synchronous=FULL: $raw 
 # 8 KiB: the same baseline with those, for a like-for-like ratio too
 "$F" --db "$W/page.db" init --site page >/dev/null
 page=$(sqlite3 "$W/page.db" 'PRAGMA page_size')
+quiet
 "$RAW" "$W/reports.ndjson" "$W/raw2.db" 1000 "$page" >"$W/raw2.out"
 raw_page=$(awk '/raw_docs_per_s/ { print $2 }' "$W/raw2.out")
 echo "raw SQLite as above, pages of $page bytes like a replica's: $raw_page docs/s"
@@ -75,6 +82,7 @@ if [ -n "${FSY_BENCH_SYNC:-}" ]; then # extra [sync] lines, e.g. 'compression_le
 fi
 "$F" --db "$W/gao.db" import --batch 1000 "$W/reports.ndjson" >/dev/null
 total=$("$F" --db "$W/gao.db" verify --json | jq .changes_checked)
+quiet
 /usr/bin/time -f "%M %U %S" -o "$W/hq.rss" "$D" -c "$W/hq.conf" 2>"$W/hq.log" &
 t0=$(now_ms)
 /usr/bin/time -f "%M %U %S" -o "$W/gao.rss" "$D" -c "$W/gao.conf" 2>"$W/gao.log" &
@@ -87,6 +95,7 @@ echo "catch-up over loopback: $N documents ($total changes) in $((t1 - t0)) ms =
 # 3. the same by bundle
 "$F" --db "$W/gao.db" bundle export --all -o "$W/all.fsb" >/dev/null
 "$F" --db "$W/hq2.db" init --site hq >/dev/null
+quiet
 t0=$(now_ms)
 "$F" --db "$W/hq2.db" bundle import --allow-unsigned "$W/all.fsb" >/dev/null 2>&1
 t1=$(now_ms)
@@ -109,6 +118,7 @@ awk -v n="$N" -v m="$M" 'BEGIN {
 "$F" --db "$W/gao.db" import --batch 1000 "$W/edits.ndjson" >/dev/null
 total=$("$F" --db "$W/gao.db" verify --json | jq .changes_checked)
 starts=$(grep -c 'event=start ' "$W/hq.log")
+quiet
 "$D" -c "$W/hq.conf" 2>>"$W/hq.log" &
 # HQ listening, as it would be (its start line comes once it is bound)
 until [ "$(grep -c 'event=start ' "$W/hq.log")" -gt "$starts" ]; do sleep 0.01; done
