@@ -80,6 +80,9 @@ struct fsy_daemon {
     uint64_t started_ms;
     _Atomic uint64_t loop_ms;     /* last turn of the loop, for /healthz */
     _Atomic uint64_t turn_max_us; /* the longest turn yet, for /metrics */
+    /* disk syncs of the replica's log that failed with an I/O error
+     * (loop.c): /healthz is unhealthy from the first, /metrics counts */
+    _Atomic uint64_t disk_sync_failed;
     /* the replica checked while running (loop.c, "verify") */
     fsy_verifier_t *verifier; /* while the check runs */
     uint64_t verify_mark;     /* as recorded: checked up to here */

@@ -68,6 +68,12 @@ s_view(const fsy_http_t *h, fsy_reply_t *r, fsy_status_view_t *v)
     return rc;
 }
 
+static uint64_t
+s_sync_failures(const fsy_http_t *h)
+{
+    return h->o.disk_sync_failed ? atomic_load(h->o.disk_sync_failed) : 0;
+}
+
 static void
 s_status(const fsy_http_t *h, fsy_reply_t *r, int what)
 {
@@ -84,7 +90,8 @@ s_status(const fsy_http_t *h, fsy_reply_t *r, int what)
             .replica_bytes = s_file_size(h->o.cfg->db, "") +
                              s_file_size(h->o.cfg->db, "-wal"),
             .stream_bytes = {fsy_zstream_held(0), fsy_zstream_held(1)},
-            .turn_max_us = atomic_load(h->o.turn_max_us)};
+            .turn_max_us = atomic_load(h->o.turn_max_us),
+            .disk_sync_failed = s_sync_failures(h)};
         r->type = "text/plain; version=0.0.4; charset=utf-8";
         r->body = fsy_metrics_render(&v, &p);
     } else {
@@ -131,6 +138,18 @@ s_health_check(fsy_http_t *h, char *why, size_t len)
     }
     if (!s_room(h->o.cfg->db, h->o.cfg->min_free_bytes, why, len))
         return;
+    /* a failed fsync may have dropped pages the kernel then calls clean:
+     * what the replica holds is in doubt until someone looks */
+    uint64_t failed = s_sync_failures(h);
+    if (failed > 0) {
+        snprintf(why, len,
+                 "a disk sync of the replica's write-ahead log failed (%" PRIu64
+                 " times since the start): the disk may be failing; check it "
+                 "(the kernel log, the daemon's event=sync lines), then "
+                 "restart fieldsyncd",
+                 failed);
+        return;
+    }
     if (h->probed_ms == 0 ||
         fsy_since_ms(h->probed_ms, now) >= S_PROBE_CACHE_MS) {
         fsy_store_t *s = NULL;

@@ -29,6 +29,8 @@ typedef struct fsy_http_opts {
      * turning */
     const _Atomic uint64_t *loop_ms;
     const _Atomic uint64_t *turn_max_us; /* the loop's longest turn */
+    /* disk syncs of the replica's log that failed (NULL: none counted) */
+    const _Atomic uint64_t *disk_sync_failed;
 } fsy_http_opts_t;
 
 /* Starts serving at cfg->http_listen. FSY_EIO (detail says why: address

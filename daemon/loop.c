@@ -485,6 +485,23 @@ s_vv_updates(fsy_daemon_t *d, const fsy_sync_env_t *env)
             fsy_peer_vv_update(&d->children[i].peer, env);
 }
 
+/* The loop's own sync of the log failed (detail set): busy, try again;
+ * an I/O error, the disk may be failing (/healthz says so from now on). */
+static void
+s_sync_failed(fsy_daemon_t *d, int rc)
+{
+    bool io = rc == FSY_EIO;
+    if (io)
+        atomic_fetch_add(&d->disk_sync_failed, 1);
+    if (fsy_log_worth(++d->sync_failures))
+        fsy_log(io ? "error" : "warn", "sync",
+                "error=\"%s\" count=%" PRIu64 "%s", fsy_errdetail(),
+                d->sync_failures,
+                io ? " note=\"every batch is committed with a disk sync from "
+                     "now on: check the disk\""
+                   : "");
+}
+
 /*
  * Lazy commits go on disk on the checkpointer's thread (checkpoint.h): a
  * sync of the log is asked after each commit made without one while none
@@ -506,6 +523,8 @@ s_lazy_sync(fsy_daemon_t *d)
             d->synced_behind += fsy_store_lazy_synced(d->store, point, true);
         else if (out == FSY_WAL_SYNC_FAILED)
             fsy_store_lazy_synced(d->store, point, false);
+        if (out == FSY_WAL_SYNC_FAILED)
+            atomic_fetch_add(&d->disk_sync_failed, 1);
         if (out == FSY_WAL_SYNC_FAILED && fsy_log_worth(++d->sync_failures))
             fsy_log("error", "sync",
                     "error=\"%s\" count=%" PRIu64
@@ -519,8 +538,9 @@ s_lazy_sync(fsy_daemon_t *d)
                         "error=\"%s\" count=%" PRIu64
                         " note=\"synced on the loop's thread instead\"",
                         why, d->sync_skipped);
-            if (fsy_store_sync(d->store) != FSY_OK)
-                fsy_log("error", "sync", "error=\"%s\"", fsy_errdetail());
+            int rc = fsy_store_sync(d->store);
+            if (rc != FSY_OK)
+                s_sync_failed(d, rc);
             return;
         }
     }
@@ -555,14 +575,7 @@ s_read_done(fsy_daemon_t *d, const fsy_sync_env_t *env)
     if (rc != FSY_OK) {
         /* busy: next time; an I/O error: the lazy commits are never
          * promised (the peers resend them) and none are made again */
-        if (fsy_log_worth(++d->sync_failures))
-            fsy_log(rc == FSY_EIO ? "error" : "warn", "sync",
-                    "error=\"%s\" count=%" PRIu64 "%s", fsy_errdetail(),
-                    d->sync_failures,
-                    rc == FSY_EIO ? " note=\"every batch is committed with "
-                                    "a disk sync from now on: check the "
-                                    "disk\""
-                                  : "");
+        s_sync_failed(d, rc);
         return;
     }
     if (lazy > 0)

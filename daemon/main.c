@@ -258,7 +258,8 @@ s_serve(fsy_daemon_t *d)
     fsy_http_opts_t ho = {.cfg = &d->cfg,
                           .started_ms = d->started_ms,
                           .loop_ms = &d->loop_ms,
-                          .turn_max_us = &d->turn_max_us};
+                          .turn_max_us = &d->turn_max_us,
+                          .disk_sync_failed = &d->disk_sync_failed};
     if (fsy_http_start(&d->http, &ho) != FSY_OK)
         return fprintf(stderr, "fieldsyncd: %s\n", fsy_errdetail()), 1;
     return 0;

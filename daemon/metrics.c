@@ -136,6 +136,11 @@ s_process(FILE *f, const fsy_status_view_t *v, const fsy_process_info_t *p)
              "(every neighbour waits that long; it should stay under 0.1).");
     fprintf(f, "fieldsync_loop_turn_longest_seconds %.6f\n",
             (double)p->turn_max_us / 1e6);
+    s_family(f, "fieldsync_disk_sync_failures_total", "counter",
+             "Disk syncs of the replica's write-ahead log that failed since "
+             "the daemon started (any is a disk to check; /healthz fails).");
+    fprintf(f, "fieldsync_disk_sync_failures_total %" PRIu64 "\n",
+            p->disk_sync_failed);
 }
 
 /* What was written here and is not yet at the parent, or at HQ: one

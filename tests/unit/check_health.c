@@ -418,9 +418,13 @@ START_TEST(test_health_view_counts_behind_in_its_scopes_and_grades_sites)
     ck_assert_ptr_nonnull(strstr(json, "\"health\":\t\"red\""));
     free(json);
 
-    fsy_process_info_t pi = {.uptime_s = 12, .replica_bytes = 4096};
+    fsy_process_info_t pi = {
+        .uptime_s = 12, .replica_bytes = 4096, .disk_sync_failed = 3};
     char *metrics = fsy_metrics_render(&view, &pi);
     ck_assert_ptr_nonnull(metrics);
+    ck_assert_ptr_nonnull(
+        strstr(metrics, "\n# TYPE fieldsync_disk_sync_failures_total counter\n"
+                        "fieldsync_disk_sync_failures_total 3\n"));
     ck_assert_ptr_nonnull(
         strstr(metrics, "\nfieldsync_site_changes_behind{site=\"gao\"} 2\n"));
     ck_assert_ptr_nonnull(
