@@ -95,8 +95,8 @@ typedef struct fsy_peer {
     fsy_ztx_t ztx;
     bool peer_deltas; /* its HELLO said a window: it rebuilds deltas */
     fsy_zrx_t zrx;
-    uint64_t rewind_id;   /* batches up to this id were sent before the
-                             last rewind: their gapped ACKs are moot */
+    uint64_t rewind_id; /* batches up to this id were sent before the
+                           last rewind: their gapped ACKs are moot */
     /* the peer asked for a resend in this session: every change sent is
      * checked against its checksum first (s_take says why) */
     bool check_sends;
