@@ -212,13 +212,13 @@ fsy_ahead_take(fsy_ahead_t *a, const void *owner, const fsy_zrx_t *zrx,
                const fsy_msg_t *m, fsy_change_list_t *out,
                fsy_batch_rest_t *rest, int *rc)
 {
-    if (a == NULL || !a->dec.made)
-        return false;
+    if (a == NULL || !a->dec.made || a->dec.owner != owner)
+        return false; /* another session's, kept for its frame */
     s_decode_t *d = &a->dec;
     /* this very frame, the stream where the decode left it */
-    bool same = d->owner == owner && d->zrx == zrx &&
-                d->m.zstream == m->zstream && d->m.zseq == m->zseq &&
-                d->m.zlen == m->zlen && d->m.raw_len == m->raw_len &&
+    bool same = d->zrx == zrx && d->m.zstream == m->zstream &&
+                d->m.zseq == m->zseq && d->m.zlen == m->zlen &&
+                d->m.raw_len == m->raw_len &&
                 memcmp(d->m.zpayload, m->zpayload, m->zlen) == 0 &&
                 (d->rc != FSY_OK ||
                  (zrx->id == m->zstream && zrx->next == m->zseq + 1));

@@ -20,11 +20,16 @@
  * the loop's thread; the worker runs only between fsy_ahead_start and
  * fsy_ahead_settle, both inside one batch's handling, during which
  * nothing else touches the session's stream. A result is taken only by
- * the frame it was made from, with the stream where the decode left it;
- * anything else (a session restarted in between, a frame dropped) goes
- * the usual way, where the stream refuses what does not follow it and
- * the sender is asked to resend. Decoding touches neither the replica nor
- * SQLite, and applies nothing.
+ * the frame it was made from, with the stream where the decode left it,
+ * and kept while frames of other sessions come first; anything else goes
+ * the usual way. A session restarted in between refuses what does not
+ * follow its stream, and asks for a resend. A frame decoded ahead and
+ * then dropped in its turn (a key revoked by a reload, a session no
+ * longer live) leaves the stream past it: the frames after it still
+ * decode, and its changes are missing before theirs, a gap the apply
+ * sees (the sender is asked to resend from the receiver's vector, as for
+ * any gap). Decoding touches neither the replica nor SQLite, and applies
+ * nothing.
  *
  * Ownership: fsy_ahead_new's result is freed by fsy_ahead_free (it holds
  * a frame and a decoded batch at most). Errors: fsy_ahead_new returns NULL

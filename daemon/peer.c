@@ -427,6 +427,7 @@ fsy_peer_start(fsy_peer_t *p, const fsy_sync_env_t *env)
 {
     s_set_state(p, FSY_PEER_WAIT_HELLO, "session start");
     p->check_sends = false;
+    p->check_from = 0;
     p->cursor = 0;
     p->seek = true;
     p->sent.n = 0;
@@ -513,11 +514,13 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     /* A change damaged on our disk must never be taken anywhere: the
      * batch's hash covers the checksums as stored, and a receiver refuses
      * a batch whose changes do not hash to it, asking for a resend. From
-     * then on in the session every change is checked here before it
-     * leaves, so the damaged one is found and named at this end (the loop
-     * stops on this) instead of being resent for ever. Checking every
-     * change always cost a field office a quarter of its processor in a
-     * catch-up (docs/REPLICATION.md, item 14). */
+     * then on every change is checked here before it leaves (and values
+     * go whole), until a batch so checked is acknowledged whole, so the
+     * damaged one is found and named at this end (the loop stops on this)
+     * instead of being resent for ever. Checking every change always cost
+     * a field office a quarter of its processor in a catch-up
+     * (docs/REPLICATION.md, item 14). A batch sent alone is checked as it
+     * is sent (s_check_alone). */
     if (p->check_sends && !fsy_change_sound(c))
         return fsy_err_set(
             FSY_ECORRUPT,
@@ -653,15 +656,41 @@ s_pick_level(fsy_peer_t *p, const fsy_sync_env_t *env)
     fsy_ztx_restart(&p->ztx, want);
 }
 
-/* Sends one built batch; false if the session had to restart. */
-static bool
-s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
+/* A batch compressed alone (stream 0) is decoded with the message, where
+ * a hash that does not match is a malformed frame: no resend is asked,
+ * so nothing would make s_take check its changes. It is checked here,
+ * whatever check_sends says (rare: no stream could be had). */
+static int
+s_check_alone(const fsy_peer_t *p, const s_builder_t *b)
 {
+    for (size_t i = 0; !p->check_sends && i < b->batch.n; i++) {
+        const fsy_change_t *c = &b->batch.v[i];
+        if (!fsy_change_sound(c))
+            return fsy_err_set(FSY_ECORRUPT,
+                               "the change %s:%" PRIu64 " of %.64s in scope "
+                               "%s fails its checksum",
+                               c->version.origin.site, c->version.seq, c->doc,
+                               c->scope);
+    }
+    return FSY_OK;
+}
+
+/* Sends one built batch: *sent false if the session had to restart (or a
+ * change of a batch sent alone failed its checksum: FSY_ECORRUPT). */
+static int
+s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b,
+             bool *sent)
+{
+    *sent = false;
     fsy_msg_t m = {.type = FSY_MSG_BATCH, .id = ++p->next_id};
     m.urgent = b->urgent;
     s_pick_level(p, env);
+    if (p->check_sends && p->check_from == 0)
+        p->check_from = m.id; /* its clean ACK ends the checks */
+    /* while checking, values go whole: a delta is made against the base
+     * as stored here, which the change's own check does not cover */
     fsy_delta_t *d = NULL; /* none worth it is no error: values go whole */
-    if (!b->urgent && p->peer_deltas &&
+    if (!b->urgent && p->peer_deltas && !p->check_sends &&
         fsy_store_deltas(env->store, b->batch.v, b->batch.n, &b->held, &d) !=
             FSY_OK)
         fsy_log("warn", "delta", "peer=%s error=\"%s\"", p->name,
@@ -674,22 +703,28 @@ s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
         fsy_log("error", "compress", "peer=%s error=\"%s\"", p->name,
                 fsy_errdetail());
         s_restart(p, env, "a batch could not be compressed");
-        return false;
+        return FSY_OK;
+    }
+    int rc = m.zstream == 0 ? s_check_alone(p, b) : FSY_OK;
+    if (rc != FSY_OK) {
+        free(m.zpayload);
+        return rc;
     }
     uint64_t before = p->bytes_sent; /* the send counts its frame */
-    int rc = fsy_peer_send(p, env, &m);
+    rc = fsy_peer_send(p, env, &m);
     free(m.zpayload);
     if (rc != FSY_OK) {
         /* `sent` already counts it: only a new session is sure. */
         s_restart(p, env, "a batch could not be sent");
-        return false;
+        return FSY_OK;
     }
     if (p->pace.n == 0)
         p->last_ack_ms = env->now_ms;
     fsy_pace_sent(&p->pace, m.id, p->bytes_sent - before, m.raw_len,
                   env->now_ms);
     p->changes_sent += b->batch.n;
-    return true;
+    *sent = true;
+    return FSY_OK;
 }
 
 /*
@@ -735,7 +770,9 @@ s_pump_one_urgent(fsy_peer_t *p, const fsy_sync_env_t *env,
             break;
         s_builder_t b;
         int rc = s_build_urgent(p, env, u, &b);
-        bool sent = rc == FSY_OK && b.batch.n > 0 && s_send_batch(p, env, &b);
+        bool sent = false;
+        if (rc == FSY_OK && b.batch.n > 0)
+            rc = s_send_batch(p, env, &b, &sent);
         if (sent)
             fsy_log("info", "urgent",
                     "peer=%s scope=%s origin=%s seq=%" PRIu64 " changes=%zu",
@@ -790,9 +827,10 @@ fsy_peer_pump(fsy_peer_t *p, const fsy_sync_env_t *env)
     while (rc == FSY_OK && s_window_open(p, env)) {
         s_builder_t b;
         rc = s_build(p, env, &b);
-        bool more = b.closed;
-        if (rc == FSY_OK && b.batch.n > 0 && !s_send_batch(p, env, &b))
-            more = false;
+        bool more = b.closed, sent = true;
+        if (rc == FSY_OK && b.batch.n > 0)
+            rc = s_send_batch(p, env, &b, &sent);
+        more = more && sent;
         fsy_change_list_clear(&b.batch);
         free(b.held.v);
         if (b.behind) /* a change needed lies before the cursor */
@@ -1233,6 +1271,9 @@ s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (!fsy_pace_acked(&p->pace, m->id, env->now_ms))
         return FSY_OK; /* from an earlier session, or made up */
     p->last_ack_ms = env->now_ms;
+    if (p->check_sends && m->gapped == 0 && p->check_from != 0 &&
+        m->id >= p->check_from)
+        p->check_sends = false; /* what was sent checked arrived whole */
     int rc = fsy_vv_copy(&p->known, &p->known_cap, &m->vv);
     if (rc == FSY_OK && p->is_parent)
         s_parent_progress(p, env, &m->vv, m);
@@ -1242,6 +1283,7 @@ s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     fsy_log("info", "rewind", "peer=%s batch=%" PRIu64 " gapped=%" PRIu64,
             p->name, m->id, m->gapped);
     p->check_sends = true;
+    p->check_from = 0;
     return s_sent_reset(p, &m->vv);
 }
 

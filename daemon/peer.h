@@ -97,9 +97,11 @@ typedef struct fsy_peer {
     fsy_zrx_t zrx;
     uint64_t rewind_id; /* batches up to this id were sent before the
                            last rewind: their gapped ACKs are moot */
-    /* the peer asked for a resend in this session: every change sent is
-     * checked against its checksum first (s_take says why) */
+    /* the peer asked for a resend: every change sent is checked against
+     * its checksum first, and values go whole (s_take says why), until the
+     * ACK of a batch sent so, from check_from on (0: none sent yet) */
     bool check_sends;
+    uint64_t check_from;
     uint64_t frames_lost; /* stream frames that could not be inflated */
     uint64_t retry_at_ms; /* refused with a time to try again: no HELLO
                              before it (0: none) */

@@ -8,6 +8,7 @@
 SYNC_CONF="heartbeat_ms = 200\ntimeout_ms = 2000\nbatch_changes = 100\nwindow = 4"
 site hq
 site gao hq
+site menaka gao
 
 para='Patrols along the Gao-Ansongo axis reported no incident; convoys to Menaka moved under escort.'
 body=$(printf "$para %.0s" $(seq 1 30))
@@ -55,4 +56,32 @@ echo "$line"
 [ "${BASH_REMATCH[2]}" -ge 1 ] || fail "no delta came through a batch decoded ahead: $line"
 grep -q "site=hq event=resend" "$T/hq.log" && fail "HQ dropped frames: $(grep 'event=resend' "$T/hq.log" | head -3)"
 grep -q "malformed=0" <<<"$line" || fail "malformed frames at HQ: $line"
+
+step "a site between two takes batches from its parent and its child at once"
+# gao holds a frame read ahead from one socket while a batch from the
+# other comes first: the decode waits for its own frame (none dropped)
+gen() { # gen PREFIX: 1,500 new reports
+  local i
+  for i in $(seq -f %04g 1 1500); do
+    printf '{"scope":"MLI","id":"%s-%s","kind":"analysis","fields":{"title":"%s %s","body":"%s %s"}}\n' \
+      "$1" "$i" "$1" "$i" "$body" "$i"
+  done
+}
+gen jmac-hq >"$T/h.ndjson"
+gen sitrep-menaka >"$T/m.ndjson"
+fs hq import --batch 400 "$T/h.ndjson" >/dev/null
+fs menaka import --batch 400 "$T/m.ndjson" >/dev/null
+: >"$T/gao.log"
+start hq
+start gao
+start menaka
+wait_converged 180 hq gao menaka
+stop menaka
+stop gao
+stop hq
+line=$(grep "site=gao event=stop" "$T/gao.log" | tail -1)
+echo "$line"
+[[ "$line" =~ decoded_ahead=([1-9][0-9]*) ]] || fail "gao decoded no batches ahead: $line"
+grep -q "site=gao event=resend" "$T/gao.log" &&
+  fail "gao dropped frames it had decoded ahead: $(grep 'event=resend' "$T/gao.log" | head -3)"
 echo "PASS daemon_decode_ahead"
