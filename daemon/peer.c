@@ -690,9 +690,13 @@ s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b,
     /* while checking, values go whole: a delta is made against the base
      * as stored here, which the change's own check does not cover */
     fsy_delta_t *d = NULL; /* none worth it is no error: values go whole */
-    if (!b->urgent && p->peer_deltas && !p->check_sends &&
-        fsy_store_deltas(env->store, b->batch.v, b->batch.n, &b->held, &d) !=
-            FSY_OK)
+    int rc =
+        !b->urgent && p->peer_deltas && !p->check_sends
+            ? fsy_store_deltas(env->store, b->batch.v, b->batch.n, &b->held, &d)
+            : FSY_OK;
+    if (rc == FSY_ECORRUPT) /* a damaged base: the loop stops on it */
+        return rc;
+    if (rc != FSY_OK)
         fsy_log("warn", "delta", "peer=%s error=\"%s\"", p->name,
                 fsy_errdetail());
     int zrc =
@@ -705,7 +709,7 @@ s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b,
         s_restart(p, env, "a batch could not be compressed");
         return FSY_OK;
     }
-    int rc = m.zstream == 0 ? s_check_alone(p, b) : FSY_OK;
+    rc = m.zstream == 0 ? s_check_alone(p, b) : FSY_OK;
     if (rc != FSY_OK) {
         free(m.zpayload);
         return rc;

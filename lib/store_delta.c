@@ -38,7 +38,9 @@ s_one(fsy_store_t *s, const fsy_change_t *c, const fsy_vv_t *held,
         return FSY_OK;
     uint8_t *bv = NULL;
     size_t bl = 0;
-    int rc = fsy_store_base(s, c, &c->bases[k], &bv, &bl);
+    /* checked: the receiver rebuilds from its own copy of the base */
+    int rc = fsy_store_version_value_checked(s, c->scope, c->doc, c->field,
+                                             &c->bases[k], &bv, &bl);
     if (rc == FSY_ENOTFOUND) /* not a plain value here: goes whole */
         return FSY_OK;
     if (rc == FSY_OK)

@@ -691,6 +691,54 @@ fsy_store_version_value(fsy_store_t *s, const char *scope, const char *doc,
 }
 
 int
+fsy_store_version_value_checked(fsy_store_t *s, const char *scope,
+                                const char *doc, const char *field,
+                                const fsy_version_t *v, uint8_t **value,
+                                size_t *len)
+{
+    *value = NULL;
+    *len = 0;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT " FSY_SQ_CHANGE_COLS " FROM " FSY_SQ_CHANGE_FROM
+        " WHERE o.site = ?1 AND o.incarnation = ?2 AND c.scope = ?3 AND "
+        "c.seq = ?4 AND c.doc = ?5 AND c.field = ?6 AND c.ref = 0 AND "
+        "c.value IS NOT NULL",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fsy_sq_err(s, rc, "reading a version");
+    sqlite3_bind_text(st, 1, v->origin.site, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)v->origin.incarnation);
+    sqlite3_bind_text(st, 3, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)v->seq);
+    sqlite3_bind_text(st, 5, doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, field, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    fsy_change_t c;
+    int err = rc == SQLITE_ROW ? fsy_sq_row_change(st, &c)
+              : rc == SQLITE_DONE
+                  ? fsy_err_set(FSY_ENOTFOUND, "no such version held")
+                  : fsy_sq_err(s, rc, "reading a version");
+    uint64_t lseq =
+        rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 11) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return err;
+    if (err == FSY_OK && !fsy_change_sound(&c))
+        err = fsy_err_set(
+            FSY_ECORRUPT,
+            "the change at log position %" PRIu64 " fails its checksum", lseq);
+    if (err == FSY_OK) {
+        *value = c.value; /* moved */
+        *len = c.value_len;
+        c.value = NULL;
+    }
+    fsy_change_clear(&c); /* also after running out of memory part way */
+    return err;
+}
+
+int
 fsy_store_log_last(fsy_store_t *s, uint64_t *lseq)
 {
     sqlite3_stmt *st;

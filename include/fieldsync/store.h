@@ -324,6 +324,15 @@ int fsy_store_version_value(fsy_store_t *s, const char *scope, const char *doc,
                             const char *field, const fsy_version_t *v,
                             uint8_t **value, size_t *len);
 
+/* The same, the whole version checked against its stored checksum first:
+ * FSY_ECORRUPT (naming it) when it fails (a sender's delta base: the
+ * receiver rebuilds from its own copy, so a damaged one here would fail
+ * the batch's hash there at every resend, never named). */
+int fsy_store_version_value_checked(fsy_store_t *s, const char *scope,
+                                    const char *doc, const char *field,
+                                    const fsy_version_t *v, uint8_t **value,
+                                    size_t *len);
+
 /* The log's last position (0: the log is empty). */
 int fsy_store_log_last(fsy_store_t *s, uint64_t *lseq);
 

@@ -84,6 +84,33 @@ dd if=/dev/urandom of="$T/gao.db" bs="$page" seek=$((pages / 2)) count=1 conv=no
 expect_fail 1 "damaged|malformed|not a fieldsync replica" timeout 30 "$FIELDSYNCD" -c "$T/gao.conf"
 assert_eq "$(fs hq get isf-mli-2027 --json | jq -r .fields.title)" "ISF Mali 2027" "hq's ISF title"
 
+step "an edit sent as a delta against a damaged base: gao stops before it leaves"
+# hq holds the report's first body; gao's copy of it is damaged; gao's
+# edit would travel as a delta against it, which hq would rebuild from its
+# own sound copy into a value that fails the batch's hash at every resend
+fresh
+sed -i 's/^\[site\]$/[site]\nverify_at_start = false/' "$T/gao.conf"
+: >"$T/gao.log"
+start gao
+para='Convoys to Menaka moved under escort; no incident on the Gao-Ansongo axis.'
+body=$(printf "$para %.0s" $(seq 1 20))
+fs gao put jar-gao-2027 --kind analysis --scope MLI --set body="$body" >/dev/null
+wait_converged 20 hq gao
+stop gao
+sqlite3 "$T/gao.db" "UPDATE changes SET value = CAST('forged' AS BLOB)
+  WHERE doc = 'jar-gao-2027' AND field = 'body'"
+fs gao put jar-gao-2027 --scope MLI --set body="$body Reviewed by the JMAC chief." >/dev/null
+hq_body=$(fs hq get jar-gao-2027 --scope MLI --json | jq -r .fields.body)
+hq_lines=$(wc -l <"$T/hq.log")
+start gao
+wait_until 20 "gao's daemon is still running with a damaged delta base" \
+  bash -c "! kill -0 ${PID[gao]} 2>/dev/null"
+stops_damaged
+assert_eq "$(fs hq get jar-gao-2027 --scope MLI --json | jq -r .fields.body)" "$hq_body" "hq's report body"
+tail -n +$((hq_lines + 1)) "$T/hq.log" | grep "site=hq event=resend peer=gao" &&
+  fail "the delta left gao"
+sed -i '/^verify_at_start = false$/d' "$T/gao.conf"
+
 step "rebuilding gao from its parent, with what only gao held salvaged"
 cp "$T/gao.good" "$T/gao.db"
 rm -f "$T/gao.db-wal" "$T/gao.db-shm"
