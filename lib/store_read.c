@@ -658,6 +658,32 @@ fsy_store_log_after(fsy_store_t *s, uint64_t after, size_t limit, fsy_log_cb cb,
     return fsy_sq_log_rows(s, st, cb, ctx, "reading the log");
 }
 
+/* Version v of (scope, doc, field) as a plain value, the columns given:
+ * *st stepped to it (SQLITE_ROW), or done; the caller finalizes *st. */
+static int
+s_version_step(fsy_store_t *s, const char *cols, const char *scope,
+               const char *doc, const char *field, const fsy_version_t *v,
+               sqlite3_stmt **st)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM " FSY_SQ_CHANGE_FROM
+             " WHERE o.site = ?1 AND o.incarnation = ?2 AND c.scope = ?3 AND "
+             "c.seq = ?4 AND c.doc = ?5 AND c.field = ?6 AND c.ref = 0 AND "
+             "c.value IS NOT NULL",
+             cols);
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(*st, 1, v->origin.site, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(*st, 2, (int64_t)v->origin.incarnation);
+    sqlite3_bind_text(*st, 3, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(*st, 4, (int64_t)v->seq);
+    sqlite3_bind_text(*st, 5, doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(*st, 6, field, -1, SQLITE_STATIC);
+    return sqlite3_step(*st);
+}
+
 int
 fsy_store_version_value(fsy_store_t *s, const char *scope, const char *doc,
                         const char *field, const fsy_version_t *v,
@@ -665,23 +691,8 @@ fsy_store_version_value(fsy_store_t *s, const char *scope, const char *doc,
 {
     *value = NULL;
     *len = 0;
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(
-        s->db,
-        "SELECT c.value FROM changes c JOIN origins o ON o.id = c.origin "
-        "WHERE o.site = ?1 AND o.incarnation = ?2 AND c.scope = ?3 AND "
-        "c.seq = ?4 AND c.doc = ?5 AND c.field = ?6 AND c.ref = 0 AND "
-        "c.value IS NOT NULL",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return fsy_sq_err(s, rc, "reading a version");
-    sqlite3_bind_text(st, 1, v->origin.site, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)v->origin.incarnation);
-    sqlite3_bind_text(st, 3, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (int64_t)v->seq);
-    sqlite3_bind_text(st, 5, doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, field, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
+    sqlite3_stmt *st = NULL;
+    int rc = s_version_step(s, "c.value", scope, doc, field, v, &st);
     int err = rc == SQLITE_ROW ? s_col_blob(st, 0, value, len)
               : rc == SQLITE_DONE
                   ? fsy_err_set(FSY_ENOTFOUND, "no such version held")
@@ -698,23 +709,8 @@ fsy_store_version_value_checked(fsy_store_t *s, const char *scope,
 {
     *value = NULL;
     *len = 0;
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(
-        s->db,
-        "SELECT " FSY_SQ_CHANGE_COLS " FROM " FSY_SQ_CHANGE_FROM
-        " WHERE o.site = ?1 AND o.incarnation = ?2 AND c.scope = ?3 AND "
-        "c.seq = ?4 AND c.doc = ?5 AND c.field = ?6 AND c.ref = 0 AND "
-        "c.value IS NOT NULL",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return fsy_sq_err(s, rc, "reading a version");
-    sqlite3_bind_text(st, 1, v->origin.site, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)v->origin.incarnation);
-    sqlite3_bind_text(st, 3, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (int64_t)v->seq);
-    sqlite3_bind_text(st, 5, doc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, field, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
+    sqlite3_stmt *st = NULL;
+    int rc = s_version_step(s, FSY_SQ_CHANGE_COLS, scope, doc, field, v, &st);
     fsy_change_t c;
     int err = rc == SQLITE_ROW ? fsy_sq_row_change(st, &c)
               : rc == SQLITE_DONE
