@@ -583,10 +583,8 @@ s_seek(fsy_peer_t *p, const fsy_sync_env_t *env)
         from = pos < from ? pos : from;
     }
     fsy_vv_free(&mine);
-    if (rc == FSY_OK)
-        from = from == UINT64_MAX ? last : from - 1;
     if (rc == FSY_OK) {
-        p->cursor = from;
+        p->cursor = from == UINT64_MAX ? last : from - 1;
         p->seek = false;
     }
     return rc;
