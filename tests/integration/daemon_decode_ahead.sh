@@ -1,9 +1,10 @@
 # While HQ applies one batch of a session, it decodes the next one waiting
 # from the same connection on a second thread (daemon/ahead.h); changes
 # sent as deltas are rebuilt in their turn, against the replica that holds
-# every batch before them (a report edited twice offline is a delta against
-# a version that may still be in the batch being applied). Whatever the
-# order of decoding, HQ ends with exactly the field office's replica.
+# every batch before them (a report edited twice in a row offline is a
+# delta against a version that may still be in the batch being applied
+# when its own batch is decoded). Whatever the order of decoding, HQ ends
+# with exactly the field office's replica.
 . "$(dirname "$0")/lib_daemon.sh"
 SYNC_CONF="heartbeat_ms = 200\ntimeout_ms = 2000\nbatch_changes = 100\nwindow = 4"
 site hq
@@ -39,9 +40,15 @@ reports "the JMAC chief asked for sources" 1000 >"$T/r1.ndjson"
 reports "sources confirmed by UNPOL" 2000 >"$T/r2.ndjson"
 fs gao import --batch 400 "$T/r1.ndjson" >/dev/null
 fs gao import --batch 400 "$T/r2.ndjson" >/dev/null
+# each report edited twice in a row: where a batch ends between the two,
+# the second is a delta against the first, in the batch before its own
+reports "sources confirmed by UNPOL" 2000 |
+  awk '{ a = $0; sub(/UNPOL\./, "UNPOL, draft.", a); print a; sub(/UNPOL\./, "UNPOL and OCHA."); print }' |
+  grep -v jmac-tbk >"$T/r3.ndjson"
+fs gao import --batch 1 "$T/r3.ndjson" >/dev/null
 start gao
 wait_converged 120 hq gao
-fs hq get jmac-gao-0777 --scope MLI --json | jq -r .fields.body | grep -q "0777 Edit: sources confirmed by UNPOL\.$" ||
+fs hq get jmac-gao-0777 --scope MLI --json | jq -r .fields.body | grep -q "0777 Edit: sources confirmed by UNPOL and OCHA\.$" ||
   fail "HQ does not show the field office's last edit: $(fs hq get jmac-gao-0777 --scope MLI --json | jq -r .fields.body | tail -c 80)"
 assert_eq "$(fs hq list --scope MLI --json | jq length)" 2400 "reports at HQ"
 assert_eq "$(fs hq conflicts --json | jq length)" 0 "open conflicts at HQ"
