@@ -29,7 +29,6 @@ typedef struct s_frame {
  * to the settle. */
 typedef struct s_decode {
     bool made;
-    const void *owner;
     fsy_zrx_t *zrx;
     fsy_msg_t m; /* the frame's message: its compressed payload */
     uint64_t now_ms;
@@ -168,8 +167,8 @@ s_continues(fsy_ahead_t *a, const fsy_zrx_t *zrx, fsy_msg_t *m)
 }
 
 void
-fsy_ahead_start(fsy_ahead_t *a, const void *owner, int from_parent,
-                fsy_zrx_t *zrx, uint64_t now_ms)
+fsy_ahead_start(fsy_ahead_t *a, int from_parent, fsy_zrx_t *zrx,
+                uint64_t now_ms)
 {
     if (a == NULL || a->next.held || a->running ||
         a->cur_parent != (from_parent ? 1 : 0))
@@ -191,7 +190,6 @@ fsy_ahead_start(fsy_ahead_t *a, const void *owner, int from_parent,
         return;
     }
     d->made = true;
-    d->owner = owner;
     d->zrx = zrx;
     d->now_ms = now_ms;
     a->running = true;
@@ -208,17 +206,15 @@ fsy_ahead_settle(fsy_ahead_t *a)
 }
 
 bool
-fsy_ahead_take(fsy_ahead_t *a, const void *owner, const fsy_zrx_t *zrx,
-               const fsy_msg_t *m, fsy_change_list_t *out,
-               fsy_batch_rest_t *rest, int *rc)
+fsy_ahead_take(fsy_ahead_t *a, const fsy_zrx_t *zrx, const fsy_msg_t *m,
+               fsy_change_list_t *out, fsy_batch_rest_t *rest, int *rc)
 {
-    if (a == NULL || !a->dec.made || a->dec.owner != owner)
+    if (a == NULL || !a->dec.made || a->dec.zrx != zrx)
         return false; /* another session's, kept for its frame */
     s_decode_t *d = &a->dec;
     /* this very frame, the stream where the decode left it */
-    bool same = d->zrx == zrx && d->m.zstream == m->zstream &&
-                d->m.zseq == m->zseq && d->m.zlen == m->zlen &&
-                d->m.raw_len == m->raw_len &&
+    bool same = d->m.zstream == m->zstream && d->m.zseq == m->zseq &&
+                d->m.zlen == m->zlen && d->m.raw_len == m->raw_len &&
                 memcmp(d->m.zpayload, m->zpayload, m->zlen) == 0 &&
                 (d->rc != FSY_OK ||
                  (zrx->id == m->zstream && zrx->next == m->zseq + 1));

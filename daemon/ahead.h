@@ -66,24 +66,23 @@ bool fsy_ahead_waiting(fsy_ahead_t *a, fsy_transport_t *tr, int from_parent);
 /* A frame is held: the loop must not sleep before reading it. */
 bool fsy_ahead_held(const fsy_ahead_t *a);
 
-/* A batch of session `owner` (any pointer that names it; its stream zrx,
- * from the parent or a child) was just decoded and is about to be
+/* A batch of the session whose receiving stream is zrx (from the parent
+ * or a child: zrx names the session) was just decoded and is about to be
  * applied: the next frame on its socket, if one waits, is read and, if it
  * is the next frame of zrx's stream from the same connection, decoded on
  * the worker, which has zrx until fsy_ahead_settle. a NULL: no-op. */
-void fsy_ahead_start(fsy_ahead_t *a, const void *owner, int from_parent,
-                     fsy_zrx_t *zrx, uint64_t now_ms);
+void fsy_ahead_start(fsy_ahead_t *a, int from_parent, fsy_zrx_t *zrx,
+                     uint64_t now_ms);
 
 /* Waits for the worker's decode, if one runs. a NULL: no-op. */
 void fsy_ahead_settle(fsy_ahead_t *a);
 
-/* owner's batch m decoded ahead: true with *rc its result (error detail set)
- * and, on FSY_OK, its changes and the deltas left to rebuild moved to out
+/* zrx's session's batch m decoded ahead: true with *rc its result (error detail
+ * set) and, on FSY_OK, its changes and the deltas left to rebuild moved to out
  * and rest (the caller's to clear); false if it was not (decode it now).
  * a NULL: false. */
-bool fsy_ahead_take(fsy_ahead_t *a, const void *owner, const fsy_zrx_t *zrx,
-                    const fsy_msg_t *m, fsy_change_list_t *out,
-                    fsy_batch_rest_t *rest, int *rc);
+bool fsy_ahead_take(fsy_ahead_t *a, const fsy_zrx_t *zrx, const fsy_msg_t *m,
+                    fsy_change_list_t *out, fsy_batch_rest_t *rest, int *rc);
 
 /* Batches decoded ahead and used so far, and the deltas among their
  * changes (rebuilt in their turn). a NULL: 0. */

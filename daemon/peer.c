@@ -1224,7 +1224,7 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     memset(&whole.changes, 0, sizeof whole.changes);
     fsy_batch_rest_t rest = {0};
     int rc;
-    if (!fsy_ahead_take(env->ahead, p, &p->zrx, m, &whole.changes, &rest, &rc))
+    if (!fsy_ahead_take(env->ahead, &p->zrx, m, &whole.changes, &rest, &rc))
         rc = fsy_zrx_batch_defer(&p->zrx, m->zpayload, m->zlen, m->raw_len,
                                  m->zstream, m->zseq, FSY_MSG_MAX, env->now_ms,
                                  &rest, &whole.changes);
@@ -1235,7 +1235,7 @@ s_on_batch(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         p->zrx.id = 0; /* the stream is dropped, as for any bad frame */
     fsy_batch_rest_clear(&rest);
     if (rc == FSY_OK) {
-        fsy_ahead_start(env->ahead, p, p->is_parent, &p->zrx, env->now_ms);
+        fsy_ahead_start(env->ahead, p->is_parent, &p->zrx, env->now_ms);
         rc = s_apply_batch(p, env, &whole);
         fsy_ahead_settle(env->ahead);
         fsy_change_list_clear(&whole.changes);
