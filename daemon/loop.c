@@ -521,16 +521,10 @@ s_lazy_sync(fsy_daemon_t *d)
         d->lazy_sync_asked = false;
         if (out == FSY_WAL_SYNCED)
             d->synced_behind += fsy_store_lazy_synced(d->store, point, true);
-        else if (out == FSY_WAL_SYNC_FAILED)
+        if (out == FSY_WAL_SYNC_FAILED) {
             fsy_store_lazy_synced(d->store, point, false);
-        if (out == FSY_WAL_SYNC_FAILED)
-            atomic_fetch_add(&d->disk_sync_failed, 1);
-        if (out == FSY_WAL_SYNC_FAILED && fsy_log_worth(++d->sync_failures))
-            fsy_log("error", "sync",
-                    "error=\"%s\" count=%" PRIu64
-                    " note=\"every batch is committed with a disk sync "
-                    "from now on: check the disk\"",
-                    why, d->sync_failures);
+            s_sync_failed(d, fsy_err_set(FSY_EIO, "%s", why));
+        }
         /* not tried: the loop syncs itself (SQLite's own descriptor) */
         if (out == FSY_WAL_NOT_SYNCED) {
             if (fsy_log_worth(++d->sync_skipped))

@@ -656,12 +656,12 @@ s_pick_level(fsy_peer_t *p, const fsy_sync_env_t *env)
 
 /* A batch compressed alone (stream 0) is decoded with the message, where
  * a hash that does not match is a malformed frame: no resend is asked,
- * so nothing would make s_take check its changes. It is checked here,
- * whatever check_sends says (rare: no stream could be had). */
+ * so nothing would make s_take check its changes: they are checked here
+ * (rare: no stream could be had). */
 static int
-s_check_alone(const fsy_peer_t *p, const s_builder_t *b)
+s_check_alone(const s_builder_t *b)
 {
-    for (size_t i = 0; !p->check_sends && i < b->batch.n; i++) {
+    for (size_t i = 0; i < b->batch.n; i++) {
         const fsy_change_t *c = &b->batch.v[i];
         if (!fsy_change_sound(c))
             return fsy_err_set(FSY_ECORRUPT,
@@ -707,7 +707,8 @@ s_send_batch(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b,
         s_restart(p, env, "a batch could not be compressed");
         return FSY_OK;
     }
-    rc = m.zstream == 0 ? s_check_alone(p, b) : FSY_OK;
+    /* with check_sends, s_take checked them already */
+    rc = m.zstream == 0 && !p->check_sends ? s_check_alone(b) : FSY_OK;
     if (rc != FSY_OK) {
         free(m.zpayload);
         return rc;
