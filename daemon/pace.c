@@ -6,7 +6,15 @@
 
 #include <string.h>
 
+#include "fieldsync/change.h"
 #include "fieldsync/error.h"
+#include "wire_stream.h"
+
+/* a grown batch's changes alone stay under half the decoded size every
+ * receiver takes whatever the compression ratio */
+_Static_assert(FSY_PACE_GROWN_MAX * sizeof(fsy_change_t) <=
+                   FSY_WIRE_COST_FLOOR / 2,
+               "FSY_PACE_GROWN_MAX too large for FSY_WIRE_COST_FLOOR");
 
 void
 fsy_pace_reset(fsy_pace_t *pc)
@@ -73,4 +81,16 @@ fsy_pace_acked(fsy_pace_t *pc, uint64_t id, uint64_t now_ms)
             return true;
         }
     return false;
+}
+
+size_t
+fsy_pace_batch_changes(const fsy_pace_t *pc, size_t batch_changes,
+                       size_t batch_bytes)
+{
+    if (pc->raw_rate == 0 ||
+        pc->raw_rate * FSY_PACE_FAST_MS / 1000 < (uint64_t)batch_bytes)
+        return batch_changes;
+    size_t grown = batch_changes < FSY_PACE_GROWN_MAX / 2 ? batch_changes * 2
+                                                          : FSY_PACE_GROWN_MAX;
+    return grown > batch_changes ? grown : batch_changes;
 }

@@ -36,6 +36,19 @@
 #define FSY_PACE_RATE_MS 10000
 #define FSY_PACE_UNKNOWN_MAX 2 /* batches in flight before a sample */
 
+/* A batch may hold twice [sync] batch_changes (at most FSY_PACE_GROWN_MAX)
+ * once the link and its receiver have been measured to take batch_bytes
+ * of changes in FSY_PACE_FAST_MS or less: a LAN, a hub's own fibre, where
+ * the receiver's transactions bound a catch-up, not the link. Each commit
+ * rewrites the last page of every table and index it wrote (about forty
+ * pages of a catch-up's hundred); fewer, larger ones cost it less
+ * (docs/PERFORMANCE.md). On a satellite link batches stay as configured:
+ * an urgent report waits behind no larger one, a dropped link loses no
+ * more. The bound keeps a grown batch's decoded size far under what a
+ * receiver takes from any compressed size (wire_stream.h). */
+#define FSY_PACE_FAST_MS 250
+#define FSY_PACE_GROWN_MAX 2048
+
 typedef struct fsy_flight {
     uint64_t id;        /* the batch's id: only its ACK frees it */
     uint64_t sent_ms;   /* when it was handed to the link */
@@ -56,6 +69,11 @@ typedef struct fsy_pace {
     uint64_t raw_rate;      /* raw bytes/s, best recent sample; 0: none */
     uint64_t raw_rate_ms;   /* when it was taken */
 } fsy_pace_t;
+
+/* How many changes the next batch may hold (see FSY_PACE_FAST_MS), given
+ * [sync] batch_changes and batch_bytes. */
+size_t fsy_pace_batch_changes(const fsy_pace_t *pc, size_t batch_changes,
+                              size_t batch_bytes);
 
 /* A new session: nothing in flight, no rate. */
 void fsy_pace_reset(fsy_pace_t *pc);

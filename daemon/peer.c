@@ -465,10 +465,11 @@ typedef struct s_builder {
     const fsy_config_t *cfg;
     fsy_change_list_t batch;
     size_t bytes;
-    bool closed;   /* the batch is full and ends a transaction */
-    bool txn_done; /* the last change taken ends its transaction */
-    bool more;     /* stopped short of the log's end (S_BUILD_ROWS) */
-    bool behind;   /* a change beyond `sent` + 1: rewind after this batch */
+    size_t max_changes; /* fsy_pace_batch_changes */
+    bool closed;        /* the batch is full and ends a transaction */
+    bool txn_done;      /* the last change taken ends its transaction */
+    bool more;          /* stopped short of the log's end (S_BUILD_ROWS) */
+    bool behind; /* a change beyond `sent` + 1: rewind after this batch */
     size_t rows;
     /* urgent: one stream in seq order, up to the transaction ending at
      * `upto`; the log cursor stays where it is */
@@ -537,7 +538,7 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     b->bytes += c->value_len;
     b->txn_done = c->txn_end;
     bool reached = b->urgent && c->version.seq >= b->upto;
-    if (c->txn_end && (reached || b->batch.n >= b->cfg->batch_changes ||
+    if (c->txn_end && (reached || b->batch.n >= b->max_changes ||
                        b->bytes >= b->cfg->batch_bytes)) {
         b->closed = true;
         return S_STOP; /* stop the scan here */
@@ -599,12 +600,34 @@ s_seek(fsy_peer_t *p, const fsy_sync_env_t *env)
  * of many streams does not hold the loop.
  */
 #define S_BUILD_ROWS (4 * FSY_SCAN_ROWS)
+
+/* The changes a batch may hold now (pace.h: more on a fast link); the log
+ * says when that moves, and why. */
+static size_t
+s_batch_changes(fsy_peer_t *p, const fsy_config_t *cfg)
+{
+    size_t n =
+        fsy_pace_batch_changes(&p->pace, cfg->batch_changes, cfg->batch_bytes);
+    if (n != (p->batch_changes ? p->batch_changes : cfg->batch_changes))
+        fsy_log(
+            "info", "batch_size",
+            "peer=%s changes=%zu configured=%zu taken_raw_bytes_per_s=%" PRIu64
+            " why=\"%s\"",
+            p->name, n, cfg->batch_changes, p->pace.raw_rate,
+            n > cfg->batch_changes
+                ? "a fast link: fewer, larger transactions for the receiver"
+                : "batches as configured");
+    p->batch_changes = n;
+    return n;
+}
+
 static int
 s_build(fsy_peer_t *p, const fsy_sync_env_t *env, s_builder_t *b)
 {
     memset(b, 0, sizeof *b);
     b->p = p;
     b->cfg = env->cfg;
+    b->max_changes = s_batch_changes(p, env->cfg);
     int rc0 = fsy_vv_copy(&b->held, &b->held_cap, &p->sent);
     if (rc0 != FSY_OK)
         return rc0;
@@ -741,6 +764,7 @@ s_build_urgent(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_urgent_t *u,
     memset(b, 0, sizeof *b);
     b->p = p;
     b->cfg = env->cfg;
+    b->max_changes = env->cfg->batch_changes; /* urgent ones stay small */
     b->urgent = true;
     b->upto = u->seq;
     for (;;) {
@@ -1052,6 +1076,7 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
     if (rc != FSY_OK)
         return rc;
     fsy_pace_reset(&p->pace); /* a new session: earlier batches forgotten */
+    p->batch_changes = 0;     /* and their size: measured again */
     if (p->rolled_back)       /* it came back as a new incarnation */
         fsy_log("info", "rollback", "peer=%s action=cleared", p->name);
     s_clear_error(p); /* a new session: earlier trouble is over */

@@ -33,6 +33,10 @@ fs gao import --batch 400 "$T/r0.ndjson" >/dev/null
 start hq
 start gao
 wait_converged 120 hq gao
+# loopback is a fast link: once measured, batches of twice the configured
+# changes (daemon/pace.h), fewer transactions for HQ
+grep -q "site=gao event=batch_size peer=parent changes=200 configured=100 " "$T/gao.log" ||
+  fail "gao's batches did not grow on loopback: $(grep 'event=batch_size' "$T/gao.log" | head -2)"
 
 step "each report edited twice offline travels as deltas"
 stop gao

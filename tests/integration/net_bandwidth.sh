@@ -98,4 +98,7 @@ slack_ms=$((rtt * 3 / 2 + 500))
   fail "the transfer took $data_ms ms, over 1.5x the link's limit of $limit_ms ms (+ $slack_ms ms)"
 # and the link's limit held: faster than the link allows means no shaping
 [ $((data_ms * 10)) -ge $((limit_ms * 8)) ] || fail "the transfer took $data_ms ms: faster than the link allows"
+# batches stay as configured on a thin link (daemon/pace.h)
+grep -q "event=batch_size" "$T/gao.log" &&
+  fail "gao's batches grew over $PROF: $(grep 'event=batch_size' "$T/gao.log" | head -2)"
 echo "PASS bandwidth"

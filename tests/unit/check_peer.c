@@ -506,6 +506,56 @@ START_TEST(test_pace_bytes_in_flight_follow_the_link_rate)
 }
 END_TEST
 
+/* Where the link and its receiver take a whole batch_bytes in a quarter
+ * second, a batch holds twice batch_changes (at most FSY_PACE_GROWN_MAX);
+ * anywhere slower, or before any measure, what is configured. */
+START_TEST(test_pace_batches_grow_only_on_a_fast_link)
+{
+    fsy_pace_t pc;
+    fsy_pace_reset(&pc);
+    const size_t mib = (size_t)1 << 20;
+    ck_assert_uint_eq(fsy_pace_batch_changes(&pc, 1000, mib), 1000);
+    pc.raw_rate = 160000; /* a 256 kbit/s link's changes */
+    ck_assert_uint_eq(fsy_pace_batch_changes(&pc, 1000, mib), 1000);
+    pc.raw_rate = 4 * mib - 4; /* just short of a quarter second */
+    ck_assert_uint_eq(fsy_pace_batch_changes(&pc, 1000, mib), 1000);
+    pc.raw_rate = 4 * mib;
+    ck_assert_uint_eq(fsy_pace_batch_changes(&pc, 1000, mib), 2000);
+    ck_assert_uint_eq(fsy_pace_batch_changes(&pc, 1500, mib),
+                      FSY_PACE_GROWN_MAX);
+    ck_assert_uint_eq(fsy_pace_batch_changes(&pc, 5000, mib), 5000);
+    ck_assert_uint_eq(fsy_pace_batch_changes(&pc, 1, mib), 2);
+}
+END_TEST
+
+/* The same through a session: eight transactions of two changes, batches
+ * of two configured; measured fast, four batches of four go, not eight. */
+START_TEST(test_peer_batches_grow_on_a_fast_link)
+{
+    link_t l;
+    s_link_init(&l, 8, 2);
+    s_reports(l.gao, "sitrep", 8);
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
+    l.child_side.pace.rate = 1u << 30;
+    l.child_side.pace.raw_rate = 1u << 30;
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 4);
+    ck_assert_uint_eq(l.child_side.batch_changes, 4);
+    s_settle(&l);
+    s_assert_same(&l);
+    /* slow again (a new measure): as configured */
+    l.child_side.pace.raw_rate = 160000;
+    s_reports(l.gao, "flash", 4);
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 4);
+    ck_assert_uint_eq(l.child_side.batch_changes, 2);
+    s_settle(&l);
+    s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
 /* A session up over a fast link, gao's four reports sent as four batches
  * and none delivered yet. */
 static void
@@ -733,6 +783,8 @@ s_suite(void)
     tcase_add_test(tc, test_peer_reordered_batches_rewind_and_converge);
     tcase_add_test(tc, test_peer_urgent_write_goes_ahead_of_the_backlog);
     tcase_add_test(tc, test_pace_bytes_in_flight_follow_the_link_rate);
+    tcase_add_test(tc, test_pace_batches_grow_only_on_a_fast_link);
+    tcase_add_test(tc, test_peer_batches_grow_on_a_fast_link);
     tcase_add_test(tc, test_peer_lost_batch_restarts_the_session_after_timeout);
     tcase_add_test(tc, test_peer_lost_stream_frame_is_resent_in_a_new_stream);
     tcase_add_test(tc, test_peer_parent_refuses_a_child_it_does_not_know);
