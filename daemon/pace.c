@@ -10,9 +10,11 @@
 #include "fieldsync/error.h"
 #include "wire_stream.h"
 
-/* a grown batch's changes alone stay under half the decoded size every
- * receiver takes whatever the compression ratio */
-_Static_assert(FSY_PACE_GROWN_MAX * sizeof(fsy_change_t) <=
+/* the changes of a grown batch and of the transaction that closes it,
+ * without their values, stay under half the decoded size a receiver takes
+ * whatever the compression ratio (the sender also closes a grown batch
+ * once the whole passes that half: peer.c, s_take) */
+_Static_assert((FSY_PACE_GROWN_MAX + FSY_TXN_MAX - 1) * sizeof(fsy_change_t) <=
                    FSY_WIRE_COST_FLOOR / 2,
                "FSY_PACE_GROWN_MAX too large for FSY_WIRE_COST_FLOOR");
 

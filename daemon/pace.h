@@ -38,14 +38,18 @@
 
 /* A batch may hold twice [sync] batch_changes (at most FSY_PACE_GROWN_MAX)
  * once the link and its receiver have been measured to take batch_bytes
- * of changes in FSY_PACE_FAST_MS or less: a LAN, a hub's own fibre, where
- * the receiver's transactions bound a catch-up, not the link. Each commit
+ * of changes, counted before compression, in FSY_PACE_FAST_MS or less
+ * (raw_rate: the link's rate times the compression ratio). That is where
+ * the receiver's transactions, not the link, bound a catch-up: each commit
  * rewrites the last page of every table and index it wrote (about forty
- * pages of a catch-up's hundred); fewer, larger ones cost it less
- * (docs/PERFORMANCE.md). On a satellite link batches stay as configured:
- * an urgent report waits behind no larger one, a dropped link loses no
- * more. The bound keeps a grown batch's decoded size far under what a
- * receiver takes from any compressed size (wire_stream.h). */
+ * of a catch-up batch's hundred pages), so fewer, larger ones cost it
+ * less (docs/PERFORMANCE.md). A batch's values stay bounded by
+ * batch_bytes whatever its count, so a thin link whose documents
+ * compress well grows its batches too, for no more bytes a batch; an
+ * urgent batch never grows. A grown batch also ends once its decoded size
+ * reaches half of what a receiver takes at any compression ratio
+ * (wire_stream.h, FSY_WIRE_COST_FLOOR), and after a batch is refused
+ * (a gapped ACK) batches go as configured until the next session. */
 #define FSY_PACE_FAST_MS 250
 #define FSY_PACE_GROWN_MAX 2048
 

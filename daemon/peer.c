@@ -466,6 +466,7 @@ typedef struct s_builder {
     fsy_change_list_t batch;
     size_t bytes;
     size_t max_changes; /* fsy_pace_batch_changes */
+    uint64_t cost;      /* its decoded size as a receiver counts it */
     bool closed;        /* the batch is full and ends a transaction */
     bool txn_done;      /* the last change taken ends its transaction */
     bool more;          /* stopped short of the log's end (S_BUILD_ROWS) */
@@ -536,10 +537,15 @@ s_take(const fsy_change_t *c, uint64_t lseq, void *ctx)
     if (rc != FSY_OK)
         return rc;
     b->bytes += c->value_len;
+    b->cost += fsy_wire_change_cost(c);
     b->txn_done = c->txn_end;
     bool reached = b->urgent && c->version.seq >= b->upto;
+    /* a grown batch also ends before a receiver could take it for a
+     * decompression bomb (pace.h) */
+    bool grown_full = b->batch.n > b->cfg->batch_changes &&
+                      b->cost >= FSY_WIRE_COST_FLOOR / 2;
     if (c->txn_end && (reached || b->batch.n >= b->max_changes ||
-                       b->bytes >= b->cfg->batch_bytes)) {
+                       b->bytes >= b->cfg->batch_bytes || grown_full)) {
         b->closed = true;
         return S_STOP; /* stop the scan here */
     }
@@ -606,8 +612,10 @@ s_seek(fsy_peer_t *p, const fsy_sync_env_t *env)
 static size_t
 s_batch_changes(fsy_peer_t *p, const fsy_config_t *cfg)
 {
-    size_t n =
-        fsy_pace_batch_changes(&p->pace, cfg->batch_changes, cfg->batch_bytes);
+    size_t n = p->grow_off
+                   ? cfg->batch_changes
+                   : fsy_pace_batch_changes(&p->pace, cfg->batch_changes,
+                                            cfg->batch_bytes);
     if (n != (p->batch_changes ? p->batch_changes : cfg->batch_changes))
         fsy_log(
             "info", "batch_size",
@@ -1077,7 +1085,8 @@ s_on_hello(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
         return rc;
     fsy_pace_reset(&p->pace); /* a new session: earlier batches forgotten */
     p->batch_changes = 0;     /* and their size: measured again */
-    if (p->rolled_back)       /* it came back as a new incarnation */
+    p->grow_off = false;
+    if (p->rolled_back) /* it came back as a new incarnation */
         fsy_log("info", "rollback", "peer=%s action=cleared", p->name);
     s_clear_error(p); /* a new session: earlier trouble is over */
     p->rolled_back = false;
@@ -1312,6 +1321,7 @@ s_on_ack(fsy_peer_t *p, const fsy_sync_env_t *env, const fsy_msg_t *m)
             p->name, m->id, m->gapped);
     p->check_sends = true;
     p->check_from = 0;
+    p->grow_off = true; /* whatever was refused goes again as configured */
     return s_sent_reset(p, &m->vv);
 }
 

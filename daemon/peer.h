@@ -89,6 +89,7 @@ typedef struct fsy_peer {
      * forged ACK cannot open the window; and the bytes the link may hold */
     fsy_pace_t pace;
     size_t batch_changes; /* a batch's changes as last built; 0: none yet */
+    bool grow_off;        /* a gapped ACK: batches as configured (pace.h) */
     uint64_t last_rx_ms, last_tx_ms, hello_tx_ms;
     uint64_t last_ack_ms; /* last progress on batches in flight */
     uint64_t hello_rx_ms; /* last HELLO accepted from the peer */

@@ -414,7 +414,7 @@ s_change(fsy_batch_parser_t *p, const uint8_t *b, size_t len)
         rc = s_dec_change(p, m, p->out->n > 1 ? c - 1 : NULL, c);
     fieldsync__change__free_unpacked(m, &budget.a);
     if (rc == FSY_OK)
-        p->cost += sizeof *c + c->value_len + c->n_bases * sizeof *c->bases;
+        p->cost += fsy_wire_change_cost(c);
     if (rc != FSY_OK)
         rc = fsy_err_set(rc, "change %zu: %s", p->out->n, fsy_errdetail());
     return rc;

@@ -43,6 +43,14 @@
 #define FSY_WIRE_COST_FLOOR ((uint64_t)4 << 20)
 #define FSY_WIRE_RATIO_MAX 256
 
+/* One change's part of that decoded memory: what a parser counts, and what
+ * a sender counts to keep a batch it lets grow under the floor. */
+static inline uint64_t
+fsy_wire_change_cost(const fsy_change_t *c)
+{
+    return sizeof *c + c->value_len + c->n_bases * sizeof *c->bases;
+}
+
 /*
  * Deltas a parser left for later (fsy_batch_parser_defer), so that a batch
  * can be decoded on a thread without the replica: each delta's bytes, the

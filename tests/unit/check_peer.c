@@ -544,6 +544,16 @@ START_TEST(test_peer_batches_grow_on_a_fast_link)
     ck_assert_uint_eq(l.child_side.batch_changes, 4);
     s_settle(&l);
     s_assert_same(&l);
+    /* an urgent batch stays as configured: the flash report's stream
+     * goes in batches of one transaction (two changes), not two */
+    s_reports(l.gao, "sitrep-mli", 1);
+    fsy_store_set_urgent(l.gao, true);
+    tu_put(l.gao, "MLI", "flash-0412", "analysis", "title",
+           "Flash: road Gao-Ansongo closed at km 42");
+    fsy_store_set_urgent(l.gao, false);
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    s_expect_batch(&l, true, 2);
+    s_settle(&l);
     /* slow again (a new measure): as configured */
     l.child_side.pace.raw_rate = 160000;
     s_reports(l.gao, "flash", 4);
@@ -552,6 +562,64 @@ START_TEST(test_peer_batches_grow_on_a_fast_link)
     ck_assert_uint_eq(l.child_side.batch_changes, 2);
     s_settle(&l);
     s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
+/* A grown batch ends once its decoded size reaches half of what a
+ * receiver takes at any compression ratio: batches of 4 changes
+ * configured, 8 grown, values of 800 KB: the third transaction takes it
+ * past 2 MiB, so 6 changes go, not 8. */
+START_TEST(test_peer_grown_batch_ends_under_the_bomb_floor)
+{
+    link_t l;
+    s_link_init(&l, 8, 4);
+    l.cfg.batch_bytes = (size_t)32 << 20;
+    size_t len = 800 * 1000;
+    char *v = malloc(len + 1);
+    ck_assert_ptr_nonnull(v);
+    memset(v, 'a', len);
+    v[len] = '\0';
+    for (int i = 0; i < 4; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "annex-%d", i);
+        v[i] = 'b'; /* each value its own */
+        tu_put(l.gao, "MLI", id, "annex", "table", v);
+    }
+    free(v);
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
+    l.child_side.pace.rate = 1u << 30;
+    l.child_side.pace.raw_rate = (uint64_t)1 << 40;
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.child_side.batch_changes, 8);
+    s_expect_batch(&l, false, 6);
+    s_settle(&l);
+    s_assert_same(&l);
+    s_link_free(&l);
+}
+END_TEST
+
+/* A batch refused (a gapped ACK: here a frame that overtook the one
+ * before it) stops the growth for the rest of the session: whatever was
+ * refused goes again as configured. */
+START_TEST(test_peer_gapped_ack_stops_the_growth)
+{
+    link_t l;
+    s_link_init(&l, 8, 2);
+    s_reports(l.gao, "sitrep", 8);
+    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
+    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
+    l.child_side.pace.rate = 1u << 30;
+    l.child_side.pace.raw_rate = 1u << 30;
+    ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
+    ck_assert_uint_eq(l.up.n, 4); /* grown: four batches of four */
+    ck_assert(!l.child_side.grow_off);
+    s_deliver_one(&l.up, 1, &l.parent_side, &l.env_hq);
+    s_settle(&l);
+    s_assert_same(&l);
+    ck_assert(l.child_side.grow_off);
+    ck_assert_uint_eq(l.child_side.batch_changes, 2);
     s_link_free(&l);
 }
 END_TEST
@@ -785,6 +853,8 @@ s_suite(void)
     tcase_add_test(tc, test_pace_bytes_in_flight_follow_the_link_rate);
     tcase_add_test(tc, test_pace_batches_grow_only_on_a_fast_link);
     tcase_add_test(tc, test_peer_batches_grow_on_a_fast_link);
+    tcase_add_test(tc, test_peer_grown_batch_ends_under_the_bomb_floor);
+    tcase_add_test(tc, test_peer_gapped_ack_stops_the_growth);
     tcase_add_test(tc, test_peer_lost_batch_restarts_the_session_after_timeout);
     tcase_add_test(tc, test_peer_lost_stream_frame_is_resent_in_a_new_stream);
     tcase_add_test(tc, test_peer_parent_refuses_a_child_it_does_not_know);
