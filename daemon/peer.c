@@ -622,9 +622,11 @@ s_batch_changes(fsy_peer_t *p, const fsy_config_t *cfg)
             "peer=%s changes=%zu configured=%zu taken_raw_bytes_per_s=%" PRIu64
             " why=\"%s\"",
             p->name, n, cfg->batch_changes, p->pace.raw_rate,
-            n > cfg->batch_changes
-                ? "a fast link: fewer, larger transactions for the receiver"
-                : "batches as configured");
+            n > cfg->batch_changes ? "a fast link: fewer, larger transactions "
+                                     "for the receiver"
+            : p->grow_off ? "a batch was refused: as configured until the "
+                            "next session"
+                          : "batches as configured");
     p->batch_changes = n;
     return n;
 }
