@@ -92,7 +92,8 @@ fsy_pace_batch_changes(const fsy_pace_t *pc, size_t batch_changes,
     if (pc->raw_rate == 0 ||
         pc->raw_rate * FSY_PACE_FAST_MS / 1000 < (uint64_t)batch_bytes)
         return batch_changes;
-    size_t grown = batch_changes < FSY_PACE_GROWN_MAX / 2 ? batch_changes * 2
-                                                          : FSY_PACE_GROWN_MAX;
+    size_t grown = batch_changes * 2; /* at most 65536 * 2 */
+    if (grown > FSY_PACE_GROWN_MAX)
+        grown = FSY_PACE_GROWN_MAX;
     return grown > batch_changes ? grown : batch_changes;
 }

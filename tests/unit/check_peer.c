@@ -149,6 +149,22 @@ s_reports(fsy_store_t *s, const char *prefix, int n)
     }
 }
 
+/* The HELLOs both ways: the session is live at both ends. */
+static void
+s_hellos(link_t *l)
+{
+    s_deliver_one(&l->up, 0, &l->parent_side, &l->env_hq);
+    s_deliver_one(&l->down, 0, &l->child_side, &l->env_gao);
+}
+
+/* As if gao's session had measured a fast link and receiver (pace.h). */
+static void
+s_measured_fast(link_t *l)
+{
+    l->child_side.pace.rate = 1u << 30;
+    l->child_side.pace.raw_rate = 1u << 30;
+}
+
 START_TEST(test_peer_hello_then_both_sides_stream_what_the_other_lacks)
 {
     link_t l;
@@ -306,8 +322,7 @@ START_TEST(test_peer_window_bounds_batches_in_flight)
     link_t l;
     s_link_init(&l, 2, 1);
     s_reports(l.gao, "sitrep", 6); /* 6 transactions of 2 changes */
-    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);   /* HELLO */
-    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao); /* HELLO */
+    s_hellos(&l);
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     ck_assert_uint_eq(l.up.n, 2); /* the window, not six */
     ck_assert_uint_eq(l.child_side.pace.n, 2);
@@ -428,8 +443,7 @@ START_TEST(test_peer_urgent_write_goes_ahead_of_the_backlog)
     fsy_store_set_urgent(l.gao, false);
     tu_put(l.gao, "MLI", "sitrep-later", "analysis", "title", "later");
 
-    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);   /* HELLO */
-    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao); /* HELLO */
+    s_hellos(&l);
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     /* The first batch: MLI up to the flash report (3 transactions of 2
      * changes), urgent; nothing of the backlog, nothing after it. */
@@ -535,10 +549,8 @@ START_TEST(test_peer_batches_grow_on_a_fast_link)
     link_t l;
     s_link_init(&l, 8, 2);
     s_reports(l.gao, "sitrep", 8);
-    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
-    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
-    l.child_side.pace.rate = 1u << 30;
-    l.child_side.pace.raw_rate = 1u << 30;
+    s_hellos(&l);
+    s_measured_fast(&l);
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     ck_assert_uint_eq(l.up.n, 4);
     ck_assert_uint_eq(l.child_side.batch_changes, 4);
@@ -587,10 +599,8 @@ START_TEST(test_peer_grown_batch_ends_under_the_bomb_floor)
         tu_put(l.gao, "MLI", id, "annex", "table", v);
     }
     free(v);
-    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
-    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
-    l.child_side.pace.rate = 1u << 30;
-    l.child_side.pace.raw_rate = (uint64_t)1 << 40;
+    s_hellos(&l);
+    s_measured_fast(&l);
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     ck_assert_uint_eq(l.child_side.batch_changes, 8);
     s_expect_batch(&l, false, 6);
@@ -608,10 +618,8 @@ START_TEST(test_peer_gapped_ack_stops_the_growth)
     link_t l;
     s_link_init(&l, 8, 2);
     s_reports(l.gao, "sitrep", 8);
-    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
-    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
-    l.child_side.pace.rate = 1u << 30;
-    l.child_side.pace.raw_rate = 1u << 30;
+    s_hellos(&l);
+    s_measured_fast(&l);
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     ck_assert_uint_eq(l.up.n, 4); /* grown: four batches of four */
     ck_assert(!l.child_side.grow_off);
@@ -631,8 +639,7 @@ s_four_batches_in_flight(link_t *l)
 {
     s_link_init(l, 4, 1);
     s_reports(l->gao, "sitrep", 4);
-    s_deliver_one(&l->up, 0, &l->parent_side, &l->env_hq);
-    s_deliver_one(&l->down, 0, &l->child_side, &l->env_gao);
+    s_hellos(l);
     l->child_side.pace.rate = 1u << 30; /* as if measured: a fast link */
     ck_ok(fsy_peer_pump(&l->child_side, &l->env_gao));
     ck_assert_uint_eq(l->up.n, 4);
@@ -675,8 +682,7 @@ START_TEST(test_peer_lost_batch_restarts_the_session_after_timeout)
     link_t l;
     s_link_init(&l, 1, 1);
     s_reports(l.gao, "sitrep", 3);
-    s_deliver_one(&l.up, 0, &l.parent_side, &l.env_hq);
-    s_deliver_one(&l.down, 0, &l.child_side, &l.env_gao);
+    s_hellos(&l);
     ck_ok(fsy_peer_pump(&l.child_side, &l.env_gao));
     size_t len;
     free(s_take(&l.up, 0, &len)); /* the link loses the batch */
